@@ -1,0 +1,179 @@
+//! The command line of `apisec-agent`, as clap definitions. Values are validated when the
+//! commands convert them (durations, dates, exchange names), with messages naming the flag.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "apisec-agent",
+    version,
+    about = "Keeps exchange API secrets sealed to a hardware token and signs requests for bots",
+    long_about = "Keeps exchange API secrets sealed to a hardware token (PKCS#11: SoftHSM, YubiKey \
+                  via ykcs11, HSMs) and serves signing requests over a Unix socket, so a bot never \
+                  holds the secret. Secrets are unsealed only when an approver (or the token's \
+                  touch) allows it.",
+    after_help = "Examples:\n  \
+      apisec-agent init --pkcs11-module /usr/lib/softhsm/libsofthsm2.so --token-label apisec \\\n      \
+        --key-label apisec-wrap --generate --pin-file ~/.config/apisec/pin\n  \
+      apisec-agent add bitget-main --exchange bitget --api-key bg_123 --secret-file - < secret.txt\n  \
+      eval \"$(apisec-agent start --approver ~/bin/approve-with-zenity)\"\n  \
+      apisec unlock bitget-main"
+)]
+pub struct Cli {
+    /// Config file [default: $APISEC_CONFIG, else $XDG_CONFIG_HOME/apisec/config.toml]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Find or create the wrapping key on a PKCS#11 token and write the config
+    Init(InitArgs),
+    /// Seal a new secret (needs neither the token nor a running agent)
+    Add(AddArgs),
+    /// List what the store holds (no secrets, no token, no touch)
+    List(ListArgs),
+    /// Remove a secret from the store (and from a running agent's memory)
+    Remove(RemoveArgs),
+    /// Start the agent in the background and print the shell lines that point clients at it
+    Start(StartArgs),
+    /// Run the agent in the foreground (for systemd, containers and tests)
+    Run(RunArgs),
+    /// Stop the running agent
+    Stop(StopArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Example:\n  apisec-agent init --pkcs11-module /usr/lib/softhsm/libsofthsm2.so \
+    --token-label apisec --key-label apisec-wrap --generate --pin-file ~/.config/apisec/pin"
+)]
+pub struct InitArgs {
+    /// Path of the PKCS#11 module (e.g. /usr/lib/softhsm/libsofthsm2.so)
+    #[arg(long, value_name = "PATH")]
+    pub pkcs11_module: PathBuf,
+    /// Label of the token to use
+    #[arg(long, value_name = "LABEL", conflicts_with = "slot_id")]
+    pub token_label: Option<String>,
+    /// Slot id of the token to use (instead of --token-label)
+    #[arg(long, value_name = "N")]
+    pub slot_id: Option<u64>,
+    /// Label of the EC P-256 key pair on the token
+    #[arg(long, value_name = "LABEL")]
+    pub key_label: String,
+    /// Create the key pair (refused if one with this label exists)
+    #[arg(long)]
+    pub generate: bool,
+    /// Name of an environment variable holding the token PIN (for CI)
+    #[arg(long, value_name = "VAR", conflicts_with = "pin_file")]
+    pub pin_env: Option<String>,
+    /// File (mode 0600) whose first line is the token PIN
+    #[arg(long, value_name = "FILE")]
+    pub pin_file: Option<PathBuf>,
+    /// Approver program to record in the config (exit 0 approves an unseal)
+    #[arg(long, value_name = "PROGRAM")]
+    pub approver: Option<PathBuf>,
+    /// Store directory to record in the config
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// Socket path to record in the config
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Replace an existing config file
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "The secret is read from a no-echo prompt when stdin is a terminal, otherwise \
+    from --secret-file ('-' = stdin). It is never taken as an argument or from the environment.\n\n\
+    Example:\n  apisec-agent add bitget-main --exchange bitget --api-key bg_123 \\\n    \
+    --secret-file secret.txt --passphrase-file passphrase.txt --expires 2027-06-30"
+)]
+pub struct AddArgs {
+    /// Name of the secret (letters, digits, '.', '_', '-')
+    pub name: String,
+    /// Exchange preset: bitget, binance, ...
+    #[arg(long, value_name = "EXCHANGE")]
+    pub exchange: String,
+    /// The API key id the exchange issued with the secret (public)
+    #[arg(long, value_name = "ID")]
+    pub api_key: Option<String>,
+    /// Read the secret from FILE ('-' = stdin)
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+    /// Read the passphrase from FILE ('-' = stdin)
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+    /// Allow `apisec mac` (raw MAC over arbitrary bytes) with this secret
+    #[arg(long)]
+    pub allow_raw: bool,
+    /// Last day the secret may be used, YYYY-MM-DD (UTC)
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub expires: Option<String>,
+    /// How far a client-supplied timestamp may be from the agent's clock: e.g. 5s, or off
+    #[arg(long, value_name = "SECONDS|off", default_value = "5s")]
+    pub freshness: String,
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RemoveArgs {
+    /// Name of the secret
+    pub name: String,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct DaemonArgs {
+    /// Approver program asked before each unseal (overrides the config)
+    #[arg(long, value_name = "PROGRAM")]
+    pub approver: Option<PathBuf>,
+    /// DEVELOPMENT ONLY: approve every unseal without asking anyone (warns on every use)
+    #[arg(long, conflicts_with = "approver")]
+    pub insecure_auto_approve: bool,
+    /// Forget unsealed secrets this long after unsealing, e.g. 8h (overrides the config)
+    #[arg(long, value_name = "DURATION")]
+    pub lifetime: Option<String>,
+    /// Socket path (overrides the config)
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct StartArgs {
+    #[command(flatten)]
+    pub daemon: DaemonArgs,
+    /// Print sh commands (the default unless $SHELL ends in csh)
+    #[arg(short = 's', conflicts_with = "csh")]
+    pub sh: bool,
+    /// Print csh commands
+    #[arg(short = 'c')]
+    pub csh: bool,
+    /// Log file of the background agent [default: $XDG_STATE_HOME/apisec/agent.log]
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub daemon: DaemonArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct StopArgs {
+    /// Socket of the agent to stop [default: $APISEC_AUTH_SOCK, else the config's]
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+}

@@ -1,0 +1,250 @@
+//! `apisec-agent run` (foreground), `start` (background, prints shell lines like ssh-agent) and
+//! `stop`.
+
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use apisec_agent::approval::Approver;
+use apisec_agent::client::Client;
+use apisec_agent::config::{parse_duration, Config, TokenConfig};
+use apisec_agent::server::{self, socket, Agent, AgentSettings};
+use apisec_agent::store::Store;
+use apisec_agent::token::pkcs11::Pkcs11Holder;
+use apisec_agent::token::TokenHandle;
+use apisec_agent::{hardening, info, warn};
+
+use super::args::{DaemonArgs, RunArgs, StartArgs, StopArgs};
+use super::{load_config, CliError, CmdResult};
+
+fn socket_path(config: &Config, args: &DaemonArgs) -> PathBuf {
+    args.socket.clone().unwrap_or_else(|| config.socket.clone())
+}
+
+pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
+    match hardening::harden_process() {
+        Ok(_) => {}
+        Err(e) => warn!("process hardening incomplete (core dumps or ptrace may be possible): {e}"),
+    }
+    let config = load_config(config_path)?;
+    let args = a.daemon;
+    let approver = if args.insecure_auto_approve {
+        warn!("--insecure-auto-approve: every unseal will be approved without asking anyone; development only");
+        Approver::InsecureAuto
+    } else {
+        match args.approver.clone().or_else(|| config.approver.clone()) {
+            Some(path) => Approver::Program {
+                path,
+                timeout: config.approval_timeout,
+            },
+            None => Approver::None,
+        }
+    };
+    let lifetime = match &args.lifetime {
+        Some(s) => Some(parse_duration(s).map_err(|e| CliError::new(format!("--lifetime: {e}")))?),
+        None => config.lifetime,
+    };
+    let socket_path = socket_path(&config, &args);
+    let std_listener = socket::bind(&socket_path)?;
+    let token = match &config.token {
+        TokenConfig::Pkcs11 { spec, pin } => {
+            TokenHandle::spawn(Pkcs11Holder::new(spec.clone(), pin.clone()))
+        }
+    };
+    let agent = Arc::new(Agent::new(AgentSettings {
+        store: Store::new(&config.store_dir),
+        recipient: config.recipients[0].clone(),
+        token,
+        approver,
+        lifetime,
+    }));
+    let mut allowed = vec![hardening::current_uid()];
+    allowed.extend(config.allowed_uids.iter().copied());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::new(format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(async move {
+        let listener = tokio::net::UnixListener::from_std(std_listener).map_err(|e| {
+            CliError::new(format!("cannot listen on {}: {e}", socket_path.display()))
+        })?;
+        spawn_housekeeping(Arc::clone(&agent))?;
+        info!(
+            "listening on {} (pid {})",
+            socket_path.display(),
+            std::process::id()
+        );
+        server::run(listener, Arc::clone(&agent), allowed, shutdown_signal()?).await;
+        let forgotten = agent.forget(&[]);
+        let _ = std::fs::remove_file(&socket_path);
+        info!(
+            "stopped; forgot {forgotten} unsealed secret(s) and removed {}",
+            socket_path.display()
+        );
+        Ok::<(), CliError>(())
+    })?;
+    Ok(())
+}
+
+/// Lifetime sweeps, SIGUSR1 (forget everything) and SIGHUP (release the token).
+fn spawn_housekeeping(agent: Arc<Agent>) -> Result<(), CliError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut usr1 = signal(SignalKind::user_defined1()).map_err(CliError::from)?;
+    let mut hup = signal(SignalKind::hangup()).map_err(CliError::from)?;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    for name in agent.forget_expired() {
+                        info!("lifetime over: forgot {name}");
+                    }
+                }
+                _ = usr1.recv() => {
+                    let n = agent.forget(&[]);
+                    info!("SIGUSR1: forgot {n} unsealed secret(s)");
+                }
+                _ = hup.recv() => {
+                    let token = agent.token().clone();
+                    let _ = tokio::task::spawn_blocking(move || token.release()).await;
+                    info!("SIGHUP: released the token; it is reopened on the next unseal");
+                }
+            }
+        }
+    });
+    Ok(())
+}
+
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, CliError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).map_err(CliError::from)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(CliError::from)?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => info!("SIGTERM: shutting down"),
+            _ = int.recv() => info!("SIGINT: shutting down"),
+        }
+    })
+}
+
+/// Quotes a value for sh or csh.
+fn shell_quote(s: &str) -> String {
+    if s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-+:@%".contains(&b))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+pub fn start(config_path: &Path, a: StartArgs) -> CmdResult {
+    let config = load_config(config_path)?;
+    let socket_path = socket_path(&config, &a.daemon);
+    if Client::connect(&socket_path).is_ok() {
+        return Err(CliError::new(format!(
+            "an agent is already listening on {}",
+            socket_path.display()
+        ))
+        .hint("use it (export APISEC_AUTH_SOCK), or stop it first with `apisec-agent stop`"));
+    }
+    let log_path = a
+        .log
+        .clone()
+        .unwrap_or_else(|| apisec_agent::paths::default_state_dir().join("agent.log"));
+    if let Some(dir) = log_path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CliError::new(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(&log_path)
+        .map_err(|e| CliError::new(format!("cannot open the log {}: {e}", log_path.display())))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| CliError::new(format!("cannot find my own executable: {e}")))?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("--config").arg(config_path).arg("run");
+    if let Some(p) = &a.daemon.approver {
+        cmd.arg("--approver").arg(p);
+    }
+    if a.daemon.insecure_auto_approve {
+        cmd.arg("--insecure-auto-approve");
+    }
+    if let Some(l) = &a.daemon.lifetime {
+        cmd.arg("--lifetime").arg(l);
+    }
+    cmd.arg("--socket").arg(&socket_path);
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(log);
+    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| CliError::new(format!("cannot start the agent: {e}")))?;
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if Client::connect(&socket_path).is_ok() {
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let tail = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let last: Vec<&str> = tail.lines().rev().take(3).collect();
+            return Err(CliError::new(format!(
+                "the agent exited at start ({status}): {}",
+                last.into_iter().rev().collect::<Vec<_>>().join(" / ")
+            ))
+            .hint(format!("its log is {}", log_path.display())));
+        }
+        if Instant::now() > deadline {
+            return Err(
+                CliError::new("the agent did not start listening within 10 s")
+                    .hint(format!("its log is {}", log_path.display())),
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let csh = a.csh || (!a.sh && std::env::var("SHELL").is_ok_and(|s| s.ends_with("csh")));
+    let sock = shell_quote(&socket_path.display().to_string());
+    if csh {
+        println!("setenv APISEC_AUTH_SOCK {sock};");
+        println!("setenv APISEC_AGENT_PID {pid};");
+    } else {
+        println!("APISEC_AUTH_SOCK={sock}; export APISEC_AUTH_SOCK;");
+        println!("APISEC_AGENT_PID={pid}; export APISEC_AGENT_PID;");
+    }
+    println!("echo Agent pid {pid};");
+    Ok(())
+}
+
+pub fn stop(config_path: &Path, a: StopArgs) -> CmdResult {
+    let socket_path = match (&a.socket, std::env::var_os(apisec_agent::paths::SOCKET_ENV)) {
+        (Some(s), _) => s.clone(),
+        (None, Some(s)) if !s.is_empty() => PathBuf::from(s),
+        _ => load_config(config_path)?.socket,
+    };
+    let mut client = Client::connect(&socket_path).map_err(|e| {
+        CliError::new(e.to_string()).hint("is the agent running? (`apisec status` tells)")
+    })?;
+    let pid = client.status().map(|s| s.pid).ok();
+    client.shutdown()?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while socket_path.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    match pid {
+        Some(pid) => println!("stopped the agent (pid {pid})"),
+        None => println!("stopped the agent"),
+    }
+    Ok(())
+}

@@ -1,0 +1,103 @@
+//! `apisec-agent init`: find or create the wrapping key on the token, derive its age recipient,
+//! write the config.
+
+use std::path::Path;
+
+use apisec_agent::config::{ApprovalSection, ConfigFile, TokenSection};
+use apisec_agent::envelope::Recipient;
+use apisec_agent::pin::PinSource;
+use apisec_agent::store::atomic;
+use apisec_agent::token::pkcs11::{self, Pkcs11Spec};
+use apisec_agent::token::TokenError;
+
+use super::args::InitArgs;
+use super::{CliError, CmdResult};
+
+pub fn run(config_path: &Path, a: InitArgs) -> CmdResult {
+    if config_path.exists() && !a.force {
+        return Err(CliError::new(format!(
+            "a config already exists at {}",
+            config_path.display()
+        ))
+        .hint("use --force to replace it, or --config FILE to write another one"));
+    }
+    let spec = Pkcs11Spec {
+        module: a.pkcs11_module.clone(),
+        token_label: a.token_label.clone(),
+        slot_id: a.slot_id,
+        key_label: a.key_label.clone(),
+    };
+    let pin_source = match (&a.pin_env, &a.pin_file) {
+        (Some(v), _) => PinSource::Env(v.clone()),
+        (None, Some(f)) => PinSource::File(f.clone()),
+        (None, None) => PinSource::Pinentry("pinentry".into()),
+    };
+    let point = key_point(&spec, &pin_source, a.generate)?;
+    let recipient = Recipient::from_sec1(&point).ok_or_else(|| {
+        CliError::new("the token returned a public key that is not a valid P-256 point")
+    })?;
+    let file = ConfigFile {
+        store: a.store,
+        socket: a.socket,
+        backup_recipients: vec![],
+        token: TokenSection {
+            kind: "pkcs11".into(),
+            module: Some(a.pkcs11_module),
+            token_label: a.token_label,
+            slot_id: a.slot_id,
+            key_label: Some(a.key_label),
+            pin_env: a.pin_env,
+            pin_file: a.pin_file,
+            pinentry: None,
+            recipient: recipient.to_string(),
+        },
+        approval: ApprovalSection {
+            approver: a.approver,
+            timeout: None,
+        },
+        agent: Default::default(),
+    };
+    // Validate what we are about to write, so init never leaves a config the agent rejects.
+    file.clone().validate(config_path)?;
+    if let Some(dir) = config_path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CliError::new(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    atomic::write(
+        config_path,
+        file.to_toml().as_bytes(),
+        atomic::Mode::Replace,
+    )
+    .map_err(|e| CliError::new(format!("cannot write {}: {e}", config_path.display())))?;
+    println!("wrote {}", config_path.display());
+    println!("recipient: {recipient}");
+    Ok(())
+}
+
+/// The key's public point, generating the key pair first when asked.
+fn key_point(spec: &Pkcs11Spec, pin: &PinSource, generate: bool) -> Result<Vec<u8>, CliError> {
+    let ctx = pkcs11::load_module(&spec.module)?;
+    let slot = pkcs11::find_slot(&ctx, spec)?;
+    let session = ctx
+        .open_rw_session(slot)
+        .map_err(|e| CliError::new(format!("cannot open a session on the token: {e}")))?;
+    let pin = pin.read("PIN of the PKCS#11 token for apisec-agent init")?;
+    pkcs11::login(&ctx, slot, &session, &pin.to_auth_pin())?;
+    match pkcs11::find_key(&session, &spec.key_label) {
+        Ok((_, point)) if !generate => Ok(point),
+        Ok(_) => Err(CliError::new(format!(
+            "a key labelled {:?} already exists on the token",
+            spec.key_label
+        ))
+        .hint("drop --generate to use it, or choose another --key-label")),
+        Err(TokenError::KeyNotFound { .. }) if generate => {
+            let point = pkcs11::generate_key(&session, &spec.key_label)?;
+            eprintln!(
+                "generated an EC P-256 key pair labelled {:?} on the token",
+                spec.key_label
+            );
+            Ok(point)
+        }
+        Err(e) => Err(e.into()),
+    }
+}

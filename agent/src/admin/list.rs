@@ -1,0 +1,90 @@
+//! `apisec-agent list` and `apisec-agent remove`: the store, without the token.
+
+use std::path::Path;
+
+use apisec_agent::policy::{self, ExpiryState};
+use apisec_agent::store::Store;
+
+use super::args::{ListArgs, RemoveArgs};
+use super::{load_config, notify_agent, CmdResult};
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn expiry_note(expires: Option<&str>) -> String {
+    match policy::expiry_state(expires, now()) {
+        ExpiryState::NoExpiry => "-".into(),
+        ExpiryState::Valid => expires.unwrap_or("-").into(),
+        ExpiryState::Soon(d) => format!("{} (in {d} days: rotate soon)", expires.unwrap_or("")),
+        ExpiryState::Expired => format!("{} (EXPIRED)", expires.unwrap_or("")),
+    }
+}
+
+pub fn list(config_path: &Path, a: ListArgs) -> CmdResult {
+    let config = load_config(config_path)?;
+    let store = Store::new(&config.store_dir);
+    let mut rows = Vec::new();
+    for name in store.names()? {
+        rows.push((name.clone(), store.load(&name)));
+    }
+    if a.json {
+        let items: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(name, r)| match r {
+                Ok(f) => serde_json::json!({
+                    "name": name,
+                    "exchange": f.exchange,
+                    "api_key": f.api_key,
+                    "created": f.created,
+                    "expires": f.expires,
+                    "allow_raw": f.allow_raw,
+                    "freshness": f.freshness,
+                    "recipients": f.recipients,
+                }),
+                Err(e) => serde_json::json!({ "name": name, "error": e.to_string() }),
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&items).expect("json"));
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!(
+            "the store {} is empty; add a secret with `apisec-agent add NAME --exchange ...`",
+            store.dir().display()
+        );
+        return Ok(());
+    }
+    println!(
+        "{:<24} {:<10} {:<24} {:<6} {:<9} EXPIRES",
+        "NAME", "EXCHANGE", "API KEY", "RAW", "FRESHNESS"
+    );
+    for (name, r) in rows {
+        match r {
+            Ok(f) => println!(
+                "{:<24} {:<10} {:<24} {:<6} {:<9} {}",
+                name,
+                f.exchange,
+                f.api_key,
+                if f.allow_raw { "yes" } else { "no" },
+                f.freshness,
+                expiry_note(f.expires.as_deref())
+            ),
+            Err(e) => println!("{name:<24} UNUSABLE: {e}"),
+        }
+    }
+    Ok(())
+}
+
+pub fn remove(config_path: &Path, a: RemoveArgs) -> CmdResult {
+    let config = load_config(config_path)?;
+    Store::new(&config.store_dir).remove(&a.name)?;
+    println!("removed {}", a.name);
+    if let Some(pid) = notify_agent(&config, Some(&a.name)) {
+        println!("the running agent (pid {pid}) forgot it");
+    }
+    Ok(())
+}

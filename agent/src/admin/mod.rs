@@ -1,0 +1,76 @@
+//! The admin commands of `apisec-agent`, one file each.
+
+pub mod add;
+pub mod args;
+pub mod daemon;
+pub mod init;
+pub mod list;
+
+use std::path::{Path, PathBuf};
+
+use apisec_agent::config::{Config, ConfigFile};
+
+/// A failed command: what went wrong, and optionally what to do about it.
+#[derive(Debug)]
+pub struct CliError {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl CliError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl<E: std::error::Error> From<E> for CliError {
+    fn from(e: E) -> Self {
+        Self::new(e.to_string())
+    }
+}
+
+pub type CmdResult = Result<(), CliError>;
+
+pub fn config_path(flag: &Option<PathBuf>) -> PathBuf {
+    flag.clone()
+        .unwrap_or_else(apisec_agent::paths::default_config)
+}
+
+pub fn load_config(path: &Path) -> Result<Config, CliError> {
+    Ok(ConfigFile::load(path)?.validate(path)?)
+}
+
+pub fn dispatch(cli: args::Cli) -> CmdResult {
+    let config = config_path(&cli.config);
+    match cli.command {
+        args::Command::Init(a) => init::run(&config, a),
+        args::Command::Add(a) => add::run(&config, a),
+        args::Command::List(a) => list::list(&config, a),
+        args::Command::Remove(a) => list::remove(&config, a),
+        args::Command::Start(a) => daemon::start(&config, a),
+        args::Command::Run(a) => daemon::run(&config, a),
+        args::Command::Stop(a) => daemon::stop(&config, a),
+    }
+}
+
+/// Best effort: tell a running agent about a store change. Returns its pid when one answered.
+pub fn notify_agent(config: &Config, forget: Option<&str>) -> Option<u32> {
+    let socket = match std::env::var_os(apisec_agent::paths::SOCKET_ENV) {
+        Some(s) if !s.is_empty() => PathBuf::from(s),
+        _ => config.socket.clone(),
+    };
+    let mut client = apisec_agent::client::Client::connect(&socket).ok()?;
+    if let Some(name) = forget {
+        client.lock(&[name.to_owned()]).ok()?;
+    }
+    client.reload().ok()?;
+    client.status().ok().map(|s| s.pid)
+}

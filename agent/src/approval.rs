@@ -1,0 +1,252 @@
+//! Who approves an unseal: an approver program in the style of `SSH_ASKPASS` (exit 0 approves,
+//! anything else denies, bounded by a time-out), or, for development only, an automatic approver
+//! that says so on every use. There is no default: without an approver, unseal is refused with
+//! an error that says how to configure one.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::peer::PeerInfo;
+
+/// The name users give for the development-only automatic approver.
+pub const INSECURE_AUTO: &str = "insecure-auto-approve";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Approver {
+    Program {
+        path: PathBuf,
+        timeout: Duration,
+    },
+    /// Approves everything. Development only; logs a warning on every use.
+    InsecureAuto,
+    /// Nothing configured: every unseal is refused.
+    None,
+}
+
+/// What is being approved, shown to the human.
+pub struct ApprovalRequest<'a> {
+    /// `unlock`.
+    pub action: &'a str,
+    /// (name, exchange) of each secret concerned.
+    pub secrets: &'a [(String, String)],
+    pub client: &'a PeerInfo,
+}
+
+impl ApprovalRequest<'_> {
+    /// One line for the approver, the waiting client and the log.
+    pub fn prompt(&self) -> String {
+        let list = self
+            .secrets
+            .iter()
+            .map(|(n, e)| format!("{n} ({e})"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "{} {list}, asked by {}",
+            self.action,
+            self.client.describe()
+        )
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum ApprovalError {
+    #[error(
+        "no approver is configured and this token has no touch sensor, so unsealing is refused; \
+         set [approval] approver = \"/path/to/program\" in the config or start the agent with \
+         --approver PROGRAM (see docs/operations.md)"
+    )]
+    NotConfigured,
+    #[error("the approver {program} denied the request ({status})")]
+    Denied { program: String, status: String },
+    #[error("the approver {program} gave no answer within {secs} s; the request was refused")]
+    Timeout { program: String, secs: u64 },
+    #[error("cannot run the approver {program}: {reason}")]
+    Spawn { program: String, reason: String },
+}
+
+impl Approver {
+    /// Asks for approval. Returns how it was approved, for the log.
+    pub async fn ask(&self, request: &ApprovalRequest<'_>) -> Result<&'static str, ApprovalError> {
+        match self {
+            Self::None => Err(ApprovalError::NotConfigured),
+            Self::InsecureAuto => {
+                crate::warn!(
+                    "{INSECURE_AUTO}: approving without asking anyone: {} (development only)",
+                    request.prompt()
+                );
+                Ok(INSECURE_AUTO)
+            }
+            Self::Program { path, timeout } => run_program(path, *timeout, request).await,
+        }
+    }
+}
+
+async fn run_program(
+    path: &PathBuf,
+    timeout: Duration,
+    request: &ApprovalRequest<'_>,
+) -> Result<&'static str, ApprovalError> {
+    let program = path.display().to_string();
+    let names: Vec<&str> = request.secrets.iter().map(|(n, _)| n.as_str()).collect();
+    let exchanges: Vec<&str> = request.secrets.iter().map(|(_, e)| e.as_str()).collect();
+    let client = request.client;
+    let mut cmd = tokio::process::Command::new(path);
+    cmd.arg(request.prompt())
+        .env("APISEC_ACTION", request.action)
+        .env("APISEC_SECRETS", names.join(","))
+        .env("APISEC_EXCHANGES", exchanges.join(","))
+        .env("APISEC_CLIENT_UID", client.uid.to_string())
+        .env(
+            "APISEC_CLIENT_PID",
+            client.pid.map(|p| p.to_string()).unwrap_or_default(),
+        )
+        .env(
+            "APISEC_CLIENT_EXE",
+            client
+                .exe
+                .as_ref()
+                .map(|e| e.display().to_string())
+                .unwrap_or_default(),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        // Its own process group, so a time-out kills whatever it started too.
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().map_err(|e| ApprovalError::Spawn {
+        program: program.clone(),
+        reason: e.to_string(),
+    })?;
+    let pgid = child.id();
+    let kill_group = || {
+        if let Some(pgid) = pgid {
+            // SAFETY: kill(2) with a negative pid signals that process group; no memory involved.
+            unsafe { libc::kill(-(pgid as i32), libc::SIGKILL) };
+        }
+    };
+    match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(Ok(status)) if status.success() => Ok("approver"),
+        Ok(Ok(status)) => {
+            kill_group();
+            Err(ApprovalError::Denied {
+                program,
+                status: match status.code() {
+                    Some(c) => format!("exit status {c}"),
+                    None => "killed by a signal".into(),
+                },
+            })
+        }
+        Ok(Err(e)) => Err(ApprovalError::Spawn {
+            program,
+            reason: e.to_string(),
+        }),
+        Err(_) => {
+            kill_group();
+            let _ = child.wait().await;
+            Err(ApprovalError::Timeout {
+                program,
+                secs: timeout.as_secs(),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn script(dir: &std::path::Path, body: &str) -> PathBuf {
+        let p = dir.join("approver");
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o700)).unwrap();
+        p
+    }
+
+    fn peer() -> PeerInfo {
+        PeerInfo {
+            uid: 1000,
+            gid: 1000,
+            pid: Some(4242),
+            exe: Some("/usr/bin/freqtrade".into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn exit_status_decides_and_prompt_names_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let secrets = vec![("bitget-main".to_owned(), "bitget".to_owned())];
+        let p = peer();
+        let req = ApprovalRequest {
+            action: "unlock",
+            secrets: &secrets,
+            client: &p,
+        };
+        let ok = script(
+            dir.path(),
+            &format!("echo \"$1|$APISEC_CLIENT_PID\" > {}", log.display()),
+        );
+        let a = Approver::Program {
+            path: ok,
+            timeout: Duration::from_secs(5),
+        };
+        assert_eq!(a.ask(&req).await.unwrap(), "approver");
+        assert_eq!(
+            std::fs::read_to_string(&log).unwrap().trim(),
+            "unlock bitget-main (bitget), asked by freqtrade (pid 4242, uid 1000)|4242"
+        );
+        let deny = script(dir.path(), "exit 3");
+        let a = Approver::Program {
+            path: deny,
+            timeout: Duration::from_secs(5),
+        };
+        assert!(
+            matches!(a.ask(&req).await, Err(ApprovalError::Denied { ref status, .. }) if status == "exit status 3")
+        );
+        assert_eq!(
+            Approver::None.ask(&req).await,
+            Err(ApprovalError::NotConfigured)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_hanging_approver_times_out_and_its_children_die() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let hang = script(
+            dir.path(),
+            &format!("sleep 600 & echo $! > {}; wait", pidfile.display()),
+        );
+        let secrets = vec![("x".to_owned(), "bitget".to_owned())];
+        let p = peer();
+        let req = ApprovalRequest {
+            action: "unlock",
+            secrets: &secrets,
+            client: &p,
+        };
+        let a = Approver::Program {
+            path: hang,
+            timeout: Duration::from_millis(500),
+        };
+        assert!(matches!(
+            a.ask(&req).await,
+            Err(ApprovalError::Timeout { .. })
+        ));
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // The grandchild was killed with its group (it may linger only as a zombie of init).
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        assert!(
+            status.is_empty() || status.contains("State:\tZ"),
+            "{status}"
+        );
+    }
+}

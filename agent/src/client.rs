@@ -1,0 +1,154 @@
+//! A blocking client of the agent, used by `apisec`, `apisec-agent add` (to ask for a reload), the
+//! tests and the benches. One request at a time per connection; replies come back in order.
+
+use std::io;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+
+use crate::proto::{self, frame, msg, ApisecRequest, ErrorReply, FrameError, WireError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot reach the agent at {path}: {source}")]
+    Connect { path: PathBuf, source: io::Error },
+    #[error("lost the connection to the agent: {0}")]
+    Frame(#[from] FrameError),
+    #[error("the agent sent a reply this client cannot read: {0}")]
+    Wire(#[from] WireError),
+    #[error("the agent does not support {0} (is it an apisec-agent, and as new as this client?)")]
+    Unsupported(&'static str),
+    #[error("the agent sent an unexpected reply (message type {0})")]
+    Unexpected(u8),
+    #[error("{0}")]
+    Agent(#[from] ErrorReply),
+}
+
+impl ClientError {
+    /// The agent's refusal, if that is what this is.
+    pub fn agent_error(&self) -> Option<&ErrorReply> {
+        match self {
+            Self::Agent(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+pub struct Client {
+    stream: UnixStream,
+}
+
+impl Client {
+    pub fn connect(path: &Path) -> Result<Self, ClientError> {
+        let stream = UnixStream::connect(path).map_err(|source| ClientError::Connect {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(Self { stream })
+    }
+
+    /// Connects to `$APISEC_AUTH_SOCK`, or the default socket.
+    pub fn from_env() -> Result<Self, ClientError> {
+        Self::connect(&crate::paths::client_socket())
+    }
+
+    /// Sends one extension request and returns the reply's details. `on_progress` sees each
+    /// interim `progress@apisec` line.
+    pub fn call_with_progress(
+        &mut self,
+        request: &ApisecRequest,
+        mut on_progress: impl FnMut(&str),
+    ) -> Result<Vec<u8>, ClientError> {
+        frame::write_blocking(&mut self.stream, &request.to_frame()).map_err(FrameError::Io)?;
+        loop {
+            let message = frame::read_blocking(&mut self.stream)?;
+            let body = &message[1..];
+            match message[0] {
+                msg::EXTENSION_RESPONSE => {
+                    let mut c = proto::wire::Cursor::new(body);
+                    let name = c.text("reply name")?;
+                    let details = &body[4 + name.len()..];
+                    if name == proto::EXT_PROGRESS {
+                        on_progress(&proto::decode_progress(details)?);
+                        continue;
+                    }
+                    return Ok(details.to_vec());
+                }
+                msg::EXTENSION_FAILURE => return Err(ErrorReply::decode(body).into()),
+                msg::FAILURE => return Err(ClientError::Unsupported(request.name())),
+                other => return Err(ClientError::Unexpected(other)),
+            }
+        }
+    }
+
+    pub fn call(&mut self, request: &ApisecRequest) -> Result<Vec<u8>, ClientError> {
+        self.call_with_progress(request, |_| {})
+    }
+
+    pub fn unlock(
+        &mut self,
+        names: &[String],
+        on_progress: impl FnMut(&str),
+    ) -> Result<proto::UnlockReply, ClientError> {
+        let req = ApisecRequest::Unlock(proto::UnlockRequest {
+            flags: proto::UNLOCK_WANT_PROGRESS,
+            names: names.to_vec(),
+        });
+        Ok(proto::UnlockReply::decode(
+            &self.call_with_progress(&req, on_progress)?,
+        )?)
+    }
+
+    pub fn lock(&mut self, names: &[String]) -> Result<u32, ClientError> {
+        let req = ApisecRequest::Lock(proto::LockRequest {
+            names: names.to_vec(),
+        });
+        Ok(proto::decode_count(&self.call(&req)?)?)
+    }
+
+    pub fn status(&mut self) -> Result<proto::StatusReply, ClientError> {
+        Ok(proto::StatusReply::decode(
+            &self.call(&ApisecRequest::Status)?,
+        )?)
+    }
+
+    pub fn sign(&mut self, request: proto::SignRequest) -> Result<proto::SignReply, ClientError> {
+        Ok(proto::SignReply::decode(
+            &self.call(&ApisecRequest::Sign(request))?,
+        )?)
+    }
+
+    pub fn mac(
+        &mut self,
+        name: &str,
+        algorithm: &str,
+        data: &[u8],
+    ) -> Result<Vec<u8>, ClientError> {
+        let req = ApisecRequest::Mac(proto::MacRequest {
+            name: name.to_owned(),
+            algorithm: algorithm.to_owned(),
+            data: data.to_vec(),
+        });
+        Ok(proto::decode_mac_reply(&self.call(&req)?)?)
+    }
+
+    pub fn reload(&mut self) -> Result<u32, ClientError> {
+        Ok(proto::decode_count(&self.call(&ApisecRequest::Reload)?)?)
+    }
+
+    pub fn shutdown(&mut self) -> Result<(), ClientError> {
+        self.call(&ApisecRequest::Shutdown).map(|_| ())
+    }
+
+    /// The extensions the agent lists in its `query` reply.
+    pub fn query(&mut self) -> Result<Vec<String>, ClientError> {
+        let details = self.call(&ApisecRequest::Query)?;
+        let mut c = proto::wire::Cursor::new(&details);
+        let names = c
+            .text_list("query reply")?
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        c.finish("query reply")?;
+        Ok(names)
+    }
+}

@@ -1,0 +1,305 @@
+//! The config file (TOML, written by `apisec-agent init`) and the flags that override it, turned
+//! into one validated [`Config`]. Unknown keys are errors, so a typo is caught, not ignored.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::envelope::Recipient;
+use crate::pin::PinSource;
+use crate::token::pkcs11::Pkcs11Spec;
+
+/// The file as written on disk.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Where sealed entries live (default `$XDG_DATA_HOME/apisec/store`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<PathBuf>,
+    /// The agent's socket (default `$XDG_RUNTIME_DIR/apisec/agent.sock`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socket: Option<PathBuf>,
+    /// More recipients every entry is sealed to (a backup token kept in a safe).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backup_recipients: Vec<String>,
+    pub token: TokenSection,
+    #[serde(default, skip_serializing_if = "ApprovalSection::is_empty")]
+    pub approval: ApprovalSection,
+    #[serde(default, skip_serializing_if = "AgentSection::is_empty")]
+    pub agent: AgentSection,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSection {
+    /// `pkcs11` (YubiKey PIV natively is `piv`).
+    pub kind: String,
+    pub module: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot_id: Option<u64>,
+    pub key_label: Option<String>,
+    /// Name of an environment variable holding the PIN (CI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_env: Option<String>,
+    /// A 0600 file whose first line is the PIN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_file: Option<PathBuf>,
+    /// The pinentry program used when neither pin_env nor pin_file is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinentry: Option<String>,
+    /// The age recipient of the token's key, derived at `init`: sealing needs only this.
+    pub recipient: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalSection {
+    /// A program asked to approve each unseal (exit 0 approves), like `SSH_ASKPASS`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approver: Option<PathBuf>,
+    /// How long the approver may take, e.g. `60s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AgentSection {
+    /// Forget unsealed secrets this long after unsealing, e.g. `8h`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifetime: Option<String>,
+    /// Uids allowed to connect besides the agent's own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_uids: Vec<u32>,
+}
+
+impl ApprovalSection {
+    fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+impl AgentSection {
+    fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("no config at {0}; create one with `apisec-agent init` (or point --config / APISEC_CONFIG at it)")]
+    Missing(PathBuf),
+    #[error("cannot read the config {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// Everything the agent needs, checked.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub path: PathBuf,
+    pub store_dir: PathBuf,
+    pub socket: PathBuf,
+    /// The primary token's recipient first, then the backups.
+    pub recipients: Vec<Recipient>,
+    pub token: TokenConfig,
+    pub approver: Option<PathBuf>,
+    pub approval_timeout: Duration,
+    pub lifetime: Option<Duration>,
+    pub allowed_uids: Vec<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenConfig {
+    Pkcs11 { spec: Pkcs11Spec, pin: PinSource },
+}
+
+pub const DEFAULT_APPROVAL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Parses a duration such as `90s`, `15m`, `8h`, `1d`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("{s:?} is not a duration such as 90s, 15m or 8h ({e})"))
+        .and_then(|d| {
+            if d.is_zero() {
+                Err(format!("{s:?}: a duration must be more than zero"))
+            } else {
+                Ok(d)
+            }
+        })
+}
+
+impl ConfigFile {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ConfigError::Missing(path.to_owned()))
+            }
+            Err(source) => {
+                return Err(ConfigError::Io {
+                    path: path.to_owned(),
+                    source,
+                })
+            }
+        };
+        Self::parse(&text).map_err(|message| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        })
+    }
+
+    /// Parses the text; errors name the line and column.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| {
+            let at = e
+                .span()
+                .map(|s| {
+                    let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
+                    format!("line {line}: ")
+                })
+                .unwrap_or_default();
+            format!("{at}{}", e.message())
+        })
+    }
+
+    pub fn to_toml(&self) -> String {
+        format!(
+            "# apisec-agent configuration (see docs/formats.md).\n{}",
+            toml::to_string(self).expect("config always serializes")
+        )
+    }
+
+    /// Validates into a [`Config`].
+    pub fn validate(self, path: &Path) -> Result<Config, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        };
+        let mut recipients = vec![self
+            .token
+            .recipient
+            .parse::<Recipient>()
+            .map_err(|e| invalid(format!("token.recipient: {e}")))?];
+        for r in &self.backup_recipients {
+            recipients.push(
+                r.parse::<Recipient>()
+                    .map_err(|e| invalid(format!("backup_recipients: {e}")))?,
+            );
+        }
+        let t = &self.token;
+        let pin = match (&t.pin_env, &t.pin_file) {
+            (Some(_), Some(_)) => {
+                return Err(invalid("token: set pin_env or pin_file, not both".into()))
+            }
+            (Some(v), None) => PinSource::Env(v.clone()),
+            (None, Some(f)) => PinSource::File(f.clone()),
+            (None, None) => {
+                PinSource::Pinentry(t.pinentry.clone().unwrap_or_else(|| "pinentry".into()))
+            }
+        };
+        let token = match t.kind.as_str() {
+            "pkcs11" => {
+                let module = t.module.clone().ok_or_else(|| {
+                    invalid("token.module is required for kind = \"pkcs11\"".into())
+                })?;
+                let key_label = t.key_label.clone().ok_or_else(|| {
+                    invalid("token.key_label is required for kind = \"pkcs11\"".into())
+                })?;
+                if t.token_label.is_some() && t.slot_id.is_some() {
+                    return Err(invalid(
+                        "token: set token_label or slot_id, not both".into(),
+                    ));
+                }
+                TokenConfig::Pkcs11 {
+                    spec: Pkcs11Spec {
+                        module,
+                        token_label: t.token_label.clone(),
+                        slot_id: t.slot_id,
+                        key_label,
+                    },
+                    pin,
+                }
+            }
+            other => {
+                return Err(invalid(format!(
+                    "token.kind = {other:?} is not supported; use \"pkcs11\""
+                )))
+            }
+        };
+        let approval_timeout = match &self.approval.timeout {
+            Some(s) => parse_duration(s).map_err(|e| invalid(format!("approval.timeout: {e}")))?,
+            None => DEFAULT_APPROVAL_TIMEOUT,
+        };
+        let lifetime = match &self.agent.lifetime {
+            Some(s) => {
+                Some(parse_duration(s).map_err(|e| invalid(format!("agent.lifetime: {e}")))?)
+            }
+            None => None,
+        };
+        Ok(Config {
+            path: path.to_owned(),
+            store_dir: self.store.unwrap_or_else(crate::paths::default_store),
+            socket: self.socket.unwrap_or_else(crate::paths::default_socket),
+            recipients,
+            token,
+            approver: self.approval.approver,
+            approval_timeout,
+            lifetime,
+            allowed_uids: self.agent.allowed_uids,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> String {
+        let key = p256::SecretKey::random(&mut rand::rngs::OsRng);
+        let r = Recipient::from_sec1(&key.public_key().to_sec1_bytes()).unwrap();
+        let r = r.to_string();
+        format!(
+            "[token]\nkind = \"pkcs11\"\nmodule = \"/m.so\"\ntoken_label = \"t\"\nkey_label = \"k\"\n\
+             pin_env = \"PIN\"\nrecipient = \"{r}\"\n"
+        )
+    }
+
+    #[test]
+    fn a_minimal_config_validates() {
+        let c = ConfigFile::parse(&sample())
+            .unwrap()
+            .validate(Path::new("c.toml"));
+        let c = c.unwrap();
+        assert_eq!(c.approval_timeout, DEFAULT_APPROVAL_TIMEOUT);
+        assert!(
+            matches!(c.token, TokenConfig::Pkcs11 { pin: PinSource::Env(ref v), .. } if v == "PIN")
+        );
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let text = sample() + "colour = \"blue\"\n";
+        let err = ConfigFile::parse(&text).unwrap_err();
+        assert!(err.contains("line 8") && err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn contradictions_are_refused() {
+        let text = sample().replace("pin_env = \"PIN\"", "pin_env = \"PIN\"\npin_file = \"/p\"");
+        let err = ConfigFile::parse(&text)
+            .unwrap()
+            .validate(Path::new("c.toml"))
+            .unwrap_err();
+        assert!(err.to_string().contains("not both"), "{err}");
+        assert!(parse_duration("0s").is_err());
+        assert_eq!(parse_duration("8h").unwrap(), Duration::from_secs(8 * 3600));
+    }
+}

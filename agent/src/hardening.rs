@@ -1,0 +1,44 @@
+//! Process hardening done before any secret exists, as openssh's ssh-agent does in `main`: no core
+//! dumps, not ptrace-attachable by the same uid, and files created private.
+
+use std::io;
+
+/// What [`harden_process`] achieved, for the start-up log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hardening {
+    pub core_dumps_off: bool,
+    pub not_dumpable: bool,
+}
+
+/// Sets `RLIMIT_CORE` to 0, `PR_SET_DUMPABLE` to 0 and the umask to 077.
+pub fn harden_process() -> io::Result<Hardening> {
+    let zero = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain syscalls with valid arguments.
+    let core = unsafe { libc::setrlimit(libc::RLIMIT_CORE, &zero) } == 0;
+    // SAFETY: as above.
+    let dumpable = unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } == 0;
+    // SAFETY: umask cannot fail.
+    unsafe { libc::umask(0o077) };
+    if !core || !dumpable {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(Hardening {
+        core_dumps_off: core,
+        not_dumpable: dumpable,
+    })
+}
+
+/// Whether this process is currently dumpable (for tests and `status`).
+pub fn is_dumpable() -> bool {
+    // SAFETY: PR_GET_DUMPABLE takes no pointer arguments.
+    unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) == 1 }
+}
+
+/// The real uid of this process.
+pub fn current_uid() -> u32 {
+    // SAFETY: getuid cannot fail.
+    unsafe { libc::getuid() }
+}

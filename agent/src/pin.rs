@@ -1,0 +1,236 @@
+//! Where the token PIN comes from: an environment variable named in the config (CI), a 0600 file,
+//! or the standard `pinentry` program (Assuan protocol). The PIN is held in zeroizing memory and
+//! shown by `Debug` as redacted.
+
+use std::fmt;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use zeroize::Zeroizing;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PinSource {
+    /// The named environment variable (for CI; the variable's value is never logged).
+    Env(String),
+    /// A file, mode 0600, whose first line is the PIN.
+    File(PathBuf),
+    /// Ask a human through `pinentry` (the program named).
+    Pinentry(String),
+}
+
+impl PinSource {
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Env(v) => format!("the environment variable {v}"),
+            Self::File(p) => format!("the PIN file {}", p.display()),
+            Self::Pinentry(p) => p.clone(),
+        }
+    }
+}
+
+/// A PIN in memory that is zeroized on drop.
+pub struct Pin(Zeroizing<String>);
+
+impl fmt::Debug for Pin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Pin(<redacted>)")
+    }
+}
+
+impl Pin {
+    pub fn expose_secret_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
+    pub fn to_auth_pin(&self) -> cryptoki::types::AuthPin {
+        cryptoki::types::AuthPin::from(self.0.as_str())
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum PinError {
+    #[error("the PIN environment variable {0} named in the config is not set (or is empty)")]
+    EnvMissing(String),
+    #[error("cannot read the PIN file {path}: {reason}")]
+    File { path: PathBuf, reason: String },
+    #[error("the PIN file {path} can be read by others (mode {mode:o}); run `chmod 600 {path}`")]
+    FileMode { path: PathBuf, mode: u32 },
+    #[error(
+        "{program} failed: {reason}; set pin_file or pin_env in the config for unattended use"
+    )]
+    Pinentry { program: String, reason: String },
+    #[error("PIN entry was cancelled")]
+    Cancelled,
+}
+
+impl PinSource {
+    /// Obtains the PIN. `description` is shown by pinentry.
+    pub fn read(&self, description: &str) -> Result<Pin, PinError> {
+        match self {
+            Self::Env(var) => match std::env::var(var) {
+                Ok(v) if !v.is_empty() => Ok(Pin(Zeroizing::new(v))),
+                _ => Err(PinError::EnvMissing(var.clone())),
+            },
+            Self::File(path) => read_file(path),
+            Self::Pinentry(program) => pinentry(program, description),
+        }
+    }
+}
+
+fn read_file(path: &PathBuf) -> Result<Pin, PinError> {
+    let err = |reason: String| PinError::File {
+        path: path.clone(),
+        reason,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| err(e.to_string()))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(PinError::FileMode {
+            path: path.clone(),
+            mode,
+        });
+    }
+    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?);
+    let first = text.lines().next().unwrap_or("").trim_end_matches('\r');
+    if first.is_empty() {
+        return Err(err("the file is empty".into()));
+    }
+    Ok(Pin(Zeroizing::new(first.to_owned())))
+}
+
+/// Assuan percent-escaping for the text we send (`%`, CR, LF).
+fn assuan_escape(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+fn assuan_unescape(s: &str) -> Zeroizing<String> {
+    let bytes = s.as_bytes();
+    let mut out = Zeroizing::new(Vec::with_capacity(bytes.len()));
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    Zeroizing::new(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// Runs one GETPIN exchange with a pinentry program (Assuan: each request answered by `OK`,
+/// `ERR ...` or data lines `D ...`).
+fn pinentry(program: &str, description: &str) -> Result<Pin, PinError> {
+    let fail = |reason: String| PinError::Pinentry {
+        program: program.to_owned(),
+        reason,
+    };
+    let mut child = Command::new(program)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| fail(e.to_string()))?;
+    let mut stdin = child.stdin.take().expect("piped");
+    let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+    let mut line = Zeroizing::new(String::new());
+    let expect_ok = |stdout: &mut BufReader<_>,
+                     line: &mut String|
+     -> Result<Option<Zeroizing<String>>, PinError> {
+        let mut data = None;
+        loop {
+            line.clear();
+            if stdout.read_line(line).map_err(|e| fail(e.to_string()))? == 0 {
+                return Err(fail("it closed the connection".into()));
+            }
+            let l = line.trim_end();
+            if l == "OK" || l.starts_with("OK ") {
+                return Ok(data);
+            } else if let Some(d) = l.strip_prefix("D ") {
+                data = Some(assuan_unescape(d));
+            } else if l.starts_with("ERR") {
+                return Err(if l.contains("cancel") || l.contains("83886179") {
+                    PinError::Cancelled
+                } else {
+                    fail(l.to_owned())
+                });
+            }
+        }
+    };
+    expect_ok(&mut stdout, &mut line)?;
+    let commands = [
+        format!("SETDESC {}\n", assuan_escape(description)),
+        "SETPROMPT PIN:\n".to_owned(),
+        "SETTITLE apisec-agent\n".to_owned(),
+    ];
+    for c in &commands {
+        stdin
+            .write_all(c.as_bytes())
+            .map_err(|e| fail(e.to_string()))?;
+        expect_ok(&mut stdout, &mut line)?;
+    }
+    stdin
+        .write_all(b"GETPIN\n")
+        .map_err(|e| fail(e.to_string()))?;
+    let pin = expect_ok(&mut stdout, &mut line)?;
+    let _ = stdin.write_all(b"BYE\n");
+    drop(stdin);
+    let _ = child.wait();
+    match pin {
+        Some(p) if !p.is_empty() => Ok(Pin(p)),
+        _ => Err(PinError::Cancelled),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn file_must_be_private_and_debug_is_redacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pin");
+        std::fs::write(&p, "123456\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(matches!(
+            PinSource::File(p.clone()).read(""),
+            Err(PinError::FileMode { mode: 0o644, .. })
+        ));
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let pin = PinSource::File(p).read("").unwrap();
+        assert_eq!(pin.expose_secret_bytes(), b"123456");
+        assert_eq!(format!("{pin:?}"), "Pin(<redacted>)");
+    }
+
+    #[test]
+    fn assuan_unescapes_percent_sequences() {
+        assert_eq!(assuan_unescape("a%25b%0Ac").as_str(), "a%b\nc");
+        assert_eq!(assuan_unescape("100%").as_str(), "100%");
+    }
+
+    /// A fake pinentry speaking Assuan, to check the exchange end to end.
+    #[test]
+    fn pinentry_exchange() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("pinentry");
+        std::fs::write(
+            &fake,
+            "#!/bin/sh\necho 'OK ready'\nwhile read cmd rest; do case \"$cmd\" in \
+             GETPIN) echo 'D 12%2534'; echo OK;; BYE) echo OK; exit 0;; *) echo OK;; esac; done\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let pin = PinSource::Pinentry(fake.display().to_string())
+            .read("PIN please")
+            .unwrap();
+        assert_eq!(pin.expose_secret_bytes(), b"12%34");
+    }
+}

@@ -1,0 +1,430 @@
+//! The agent's state and operations, independent of the socket: unsealed secrets (in locked
+//! memory), the ssh-agent style lock, unlock / lock / status / sign / mac. Every operation returns
+//! an [`ErrorReply`] that is safe to send to the client: names and reasons, never secret bytes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+use crate::approval::{ApprovalError, ApprovalRequest, Approver};
+use crate::envelope::{self, Recipient, TokenIdentity};
+use crate::peer::PeerInfo;
+use crate::policy::{self, ExpiryState};
+use crate::proto::{self, ErrorCode, ErrorReply};
+use crate::sign;
+use crate::store::{self, entry, Store, StoreError, Unsealed};
+use crate::token::{TokenError, TokenHandle};
+
+/// An unsealed secret and when to forget it.
+pub struct Held {
+    pub unsealed: Unsealed,
+    /// Unix seconds; `None` = kept until lock.
+    pub forget_at: Option<u64>,
+}
+
+/// What `ssh-add -x` stored: a salted hash of the lock passphrase.
+struct AgentLock {
+    salt: [u8; 16],
+    hash: [u8; 32],
+}
+
+pub struct AgentSettings {
+    pub store: Store,
+    /// The primary token's recipient: the stanza this agent unwraps.
+    pub recipient: Recipient,
+    pub token: TokenHandle,
+    pub approver: Approver,
+    pub lifetime: Option<Duration>,
+}
+
+pub struct Agent {
+    settings: AgentSettings,
+    held: Mutex<HashMap<String, Arc<Held>>>,
+    lock: Mutex<Option<AgentLock>>,
+}
+
+pub fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn store_error(e: StoreError) -> ErrorReply {
+    let code = match &e {
+        StoreError::NotFound { .. } => ErrorCode::NotFound,
+        StoreError::InvalidName(_) => ErrorCode::BadRequest,
+        StoreError::Damaged { .. } | StoreError::Tampered { .. } => ErrorCode::BadEntry,
+        _ => ErrorCode::Internal,
+    };
+    ErrorReply::new(code, e.to_string())
+}
+
+fn approval_error(e: ApprovalError) -> ErrorReply {
+    let code = match &e {
+        ApprovalError::Denied { .. } => ErrorCode::Denied,
+        ApprovalError::Timeout { .. } => ErrorCode::Timeout,
+        _ => ErrorCode::Refused,
+    };
+    ErrorReply::new(code, e.to_string())
+}
+
+impl Agent {
+    pub fn new(settings: AgentSettings) -> Self {
+        Self {
+            settings,
+            held: Mutex::new(HashMap::new()),
+            lock: Mutex::new(None),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.settings.store
+    }
+
+    pub fn token(&self) -> &TokenHandle {
+        &self.settings.token
+    }
+
+    fn check_not_locked(&self) -> Result<(), ErrorReply> {
+        if self.lock.lock().expect("lock poisoned").is_some() {
+            return Err(ErrorReply::new(
+                ErrorCode::AgentLocked,
+                "the agent is locked (ssh-add -x); unlock it with `ssh-add -X` first",
+            ));
+        }
+        Ok(())
+    }
+
+    fn held(&self, name: &str) -> Option<Arc<Held>> {
+        let mut map = self.held.lock().expect("held poisoned");
+        let h = map.get(name)?.clone();
+        if h.forget_at.is_some_and(|t| t <= now_unix()) {
+            map.remove(name);
+            return None;
+        }
+        Some(h)
+    }
+
+    /// Unseals each named secret not already held: one approval for the whole request, then one
+    /// token operation per secret. `progress` receives lines for the waiting client.
+    pub async fn unlock(
+        self: &Arc<Self>,
+        names: &[String],
+        peer: &PeerInfo,
+        progress: Option<mpsc::UnboundedSender<String>>,
+    ) -> Result<proto::UnlockReply, ErrorReply> {
+        self.check_not_locked()?;
+        if names.is_empty() {
+            return Err(ErrorReply::new(
+                ErrorCode::BadRequest,
+                "name at least one secret to unlock",
+            ));
+        }
+        // Read and check every entry before bothering a human.
+        let mut todo = Vec::new();
+        for name in names {
+            if self.held(name).is_some() || todo.iter().any(|(n, _): &(String, _)| n == name) {
+                continue;
+            }
+            let file = self.settings.store.load(name).map_err(store_error)?;
+            todo.push((name.clone(), file));
+        }
+        if !todo.is_empty() {
+            let secrets: Vec<(String, String)> = todo
+                .iter()
+                .map(|(n, f)| (n.clone(), f.exchange.clone()))
+                .collect();
+            let request = ApprovalRequest {
+                action: "unlock",
+                secrets: &secrets,
+                client: peer,
+            };
+            let prompt = request.prompt();
+            if let Some(tx) = &progress {
+                let _ = tx.send(format!("waiting for approval: {prompt}"));
+            }
+            let how = self.settings.approver.ask(&request).await.map_err(|e| {
+                crate::info!("unlock refused: {prompt}: {e}");
+                approval_error(e)
+            })?;
+            crate::info!("unlock approved by {how}: {prompt}");
+        }
+        let mut done: Vec<String> = Vec::new();
+        for (name, file) in todo {
+            let this = Arc::clone(self);
+            let unsealed = tokio::task::spawn_blocking(move || this.unseal_file(&file))
+                .await
+                .map_err(|_| ErrorReply::new(ErrorCode::Internal, "the unseal task failed"))?;
+            let unsealed = unsealed.map_err(|mut e| {
+                if !done.is_empty() {
+                    e.message = format!("{} (already unlocked: {})", e.message, done.join(", "));
+                }
+                crate::info!("unseal of {name} failed: {}", e.message);
+                e
+            })?;
+            if let ExpiryState::Soon(days) =
+                policy::expiry_state(unsealed.meta.expires.as_deref(), now_unix())
+            {
+                crate::warn!("secret {name} expires in {days} day(s); rotate it soon");
+            }
+            let forget_at = self.settings.lifetime.map(|l| now_unix() + l.as_secs());
+            self.held.lock().expect("held poisoned").insert(
+                name.clone(),
+                Arc::new(Held {
+                    unsealed,
+                    forget_at,
+                }),
+            );
+            crate::info!("unsealed {name}");
+            done.push(name);
+        }
+        let unlocked = names
+            .iter()
+            .map(|n| proto::UnlockedEntry {
+                name: n.clone(),
+                forget_at: self.held(n).and_then(|h| h.forget_at).unwrap_or(0),
+            })
+            .collect();
+        Ok(proto::UnlockReply { unlocked })
+    }
+
+    /// One token operation: open the envelope, parse, compare the sealed metadata with the clear.
+    fn unseal_file(&self, file: &store::EntryFile) -> Result<Unsealed, ErrorReply> {
+        let identity = TokenIdentity::new(&self.settings.recipient, &self.settings.token);
+        let plaintext = envelope::unseal(&file.sealed, &identity).map_err(|e| match e {
+            envelope::UnsealError::Token(t) => token_error(t),
+            other => ErrorReply::new(
+                ErrorCode::BadEntry,
+                format!("store entry {:?}: {other}", file.name),
+            ),
+        })?;
+        let unsealed = entry::parse_sealed(&plaintext).map_err(|reason| {
+            ErrorReply::new(
+                ErrorCode::BadEntry,
+                format!("store entry {:?}: {reason}", file.name),
+            )
+        })?;
+        store::check_untampered(file, &unsealed.meta).map_err(store_error)?;
+        Ok(unsealed)
+    }
+
+    /// Forgets the named secrets (all when `names` is empty); returns how many were held.
+    pub fn forget(&self, names: &[String]) -> u32 {
+        let mut map = self.held.lock().expect("held poisoned");
+        let n = if names.is_empty() {
+            let n = map.len();
+            map.clear();
+            n
+        } else {
+            names.iter().filter(|n| map.remove(*n).is_some()).count()
+        };
+        // Dropping the last Arc zeroizes and unmaps the locked pages.
+        n as u32
+    }
+
+    /// Forgets secrets whose lifetime is over; returns their names.
+    pub fn forget_expired(&self) -> Vec<String> {
+        let now = now_unix();
+        let mut map = self.held.lock().expect("held poisoned");
+        let gone: Vec<String> = map
+            .iter()
+            .filter(|(_, h)| h.forget_at.is_some_and(|t| t <= now))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for n in &gone {
+            map.remove(n);
+        }
+        gone
+    }
+
+    /// `ssh-add -x`: forget everything and refuse unseal and signing until `ssh-add -X`.
+    pub fn lock_agent(&self, passphrase: &[u8]) -> bool {
+        let mut lock = self.lock.lock().expect("lock poisoned");
+        if lock.is_some() {
+            return false;
+        }
+        let salt: [u8; 16] = rand::random();
+        let hash = Sha256::new()
+            .chain_update(salt)
+            .chain_update(passphrase)
+            .finalize()
+            .into();
+        *lock = Some(AgentLock { salt, hash });
+        drop(lock);
+        self.forget(&[]);
+        true
+    }
+
+    /// `ssh-add -X`: true when the passphrase matches.
+    pub fn unlock_agent(&self, passphrase: &[u8]) -> bool {
+        let mut lock = self.lock.lock().expect("lock poisoned");
+        let Some(l) = lock.as_ref() else {
+            return false;
+        };
+        let hash: [u8; 32] = Sha256::new()
+            .chain_update(l.salt)
+            .chain_update(passphrase)
+            .finalize()
+            .into();
+        // Compare without an early exit, so timing says nothing about the passphrase.
+        let diff = hash
+            .iter()
+            .zip(l.hash.iter())
+            .fold(0u8, |a, (x, y)| a | (x ^ y));
+        if diff == 0 {
+            *lock = None;
+            true
+        } else {
+            false
+        }
+    }
+
+    pub fn status(&self) -> proto::StatusReply {
+        let names = self.settings.store.names().unwrap_or_default();
+        let mut entries = Vec::new();
+        for name in names {
+            let held = self.held(&name);
+            let entry = match self.settings.store.load(&name) {
+                Ok(f) => proto::StatusEntry {
+                    name: name.clone(),
+                    exchange: f.exchange,
+                    api_key: f.api_key,
+                    unsealed: held.is_some(),
+                    expires: f.expires.unwrap_or_default(),
+                    forget_at: held.as_ref().and_then(|h| h.forget_at).unwrap_or(0),
+                    problem: String::new(),
+                },
+                Err(e) => proto::StatusEntry {
+                    name: name.clone(),
+                    exchange: String::new(),
+                    api_key: String::new(),
+                    unsealed: held.is_some(),
+                    expires: String::new(),
+                    forget_at: 0,
+                    problem: e.to_string(),
+                },
+            };
+            entries.push(entry);
+        }
+        proto::StatusReply {
+            version: crate::VERSION.to_owned(),
+            pid: std::process::id(),
+            agent_locked: self.lock.lock().expect("lock poisoned").is_some(),
+            entries,
+        }
+    }
+
+    /// The held secret, or an error that says how to get it unsealed.
+    fn usable(&self, name: &str) -> Result<Arc<Held>, ErrorReply> {
+        self.check_not_locked()?;
+        store::check_name(name).map_err(store_error)?;
+        let Some(held) = self.held(name) else {
+            // Say whether it exists at all, so the remedy is right.
+            return Err(match self.settings.store.load(name) {
+                Ok(_) => ErrorReply::new(
+                    ErrorCode::Sealed,
+                    format!(
+                        "secret {name:?} is sealed; unlock it first with `apisec unlock {name}`"
+                    ),
+                ),
+                Err(e) => store_error(e),
+            });
+        };
+        match policy::expiry_state(held.unsealed.meta.expires.as_deref(), now_unix()) {
+            ExpiryState::Expired => Err(ErrorReply::new(
+                ErrorCode::Refused,
+                format!(
+                    "secret {name:?} expired on {}; create a new API key at the exchange, then \
+                     `apisec-agent remove {name}` and `apisec-agent add {name} ...` with it",
+                    held.unsealed.meta.expires.as_deref().unwrap_or("?")
+                ),
+            )),
+            _ => Ok(held),
+        }
+    }
+
+    pub fn sign(
+        &self,
+        request: &proto::SignRequest,
+        peer: &PeerInfo,
+    ) -> Result<proto::SignReply, ErrorReply> {
+        let held = self.usable(&request.name)?;
+        let meta = &held.unsealed.meta;
+        let credentials = sign::Credentials {
+            api_key: &meta.api_key,
+            secret: held.unsealed.secret.as_slice(),
+            passphrase: held.unsealed.passphrase.as_ref().map(|p| p.as_slice()),
+        };
+        let http = sign::HttpRequest {
+            method: request.method.clone(),
+            path: request.path.clone(),
+            query: request.query.clone(),
+            body: request.body.clone(),
+        };
+        let signed = sign::sign(
+            &meta.exchange,
+            &http,
+            &credentials,
+            &request.timestamp,
+            &request.nonce,
+            now_ms(),
+            meta.freshness(),
+        )
+        .map_err(|e| {
+            crate::info!(
+                "sign refused: {} {} {} for {}: {e}",
+                request.name,
+                request.method,
+                request.path,
+                peer.describe()
+            );
+            let code = match e {
+                sign::SignError::Time(_) => ErrorCode::Refused,
+                _ => ErrorCode::Sign,
+            };
+            ErrorReply::new(code, e.to_string())
+        })?;
+        Ok(proto::SignReply {
+            headers: signed.headers,
+            query_additions: signed.query_additions,
+            query: signed.query,
+            body: signed.body,
+        })
+    }
+
+    pub fn mac(&self, request: &proto::MacRequest, peer: &PeerInfo) -> Result<Vec<u8>, ErrorReply> {
+        let held = self.usable(&request.name)?;
+        if !held.unsealed.meta.allow_raw {
+            crate::info!("raw MAC refused for {} ({})", request.name, peer.describe());
+            return Err(ErrorReply::new(
+                ErrorCode::Refused,
+                format!(
+                    "raw MAC is off for secret {:?}: it lets a client sign anything; it is allowed \
+                     only for a secret added with --allow-raw",
+                    request.name
+                ),
+            ));
+        }
+        sign::mac::compute(
+            &request.algorithm,
+            held.unsealed.secret.as_slice(),
+            &request.data,
+        )
+        .map_err(|e| ErrorReply::new(ErrorCode::BadRequest, e.to_string()))
+    }
+}
+
+fn token_error(e: TokenError) -> ErrorReply {
+    ErrorReply::new(ErrorCode::Token, e.to_string())
+}

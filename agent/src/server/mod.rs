@@ -1,0 +1,72 @@
+//! The socket server: accept loop, peer-credential check, one task per connection, graceful
+//! shutdown. `run` takes its listener and shutdown signal from the caller, so tests and systemd
+//! socket activation can hand in their own.
+
+pub mod agent;
+pub mod session;
+pub mod socket;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::UnixListener;
+use tokio::sync::{Notify, Semaphore};
+
+pub use agent::{Agent, AgentSettings};
+
+use crate::peer::PeerInfo;
+
+/// At most this many connections at once; more wait in the listen backlog.
+pub const MAX_CONNECTIONS: usize = 4096;
+
+/// Serves until `shutdown` completes or a client sends `shutdown@apisec`.
+pub async fn run(
+    listener: UnixListener,
+    agent: Arc<Agent>,
+    allowed_uids: Vec<u32>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let stop = Arc::new(Notify::new());
+    let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            _ = &mut shutdown => break,
+            _ = stop.notified() => break,
+            permit = Arc::clone(&limit).acquire_owned() => permit.expect("semaphore never closes"),
+        };
+        let (stream, _) = tokio::select! {
+            _ = &mut shutdown => break,
+            _ = stop.notified() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(s) => s,
+                Err(e) => {
+                    crate::warn!("accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let peer = match stream.peer_cred() {
+            Ok(c) => PeerInfo::from_cred(c.uid(), c.gid(), c.pid()),
+            Err(e) => {
+                crate::warn!("refusing a connection whose credentials cannot be read: {e}");
+                continue;
+            }
+        };
+        if !allowed_uids.contains(&peer.uid) {
+            crate::warn!(
+                "refused a connection from uid {} ({}): not an allowed uid",
+                peer.uid,
+                peer.describe()
+            );
+            continue;
+        }
+        let agent = Arc::clone(&agent);
+        let stop = Arc::clone(&stop);
+        tokio::spawn(async move {
+            session::serve(stream, peer, agent, stop).await;
+            drop(permit);
+        });
+    }
+}

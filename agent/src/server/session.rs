@@ -1,0 +1,212 @@
+//! One client connection: read a frame (length checked before allocation), answer it, repeat.
+//! Requests are answered strictly in order, so pipelined requests get their replies in the order
+//! sent. A request the agent does not know gets `SSH_AGENT_FAILURE` and the connection stays
+//! open; only an unreadable frame (bad length, closed mid-frame) ends the connection.
+
+use std::sync::Arc;
+
+use ssh_agent_lib::proto::Request;
+use ssh_encoding::Decode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::UnixStream;
+use tokio::sync::{mpsc, Notify};
+use zeroize::Zeroize;
+
+use super::agent::Agent;
+use crate::peer::PeerInfo;
+use crate::proto::{self, frame, msg, ApisecRequest, ErrorCode, ErrorReply, FrameError};
+
+async fn read_frame(reader: &mut BufReader<OwnedReadHalf>) -> Result<Vec<u8>, FrameError> {
+    let mut header = [0u8; 4];
+    match reader.read_exact(&mut header).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(FrameError::Closed),
+        Err(e) => return Err(e.into()),
+    }
+    let len = frame::check_len(header)?;
+    let mut message = vec![0u8; len];
+    reader.read_exact(&mut message).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            FrameError::Closed
+        } else {
+            e.into()
+        }
+    })?;
+    Ok(message)
+}
+
+fn failure() -> Vec<u8> {
+    frame::encode(msg::FAILURE, &[])
+}
+
+fn success() -> Vec<u8> {
+    frame::encode(msg::SUCCESS, &[])
+}
+
+/// Serves one connection until the client closes it or sends an unreadable frame.
+pub async fn serve(stream: UnixStream, peer: PeerInfo, agent: Arc<Agent>, shutdown: Arc<Notify>) {
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    loop {
+        let message = match read_frame(&mut reader).await {
+            Ok(m) => m,
+            Err(FrameError::Closed) => return,
+            Err(e) => {
+                crate::warn!("closing connection from {}: {e}", peer.describe());
+                return;
+            }
+        };
+        if handle(message, &peer, &agent, &mut write, &shutdown)
+            .await
+            .is_err()
+        {
+            return; // the client went away
+        }
+    }
+}
+
+/// Answers one message, writing one or more frames.
+async fn handle(
+    message: Vec<u8>,
+    peer: &PeerInfo,
+    agent: &Arc<Agent>,
+    write: &mut OwnedWriteHalf,
+    shutdown: &Notify,
+) -> std::io::Result<()> {
+    let reply = match message[0] {
+        msg::REQUEST_IDENTITIES => {
+            // No SSH keys are served (yet): an empty list, so `ssh-add -l` says so without error.
+            frame::encode(msg::IDENTITIES_ANSWER, &0u32.to_be_bytes())
+        }
+        msg::REMOVE_ALL_IDENTITIES => {
+            let n = agent.forget(&[]);
+            crate::info!("ssh-add -D from {}: forgot {n} secret(s)", peer.describe());
+            success()
+        }
+        msg::LOCK | msg::UNLOCK => match Request::decode(&mut &message[..]) {
+            Ok(Request::Lock(mut pass)) => {
+                let ok = agent.lock_agent(pass.as_bytes());
+                pass.zeroize();
+                crate::info!(
+                    "agent lock from {}: {}",
+                    peer.describe(),
+                    if ok { "locked" } else { "already locked" }
+                );
+                if ok {
+                    success()
+                } else {
+                    failure()
+                }
+            }
+            Ok(Request::Unlock(mut pass)) => {
+                let ok = agent.unlock_agent(pass.as_bytes());
+                pass.zeroize();
+                crate::info!(
+                    "agent unlock from {}: {}",
+                    peer.describe(),
+                    if ok { "unlocked" } else { "refused" }
+                );
+                if ok {
+                    success()
+                } else {
+                    // As ssh-agent does: slow down passphrase guessing.
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                    failure()
+                }
+            }
+            _ => failure(),
+        },
+        msg::EXTENSION => match Request::decode(&mut &message[..]) {
+            Ok(Request::Extension(ext)) => {
+                match ApisecRequest::decode(&ext.name, ext.details.as_ref()) {
+                    Ok(Some(req)) => return extension(req, peer, agent, write, shutdown).await,
+                    Ok(None) => failure(),
+                    Err(e) => ErrorReply::new(ErrorCode::BadRequest, e.to_string()).to_frame(),
+                }
+            }
+            _ => failure(),
+        },
+        _ => failure(),
+    };
+    write.write_all(&reply).await
+}
+
+async fn extension(
+    req: ApisecRequest,
+    peer: &PeerInfo,
+    agent: &Arc<Agent>,
+    write: &mut OwnedWriteHalf,
+    shutdown: &Notify,
+) -> std::io::Result<()> {
+    let name = req.name();
+    let result: Result<Vec<u8>, ErrorReply> = match &req {
+        ApisecRequest::Query => Ok(proto::encode_query_reply()),
+        ApisecRequest::Status => Ok(agent.status().encode()),
+        ApisecRequest::Lock(r) => {
+            let n = agent.forget(&r.names);
+            crate::info!("lock from {}: forgot {n} secret(s)", peer.describe());
+            Ok(proto::encode_count(n))
+        }
+        ApisecRequest::Reload => {
+            let n = agent.store().names().map(|v| v.len()).unwrap_or(0) as u32;
+            crate::info!("reload from {}: {n} store entries", peer.describe());
+            Ok(proto::encode_count(n))
+        }
+        ApisecRequest::Shutdown => {
+            crate::info!("shutdown requested by {}", peer.describe());
+            write
+                .write_all(&proto::extension_response_frame(name, &[]))
+                .await?;
+            shutdown.notify_one();
+            return Ok(());
+        }
+        ApisecRequest::Sign(r) => agent.sign(r, peer).map(|s| s.encode()),
+        ApisecRequest::Mac(r) => agent.mac(r, peer).map(|m| proto::encode_mac_reply(&m)),
+        ApisecRequest::Unlock(r) => {
+            return unlock(r, peer, agent, write).await;
+        }
+    };
+    let frame = match result {
+        Ok(details) => proto::extension_response_frame(name, &details),
+        Err(e) => e.to_frame(),
+    };
+    write.write_all(&frame).await
+}
+
+/// Unlock, relaying progress lines to the client while it waits (when it asked for them).
+async fn unlock(
+    r: &proto::UnlockRequest,
+    peer: &PeerInfo,
+    agent: &Arc<Agent>,
+    write: &mut OwnedWriteHalf,
+) -> std::io::Result<()> {
+    let want_progress = r.flags & proto::UNLOCK_WANT_PROGRESS != 0;
+    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let work = agent.unlock(&r.names, peer, want_progress.then_some(tx));
+    tokio::pin!(work);
+    let result = loop {
+        tokio::select! {
+            result = &mut work => break result,
+            Some(line) = rx.recv() => {
+                write.write_all(&proto::extension_response_frame(
+                    proto::EXT_PROGRESS,
+                    &proto::encode_progress(&line),
+                )).await?;
+            }
+        }
+    };
+    while let Ok(line) = rx.try_recv() {
+        write
+            .write_all(&proto::extension_response_frame(
+                proto::EXT_PROGRESS,
+                &proto::encode_progress(&line),
+            ))
+            .await?;
+    }
+    let frame = match result {
+        Ok(reply) => proto::extension_response_frame(proto::EXT_UNLOCK, &reply.encode()),
+        Err(e) => e.to_frame(),
+    };
+    write.write_all(&frame).await
+}

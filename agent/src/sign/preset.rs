@@ -1,0 +1,139 @@
+//! The shape every exchange preset has: a request in, the exact headers and query additions out.
+//!
+//! A preset never reads the clock and never sees anything but the request, the credentials and a
+//! [`Stamp`] the agent made (the agent owns time, see `sign/time.rs`). That keeps every preset a
+//! pure function, testable against the exchange's published vectors byte for byte.
+
+use std::fmt;
+
+/// What a client asks to have signed. `query` is the raw query string without the leading `?`,
+/// exactly as it will be sent; `body` is the exact body bytes.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct HttpRequest {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub body: Vec<u8>,
+}
+
+impl fmt::Debug for HttpRequest {
+    // The body can hold order details a user may not want in logs; show only its length.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("query", &self.query)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+/// The key material a preset signs with. Borrowed from locked memory for the duration of one call.
+pub struct Credentials<'a> {
+    /// The API key id the exchange issued (public; sent in a header).
+    pub api_key: &'a str,
+    /// The secret exactly as the exchange displayed it (a preset decodes it if the exchange says so).
+    pub secret: &'a [u8],
+    /// The passphrase chosen when the key was created (Bitget, OKX, KuCoin, Coinbase Exchange).
+    pub passphrase: Option<&'a [u8]>,
+}
+
+impl fmt::Debug for Credentials<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("api_key", &self.api_key)
+            .field("secret", &"<redacted>")
+            .field("passphrase", &self.passphrase.map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// How an exchange writes its timestamp. The agent formats its own clock with this, and parses a
+/// client-supplied value with it to check freshness.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeFormat {
+    /// Milliseconds since the Unix epoch, decimal (`1700000000123`): Bitget, Binance, Bybit, KuCoin.
+    UnixMillis,
+    /// Whole seconds since the Unix epoch (`1700000000`).
+    UnixSeconds,
+    /// Seconds with a fractional part (`1700000000.123`): Coinbase Exchange.
+    UnixSecondsDecimal,
+    /// ISO 8601 UTC with milliseconds (`2020-12-08T09:08:57.715Z`): OKX.
+    Iso8601Millis,
+}
+
+/// The time values the agent stamped (or accepted from the client) for this one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stamp {
+    /// The timestamp string, already in the preset's [`TimeFormat`].
+    pub timestamp: String,
+    /// A nonce for exchanges that want one (Kraken); `None` for the others.
+    pub nonce: Option<String>,
+}
+
+/// What the client must add to its request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Signed {
+    /// Headers to send, in the order the exchange documents them.
+    pub headers: Vec<(String, String)>,
+    /// Parameters the agent appended to the query (already included in `query`).
+    pub query_additions: Vec<(String, String)>,
+    /// The complete query string to send (the client's query plus the additions), without `?`.
+    pub query: String,
+    /// `Some` when the preset had to put a value into the body (Kraken spot adds `nonce=`): the
+    /// exact body to send instead of the client's.
+    pub body: Option<Vec<u8>>,
+}
+
+/// Why a preset refused to sign. The messages name what was wrong and never include the secret.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PresetError {
+    #[error(
+        "the {exchange} preset does not know the HTTP method {method:?}; use one of {allowed}"
+    )]
+    Method {
+        exchange: &'static str,
+        method: String,
+        allowed: &'static str,
+    },
+    #[error("the {exchange} preset needs a passphrase; re-add the secret with --passphrase-file")]
+    MissingPassphrase { exchange: &'static str },
+    #[error("the secret does not fit the {exchange} preset: {reason}")]
+    BadSecret {
+        exchange: &'static str,
+        reason: &'static str,
+    },
+    #[error("malformed request for {exchange}: {reason}")]
+    BadRequest {
+        exchange: &'static str,
+        reason: String,
+    },
+}
+
+/// One exchange's signing rules.
+pub trait Preset: Sync + Send {
+    /// The name users type (`--exchange bitget`).
+    fn id(&self) -> &'static str;
+    /// How this exchange writes timestamps.
+    fn time_format(&self) -> TimeFormat;
+    /// Whether this exchange wants a nonce besides the timestamp.
+    fn wants_nonce(&self) -> bool {
+        false
+    }
+    /// Whether keys of this exchange come with a passphrase that must be sent or signed.
+    fn needs_passphrase(&self) -> bool {
+        false
+    }
+    /// Checks, at `add` time, that a secret has the form this exchange issues.
+    fn check_secret(&self, secret: &[u8]) -> Result<(), PresetError> {
+        let _ = secret;
+        Ok(())
+    }
+    /// Signs one request.
+    fn sign(
+        &self,
+        request: &HttpRequest,
+        credentials: &Credentials<'_>,
+        stamp: &Stamp,
+    ) -> Result<Signed, PresetError>;
+}

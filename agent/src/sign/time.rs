@@ -1,0 +1,177 @@
+//! The agent owns time: it writes the timestamp itself, or accepts a client's value only within
+//! the secret's freshness window, so a compromised bot cannot pre-sign requests for later use.
+
+use super::TimeFormat;
+use crate::policy::Freshness;
+use crate::timefmt;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum StampError {
+    #[error("client timestamp {given:?} is not in this exchange's form ({expected})")]
+    Malformed {
+        given: String,
+        expected: &'static str,
+    },
+    #[error(
+        "client timestamp {given:?} is {skew_ms} ms away from the agent's clock, outside this \
+         secret's freshness window of {window_ms} ms; send no timestamp and let the agent stamp it"
+    )]
+    Stale {
+        given: String,
+        skew_ms: u64,
+        window_ms: u64,
+    },
+    #[error(
+        "a client-chosen nonce is accepted only on a secret added with --freshness off; \
+         send no nonce and let the agent choose it"
+    )]
+    NonceNotAllowed,
+}
+
+fn expected(format: TimeFormat) -> &'static str {
+    match format {
+        TimeFormat::UnixMillis => "Unix milliseconds, e.g. 1700000000123",
+        TimeFormat::UnixSeconds => "Unix seconds, e.g. 1700000000",
+        TimeFormat::UnixSecondsDecimal => "Unix seconds with decimals, e.g. 1700000000.123",
+        TimeFormat::Iso8601Millis => {
+            "ISO 8601 UTC with milliseconds, e.g. 2020-12-08T09:08:57.715Z"
+        }
+    }
+}
+
+/// Formats the agent's clock in an exchange's form.
+pub fn format_now(format: TimeFormat, now_ms: u64) -> String {
+    match format {
+        TimeFormat::UnixMillis => now_ms.to_string(),
+        TimeFormat::UnixSeconds => (now_ms / 1000).to_string(),
+        TimeFormat::UnixSecondsDecimal => format!("{}.{:03}", now_ms / 1000, now_ms % 1000),
+        TimeFormat::Iso8601Millis => timefmt::iso8601_millis(now_ms),
+    }
+}
+
+fn digits(s: &str) -> Option<u64> {
+    if s.is_empty() || s.len() > 19 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Parses a client's timestamp in an exchange's form into Unix milliseconds.
+pub fn parse(format: TimeFormat, s: &str) -> Option<u64> {
+    match format {
+        TimeFormat::UnixMillis => digits(s),
+        TimeFormat::UnixSeconds => digits(s)?.checked_mul(1000),
+        TimeFormat::UnixSecondsDecimal => {
+            let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+            let secs = digits(whole)?;
+            let ms = if frac.is_empty() {
+                0
+            } else {
+                if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                format!("{frac:0<3}")[..3].parse::<u64>().ok()?
+            };
+            secs.checked_mul(1000)?.checked_add(ms)
+        }
+        TimeFormat::Iso8601Millis => timefmt::parse_iso8601_millis(s),
+    }
+}
+
+/// The timestamp to sign with: the agent's clock when the client sent none, else the client's
+/// value if it parses and lies within the freshness window (any value when freshness is off).
+pub fn stamp(
+    format: TimeFormat,
+    client: &str,
+    now_ms: u64,
+    freshness: Freshness,
+) -> Result<String, StampError> {
+    if client.is_empty() {
+        return Ok(format_now(format, now_ms));
+    }
+    let given = parse(format, client).ok_or_else(|| StampError::Malformed {
+        given: client.to_owned(),
+        expected: expected(format),
+    })?;
+    if let Freshness::Window { millis } = freshness {
+        let skew_ms = given.abs_diff(now_ms);
+        if skew_ms > millis {
+            return Err(StampError::Stale {
+                given: client.to_owned(),
+                skew_ms,
+                window_ms: millis,
+            });
+        }
+    }
+    Ok(client.to_owned())
+}
+
+/// The nonce to sign with. A client nonce only with freshness off (replaying documented examples);
+/// otherwise the agent's clock in microseconds, which the nonce store keeps strictly increasing.
+pub fn nonce(client: &str, now_ms: u64, freshness: Freshness) -> Result<String, StampError> {
+    if client.is_empty() {
+        return Ok((now_ms * 1000).to_string());
+    }
+    match freshness {
+        Freshness::Off => Ok(client.to_owned()),
+        Freshness::Window { .. } => Err(StampError::NonceNotAllowed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIVE_S: Freshness = Freshness::Window { millis: 5000 };
+
+    #[test]
+    fn agent_stamps_when_client_sends_nothing() {
+        assert_eq!(
+            stamp(TimeFormat::UnixMillis, "", 1234, FIVE_S).unwrap(),
+            "1234"
+        );
+        assert_eq!(
+            stamp(
+                TimeFormat::UnixSecondsDecimal,
+                "",
+                1_700_000_000_123,
+                FIVE_S
+            )
+            .unwrap(),
+            "1700000000.123"
+        );
+    }
+
+    #[test]
+    fn client_timestamp_within_window_is_kept_verbatim_and_stale_is_refused() {
+        let now = 1_700_000_010_000;
+        assert_eq!(
+            stamp(TimeFormat::UnixMillis, "1700000006000", now, FIVE_S).unwrap(),
+            "1700000006000"
+        );
+        let err = stamp(TimeFormat::UnixMillis, "1700000004999", now, FIVE_S).unwrap_err();
+        assert!(
+            matches!(err, StampError::Stale { skew_ms: 5001, .. }),
+            "{err}"
+        );
+        assert!(stamp(TimeFormat::UnixMillis, "1", now, Freshness::Off).is_ok());
+    }
+
+    #[test]
+    fn malformed_client_timestamp_names_the_form() {
+        let err = stamp(TimeFormat::UnixMillis, "12a", 0, Freshness::Off).unwrap_err();
+        assert!(err.to_string().contains("Unix milliseconds"), "{err}");
+        assert_eq!(
+            parse(TimeFormat::Iso8601Millis, "2020-12-08T09:08:57.715Z"),
+            Some(1_607_418_537_715)
+        );
+        assert_eq!(parse(TimeFormat::UnixSecondsDecimal, "1.5"), Some(1500));
+    }
+
+    #[test]
+    fn client_nonce_needs_freshness_off() {
+        assert_eq!(nonce("", 2, FIVE_S).unwrap(), "2000");
+        assert_eq!(nonce("77", 2, Freshness::Off).unwrap(), "77");
+        assert_eq!(nonce("77", 2, FIVE_S), Err(StampError::NonceNotAllowed));
+    }
+}

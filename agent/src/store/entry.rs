@@ -1,0 +1,197 @@
+//! One store entry: the clear metadata (so `list` needs no token) and the sealed age block. The
+//! sealed plaintext holds the secret, the passphrase and a copy of the security-relevant metadata,
+//! which is what the agent enforces; a clear copy that differs is refused by name.
+//!
+//! Sealed plaintext layout (inside age; SSH wire encoding):
+//! `"apisec-sealed-v1\n" || string meta_json || string secret || bool has_passphrase || string passphrase`
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::envelope::{self, Recipient};
+use crate::policy::Freshness;
+use crate::proto::wire::{Cursor, Out};
+use crate::secret::LockedBytes;
+
+const SEALED_MAGIC: &[u8] = b"apisec-sealed-v1\n";
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The security-relevant metadata: enforced from the sealed copy, shown from the clear copy.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct EntryMeta {
+    pub name: String,
+    pub exchange: String,
+    /// The key id the exchange issued; public, sent with every request.
+    pub api_key: String,
+    /// When the entry was sealed, `YYYY-MM-DDTHH:MM:SSZ`.
+    pub created: String,
+    /// Last day of validity, `YYYY-MM-DD` (UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    /// Whether `apisec mac` may use this secret (it signs arbitrary bytes).
+    #[serde(default)]
+    pub allow_raw: bool,
+    /// How far a client timestamp may stray from the agent's clock: `5s`, `off`, ...
+    #[serde(default = "default_freshness")]
+    pub freshness: String,
+}
+
+fn default_freshness() -> String {
+    Freshness::DEFAULT.to_string()
+}
+
+impl EntryMeta {
+    pub fn freshness(&self) -> Freshness {
+        // Validated at `add`; an unparsable value (a hand edit) falls back to the safe default.
+        Freshness::parse(&self.freshness).unwrap_or(Freshness::DEFAULT)
+    }
+
+    /// The fields whose clear and sealed values differ.
+    pub fn differences(&self, sealed: &EntryMeta) -> Vec<&'static str> {
+        let mut d = Vec::new();
+        if self.name != sealed.name {
+            d.push("name");
+        }
+        if self.exchange != sealed.exchange {
+            d.push("exchange");
+        }
+        if self.api_key != sealed.api_key {
+            d.push("api_key");
+        }
+        if self.created != sealed.created {
+            d.push("created");
+        }
+        if self.expires != sealed.expires {
+            d.push("expires");
+        }
+        if self.allow_raw != sealed.allow_raw {
+            d.push("allow_raw");
+        }
+        if self.freshness != sealed.freshness {
+            d.push("freshness");
+        }
+        d
+    }
+}
+
+/// The file on disk, `NAME.toml`.
+#[derive(Serialize, Deserialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct EntryFile {
+    pub format: u32,
+    pub name: String,
+    pub exchange: String,
+    pub api_key: String,
+    pub created: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    #[serde(default)]
+    pub allow_raw: bool,
+    #[serde(default = "default_freshness")]
+    pub freshness: String,
+    /// The recipients the block is sealed to (informational; the age header is authoritative).
+    pub recipients: Vec<String>,
+    /// The ASCII-armored age file.
+    pub sealed: String,
+}
+
+const HEADER: &str = "# apisec-agent store entry. The clear fields are for `apisec-agent list`;\n\
+# the sealed block holds the secret and a copy of every field above it, which is what the agent\n\
+# enforces. Do not edit: an entry whose clear fields differ from the sealed copy is refused.\n";
+
+impl EntryFile {
+    pub fn meta(&self) -> EntryMeta {
+        EntryMeta {
+            name: self.name.clone(),
+            exchange: self.exchange.clone(),
+            api_key: self.api_key.clone(),
+            created: self.created.clone(),
+            expires: self.expires.clone(),
+            allow_raw: self.allow_raw,
+            freshness: self.freshness.clone(),
+        }
+    }
+
+    pub fn to_toml(&self) -> String {
+        let body = toml::to_string(self).expect("an entry always serializes");
+        format!("{HEADER}{body}")
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let file: Self = toml::from_str(text).map_err(|e| e.message().to_owned())?;
+        if file.format != FORMAT_VERSION {
+            return Err(format!(
+                "format {} is not one this agent reads (it reads {FORMAT_VERSION}); upgrade apisec-agent",
+                file.format
+            ));
+        }
+        Ok(file)
+    }
+}
+
+/// Key material for one entry, as it goes into the seal.
+pub struct SecretMaterial<'a> {
+    pub secret: &'a [u8],
+    pub passphrase: Option<&'a [u8]>,
+}
+
+/// Seals `material` and a copy of `meta` to `recipients`, giving the file to write.
+pub fn seal(
+    meta: &EntryMeta,
+    material: &SecretMaterial<'_>,
+    recipients: &[Recipient],
+) -> Result<EntryFile, envelope::SealError> {
+    let meta_json = serde_json::to_vec(meta).expect("metadata always serializes");
+    let mut out = Out::default();
+    out.buf.extend_from_slice(SEALED_MAGIC);
+    out.bytes(&meta_json)
+        .bytes(material.secret)
+        .bool(material.passphrase.is_some())
+        .bytes(material.passphrase.unwrap_or_default());
+    let plaintext = Zeroizing::new(out.buf);
+    let sealed = envelope::seal(recipients, &plaintext)?;
+    Ok(EntryFile {
+        format: FORMAT_VERSION,
+        name: meta.name.clone(),
+        exchange: meta.exchange.clone(),
+        api_key: meta.api_key.clone(),
+        created: meta.created.clone(),
+        expires: meta.expires.clone(),
+        allow_raw: meta.allow_raw,
+        freshness: meta.freshness.clone(),
+        recipients: recipients.iter().map(|r| r.to_string()).collect(),
+        sealed,
+    })
+}
+
+/// An entry after unsealing: the sealed metadata and the key material in locked memory.
+#[derive(Debug)]
+pub struct Unsealed {
+    pub meta: EntryMeta,
+    pub secret: LockedBytes,
+    pub passphrase: Option<LockedBytes>,
+}
+
+/// Parses a sealed plaintext. The secret goes straight from the (zeroized) plaintext buffer into
+/// locked memory, with no other copy.
+pub fn parse_sealed(plaintext: &[u8]) -> Result<Unsealed, String> {
+    let rest = plaintext
+        .strip_prefix(SEALED_MAGIC)
+        .ok_or("the sealed plaintext has no apisec header")?;
+    let mut c = Cursor::new(rest);
+    let meta_json = c.bytes("sealed metadata").map_err(|e| e.to_string())?;
+    let meta: EntryMeta = serde_json::from_slice(meta_json)
+        .map_err(|e| format!("the sealed metadata is unreadable: {e}"))?;
+    let secret = c.bytes("sealed secret").map_err(|e| e.to_string())?;
+    let has_pass = c
+        .bool("sealed passphrase flag")
+        .map_err(|e| e.to_string())?;
+    let pass = c.bytes("sealed passphrase").map_err(|e| e.to_string())?;
+    c.finish("sealed plaintext").map_err(|e| e.to_string())?;
+    Ok(Unsealed {
+        meta,
+        secret: LockedBytes::new(secret),
+        passphrase: has_pass.then(|| LockedBytes::new(pass)),
+    })
+}

@@ -1,0 +1,112 @@
+//! Calendar arithmetic for UTC timestamps, without a time-zone database (the agent only ever
+//! speaks UTC). Days-from-civil after Howard Hinnant's public-domain algorithm description.
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+/// The date of a day number since 1970-01-01.
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719468;
+    let era = if z >= 0 { z } else { z - 146096 } / 146097;
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn iso8601_seconds(unix: u64) -> String {
+    let days = (unix / 86400) as i64;
+    let rem = unix % 86400;
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` from milliseconds.
+pub fn iso8601_millis(unix_ms: u64) -> String {
+    let secs = iso8601_seconds(unix_ms / 1000);
+    format!("{}.{:03}Z", &secs[..secs.len() - 1], unix_ms % 1000)
+}
+
+/// Parses `YYYY-MM-DD` into a day number, checking the date exists.
+pub fn parse_date(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let y: i64 = s[0..4].parse().ok()?;
+    let m: u32 = s[5..7].parse().ok()?;
+    let d: u32 = s[8..10].parse().ok()?;
+    if !(1..=12).contains(&m) || d == 0 {
+        return None;
+    }
+    let days = days_from_civil(y, m, d);
+    (civil_from_days(days) == (y, m, d)).then_some(days)
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SS[.fff]Z` into Unix milliseconds.
+pub fn parse_iso8601_millis(s: &str) -> Option<u64> {
+    let rest = s.strip_suffix('Z')?;
+    let (date, time) = rest.split_once('T')?;
+    let days = parse_date(date)?;
+    let (hms, frac) = match time.split_once('.') {
+        Some((a, b)) => (a, b),
+        None => (time, ""),
+    };
+    let parts: Vec<&str> = hms.split(':').collect();
+    if parts.len() != 3 || parts.iter().any(|p| p.len() != 2) {
+        return None;
+    }
+    let h: u64 = parts[0].parse().ok()?;
+    let mi: u64 = parts[1].parse().ok()?;
+    let se: u64 = parts[2].parse().ok()?;
+    if h > 23 || mi > 59 || se > 60 || frac.len() > 9 || !frac.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let ms = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<3}")[..3].parse::<u64>().ok()?
+    };
+    let secs = u64::try_from(days).ok()? * 86400 + h * 3600 + mi * 60 + se;
+    Some(secs * 1000 + ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_dates() {
+        assert_eq!(iso8601_seconds(0), "1970-01-01T00:00:00Z");
+        // 2020-12-08T09:08:57.715Z is OKX's documented example timestamp.
+        assert_eq!(
+            iso8601_millis(1_607_418_537_715),
+            "2020-12-08T09:08:57.715Z"
+        );
+        assert_eq!(
+            parse_iso8601_millis("2020-12-08T09:08:57.715Z"),
+            Some(1_607_418_537_715)
+        );
+        assert_eq!(parse_date("2024-02-29"), Some(19782));
+        assert_eq!(parse_date("2023-02-29"), None);
+        assert_eq!(parse_date("2023-13-01"), None);
+    }
+}

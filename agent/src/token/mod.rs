@@ -1,0 +1,129 @@
+//! The key holder behind one owner thread. A PKCS#11 session is `Send` but not `Sync`, and a
+//! token's login state is per process, so one thread owns the handle and every request comes to
+//! it by channel (the pattern of yubikey-agent's `ensureYK`). The thread reconnects when the
+//! token went away, and releases the token on request.
+
+pub mod pkcs11;
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::thread;
+
+use zeroize::Zeroizing;
+
+use crate::envelope::Ecdh;
+use crate::pin::PinError;
+
+/// Why the token could not do what was asked. Names the PKCS#11 function and return value where
+/// there is one, and says what to do.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    #[error(
+        "cannot load the PKCS#11 module {module}: {reason}; install it (SoftHSM on Debian: \
+         apt-get install softhsm2) or fix token.module in the config"
+    )]
+    ModuleLoad { module: PathBuf, reason: String },
+    #[error(
+        "no token {wanted} in any slot of {module}; `pkcs11-tool --module {module} -L` lists them"
+    )]
+    NoToken { wanted: String, module: PathBuf },
+    #[error(
+        "no EC P-256 private key labelled {label:?} on the token; create one with \
+         `apisec-agent init ... --key-label {label} --generate`"
+    )]
+    KeyNotFound { label: String },
+    #[error(
+        "the token refused the PIN (CKR_PIN_INCORRECT){retries}; it is not retried automatically: \
+         fix the PIN source, then unlock again"
+    )]
+    PinIncorrect { retries: String },
+    #[error(
+        "the PIN from {source_name} was already refused by the token; not trying it again, since \
+         every try uses up one of the token's retries; fix it, then unlock again"
+    )]
+    PinRefusedBefore { source_name: String },
+    #[error(
+        "the token's user PIN is locked (CKR_PIN_LOCKED); unblock it with the SO PIN, e.g. \
+         `pkcs11-tool --module MODULE --login --login-type so --init-pin`"
+    )]
+    PinLocked,
+    #[error(transparent)]
+    Pin(#[from] PinError),
+    #[error("the token failed in {function}: {rv}")]
+    Pkcs11 { function: String, rv: String },
+    #[error("the token's key is not a P-256 key the agent can use: {0}")]
+    BadKey(String),
+    #[error("the token thread has stopped; restart the agent")]
+    ActorGone,
+}
+
+/// Something that holds the wrapping key and can do ECDH with it.
+pub trait KeyHolder: Send + 'static {
+    fn ecdh(&mut self, peer: &[u8; 65]) -> Result<Zeroizing<[u8; 32]>, TokenError>;
+    /// Closes sessions and lets other programs use the token; the next request reconnects.
+    fn release(&mut self);
+}
+
+enum Job {
+    Ecdh {
+        peer: [u8; 65],
+        reply: mpsc::SyncSender<Result<Zeroizing<[u8; 32]>, TokenError>>,
+    },
+    Release {
+        reply: mpsc::SyncSender<()>,
+    },
+}
+
+/// A cheap, cloneable handle to the token's owner thread. Calls block: use them off the async
+/// runtime (`spawn_blocking`).
+#[derive(Clone)]
+pub struct TokenHandle {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl TokenHandle {
+    /// Starts the owner thread for `holder`.
+    pub fn spawn(mut holder: impl KeyHolder) -> Self {
+        let (jobs, rx) = mpsc::channel::<Job>();
+        thread::Builder::new()
+            .name("token".into())
+            .spawn(move || {
+                for job in rx {
+                    match job {
+                        Job::Ecdh { peer, reply } => {
+                            let _ = reply.send(holder.ecdh(&peer));
+                        }
+                        Job::Release { reply } => {
+                            holder.release();
+                            let _ = reply.send(());
+                        }
+                    }
+                }
+                holder.release();
+            })
+            .expect("spawning the token thread");
+        Self { jobs }
+    }
+
+    pub fn release(&self) {
+        let (tx, rx) = mpsc::sync_channel(1);
+        if self.jobs.send(Job::Release { reply: tx }).is_ok() {
+            let _ = rx.recv();
+        }
+    }
+}
+
+impl Ecdh for TokenHandle {
+    type Error = TokenError;
+
+    fn ecdh(&self, peer: &[u8; 65]) -> Result<Zeroizing<[u8; 32]>, TokenError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.jobs
+            .send(Job::Ecdh {
+                peer: *peer,
+                reply: tx,
+            })
+            .map_err(|_| TokenError::ActorGone)?;
+        rx.recv().map_err(|_| TokenError::ActorGone)?
+    }
+}

@@ -1,0 +1,380 @@
+//! A wrapping key on a PKCS#11 token: SoftHSM, YubiKey through ykcs11, network HSMs.
+//!
+//! Unsealing is one `C_DeriveKey` with `CKM_ECDH1_DERIVE`, `CKD_NULL` and the peer's raw 65-byte
+//! point (accepted by SoftHSM 2.6 and ykcs11); the derived value is read from a session object that
+//! is destroyed at once.
+
+use std::path::{Path, PathBuf};
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::{Error as CkError, RvError};
+use cryptoki::mechanism::elliptic_curve::{EcKdf, Ecdh1DeriveParams};
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
+use cryptoki::types::AuthPin;
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use super::{KeyHolder, TokenError};
+use crate::pin::PinSource;
+
+/// DER of the P-256 curve OID 1.2.840.10045.3.1.7, the value of `CKA_EC_PARAMS`.
+const P256_OID_DER: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+
+/// Which token and which key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pkcs11Spec {
+    pub module: PathBuf,
+    pub token_label: Option<String>,
+    pub slot_id: Option<u64>,
+    pub key_label: String,
+}
+
+impl Pkcs11Spec {
+    fn wanted(&self) -> String {
+        match (&self.token_label, self.slot_id) {
+            (Some(l), _) => format!("labelled {l:?}"),
+            (None, Some(id)) => format!("in slot {id}"),
+            (None, None) => "at all".into(),
+        }
+    }
+}
+
+/// `RvError::PinIncorrect` -> `CKR_PIN_INCORRECT`, the name users find in the PKCS#11 spec.
+fn rv_name(rv: &RvError) -> String {
+    let camel = format!("{rv:?}");
+    let mut out = String::from("CKR");
+    for c in camel.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
+fn ck(e: CkError) -> TokenError {
+    match e {
+        CkError::Pkcs11(rv, function) => TokenError::Pkcs11 {
+            function: format!("C_{function:?}"),
+            rv: rv_name(&rv),
+        },
+        other => TokenError::Pkcs11 {
+            function: "the PKCS#11 library".into(),
+            rv: other.to_string(),
+        },
+    }
+}
+
+/// True for errors after which the session is useless and a new one should be opened.
+fn session_lost(e: &CkError) -> bool {
+    matches!(
+        e,
+        CkError::Pkcs11(
+            RvError::SessionHandleInvalid
+                | RvError::SessionClosed
+                | RvError::DeviceRemoved
+                | RvError::TokenNotPresent
+                | RvError::UserNotLoggedIn
+                | RvError::DeviceError
+                | RvError::KeyHandleInvalid
+                | RvError::ObjectHandleInvalid,
+            _
+        )
+    )
+}
+
+/// Loads and initializes a PKCS#11 module. `C_Initialize` may be called once per process, so the
+/// agent keeps the one context for its whole life.
+pub fn load_module(module: &Path) -> Result<Pkcs11, TokenError> {
+    if !module.exists() {
+        return Err(TokenError::ModuleLoad {
+            module: module.to_owned(),
+            reason: "no such file".into(),
+        });
+    }
+    let ctx = Pkcs11::new(module).map_err(|e| TokenError::ModuleLoad {
+        module: module.to_owned(),
+        reason: e.to_string(),
+    })?;
+    ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+        .map_err(|e| TokenError::ModuleLoad {
+            module: module.to_owned(),
+            reason: format!("C_Initialize failed: {}", ck(e)),
+        })?;
+    Ok(ctx)
+}
+
+/// Finds the slot holding the wanted token.
+pub fn find_slot(ctx: &Pkcs11, spec: &Pkcs11Spec) -> Result<Slot, TokenError> {
+    let slots = ctx.get_slots_with_token().map_err(ck)?;
+    for slot in slots {
+        if let Some(id) = spec.slot_id {
+            if slot.id() == id {
+                return Ok(slot);
+            }
+            continue;
+        }
+        match &spec.token_label {
+            Some(label) => {
+                let info = ctx.get_token_info(slot).map_err(ck)?;
+                if info.label().trim_end() == label {
+                    return Ok(slot);
+                }
+            }
+            None => return Ok(slot),
+        }
+    }
+    Err(TokenError::NoToken {
+        wanted: spec.wanted(),
+        module: spec.module.clone(),
+    })
+}
+
+/// Logs in, telling a wrong PIN from a locked one and reporting what the token says of retries.
+pub fn login(ctx: &Pkcs11, slot: Slot, session: &Session, pin: &AuthPin) -> Result<(), TokenError> {
+    match session.login(UserType::User, Some(pin)) {
+        Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(()),
+        Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => {
+            let retries = match ctx.get_token_info(slot) {
+                Ok(i) if i.user_pin_locked() => "; the PIN is now locked".to_owned(),
+                Ok(i) if i.user_pin_final_try() => {
+                    "; one try is left before the PIN locks".to_owned()
+                }
+                Ok(i) if i.user_pin_count_low() => "; few tries are left".to_owned(),
+                _ => String::new(),
+            };
+            Err(TokenError::PinIncorrect { retries })
+        }
+        Err(CkError::Pkcs11(RvError::PinLocked, _)) => Err(TokenError::PinLocked),
+        Err(e) => Err(ck(e)),
+    }
+}
+
+/// The EC private key with `label`, and its public point (uncompressed, 65 bytes).
+pub fn find_key(session: &Session, label: &str) -> Result<(ObjectHandle, Vec<u8>), TokenError> {
+    let private = session
+        .find_objects(&[
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            Attribute::KeyType(KeyType::EC),
+            Attribute::Label(label.as_bytes().to_vec()),
+        ])
+        .map_err(ck)?;
+    let Some(&key) = private.first() else {
+        return Err(TokenError::KeyNotFound {
+            label: label.to_owned(),
+        });
+    };
+    let public = session
+        .find_objects(&[
+            Attribute::Class(ObjectClass::PUBLIC_KEY),
+            Attribute::KeyType(KeyType::EC),
+            Attribute::Label(label.as_bytes().to_vec()),
+        ])
+        .map_err(ck)?;
+    let Some(&public) = public.first() else {
+        return Err(TokenError::BadKey(format!(
+            "no public key object labelled {label:?} beside the private key"
+        )));
+    };
+    let attrs = session
+        .get_attributes(public, &[AttributeType::EcParams, AttributeType::EcPoint])
+        .map_err(ck)?;
+    let mut point = None;
+    for a in attrs {
+        match a {
+            Attribute::EcParams(p) if p != P256_OID_DER => {
+                return Err(TokenError::BadKey("the curve is not P-256".into()))
+            }
+            Attribute::EcPoint(p) => point = Some(p),
+            _ => {}
+        }
+    }
+    let point = point.ok_or_else(|| TokenError::BadKey("the public key has no EC point".into()))?;
+    Ok((key, unwrap_ec_point(&point)?))
+}
+
+/// `CKA_EC_POINT` is a DER OCTET STRING around the SEC1 point (some modules give it raw).
+fn unwrap_ec_point(v: &[u8]) -> Result<Vec<u8>, TokenError> {
+    match v {
+        [0x04, 0x41, rest @ ..] if rest.len() == 65 && rest[0] == 0x04 => Ok(rest.to_vec()),
+        [0x04, ..] if v.len() == 65 => Ok(v.to_vec()),
+        _ => Err(TokenError::BadKey(format!(
+            "unexpected EC point encoding ({} bytes)",
+            v.len()
+        ))),
+    }
+}
+
+/// Generates a P-256 key pair on the token: private key sensitive, not extractable, usable only
+/// for derivation. Returns the public point (uncompressed).
+pub fn generate_key(session: &Session, label: &str) -> Result<Vec<u8>, TokenError> {
+    let id: Vec<u8> = Sha256::digest(label.as_bytes())[..8].to_vec();
+    let public_template = [
+        Attribute::Token(true),
+        Attribute::Private(false),
+        Attribute::EcParams(P256_OID_DER.to_vec()),
+        Attribute::Label(label.as_bytes().to_vec()),
+        Attribute::Id(id.clone()),
+    ];
+    let private_template = [
+        Attribute::Token(true),
+        Attribute::Private(true),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(false),
+        Attribute::Derive(true),
+        Attribute::Sign(false),
+        Attribute::Label(label.as_bytes().to_vec()),
+        Attribute::Id(id),
+    ];
+    session
+        .generate_key_pair(
+            &Mechanism::EccKeyPairGen,
+            &public_template,
+            &private_template,
+        )
+        .map_err(ck)?;
+    Ok(find_key(session, label)?.1)
+}
+
+/// ECDH on the token; the shared x-coordinate comes back in a zeroizing buffer.
+fn derive(
+    session: &Session,
+    key: ObjectHandle,
+    peer: &[u8; 65],
+) -> Result<Zeroizing<[u8; 32]>, CkError> {
+    let params = Ecdh1DeriveParams::new(EcKdf::null(), peer);
+    let template = [
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::KeyType(KeyType::GENERIC_SECRET),
+        Attribute::Token(false),
+        Attribute::Sensitive(false),
+        Attribute::Extractable(true),
+        Attribute::ValueLen(32u64.into()),
+    ];
+    let derived = session.derive_key(&Mechanism::Ecdh1Derive(params), key, &template)?;
+    let value = session.get_attributes(derived, &[AttributeType::Value]);
+    let _ = session.destroy_object(derived);
+    let mut out = Zeroizing::new([0u8; 32]);
+    for a in value? {
+        if let Attribute::Value(mut v) = a {
+            if v.len() == 32 {
+                out.copy_from_slice(&v);
+                zeroize::Zeroize::zeroize(&mut v);
+                return Ok(out);
+            }
+            zeroize::Zeroize::zeroize(&mut v);
+        }
+    }
+    Err(CkError::Pkcs11(
+        RvError::KeySizeRange,
+        cryptoki::context::Function::DeriveKey,
+    ))
+}
+
+/// The agent's PKCS#11 key holder: connects lazily (the agent starts without the token), logs in
+/// once, keeps one session open (a token logs out when its last session closes).
+pub struct Pkcs11Holder {
+    spec: Pkcs11Spec,
+    pin: PinSource,
+    ctx: Option<Pkcs11>,
+    session: Option<(Session, ObjectHandle)>,
+    /// SHA-256 of the last PIN the token refused, so it is never presented again by itself.
+    refused_pin: Option<[u8; 32]>,
+}
+
+impl Pkcs11Holder {
+    pub fn new(spec: Pkcs11Spec, pin: PinSource) -> Self {
+        Self {
+            spec,
+            pin,
+            ctx: None,
+            session: None,
+            refused_pin: None,
+        }
+    }
+
+    fn connect(&mut self) -> Result<(), TokenError> {
+        if self.session.is_some() {
+            return Ok(());
+        }
+        if self.ctx.is_none() {
+            self.ctx = Some(load_module(&self.spec.module)?);
+        }
+        let ctx = self.ctx.as_ref().expect("set above");
+        let slot = find_slot(ctx, &self.spec)?;
+        let session = ctx.open_rw_session(slot).map_err(ck)?;
+        let pin = self.pin.read(&format!(
+            "PIN of the PKCS#11 token {} to unseal apisec secrets",
+            self.spec.wanted()
+        ))?;
+        let digest: [u8; 32] = Sha256::digest(pin.expose_secret_bytes()).into();
+        if self.refused_pin == Some(digest) {
+            return Err(TokenError::PinRefusedBefore {
+                source_name: self.pin.describe(),
+            });
+        }
+        match login(ctx, slot, &session, &pin.to_auth_pin()) {
+            Ok(()) => self.refused_pin = None,
+            Err(e @ TokenError::PinIncorrect { .. }) => {
+                self.refused_pin = Some(digest);
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        }
+        let (key, _) = find_key(&session, &self.spec.key_label)?;
+        self.session = Some((session, key));
+        Ok(())
+    }
+}
+
+impl KeyHolder for Pkcs11Holder {
+    fn ecdh(&mut self, peer: &[u8; 65]) -> Result<Zeroizing<[u8; 32]>, TokenError> {
+        // One retry, on a fresh session, when the old one died (token re-inserted, HSM failover).
+        for attempt in 0..2 {
+            self.connect()?;
+            let (session, key) = self.session.as_ref().expect("connected");
+            match derive(session, *key, peer) {
+                Ok(shared) => return Ok(shared),
+                Err(e) if session_lost(&e) && attempt == 0 => {
+                    self.session = None;
+                }
+                Err(e) => {
+                    if session_lost(&e) {
+                        self.session = None;
+                    }
+                    return Err(ck(e));
+                }
+            }
+        }
+        unreachable!("the loop returns on its second pass")
+    }
+
+    fn release(&mut self) {
+        self.session = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rv_names_match_the_spec_spelling() {
+        assert_eq!(rv_name(&RvError::PinIncorrect), "CKR_PIN_INCORRECT");
+        assert_eq!(rv_name(&RvError::DeviceRemoved), "CKR_DEVICE_REMOVED");
+    }
+
+    #[test]
+    fn ec_point_forms() {
+        let mut raw = vec![0x04];
+        raw.extend_from_slice(&[1; 64]);
+        let mut der = vec![0x04, 0x41];
+        der.extend_from_slice(&raw);
+        assert_eq!(unwrap_ec_point(&der).unwrap(), raw);
+        assert_eq!(unwrap_ec_point(&raw).unwrap(), raw);
+        assert!(unwrap_ec_point(&[0x04, 0x21, 0x02]).is_err());
+    }
+}

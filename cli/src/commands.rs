@@ -1,0 +1,205 @@
+//! The `apisec` subcommands.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+
+use apisec_agent::client::{Client, ClientError};
+use apisec_agent::proto::SignRequest;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::output;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "apisec",
+    version,
+    about = "Ask apisec-agent to unlock secrets and sign exchange requests",
+    after_help = "The agent is found through $APISEC_AUTH_SOCK (set by `apisec-agent start`).\n\n\
+        Exit codes: 0 ok; 1 refused or failed; 2 bad usage; 3 agent unreachable;\n\
+        4 approval denied or timed out; 5 secret sealed or agent locked.\n\n\
+        Examples:\n  apisec unlock bitget-main\n  \
+        apisec sign bitget-main --method GET --path /api/v2/spot/account/assets --query coin=USDT\n  \
+        apisec sign binance-main --method POST --path /api/v3/order --query 'symbol=BTCUSDT&side=BUY' --json\n  \
+        printf 'data' | apisec mac raw-key --alg hmac-sha256"
+)]
+pub struct Cli {
+    /// Socket of the agent [default: $APISEC_AUTH_SOCK]
+    #[arg(long, global = true, value_name = "PATH")]
+    socket: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Unseal secrets; blocks until approved, denied or timed out
+    Unlock {
+        /// Names of the secrets
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Forget unsealed secrets (all of them when no name is given); they are zeroized
+    Lock { names: Vec<String> },
+    /// Show the agent's state and each secret: sealed or unsealed, expiry
+    Status {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sign a request with a secret's exchange preset; prints the headers (and query) to send
+    Sign(SignArgs),
+    /// Raw MAC of stdin (only for secrets added with --allow-raw)
+    Mac {
+        name: String,
+        /// hmac-sha256, hmac-sha384 or hmac-sha512
+        #[arg(long, value_name = "ALG")]
+        alg: String,
+        #[arg(long, value_enum, default_value = "hex")]
+        encoding: Encoding,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Output (--format headers): one 'Name: value' line per header, then, when the \
+    agent added query parameters, one line '?QUERY' with the complete query string to send."
+)]
+struct SignArgs {
+    name: String,
+    /// HTTP method: GET, POST, PUT, DELETE
+    #[arg(long)]
+    method: String,
+    /// Request path, e.g. /api/v2/spot/account/assets
+    #[arg(long)]
+    path: String,
+    /// Query string without '?', exactly as it will be sent
+    #[arg(long, default_value = "")]
+    query: String,
+    /// Body: a file, or '-' for stdin
+    #[arg(long, value_name = "FILE|-")]
+    body: Option<PathBuf>,
+    /// A client timestamp in the exchange's form (accepted only within the freshness window)
+    #[arg(long)]
+    timestamp: Option<String>,
+    /// A client nonce (only on a secret added with --freshness off)
+    #[arg(long)]
+    nonce: Option<String>,
+    /// Same as --format json
+    #[arg(long)]
+    json: bool,
+    #[arg(long, value_enum, default_value = "headers")]
+    format: Format,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Headers,
+    Json,
+    Curl,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum Encoding {
+    Hex,
+    Base64,
+}
+
+pub enum Failure {
+    Client(ClientError),
+    Usage(String),
+    Io(std::io::Error),
+}
+
+impl From<ClientError> for Failure {
+    fn from(e: ClientError) -> Self {
+        Self::Client(e)
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Self::Io(e)
+    }
+}
+
+fn connect(socket: &Option<PathBuf>) -> Result<Client, ClientError> {
+    match socket {
+        Some(p) => Client::connect(p),
+        None => Client::from_env(),
+    }
+}
+
+fn read_body(path: &Option<PathBuf>) -> Result<Vec<u8>, Failure> {
+    let mut body = Vec::new();
+    match path {
+        None => {}
+        Some(p) if p.as_os_str() == "-" => {
+            std::io::stdin().lock().read_to_end(&mut body)?;
+        }
+        Some(p) => {
+            body = std::fs::read(p)
+                .map_err(|e| Failure::Usage(format!("cannot read --body {}: {e}", p.display())))?;
+        }
+    }
+    Ok(body)
+}
+
+pub fn run(cli: Cli) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    match cli.command {
+        Command::Unlock { names } => {
+            let mut client = connect(&cli.socket)?;
+            let reply = client.unlock(&names, |line| {
+                eprintln!("{line}");
+            })?;
+            for e in reply.unlocked {
+                writeln!(
+                    out,
+                    "unlocked {}{}",
+                    e.name,
+                    output::forget_note(e.forget_at)
+                )?;
+            }
+        }
+        Command::Lock { names } => {
+            let n = connect(&cli.socket)?.lock(&names)?;
+            writeln!(out, "forgot {n} unsealed secret(s)")?;
+        }
+        Command::Status { json } => {
+            let status = connect(&cli.socket)?.status()?;
+            output::status(&mut out, &status, json)?;
+        }
+        Command::Sign(a) => {
+            let format = if a.json { Format::Json } else { a.format };
+            let body = read_body(&a.body)?;
+            let reply = connect(&cli.socket)?.sign(SignRequest {
+                name: a.name,
+                method: a.method,
+                path: a.path.clone(),
+                query: a.query.clone(),
+                body,
+                timestamp: a.timestamp.unwrap_or_default(),
+                nonce: a.nonce.unwrap_or_default(),
+            })?;
+            output::signed(&mut out, &reply, &a.path, &a.query, format)?;
+        }
+        Command::Mac {
+            name,
+            alg,
+            encoding,
+        } => {
+            if std::io::stdin().is_terminal() {
+                eprintln!("apisec: reading the data to MAC from stdin (end with Ctrl-D)");
+            }
+            let mut data = Vec::new();
+            std::io::stdin().lock().read_to_end(&mut data)?;
+            let mac = connect(&cli.socket)?.mac(&name, &alg, &data)?;
+            let text = match encoding {
+                Encoding::Hex => output::hex(&mac),
+                Encoding::Base64 => output::base64(&mac),
+            };
+            writeln!(out, "{text}")?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,160 @@
+//! How `apisec` prints replies: for people (tables), for scripts (JSON), for curl.
+
+use std::io::{self, Write};
+
+use apisec_agent::proto::{SignReply, StatusReply};
+use base64::Engine;
+use serde_json::json;
+
+use crate::commands::Format;
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn base64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// " (forgotten in 7h59m)" or "".
+pub fn forget_note(forget_at: u64) -> String {
+    if forget_at == 0 {
+        return String::new();
+    }
+    let left = forget_at.saturating_sub(now());
+    format!(" (forgotten in {}h{:02}m)", left / 3600, left % 3600 / 60)
+}
+
+pub fn status(out: &mut impl Write, s: &StatusReply, json_out: bool) -> io::Result<()> {
+    if json_out {
+        let entries: Vec<_> = s
+            .entries
+            .iter()
+            .map(|e| {
+                json!({
+                    "name": e.name,
+                    "exchange": e.exchange,
+                    "api_key": e.api_key,
+                    "unsealed": e.unsealed,
+                    "expires": if e.expires.is_empty() { None } else { Some(&e.expires) },
+                    "forget_at": if e.forget_at == 0 { None } else { Some(e.forget_at) },
+                    "problem": if e.problem.is_empty() { None } else { Some(&e.problem) },
+                })
+            })
+            .collect();
+        let v = json!({
+            "version": s.version,
+            "pid": s.pid,
+            "locked": s.agent_locked,
+            "secrets": entries,
+        });
+        return writeln!(out, "{}", serde_json::to_string_pretty(&v).expect("json"));
+    }
+    writeln!(
+        out,
+        "agent {} (pid {}){}",
+        s.version,
+        s.pid,
+        if s.agent_locked {
+            ": LOCKED (ssh-add -X to unlock)"
+        } else {
+            ""
+        }
+    )?;
+    if s.entries.is_empty() {
+        return writeln!(out, "no secrets in the store");
+    }
+    writeln!(
+        out,
+        "{:<24} {:<10} {:<9} EXPIRES",
+        "NAME", "EXCHANGE", "STATE"
+    )?;
+    for e in &s.entries {
+        if !e.problem.is_empty() {
+            writeln!(out, "{:<24} UNUSABLE: {}", e.name, e.problem)?;
+            continue;
+        }
+        let state = if e.unsealed { "unsealed" } else { "sealed" };
+        let expires = if e.expires.is_empty() {
+            "-"
+        } else {
+            &e.expires
+        };
+        writeln!(
+            out,
+            "{:<24} {:<10} {:<9} {}{}",
+            e.name,
+            e.exchange,
+            state,
+            expires,
+            forget_note(e.forget_at)
+        )?;
+    }
+    Ok(())
+}
+
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+pub fn signed(
+    out: &mut impl Write,
+    r: &SignReply,
+    path: &str,
+    query: &str,
+    format: Format,
+) -> io::Result<()> {
+    match format {
+        Format::Headers => {
+            for (k, v) in &r.headers {
+                writeln!(out, "{k}: {v}")?;
+            }
+            if r.query != query {
+                writeln!(out, "?{}", r.query)?;
+            }
+        }
+        Format::Json => {
+            let headers: serde_json::Map<String, serde_json::Value> = r
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), json!(v)))
+                .collect();
+            let additions: serde_json::Map<String, serde_json::Value> = r
+                .query_additions
+                .iter()
+                .map(|(k, v)| (k.clone(), json!(v)))
+                .collect();
+            let target = if r.query.is_empty() {
+                path.to_owned()
+            } else {
+                format!("{path}?{}", r.query)
+            };
+            let mut v = json!({
+                "headers": headers,
+                "query_additions": additions,
+                "query": r.query,
+                "target": target,
+            });
+            if let Some(body) = &r.body {
+                v["body"] = json!(String::from_utf8_lossy(body));
+            }
+            writeln!(out, "{}", serde_json::to_string_pretty(&v).expect("json"))?;
+        }
+        Format::Curl => {
+            let args: Vec<String> = r
+                .headers
+                .iter()
+                .map(|(k, v)| format!("-H {}", sh_quote(&format!("{k}: {v}"))))
+                .collect();
+            writeln!(out, "{}", args.join(" "))?;
+        }
+    }
+    Ok(())
+}
