@@ -1,1 +1,427 @@
+//! Fixtures for the end-to-end tests: a fresh SoftHSM token per test (its own `SOFTHSM2_CONF` in a
+//! temp dir), a private HOME with XDG directories, a scripted approver, and helpers that run the
+//! real `apisec-agent` and `apisec` binaries.
+//!
+//! The binaries are found next to the test executable (`target/debug/`); build them first with
+//! `cargo build --workspace --bins` (the README's test command does).
 
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const PIN: &str = "123456";
+pub const SO_PIN: &str = "65432100";
+pub const TOKEN_LABEL: &str = "apisec-test";
+pub const KEY_LABEL: &str = "apisec-wrap";
+
+/// The SoftHSM module: `$APISEC_TEST_PKCS11_MODULE`, else Debian's path.
+pub fn softhsm_module() -> PathBuf {
+    let p = std::env::var_os("APISEC_TEST_PKCS11_MODULE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/lib/softhsm/libsofthsm2.so"));
+    assert!(
+        p.exists(),
+        "SoftHSM module {} is missing: install it (apt-get install softhsm2) or set \
+         APISEC_TEST_PKCS11_MODULE; .ci/run installs it",
+        p.display()
+    );
+    p
+}
+
+/// `target/debug/NAME`, checked to exist.
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target/debug");
+    let p = dir.join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build --workspace --bins` before the tests",
+        p.display()
+    );
+    p
+}
+
+/// One test's world: token, home, config, store, socket, approver, and the agent once started.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub home: PathBuf,
+    pub softhsm_conf: PathBuf,
+    pub pin_file: PathBuf,
+    pub config: PathBuf,
+    pub socket: PathBuf,
+    pub approver: PathBuf,
+    pub agent_log: PathBuf,
+    agent: Option<Child>,
+}
+
+impl Default for Env {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Env {
+    /// A fresh SoftHSM token and an empty home. Nothing is initialised yet.
+    pub fn new() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("apisec-e2e-")
+            .tempdir()
+            .expect("tempdir");
+        let root = dir.path().to_owned();
+        let home = root.join("home");
+        let tokens = root.join("tokens");
+        for d in [&home, &tokens, &root.join("run")] {
+            fs::create_dir_all(d).unwrap();
+        }
+        fs::set_permissions(root.join("run"), fs::Permissions::from_mode(0o700)).unwrap();
+        let softhsm_conf = root.join("softhsm2.conf");
+        fs::write(
+            &softhsm_conf,
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                tokens.display()
+            ),
+        )
+        .unwrap();
+        let out = Command::new("softhsm2-util")
+            .env("SOFTHSM2_CONF", &softhsm_conf)
+            .args(["--init-token", "--free", "--label", TOKEN_LABEL, "--pin", PIN, "--so-pin", SO_PIN])
+            .output()
+            .expect("softhsm2-util (apt-get install softhsm2)");
+        assert!(out.status.success(), "softhsm2-util: {}", String::from_utf8_lossy(&out.stderr));
+        let pin_file = root.join("pin");
+        fs::write(&pin_file, format!("{PIN}\n")).unwrap();
+        fs::set_permissions(&pin_file, fs::Permissions::from_mode(0o600)).unwrap();
+        let approver = root.join("approver.sh");
+        fs::write(&approver, APPROVER_SCRIPT.replace("@DIR@", &root.display().to_string())).unwrap();
+        fs::set_permissions(&approver, fs::Permissions::from_mode(0o700)).unwrap();
+        let env = Self {
+            config: home.join(".config/apisec/config.toml"),
+            socket: root.join("run/apisec/agent.sock"),
+            agent_log: root.join("agent.log"),
+            home,
+            softhsm_conf,
+            pin_file,
+            approver,
+            dir,
+            agent: None,
+        };
+        env.set_approver("approve");
+        env
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The environment every process of this test gets (and nothing secret).
+    fn apply(&self, cmd: &mut Command) {
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &self.home)
+            .env("XDG_CONFIG_HOME", self.home.join(".config"))
+            .env("XDG_DATA_HOME", self.home.join(".local/share"))
+            .env("XDG_STATE_HOME", self.home.join(".local/state"))
+            .env("XDG_RUNTIME_DIR", self.root().join("run"))
+            .env("SOFTHSM2_CONF", &self.softhsm_conf)
+            .env("APISEC_AUTH_SOCK", &self.socket);
+    }
+
+    pub fn agent_cmd(&self) -> Command {
+        let mut c = Command::new(binary("apisec-agent"));
+        self.apply(&mut c);
+        c
+    }
+
+    pub fn cli_cmd(&self) -> Command {
+        let mut c = Command::new(binary("apisec"));
+        self.apply(&mut c);
+        c
+    }
+
+    /// Runs `apisec-agent ARGS` with `stdin` fed in.
+    pub fn agent_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
+        run_with_stdin(self.agent_cmd().args(args), stdin)
+    }
+
+    pub fn agent(&self, args: &[&str]) -> Output {
+        self.agent_with_stdin(args, b"")
+    }
+
+    pub fn cli(&self, args: &[&str]) -> Output {
+        run_with_stdin(self.cli_cmd().args(args), b"")
+    }
+
+    pub fn cli_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
+        run_with_stdin(self.cli_cmd().args(args), stdin)
+    }
+
+    /// `apisec-agent init --generate` on the test token with the PIN file.
+    pub fn init(&self) {
+        let module = softhsm_module();
+        let out = self.agent(&[
+            "init",
+            "--pkcs11-module",
+            module.to_str().unwrap(),
+            "--token-label",
+            TOKEN_LABEL,
+            "--key-label",
+            KEY_LABEL,
+            "--generate",
+            "--pin-file",
+            self.pin_file.to_str().unwrap(),
+        ]);
+        assert_ok(&out, "init");
+    }
+
+    /// Writes `secret` (and `passphrase`) to files and runs `apisec-agent add`.
+    pub fn add(&self, name: &str, exchange: &str, api_key: &str, secret: &[u8], passphrase: Option<&[u8]>, extra: &[&str]) -> Output {
+        let secret_file = self.root().join(format!("{name}.secret"));
+        fs::write(&secret_file, secret).unwrap();
+        let mut args = vec![
+            "add",
+            name,
+            "--exchange",
+            exchange,
+            "--api-key",
+            api_key,
+            "--secret-file",
+            secret_file.to_str().unwrap(),
+        ];
+        let pass_file = self.root().join(format!("{name}.passphrase"));
+        if let Some(p) = passphrase {
+            fs::write(&pass_file, p).unwrap();
+            args.extend(["--passphrase-file", pass_file.to_str().unwrap()]);
+        }
+        args.extend(extra);
+        let out = self.agent(&args);
+        // The plaintext files exist only for the duration of `add`, as a careful user would do.
+        let _ = fs::remove_file(&secret_file);
+        let _ = fs::remove_file(&pass_file);
+        out
+    }
+
+    /// Starts `apisec-agent run` in the foreground (stderr to `agent_log`) and waits for it.
+    pub fn start(&mut self, extra: &[&str]) {
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.agent_log)
+            .unwrap();
+        let mut cmd = self.agent_cmd();
+        cmd.arg("run")
+            .arg("--approver")
+            .arg(&self.approver)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        let child = cmd.spawn().expect("start apisec-agent run");
+        self.agent = Some(child);
+        self.wait_for_socket();
+    }
+
+    /// Starts the agent with arguments that replace the default `--approver`.
+    pub fn start_raw(&mut self, args: &[&str]) {
+        let log = fs::OpenOptions::new().create(true).append(true).open(&self.agent_log).unwrap();
+        let mut cmd = self.agent_cmd();
+        cmd.arg("run").args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(log);
+        self.agent = Some(cmd.spawn().expect("start apisec-agent run"));
+        self.wait_for_socket();
+    }
+
+    pub fn wait_for_socket(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while UnixStream::connect(&self.socket).is_err() {
+            if let Some(child) = self.agent.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!("the agent exited at start ({status}): {}", self.log());
+                }
+            }
+            assert!(Instant::now() < deadline, "the agent did not listen: {}", self.log());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn agent_pid(&self) -> u32 {
+        self.agent.as_ref().expect("agent started").id()
+    }
+
+    /// Waits for the agent process to exit (after `stop` or a signal); returns whether it did.
+    pub fn wait_agent_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + within;
+        let child = self.agent.as_mut()?;
+        loop {
+            if let Ok(Some(s)) = child.try_wait() {
+                self.agent = None;
+                return Some(s);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        fs::read_to_string(&self.agent_log).unwrap_or_default()
+    }
+
+    /// `approve`, `deny` or `hang`: what the scripted approver does next.
+    pub fn set_approver(&self, mode: &str) {
+        fs::write(self.root().join("approver.mode"), mode).unwrap();
+    }
+
+    /// Every prompt the approver was shown, one per line.
+    pub fn approver_log(&self) -> String {
+        fs::read_to_string(self.root().join("approver.log")).unwrap_or_default()
+    }
+
+    pub fn store_dir(&self) -> PathBuf {
+        self.home.join(".local/share/apisec/store")
+    }
+
+    /// A raw connection to the agent's socket.
+    pub fn connect(&self) -> UnixStream {
+        let s = UnixStream::connect(&self.socket).expect("connect to the agent");
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        s
+    }
+
+    /// The usual set-up: init, one Bitget secret, agent running, secret unlocked.
+    pub fn ready_with_bitget(secret: &[u8], passphrase: &[u8]) -> Self {
+        let mut env = Self::new();
+        env.init();
+        assert_ok(&env.add("bg", "bitget", "bg_test_key", secret, Some(passphrase), &[]), "add");
+        env.start(&[]);
+        assert_ok(&env.cli(&["unlock", "bg"]), "unlock");
+        env
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.agent.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The scripted approver: logs each prompt and the request's environment, then does what
+/// `approver.mode` says (`approve`, `deny`, `hang`, or `sleep N` then approve).
+const APPROVER_SCRIPT: &str = r#"#!/bin/sh
+echo "$1|pid=$APISEC_CLIENT_PID|exe=$APISEC_CLIENT_EXE|secrets=$APISEC_SECRETS" >> @DIR@/approver.log
+mode=$(cat @DIR@/approver.mode)
+case "$mode" in
+  approve) exit 0 ;;
+  deny) exit 1 ;;
+  hang) sleep 600 ;;
+  sleep*) sleep "${mode#sleep }"; exit 0 ;;
+  *) exit 2 ;;
+esac
+"#;
+
+pub fn run_with_stdin(cmd: &mut Command, stdin: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    {
+        let mut i = child.stdin.take().unwrap();
+        let _ = i.write_all(stdin);
+    }
+    child.wait_with_output().expect("wait")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[track_caller]
+pub fn assert_ok(o: &Output, what: &str) {
+    assert!(
+        o.status.success(),
+        "{what} failed ({}):\nstdout: {}\nstderr: {}",
+        o.status,
+        stdout(o),
+        stderr(o)
+    );
+}
+
+#[track_caller]
+pub fn assert_fails_with(o: &Output, code: i32, needle: &str) {
+    assert_eq!(o.status.code(), Some(code), "stdout: {}\nstderr: {}", stdout(o), stderr(o));
+    assert!(
+        stderr(o).contains(needle),
+        "stderr does not mention {needle:?}: {}",
+        stderr(o)
+    );
+}
+
+/// The headers printed by `apisec sign` (format headers), in order.
+pub fn parse_headers(out: &str) -> Vec<(String, String)> {
+    out.lines()
+        .filter(|l| !l.starts_with('?'))
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("no header {name} in {headers:?}"))
+}
+
+/// Sends raw bytes and reads one frame back (type byte + payload); `None` when the agent closed.
+pub fn roundtrip_raw(stream: &mut UnixStream, bytes: &[u8]) -> Option<Vec<u8>> {
+    stream.write_all(bytes).ok()?;
+    read_frame(stream)
+}
+
+pub fn read_frame(stream: &mut UnixStream) -> Option<Vec<u8>> {
+    let mut len = [0u8; 4];
+    stream.read_exact(&mut len).ok()?;
+    let mut msg = vec![0u8; u32::from_be_bytes(len) as usize];
+    stream.read_exact(&mut msg).ok()?;
+    Some(msg)
+}
+
+/// Hand-built frames, independent of the agent's own encoder.
+pub mod frames {
+    pub fn string(s: &[u8]) -> Vec<u8> {
+        let mut v = (s.len() as u32).to_be_bytes().to_vec();
+        v.extend_from_slice(s);
+        v
+    }
+
+    pub fn frame(msg_type: u8, payload: &[u8]) -> Vec<u8> {
+        let mut v = ((payload.len() + 1) as u32).to_be_bytes().to_vec();
+        v.push(msg_type);
+        v.extend_from_slice(payload);
+        v
+    }
+
+    pub fn extension(name: &str, details: &[u8]) -> Vec<u8> {
+        let mut p = string(name.as_bytes());
+        p.extend_from_slice(details);
+        frame(27, &p)
+    }
+
+    pub fn status() -> Vec<u8> {
+        extension("status@apisec", &[])
+    }
+}

@@ -142,6 +142,9 @@ pub struct DaemonArgs {
     /// DEVELOPMENT ONLY: approve every unseal without asking anyone (warns on every use)
     #[arg(long, conflicts_with = "approver")]
     pub insecure_auto_approve: bool,
+    /// How long the approver may take before the request is refused, e.g. 60s (overrides the config)
+    #[arg(long, value_name = "DURATION")]
+    pub approval_timeout: Option<String>,
     /// Forget unsealed secrets this long after unsealing, e.g. 8h (overrides the config)
     #[arg(long, value_name = "DURATION")]
     pub lifetime: Option<String>,

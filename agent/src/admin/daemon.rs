@@ -30,6 +30,10 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
     }
     let config = load_config(config_path)?;
     let args = a.daemon;
+    let approval_timeout = match &args.approval_timeout {
+        Some(s) => parse_duration(s).map_err(|e| CliError::new(format!("--approval-timeout: {e}")))?,
+        None => config.approval_timeout,
+    };
     let approver = if args.insecure_auto_approve {
         warn!("--insecure-auto-approve: every unseal will be approved without asking anyone; development only");
         Approver::InsecureAuto
@@ -37,7 +41,7 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
         match args.approver.clone().or_else(|| config.approver.clone()) {
             Some(path) => Approver::Program {
                 path,
-                timeout: config.approval_timeout,
+                timeout: approval_timeout,
             },
             None => Approver::None,
         }
@@ -173,6 +177,9 @@ pub fn start(config_path: &Path, a: StartArgs) -> CmdResult {
     }
     if a.daemon.insecure_auto_approve {
         cmd.arg("--insecure-auto-approve");
+    }
+    if let Some(t) = &a.daemon.approval_timeout {
+        cmd.arg("--approval-timeout").arg(t);
     }
     if let Some(l) = &a.daemon.lifetime {
         cmd.arg("--lifetime").arg(l);

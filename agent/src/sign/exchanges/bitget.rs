@@ -93,7 +93,7 @@ mod tests {
     #[test]
     fn get_with_query_matches_independent_computation() {
         let req = HttpRequest {
-            method: "get".into(),
+            method: "GET".into(),
             path: "/api/v2/spot/account/assets".into(),
             query: "coin=USDT".into(),
             body: vec![],

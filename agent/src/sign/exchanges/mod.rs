@@ -1,20 +1,66 @@
-//! The exchange presets, one file each. Adding an exchange: one file implementing
-//! [`Preset`](super::Preset), one line in [`ALL`], one test file, one section of
-//! `docs/exchanges.md`.
+//! The exchange presets, one file each (with its test file under `tests/`). Adding an exchange:
+//! one file implementing [`Preset`](super::Preset), one line in [`ALL`], one test file, one
+//! section of `docs/exchanges.md`.
 
-mod binance;
-mod bitget;
+mod common;
 mod util;
 
+pub mod binance;
+pub mod bitfinex;
+pub mod bitget;
+pub mod bitmex;
+pub mod bybit;
+pub mod coinbase_exchange;
+pub mod deribit;
+pub mod gate;
+pub mod htx;
+pub mod kraken;
+pub mod kraken_futures;
+pub mod kucoin;
+pub mod mexc;
+pub mod okx;
+
 pub use binance::Binance;
+pub use bitfinex::Bitfinex;
 pub use bitget::Bitget;
+pub use bitmex::Bitmex;
+pub use bybit::Bybit;
+pub use coinbase_exchange::CoinbaseExchange;
+pub use deribit::Deribit;
+pub use gate::Gate;
+pub use htx::Htx;
+pub use kraken::Kraken;
+pub use kraken_futures::KrakenFutures;
+pub use kucoin::Kucoin;
+pub use mexc::Mexc;
+pub use okx::Okx;
 
 use super::Preset;
 
-/// Every preset the agent knows.
-pub static ALL: &[&dyn Preset] = &[&Bitget, &Binance];
+/// Every preset the agent knows, in the order `--help` lists them.
+pub static ALL: &[&dyn Preset] = &[
+    &Bitget,
+    &Binance,
+    &Okx,
+    &Bybit,
+    &Kraken,
+    &KrakenFutures,
+    &CoinbaseExchange,
+    &Kucoin,
+    &Gate,
+    &Mexc,
+    &Htx,
+    &Bitmex,
+    &Bitfinex,
+    &Deribit,
+];
 
-/// The preset users name with `--exchange ID`.
+/// Every preset, in a stable order.
+pub fn all() -> Vec<&'static dyn Preset> {
+    ALL.to_vec()
+}
+
+/// The preset users name with `--exchange ID` (ids are lower case, compared exactly).
 pub fn by_id(id: &str) -> Option<&'static dyn Preset> {
     ALL.iter().copied().find(|p| p.id() == id)
 }
@@ -23,3 +69,7 @@ pub fn by_id(id: &str) -> Option<&'static dyn Preset> {
 pub fn ids() -> Vec<&'static str> {
     ALL.iter().map(|p| p.id()).collect()
 }
+
+#[cfg(test)]
+#[path = "tests/registry.rs"]
+mod tests;

@@ -15,17 +15,17 @@ pub fn base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// Upper-cases and checks the method against the ones a preset accepts.
+/// Checks the method against the ones a preset accepts. Upper case only: the method goes into the
+/// prehash verbatim, so `get` would sign something other than what an HTTP library sends.
 pub fn method(
     exchange: &'static str,
     given: &str,
     allowed: &'static [&'static str],
 ) -> Result<&'static str, super::super::PresetError> {
-    let upper = given.to_ascii_uppercase();
     allowed
         .iter()
         .copied()
-        .find(|m| *m == upper)
+        .find(|m| *m == given)
         .ok_or_else(|| super::super::PresetError::Method {
             exchange,
             method: given.to_owned(),

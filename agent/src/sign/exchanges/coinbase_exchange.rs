@@ -1,0 +1,67 @@
+//! Coinbase Exchange (formerly Coinbase Pro) REST API, HMAC keys.
+//!
+//! Source: Coinbase Exchange docs, "REST API > Authentication > Signing a Message"
+//! (https://docs.cdp.coinbase.com/exchange/rest-api/authentication).
+
+use super::common::*;
+use crate::sign::preset::{Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat};
+
+const EX: &str = "coinbase-exchange";
+const SECRET_FORM: &str = "Coinbase Exchange secrets are base64 (as shown when the key was created); this one does not decode";
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CoinbaseExchange;
+
+impl Preset for CoinbaseExchange {
+    fn id(&self) -> &'static str {
+        EX
+    }
+    fn time_format(&self) -> TimeFormat {
+        TimeFormat::UnixSecondsDecimal
+    }
+    fn needs_passphrase(&self) -> bool {
+        true
+    }
+    fn check_secret(&self, secret: &[u8]) -> Result<(), PresetError> {
+        base64_secret(EX, secret, SECRET_FORM).map(drop)
+    }
+    fn sign(&self, r: &HttpRequest, c: &Credentials<'_>, s: &Stamp) -> Result<Signed, PresetError> {
+        check_method(
+            EX,
+            &r.method,
+            &["GET", "POST", "PUT", "DELETE"],
+            "GET, POST, PUT, DELETE",
+        )?;
+        check_path(EX, &r.path)?;
+        check_query(EX, &r.query)?;
+        check_timestamp(EX, self.time_format(), &s.timestamp)?;
+        header_safe(EX, "api key", c.api_key)?;
+        let key = base64_secret(EX, c.secret, SECRET_FORM)?;
+        let pass = passphrase(EX, c.passphrase)?;
+        let request_path = path_and_query(&r.path, &r.query);
+        let sig = b64(&hmac_sha256(
+            &key,
+            &[
+                s.timestamp.as_bytes(),
+                r.method.as_bytes(),
+                request_path.as_bytes(),
+                &r.body,
+            ],
+        ));
+        Ok(Signed {
+            headers: headers(&[
+                ("CB-ACCESS-KEY", c.api_key),
+                ("CB-ACCESS-SIGN", &sig),
+                ("CB-ACCESS-TIMESTAMP", &s.timestamp),
+                ("CB-ACCESS-PASSPHRASE", pass),
+            ]),
+            query_additions: Vec::new(),
+            query: r.query.clone(),
+            body: None,
+        })
+    }
+}
+
+#[cfg(test)]
+#[path = "tests/coinbase_exchange.rs"]
+mod tests;

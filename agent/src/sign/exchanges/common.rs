@@ -1,0 +1,372 @@
+//! Pieces every preset shares: method checks, stamp checks, MACs and encodings.
+//!
+//! Kept private to the crate so a preset's public face stays the [`Preset`] trait alone.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256, Sha384, Sha512};
+
+use crate::sign::preset::{PresetError, TimeFormat};
+
+/// Returns the method if it is one of `allowed`. Only upper case is accepted because every
+/// exchange here puts the method into the prehash verbatim, so `get` would sign differently
+/// from what an HTTP library sends.
+pub(crate) fn check_method(
+    exchange: &'static str,
+    method: &str,
+    allowed: &'static [&'static str],
+    allowed_text: &'static str,
+) -> Result<(), PresetError> {
+    if allowed.contains(&method) {
+        Ok(())
+    } else {
+        Err(PresetError::Method {
+            exchange,
+            method: method.to_string(),
+            allowed: allowed_text,
+        })
+    }
+}
+
+fn bad_request(exchange: &'static str, reason: impl Into<String>) -> PresetError {
+    PresetError::BadRequest {
+        exchange,
+        reason: reason.into(),
+    }
+}
+
+pub(crate) fn bad(exchange: &'static str, reason: impl Into<String>) -> PresetError {
+    bad_request(exchange, reason)
+}
+
+/// A value that goes into a header must not be able to end the header early (CR/LF) or smuggle
+/// other control bytes; the api key comes from user config, the stamp from a client.
+pub(crate) fn header_safe(
+    exchange: &'static str,
+    what: &str,
+    value: &str,
+) -> Result<(), PresetError> {
+    if value.is_empty() {
+        return Err(bad_request(exchange, format!("the {what} is empty")));
+    }
+    if value.chars().any(|c| c.is_control()) {
+        return Err(bad_request(
+            exchange,
+            format!("the {what} contains control characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the stamp's timestamp has the shape the preset announced, so a client-supplied value
+/// cannot carry anything but a time into the prehash and headers.
+pub(crate) fn check_timestamp(
+    exchange: &'static str,
+    format: TimeFormat,
+    ts: &str,
+) -> Result<(), PresetError> {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let ok = match format {
+        TimeFormat::UnixMillis | TimeFormat::UnixSeconds => digits(ts),
+        TimeFormat::UnixSecondsDecimal => match ts.split_once('.') {
+            Some((whole, frac)) => digits(whole) && digits(frac),
+            None => digits(ts),
+        },
+        TimeFormat::Iso8601Millis => iso8601_millis_shape(ts),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(bad_request(
+            exchange,
+            format!("timestamp {ts:?} is not in the {format:?} format"),
+        ))
+    }
+}
+
+/// `2020-12-08T09:08:57.715Z`: only the shape, the agent's clock check validates the value.
+pub(crate) fn iso8601_millis_shape(ts: &str) -> bool {
+    let b = ts.as_bytes();
+    b.len() == 24
+        && b.iter().enumerate().all(|(i, &c)| match i {
+            4 | 7 => c == b'-',
+            10 => c == b'T',
+            13 | 16 => c == b':',
+            19 => c == b'.',
+            23 => c == b'Z',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+/// Nonces end up in headers and in `k=v` bodies, so only plain tokens are allowed.
+pub(crate) fn stamped_nonce<'a>(
+    exchange: &'static str,
+    nonce: Option<&'a str>,
+    digits_only: bool,
+) -> Result<&'a str, PresetError> {
+    let n = nonce.ok_or_else(|| bad_request(exchange, "no nonce was stamped for this request"))?;
+    let ok = !n.is_empty()
+        && n.bytes().all(|b| {
+            if digits_only {
+                b.is_ascii_digit()
+            } else {
+                b.is_ascii_alphanumeric()
+            }
+        });
+    if ok {
+        Ok(n)
+    } else if digits_only {
+        Err(bad_request(
+            exchange,
+            format!("nonce {n:?} is not a decimal integer"),
+        ))
+    } else {
+        Err(bad_request(
+            exchange,
+            format!("nonce {n:?} is not alphanumeric"),
+        ))
+    }
+}
+
+pub(crate) fn utf8<'a>(
+    exchange: &'static str,
+    what: &str,
+    bytes: &'a [u8],
+) -> Result<&'a str, PresetError> {
+    std::str::from_utf8(bytes)
+        .map_err(|_| bad_request(exchange, format!("the {what} is not valid UTF-8")))
+}
+
+/// The passphrase travels in a header, so it has to be text; its content is never echoed.
+pub(crate) fn passphrase<'a>(
+    exchange: &'static str,
+    p: Option<&'a [u8]>,
+) -> Result<&'a str, PresetError> {
+    let p = p.ok_or(PresetError::MissingPassphrase { exchange })?;
+    let text = std::str::from_utf8(p).map_err(|_| PresetError::BadSecret {
+        exchange,
+        reason: "the passphrase is not valid UTF-8 text",
+    })?;
+    if text.is_empty() || text.chars().any(|c| c.is_control()) {
+        return Err(PresetError::BadSecret {
+            exchange,
+            reason: "the passphrase is empty or contains control characters",
+        });
+    }
+    Ok(text)
+}
+
+pub(crate) fn base64_secret(
+    exchange: &'static str,
+    secret: &[u8],
+    reason: &'static str,
+) -> Result<Vec<u8>, PresetError> {
+    // Users paste secrets from web pages; a trailing newline is not part of the key.
+    let trimmed = trim_ascii(secret);
+    match STANDARD.decode(trimmed) {
+        Ok(k) if !k.is_empty() => Ok(k),
+        _ => Err(PresetError::BadSecret { exchange, reason }),
+    }
+}
+
+pub(crate) fn nonempty_secret(exchange: &'static str, secret: &[u8]) -> Result<(), PresetError> {
+    if trim_ascii(secret).is_empty() {
+        Err(PresetError::BadSecret {
+            exchange,
+            reason: "the secret is empty",
+        })
+    } else {
+        Ok(())
+    }
+}
+
+fn trim_ascii(b: &[u8]) -> &[u8] {
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    &b[start..end]
+}
+
+/// Exchanges display the secret as text and use its bytes as the key; whitespace around a
+/// pasted secret is never part of it.
+pub(crate) fn raw_key(secret: &[u8]) -> &[u8] {
+    trim_ascii(secret)
+}
+
+// HMAC accepts keys of any length, so `new_from_slice` cannot fail here.
+pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    let mut m = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    parts.iter().for_each(|p| m.update(p));
+    m.finalize().into_bytes().to_vec()
+}
+
+pub(crate) fn hmac_sha384(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    let mut m = Hmac::<Sha384>::new_from_slice(key).expect("HMAC takes any key length");
+    parts.iter().for_each(|p| m.update(p));
+    m.finalize().into_bytes().to_vec()
+}
+
+pub(crate) fn hmac_sha512(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    let mut m = Hmac::<Sha512>::new_from_slice(key).expect("HMAC takes any key length");
+    parts.iter().for_each(|p| m.update(p));
+    m.finalize().into_bytes().to_vec()
+}
+
+pub(crate) fn sha256(parts: &[&[u8]]) -> Vec<u8> {
+    let mut h = Sha256::new();
+    parts.iter().for_each(|p| h.update(p));
+    h.finalize().to_vec()
+}
+
+pub(crate) fn sha512_hex(data: &[u8]) -> String {
+    hex::encode(Sha512::digest(data))
+}
+
+pub(crate) fn b64(bytes: &[u8]) -> String {
+    STANDARD.encode(bytes)
+}
+
+/// RFC 3986 unreserved characters stay, everything else becomes `%XX` with upper-case hex,
+/// which is what HTX's signature v2 compares against.
+pub(crate) fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `path` plus `?query` when there is one: the "request path" most exchanges sign.
+pub(crate) fn path_and_query(path: &str, query: &str) -> String {
+    if query.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{query}")
+    }
+}
+
+/// Paths are signed verbatim, so they must be absolute and may not carry their own query.
+pub(crate) fn check_path(exchange: &'static str, path: &str) -> Result<(), PresetError> {
+    if !path.starts_with('/') {
+        return Err(bad_request(
+            exchange,
+            format!("path {path:?} must start with '/'"),
+        ));
+    }
+    if path.contains('?') || path.contains('#') {
+        return Err(bad_request(
+            exchange,
+            format!("path {path:?} must not contain '?' or '#'; put the query in the query field"),
+        ));
+    }
+    if path.chars().any(|c| c.is_control() || c == ' ') {
+        return Err(bad_request(
+            exchange,
+            "the path contains spaces or control characters",
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_query(exchange: &'static str, query: &str) -> Result<(), PresetError> {
+    if query.starts_with('?') {
+        return Err(bad_request(exchange, "the query must not start with '?'"));
+    }
+    if query
+        .chars()
+        .any(|c| c.is_control() || c == ' ' || c == '#')
+    {
+        return Err(bad_request(
+            exchange,
+            "the query contains spaces, '#' or control characters; send it percent-encoded",
+        ));
+    }
+    Ok(())
+}
+
+/// Splits `a=1&b=2` into pairs, refusing empty keys so a malformed form is caught before it is
+/// signed rather than rejected by the exchange with a vaguer message.
+pub(crate) fn form_pairs<'a>(
+    exchange: &'static str,
+    what: &str,
+    form: &'a str,
+) -> Result<Vec<(&'a str, &'a str)>, PresetError> {
+    if form.is_empty() {
+        return Ok(Vec::new());
+    }
+    form.split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k, v)),
+            _ => Err(bad_request(
+                exchange,
+                format!("the {what} is not url-encoded key=value pairs (bad segment {pair:?})"),
+            )),
+        })
+        .collect()
+}
+
+pub(crate) fn join_query(query: &str, additions: &[(String, String)]) -> String {
+    let mut out = query.to_string();
+    for (k, v) in additions {
+        if !out.is_empty() {
+            out.push('&');
+        }
+        out.push_str(k);
+        out.push('=');
+        out.push_str(v);
+    }
+    out
+}
+
+pub(crate) fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+        .collect()
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use crate::sign::preset::{Credentials, HttpRequest, Stamp};
+
+    pub fn req(method: &str, path: &str, query: &str, body: &str) -> HttpRequest {
+        HttpRequest {
+            method: method.into(),
+            path: path.into(),
+            query: query.into(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    pub fn creds<'a>(key: &'a str, secret: &'a str, pass: Option<&'a str>) -> Credentials<'a> {
+        Credentials {
+            api_key: key,
+            secret: secret.as_bytes(),
+            passphrase: pass.map(str::as_bytes),
+        }
+    }
+
+    pub fn stamp(ts: &str, nonce: Option<&str>) -> Stamp {
+        Stamp {
+            timestamp: ts.into(),
+            nonce: nonce.map(Into::into),
+        }
+    }
+
+    pub fn header<'a>(h: &'a [(String, String)], name: &str) -> &'a str {
+        h.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("header {name} missing"))
+    }
+}

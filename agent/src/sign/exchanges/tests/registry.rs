@@ -1,0 +1,66 @@
+use super::{all, by_id};
+use crate::sign::exchanges::common::test_support::*;
+use crate::sign::preset::PresetError;
+use std::collections::HashSet;
+
+#[test]
+fn ids_are_unique_and_resolvable() {
+    let ids: Vec<&str> = all().iter().map(|p| p.id()).collect();
+    assert_eq!(ids.len(), 14);
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), ids.len());
+    for id in ids {
+        assert_eq!(by_id(id).map(|p| p.id()), Some(id));
+    }
+    assert!(by_id("binance").is_some());
+    assert!(by_id("OKX").is_none());
+}
+
+// A secret must never surface in an error, whatever the preset refuses for.
+#[test]
+fn no_error_or_debug_output_contains_the_secret() {
+    let secret = "SuperSecretValue-DoNotLeak";
+    for p in all() {
+        let attempts = [
+            req("TRACE", "/x", "", ""),
+            req("GET", "no-slash", "", ""),
+            req("POST", "/x", "?bad", "not a form {"),
+        ];
+        for r in &attempts {
+            let c = creds("key", secret, Some("pass-DoNotLeak"));
+            if let Err(e) = p.sign(r, &c, &stamp("garbage", Some("bad nonce"))) {
+                let shown = format!("{e} {e:?}");
+                assert!(!shown.contains("DoNotLeak"), "{}: {shown}", p.id());
+            }
+            assert!(!format!("{c:?}").contains("DoNotLeak"));
+        }
+        if let Err(e) = p.check_secret(secret.as_bytes()) {
+            assert!(matches!(e, PresetError::BadSecret { .. }));
+            assert!(!format!("{e} {e:?}").contains("DoNotLeak"), "{}", p.id());
+        }
+    }
+}
+
+#[test]
+fn unknown_methods_name_the_allowed_ones() {
+    for p in all() {
+        let e = p
+            .sign(
+                &req("get", "/x", "", ""),
+                &creds("k", "s", Some("p")),
+                &stamp("1", Some("1")),
+            )
+            .unwrap_err();
+        match e {
+            PresetError::Method {
+                exchange,
+                method,
+                allowed,
+            } => {
+                assert_eq!(exchange, p.id());
+                assert_eq!(method, "get");
+                assert!(!allowed.is_empty());
+            }
+            other => panic!("{}: {other}", p.id()),
+        }
+    }
+}
