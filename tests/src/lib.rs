@@ -89,15 +89,32 @@ impl Env {
         .unwrap();
         let out = Command::new("softhsm2-util")
             .env("SOFTHSM2_CONF", &softhsm_conf)
-            .args(["--init-token", "--free", "--label", TOKEN_LABEL, "--pin", PIN, "--so-pin", SO_PIN])
+            .args([
+                "--init-token",
+                "--free",
+                "--label",
+                TOKEN_LABEL,
+                "--pin",
+                PIN,
+                "--so-pin",
+                SO_PIN,
+            ])
             .output()
             .expect("softhsm2-util (apt-get install softhsm2)");
-        assert!(out.status.success(), "softhsm2-util: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "softhsm2-util: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let pin_file = root.join("pin");
         fs::write(&pin_file, format!("{PIN}\n")).unwrap();
         fs::set_permissions(&pin_file, fs::Permissions::from_mode(0o600)).unwrap();
         let approver = root.join("approver.sh");
-        fs::write(&approver, APPROVER_SCRIPT.replace("@DIR@", &root.display().to_string())).unwrap();
+        fs::write(
+            &approver,
+            APPROVER_SCRIPT.replace("@DIR@", &root.display().to_string()),
+        )
+        .unwrap();
         fs::set_permissions(&approver, fs::Permissions::from_mode(0o700)).unwrap();
         let env = Self {
             config: home.join(".config/apisec/config.toml"),
@@ -179,7 +196,15 @@ impl Env {
     }
 
     /// Writes `secret` (and `passphrase`) to files and runs `apisec-agent add`.
-    pub fn add(&self, name: &str, exchange: &str, api_key: &str, secret: &[u8], passphrase: Option<&[u8]>, extra: &[&str]) -> Output {
+    pub fn add(
+        &self,
+        name: &str,
+        exchange: &str,
+        api_key: &str,
+        secret: &[u8],
+        passphrase: Option<&[u8]>,
+        extra: &[&str],
+    ) -> Output {
         let secret_file = self.root().join(format!("{name}.secret"));
         fs::write(&secret_file, secret).unwrap();
         let mut args = vec![
@@ -227,9 +252,17 @@ impl Env {
 
     /// Starts the agent with arguments that replace the default `--approver`.
     pub fn start_raw(&mut self, args: &[&str]) {
-        let log = fs::OpenOptions::new().create(true).append(true).open(&self.agent_log).unwrap();
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.agent_log)
+            .unwrap();
         let mut cmd = self.agent_cmd();
-        cmd.arg("run").args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(log);
+        cmd.arg("run")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
         self.agent = Some(cmd.spawn().expect("start apisec-agent run"));
         self.wait_for_socket();
     }
@@ -242,7 +275,11 @@ impl Env {
                     panic!("the agent exited at start ({status}): {}", self.log());
                 }
             }
-            assert!(Instant::now() < deadline, "the agent did not listen: {}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "the agent did not listen: {}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -296,7 +333,10 @@ impl Env {
     pub fn ready_with_bitget(secret: &[u8], passphrase: &[u8]) -> Self {
         let mut env = Self::new();
         env.init();
-        assert_ok(&env.add("bg", "bitget", "bg_test_key", secret, Some(passphrase), &[]), "add");
+        assert_ok(
+            &env.add("bg", "bitget", "bg_test_key", secret, Some(passphrase), &[]),
+            "add",
+        );
         env.start(&[]);
         assert_ok(&env.cli(&["unlock", "bg"]), "unlock");
         env
@@ -361,7 +401,13 @@ pub fn assert_ok(o: &Output, what: &str) {
 
 #[track_caller]
 pub fn assert_fails_with(o: &Output, code: i32, needle: &str) {
-    assert_eq!(o.status.code(), Some(code), "stdout: {}\nstderr: {}", stdout(o), stderr(o));
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
+        stdout(o),
+        stderr(o)
+    );
     assert!(
         stderr(o).contains(needle),
         "stderr does not mention {needle:?}: {}",

@@ -13,8 +13,14 @@ const SECRET: &[u8] = b"bad-input-secret-91c2";
 fn two_secrets() -> Env {
     let mut env = Env::new();
     env.init();
-    assert_ok(&env.add("good", "bitget", "k-good", SECRET, Some(b"p"), &[]), "add good");
-    assert_ok(&env.add("victim", "bitget", "k-victim", SECRET, Some(b"p"), &[]), "add victim");
+    assert_ok(
+        &env.add("good", "bitget", "k-good", SECRET, Some(b"p"), &[]),
+        "add good",
+    );
+    assert_ok(
+        &env.add("victim", "bitget", "k-victim", SECRET, Some(b"p"), &[]),
+        "add victim",
+    );
     env.start(&[]);
     env
 }
@@ -22,7 +28,10 @@ fn two_secrets() -> Env {
 #[track_caller]
 fn good_still_works(env: &Env) {
     assert_ok(&env.cli(&["unlock", "good"]), "unlock good");
-    assert_ok(&env.cli(&["sign", "good", "--method", "GET", "--path", "/api/v2/x"]), "sign good");
+    assert_ok(
+        &env.cli(&["sign", "good", "--method", "GET", "--path", "/api/v2/x"]),
+        "sign good",
+    );
 }
 
 #[test]
@@ -31,13 +40,25 @@ fn edited_clear_metadata_is_refused_by_name() {
     let path = env.store_dir().join("victim.toml");
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("api_key = \"k-victim\""));
-    std::fs::write(&path, text.replace("api_key = \"k-victim\"", "api_key = \"k-attacker\"")).unwrap();
+    std::fs::write(
+        &path,
+        text.replace("api_key = \"k-victim\"", "api_key = \"k-attacker\""),
+    )
+    .unwrap();
     let out = env.cli(&["unlock", "victim"]);
-    assert_fails_with(&out, 1, "store entry \"victim\" was altered: its clear api_key differ(s) from the sealed copy");
+    assert_fails_with(
+        &out,
+        1,
+        "store entry \"victim\" was altered: its clear api_key differ(s) from the sealed copy",
+    );
     good_still_works(&env);
 
     // Renaming another entry's file onto a name is caught too (name is sealed).
-    std::fs::copy(env.store_dir().join("good.toml"), env.store_dir().join("copy.toml")).unwrap();
+    std::fs::copy(
+        env.store_dir().join("good.toml"),
+        env.store_dir().join("copy.toml"),
+    )
+    .unwrap();
     let out = env.cli(&["unlock", "copy"]);
     assert_fails_with(&out, 1, "was altered: its clear name");
 }
@@ -50,13 +71,22 @@ fn truncated_or_garbage_entries_are_named_and_others_survive() {
     std::fs::write(&path, &text[..text.len() / 2]).unwrap();
     let out = env.cli(&["unlock", "victim"]);
     assert_fails_with(&out, 1, "victim.toml is damaged");
-    assert!(stderr(&out).contains("restore it from a backup or remove it"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("restore it from a backup or remove it"),
+        "{}",
+        stderr(&out)
+    );
 
     // A whole entry with its sealed block cut short: still parses as TOML, fails integrity.
     let text = String::from_utf8(text).unwrap();
     let start = text.find("-----BEGIN AGE ENCRYPTED FILE-----").unwrap();
     let end = text.find("-----END AGE ENCRYPTED FILE-----").unwrap();
-    let cut = format!("{}{}\n{}", &text[..start], &text[start..start + (end - start) / 2].trim_end(), &text[end..]);
+    let cut = format!(
+        "{}{}\n{}",
+        &text[..start],
+        &text[start..start + (end - start) / 2].trim_end(),
+        &text[end..]
+    );
     std::fs::write(&path, cut).unwrap();
     let out = env.cli(&["unlock", "victim"]);
     assert_fails_with(&out, 1, "store entry \"victim\"");
@@ -65,10 +95,17 @@ fn truncated_or_garbage_entries_are_named_and_others_survive() {
     let out = env.cli(&["unlock", "junk"]);
     assert_fails_with(&out, 1, "junk.toml is damaged: it is not UTF-8 text");
     let status = stdout(&env.cli(&["status"]));
-    assert!(status.contains("junk") && status.contains("UNUSABLE"), "{status}");
+    assert!(
+        status.contains("junk") && status.contains("UNUSABLE"),
+        "{status}"
+    );
     let list = env.agent(&["list"]);
     assert_ok(&list, "list with a damaged entry");
-    assert!(stdout(&list).contains("junk") && stdout(&list).contains("good"), "{}", stdout(&list));
+    assert!(
+        stdout(&list).contains("junk") && stdout(&list).contains("good"),
+        "{}",
+        stdout(&list)
+    );
     good_still_works(&env);
 }
 
@@ -77,11 +114,19 @@ fn a_4_gib_frame_closes_only_that_connection() {
     let env = two_secrets();
     let mut bad = env.connect();
     bad.write_all(&[0xff, 0xff, 0xff, 0xff, 27, 0, 0]).unwrap();
-    assert_eq!(read_frame(&mut bad), None, "the agent should close the connection");
+    assert_eq!(
+        read_frame(&mut bad),
+        None,
+        "the agent should close the connection"
+    );
     let mut ok = env.connect();
     let reply = roundtrip_raw(&mut ok, &status()).expect("a new connection is served");
     assert_eq!(reply[0], 29);
-    assert!(env.log().contains("over the 262144-byte limit"), "{}", env.log());
+    assert!(
+        env.log().contains("over the 262144-byte limit"),
+        "{}",
+        env.log()
+    );
     good_still_works(&env);
 }
 
@@ -90,18 +135,30 @@ fn garbage_and_unknown_messages_get_failure_and_the_connection_stays_usable() {
     let env = two_secrets();
     let mut c = env.connect();
     // Unknown message type.
-    assert_eq!(roundtrip_raw(&mut c, &frame(0xfe, b"garbage")).unwrap(), vec![5]);
+    assert_eq!(
+        roundtrip_raw(&mut c, &frame(0xfe, b"garbage")).unwrap(),
+        vec![5]
+    );
     // Known type whose payload does not parse (LOCK without its string).
     assert_eq!(roundtrip_raw(&mut c, &frame(22, &[0xff])).unwrap(), vec![5]);
     // Unknown extension.
-    assert_eq!(roundtrip_raw(&mut c, &extension("nope@example.com", b"xyz")).unwrap(), vec![5]);
+    assert_eq!(
+        roundtrip_raw(&mut c, &extension("nope@example.com", b"xyz")).unwrap(),
+        vec![5]
+    );
     // Our extension with a truncated payload: a clear bad-request refusal.
     let reply = roundtrip_raw(&mut c, &extension("sign@apisec", &string(b"good"))).unwrap();
     assert_eq!(reply[0], 28);
     let text = String::from_utf8_lossy(&reply);
-    assert!(text.contains("bad-request") && text.contains("malformed sign"), "{text}");
+    assert!(
+        text.contains("bad-request") && text.contains("malformed sign"),
+        "{text}"
+    );
     // Random bytes framed as an extension.
-    assert_eq!(roundtrip_raw(&mut c, &frame(27, &[0x00, 0x00, 0xff, 0xff, 1, 2])).unwrap(), vec![5]);
+    assert_eq!(
+        roundtrip_raw(&mut c, &frame(27, &[0x00, 0x00, 0xff, 0xff, 1, 2])).unwrap(),
+        vec![5]
+    );
     // Still usable.
     assert_eq!(roundtrip_raw(&mut c, &status()).unwrap()[0], 29);
     good_still_works(&env);
@@ -132,10 +189,18 @@ fn wrong_pin_is_reported_and_never_retried_by_itself() {
     std::fs::write(&env.pin_file, "999999\n").unwrap();
     let out = env.cli(&["unlock", "good"]);
     assert_fails_with(&out, 1, "the token refused the PIN (CKR_PIN_INCORRECT)");
-    assert!(stderr(&out).contains("not retried automatically"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not retried automatically"),
+        "{}",
+        stderr(&out)
+    );
     // Asking again with the same wrong PIN does not spend another of the token's tries.
     let out = env.cli(&["unlock", "good"]);
-    assert_fails_with(&out, 1, "was already refused by the token; not trying it again");
+    assert_fails_with(
+        &out,
+        1,
+        "was already refused by the token; not trying it again",
+    );
     std::fs::write(&env.pin_file, format!("{PIN}\n")).unwrap();
     good_still_works(&env);
 }
@@ -144,20 +209,43 @@ fn wrong_pin_is_reported_and_never_retried_by_itself() {
 fn missing_module_is_a_clear_error_at_init_and_at_unseal() {
     let env = Env::new();
     let out = env.agent(&[
-        "init", "--pkcs11-module", "/nonexistent/libmissing.so", "--token-label", TOKEN_LABEL,
-        "--key-label", KEY_LABEL, "--generate", "--pin-file", env.pin_file.to_str().unwrap(),
+        "init",
+        "--pkcs11-module",
+        "/nonexistent/libmissing.so",
+        "--token-label",
+        TOKEN_LABEL,
+        "--key-label",
+        KEY_LABEL,
+        "--generate",
+        "--pin-file",
+        env.pin_file.to_str().unwrap(),
     ]);
-    assert_fails_with(&out, 1, "cannot load the PKCS#11 module /nonexistent/libmissing.so: no such file");
+    assert_fails_with(
+        &out,
+        1,
+        "cannot load the PKCS#11 module /nonexistent/libmissing.so: no such file",
+    );
 
     let mut env = Env::new();
     env.init();
-    assert_ok(&env.add("good", "bitget", "k", SECRET, Some(b"p"), &[]), "add");
+    assert_ok(
+        &env.add("good", "bitget", "k", SECRET, Some(b"p"), &[]),
+        "add",
+    );
     let config = std::fs::read_to_string(&env.config).unwrap();
     let module = softhsm_module().display().to_string();
-    std::fs::write(&env.config, config.replace(&module, "/nonexistent/libmissing.so")).unwrap();
+    std::fs::write(
+        &env.config,
+        config.replace(&module, "/nonexistent/libmissing.so"),
+    )
+    .unwrap();
     env.start(&[]);
     let out = env.cli(&["unlock", "good"]);
-    assert_fails_with(&out, 1, "cannot load the PKCS#11 module /nonexistent/libmissing.so");
+    assert_fails_with(
+        &out,
+        1,
+        "cannot load the PKCS#11 module /nonexistent/libmissing.so",
+    );
     // The agent keeps serving.
     assert_ok(&env.cli(&["status"]), "status after a module failure");
 }
@@ -166,12 +254,22 @@ fn missing_module_is_a_clear_error_at_init_and_at_unseal() {
 fn add_refuses_to_overwrite_and_says_how_to_replace() {
     let mut env = Env::new();
     env.init();
-    assert_ok(&env.add("bg", "bitget", "k", SECRET, Some(b"p"), &[]), "add");
+    assert_ok(
+        &env.add("bg", "bitget", "k", SECRET, Some(b"p"), &[]),
+        "add",
+    );
     let before = std::fs::read(env.store_dir().join("bg.toml")).unwrap();
     let out = env.add("bg", "bitget", "k2", b"another", Some(b"p"), &[]);
     assert_fails_with(&out, 1, "a secret named \"bg\" already exists");
-    assert!(stderr(&out).contains("apisec-agent remove bg"), "{}", stderr(&out));
-    assert_eq!(std::fs::read(env.store_dir().join("bg.toml")).unwrap(), before);
+    assert!(
+        stderr(&out).contains("apisec-agent remove bg"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read(env.store_dir().join("bg.toml")).unwrap(),
+        before
+    );
     env.start(&[]);
     assert_ok(&env.cli(&["unlock", "bg"]), "the original still unlocks");
 }
@@ -184,11 +282,32 @@ fn bad_cli_arguments_are_named() {
     assert_fails_with(&out, 1, "unknown exchange \"nosuchexchange\"");
     let out = env.add("../evil", "bitget", "k", SECRET, Some(b"p"), &[]);
     assert_fails_with(&out, 1, "is not a valid secret name");
-    let out = env.add("bg", "bitget", "k", SECRET, Some(b"p"), &["--expires", "2020-13-01"]);
+    let out = env.add(
+        "bg",
+        "bitget",
+        "k",
+        SECRET,
+        Some(b"p"),
+        &["--expires", "2020-13-01"],
+    );
     assert_fails_with(&out, 1, "is not a date of the form YYYY-MM-DD");
-    let out = env.add("bg", "bitget", "k", SECRET, Some(b"p"), &["--expires", "2001-01-01"]);
+    let out = env.add(
+        "bg",
+        "bitget",
+        "k",
+        SECRET,
+        Some(b"p"),
+        &["--expires", "2001-01-01"],
+    );
     assert_fails_with(&out, 1, "is in the past");
-    let out = env.add("bg", "bitget", "k", SECRET, Some(b"p"), &["--freshness", "soon"]);
+    let out = env.add(
+        "bg",
+        "bitget",
+        "k",
+        SECRET,
+        Some(b"p"),
+        &["--freshness", "soon"],
+    );
     assert_fails_with(&out, 1, "--freshness");
     // No secret file and no terminal: refused with the remedy, never read from argv or env.
     let out = env.agent(&["add", "bg", "--exchange", "bitget", "--api-key", "k"]);

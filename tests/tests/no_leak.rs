@@ -33,7 +33,10 @@ fn the_secret_is_nowhere_but_sealed() {
     // A signed Bitget request: the passphrase is a header, the secret must not be there.
     let signed = env.cli(&["sign", "bg", "--method", "GET", "--path", "/api/v2/x"]);
     assert_ok(&signed, "sign");
-    assert!(contains(&signed.stdout, PASSPHRASE), "Bitget sends the passphrase as a header");
+    assert!(
+        contains(&signed.stdout, PASSPHRASE),
+        "Bitget sends the passphrase as a header"
+    );
     assert!(!contains(&signed.stdout, SECRET) && !contains(&signed.stderr, SECRET));
     // Exercise success and every kind of refusal, collecting everything printed.
     for args in [
@@ -41,7 +44,16 @@ fn the_secret_is_nowhere_but_sealed() {
         vec!["status", "--json"],
         vec!["sign", "bg", "--method", "PATCH", "--path", "/api/v2/x"],
         vec!["sign", "bg", "--method", "GET", "--path", "no-slash"],
-        vec!["sign", "bg", "--method", "GET", "--path", "/x", "--timestamp", "1"],
+        vec![
+            "sign",
+            "bg",
+            "--method",
+            "GET",
+            "--path",
+            "/x",
+            "--timestamp",
+            "1",
+        ],
         vec!["mac", "bg", "--alg", "hmac-sha256"],
         vec!["lock"],
         vec!["sign", "bg", "--method", "GET", "--path", "/x"],
@@ -62,7 +74,11 @@ fn the_secret_is_nowhere_but_sealed() {
 
     for (i, o) in outputs.iter().enumerate() {
         for needle in [SECRET, PASSPHRASE] {
-            assert!(!contains(o, needle), "output #{i} holds a secret: {}", String::from_utf8_lossy(o));
+            assert!(
+                !contains(o, needle),
+                "output #{i} holds a secret: {}",
+                String::from_utf8_lossy(o)
+            );
         }
     }
     // Every file the test world holds: config, store, logs, token files, approver log.
@@ -78,5 +94,8 @@ fn the_secret_is_nowhere_but_sealed() {
     }
     // The log did record the events (so the scan above scanned something real).
     let log = env.log();
-    assert!(log.contains("unsealed bg") && log.contains("sign refused"), "{log}");
+    assert!(
+        log.contains("unsealed bg") && log.contains("sign refused"),
+        "{log}"
+    );
 }

@@ -25,30 +25,55 @@ fn bitget_request_is_signed_as_bitget_documents() {
     let body_file = env.root().join("body.json");
     std::fs::write(&body_file, body).unwrap();
     let out = env.cli(&[
-        "sign", "bg", "--method", "POST", "--path", "/api/v2/spot/trade/place-order", "--query", "",
-        "--body", body_file.to_str().unwrap(),
+        "sign",
+        "bg",
+        "--method",
+        "POST",
+        "--path",
+        "/api/v2/spot/trade/place-order",
+        "--query",
+        "",
+        "--body",
+        body_file.to_str().unwrap(),
     ]);
     assert_ok(&out, "sign");
     let headers = parse_headers(&stdout(&out));
     let ts = header(&headers, "ACCESS-TIMESTAMP");
     // Independent computation of Bitget's rule: base64(HMAC-SHA256(secret, ts + METHOD + path + body)).
     let prehash = format!("{ts}POST/api/v2/spot/trade/place-order{body}");
-    let expected = base64::engine::general_purpose::STANDARD.encode(hmac_sha256(SECRET, prehash.as_bytes()));
+    let expected =
+        base64::engine::general_purpose::STANDARD.encode(hmac_sha256(SECRET, prehash.as_bytes()));
     assert_eq!(header(&headers, "ACCESS-SIGN"), expected);
     assert_eq!(header(&headers, "ACCESS-KEY"), "bg_test_key");
     assert_eq!(header(&headers, "ACCESS-PASSPHRASE"), "e2e-passphrase");
     // The agent stamped its own clock.
-    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
     let stamped: i64 = ts.parse().unwrap();
-    assert!((now_ms - stamped).abs() < 10_000, "timestamp {stamped} is not now ({now_ms})");
+    assert!(
+        (now_ms - stamped).abs() < 10_000,
+        "timestamp {stamped} is not now ({now_ms})"
+    );
 
     // GET with a query: the query joins the prehash after '?'.
-    let out = env.cli(&["sign", "bg", "--method", "GET", "--path", "/api/v2/spot/account/assets", "--query", "coin=USDT"]);
+    let out = env.cli(&[
+        "sign",
+        "bg",
+        "--method",
+        "GET",
+        "--path",
+        "/api/v2/spot/account/assets",
+        "--query",
+        "coin=USDT",
+    ]);
     assert_ok(&out, "sign GET");
     let headers = parse_headers(&stdout(&out));
     let ts = header(&headers, "ACCESS-TIMESTAMP");
     let prehash = format!("{ts}GET/api/v2/spot/account/assets?coin=USDT");
-    let expected = base64::engine::general_purpose::STANDARD.encode(hmac_sha256(SECRET, prehash.as_bytes()));
+    let expected =
+        base64::engine::general_purpose::STANDARD.encode(hmac_sha256(SECRET, prehash.as_bytes()));
     assert_eq!(header(&headers, "ACCESS-SIGN"), expected);
 }
 
@@ -61,12 +86,30 @@ fn binance_published_example_through_the_agent() {
     env.init();
     let secret = b"NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j";
     let key = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A";
-    assert_ok(&env.add("bn", "binance", key, secret, None, &["--freshness", "off"]), "add");
-    assert_ok(&env.add("bn-live", "binance", key, secret, None, &[]), "add live");
+    assert_ok(
+        &env.add("bn", "binance", key, secret, None, &["--freshness", "off"]),
+        "add",
+    );
+    assert_ok(
+        &env.add("bn-live", "binance", key, secret, None, &[]),
+        "add live",
+    );
     env.start(&[]);
     assert_ok(&env.cli(&["unlock", "bn", "bn-live"]), "unlock");
-    let query = "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1&recvWindow=5000";
-    let out = env.cli(&["sign", "bn", "--method", "POST", "--path", "/api/v3/order", "--query", query, "--timestamp", "1499827319559"]);
+    let query =
+        "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1&recvWindow=5000";
+    let out = env.cli(&[
+        "sign",
+        "bn",
+        "--method",
+        "POST",
+        "--path",
+        "/api/v3/order",
+        "--query",
+        query,
+        "--timestamp",
+        "1499827319559",
+    ]);
     assert_ok(&out, "sign");
     let text = stdout(&out);
     assert_eq!(
@@ -78,11 +121,32 @@ fn binance_published_example_through_the_agent() {
     );
 
     // On a secret with the default freshness the same old timestamp is refused, clearly.
-    let out = env.cli(&["sign", "bn-live", "--method", "POST", "--path", "/api/v3/order", "--query", query, "--timestamp", "1499827319559"]);
+    let out = env.cli(&[
+        "sign",
+        "bn-live",
+        "--method",
+        "POST",
+        "--path",
+        "/api/v3/order",
+        "--query",
+        query,
+        "--timestamp",
+        "1499827319559",
+    ]);
     assert_fails_with(&out, 1, "freshness window");
 
     // Agent-stamped: signature over query + "&timestamp=T" + body, computed independently.
-    let out = env.cli(&["sign", "bn-live", "--method", "GET", "--path", "/api/v3/account", "--query", "omitZeroBalances=true", "--json"]);
+    let out = env.cli(&[
+        "sign",
+        "bn-live",
+        "--method",
+        "GET",
+        "--path",
+        "/api/v3/account",
+        "--query",
+        "omitZeroBalances=true",
+        "--json",
+    ]);
     assert_ok(&out, "sign json");
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let ts = v["query_additions"]["timestamp"].as_str().unwrap();
@@ -90,7 +154,10 @@ fn binance_published_example_through_the_agent() {
     let sig = hex::encode(hmac_sha256(secret, signed_part.as_bytes()));
     assert_eq!(v["query_additions"]["signature"], sig);
     assert_eq!(v["query"], format!("{signed_part}&signature={sig}"));
-    assert_eq!(v["target"], format!("/api/v3/account?{signed_part}&signature={sig}"));
+    assert_eq!(
+        v["target"],
+        format!("/api/v3/account?{signed_part}&signature={sig}")
+    );
     assert_eq!(v["headers"]["X-MBX-APIKEY"], key);
 }
 
@@ -98,16 +165,35 @@ fn binance_published_example_through_the_agent() {
 fn raw_mac_needs_allow_raw() {
     let mut env = Env::new();
     env.init();
-    assert_ok(&env.add("plain", "bitget", "k1", b"plain-secret-1", Some(b"p"), &[]), "add plain");
-    assert_ok(&env.add("raw", "bitget", "k2", b"raw-secret-2", Some(b"p"), &["--allow-raw"]), "add raw");
+    assert_ok(
+        &env.add("plain", "bitget", "k1", b"plain-secret-1", Some(b"p"), &[]),
+        "add plain",
+    );
+    assert_ok(
+        &env.add(
+            "raw",
+            "bitget",
+            "k2",
+            b"raw-secret-2",
+            Some(b"p"),
+            &["--allow-raw"],
+        ),
+        "add raw",
+    );
     env.start(&[]);
     assert_ok(&env.cli(&["unlock", "plain", "raw"]), "unlock");
     let out = env.cli_with_stdin(&["mac", "plain", "--alg", "hmac-sha256"], b"anything");
     assert_fails_with(&out, 1, "raw MAC is off");
     let out = env.cli_with_stdin(&["mac", "raw", "--alg", "hmac-sha256"], b"message to sign");
     assert_ok(&out, "mac");
-    assert_eq!(stdout(&out).trim(), hex::encode(hmac_sha256(b"raw-secret-2", b"message to sign")));
-    let out = env.cli_with_stdin(&["mac", "raw", "--alg", "hmac-sha256", "--encoding", "base64"], b"m");
+    assert_eq!(
+        stdout(&out).trim(),
+        hex::encode(hmac_sha256(b"raw-secret-2", b"message to sign"))
+    );
+    let out = env.cli_with_stdin(
+        &["mac", "raw", "--alg", "hmac-sha256", "--encoding", "base64"],
+        b"m",
+    );
     assert_eq!(
         stdout(&out).trim(),
         base64::engine::general_purpose::STANDARD.encode(hmac_sha256(b"raw-secret-2", b"m"))
@@ -119,12 +205,19 @@ fn raw_mac_needs_allow_raw() {
 #[test]
 fn lock_forgets_and_sign_then_fails_clearly() {
     let env = Env::ready_with_bitget(SECRET, PASSPHRASE);
-    assert_ok(&env.cli(&["sign", "bg", "--method", "GET", "--path", "/api/v2/x"]), "sign before lock");
+    assert_ok(
+        &env.cli(&["sign", "bg", "--method", "GET", "--path", "/api/v2/x"]),
+        "sign before lock",
+    );
     let out = env.cli(&["lock"]);
     assert_ok(&out, "lock");
     assert_eq!(stdout(&out).trim(), "forgot 1 unsealed secret(s)");
     let out = env.cli(&["sign", "bg", "--method", "GET", "--path", "/api/v2/x"]);
-    assert_fails_with(&out, 5, "is sealed; unlock it first with `apisec unlock bg`");
+    assert_fails_with(
+        &out,
+        5,
+        "is sealed; unlock it first with `apisec unlock bg`",
+    );
     let status = stdout(&env.cli(&["status", "--json"]));
     let v: serde_json::Value = serde_json::from_str(&status).unwrap();
     assert_eq!(v["secrets"][0]["name"], "bg");
@@ -135,16 +228,29 @@ fn lock_forgets_and_sign_then_fails_clearly() {
 fn approver_sees_who_asks_and_a_denial_is_clear() {
     let mut env = Env::new();
     env.init();
-    assert_ok(&env.add("bg", "bitget", "k", SECRET, Some(PASSPHRASE), &[]), "add");
+    assert_ok(
+        &env.add("bg", "bitget", "k", SECRET, Some(PASSPHRASE), &[]),
+        "add",
+    );
     env.start(&[]);
     env.set_approver("deny");
     let out = env.cli(&["unlock", "bg"]);
     assert_fails_with(&out, 4, "denied the request (exit status 1)");
     // The waiting client was told at once what it waits for.
-    assert!(stderr(&out).contains("waiting for approval: unlock bg (bitget), asked by apisec"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("waiting for approval: unlock bg (bitget), asked by apisec"),
+        "{}",
+        stderr(&out)
+    );
     let log = env.approver_log();
-    assert!(log.starts_with("unlock bg (bitget), asked by apisec (pid "), "{log}");
-    assert!(log.contains("|exe=") && log.contains("apisec|secrets=bg"), "{log}");
+    assert!(
+        log.starts_with("unlock bg (bitget), asked by apisec (pid "),
+        "{log}"
+    );
+    assert!(
+        log.contains("|exe=") && log.contains("apisec|secrets=bg"),
+        "{log}"
+    );
     let out = env.cli(&["sign", "bg", "--method", "GET", "--path", "/x"]);
     assert_fails_with(&out, 5, "is sealed");
     // Approve now: the same secret unlocks.
@@ -156,19 +262,28 @@ fn approver_sees_who_asks_and_a_denial_is_clear() {
 fn hanging_approver_times_out_and_other_clients_are_served_meanwhile() {
     let mut env = Env::new();
     env.init();
-    assert_ok(&env.add("bg", "bitget", "k", SECRET, Some(PASSPHRASE), &[]), "add");
+    assert_ok(
+        &env.add("bg", "bitget", "k", SECRET, Some(PASSPHRASE), &[]),
+        "add",
+    );
     env.start(&["--approval-timeout", "2s"]);
     env.set_approver("hang");
     let waiting = {
         let mut cmd = env.cli_cmd();
-        cmd.args(["unlock", "bg"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        cmd.args(["unlock", "bg"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
         cmd.spawn().unwrap()
     };
     // While that client waits, another is answered at once.
     std::thread::sleep(Duration::from_millis(300));
     let t = Instant::now();
     assert_ok(&env.cli(&["status"]), "status while another client waits");
-    assert!(t.elapsed() < Duration::from_secs(1), "status took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "status took {:?}",
+        t.elapsed()
+    );
     let out = waiting.wait_with_output().unwrap();
     assert_fails_with(&out, 4, "gave no answer within 2 s");
     let out = env.cli(&["sign", "bg", "--method", "GET", "--path", "/x"]);
@@ -179,27 +294,48 @@ fn hanging_approver_times_out_and_other_clients_are_served_meanwhile() {
 fn no_approver_means_unseal_is_refused_with_a_remedy() {
     let mut env = Env::new();
     env.init();
-    assert_ok(&env.add("bg", "bitget", "k", SECRET, Some(PASSPHRASE), &[]), "add");
+    assert_ok(
+        &env.add("bg", "bitget", "k", SECRET, Some(PASSPHRASE), &[]),
+        "add",
+    );
     env.start_raw(&[]);
     let out = env.cli(&["unlock", "bg"]);
     assert_fails_with(&out, 1, "no approver is configured");
-    assert!(stderr(&out).contains("--approver PROGRAM"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--approver PROGRAM"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn lifetime_forgets_secrets() {
     let mut env = Env::new();
     env.init();
-    assert_ok(&env.add("bg", "bitget", "k", SECRET, Some(PASSPHRASE), &[]), "add");
+    assert_ok(
+        &env.add("bg", "bitget", "k", SECRET, Some(PASSPHRASE), &[]),
+        "add",
+    );
     env.start(&["--lifetime", "2s"]);
     let out = env.cli(&["unlock", "bg"]);
     assert_ok(&out, "unlock");
-    assert!(stdout(&out).contains("unlocked bg (forgotten in 0h00m)"), "{}", stdout(&out));
-    assert_ok(&env.cli(&["sign", "bg", "--method", "GET", "--path", "/x"]), "sign within lifetime");
+    assert!(
+        stdout(&out).contains("unlocked bg (forgotten in 0h00m)"),
+        "{}",
+        stdout(&out)
+    );
+    assert_ok(
+        &env.cli(&["sign", "bg", "--method", "GET", "--path", "/x"]),
+        "sign within lifetime",
+    );
     std::thread::sleep(Duration::from_millis(3200));
     let out = env.cli(&["sign", "bg", "--method", "GET", "--path", "/x"]);
     assert_fails_with(&out, 5, "is sealed");
-    assert!(env.log().contains("lifetime over: forgot bg"), "{}", env.log());
+    assert!(
+        env.log().contains("lifetime over: forgot bg"),
+        "{}",
+        env.log()
+    );
 }
 
 #[test]
@@ -210,15 +346,33 @@ fn start_prints_shell_lines_and_stop_removes_the_socket() {
     assert_ok(&out, "start");
     let text = stdout(&out);
     let sock = env.socket.display().to_string();
-    assert!(text.starts_with(&format!("APISEC_AUTH_SOCK={sock}; export APISEC_AUTH_SOCK;\nAPISEC_AGENT_PID=")), "{text}");
-    let pid: u32 = text.lines().nth(1).unwrap().trim_start_matches("APISEC_AGENT_PID=").split(';').next().unwrap().parse().unwrap();
-    let status: serde_json::Value = serde_json::from_str(&stdout(&env.cli(&["status", "--json"]))).unwrap();
+    assert!(
+        text.starts_with(&format!(
+            "APISEC_AUTH_SOCK={sock}; export APISEC_AUTH_SOCK;\nAPISEC_AGENT_PID="
+        )),
+        "{text}"
+    );
+    let pid: u32 = text
+        .lines()
+        .nth(1)
+        .unwrap()
+        .trim_start_matches("APISEC_AGENT_PID=")
+        .split(';')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let status: serde_json::Value =
+        serde_json::from_str(&stdout(&env.cli(&["status", "--json"]))).unwrap();
     assert_eq!(status["pid"], pid);
     let out = env.agent(&["start", "-c"]);
     assert_fails_with(&out, 1, "already listening");
     let out = env.agent(&["stop"]);
     assert_ok(&out, "stop");
-    assert_eq!(stdout(&out).trim(), format!("stopped the agent (pid {pid})"));
+    assert_eq!(
+        stdout(&out).trim(),
+        format!("stopped the agent (pid {pid})")
+    );
     assert!(!env.socket.exists());
     let out = env.cli(&["status"]);
     assert_fails_with(&out, 3, "cannot reach the agent");
@@ -235,10 +389,16 @@ fn sigterm_shuts_down_cleanly_and_sigusr1_forgets() {
         assert!(Instant::now() < deadline, "{}", env.log());
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_fails_with(&env.cli(&["sign", "bg", "--method", "GET", "--path", "/x"]), 5, "is sealed");
+    assert_fails_with(
+        &env.cli(&["sign", "bg", "--method", "GET", "--path", "/x"]),
+        5,
+        "is sealed",
+    );
     // SAFETY: as above.
     unsafe { libc::kill(pid, libc::SIGTERM) };
-    let status = env.wait_agent_exit(Duration::from_secs(5)).expect("agent exits on SIGTERM");
+    let status = env
+        .wait_agent_exit(Duration::from_secs(5))
+        .expect("agent exits on SIGTERM");
     assert!(status.success(), "{status}");
     assert!(!env.socket.exists(), "socket left behind");
 }

@@ -31,7 +31,9 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
     let config = load_config(config_path)?;
     let args = a.daemon;
     let approval_timeout = match &args.approval_timeout {
-        Some(s) => parse_duration(s).map_err(|e| CliError::new(format!("--approval-timeout: {e}")))?,
+        Some(s) => {
+            parse_duration(s).map_err(|e| CliError::new(format!("--approval-timeout: {e}")))?
+        }
         None => config.approval_timeout,
     };
     let approver = if args.insecure_auto_approve {

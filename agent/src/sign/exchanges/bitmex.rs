@@ -4,7 +4,9 @@
 //! sample calculation" (https://www.bitmex.com/app/apiKeysUsage).
 
 use super::common::*;
-use crate::sign::preset::{Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat};
+use crate::sign::preset::{
+    Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
+};
 
 const EX: &str = "bitmex";
 

@@ -5,7 +5,9 @@
 //! (https://bybit-exchange.github.io/docs/v5/guide#authentication).
 
 use super::common::*;
-use crate::sign::preset::{Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat};
+use crate::sign::preset::{
+    Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
+};
 
 const EX: &str = "bybit";
 

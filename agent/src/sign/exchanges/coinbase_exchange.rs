@@ -4,7 +4,9 @@
 //! (https://docs.cdp.coinbase.com/exchange/rest-api/authentication).
 
 use super::common::*;
-use crate::sign::preset::{Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat};
+use crate::sign::preset::{
+    Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
+};
 
 const EX: &str = "coinbase-exchange";
 const SECRET_FORM: &str = "Coinbase Exchange secrets are base64 (as shown when the key was created); this one does not decode";

@@ -4,7 +4,9 @@
 //! deri-hmac-sha256" (https://docs.deribit.com/#authentication).
 
 use super::common::*;
-use crate::sign::preset::{Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat};
+use crate::sign::preset::{
+    Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
+};
 
 const EX: &str = "deribit";
 

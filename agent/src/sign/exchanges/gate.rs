@@ -4,7 +4,9 @@
 //! (https://www.gate.io/docs/developers/apiv4/en/#api-signature-string-generation).
 
 use super::common::*;
-use crate::sign::preset::{Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat};
+use crate::sign::preset::{
+    Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
+};
 
 const EX: &str = "gate";
 

@@ -4,7 +4,9 @@
 //! (https://docs.kraken.com/api/docs/guides/spot-rest-auth).
 
 use super::common::*;
-use crate::sign::preset::{Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat};
+use crate::sign::preset::{
+    Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
+};
 
 const EX: &str = "kraken";
 const SECRET_FORM: &str =

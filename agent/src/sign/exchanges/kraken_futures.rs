@@ -5,7 +5,9 @@
 //! (https://docs.kraken.com/api/docs/guides/futures-rest/).
 
 use super::common::*;
-use crate::sign::preset::{Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat};
+use crate::sign::preset::{
+    Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
+};
 
 const EX: &str = "kraken-futures";
 const SECRET_FORM: &str =

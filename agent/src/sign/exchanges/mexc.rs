@@ -4,7 +4,9 @@
 //! /api/v3/order" (https://mexcdevelop.github.io/apidocs/spot_v3_en/#signed).
 
 use super::common::*;
-use crate::sign::preset::{Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat};
+use crate::sign::preset::{
+    Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
+};
 
 const EX: &str = "mexc";
 

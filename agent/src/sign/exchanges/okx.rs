@@ -4,7 +4,9 @@
 //! (https://www.okx.com/docs-v5/en/#overview-rest-authentication-signature).
 
 use super::common::*;
-use crate::sign::preset::{Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat};
+use crate::sign::preset::{
+    Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
+};
 
 const EX: &str = "okx";
 
