@@ -1,6 +1,7 @@
 //! The `apisec` subcommands.
 
 use std::io::{IsTerminal, Read, Write};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 
 use apisec_agent::client::{Client, ClientError};
@@ -48,6 +49,18 @@ enum Command {
     },
     /// Sign a request with a secret's exchange preset; prints the headers (and query) to send
     Sign(SignArgs),
+    /// Unlock secrets if asked, then run COMMAND with APISEC_AUTH_SOCK pointing at the agent
+    #[command(after_help = "The command replaces apisec (same pid), so signals reach it directly. \
+        When an unlock is denied or times out the command is not started and the exit status says \
+        why (4).\n\nExample:\n  apisec exec --unlock bitget-main -- freqtrade trade --config config.json")]
+    Exec {
+        /// Secrets to unlock before starting the command (blocks until approved)
+        #[arg(long, value_name = "NAME")]
+        unlock: Vec<String>,
+        /// The command and its arguments
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
     /// Raw MAC of stdin (only for secrets added with --allow-raw)
     Mac {
         name: String,
@@ -106,6 +119,8 @@ enum Encoding {
 
 pub enum Failure {
     Client(ClientError),
+    /// The command of `apisec exec` could not be started.
+    Exec(String, std::io::Error),
     Usage(String),
     Io(std::io::Error),
 }
@@ -149,17 +164,31 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Unlock { names } => {
             let mut client = connect(&cli.socket)?;
-            let reply = client.unlock(&names, |line| {
-                eprintln!("{line}");
-            })?;
+            let reply = crate::wait::unlock(&mut client, &names)?;
             for e in reply.unlocked {
-                writeln!(
-                    out,
-                    "unlocked {}{}",
-                    e.name,
-                    output::forget_note(e.forget_at)
-                )?;
+                writeln!(out, "unlocked {}{}", e.name, output::forget_note(e.forget_at))?;
             }
+        }
+        Command::Exec { unlock, command } => {
+            let socket = match &cli.socket {
+                Some(p) => p.clone(),
+                None => apisec_agent::paths::client_socket(),
+            };
+            let socket = std::path::absolute(&socket).unwrap_or(socket);
+            if !unlock.is_empty() {
+                let mut client = Client::connect(&socket)?;
+                let reply = crate::wait::unlock(&mut client, &unlock).inspect_err(|_| {
+                    eprintln!("apisec: not starting {}: the unlock failed", command[0]);
+                })?;
+                for e in reply.unlocked {
+                    eprintln!("unlocked {}{}", e.name, output::forget_note(e.forget_at));
+                }
+            }
+            let err = std::process::Command::new(&command[0])
+                .args(&command[1..])
+                .env(apisec_agent::paths::SOCKET_ENV, &socket)
+                .exec();
+            return Err(Failure::Exec(command[0].clone(), err));
         }
         Command::Lock { names } => {
             let n = connect(&cli.socket)?.lock(&names)?;

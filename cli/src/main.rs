@@ -2,10 +2,12 @@
 //!
 //! Exit codes: 0 success; 1 the agent refused or failed (the message says why); 2 bad usage;
 //! 3 the agent cannot be reached; 4 the approval was denied or timed out; 5 the secret is sealed
-//! or the agent is locked.
+//! or the agent is locked; `apisec exec`: 126/127 when the command cannot be run, else the
+//! command's own status.
 
 mod commands;
 mod output;
+mod wait;
 
 use std::process::ExitCode;
 
@@ -38,6 +40,10 @@ fn main() -> ExitCode {
                 );
             }
             ExitCode::from(exit_code(&e))
+        }
+        Err(commands::Failure::Exec(program, e)) => {
+            eprintln!("apisec: cannot run {program}: {e}");
+            ExitCode::from(if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 })
         }
         Err(commands::Failure::Usage(m)) => {
             eprintln!("apisec: {m}");

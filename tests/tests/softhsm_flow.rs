@@ -402,3 +402,37 @@ fn sigterm_shuts_down_cleanly_and_sigusr1_forgets() {
     assert!(status.success(), "{status}");
     assert!(!env.socket.exists(), "socket left behind");
 }
+
+#[test]
+fn exec_unlocks_then_runs_the_command_with_the_socket_and_refuses_to_start_on_denial() {
+    let mut env = Env::new();
+    env.init();
+    assert_ok(&env.add("bg", "bitget", "k", SECRET, Some(PASSPHRASE), &[]), "add");
+    env.start(&[]);
+    let marker = env.root().join("started");
+    let script = format!(
+        "echo \"$APISEC_AUTH_SOCK\" > {m}; {apisec} sign bg --method GET --path /api/v2/x >> {m}",
+        m = marker.display(),
+        apisec = binary("apisec").display()
+    );
+    let mut cmd = env.cli_cmd();
+    cmd.env_remove("APISEC_AUTH_SOCK")
+        .args(["--socket", env.socket.to_str().unwrap(), "exec", "--unlock", "bg", "--", "sh", "-c", &script]);
+    let out = run_with_stdin(&mut cmd, b"");
+    assert_ok(&out, "exec");
+    let seen = std::fs::read_to_string(&marker).unwrap();
+    assert!(seen.starts_with(&format!("{}\n", env.socket.display())), "{seen}");
+    assert!(seen.contains("ACCESS-SIGN: "), "{seen}");
+
+    // Denied: the command never starts and the status says why.
+    std::fs::remove_file(&marker).unwrap();
+    env.cli(&["lock"]);
+    env.set_approver("deny");
+    let out = env.cli(&["exec", "--unlock", "bg", "--", "sh", "-c", &script]);
+    assert_fails_with(&out, 4, "not starting sh: the unlock failed");
+    assert!(!marker.exists(), "the command ran despite the denial");
+    // The command's own exit status comes through; a missing command is 127.
+    env.set_approver("approve");
+    assert_eq!(env.cli(&["exec", "--", "sh", "-c", "exit 7"]).status.code(), Some(7));
+    assert_eq!(env.cli(&["exec", "--", "/nonexistent/bot"]).status.code(), Some(127));
+}
