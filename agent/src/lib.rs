@@ -40,6 +40,8 @@ pub mod approval;
 #[cfg(feature = "daemon")]
 pub mod config;
 #[cfg(feature = "daemon")]
+pub mod keys;
+#[cfg(feature = "daemon")]
 pub mod peer;
 #[cfg(feature = "daemon")]
 pub mod pin;

@@ -50,9 +50,11 @@ enum Command {
     /// Sign a request with a secret's exchange preset; prints the headers (and query) to send
     Sign(SignArgs),
     /// Unlock secrets if asked, then run COMMAND with APISEC_AUTH_SOCK pointing at the agent
-    #[command(after_help = "The command replaces apisec (same pid), so signals reach it directly. \
+    #[command(
+        after_help = "The command replaces apisec (same pid), so signals reach it directly. \
         When an unlock is denied or times out the command is not started and the exit status says \
-        why (4).\n\nExample:\n  apisec exec --unlock bitget-main -- freqtrade trade --config config.json")]
+        why (4).\n\nExample:\n  apisec exec --unlock bitget-main -- freqtrade trade --config config.json"
+    )]
     Exec {
         /// Secrets to unlock before starting the command (blocks until approved)
         #[arg(long, value_name = "NAME")]
@@ -166,7 +168,12 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             let mut client = connect(&cli.socket)?;
             let reply = crate::wait::unlock(&mut client, &names)?;
             for e in reply.unlocked {
-                writeln!(out, "unlocked {}{}", e.name, output::forget_note(e.forget_at))?;
+                writeln!(
+                    out,
+                    "unlocked {}{}",
+                    e.name,
+                    output::forget_note(e.forget_at)
+                )?;
             }
         }
         Command::Exec { unlock, command } => {

@@ -43,7 +43,11 @@ fn main() -> ExitCode {
         }
         Err(commands::Failure::Exec(program, e)) => {
             eprintln!("apisec: cannot run {program}: {e}");
-            ExitCode::from(if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 })
+            ExitCode::from(if e.kind() == std::io::ErrorKind::NotFound {
+                127
+            } else {
+                126
+            })
         }
         Err(commands::Failure::Usage(m)) => {
             eprintln!("apisec: {m}");

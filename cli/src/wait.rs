@@ -24,7 +24,12 @@ pub fn unlock(client: &mut Client, names: &[String]) -> Result<UnlockReply, Clie
             while !done.load(Ordering::Relaxed) {
                 if waiting.load(Ordering::Relaxed) {
                     let mut err = std::io::stderr().lock();
-                    let _ = write!(err, "\r{} waiting {}s ", frames[i % 4], start.elapsed().as_secs());
+                    let _ = write!(
+                        err,
+                        "\r{} waiting {}s ",
+                        frames[i % 4],
+                        start.elapsed().as_secs()
+                    );
                     let _ = err.flush();
                     i += 1;
                 }

@@ -407,7 +407,10 @@ fn sigterm_shuts_down_cleanly_and_sigusr1_forgets() {
 fn exec_unlocks_then_runs_the_command_with_the_socket_and_refuses_to_start_on_denial() {
     let mut env = Env::new();
     env.init();
-    assert_ok(&env.add("bg", "bitget", "k", SECRET, Some(PASSPHRASE), &[]), "add");
+    assert_ok(
+        &env.add("bg", "bitget", "k", SECRET, Some(PASSPHRASE), &[]),
+        "add",
+    );
     env.start(&[]);
     let marker = env.root().join("started");
     let script = format!(
@@ -416,12 +419,24 @@ fn exec_unlocks_then_runs_the_command_with_the_socket_and_refuses_to_start_on_de
         apisec = binary("apisec").display()
     );
     let mut cmd = env.cli_cmd();
-    cmd.env_remove("APISEC_AUTH_SOCK")
-        .args(["--socket", env.socket.to_str().unwrap(), "exec", "--unlock", "bg", "--", "sh", "-c", &script]);
+    cmd.env_remove("APISEC_AUTH_SOCK").args([
+        "--socket",
+        env.socket.to_str().unwrap(),
+        "exec",
+        "--unlock",
+        "bg",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
     let out = run_with_stdin(&mut cmd, b"");
     assert_ok(&out, "exec");
     let seen = std::fs::read_to_string(&marker).unwrap();
-    assert!(seen.starts_with(&format!("{}\n", env.socket.display())), "{seen}");
+    assert!(
+        seen.starts_with(&format!("{}\n", env.socket.display())),
+        "{seen}"
+    );
     assert!(seen.contains("ACCESS-SIGN: "), "{seen}");
 
     // Denied: the command never starts and the status says why.
@@ -433,6 +448,12 @@ fn exec_unlocks_then_runs_the_command_with_the_socket_and_refuses_to_start_on_de
     assert!(!marker.exists(), "the command ran despite the denial");
     // The command's own exit status comes through; a missing command is 127.
     env.set_approver("approve");
-    assert_eq!(env.cli(&["exec", "--", "sh", "-c", "exit 7"]).status.code(), Some(7));
-    assert_eq!(env.cli(&["exec", "--", "/nonexistent/bot"]).status.code(), Some(127));
+    assert_eq!(
+        env.cli(&["exec", "--", "sh", "-c", "exit 7"]).status.code(),
+        Some(7)
+    );
+    assert_eq!(
+        env.cli(&["exec", "--", "/nonexistent/bot"]).status.code(),
+        Some(127)
+    );
 }

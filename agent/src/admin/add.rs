@@ -5,8 +5,12 @@
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
+use apisec_agent::config::Config;
+use apisec_agent::keys::{self, KeyType};
 use apisec_agent::policy::{self, ExpiryState, Freshness};
+use apisec_agent::secret::LockedBytes;
 use apisec_agent::sign::exchanges;
+use apisec_agent::sign::KeyAlgorithm;
 use apisec_agent::store::{self, entry, EntryMeta, SecretMaterial, Store};
 use apisec_agent::timefmt;
 use zeroize::Zeroizing;
@@ -15,7 +19,7 @@ use super::args::AddArgs;
 use super::{load_config, notify_agent, CliError, CmdResult};
 
 /// Reads a file ('-' = stdin), dropping one trailing newline.
-fn read_source(path: &Path, what: &str) -> Result<Zeroizing<Vec<u8>>, CliError> {
+pub fn read_source(path: &Path, what: &str) -> Result<Zeroizing<Vec<u8>>, CliError> {
     let mut buf = Zeroizing::new(Vec::new());
     let result = if path == Path::new("-") {
         std::io::stdin().lock().read_to_end(&mut buf)
@@ -67,20 +71,32 @@ fn obtain(file: &Option<PathBuf>, what: &str, flag: &str) -> Result<Zeroizing<Ve
     }
 }
 
-pub fn run(config_path: &Path, a: AddArgs) -> CmdResult {
-    let config = load_config(config_path)?;
-    store::check_name(&a.name)?;
-    let preset = exchanges::by_id(&a.exchange).ok_or_else(|| {
-        CliError::new(format!("unknown exchange {:?}", a.exchange))
+/// What every new entry needs, checked: the preset, the freshness, the expiry.
+pub struct Common {
+    pub preset: &'static dyn apisec_agent::sign::Preset,
+    pub freshness: Freshness,
+    pub now: u64,
+}
+
+pub fn check_common(
+    store: &Store,
+    name: &str,
+    exchange: &str,
+    expires: &Option<String>,
+    freshness: &str,
+) -> Result<Common, CliError> {
+    store::check_name(name)?;
+    let preset = exchanges::by_id(exchange).ok_or_else(|| {
+        CliError::new(format!("unknown exchange {exchange:?}"))
             .hint(format!("known exchanges: {}", exchanges::ids().join(", ")))
     })?;
     let freshness =
-        Freshness::parse(&a.freshness).map_err(|e| CliError::new(format!("--freshness: {e}")))?;
+        Freshness::parse(freshness).map_err(|e| CliError::new(format!("--freshness: {e}")))?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    if let Some(exp) = &a.expires {
+    if let Some(exp) = expires {
         if timefmt::parse_date(exp).is_none() {
             return Err(CliError::new(format!(
                 "--expires {exp:?} is not a date of the form YYYY-MM-DD"
@@ -90,6 +106,42 @@ pub fn run(config_path: &Path, a: AddArgs) -> CmdResult {
             return Err(CliError::new(format!("--expires {exp} is in the past")));
         }
     }
+    if store.entry_path(name).exists() {
+        return Err(store::StoreError::Exists(name.to_owned()).into());
+    }
+    Ok(Common {
+        preset,
+        freshness,
+        now,
+    })
+}
+
+/// Seals and writes a new entry, then tells a running agent.
+pub fn write_entry(config: &Config, meta: &EntryMeta, material: &SecretMaterial<'_>) -> CmdResult {
+    let store = Store::new(&config.store_dir);
+    let file = entry::seal(meta, material, &config.recipients)?;
+    store.create(&file)?;
+    println!(
+        "sealed {} ({}) to {} recipient(s): {}",
+        meta.name,
+        meta.exchange,
+        config.recipients.len(),
+        store.entry_path(&meta.name).display()
+    );
+    if let Some(pid) = notify_agent(config, None) {
+        println!(
+            "told the running agent (pid {pid}); unlock it with `apisec unlock {}`",
+            meta.name
+        );
+    }
+    Ok(())
+}
+
+pub fn run(config_path: &Path, a: AddArgs) -> CmdResult {
+    let config = load_config(config_path)?;
+    let store = Store::new(&config.store_dir);
+    let common = check_common(&store, &a.name, &a.exchange, &a.expires, &a.freshness)?;
+    let preset = common.preset;
     if a.secret_file.as_deref() == Some(Path::new("-"))
         && a.passphrase_file.as_deref() == Some(Path::new("-"))
     {
@@ -97,11 +149,41 @@ pub fn run(config_path: &Path, a: AddArgs) -> CmdResult {
             "--secret-file and --passphrase-file cannot both be '-' (stdin)",
         ));
     }
-    let store = Store::new(&config.store_dir);
-    if store.entry_path(&a.name).exists() {
-        return Err(store::StoreError::Exists(a.name.clone()).into());
+    let mut meta = EntryMeta {
+        name: a.name.clone(),
+        exchange: preset.id().to_owned(),
+        api_key: String::new(),
+        created: timefmt::iso8601_seconds(common.now),
+        expires: a.expires.clone(),
+        allow_raw: a.allow_raw,
+        freshness: common.freshness.to_string(),
+        key_type: KeyType::Hmac.as_str().into(),
+        token_key: None,
+        public_key: None,
+    };
+    if let Some(path) = &a.private_key_file {
+        let text = read_source(path, "private key")?;
+        let text = std::str::from_utf8(&text)
+            .map_err(|_| CliError::new("the private key file is not text"))?;
+        let key = keys::import(text).map_err(CliError::new)?;
+        check_key_fits(preset, key.algorithm)?;
+        let soft = keys::SoftKey::new(key.algorithm, LockedBytes::new(&key.secret))
+            .map_err(CliError::new)?;
+        meta.api_key = a.api_key.clone().or(key.key_id.clone()).ok_or_else(|| {
+            CliError::new("the key file names no key id").hint("pass --api-key ID")
+        })?;
+        meta.key_type = KeyType::software(key.algorithm).as_str().into();
+        meta.public_key = Some(hex::encode(soft.public_key().map_err(CliError::new)?));
+        return write_entry(
+            &config,
+            &meta,
+            &SecretMaterial {
+                secret: &key.secret,
+                passphrase: None,
+            },
+        );
     }
-    let api_key = match &a.api_key {
+    meta.api_key = match &a.api_key {
         Some(k) => k.clone(),
         None => {
             return Err(CliError::new(format!(
@@ -111,44 +193,58 @@ pub fn run(config_path: &Path, a: AddArgs) -> CmdResult {
             .hint("pass --api-key ID (the public key id the exchange shows beside the secret)"))
         }
     };
-    let secret = obtain(&a.secret_file, "secret", "--secret-file")?;
-    preset.check_secret(&secret)?;
-    let passphrase = if preset.needs_passphrase() || a.passphrase_file.is_some() {
-        Some(obtain(
-            &a.passphrase_file,
-            "passphrase",
-            "--passphrase-file",
-        )?)
-    } else {
-        None
-    };
-    let meta = EntryMeta {
-        name: a.name.clone(),
-        exchange: preset.id().to_owned(),
-        api_key,
-        created: timefmt::iso8601_seconds(now),
-        expires: a.expires.clone(),
-        allow_raw: a.allow_raw,
-        freshness: freshness.to_string(),
-    };
-    let material = SecretMaterial {
-        secret: &secret,
-        passphrase: passphrase.as_ref().map(|p| &p[..]),
-    };
-    let file = entry::seal(&meta, &material, &config.recipients)?;
-    store.create(&file)?;
-    println!(
-        "sealed {} ({}) to {} recipient(s): {}",
-        a.name,
-        preset.id(),
-        config.recipients.len(),
-        store.entry_path(&a.name).display()
-    );
-    if let Some(pid) = notify_agent(&config, None) {
-        println!(
-            "told the running agent (pid {pid}); unlock it with `apisec unlock {}`",
-            a.name
+    if let Some(label) = &a.token_key {
+        let algorithm = super::keygen::parse_type(&a.key_type)?;
+        check_key_fits(preset, algorithm)?;
+        let public = super::keygen::token_public_key(&config, label, algorithm)?;
+        meta.key_type = KeyType::token(algorithm).as_str().into();
+        meta.token_key = Some(label.clone());
+        meta.public_key = Some(hex::encode(public));
+        return write_entry(
+            &config,
+            &meta,
+            &SecretMaterial {
+                secret: b"",
+                passphrase: None,
+            },
         );
     }
-    Ok(())
+    if preset.accepts_key(None) {
+        let secret = obtain(&a.secret_file, "secret", "--secret-file")?;
+        preset.check_secret(&secret)?;
+        let passphrase = if preset.needs_passphrase() || a.passphrase_file.is_some() {
+            Some(obtain(
+                &a.passphrase_file,
+                "passphrase",
+                "--passphrase-file",
+            )?)
+        } else {
+            None
+        };
+        let material = SecretMaterial {
+            secret: &secret,
+            passphrase: passphrase.as_ref().map(|p| &p[..]),
+        };
+        return write_entry(&config, &meta, &material);
+    }
+    Err(CliError::new(format!(
+        "the {} preset signs with an asymmetric key, not an HMAC secret",
+        preset.id()
+    ))
+    .hint("import one with --private-key-file FILE, or create one with `apisec-agent keygen`"))
+}
+
+/// Refuses a key the exchange's preset cannot sign with.
+pub fn check_key_fits(
+    preset: &dyn apisec_agent::sign::Preset,
+    algorithm: KeyAlgorithm,
+) -> CmdResult {
+    if preset.accepts_key(Some(algorithm)) {
+        Ok(())
+    } else {
+        Err(CliError::new(format!(
+            "the {} preset does not sign with {algorithm:?} keys",
+            preset.id()
+        )))
+    }
 }

@@ -37,6 +37,8 @@ pub enum Command {
     Add(AddArgs),
     /// List what the store holds (no secrets, no token, no touch)
     List(ListArgs),
+    /// Create an asymmetric API key (Ed25519 or P-256) on the token and print its public key
+    Keygen(KeygenArgs),
     /// Remove a secret from the store (and from a running agent's memory)
     Remove(RemoveArgs),
     /// Start the agent in the background and print the shell lines that point clients at it
@@ -114,6 +116,47 @@ pub struct AddArgs {
     #[arg(long)]
     pub allow_raw: bool,
     /// Last day the secret may be used, YYYY-MM-DD (UTC)
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub expires: Option<String>,
+    /// How far a client-supplied timestamp may be from the agent's clock: e.g. 5s, or off
+    #[arg(long, value_name = "SECONDS|off", default_value = "5s")]
+    pub freshness: String,
+    /// Import an asymmetric API key: a PEM private key (Ed25519 or P-256) or Coinbase's key JSON
+    /// ('-' = stdin)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["secret_file", "passphrase_file", "token_key"])]
+    pub private_key_file: Option<PathBuf>,
+    /// Use a key made on the token by `apisec-agent keygen` (its label, e.g. apisec-key:NAME)
+    #[arg(long, value_name = "LABEL", conflicts_with_all = ["secret_file", "passphrase_file"])]
+    pub token_key: Option<String>,
+    /// The token key's type, with --token-key
+    #[arg(long = "type", value_name = "ed25519|p256", default_value = "ed25519")]
+    pub key_type: String,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Without --api-key, keygen prints the public key and the `add` command to run \
+    once the exchange has issued the API key id for it.\n\nExample:\n  \
+    apisec-agent keygen binance-ed --exchange binance --type ed25519\n  \
+    (register the printed public key at Binance, which shows the API key id)\n  \
+    apisec-agent add binance-ed --exchange binance --api-key ID --token-key apisec-key:binance-ed"
+)]
+pub struct KeygenArgs {
+    /// Name of the secret
+    pub name: String,
+    /// Exchange preset: binance, coinbase-advanced
+    #[arg(long, value_name = "EXCHANGE")]
+    pub exchange: String,
+    /// Key type
+    #[arg(long = "type", value_name = "ed25519|p256")]
+    pub key_type: String,
+    /// The API key id, when the exchange already issued it: writes the store entry at once
+    #[arg(long, value_name = "ID")]
+    pub api_key: Option<String>,
+    /// Generate the key in memory and seal it like a secret, instead of on the token
+    #[arg(long)]
+    pub in_memory: bool,
+    /// Last day the key may be used, YYYY-MM-DD (UTC)
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub expires: Option<String>,
     /// How far a client-supplied timestamp may be from the agent's clock: e.g. 5s, or off

@@ -65,6 +65,7 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
         token,
         approver,
         lifetime,
+        state_dir: apisec_agent::paths::default_state_dir(),
     }));
     let mut allowed = vec![hardening::current_uid()];
     allowed.extend(config.allowed_uids.iter().copied());

@@ -4,6 +4,7 @@ pub mod add;
 pub mod args;
 pub mod daemon;
 pub mod init;
+pub mod keygen;
 pub mod list;
 
 use std::path::{Path, PathBuf};
@@ -54,6 +55,7 @@ pub fn dispatch(cli: args::Cli) -> CmdResult {
         args::Command::Init(a) => init::run(&config, a),
         args::Command::Add(a) => add::run(&config, a),
         args::Command::List(a) => list::list(&config, a),
+        args::Command::Keygen(a) => keygen::run(&config, a),
         args::Command::Remove(a) => list::remove(&config, a),
         args::Command::Start(a) => daemon::start(&config, a),
         args::Command::Run(a) => daemon::run(&config, a),

@@ -11,16 +11,21 @@ use tokio::sync::mpsc;
 
 use crate::approval::{ApprovalError, ApprovalRequest, Approver};
 use crate::envelope::{self, Recipient, TokenIdentity};
+use crate::keys::{KeyType, SoftKey};
 use crate::peer::PeerInfo;
 use crate::policy::{self, ExpiryState};
 use crate::proto::{self, ErrorCode, ErrorReply};
 use crate::sign;
 use crate::store::{self, entry, Store, StoreError, Unsealed};
-use crate::token::{TokenError, TokenHandle};
+use crate::token::{TokenError, TokenHandle, TokenSigner};
+
+use super::nonces::NonceStore;
 
 /// An unsealed secret and when to forget it.
 pub struct Held {
     pub unsealed: Unsealed,
+    /// The asymmetric key, for Ed25519 / P-256 API keys (in locked memory or on the token).
+    pub signer: Option<Box<dyn sign::AsymmetricSigner + Send + Sync>>,
     /// Unix seconds; `None` = kept until lock.
     pub forget_at: Option<u64>,
 }
@@ -38,10 +43,13 @@ pub struct AgentSettings {
     pub token: TokenHandle,
     pub approver: Approver,
     pub lifetime: Option<Duration>,
+    /// Where the agent keeps state that must survive a restart (nonce marks).
+    pub state_dir: std::path::PathBuf,
 }
 
 pub struct Agent {
     settings: AgentSettings,
+    nonces: NonceStore,
     held: Mutex<HashMap<String, Arc<Held>>>,
     lock: Mutex<Option<AgentLock>>,
 }
@@ -50,6 +58,13 @@ pub fn now_unix() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
         .unwrap_or(0)
 }
 
@@ -82,6 +97,7 @@ fn approval_error(e: ApprovalError) -> ErrorReply {
 impl Agent {
     pub fn new(settings: AgentSettings) -> Self {
         Self {
+            nonces: NonceStore::new(settings.state_dir.join("nonces")),
             settings,
             held: Mutex::new(HashMap::new()),
             lock: Mutex::new(None),
@@ -166,7 +182,7 @@ impl Agent {
             let unsealed = tokio::task::spawn_blocking(move || this.unseal_file(&file))
                 .await
                 .map_err(|_| ErrorReply::new(ErrorCode::Internal, "the unseal task failed"))?;
-            let unsealed = unsealed.map_err(|mut e| {
+            let unsealed = unsealed.and_then(|u| self.signer_for(u)).map_err(|mut e| {
                 if !done.is_empty() {
                     e.message = format!("{} (already unlocked: {})", e.message, done.join(", "));
                 }
@@ -174,7 +190,7 @@ impl Agent {
                 e
             })?;
             if let ExpiryState::Soon(days) =
-                policy::expiry_state(unsealed.meta.expires.as_deref(), now_unix())
+                policy::expiry_state(unsealed.0.meta.expires.as_deref(), now_unix())
             {
                 crate::warn!("secret {name} expires in {days} day(s); rotate it soon");
             }
@@ -182,7 +198,8 @@ impl Agent {
             self.held.lock().expect("held poisoned").insert(
                 name.clone(),
                 Arc::new(Held {
-                    unsealed,
+                    unsealed: unsealed.0,
+                    signer: unsealed.1,
                     forget_at,
                 }),
             );
@@ -217,6 +234,57 @@ impl Agent {
         })?;
         store::check_untampered(file, &unsealed.meta).map_err(store_error)?;
         Ok(unsealed)
+    }
+
+    /// Builds the signer an asymmetric key needs; HMAC secrets need none.
+    #[allow(clippy::type_complexity)]
+    fn signer_for(
+        &self,
+        mut unsealed: Unsealed,
+    ) -> Result<
+        (
+            Unsealed,
+            Option<Box<dyn sign::AsymmetricSigner + Send + Sync>>,
+        ),
+        ErrorReply,
+    > {
+        let bad = |reason: String| ErrorReply::new(ErrorCode::BadEntry, reason);
+        let key_type = KeyType::parse(&unsealed.meta.key_type)
+            .ok_or_else(|| bad(format!("unknown key_type {:?}", unsealed.meta.key_type)))?;
+        let signer: Option<Box<dyn sign::AsymmetricSigner + Send + Sync>> = match key_type {
+            KeyType::Hmac => None,
+            KeyType::Ed25519 | KeyType::P256 => {
+                let algorithm = key_type.algorithm().expect("asymmetric");
+                let material =
+                    std::mem::replace(&mut unsealed.secret, crate::secret::LockedBytes::new(&[]));
+                Some(Box::new(SoftKey::new(algorithm, material).map_err(bad)?))
+            }
+            KeyType::TokenEd25519 | KeyType::TokenP256 => {
+                let label = unsealed
+                    .meta
+                    .token_key
+                    .clone()
+                    .ok_or_else(|| bad("a token key entry without token_key".into()))?;
+                Some(Box::new(TokenSigner {
+                    handle: self.settings.token.clone(),
+                    label,
+                    algorithm: key_type.algorithm().expect("asymmetric"),
+                }))
+            }
+        };
+        Ok((unsealed, signer))
+    }
+
+    /// Whether signing with `name` is a token operation (so the caller can leave the async
+    /// runtime's worker free while it blocks).
+    pub fn signs_on_token(&self, name: &str) -> bool {
+        self.held
+            .lock()
+            .expect("held poisoned")
+            .get(name)
+            .is_some_and(|h| {
+                KeyType::parse(&h.unsealed.meta.key_type).is_some_and(KeyType::in_token)
+            })
     }
 
     /// Forgets the named secrets (all when `names` is empty); returns how many were held.
@@ -365,6 +433,10 @@ impl Agent {
             api_key: &meta.api_key,
             secret: held.unsealed.secret.as_slice(),
             passphrase: held.unsealed.passphrase.as_ref().map(|p| p.as_slice()),
+            signer: held
+                .signer
+                .as_deref()
+                .map(|s| s as &dyn sign::AsymmetricSigner),
         };
         let http = sign::HttpRequest {
             method: request.method.clone(),
@@ -372,15 +444,15 @@ impl Agent {
             query: request.query.clone(),
             body: request.body.clone(),
         };
-        let signed = sign::sign(
-            &meta.exchange,
-            &http,
-            &credentials,
-            &request.timestamp,
-            &request.nonce,
-            now_ms(),
-            meta.freshness(),
-        )
+        let time = sign::TimeContext {
+            client_timestamp: &request.timestamp,
+            client_nonce: &request.nonce,
+            now_ms: now_ms(),
+            freshness: meta.freshness(),
+        };
+        let signed = sign::sign(&meta.exchange, &http, &credentials, &time, &mut || {
+            self.nonces.next(&request.name, now_us())
+        })
         .map_err(|e| {
             crate::info!(
                 "sign refused: {} {} {} for {}: {e}",

@@ -3,6 +3,7 @@
 //! socket activation can hand in their own.
 
 pub mod agent;
+pub mod nonces;
 pub mod session;
 pub mod socket;
 

@@ -161,6 +161,9 @@ async fn extension(
             shutdown.notify_one();
             return Ok(());
         }
+        ApisecRequest::Sign(r) if agent.signs_on_token(&r.name) => {
+            tokio::task::block_in_place(|| agent.sign(r, peer)).map(|s| s.encode())
+        }
         ApisecRequest::Sign(r) => agent.sign(r, peer).map(|s| s.encode()),
         ApisecRequest::Mac(r) => agent.mac(r, peer).map(|m| proto::encode_mac_reply(&m)),
         ApisecRequest::Unlock(r) => {

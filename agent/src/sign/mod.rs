@@ -7,7 +7,10 @@ pub mod mac;
 pub mod preset;
 pub mod time;
 
-pub use preset::{Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat};
+pub use preset::{
+    AsymmetricSigner, Credentials, HttpRequest, KeyAlgorithm, Preset, PresetError, Signed, Stamp,
+    TimeFormat,
+};
 
 use crate::policy::Freshness;
 
@@ -20,24 +23,58 @@ pub enum SignError {
     Time(#[from] time::StampError),
     #[error("no signing preset for exchange {0:?}; known: {known}", known = exchanges::ids().join(", "))]
     UnknownExchange(String),
+    #[error("{0}")]
+    Nonce(String),
+}
+
+/// The time side of one request: what the client sent, and the agent's clock and rules.
+pub struct TimeContext<'a> {
+    /// The client's timestamp in the exchange's form; empty when the agent should stamp.
+    pub client_timestamp: &'a str,
+    /// The client's nonce; empty when the agent should choose.
+    pub client_nonce: &'a str,
+    pub now_ms: u64,
+    pub freshness: Freshness,
 }
 
 /// Signs `request` with the preset of `exchange`: the agent stamps the time (or checks the
-/// client's against `freshness`), then the preset computes the headers.
+/// client's against the freshness window), then the preset computes the headers. `agent_nonce`
+/// gives the agent's next nonce for this secret.
 pub fn sign(
     exchange: &str,
     request: &HttpRequest,
     credentials: &Credentials<'_>,
-    client_timestamp: &str,
-    client_nonce: &str,
-    now_ms: u64,
-    freshness: Freshness,
+    time: &TimeContext<'_>,
+    agent_nonce: &mut dyn FnMut() -> Result<u64, String>,
 ) -> Result<Signed, SignError> {
     let preset = exchanges::by_id(exchange)
         .ok_or_else(|| SignError::UnknownExchange(exchange.to_owned()))?;
-    let timestamp = time::stamp(preset.time_format(), client_timestamp, now_ms, freshness)?;
+    let algorithm = credentials.signer.map(|s| s.algorithm());
+    if !preset.accepts_key(algorithm) {
+        return Err(PresetError::KeyKind {
+            exchange: preset.id(),
+            needed: if algorithm.is_none() {
+                "an asymmetric (Ed25519 or P-256) key"
+            } else {
+                "an HMAC secret"
+            },
+            have: match algorithm {
+                None => "an HMAC secret",
+                Some(KeyAlgorithm::Ed25519) => "an Ed25519 key",
+                Some(KeyAlgorithm::P256) => "a P-256 key",
+            },
+        }
+        .into());
+    }
+    let stamp_at = time.now_ms + preset.timestamp_lead_ms();
+    let timestamp = time::stamp(
+        preset.time_format(),
+        time.client_timestamp,
+        stamp_at,
+        time.freshness,
+    )?;
     let nonce = if preset.wants_nonce() {
-        Some(time::nonce(client_nonce, now_ms, freshness)?)
+        Some(time::nonce(time.client_nonce, agent_nonce, time.freshness)?)
     } else {
         None
     };

@@ -28,6 +28,23 @@ impl fmt::Debug for HttpRequest {
     }
 }
 
+/// The kind of an asymmetric API key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyAlgorithm {
+    Ed25519,
+    /// ECDSA on P-256 with SHA-256 (JWT `ES256`).
+    P256,
+}
+
+/// An asymmetric API key that signs without showing itself: in locked memory, or inside the
+/// token (where it cannot be extracted).
+pub trait AsymmetricSigner: Sync {
+    fn algorithm(&self) -> KeyAlgorithm;
+    /// Ed25519: the 64-byte signature of `message`. P-256: the 64-byte `r || s` of ECDSA over
+    /// SHA-256(`message`).
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, String>;
+}
+
 /// The key material a preset signs with. Borrowed from locked memory for the duration of one call.
 pub struct Credentials<'a> {
     /// The API key id the exchange issued (public; sent in a header).
@@ -36,6 +53,8 @@ pub struct Credentials<'a> {
     pub secret: &'a [u8],
     /// The passphrase chosen when the key was created (Bitget, OKX, KuCoin, Coinbase Exchange).
     pub passphrase: Option<&'a [u8]>,
+    /// The asymmetric key, for Ed25519 / P-256 API keys (then `secret` is empty).
+    pub signer: Option<&'a dyn AsymmetricSigner>,
 }
 
 impl fmt::Debug for Credentials<'_> {
@@ -44,6 +63,7 @@ impl fmt::Debug for Credentials<'_> {
             .field("api_key", &self.api_key)
             .field("secret", &"<redacted>")
             .field("passphrase", &self.passphrase.map(|_| "<redacted>"))
+            .field("signer", &self.signer.map(|s| s.algorithm()))
             .finish()
     }
 }
@@ -103,6 +123,17 @@ pub enum PresetError {
         exchange: &'static str,
         reason: &'static str,
     },
+    #[error("the {exchange} preset needs {needed}; this secret is {have}")]
+    KeyKind {
+        exchange: &'static str,
+        needed: &'static str,
+        have: &'static str,
+    },
+    #[error("the key failed to sign for {exchange}: {reason}")]
+    Signer {
+        exchange: &'static str,
+        reason: String,
+    },
     #[error("malformed request for {exchange}: {reason}")]
     BadRequest {
         exchange: &'static str,
@@ -116,6 +147,14 @@ pub trait Preset: Sync + Send {
     fn id(&self) -> &'static str;
     /// How this exchange writes timestamps.
     fn time_format(&self) -> TimeFormat;
+    /// How far ahead of now the agent stamps: BitMEX's `api-expires` is a time in the future.
+    fn timestamp_lead_ms(&self) -> u64 {
+        0
+    }
+    /// Whether this preset signs with an asymmetric key (and with which) instead of HMAC.
+    fn accepts_key(&self, algorithm: Option<KeyAlgorithm>) -> bool {
+        algorithm.is_none()
+    }
     /// Whether this exchange wants a nonce besides the timestamp.
     fn wants_nonce(&self) -> bool {
         false

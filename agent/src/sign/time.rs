@@ -107,14 +107,20 @@ pub fn stamp(
 }
 
 /// The nonce to sign with. A client nonce only with freshness off (replaying documented examples);
-/// otherwise the agent's clock in microseconds, which the nonce store keeps strictly increasing.
-pub fn nonce(client: &str, now_ms: u64, freshness: Freshness) -> Result<String, StampError> {
+/// otherwise the agent's own, from `agent_nonce` (the nonce store: strictly increasing).
+pub fn nonce(
+    client: &str,
+    agent_nonce: &mut dyn FnMut() -> Result<u64, String>,
+    freshness: Freshness,
+) -> Result<String, super::SignError> {
     if client.is_empty() {
-        return Ok((now_ms * 1000).to_string());
+        return agent_nonce()
+            .map(|n| n.to_string())
+            .map_err(super::SignError::Nonce);
     }
     match freshness {
         Freshness::Off => Ok(client.to_owned()),
-        Freshness::Window { .. } => Err(StampError::NonceNotAllowed),
+        Freshness::Window { .. } => Err(StampError::NonceNotAllowed.into()),
     }
 }
 
@@ -170,8 +176,12 @@ mod tests {
 
     #[test]
     fn client_nonce_needs_freshness_off() {
-        assert_eq!(nonce("", 2, FIVE_S).unwrap(), "2000");
-        assert_eq!(nonce("77", 2, Freshness::Off).unwrap(), "77");
-        assert_eq!(nonce("77", 2, FIVE_S), Err(StampError::NonceNotAllowed));
+        let mut agent = || Ok(2000);
+        assert_eq!(nonce("", &mut agent, FIVE_S).unwrap(), "2000");
+        assert_eq!(nonce("77", &mut agent, Freshness::Off).unwrap(), "77");
+        assert_eq!(
+            nonce("77", &mut agent, FIVE_S),
+            Err(super::super::SignError::Time(StampError::NonceNotAllowed))
+        );
     }
 }

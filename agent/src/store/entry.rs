@@ -35,6 +35,24 @@ pub struct EntryMeta {
     /// How far a client timestamp may stray from the agent's clock: `5s`, `off`, ...
     #[serde(default = "default_freshness")]
     pub freshness: String,
+    /// `hmac` (a shared secret), `ed25519` / `p256` (a sealed private key), `token-ed25519` /
+    /// `token-p256` (a key that lives on the token).
+    #[serde(default = "default_key_type", skip_serializing_if = "is_hmac")]
+    pub key_type: String,
+    /// The label of the key on the token, for `token-*` key types.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_key: Option<String>,
+    /// The public key (hex) of an asymmetric key, to show and to check against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
+}
+
+fn default_key_type() -> String {
+    "hmac".into()
+}
+
+fn is_hmac(s: &String) -> bool {
+    s == "hmac"
 }
 
 fn default_freshness() -> String {
@@ -71,6 +89,15 @@ impl EntryMeta {
         if self.freshness != sealed.freshness {
             d.push("freshness");
         }
+        if self.key_type != sealed.key_type {
+            d.push("key_type");
+        }
+        if self.token_key != sealed.token_key {
+            d.push("token_key");
+        }
+        if self.public_key != sealed.public_key {
+            d.push("public_key");
+        }
         d
     }
 }
@@ -90,6 +117,12 @@ pub struct EntryFile {
     pub allow_raw: bool,
     #[serde(default = "default_freshness")]
     pub freshness: String,
+    #[serde(default = "default_key_type", skip_serializing_if = "is_hmac")]
+    pub key_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
     /// The recipients the block is sealed to (informational; the age header is authoritative).
     pub recipients: Vec<String>,
     /// The ASCII-armored age file.
@@ -110,6 +143,9 @@ impl EntryFile {
             expires: self.expires.clone(),
             allow_raw: self.allow_raw,
             freshness: self.freshness.clone(),
+            key_type: self.key_type.clone(),
+            token_key: self.token_key.clone(),
+            public_key: self.public_key.clone(),
         }
     }
 
@@ -160,6 +196,9 @@ pub fn seal(
         expires: meta.expires.clone(),
         allow_raw: meta.allow_raw,
         freshness: meta.freshness.clone(),
+        key_type: meta.key_type.clone(),
+        token_key: meta.token_key.clone(),
+        public_key: meta.public_key.clone(),
         recipients: recipients.iter().map(|r| r.to_string()).collect(),
         sealed,
     })

@@ -13,6 +13,7 @@ use zeroize::Zeroizing;
 
 use crate::envelope::Ecdh;
 use crate::pin::PinError;
+use crate::sign::{AsymmetricSigner, KeyAlgorithm};
 
 /// Why the token could not do what was asked. Names the PKCS#11 function and return value where
 /// there is one, and says what to do.
@@ -60,6 +61,13 @@ pub enum TokenError {
 /// Something that holds the wrapping key and can do ECDH with it.
 pub trait KeyHolder: Send + 'static {
     fn ecdh(&mut self, peer: &[u8; 65]) -> Result<Zeroizing<[u8; 32]>, TokenError>;
+    /// Signs with an API key that lives on the token (`apisec-agent keygen`).
+    fn sign(
+        &mut self,
+        label: &str,
+        algorithm: KeyAlgorithm,
+        message: &[u8],
+    ) -> Result<Vec<u8>, TokenError>;
     /// Closes sessions and lets other programs use the token; the next request reconnects.
     fn release(&mut self);
 }
@@ -68,6 +76,12 @@ enum Job {
     Ecdh {
         peer: [u8; 65],
         reply: mpsc::SyncSender<Result<Zeroizing<[u8; 32]>, TokenError>>,
+    },
+    Sign {
+        label: String,
+        algorithm: KeyAlgorithm,
+        message: Vec<u8>,
+        reply: mpsc::SyncSender<Result<Vec<u8>, TokenError>>,
     },
     Release {
         reply: mpsc::SyncSender<()>,
@@ -93,6 +107,14 @@ impl TokenHandle {
                         Job::Ecdh { peer, reply } => {
                             let _ = reply.send(holder.ecdh(&peer));
                         }
+                        Job::Sign {
+                            label,
+                            algorithm,
+                            message,
+                            reply,
+                        } => {
+                            let _ = reply.send(holder.sign(&label, algorithm, &message));
+                        }
                         Job::Release { reply } => {
                             holder.release();
                             let _ = reply.send(());
@@ -103,6 +125,25 @@ impl TokenHandle {
             })
             .expect("spawning the token thread");
         Self { jobs }
+    }
+
+    /// Signs with the token key `label` (blocks until the token answers).
+    pub fn sign(
+        &self,
+        label: &str,
+        algorithm: KeyAlgorithm,
+        message: &[u8],
+    ) -> Result<Vec<u8>, TokenError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.jobs
+            .send(Job::Sign {
+                label: label.to_owned(),
+                algorithm,
+                message: message.to_vec(),
+                reply: tx,
+            })
+            .map_err(|_| TokenError::ActorGone)?;
+        rx.recv().map_err(|_| TokenError::ActorGone)?
     }
 
     pub fn release(&self) {
@@ -125,5 +166,24 @@ impl Ecdh for TokenHandle {
             })
             .map_err(|_| TokenError::ActorGone)?;
         rx.recv().map_err(|_| TokenError::ActorGone)?
+    }
+}
+
+/// An API key on the token, as a signer for the presets: every signature is one token operation.
+pub struct TokenSigner {
+    pub handle: TokenHandle,
+    pub label: String,
+    pub algorithm: KeyAlgorithm,
+}
+
+impl AsymmetricSigner for TokenSigner {
+    fn algorithm(&self) -> KeyAlgorithm {
+        self.algorithm
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, String> {
+        self.handle
+            .sign(&self.label, self.algorithm, message)
+            .map_err(|e| e.to_string())
     }
 }

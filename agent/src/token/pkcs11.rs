@@ -19,9 +19,12 @@ use zeroize::Zeroizing;
 
 use super::{KeyHolder, TokenError};
 use crate::pin::PinSource;
+use crate::sign::KeyAlgorithm;
 
 /// DER of the P-256 curve OID 1.2.840.10045.3.1.7, the value of `CKA_EC_PARAMS`.
 const P256_OID_DER: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+/// DER of the Ed25519 OID 1.3.101.112 (RFC 8410), `CKA_EC_PARAMS` of an Edwards key.
+const ED25519_OID_DER: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
 
 /// Which token and which key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -239,6 +242,136 @@ pub fn generate_key(session: &Session, label: &str) -> Result<Vec<u8>, TokenErro
     Ok(find_key(session, label)?.1)
 }
 
+fn key_type_of(algorithm: KeyAlgorithm) -> (KeyType, &'static [u8]) {
+    match algorithm {
+        KeyAlgorithm::Ed25519 => (KeyType::EC_EDWARDS, ED25519_OID_DER),
+        KeyAlgorithm::P256 => (KeyType::EC, P256_OID_DER),
+    }
+}
+
+/// Generates an API signing key on the token: sensitive, never extractable, for signing only.
+/// Returns the raw public key (32 bytes for Ed25519, the 65-byte point for P-256).
+pub fn generate_signing_key(
+    session: &Session,
+    label: &str,
+    algorithm: KeyAlgorithm,
+) -> Result<Vec<u8>, TokenError> {
+    if find_signing_key(session, label, algorithm).is_ok() {
+        return Err(TokenError::BadKey(format!(
+            "a key labelled {label:?} already exists on the token"
+        )));
+    }
+    let (key_type, params) = key_type_of(algorithm);
+    let id: Vec<u8> = Sha256::digest(label.as_bytes())[..8].to_vec();
+    let public_template = [
+        Attribute::Token(true),
+        Attribute::Private(false),
+        Attribute::KeyType(key_type),
+        Attribute::EcParams(params.to_vec()),
+        Attribute::Verify(true),
+        Attribute::Label(label.as_bytes().to_vec()),
+        Attribute::Id(id.clone()),
+    ];
+    let private_template = [
+        Attribute::Token(true),
+        Attribute::Private(true),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(false),
+        Attribute::Sign(true),
+        Attribute::Derive(false),
+        Attribute::Label(label.as_bytes().to_vec()),
+        Attribute::Id(id),
+    ];
+    let mechanism = match algorithm {
+        KeyAlgorithm::Ed25519 => Mechanism::EccEdwardsKeyPairGen,
+        KeyAlgorithm::P256 => Mechanism::EccKeyPairGen,
+    };
+    let (public, _) = session
+        .generate_key_pair(&mechanism, &public_template, &private_template)
+        .map_err(ck)?;
+    signing_public_key(session, public, algorithm)
+}
+
+fn signing_public_key(
+    session: &Session,
+    public: ObjectHandle,
+    algorithm: KeyAlgorithm,
+) -> Result<Vec<u8>, TokenError> {
+    let attrs = session
+        .get_attributes(public, &[AttributeType::EcPoint])
+        .map_err(ck)?;
+    let point = attrs
+        .into_iter()
+        .find_map(|a| match a {
+            Attribute::EcPoint(p) => Some(p),
+            _ => None,
+        })
+        .ok_or_else(|| TokenError::BadKey("the public key has no EC point".into()))?;
+    match algorithm {
+        KeyAlgorithm::P256 => unwrap_ec_point(&point),
+        // An OCTET STRING around the 32 bytes (some modules give them raw).
+        KeyAlgorithm::Ed25519 => match point.as_slice() {
+            [0x04, 0x20, rest @ ..] if rest.len() == 32 => Ok(rest.to_vec()),
+            raw if raw.len() == 32 => Ok(raw.to_vec()),
+            _ => Err(TokenError::BadKey(format!(
+                "unexpected Ed25519 point encoding ({} bytes)",
+                point.len()
+            ))),
+        },
+    }
+}
+
+/// The private key (and public key) of a signing key on the token.
+pub fn find_signing_key(
+    session: &Session,
+    label: &str,
+    algorithm: KeyAlgorithm,
+) -> Result<(ObjectHandle, Vec<u8>), TokenError> {
+    let (key_type, _) = key_type_of(algorithm);
+    let find = |class| {
+        session
+            .find_objects(&[
+                Attribute::Class(class),
+                Attribute::KeyType(key_type),
+                Attribute::Label(label.as_bytes().to_vec()),
+            ])
+            .map_err(ck)
+    };
+    let private =
+        *find(ObjectClass::PRIVATE_KEY)?
+            .first()
+            .ok_or_else(|| TokenError::KeyNotFound {
+                label: label.to_owned(),
+            })?;
+    let public = *find(ObjectClass::PUBLIC_KEY)?.first().ok_or_else(|| {
+        TokenError::BadKey(format!(
+            "no public key labelled {label:?} beside the private key"
+        ))
+    })?;
+    Ok((private, signing_public_key(session, public, algorithm)?))
+}
+
+/// Signs on the token: `CKM_EDDSA` (pure Ed25519) or `CKM_ECDSA` over our SHA-256 of the message.
+fn sign_on_token(
+    session: &Session,
+    key: ObjectHandle,
+    algorithm: KeyAlgorithm,
+    message: &[u8],
+) -> Result<Vec<u8>, CkError> {
+    match algorithm {
+        KeyAlgorithm::Ed25519 => {
+            let params = cryptoki::mechanism::eddsa::EddsaParams::new(
+                cryptoki::mechanism::eddsa::EddsaSignatureScheme::Pure,
+            );
+            session.sign(&Mechanism::Eddsa(params), key, message)
+        }
+        KeyAlgorithm::P256 => {
+            let digest = Sha256::digest(message);
+            session.sign(&Mechanism::Ecdsa, key, &digest)
+        }
+    }
+}
+
 /// ECDH on the token; the shared x-coordinate comes back in a zeroizing buffer.
 fn derive(
     session: &Session,
@@ -341,6 +474,30 @@ impl KeyHolder for Pkcs11Holder {
                 Err(e) if session_lost(&e) && attempt == 0 => {
                     self.session = None;
                 }
+                Err(e) => {
+                    if session_lost(&e) {
+                        self.session = None;
+                    }
+                    return Err(ck(e));
+                }
+            }
+        }
+        unreachable!("the loop returns on its second pass")
+    }
+
+    fn sign(
+        &mut self,
+        label: &str,
+        algorithm: KeyAlgorithm,
+        message: &[u8],
+    ) -> Result<Vec<u8>, TokenError> {
+        for attempt in 0..2 {
+            self.connect()?;
+            let (session, _) = self.session.as_ref().expect("connected");
+            let (key, _) = find_signing_key(session, label, algorithm)?;
+            match sign_on_token(session, key, algorithm, message) {
+                Ok(sig) => return Ok(sig),
+                Err(e) if session_lost(&e) && attempt == 0 => self.session = None,
                 Err(e) => {
                     if session_lost(&e) {
                         self.session = None;

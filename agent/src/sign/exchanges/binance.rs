@@ -8,9 +8,14 @@
 //!
 //! The agent appends `timestamp` and then `signature` to the query, so the signature covers the
 //! timestamp the agent chose.
+//!
+//! Ed25519 API keys (same page, "SIGNED Endpoint Example for POST /api/v3/order - Ed25519 Keys"):
+//! the signature is base64(Ed25519(totalParams)), percent-encoded in the query.
 
 use super::util::{check_target, hmac_sha256, method, STANDARD_METHODS};
-use crate::sign::{Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat};
+use crate::sign::{
+    Credentials, HttpRequest, KeyAlgorithm, Preset, PresetError, Signed, Stamp, TimeFormat,
+};
 
 pub struct Binance;
 
@@ -23,6 +28,10 @@ impl Preset for Binance {
 
     fn time_format(&self) -> TimeFormat {
         TimeFormat::UnixMillis
+    }
+
+    fn accepts_key(&self, algorithm: Option<KeyAlgorithm>) -> bool {
+        matches!(algorithm, None | Some(KeyAlgorithm::Ed25519))
     }
 
     fn sign(
@@ -54,10 +63,21 @@ impl Preset for Binance {
         }
         query.push_str("timestamp=");
         query.push_str(&stamp.timestamp);
-        let signature = hex::encode(hmac_sha256(
-            credentials.secret,
-            &[query.as_bytes(), &request.body],
-        ));
+        let signature = match credentials.signer {
+            None => hex::encode(hmac_sha256(
+                credentials.secret,
+                &[query.as_bytes(), &request.body],
+            )),
+            Some(signer) => {
+                let mut total = query.clone().into_bytes();
+                total.extend_from_slice(&request.body);
+                let raw = signer.sign(&total).map_err(|reason| PresetError::Signer {
+                    exchange: ID,
+                    reason,
+                })?;
+                percent_encode(&super::util::base64(&raw))
+            }
+        };
         query.push_str("&signature=");
         query.push_str(&signature);
         Ok(Signed {
@@ -70,6 +90,13 @@ impl Preset for Binance {
             body: None,
         })
     }
+}
+
+/// Percent-encodes a base64 value for a query string (`+`, `/`, `=`).
+fn percent_encode(s: &str) -> String {
+    s.replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D")
 }
 
 #[cfg(test)]
@@ -85,6 +112,7 @@ mod tests {
             api_key: "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A",
             secret: b"NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j",
             passphrase: None,
+            signer: None,
         };
         let req = HttpRequest {
             method: "POST".into(),
@@ -119,6 +147,7 @@ mod tests {
             api_key: "k",
             secret: b"s",
             passphrase: None,
+            signer: None,
         };
         let req = HttpRequest {
             method: "GET".into(),
@@ -134,5 +163,43 @@ mod tests {
             Binance.sign(&req, &creds, &stamp),
             Err(PresetError::BadRequest { .. })
         ));
+    }
+
+    /// Ed25519 key: RFC 8410 section 10.3's example private key; the expected signature was
+    /// computed independently with OpenSSL:
+    /// `printf '%s' "$totalParams" | openssl pkeyutl -sign -inkey ed.pem -rawin | base64 -w0`.
+    /// The parameters are those of Binance's Ed25519 example (request-security page cited above).
+    #[test]
+    fn ed25519_key_signs_total_params_in_base64() {
+        let seed = hex::decode("d4ee72dbf913584ad5b6d8f1f769f8ad3afe7c28cbf1d4fbe097a88f44755842")
+            .unwrap();
+        let key = crate::keys::SoftKey::new(
+            KeyAlgorithm::Ed25519,
+            crate::secret::LockedBytes::new(&seed),
+        )
+        .unwrap();
+        let creds = Credentials {
+            api_key: "ed-key",
+            secret: b"",
+            passphrase: None,
+            signer: Some(&key),
+        };
+        let req = HttpRequest {
+            method: "POST".into(),
+            path: "/api/v3/order".into(),
+            query: "symbol=BTCUSDT&side=SELL&type=LIMIT&timeInForce=GTC&quantity=1&price=0.2&recvWindow=5000".into(),
+            body: vec![],
+        };
+        let stamp = Stamp {
+            timestamp: "1668481559918".into(),
+            nonce: None,
+        };
+        let signed = Binance.sign(&req, &creds, &stamp).unwrap();
+        let expected = "dzew7gLjVAlsy7sNq8TpFjDwE3AQShQywfokgplBbfM0goKtlUA8PcXyhZPl16mJ/HXa4yYrNPGWhDOiAItNDw==";
+        assert_eq!(signed.query_additions[1].1, percent_encode(expected));
+        assert!(signed.query.ends_with(&format!(
+            "&timestamp=1668481559918&signature={}",
+            percent_encode(expected)
+        )));
     }
 }

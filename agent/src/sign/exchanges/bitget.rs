@@ -81,6 +81,7 @@ mod tests {
             api_key: "bg_0123456789abcdef",
             secret: b"6e8e2f3b1c0a4d5e9f7a8b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e",
             passphrase: Some(b"demo-passphrase"),
+            signer: None,
         }
     }
 

@@ -22,6 +22,12 @@ impl Preset for Bitmex {
     fn time_format(&self) -> TimeFormat {
         TimeFormat::UnixSeconds
     }
+
+    /// `api-expires` is a moment in the future; BitMEX's own examples allow a few seconds to a
+    /// minute. A short lead keeps a captured request useless soon after.
+    fn timestamp_lead_ms(&self) -> u64 {
+        10_000
+    }
     fn check_secret(&self, secret: &[u8]) -> Result<(), PresetError> {
         nonempty_secret(EX, secret)
     }

@@ -353,6 +353,7 @@ pub(crate) mod test_support {
             api_key: key,
             secret: secret.as_bytes(),
             passphrase: pass.map(str::as_bytes),
+            signer: None,
         }
     }
 

@@ -10,6 +10,7 @@ pub mod bitfinex;
 pub mod bitget;
 pub mod bitmex;
 pub mod bybit;
+pub mod coinbase_advanced;
 pub mod coinbase_exchange;
 pub mod deribit;
 pub mod gate;
@@ -25,6 +26,7 @@ pub use bitfinex::Bitfinex;
 pub use bitget::Bitget;
 pub use bitmex::Bitmex;
 pub use bybit::Bybit;
+pub use coinbase_advanced::CoinbaseAdvanced;
 pub use coinbase_exchange::CoinbaseExchange;
 pub use deribit::Deribit;
 pub use gate::Gate;
@@ -46,6 +48,7 @@ pub static ALL: &[&dyn Preset] = &[
     &Kraken,
     &KrakenFutures,
     &CoinbaseExchange,
+    &CoinbaseAdvanced,
     &Kucoin,
     &Gate,
     &Mexc,

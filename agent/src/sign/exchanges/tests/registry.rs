@@ -6,7 +6,7 @@ use std::collections::HashSet;
 #[test]
 fn ids_are_unique_and_resolvable() {
     let ids: Vec<&str> = all().iter().map(|p| p.id()).collect();
-    assert_eq!(ids.len(), 14);
+    assert_eq!(ids.len(), 15);
     assert_eq!(ids.iter().collect::<HashSet<_>>().len(), ids.len());
     for id in ids {
         assert_eq!(by_id(id).map(|p| p.id()), Some(id));

@@ -1,0 +1,348 @@
+//! Asymmetric exchange API keys (Binance Ed25519, Coinbase CDP P-256 and Ed25519): the kinds an
+//! entry can hold, software signers over locked memory, importing a key file, and the public key
+//! in the form an exchange's website asks for.
+
+use base64::Engine;
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePublicKey};
+use zeroize::Zeroizing;
+
+use crate::secret::LockedBytes;
+use crate::sign::{AsymmetricSigner, KeyAlgorithm};
+
+/// What an entry holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyType {
+    /// A shared HMAC secret (and maybe a passphrase): the usual exchange API secret.
+    Hmac,
+    /// An Ed25519 private key sealed like a secret, held in locked memory when unsealed.
+    Ed25519,
+    /// A P-256 private key sealed like a secret.
+    P256,
+    /// An Ed25519 key generated on the token: it never leaves it; the token signs.
+    TokenEd25519,
+    /// A P-256 key on the token.
+    TokenP256,
+}
+
+impl KeyType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hmac => "hmac",
+            Self::Ed25519 => "ed25519",
+            Self::P256 => "p256",
+            Self::TokenEd25519 => "token-ed25519",
+            Self::TokenP256 => "token-p256",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "hmac" => Self::Hmac,
+            "ed25519" => Self::Ed25519,
+            "p256" => Self::P256,
+            "token-ed25519" => Self::TokenEd25519,
+            "token-p256" => Self::TokenP256,
+            _ => return None,
+        })
+    }
+
+    pub fn algorithm(self) -> Option<KeyAlgorithm> {
+        match self {
+            Self::Hmac => None,
+            Self::Ed25519 | Self::TokenEd25519 => Some(KeyAlgorithm::Ed25519),
+            Self::P256 | Self::TokenP256 => Some(KeyAlgorithm::P256),
+        }
+    }
+
+    pub fn in_token(self) -> bool {
+        matches!(self, Self::TokenEd25519 | Self::TokenP256)
+    }
+
+    pub fn software(algorithm: KeyAlgorithm) -> Self {
+        match algorithm {
+            KeyAlgorithm::Ed25519 => Self::Ed25519,
+            KeyAlgorithm::P256 => Self::P256,
+        }
+    }
+
+    pub fn token(algorithm: KeyAlgorithm) -> Self {
+        match algorithm {
+            KeyAlgorithm::Ed25519 => Self::TokenEd25519,
+            KeyAlgorithm::P256 => Self::TokenP256,
+        }
+    }
+}
+
+/// A private key in locked memory (the 32-byte Ed25519 seed or P-256 scalar). Each signature
+/// builds the signing key on the stack and drops (zeroizes) it at once.
+pub struct SoftKey {
+    algorithm: KeyAlgorithm,
+    material: LockedBytes,
+}
+
+impl std::fmt::Debug for SoftKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SoftKey({:?}, <redacted>)", self.algorithm)
+    }
+}
+
+impl SoftKey {
+    pub fn new(algorithm: KeyAlgorithm, material: LockedBytes) -> Result<Self, String> {
+        let key = Self {
+            algorithm,
+            material,
+        };
+        key.public_key()?;
+        Ok(key)
+    }
+
+    fn seed(&self) -> Result<Zeroizing<[u8; 32]>, String> {
+        let bytes = self.material.as_slice();
+        if bytes.len() != 32 {
+            return Err(format!(
+                "a {:?} private key is 32 bytes, not {}",
+                self.algorithm,
+                bytes.len()
+            ));
+        }
+        let mut out = Zeroizing::new([0u8; 32]);
+        out.copy_from_slice(bytes);
+        Ok(out)
+    }
+
+    /// The raw public key: 32 bytes (Ed25519) or the uncompressed 65-byte point (P-256).
+    pub fn public_key(&self) -> Result<Vec<u8>, String> {
+        let seed = self.seed()?;
+        Ok(match self.algorithm {
+            KeyAlgorithm::Ed25519 => ed25519_dalek::SigningKey::from_bytes(&seed)
+                .verifying_key()
+                .to_bytes()
+                .to_vec(),
+            KeyAlgorithm::P256 => {
+                use p256::elliptic_curve::sec1::ToEncodedPoint;
+                let sk = p256::SecretKey::from_bytes(seed.as_ref().into())
+                    .map_err(|_| "not a valid P-256 private key".to_owned())?;
+                sk.public_key().to_encoded_point(false).as_bytes().to_vec()
+            }
+        })
+    }
+}
+
+impl AsymmetricSigner for SoftKey {
+    fn algorithm(&self) -> KeyAlgorithm {
+        self.algorithm
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, String> {
+        let seed = self.seed()?;
+        match self.algorithm {
+            KeyAlgorithm::Ed25519 => {
+                use ed25519_dalek::Signer;
+                let sk = ed25519_dalek::SigningKey::from_bytes(&seed);
+                Ok(sk.sign(message).to_bytes().to_vec())
+            }
+            KeyAlgorithm::P256 => {
+                use p256::ecdsa::signature::Signer;
+                let sk = p256::ecdsa::SigningKey::from_bytes(seed.as_ref().into())
+                    .map_err(|_| "not a valid P-256 private key".to_owned())?;
+                let sig: p256::ecdsa::Signature = sk.sign(message);
+                Ok(sig.to_bytes().to_vec())
+            }
+        }
+    }
+}
+
+/// A new random private key (for `keygen --in-memory`).
+pub fn generate(algorithm: KeyAlgorithm) -> Zeroizing<Vec<u8>> {
+    match algorithm {
+        KeyAlgorithm::Ed25519 => {
+            let seed = Zeroizing::new(rand::random::<[u8; 32]>());
+            Zeroizing::new(seed.to_vec())
+        }
+        KeyAlgorithm::P256 => {
+            let sk = p256::SecretKey::random(&mut rand::rngs::OsRng);
+            Zeroizing::new(sk.to_bytes().to_vec())
+        }
+    }
+}
+
+/// The public key as a PEM `PUBLIC KEY` (SubjectPublicKeyInfo): what Binance's "register an
+/// Ed25519 key" page and most tools take.
+pub fn public_key_pem(algorithm: KeyAlgorithm, public: &[u8]) -> Result<String, String> {
+    let line = p256::pkcs8::LineEnding::LF;
+    match algorithm {
+        KeyAlgorithm::Ed25519 => {
+            let bytes: [u8; 32] = public
+                .try_into()
+                .map_err(|_| "an Ed25519 public key is 32 bytes".to_owned())?;
+            let vk = ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|e| e.to_string())?;
+            vk.to_public_key_pem(line).map_err(|e| e.to_string())
+        }
+        KeyAlgorithm::P256 => {
+            use p256::pkcs8::EncodePublicKey as _;
+            let pk = p256::PublicKey::from_sec1_bytes(public).map_err(|e| e.to_string())?;
+            pk.to_public_key_pem(line).map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// A private key read from a file.
+pub struct ImportedKey {
+    pub algorithm: KeyAlgorithm,
+    pub secret: Zeroizing<Vec<u8>>,
+    /// The key's own id where the file carries one (Coinbase's key JSON `name` / `id`).
+    pub key_id: Option<String>,
+}
+
+impl std::fmt::Debug for ImportedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportedKey")
+            .field("algorithm", &self.algorithm)
+            .field("secret", &"<redacted>")
+            .field("key_id", &self.key_id)
+            .finish()
+    }
+}
+
+/// Reads a PEM private key (PKCS#8 Ed25519 or P-256, or SEC1 `EC PRIVATE KEY`), or Coinbase's
+/// CDP key JSON (`{"name": ..., "privateKey": "-----BEGIN EC PRIVATE KEY-----..."}` or
+/// `{"id": ..., "privateKey": "<base64 of seed || public>"}`).
+pub fn import(text: &str) -> Result<ImportedKey, String> {
+    let trimmed = text.trim();
+    if trimmed.starts_with('{') {
+        let v: serde_json::Value = serde_json::from_str(trimmed)
+            .map_err(|e| format!("the key file is not valid JSON: {e}"))?;
+        let private = v["privateKey"]
+            .as_str()
+            .ok_or("the key JSON has no \"privateKey\" field")?;
+        let id = v["name"].as_str().or(v["id"].as_str()).map(str::to_owned);
+        let mut key = if private.contains("-----BEGIN") {
+            import_pem(private)?
+        } else {
+            let raw = Zeroizing::new(
+                base64::engine::general_purpose::STANDARD
+                    .decode(private.trim())
+                    .map_err(|_| {
+                        "the key JSON's privateKey is neither PEM nor base64".to_owned()
+                    })?,
+            );
+            // Coinbase's Ed25519 keys: 64 bytes, the seed then the public key.
+            if raw.len() != 64 && raw.len() != 32 {
+                return Err(format!(
+                    "a base64 Ed25519 private key is 32 or 64 bytes, not {}",
+                    raw.len()
+                ));
+            }
+            ImportedKey {
+                algorithm: KeyAlgorithm::Ed25519,
+                secret: Zeroizing::new(raw[..32].to_vec()),
+                key_id: None,
+            }
+        };
+        key.key_id = id;
+        return Ok(key);
+    }
+    import_pem(trimmed)
+}
+
+fn import_pem(pem: &str) -> Result<ImportedKey, String> {
+    if pem.contains("BEGIN EC PRIVATE KEY") {
+        let sk = p256::SecretKey::from_sec1_pem(pem)
+            .map_err(|_| "not a P-256 SEC1 private key".to_owned())?;
+        return Ok(ImportedKey {
+            algorithm: KeyAlgorithm::P256,
+            secret: Zeroizing::new(sk.to_bytes().to_vec()),
+            key_id: None,
+        });
+    }
+    if pem.contains("BEGIN PRIVATE KEY") {
+        if let Ok(sk) = ed25519_dalek::SigningKey::from_pkcs8_pem(pem) {
+            return Ok(ImportedKey {
+                algorithm: KeyAlgorithm::Ed25519,
+                secret: Zeroizing::new(sk.to_bytes().to_vec()),
+                key_id: None,
+            });
+        }
+        if let Ok(sk) = p256::SecretKey::from_pkcs8_pem(pem) {
+            return Ok(ImportedKey {
+                algorithm: KeyAlgorithm::P256,
+                secret: Zeroizing::new(sk.to_bytes().to_vec()),
+                key_id: None,
+            });
+        }
+        return Err(
+            "the PKCS#8 key is neither Ed25519 nor P-256 (RSA keys are not supported)".into(),
+        );
+    }
+    Err("not a PEM private key (expected -----BEGIN PRIVATE KEY----- or -----BEGIN EC PRIVATE KEY-----)".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 8032 section 7.1, TEST 1: the empty message.
+    #[test]
+    fn ed25519_rfc8032_test_1() {
+        let seed = hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+            .unwrap();
+        let key = SoftKey::new(KeyAlgorithm::Ed25519, LockedBytes::new(&seed)).unwrap();
+        assert_eq!(
+            hex::encode(key.public_key().unwrap()),
+            "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
+        );
+        assert_eq!(
+            hex::encode(key.sign(b"").unwrap()),
+            "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
+        );
+        assert!(format!("{key:?}").contains("redacted"));
+    }
+
+    #[test]
+    fn p256_signature_verifies() {
+        use p256::ecdsa::signature::Verifier;
+        let secret = generate(KeyAlgorithm::P256);
+        let key = SoftKey::new(KeyAlgorithm::P256, LockedBytes::new(&secret)).unwrap();
+        let sig = key.sign(b"message").unwrap();
+        let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(&key.public_key().unwrap()).unwrap();
+        let sig = p256::ecdsa::Signature::from_slice(&sig).unwrap();
+        vk.verify(b"message", &sig).unwrap();
+    }
+
+    #[test]
+    fn imports_pem_and_coinbase_json() {
+        // RFC 8410 section 10.3 example Ed25519 private key.
+        let pem = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n-----END PRIVATE KEY-----\n";
+        let k = import(pem).unwrap();
+        assert_eq!(k.algorithm, KeyAlgorithm::Ed25519);
+        assert_eq!(
+            hex::encode(&k.secret[..]),
+            "d4ee72dbf913584ad5b6d8f1f769f8ad3afe7c28cbf1d4fbe097a88f44755842"
+        );
+        let p256_key = p256::SecretKey::random(&mut rand::rngs::OsRng);
+        use p256::pkcs8::EncodePrivateKey;
+        let sec1 = p256_key.to_sec1_pem(p256::pkcs8::LineEnding::LF).unwrap();
+        let json =
+            serde_json::json!({"name": "organizations/o/apiKeys/k", "privateKey": sec1.as_str()})
+                .to_string();
+        let k = import(&json).unwrap();
+        assert_eq!(k.algorithm, KeyAlgorithm::P256);
+        assert_eq!(k.key_id.as_deref(), Some("organizations/o/apiKeys/k"));
+        assert_eq!(&k.secret[..], &p256_key.to_bytes()[..]);
+        let pkcs8 = p256_key.to_pkcs8_pem(p256::pkcs8::LineEnding::LF).unwrap();
+        assert_eq!(import(&pkcs8).unwrap().algorithm, KeyAlgorithm::P256);
+        assert!(import("hello")
+            .unwrap_err()
+            .contains("not a PEM private key"));
+    }
+
+    #[test]
+    fn public_key_pem_is_spki() {
+        let seed = hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+            .unwrap();
+        let key = SoftKey::new(KeyAlgorithm::Ed25519, LockedBytes::new(&seed)).unwrap();
+        let pem = public_key_pem(KeyAlgorithm::Ed25519, &key.public_key().unwrap()).unwrap();
+        // SPKI for Ed25519: 302a300506032b6570032100 || key.
+        assert_eq!(pem, "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n-----END PUBLIC KEY-----\n");
+    }
+}

@@ -1,0 +1,43 @@
+"""Client for apisec-agent: exchange API requests are signed by the agent, so the bot never
+holds the secret. See README.md for the exceptions and the ccxt adapter (`apisec.ccxt`)."""
+
+from .client import Agent, ClientTimeout
+from .errors import (
+    AgentError,
+    AgentLocked,
+    AgentNotRunning,
+    ApprovalDenied,
+    ApprovalTimeout,
+    BadEntry,
+    BadRequest,
+    PolicyRefused,
+    SecretNotFound,
+    SecretSealed,
+    SignError,
+    TokenError,
+    UnsupportedRequest,
+)
+from .results import AgentStatus, SecretStatus, SignResult
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Agent",
+    "AgentError",
+    "AgentLocked",
+    "AgentNotRunning",
+    "AgentStatus",
+    "ApprovalDenied",
+    "ApprovalTimeout",
+    "BadEntry",
+    "BadRequest",
+    "ClientTimeout",
+    "PolicyRefused",
+    "SecretNotFound",
+    "SecretSealed",
+    "SecretStatus",
+    "SignError",
+    "SignResult",
+    "TokenError",
+    "UnsupportedRequest",
+]

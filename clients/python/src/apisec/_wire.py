@@ -1,0 +1,240 @@
+"""Byte-level encoding of the agent protocol (docs/protocol.md): frames, RFC 4251 fields, and
+the apisec extension requests and replies. Pure functions, no I/O, so every byte can be tested
+against the examples in the protocol document."""
+
+from __future__ import annotations
+
+import struct
+from typing import List, Optional, Sequence, Tuple
+
+# The agent refuses (and closes on) a frame whose length field exceeds this; the client refuses
+# to send one, and to read one, for the same reason: a bad length cannot be re-synchronised.
+MAX_FRAME = 262144
+
+SSH_AGENT_FAILURE = 5
+SSH_AGENTC_EXTENSION = 27
+SSH_AGENT_EXTENSION_FAILURE = 28
+SSH_AGENT_EXTENSION_RESPONSE = 29
+
+PROGRESS = "progress@apisec"
+UNLOCK_FLAG_PROGRESS = 1
+
+
+class WireError(ValueError):
+    """A frame or payload that does not follow the protocol."""
+
+
+class FrameTooLarge(WireError):
+    """A frame longer than MAX_FRAME (the agent would close the connection)."""
+
+
+def u32(value: int) -> bytes:
+    return struct.pack(">I", value)
+
+
+def string(value: bytes) -> bytes:
+    return u32(len(value)) + value
+
+
+def text(value: str) -> bytes:
+    return string(value.encode("utf-8"))
+
+
+def string_list(values: Sequence[str]) -> bytes:
+    return u32(len(values)) + b"".join(text(v) for v in values)
+
+
+def frame(msg_type: int, payload: bytes) -> bytes:
+    length = len(payload) + 1
+    if length > MAX_FRAME:
+        raise FrameTooLarge(
+            f"request of {length} bytes exceeds the agent's frame limit of {MAX_FRAME} bytes"
+        )
+    return u32(length) + bytes([msg_type]) + payload
+
+
+def extension(name: str, details: bytes = b"") -> bytes:
+    return frame(SSH_AGENTC_EXTENSION, text(name) + details)
+
+
+def check_frame_length(length: int) -> None:
+    """Validates a length field read from the socket before anything is allocated for it."""
+    if length == 0:
+        raise WireError("the agent sent an empty frame")
+    if length > MAX_FRAME:
+        raise FrameTooLarge(f"the agent announced a frame of {length} bytes (limit {MAX_FRAME})")
+
+
+# --- requests -------------------------------------------------------------------------------
+
+
+def encode_query() -> bytes:
+    return extension("query")
+
+
+def encode_unlock(names: Sequence[str], progress: bool) -> bytes:
+    flags = UNLOCK_FLAG_PROGRESS if progress else 0
+    return extension("unlock@apisec", u32(flags) + string_list(names))
+
+
+def encode_lock(names: Sequence[str]) -> bytes:
+    return extension("lock@apisec", string_list(names))
+
+
+def encode_status() -> bytes:
+    return extension("status@apisec")
+
+
+def encode_sign(
+    name: str,
+    method: str,
+    path: str,
+    query: str,
+    body: bytes,
+    timestamp: str,
+    nonce: str,
+) -> bytes:
+    details = (
+        text(name)
+        + text(method)
+        + text(path)
+        + text(query)
+        + string(body)
+        + text(timestamp)
+        + text(nonce)
+    )
+    return extension("sign@apisec", details)
+
+
+def encode_mac(name: str, algorithm: str, data: bytes) -> bytes:
+    return extension("mac@apisec", text(name) + text(algorithm) + string(data))
+
+
+# --- replies --------------------------------------------------------------------------------
+
+
+class Reader:
+    """Reads RFC 4251 fields from a payload; `end()` insists every byte was consumed."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._pos = 0
+
+    def _take(self, n: int) -> bytes:
+        if self._pos + n > len(self._data):
+            raise WireError("truncated reply from the agent")
+        chunk = self._data[self._pos : self._pos + n]
+        self._pos += n
+        return chunk
+
+    def byte(self) -> int:
+        return self._take(1)[0]
+
+    def boolean(self) -> bool:
+        b = self.byte()
+        if b not in (0, 1):
+            raise WireError(f"boolean field holds {b}, not 0 or 1")
+        return b == 1
+
+    def u32(self) -> int:
+        return int(struct.unpack(">I", self._take(4))[0])
+
+    def u64(self) -> int:
+        return int(struct.unpack(">Q", self._take(8))[0])
+
+    def string(self) -> bytes:
+        return self._take(self.u32())
+
+    def text(self) -> str:
+        try:
+            return self.string().decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise WireError("the agent sent a string that is not UTF-8") from e
+
+    def pairs(self) -> List[Tuple[str, str]]:
+        return [(self.text(), self.text()) for _ in range(self.u32())]
+
+    def end(self) -> None:
+        if self._pos != len(self._data):
+            raise WireError(f"{len(self._data) - self._pos} trailing bytes in the agent's reply")
+
+
+def split_extension_reply(payload: bytes) -> Tuple[str, bytes]:
+    """An EXTENSION_RESPONSE payload: the extension name, then its details."""
+    r = Reader(payload)
+    name = r.text()
+    return name, payload[r._pos :]
+
+
+def decode_failure(payload: bytes) -> Tuple[str, str]:
+    """An EXTENSION_FAILURE payload: (code, message); empty means a plain agent's `internal`."""
+    if not payload:
+        return "internal", "the agent refused the request without saying why"
+    r = Reader(payload)
+    code, message = r.text(), r.text()
+    r.end()
+    return code, message
+
+
+def decode_progress(details: bytes) -> str:
+    r = Reader(details)
+    message = r.text()
+    r.end()
+    return message
+
+
+def decode_unlock(details: bytes) -> List[Tuple[str, int]]:
+    r = Reader(details)
+    out = [(r.text(), r.u64()) for _ in range(r.u32())]
+    r.end()
+    return out
+
+
+def decode_lock(details: bytes) -> int:
+    r = Reader(details)
+    n = r.u32()
+    r.end()
+    return n
+
+
+def decode_query(details: bytes) -> List[str]:
+    r = Reader(details)
+    out = [r.text() for _ in range(r.u32())]
+    r.end()
+    return out
+
+
+SignFields = Tuple[List[Tuple[str, str]], List[Tuple[str, str]], str, Optional[bytes]]
+
+
+def decode_sign(details: bytes) -> SignFields:
+    """(headers, query_additions, query, body or None when the body is unchanged)."""
+    r = Reader(details)
+    headers = r.pairs()
+    additions = r.pairs()
+    query = r.text()
+    replaced = r.boolean()
+    body = r.string()
+    r.end()
+    return headers, additions, query, (body if replaced else None)
+
+
+StatusEntry = Tuple[str, str, str, bool, str, int, str]
+
+
+def decode_status(details: bytes) -> Tuple[str, int, bool, List[StatusEntry]]:
+    r = Reader(details)
+    version, pid, locked = r.text(), r.u32(), r.boolean()
+    entries = [
+        (r.text(), r.text(), r.text(), r.boolean(), r.text(), r.u64(), r.text())
+        for _ in range(r.u32())
+    ]
+    r.end()
+    return version, pid, locked, entries
+
+
+def decode_mac(details: bytes) -> bytes:
+    r = Reader(details)
+    mac = r.string()
+    r.end()
+    return mac

@@ -1,0 +1,85 @@
+"""ccxt adapter: `attach(exchange, secret_name)` makes a ccxt exchange instance sign through
+apisec-agent. The instance never holds the secret (nor the passphrase): its `sign()` builds the
+request exactly as ccxt 4.5.90 does and asks the agent for the authentication parts.
+
+    import ccxt, apisec.ccxt
+    ex = apisec.ccxt.attach(ccxt.bitget(), "bitget-main")
+    ex.fetch_balance()
+
+Supported: bitget, binance, okx, bybit, kraken, kucoin (agent presets of the same ids).
+Refusals surface as ccxt exceptions (AuthenticationError, BadRequest) whose `__cause__` is the
+apisec exception (SecretSealed, ApprovalDenied, ...)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Optional
+
+import ccxt
+
+from ..client import Agent
+from ..errors import SecretNotFound
+from . import binance, bitget, bybit, kraken, kucoin, okx
+from ._signer import Request, Signer
+
+SignFn = Callable[[Any, Signer, str, Any, str, Any], Request]
+
+# ccxt exchange id -> (agent preset id, the module that builds its requests)
+ADAPTERS: Dict[str, "tuple[str, SignFn]"] = {
+    "bitget": ("bitget", bitget.sign),
+    "binance": ("binance", binance.sign),
+    "okx": ("okx", okx.sign),
+    "bybit": ("bybit", bybit.sign),
+    "kraken": ("kraken", kraken.sign),
+    "kucoin": ("kucoin", kucoin.sign),
+}
+
+
+def attach(
+    exchange: Any,
+    secret_name: str,
+    agent: Optional[Agent] = None,
+    *,
+    clock: str = "agent",
+) -> Any:
+    """Makes `exchange` sign private requests through the agent with secret `secret_name`.
+
+    Checks with the agent (no unlock needed) that the secret exists and is for this exchange,
+    and sets `exchange.apiKey` from it (a different apiKey already set is an error, as is a
+    secret set on the instance: the point is that it holds none). Returns `exchange`."""
+    if exchange.id not in ADAPTERS:
+        raise ValueError(
+            f"apisec.ccxt does not support {exchange.id!r}; supported: {', '.join(ADAPTERS)}"
+        )
+    preset, sign_fn = ADAPTERS[exchange.id]
+    if exchange.secret or exchange.password:
+        raise ValueError(
+            "the exchange instance holds a secret or password: leave both empty, the agent signs"
+        )
+    agent = agent if agent is not None else Agent()
+    entry = agent.status().secret(secret_name)
+    if entry is None:
+        raise SecretNotFound(f"the agent has no secret named {secret_name!r}", "not-found")
+    if entry.exchange != preset:
+        raise ValueError(
+            f"secret {secret_name!r} is a {entry.exchange} secret, not {preset} ({exchange.id})"
+        )
+    if exchange.apiKey and exchange.apiKey != entry.api_key:
+        raise ValueError(
+            f"exchange.apiKey differs from the API key of secret {secret_name!r}"
+        )
+    exchange.apiKey = entry.api_key
+    # ccxt checks credentials before signing and in some methods; the secret and passphrase
+    # live in the agent, so only the key is required of the instance.
+    exchange.requiredCredentials = dict(exchange.requiredCredentials, secret=False, password=False)
+    signer = Signer(agent, secret_name, exchange.id, clock)
+
+    def sign(path: str, api: Any = None, method: str = "GET", params: Any = None) -> Request:
+        api = ["public"] if api is None else api
+        return sign_fn(exchange, signer, path, api, method, {} if params is None else params)
+
+    exchange.sign = sign
+    exchange.apisec_signer = signer
+    return exchange
+
+
+__all__ = ["attach", "ADAPTERS", "Signer"]

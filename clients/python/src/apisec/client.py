@@ -1,0 +1,258 @@
+"""`Agent`: one persistent connection to apisec-agent, shared safely between threads."""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+import threading
+import time
+from typing import Callable, Dict, Optional, Tuple, Union
+
+from . import _wire as wire
+from .errors import AgentError, AgentNotRunning, BadRequest, UnsupportedRequest, from_code
+from .results import AgentStatus, SecretStatus, SignResult
+
+ProgressCallback = Callable[[str], None]
+Bytesish = Union[bytes, bytearray, str]
+
+
+class ClientTimeout(AgentError):
+    """The agent did not answer within the client's timeout (the connection is then dropped,
+    because a late reply would be taken for the answer to the next request)."""
+
+    code = "client-timeout"
+
+
+class Agent:
+    """A client of apisec-agent.
+
+    `sock` defaults to `$APISEC_AUTH_SOCK`. `timeout` bounds every request except `unlock`,
+    which waits for a human and is bounded by `unlock_timeout` (the agent has its own approval
+    timeout too). Requests from several threads are serialised on the one connection; a thread
+    that waits in `unlock` holds it, so give unlocking its own `Agent` if others must sign
+    meanwhile.
+    """
+
+    def __init__(
+        self,
+        sock: Optional[str] = None,
+        *,
+        timeout: float = 30.0,
+        connect_timeout: float = 5.0,
+        unlock_timeout: float = 600.0,
+    ) -> None:
+        path = sock if sock is not None else os.environ.get("APISEC_AUTH_SOCK", "")
+        self.sock_path = path
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.unlock_timeout = unlock_timeout
+        self._conn: Optional[socket.socket] = None
+        self._lock = threading.Lock()
+
+    # --- connection -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+    def __enter__(self) -> "Agent":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
+
+    def _connect(self) -> socket.socket:
+        if not self.sock_path:
+            raise AgentNotRunning(
+                "APISEC_AUTH_SOCK is not set: start the agent (eval \"$(apisec-agent start)\") "
+                "or pass the socket path"
+            )
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.connect_timeout)
+        try:
+            s.connect(self.sock_path)
+        except (FileNotFoundError, ConnectionRefusedError, socket.timeout) as e:
+            s.close()
+            raise AgentNotRunning(
+                f"cannot reach the agent at {self.sock_path}: {e.strerror or e}; is it running?"
+            ) from e
+        except OSError as e:
+            s.close()
+            raise AgentNotRunning(f"cannot connect to {self.sock_path}: {e}") from e
+        return s
+
+    def _recv_exact(self, n: int, deadline: float) -> bytes:
+        assert self._conn is not None
+        buf = bytearray()
+        while len(buf) < n:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise socket.timeout()
+            self._conn.settimeout(remaining)
+            chunk = self._conn.recv(n - len(buf))
+            if not chunk:
+                raise EOFError(len(buf))
+            buf += chunk
+        return bytes(buf)
+
+    def _read_frame(self, deadline: float) -> Tuple[int, bytes]:
+        header = self._recv_exact(4, deadline)
+        length = int.from_bytes(header, "big")
+        wire.check_frame_length(length)
+        msg = self._recv_exact(length, deadline)
+        return msg[0], msg[1:]
+
+    def _request(
+        self,
+        request: bytes,
+        name: str,
+        timeout: float,
+        on_progress: Optional[ProgressCallback] = None,
+        retry_on_eof: bool = True,
+    ) -> bytes:
+        """Sends one extension request and returns the reply's details. A connection the agent
+        closed since the last request (agent restarted) is replaced once, transparently."""
+        with self._lock:
+            for attempt in (0, 1):
+                if self._conn is None:
+                    self._conn = self._connect()
+                try:
+                    self._conn.settimeout(timeout)
+                    self._conn.sendall(request)
+                except (BrokenPipeError, ConnectionResetError) as e:
+                    self._drop()
+                    if attempt == 0:
+                        continue
+                    raise AgentNotRunning(f"the agent closed the connection: {e}") from e
+                try:
+                    return self._await_reply(name, timeout, on_progress)
+                except EOFError as e:
+                    self._drop()
+                    # EOF before a single byte: the agent went away before reading the request.
+                    if attempt == 0 and retry_on_eof and e.args[0] == 0:
+                        continue
+                    raise AgentNotRunning("the agent closed the connection mid-reply") from e
+                except socket.timeout as e:
+                    self._drop()
+                    raise ClientTimeout(f"no answer from the agent within {timeout:g} s") from e
+                except (ConnectionResetError, wire.WireError):
+                    self._drop()
+                    raise
+            raise AssertionError("unreachable")
+
+    def _await_reply(
+        self, name: str, timeout: float, on_progress: Optional[ProgressCallback]
+    ) -> bytes:
+        deadline = time.monotonic() + timeout
+        while True:
+            msg_type, payload = self._read_frame(deadline)
+            if msg_type == wire.SSH_AGENT_EXTENSION_RESPONSE:
+                got, details = wire.split_extension_reply(payload)
+                if got == wire.PROGRESS:
+                    if on_progress is not None:
+                        on_progress(wire.decode_progress(details))
+                    continue
+                if got != name:
+                    raise wire.WireError(f"the agent answered {got!r} to {name!r}")
+                return details
+            if msg_type == wire.SSH_AGENT_EXTENSION_FAILURE:
+                code, message = wire.decode_failure(payload)
+                raise from_code(code, message)
+            if msg_type == wire.SSH_AGENT_FAILURE:
+                raise UnsupportedRequest(
+                    f"the agent does not support {name} (is this an apisec-agent socket?)"
+                )
+            raise wire.WireError(f"unexpected message type {msg_type} in reply to {name}")
+
+    def _encode(self, build: Callable[[], bytes]) -> bytes:
+        try:
+            return build()
+        except wire.FrameTooLarge as e:
+            raise BadRequest(str(e)) from e
+
+    # --- operations -------------------------------------------------------------------------
+
+    def sign(
+        self,
+        name: str,
+        method: str,
+        path: str,
+        query: Optional[str] = None,
+        body: Optional[Bytesish] = None,
+        timestamp: Union[str, int, None] = None,
+        nonce: Union[str, int, None] = None,
+    ) -> SignResult:
+        """Signs one request with secret `name`. `query` is sent as given (already encoded,
+        without '?'); `body` is the exact body. Leave `timestamp`/`nonce` None so the agent
+        stamps its own clock; a client value is accepted only within the secret's freshness
+        window (a nonce only with freshness off)."""
+        raw_body = body.encode("utf-8") if isinstance(body, str) else bytes(body or b"")
+        frame = self._encode(
+            lambda: wire.encode_sign(
+                name,
+                method,
+                path,
+                query or "",
+                raw_body,
+                "" if timestamp is None else str(timestamp),
+                "" if nonce is None else str(nonce),
+            )
+        )
+        details = self._request(frame, "sign@apisec", self.timeout)
+        headers, additions, full_query, new_body = wire.decode_sign(details)
+        return SignResult(
+            method=method,
+            path=path,
+            headers=dict(headers),
+            query_additions=dict(additions),
+            query=full_query,
+            body=new_body,
+        )
+
+    def unlock(self, *names: str, on_progress: Optional[ProgressCallback] = None) -> Dict[str, int]:
+        """Unseals `names` (one approval for all); blocks until approved, denied or timed out.
+        Returns {name: forget_at} (Unix seconds, 0 = kept until lock). `on_progress` receives
+        the agent's interim lines ("waiting for approval: ...")."""
+        frame = self._encode(lambda: wire.encode_unlock(list(names), on_progress is not None))
+        # Never resent on EOF: a second request would show the owner a second approval prompt.
+        details = self._request(
+            frame, "unlock@apisec", self.unlock_timeout, on_progress, retry_on_eof=False
+        )
+        return dict(wire.decode_unlock(details))
+
+    def lock(self, *names: str) -> int:
+        """Forgets (zeroizes) the named unsealed secrets, or all when none is named."""
+        details = self._request(wire.encode_lock(list(names)), "lock@apisec", self.timeout)
+        return wire.decode_lock(details)
+
+    def status(self) -> AgentStatus:
+        details = self._request(wire.encode_status(), "status@apisec", self.timeout)
+        version, pid, locked, entries = wire.decode_status(details)
+        return AgentStatus(version, pid, locked, [SecretStatus(*e) for e in entries])
+
+    def query(self) -> list:
+        """The extension names the agent answers."""
+        return wire.decode_query(self._request(wire.encode_query(), "query", self.timeout))
+
+    def mac(
+        self, name: str, alg: str, data: Bytesish, encoding: str = "hex"
+    ) -> Union[str, bytes]:
+        """Raw MAC (only for secrets added with --allow-raw). `encoding`: hex, base64 or raw."""
+        if encoding not in ("hex", "base64", "raw"):
+            raise ValueError("encoding must be 'hex', 'base64' or 'raw'")
+        raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        frame = self._encode(lambda: wire.encode_mac(name, alg, raw))
+        mac = wire.decode_mac(self._request(frame, "mac@apisec", self.timeout))
+        if encoding == "hex":
+            return mac.hex()
+        if encoding == "base64":
+            return base64.b64encode(mac).decode("ascii")
+        return mac

@@ -1,0 +1,54 @@
+"""Typed results of the agent's replies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+
+@dataclass(frozen=True)
+class SignResult:
+    """What to send: the agent's headers (in the exchange's documented order), the parameters it
+    added to the query, the complete query, and a replacement body when the preset had to change
+    it (Kraken puts the nonce into the body); `body` is None when the client's body is unchanged."""
+
+    method: str
+    path: str
+    headers: Dict[str, str]
+    query_additions: Dict[str, str]
+    query: str
+    body: Optional[bytes]
+
+    def target(self) -> str:
+        """Path plus `?query` when there is one: the request line's target."""
+        return f"{self.path}?{self.query}" if self.query else self.path
+
+    def url(self, base: str) -> str:
+        """The full URL on `base` (e.g. "https://api.bitget.com")."""
+        return base.rstrip("/") + self.target()
+
+    def body_or(self, original: bytes) -> bytes:
+        """The body to send: the agent's replacement if any, else `original`."""
+        return original if self.body is None else self.body
+
+
+@dataclass(frozen=True)
+class SecretStatus:
+    name: str
+    exchange: str
+    api_key: str
+    unsealed: bool
+    expires: str
+    forget_at: int
+    problem: str
+
+
+@dataclass(frozen=True)
+class AgentStatus:
+    version: str
+    pid: int
+    locked: bool
+    secrets: List[SecretStatus] = field(default_factory=list)
+
+    def secret(self, name: str) -> Optional[SecretStatus]:
+        return next((s for s in self.secrets if s.name == name), None)
