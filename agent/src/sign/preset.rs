@@ -141,6 +141,23 @@ pub enum PresetError {
     },
 }
 
+/// An endpoint a trading bot should never need (withdrawals, transfers, sub-accounts, API-key
+/// management): refused unless the secret's policy has a rule that allows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DenyEntry {
+    /// `POST`, ..., or `*` for any method.
+    pub method: &'static str,
+    /// A path pattern (`*` within a segment, `**` across segments).
+    pub path: &'static str,
+    /// What the endpoint does, for the refusal message.
+    pub what: &'static str,
+}
+
+/// Shorthand for deny-list tables.
+pub const fn deny(method: &'static str, path: &'static str, what: &'static str) -> DenyEntry {
+    DenyEntry { method, path, what }
+}
+
 /// One exchange's signing rules.
 pub trait Preset: Sync + Send {
     /// The name users type (`--exchange bitget`).
@@ -154,6 +171,10 @@ pub trait Preset: Sync + Send {
     /// Whether this preset signs with an asymmetric key (and with which) instead of HMAC.
     fn accepts_key(&self, algorithm: Option<KeyAlgorithm>) -> bool {
         algorithm.is_none()
+    }
+    /// The endpoints refused by default (documented per exchange in docs/exchanges.md).
+    fn deny_list(&self) -> &'static [DenyEntry] {
+        &[]
     }
     /// Whether this exchange wants a nonce besides the timestamp.
     fn wants_nonce(&self) -> bool {

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import os
+import sys
 from dataclasses import dataclass
 from typing import Dict, Iterator, Optional
 
@@ -13,6 +14,11 @@ import pytest
 
 from apisec import Agent
 from apisec.testing import AgentEnv
+
+# Helpers live beside the tests; --import-mode=importlib does not put this dir on sys.path.
+sys.path.insert(0, os.path.dirname(__file__))
+# Its asserts should explain a failure like a test's own.
+pytest.register_assert_rewrite("ccxt_compare")
 
 
 @dataclass(frozen=True)
@@ -67,8 +73,3 @@ def agent(agent_env: AgentEnv) -> Iterator[Agent]:
     with Agent(str(agent_env.socket)) as a:
         yield a
 
-
-# Test helpers live beside the tests; --import-mode=importlib does not put this dir on sys.path.
-import sys  # noqa: E402
-
-sys.path.insert(0, os.path.dirname(__file__))

@@ -13,6 +13,7 @@
 //! the signature is base64(Ed25519(totalParams)), percent-encoded in the query.
 
 use super::util::{check_target, hmac_sha256, method, STANDARD_METHODS};
+use crate::sign::preset::{deny, DenyEntry};
 use crate::sign::{
     Credentials, HttpRequest, KeyAlgorithm, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -21,7 +22,39 @@ pub struct Binance;
 
 const ID: &str = "binance";
 
+/// Refused by default (docs/exchanges.md lists the sources).
+const DENY: &[DenyEntry] = &[
+    deny("POST", "/sapi/v1/capital/withdraw/apply", "withdrawal"),
+    deny("POST", "/sapi/v1/asset/transfer", "transfer"),
+    deny("POST", "/sapi/v1/sub-account/universalTransfer", "transfer"),
+    deny(
+        "POST",
+        "/sapi/v1/sub-account/transfer/subToMaster",
+        "transfer",
+    ),
+    deny("POST", "/sapi/v1/sub-account/transfer/subToSub", "transfer"),
+    deny(
+        "POST",
+        "/sapi/v1/sub-account/virtualSubAccount",
+        "sub-account",
+    ),
+    deny(
+        "POST",
+        "/sapi/v1/sub-account/subAccountApi/ipRestriction",
+        "API-key management",
+    ),
+    deny(
+        "*",
+        "/sapi/v1/sub-account/apiRestrictions/**",
+        "API-key management",
+    ),
+];
+
 impl Preset for Binance {
+    fn deny_list(&self) -> &'static [DenyEntry] {
+        DENY
+    }
+
     fn id(&self) -> &'static str {
         ID
     }

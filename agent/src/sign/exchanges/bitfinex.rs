@@ -5,6 +5,7 @@
 //! (https://docs.bitfinex.com/docs/rest-auth).
 
 use super::common::*;
+use crate::sign::preset::{deny, DenyEntry};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -14,7 +15,23 @@ const EX: &str = "bitfinex";
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Bitfinex;
 
+/// Refused by default (docs/exchanges.md lists the sources).
+const DENY: &[DenyEntry] = &[
+    deny("POST", "/v2/auth/w/withdraw", "withdrawal"),
+    deny(
+        "POST",
+        "/v2/auth/w/ext/wallets/withdrawals/request",
+        "withdrawal",
+    ),
+    deny("POST", "/v2/auth/w/transfer", "transfer"),
+    deny("POST", "/v2/auth/w/token", "API-key management"),
+];
+
 impl Preset for Bitfinex {
+    fn deny_list(&self) -> &'static [DenyEntry] {
+        DENY
+    }
+
     fn id(&self) -> &'static str {
         EX
     }

@@ -7,13 +7,54 @@
 //! Bitget publishes no example vector.
 
 use super::util::{base64, check_target, hmac_sha256, method, STANDARD_METHODS};
+use crate::sign::preset::{deny, DenyEntry};
 use crate::sign::{Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat};
 
 pub struct Bitget;
 
 const ID: &str = "bitget";
 
+/// Refused by default (docs/exchanges.md lists the sources).
+const DENY: &[DenyEntry] = &[
+    deny("POST", "/api/v2/spot/wallet/withdrawal", "withdrawal"),
+    deny(
+        "POST",
+        "/api/v2/spot/wallet/cancel-withdrawal",
+        "withdrawal",
+    ),
+    deny("POST", "/api/v2/spot/wallet/transfer", "transfer"),
+    deny(
+        "POST",
+        "/api/v2/spot/wallet/subaccount-transfer",
+        "transfer",
+    ),
+    deny(
+        "POST",
+        "/api/v2/user/create-virtual-subaccount",
+        "sub-account",
+    ),
+    deny(
+        "POST",
+        "/api/v2/user/modify-virtual-subaccount",
+        "sub-account",
+    ),
+    deny(
+        "POST",
+        "/api/v2/user/create-virtual-subaccount-apikey",
+        "API-key management",
+    ),
+    deny(
+        "POST",
+        "/api/v2/user/modify-virtual-subaccount-apikey",
+        "API-key management",
+    ),
+];
+
 impl Preset for Bitget {
+    fn deny_list(&self) -> &'static [DenyEntry] {
+        DENY
+    }
+
     fn id(&self) -> &'static str {
         ID
     }

@@ -4,6 +4,7 @@
 //! sample calculation" (https://www.bitmex.com/app/apiKeysUsage).
 
 use super::common::*;
+use crate::sign::preset::{deny, DenyEntry};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -13,7 +14,22 @@ const EX: &str = "bitmex";
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Bitmex;
 
+/// Refused by default (docs/exchanges.md lists the sources).
+const DENY: &[DenyEntry] = &[
+    deny("POST", "/api/v1/user/requestWithdrawal", "withdrawal"),
+    deny("POST", "/api/v1/user/cancelWithdrawal", "withdrawal"),
+    deny("POST", "/api/v1/user/confirmWithdrawal", "withdrawal"),
+    deny("POST", "/api/v1/user/walletTransfer", "transfer"),
+    deny("POST", "/api/v1/user/addSubaccount", "sub-account"),
+    deny("POST", "/api/v1/user/updateSubaccount", "sub-account"),
+    deny("POST", "/api/v1/address", "withdrawal"),
+];
+
 impl Preset for Bitmex {
+    fn deny_list(&self) -> &'static [DenyEntry] {
+        DENY
+    }
+
     fn id(&self) -> &'static str {
         EX
     }

@@ -5,6 +5,7 @@
 //! (https://bybit-exchange.github.io/docs/v5/guide#authentication).
 
 use super::common::*;
+use crate::sign::preset::{deny, DenyEntry};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -18,7 +19,34 @@ pub const RECV_WINDOW: &str = "5000";
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Bybit;
 
+/// Refused by default (docs/exchanges.md lists the sources).
+const DENY: &[DenyEntry] = &[
+    deny("POST", "/v5/asset/withdraw/create", "withdrawal"),
+    deny("POST", "/v5/asset/withdraw/cancel", "withdrawal"),
+    deny("POST", "/v5/asset/transfer/inter-transfer", "transfer"),
+    deny("POST", "/v5/asset/transfer/universal-transfer", "transfer"),
+    deny(
+        "POST",
+        "/v5/asset/transfer/save-transfer-sub-member",
+        "transfer",
+    ),
+    deny("POST", "/v5/user/create-sub-member", "sub-account"),
+    deny("POST", "/v5/user/frozen-sub-member", "sub-account"),
+    deny("POST", "/v5/user/del-submember", "sub-account"),
+    deny("POST", "/v5/user/create-sub-api", "API-key management"),
+    deny("POST", "/v5/user/update-api", "API-key management"),
+    deny("POST", "/v5/user/update-sub-api", "API-key management"),
+    deny("POST", "/v5/user/delete-api", "API-key management"),
+    deny("POST", "/v5/user/delete-sub-api", "API-key management"),
+    deny("POST", "/asset/v3/private/withdraw/**", "withdrawal"),
+    deny("POST", "/asset/v3/private/transfer/**", "transfer"),
+];
+
 impl Preset for Bybit {
+    fn deny_list(&self) -> &'static [DenyEntry] {
+        DENY
+    }
+
     fn id(&self) -> &'static str {
         EX
     }

@@ -12,6 +12,7 @@
 use base64::Engine;
 
 use super::util::{check_target, method, STANDARD_METHODS};
+use crate::sign::preset::{deny, DenyEntry};
 use crate::sign::{
     Credentials, HttpRequest, KeyAlgorithm, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -28,7 +29,21 @@ fn b64url(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Refused by default (docs/exchanges.md lists the sources).
+const DENY: &[DenyEntry] = &[
+    deny("POST", "/v2/accounts/*/transactions", "withdrawal"),
+    deny(
+        "POST",
+        "/api/v3/brokerage/portfolios/move_funds",
+        "transfer",
+    ),
+];
+
 impl Preset for CoinbaseAdvanced {
+    fn deny_list(&self) -> &'static [DenyEntry] {
+        DENY
+    }
+
     fn id(&self) -> &'static str {
         ID
     }

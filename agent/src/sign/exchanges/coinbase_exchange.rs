@@ -4,6 +4,7 @@
 //! (https://docs.cdp.coinbase.com/exchange/rest-api/authentication).
 
 use super::common::*;
+use crate::sign::preset::{deny, DenyEntry};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -14,7 +15,23 @@ const SECRET_FORM: &str = "Coinbase Exchange secrets are base64 (as shown when t
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CoinbaseExchange;
 
+/// Refused by default (docs/exchanges.md lists the sources).
+const DENY: &[DenyEntry] = &[
+    deny("POST", "/withdrawals/*", "withdrawal"),
+    deny("POST", "/profiles/transfer", "transfer"),
+    deny("POST", "/profiles/margin-transfer", "transfer"),
+    deny("POST", "/profiles", "sub-account"),
+    deny("PUT", "/profiles/*/deactivate", "sub-account"),
+    deny("*", "/address-book", "withdrawal"),
+    deny("*", "/address-book/*", "withdrawal"),
+    deny("POST", "/coinbase-accounts/*/addresses", "withdrawal"),
+];
+
 impl Preset for CoinbaseExchange {
+    fn deny_list(&self) -> &'static [DenyEntry] {
+        DENY
+    }
+
     fn id(&self) -> &'static str {
         EX
     }

@@ -4,6 +4,7 @@
 //! deri-hmac-sha256" (https://docs.deribit.com/#authentication).
 
 use super::common::*;
+use crate::sign::preset::{deny, DenyEntry};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -13,7 +14,81 @@ const EX: &str = "deribit";
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Deribit;
 
+/// Refused by default (docs/exchanges.md lists the sources).
+const DENY: &[DenyEntry] = &[
+    deny("*", "/api/v2/private/withdraw", "withdrawal"),
+    deny("*", "/api/v2/private/cancel_withdrawal", "withdrawal"),
+    deny(
+        "*",
+        "/api/v2/private/submit_transfer_to_subaccount",
+        "transfer",
+    ),
+    deny("*", "/api/v2/private/submit_transfer_to_user", "transfer"),
+    deny(
+        "*",
+        "/api/v2/private/submit_transfer_between_subaccounts",
+        "transfer",
+    ),
+    deny("*", "/api/v2/private/cancel_transfer_by_id", "transfer"),
+    deny("*", "/api/v2/private/add_to_address_book", "withdrawal"),
+    deny("*", "/api/v2/private/update_in_address_book", "withdrawal"),
+    deny(
+        "*",
+        "/api/v2/private/remove_from_address_book",
+        "withdrawal",
+    ),
+    deny("*", "/api/v2/private/create_subaccount", "sub-account"),
+    deny("*", "/api/v2/private/remove_subaccount", "sub-account"),
+    deny("*", "/api/v2/private/change_subaccount_name", "sub-account"),
+    deny(
+        "*",
+        "/api/v2/private/set_email_for_subaccount",
+        "sub-account",
+    ),
+    deny(
+        "*",
+        "/api/v2/private/set_password_for_subaccount",
+        "sub-account",
+    ),
+    deny(
+        "*",
+        "/api/v2/private/toggle_subaccount_login",
+        "sub-account",
+    ),
+    deny(
+        "*",
+        "/api/v2/private/disable_tfa_for_subaccount",
+        "sub-account",
+    ),
+    deny("*", "/api/v2/private/create_api_key", "API-key management"),
+    deny("*", "/api/v2/private/edit_api_key", "API-key management"),
+    deny("*", "/api/v2/private/remove_api_key", "API-key management"),
+    deny("*", "/api/v2/private/reset_api_key", "API-key management"),
+    deny("*", "/api/v2/private/enable_api_key", "API-key management"),
+    deny("*", "/api/v2/private/disable_api_key", "API-key management"),
+    deny(
+        "*",
+        "/api/v2/private/change_scope_in_api_key",
+        "API-key management",
+    ),
+    deny(
+        "*",
+        "/api/v2/private/change_api_key_name",
+        "API-key management",
+    ),
+    deny(
+        "*",
+        "/api/v2/private/set_api_key_as_default",
+        "API-key management",
+    ),
+    deny("*", "/api/v2/private/list_api_keys", "API-key management"),
+];
+
 impl Preset for Deribit {
+    fn deny_list(&self) -> &'static [DenyEntry] {
+        DENY
+    }
+
     fn id(&self) -> &'static str {
         EX
     }

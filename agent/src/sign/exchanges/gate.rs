@@ -4,6 +4,7 @@
 //! (https://www.gate.io/docs/developers/apiv4/en/#api-signature-string-generation).
 
 use super::common::*;
+use crate::sign::preset::{deny, DenyEntry};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -13,7 +14,35 @@ const EX: &str = "gate";
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Gate;
 
+/// Refused by default (docs/exchanges.md lists the sources).
+const DENY: &[DenyEntry] = &[
+    deny("POST", "/api/v4/withdrawals", "withdrawal"),
+    deny("DELETE", "/api/v4/withdrawals/*", "withdrawal"),
+    deny("POST", "/api/v4/withdrawals/push", "withdrawal"),
+    deny("POST", "/api/v4/wallet/transfers", "transfer"),
+    deny("POST", "/api/v4/wallet/sub_account_transfers", "transfer"),
+    deny(
+        "POST",
+        "/api/v4/wallet/sub_account_to_sub_account",
+        "transfer",
+    ),
+    deny("POST", "/api/v4/sub_accounts", "sub-account"),
+    deny("POST", "/api/v4/sub_accounts/*/lock", "sub-account"),
+    deny("POST", "/api/v4/sub_accounts/*/unlock", "sub-account"),
+    deny("POST", "/api/v4/sub_accounts/*/keys", "API-key management"),
+    deny("PUT", "/api/v4/sub_accounts/*/keys/*", "API-key management"),
+    deny(
+        "DELETE",
+        "/api/v4/sub_accounts/*/keys/*",
+        "API-key management",
+    ),
+];
+
 impl Preset for Gate {
+    fn deny_list(&self) -> &'static [DenyEntry] {
+        DENY
+    }
+
     fn id(&self) -> &'static str {
         EX
     }

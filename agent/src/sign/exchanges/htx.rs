@@ -8,6 +8,7 @@
 //! api.htx.com) would be rejected by the exchange; see exchanges.md.
 
 use super::common::*;
+use crate::sign::preset::{deny, DenyEntry};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -54,7 +55,45 @@ fn htx_timestamp(ts: &str) -> Result<&str, PresetError> {
     }
 }
 
+/// Refused by default (docs/exchanges.md lists the sources).
+const DENY: &[DenyEntry] = &[
+    deny("POST", "/v1/dw/withdraw/api/create", "withdrawal"),
+    deny("POST", "/v1/dw/withdraw-virtual/*/cancel", "withdrawal"),
+    deny("POST", "/v1/account/transfer", "transfer"),
+    deny("POST", "/v2/account/transfer", "transfer"),
+    deny("POST", "/v1/futures/transfer", "transfer"),
+    deny("POST", "/v2/point/transfer", "transfer"),
+    deny("POST", "/v5/account/universal_transfer", "transfer"),
+    deny("POST", "/v1/dw/transfer-in/margin", "transfer"),
+    deny("POST", "/v1/dw/transfer-out/margin", "transfer"),
+    deny("POST", "/v1/cross-margin/transfer-in", "transfer"),
+    deny("POST", "/v1/cross-margin/transfer-out", "transfer"),
+    deny("POST", "/v1/subuser/transfer", "transfer"),
+    deny("POST", "/v2/sub-user/creation", "sub-account"),
+    deny("POST", "/v2/sub-user/management", "sub-account"),
+    deny("POST", "/v2/sub-user/transferability", "sub-account"),
+    deny(
+        "POST",
+        "/v2/sub-user/api-key-generation",
+        "API-key management",
+    ),
+    deny(
+        "POST",
+        "/v2/sub-user/api-key-modification",
+        "API-key management",
+    ),
+    deny(
+        "POST",
+        "/v2/sub-user/api-key-deletion",
+        "API-key management",
+    ),
+];
+
 impl Preset for Htx {
+    fn deny_list(&self) -> &'static [DenyEntry] {
+        DENY
+    }
+
     fn id(&self) -> &'static str {
         EX
     }

@@ -4,6 +4,7 @@
 //! (https://docs.kraken.com/api/docs/guides/spot-rest-auth).
 
 use super::common::*;
+use crate::sign::preset::{deny, DenyEntry};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -15,7 +16,20 @@ const SECRET_FORM: &str =
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Kraken;
 
+/// Refused by default (docs/exchanges.md lists the sources).
+const DENY: &[DenyEntry] = &[
+    deny("POST", "/0/private/Withdraw", "withdrawal"),
+    deny("POST", "/0/private/WithdrawCancel", "withdrawal"),
+    deny("POST", "/0/private/WalletTransfer", "transfer"),
+    deny("POST", "/0/private/CreateSubaccount", "sub-account"),
+    deny("POST", "/0/private/AccountTransfer", "transfer"),
+];
+
 impl Preset for Kraken {
+    fn deny_list(&self) -> &'static [DenyEntry] {
+        DENY
+    }
+
     fn id(&self) -> &'static str {
         EX
     }

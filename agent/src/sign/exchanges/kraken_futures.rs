@@ -5,6 +5,7 @@
 //! (https://docs.kraken.com/api/docs/guides/futures-rest/).
 
 use super::common::*;
+use crate::sign::preset::{deny, DenyEntry};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -16,7 +17,27 @@ const SECRET_FORM: &str =
 #[derive(Debug, Clone, Copy, Default)]
 pub struct KrakenFutures;
 
+/// Refused by default (docs/exchanges.md lists the sources).
+const DENY: &[DenyEntry] = &[
+    deny("POST", "/derivatives/api/v3/withdrawal", "withdrawal"),
+    deny("POST", "/derivatives/api/v3/transfer", "transfer"),
+    deny(
+        "POST",
+        "/derivatives/api/v3/transfer/subaccount",
+        "transfer",
+    ),
+    deny(
+        "PUT",
+        "/derivatives/api/v3/subaccount/*/trading-enabled",
+        "sub-account",
+    ),
+];
+
 impl Preset for KrakenFutures {
+    fn deny_list(&self) -> &'static [DenyEntry] {
+        DENY
+    }
+
     fn id(&self) -> &'static str {
         EX
     }

@@ -5,6 +5,7 @@
 //! (https://www.kucoin.com/docs-new/authentication).
 
 use super::common::*;
+use crate::sign::preset::{deny, DenyEntry};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -18,7 +19,29 @@ pub const KEY_VERSION: &str = "2";
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Kucoin;
 
+/// Refused by default (docs/exchanges.md lists the sources).
+const DENY: &[DenyEntry] = &[
+    deny("POST", "/api/v1/withdrawals", "withdrawal"),
+    deny("POST", "/api/v3/withdrawals", "withdrawal"),
+    deny("DELETE", "/api/v1/withdrawals/*", "withdrawal"),
+    deny("POST", "/api/v2/accounts/inner-transfer", "transfer"),
+    deny("POST", "/api/v2/accounts/sub-transfer", "transfer"),
+    deny("POST", "/api/v3/accounts/universal-transfer", "transfer"),
+    deny("POST", "/api/v3/transfer-out", "transfer"),
+    deny("POST", "/api/v1/transfer-in", "transfer"),
+    deny("POST", "/api/v1/transfer-out", "transfer"),
+    deny("POST", "/api/v2/sub/user/created", "sub-account"),
+    deny("POST", "/api/v1/sub/api-key", "API-key management"),
+    deny("POST", "/api/v1/sub/api-key/update", "API-key management"),
+    deny("DELETE", "/api/v1/sub/api-key", "API-key management"),
+    deny("*", "/api/v1/broker/nd/**", "sub-account"),
+];
+
 impl Preset for Kucoin {
+    fn deny_list(&self) -> &'static [DenyEntry] {
+        DENY
+    }
+
     fn id(&self) -> &'static str {
         EX
     }

@@ -4,6 +4,7 @@
 //! /api/v3/order" (https://mexcdevelop.github.io/apidocs/spot_v3_en/#signed).
 
 use super::common::*;
+use crate::sign::preset::{deny, DenyEntry};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -13,7 +14,35 @@ const EX: &str = "mexc";
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Mexc;
 
+/// Refused by default (docs/exchanges.md lists the sources).
+const DENY: &[DenyEntry] = &[
+    deny("POST", "/api/v3/capital/withdraw", "withdrawal"),
+    deny("POST", "/api/v3/capital/withdraw/apply", "withdrawal"),
+    deny("DELETE", "/api/v3/capital/withdraw", "withdrawal"),
+    deny("POST", "/api/v3/capital/withdraw/address", "withdrawal"),
+    deny("POST", "/api/v3/capital/transfer", "transfer"),
+    deny("POST", "/api/v3/capital/transfer/internal", "transfer"),
+    deny(
+        "POST",
+        "/api/v3/capital/sub-account/universalTransfer",
+        "transfer",
+    ),
+    deny(
+        "POST",
+        "/api/v3/sub-account/virtualSubAccount",
+        "sub-account",
+    ),
+    deny("POST", "/api/v3/sub-account/futures", "sub-account"),
+    deny("POST", "/api/v3/sub-account/margin", "sub-account"),
+    deny("POST", "/api/v3/sub-account/apiKey", "API-key management"),
+    deny("DELETE", "/api/v3/sub-account/apiKey", "API-key management"),
+];
+
 impl Preset for Mexc {
+    fn deny_list(&self) -> &'static [DenyEntry] {
+        DENY
+    }
+
     fn id(&self) -> &'static str {
         EX
     }

@@ -4,6 +4,7 @@
 //! (https://www.okx.com/docs-v5/en/#overview-rest-authentication-signature).
 
 use super::common::*;
+use crate::sign::preset::{deny, DenyEntry};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -13,7 +14,48 @@ const EX: &str = "okx";
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Okx;
 
+/// Refused by default (docs/exchanges.md lists the sources).
+const DENY: &[DenyEntry] = &[
+    deny("POST", "/api/v5/asset/withdrawal", "withdrawal"),
+    deny("POST", "/api/v5/asset/withdrawal-lightning", "withdrawal"),
+    deny("POST", "/api/v5/asset/cancel-withdrawal", "withdrawal"),
+    deny("POST", "/api/v5/fiat/create-withdrawal", "withdrawal"),
+    deny("POST", "/api/v5/fiat/cancel-withdrawal", "withdrawal"),
+    deny("POST", "/api/v5/asset/transfer", "transfer"),
+    deny("POST", "/api/v5/asset/subaccount/transfer", "transfer"),
+    deny(
+        "POST",
+        "/api/v5/users/subaccount/create-subaccount",
+        "sub-account",
+    ),
+    deny(
+        "POST",
+        "/api/v5/users/subaccount/set-transfer-out",
+        "sub-account",
+    ),
+    deny(
+        "POST",
+        "/api/v5/users/subaccount/apikey",
+        "API-key management",
+    ),
+    deny(
+        "POST",
+        "/api/v5/users/subaccount/modify-apikey",
+        "API-key management",
+    ),
+    deny(
+        "POST",
+        "/api/v5/users/subaccount/delete-apikey",
+        "API-key management",
+    ),
+    deny("*", "/api/v5/broker/**", "sub-account"),
+];
+
 impl Preset for Okx {
+    fn deny_list(&self) -> &'static [DenyEntry] {
+        DENY
+    }
+
     fn id(&self) -> &'static str {
         EX
     }

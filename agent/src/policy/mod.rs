@@ -1,6 +1,15 @@
 //! Per-secret rules checked before every signature. The rules come from the sealed copy of the
 //! entry's metadata, never from the clear copy a local user could edit.
 
+pub mod glob;
+#[cfg(feature = "daemon")]
+pub mod rate;
+#[cfg(feature = "daemon")]
+pub mod rules;
+
+#[cfg(feature = "daemon")]
+pub use rules::{Decision, Policy};
+
 use std::fmt;
 
 /// How far a client-supplied timestamp may be from the agent's clock.

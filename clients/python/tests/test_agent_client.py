@@ -1,0 +1,163 @@
+"""The Python client against a real agent: results, and each error path mapped to its class."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import threading
+from pathlib import Path
+from typing import Any, Dict, Iterator, List
+
+import pytest
+
+from apisec import (
+    Agent,
+    AgentNotRunning,
+    ApprovalDenied,
+    BadRequest,
+    PolicyRefused,
+    SecretNotFound,
+    SecretSealed,
+    SignError,
+)
+from apisec.testing import AgentEnv
+
+
+def bitget_sign(secret: str, prehash: str) -> str:
+    mac = hmac.new(secret.encode(), prehash.encode(), hashlib.sha256).digest()
+    return base64.b64encode(mac).decode()
+
+
+def test_sign_result_matches_bitget_rule(agent: Agent, creds: Dict[str, Any]) -> None:
+    c = creds["bitget"]
+    r = agent.sign(c.name, "GET", "/api/v2/spot/account/assets", "coin=USDT",
+                   timestamp="1700000000000")
+    assert list(r.headers)[:4] == ["ACCESS-KEY", "ACCESS-SIGN", "ACCESS-TIMESTAMP",
+                                   "ACCESS-PASSPHRASE"]
+    assert r.headers["ACCESS-SIGN"] == bitget_sign(
+        c.secret, "1700000000000GET/api/v2/spot/account/assets?coin=USDT")
+    assert r.query == "coin=USDT" and r.query_additions == {} and r.body is None
+    assert r.url("https://api.bitget.com/") == (
+        "https://api.bitget.com/api/v2/spot/account/assets?coin=USDT")
+
+
+def test_kraken_body_is_replaced(agent: Agent, creds: Dict[str, Any]) -> None:
+    r = agent.sign(creds["kraken"].name, "POST", "/0/private/Balance", body="asset=XBT",
+                   nonce="1616492376594")
+    assert r.body == b"nonce=1616492376594&asset=XBT"
+    assert r.body_or(b"asset=XBT") == r.body
+
+
+def test_binance_query_additions(agent: Agent, creds: Dict[str, Any]) -> None:
+    r = agent.sign(creds["binance"].name, "GET", "/api/v3/account", "omitZeroBalances=true")
+    assert list(r.query_additions) == ["timestamp", "signature"]
+    assert r.query.startswith("omitZeroBalances=true&timestamp=")
+
+
+def test_status_query_and_lock(agent_env: AgentEnv, creds: Dict[str, Any]) -> None:
+    # A connection of its own: locking must not disturb the session's shared agent state.
+    with Agent(str(agent_env.socket)) as a:
+        assert "sign@apisec" in a.query()
+        st = a.status()
+        assert not st.locked and st.pid > 0
+        bg = st.secret(creds["bitget"].name)
+        assert bg is not None and bg.unsealed and bg.exchange == "bitget"
+        assert bg.api_key == creds["bitget"].api_key
+        sealed = st.secret("sealed-t")
+        assert sealed is not None and not sealed.unsealed
+
+
+def test_not_running() -> None:
+    with pytest.raises(AgentNotRunning, match="cannot reach the agent"):
+        Agent("/nonexistent/apisec.sock").status()
+    with pytest.raises(AgentNotRunning, match="APISEC_AUTH_SOCK is not set"):
+        Agent("").status()
+
+
+def test_sealed_not_found_sign_and_policy_errors(agent: Agent) -> None:
+    with pytest.raises(SecretSealed) as info:
+        agent.sign("sealed-t", "GET", "/api/v2/x")
+    assert info.value.code == "sealed" and "apisec unlock sealed-t" in info.value.message
+    with pytest.raises(SecretNotFound):
+        agent.sign("no-such-secret", "GET", "/x")
+    with pytest.raises(SignError, match="PATCH"):
+        agent.sign("bitget-t", "PATCH", "/api/v2/x")
+    with pytest.raises(PolicyRefused, match="raw MAC"):
+        agent.mac("bitget-t", "hmac-sha256", b"data")
+    # The connection stays usable after refusals.
+    assert agent.status().pid > 0
+
+
+def test_oversized_request_is_refused_before_sending(agent: Agent) -> None:
+    with pytest.raises(BadRequest, match="frame limit"):
+        agent.sign("bitget-t", "POST", "/api/v2/x", body=b"x" * 300_000)
+    assert agent.status().pid > 0
+
+
+def test_threads_share_one_agent(agent: Agent, creds: Dict[str, Any]) -> None:
+    c = creds["bitget"]
+    failures: List[str] = []
+
+    def work(i: int) -> None:
+        for j in range(15):
+            ts = str(1700000000000 + i * 100 + j)
+            q = f"n={i}-{j}"
+            r = agent.sign(c.name, "GET", "/api/v2/p", q, timestamp=ts)
+            if r.headers["ACCESS-SIGN"] != bitget_sign(c.secret, f"{ts}GET/api/v2/p?{q}"):
+                failures.append(q)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+
+
+@pytest.fixture(scope="module")
+def denying_env() -> Iterator[AgentEnv]:
+    """A second agent whose approver exits 1."""
+    env = AgentEnv()
+    try:
+        env.init()
+        env.add("bg", "bitget", "k", b"denied-secret", b"p")
+        env.set_approver("deny")
+        env.start()
+        yield env
+    finally:
+        env.close()
+
+
+def test_denied_unlock_and_progress(denying_env: AgentEnv) -> None:
+    lines: List[str] = []
+    with Agent(str(denying_env.socket)) as a:
+        with pytest.raises(ApprovalDenied) as info:
+            a.unlock("bg", on_progress=lines.append)
+        assert info.value.code == "denied"
+        assert lines and lines[0].startswith("waiting for approval: unlock bg (bitget)")
+        with pytest.raises(SecretSealed):
+            a.sign("bg", "GET", "/x")
+
+
+def test_reconnects_after_agent_restart(denying_env: AgentEnv) -> None:
+    a = Agent(str(denying_env.socket))
+    first = a.status().pid
+    denying_env.stop()
+    with pytest.raises(AgentNotRunning):
+        a.status()
+    denying_env.start()
+    assert a.status().pid != first  # same Agent object, new connection
+    a.close()
+
+
+def test_socket_path_from_environment(agent_env: AgentEnv, monkeypatch: Any) -> None:
+    monkeypatch.setenv("APISEC_AUTH_SOCK", str(agent_env.socket))
+    with Agent() as a:
+        assert a.sock_path == str(agent_env.socket) and a.status().pid > 0
+
+
+def test_unlock_returns_forget_times(agent_env: AgentEnv, creds: Dict[str, Any]) -> None:
+    with Agent(str(agent_env.socket)) as a:
+        assert a.unlock(creds["bitget"].name) == {creds["bitget"].name: 0}
+    assert Path(agent_env.socket).exists()

@@ -1,0 +1,138 @@
+"""The adapter's requests (URL, method, body, headers and their order) equal ccxt 4.5.90's own
+signing with the secret, through a real agent on SoftHSM. Each request goes through ccxt's
+implicit API method (fetch2 -> sign -> fetch), with fetch capturing instead of sending."""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+from urllib.parse import parse_qs, urlsplit
+
+import ccxt
+import pytest
+from ccxt_compare import adapted, assert_same_request, call, reference
+
+from apisec import SecretSealed
+from apisec.ccxt import attach
+
+T = 1767225600123  # 2026-01-01T00:00:00.123Z: the pinned clock
+
+CASES = [
+    ("bitget", "private_spot_get_v2_spot_account_assets", {"coin": "USDT"}),
+    ("bitget", "private_spot_post_v2_spot_trade_place_order",
+     {"symbol": "BTCUSDT", "side": "buy", "orderType": "limit", "force": "gtc",
+      "price": "23222.5", "size": "1"}),
+    ("binance", "private_get_account", {"omitZeroBalances": True}),
+    ("binance", "private_get_openorders", {}),
+    ("binance", "private_post_order",
+     {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
+      "quantity": "0.01", "price": "20000", "newClientOrderId": "apisec-test-1"}),
+    ("binance", "sapi_get_sub_account_list", {"email": "bot@example.com"}),
+    ("okx", "private_get_account_balance", {"ccy": "BTC,ETH"}),
+    ("okx", "private_post_trade_order",
+     {"instId": "BTC-USDT", "tdMode": "cash", "side": "buy", "ordType": "limit",
+      "px": "20000", "sz": "0.01"}),
+    ("bybit", "private_get_v5_account_wallet_balance", {"accountType": "UNIFIED", "coin": "BTC"}),
+    ("bybit", "private_get_v5_order_realtime", {}),
+    ("bybit", "private_post_v5_order_create",
+     {"category": "spot", "symbol": "BTCUSDT", "side": "Buy", "orderType": "Limit",
+      "qty": "0.01", "price": "20000"}),
+    ("kraken", "private_post_balance", {}),
+    ("kraken", "private_post_addorder",
+     {"pair": "XBTUSD", "type": "buy", "ordertype": "limit", "price": "37500",
+      "volume": "1.25"}),
+    ("kucoin", "private_get_accounts", {"currency": "USDT", "type": "trade"}),
+    ("kucoin", "private_post_orders",
+     {"clientOid": "apisec-1", "side": "buy", "symbol": "BTC-USDT", "type": "limit",
+      "price": "20000", "size": "0.01"}),
+    ("kucoin", "private_delete_orders_orderid", {"orderId": "5bd6e9286d99522a52e458de"}),
+]
+
+
+def ids(case: Any) -> str:
+    return f"{case[0]}-{case[1]}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_equals_ccxt_with_pinned_clock(case: Any, creds: Dict[str, Any], agent: Any) -> None:
+    exchange, method, params = case
+    cred = creds[exchange]
+    want = call(reference(cred, T), method, params)
+    got = call(adapted(cred, agent, T, clock="ccxt"), method, params)
+    assert_same_request(got, want)
+
+
+def _query(req: Dict[str, Any]) -> Dict[str, str]:
+    text = urlsplit(req["url"]).query or (req["body"] if isinstance(req["body"], str) else "")
+    return {k: v[0] for k, v in parse_qs(text).items()}
+
+
+# Where each exchange carries the time the agent stamped (as ccxt's milliseconds() value).
+STAMP_OF = {
+    "bitget": lambda r: int(r["headers"]["ACCESS-TIMESTAMP"]),
+    "binance": lambda r: int(_query(r)["timestamp"]),
+    "okx": lambda r: ccxt.Exchange.parse8601(r["headers"]["OK-ACCESS-TIMESTAMP"]),
+    "bybit": lambda r: int(r["headers"]["X-BAPI-TIMESTAMP"]),
+    # The agent's Kraken nonce is in microseconds; ccxt's nonce is its milliseconds() value.
+    "kraken": lambda r: int(_query(r)["nonce"]),
+    "kucoin": lambda r: int(r["headers"]["KC-API-TIMESTAMP"]),
+}
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_agent_stamped_requests_equal_ccxt_at_that_time(
+    case: Any, creds: Dict[str, Any], agent: Any
+) -> None:
+    """The default clock: the agent stamps; ccxt pinned to the stamped time signs the same."""
+    exchange, method, params = case
+    cred = creds[exchange]
+    got = call(adapted(cred, agent, None, clock="agent"), method, params)
+    stamped = STAMP_OF[exchange](got)
+    if exchange != "kraken":
+        assert abs(stamped - ccxt.Exchange.milliseconds()) < 60_000, "not the agent's clock"
+    want = call(reference(cred, stamped), method, params)
+    assert_same_request(got, want)
+
+
+def test_instance_holds_no_secret(creds: Dict[str, Any], agent: Any) -> None:
+    ex = adapted(creds["bitget"], agent, None, clock="agent")
+    assert ex.secret in (None, "") and ex.password in (None, "")
+    assert ex.apiKey == creds["bitget"].api_key  # taken from the agent
+
+
+def test_public_endpoints_are_ccxt_unchanged(creds: Dict[str, Any], agent: Any) -> None:
+    ex = adapted(creds["binance"], agent, None, clock="agent")
+    req = call(ex, "public_get_ticker_price", {"symbol": "BTCUSDT"})
+    assert req["url"] == "https://api.binance.com/api/v3/ticker/price?symbol=BTCUSDT"
+    assert req["headers"] is None
+
+
+def test_attach_refuses_a_mismatch(creds: Dict[str, Any], agent: Any) -> None:
+    with pytest.raises(ValueError, match="is a bitget secret, not binance"):
+        attach(ccxt.binance(), creds["bitget"].name, agent)
+    with pytest.raises(ValueError, match="holds a secret"):
+        attach(ccxt.bitget({"secret": "x"}), creds["bitget"].name, agent)
+    with pytest.raises(ValueError, match="differs"):
+        attach(ccxt.bitget({"apiKey": "someone-else"}), creds["bitget"].name, agent)
+    with pytest.raises(ValueError, match="does not support"):
+        attach(ccxt.gate(), creds["bitget"].name, agent)
+
+
+def test_sealed_secret_is_a_ccxt_authentication_error(agent: Any) -> None:
+    ex = attach(ccxt.bitget({"enableRateLimit": False}), "sealed-t", agent)
+    call_args = ("private_spot_get_v2_spot_account_assets", {})
+    with pytest.raises(ccxt.AuthenticationError) as info:
+        call(ex, *call_args)
+    assert isinstance(info.value.__cause__, SecretSealed)
+
+
+def test_bybit_recv_window_must_match_the_agent(creds: Dict[str, Any], agent: Any) -> None:
+    ex = adapted(creds["bybit"], agent, None, clock="agent")
+    ex.options["recvWindow"] = 10000
+    with pytest.raises(ccxt.NotSupported, match="recvWindow 5000"):
+        call(ex, "private_get_v5_account_wallet_balance", {"accountType": "UNIFIED"})
+
+
+def test_kraken_json_batch_is_refused_clearly(creds: Dict[str, Any], agent: Any) -> None:
+    ex = adapted(creds["kraken"], agent, None, clock="agent")
+    with pytest.raises(ccxt.NotSupported, match="JSON body"):
+        call(ex, "private_post_addorderbatch", {"pair": "XBTUSD", "orders": []})

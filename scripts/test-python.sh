@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every Python test (clients/python/tests and examples/**/tests) with pytest, in the venv
+# target/py-venv (created when missing), against the binaries of `cargo build --workspace --bins`
+# and fresh SoftHSM tokens. Fails on any failure; prerequisites missing are failures, not skips.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+die() { echo "test-python: $*" >&2; exit 1; }
+
+module=${APISEC_TEST_PKCS11_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
+command -v softhsm2-util >/dev/null || die "softhsm2-util is missing: apt-get install softhsm2"
+[ -e "$module" ] || die "SoftHSM module $module is missing: apt-get install softhsm2"
+for bin in apisec-agent apisec; do
+  [ -x "target/debug/$bin" ] || die "target/debug/$bin is missing: run cargo build --workspace --bins"
+done
+
+venv=target/py-venv
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv" || die "cannot create $venv (Debian: apt-get install python3-venv)"
+fi
+# The client in editable mode with its pinned test extras (pytest, ccxt==4.5.90).
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e 'clients/python[test]'
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+PYTHONDONTWRITEBYTECODE=1 "$venv/bin/python" -m pytest -p no:cacheprovider \
+  --rootdir . --import-mode=importlib -rfEs clients/python/tests examples "$@" 2>&1 | tee "$log" || status=$?
+# A skipped test would hide a missing prerequisite; none is expected, so any skip fails the run.
+if tail -n 1 "$log" | grep -q "skipped"; then
+  echo "test-python: some tests were skipped (see above); that is a failure here" >&2
+  status=1
+fi
+exit "$status"
