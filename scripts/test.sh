@@ -9,6 +9,10 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 cargo test --workspace 2>&1 | tee "$log" || status=$?
+# Tests that need the one pcscd of the machine (virtual YubiKey over vpcd) run one at a time,
+# next to a private pcscd (tests/vcard/scripts/with-pcscd.sh starts and stops it).
+tests/vcard/scripts/with-pcscd.sh \
+  cargo test -p apisec-vcard -p apisec-tests -- --ignored --test-threads=1 2>&1 | tee -a "$log" || status=$?
 if [ -x scripts/test-python.sh ]; then
   scripts/test-python.sh 2>&1 | tee -a "$log" || status=$?
 fi

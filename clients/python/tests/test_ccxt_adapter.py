@@ -18,6 +18,9 @@ T = 1767225600123  # 2026-01-01T00:00:00.123Z: the pinned clock
 
 CASES = [
     ("bitget", "private_spot_get_v2_spot_account_assets", {"coin": "USDT"}),
+    # ccxt sends "symbol=BTCUSDT%2CETHUSDT" but signs the decoded "symbol=BTCUSDT,ETHUSDT".
+    ("bitget", "private_spot_get_v2_spot_trade_unfilled_orders",
+     {"symbol": "BTCUSDT,ETHUSDT", "limit": "10"}),
     ("bitget", "private_spot_post_v2_spot_trade_place_order",
      {"symbol": "BTCUSDT", "side": "buy", "orderType": "limit", "force": "gtc",
       "price": "23222.5", "size": "1"}),
@@ -136,3 +139,13 @@ def test_kraken_json_batch_is_refused_clearly(creds: Dict[str, Any], agent: Any)
     ex = adapted(creds["kraken"], agent, None, clock="agent")
     with pytest.raises(ccxt.NotSupported, match="JSON body"):
         call(ex, "private_post_addorderbatch", {"pair": "XBTUSD", "orders": []})
+
+
+def test_bitget_raw_query_with_a_space_is_refused_by_the_agent(
+    creds: Dict[str, Any], agent: Any
+) -> None:
+    """ccxt would sign the decoded query "clientOid=a b"; the agent refuses a query with a
+    space, so the request is refused, not sent with a signature the exchange may reject."""
+    ex = adapted(creds["bitget"], agent, None, clock="agent")
+    with pytest.raises(ccxt.BadRequest, match="spaces"):
+        call(ex, "private_spot_get_v2_spot_trade_unfilled_orders", {"clientOid": "a b"})

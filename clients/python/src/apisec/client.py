@@ -143,9 +143,13 @@ class Agent:
                 except socket.timeout as e:
                     self._drop()
                     raise ClientTimeout(f"no answer from the agent within {timeout:g} s") from e
-                except (ConnectionResetError, wire.WireError):
+                except ConnectionResetError as e:
                     self._drop()
-                    raise
+                    raise AgentNotRunning(f"the agent reset the connection: {e}") from e
+                except wire.WireError as e:
+                    # The stream cannot be trusted after a malformed frame: start afresh.
+                    self._drop()
+                    raise AgentError(f"malformed reply from the agent: {e}", "internal") from e
             raise AssertionError("unreachable")
 
     def _await_reply(
