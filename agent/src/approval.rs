@@ -31,6 +31,8 @@ pub struct ApprovalRequest<'a> {
     /// (name, exchange) of each secret concerned.
     pub secrets: &'a [(String, String)],
     pub client: &'a PeerInfo,
+    /// For a step-up: the request (method, path and the body's key fields).
+    pub detail: Option<String>,
 }
 
 impl ApprovalRequest<'_> {
@@ -42,11 +44,18 @@ impl ApprovalRequest<'_> {
             .map(|(n, e)| format!("{n} ({e})"))
             .collect::<Vec<_>>()
             .join(", ");
-        format!(
-            "{} {list}, asked by {}",
-            self.action,
-            self.client.describe()
-        )
+        match &self.detail {
+            Some(d) => format!(
+                "{} {list}: {d}, asked by {}",
+                self.action,
+                self.client.describe()
+            ),
+            None => format!(
+                "{} {list}, asked by {}",
+                self.action,
+                self.client.describe()
+            ),
+        }
     }
 }
 
@@ -95,6 +104,7 @@ async fn run_program(
     let mut cmd = tokio::process::Command::new(path);
     cmd.arg(request.prompt())
         .env("APISEC_ACTION", request.action)
+        .env("APISEC_REQUEST", request.detail.as_deref().unwrap_or(""))
         .env("APISEC_SECRETS", names.join(","))
         .env("APISEC_EXCHANGES", exchanges.join(","))
         .env("APISEC_CLIENT_UID", client.uid.to_string())
@@ -185,6 +195,7 @@ mod tests {
             action: "unlock",
             secrets: &secrets,
             client: &p,
+            detail: None,
         };
         let ok = script(
             dir.path(),
@@ -227,6 +238,7 @@ mod tests {
             action: "unlock",
             secrets: &secrets,
             client: &p,
+            detail: None,
         };
         let a = Approver::Program {
             path: hang,

@@ -1,6 +1,8 @@
-//! The audit log: one JSON line per decision (unlock, sign, mac, lock), each carrying the SHA-256
-//! of the previous line, so that editing, deleting or reordering a line breaks the chain at that
-//! line. Never holds a secret: requests are recorded by method, path and the SHA-256 of the body.
+//! The audit log: one JSON line per decision (unlock, sign, mac, lock). Each line carries its own
+//! hash (SHA-256 of the line without it, which covers `prev`) and `prev`, the hash of the line
+//! before: an edited line fails its own hash, a deleted or moved line breaks `prev` and the
+//! sequence numbers, and `audit verify` names the line where it happened. Never holds a secret:
+//! requests are recorded by method, path and the SHA-256 of the body.
 //!
 //! Lines are written by one thread that batches what arrived, writes it and fsyncs: a signature
 //! does not wait for the disk (the hot path stays at socket speed), and a crash can lose at most
@@ -50,8 +52,24 @@ pub struct Record {
     /// How it was approved: `approver`, `step-up approver`, `none`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval: Option<String>,
-    /// SHA-256 (hex) of the previous line's bytes.
+    /// The previous line's `hash`.
     pub prev: String,
+    /// SHA-256 (hex) of this line serialized without this field.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub hash: String,
+}
+
+impl Record {
+    /// The hash this record should carry.
+    fn compute_hash(&self) -> String {
+        let mut bare = self.clone();
+        bare.hash.clear();
+        hex_sha256(
+            serde_json::to_string(&bare)
+                .expect("records serialize")
+                .as_bytes(),
+        )
+    }
 }
 
 /// A decision to record; the writer fills in `seq`, `time` and `prev`.
@@ -93,10 +111,10 @@ impl AuditLog {
                 .filter(|l| !l.is_empty())
                 .last()
             {
-                prev = hex_sha256(last.as_bytes());
-                seq = serde_json::from_str::<Record>(&last)
-                    .map(|r| r.seq)
-                    .unwrap_or(0);
+                if let Ok(r) = serde_json::from_str::<Record>(&last) {
+                    seq = r.seq;
+                    prev = r.hash;
+                }
             }
         }
         let mut file = OpenOptions::new()
@@ -114,9 +132,10 @@ impl AuditLog {
                     let mut out = Vec::new();
                     for (event, peer) in batch {
                         seq += 1;
-                        let record = to_record(event, peer, seq, &prev);
+                        let mut record = to_record(event, peer, seq, &prev);
+                        record.hash = record.compute_hash();
                         let line = serde_json::to_string(&record).expect("records serialize");
-                        prev = hex_sha256(line.as_bytes());
+                        prev = record.hash;
                         out.extend_from_slice(line.as_bytes());
                         out.push(b'\n');
                     }
@@ -167,31 +186,46 @@ fn to_record(e: Event, peer: Option<PeerInfo>, seq: u64, prev: &str) -> Record {
         reason: e.reason,
         approval: e.approval,
         prev: prev.to_owned(),
+        hash: String::new(),
     }
 }
 
-/// Checks a log's chain; `Err` names the first line that is broken, missing or out of order.
+/// Checks a log; `Err` names the first line that was edited, deleted, inserted or moved.
 pub fn verify(text: &str) -> Result<usize, String> {
     let mut prev = GENESIS.to_owned();
-    let mut expected_seq = None;
+    let mut expected_seq: Option<u64> = None;
     let mut count = 0;
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
         let record: Record = serde_json::from_str(line)
             .map_err(|e| format!("line {n}: not an audit record ({e})"))?;
-        if record.prev != prev {
+        if record.hash != record.compute_hash() {
             return Err(format!(
-                "line {n}: its hash of the previous line does not match: line {} was edited, \
-                 deleted or moved, or this line was",
-                n.saturating_sub(1).max(1)
+                "line {n}: its content does not match its hash: the line was edited"
             ));
         }
-        let want = expected_seq.unwrap_or(record.seq);
-        if record.seq != want {
-            return Err(format!("line {n}: sequence number {} where {want} was expected (a line is missing or moved)", record.seq));
+        if let Some(want) = expected_seq {
+            if record.seq != want {
+                return Err(format!(
+                    "line {n}: sequence number {} where {want} was expected: a line before it is \
+                     missing, or lines were moved",
+                    record.seq
+                ));
+            }
+        }
+        if record.prev != prev {
+            return Err(if n == 1 {
+                "line 1: it does not start the chain: earlier lines were removed".to_string()
+            } else {
+                format!(
+                    "line {n}: it does not follow line {}: line {} was edited or a line is missing",
+                    n - 1,
+                    n - 1
+                )
+            });
         }
         expected_seq = Some(record.seq + 1);
-        prev = hex_sha256(line.as_bytes());
+        prev = record.hash;
         count += 1;
     }
     Ok(count)
@@ -273,7 +307,7 @@ mod tests {
         assert_eq!(verify(&text), Ok(3));
         let lines: Vec<&str> = text.lines().collect();
         let edited = text.replace("\"s1\"", "\"sX\"");
-        assert!(verify(&edited).unwrap_err().starts_with("line 3:"));
+        assert!(verify(&edited).unwrap_err().starts_with("line 2:"));
         let deleted = format!("{}\n{}\n", lines[0], lines[2]);
         assert!(verify(&deleted).unwrap_err().starts_with("line 2:"));
         let swapped = format!("{}\n{}\n{}\n", lines[0], lines[2], lines[1]);

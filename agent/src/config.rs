@@ -28,6 +28,22 @@ pub struct ConfigFile {
     pub approval: ApprovalSection,
     #[serde(default, skip_serializing_if = "AgentSection::is_empty")]
     pub agent: AgentSection,
+    #[serde(default, skip_serializing_if = "AuditSection::is_empty")]
+    pub audit: AuditSection,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSection {
+    /// The audit log (default `$XDG_STATE_HOME/apisec/audit.jsonl`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+}
+
+impl AuditSection {
+    fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
@@ -114,6 +130,7 @@ pub struct Config {
     pub approval_timeout: Duration,
     pub lifetime: Option<Duration>,
     pub allowed_uids: Vec<u32>,
+    pub audit_path: PathBuf,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -254,6 +271,10 @@ impl ConfigFile {
             approval_timeout,
             lifetime,
             allowed_uids: self.agent.allowed_uids,
+            audit_path: self
+                .audit
+                .path
+                .unwrap_or_else(|| crate::paths::default_state_dir().join("audit.jsonl")),
         })
     }
 }

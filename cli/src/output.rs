@@ -23,6 +23,22 @@ fn now() -> u64 {
         .unwrap_or(0)
 }
 
+/// The expiry date with a warning within 14 days of it, or after it.
+fn expiry_note(expires: &str) -> String {
+    if expires.is_empty() {
+        return "-".into();
+    }
+    let Some(day) = apisec_agent::timefmt::parse_date(expires) else {
+        return expires.into();
+    };
+    let today = (now() / 86400) as i64;
+    match day - today {
+        d if d < 0 => format!("{expires} (EXPIRED: rotate it with `apisec-agent rotate`)"),
+        d if d <= 14 => format!("{expires} (in {d} days: rotate soon)"),
+        _ => expires.into(),
+    }
+}
+
 /// " (forgotten in 7h59m)" or "".
 pub fn forget_note(forget_at: u64) -> String {
     if forget_at == 0 {
@@ -82,11 +98,7 @@ pub fn status(out: &mut impl Write, s: &StatusReply, json_out: bool) -> io::Resu
             continue;
         }
         let state = if e.unsealed { "unsealed" } else { "sealed" };
-        let expires = if e.expires.is_empty() {
-            "-"
-        } else {
-            &e.expires
-        };
+        let expires = expiry_note(&e.expires);
         writeln!(
             out,
             "{:<24} {:<10} {:<9} {}{}",

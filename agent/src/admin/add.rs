@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use apisec_agent::config::Config;
 use apisec_agent::keys::{self, KeyType};
-use apisec_agent::policy::{self, ExpiryState, Freshness};
+use apisec_agent::policy::{self, rules, ExpiryState, Freshness, Policy};
 use apisec_agent::secret::LockedBytes;
 use apisec_agent::sign::exchanges;
 use apisec_agent::sign::KeyAlgorithm;
@@ -71,11 +71,29 @@ fn obtain(file: &Option<PathBuf>, what: &str, flag: &str) -> Result<Zeroizing<Ve
     }
 }
 
-/// What every new entry needs, checked: the preset, the freshness, the expiry.
+/// What every new entry needs, checked: the preset, the freshness, the expiry, the policy.
 pub struct Common {
     pub preset: &'static dyn apisec_agent::sign::Preset,
     pub freshness: Freshness,
     pub now: u64,
+    pub expires: Option<String>,
+    pub allow_raw: bool,
+    pub policy: Policy,
+}
+
+/// A value given both by a flag and by the policy file must agree.
+fn merge<T: PartialEq + std::fmt::Debug + Clone>(
+    flag: Option<T>,
+    file: Option<T>,
+    what: &str,
+) -> Result<Option<T>, CliError> {
+    match (flag, file) {
+        (Some(a), Some(b)) if a != b => Err(CliError::new(format!(
+            "--{what} {a:?} contradicts {what} = {b:?} in the policy file; give it in one place"
+        ))),
+        (Some(a), _) => Ok(Some(a)),
+        (None, b) => Ok(b),
+    }
 }
 
 pub fn check_common(
@@ -83,9 +101,28 @@ pub fn check_common(
     name: &str,
     exchange: &str,
     expires: &Option<String>,
-    freshness: &str,
+    freshness: &Option<String>,
+    allow_raw: bool,
+    policy_file: &Option<PathBuf>,
 ) -> Result<Common, CliError> {
     store::check_name(name)?;
+    let (policy, settings) = match policy_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                CliError::new(format!("cannot read the policy {}: {e}", path.display()))
+            })?;
+            rules::parse(&text)
+                .map_err(|e| CliError::new(format!("policy {}: {e}", path.display())))?
+        }
+        None => (Policy::standard(), rules::EntrySettings::default()),
+    };
+    let expires = merge(expires.clone(), settings.expires, "expires")?;
+    let freshness =
+        merge(freshness.clone(), settings.freshness, "freshness")?.unwrap_or_else(|| "5s".into());
+    let allow_raw =
+        merge(allow_raw.then_some(true), settings.allow_raw, "allow-raw")?.unwrap_or(false);
+    let expires = &expires;
+    let freshness = freshness.as_str();
     let preset = exchanges::by_id(exchange).ok_or_else(|| {
         CliError::new(format!("unknown exchange {exchange:?}"))
             .hint(format!("known exchanges: {}", exchanges::ids().join(", ")))
@@ -113,6 +150,9 @@ pub fn check_common(
         preset,
         freshness,
         now,
+        expires: expires.clone(),
+        allow_raw,
+        policy,
     })
 }
 
@@ -140,7 +180,15 @@ pub fn write_entry(config: &Config, meta: &EntryMeta, material: &SecretMaterial<
 pub fn run(config_path: &Path, a: AddArgs) -> CmdResult {
     let config = load_config(config_path)?;
     let store = Store::new(&config.store_dir);
-    let common = check_common(&store, &a.name, &a.exchange, &a.expires, &a.freshness)?;
+    let common = check_common(
+        &store,
+        &a.name,
+        &a.exchange,
+        &a.expires,
+        &a.freshness,
+        a.allow_raw,
+        &a.policy,
+    )?;
     let preset = common.preset;
     if a.secret_file.as_deref() == Some(Path::new("-"))
         && a.passphrase_file.as_deref() == Some(Path::new("-"))
@@ -154,12 +202,13 @@ pub fn run(config_path: &Path, a: AddArgs) -> CmdResult {
         exchange: preset.id().to_owned(),
         api_key: String::new(),
         created: timefmt::iso8601_seconds(common.now),
-        expires: a.expires.clone(),
-        allow_raw: a.allow_raw,
+        expires: common.expires.clone(),
+        allow_raw: common.allow_raw,
         freshness: common.freshness.to_string(),
         key_type: KeyType::Hmac.as_str().into(),
         token_key: None,
         public_key: None,
+        policy: common.policy.clone(),
     };
     if let Some(path) = &a.private_key_file {
         let text = read_source(path, "private key")?;

@@ -39,6 +39,11 @@ pub enum Command {
     List(ListArgs),
     /// Create an asymmetric API key (Ed25519 or P-256) on the token and print its public key
     Keygen(KeygenArgs),
+    /// Replace a secret (and optionally its API key id) keeping its policy; a running agent switches
+    Rotate(RotateArgs),
+    /// Check or read the audit log
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Remove a secret from the store (and from a running agent's memory)
     Remove(RemoveArgs),
     /// Start the agent in the background and print the shell lines that point clients at it
@@ -118,9 +123,13 @@ pub struct AddArgs {
     /// Last day the secret may be used, YYYY-MM-DD (UTC)
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub expires: Option<String>,
-    /// How far a client-supplied timestamp may be from the agent's clock: e.g. 5s, or off
-    #[arg(long, value_name = "SECONDS|off", default_value = "5s")]
-    pub freshness: String,
+    /// How far a client-supplied timestamp may be from the agent's clock: e.g. 5s (the default),
+    /// or off
+    #[arg(long, value_name = "SECONDS|off")]
+    pub freshness: Option<String>,
+    /// The secret's policy: a TOML file of client, request and rate rules (docs/policy.md)
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
     /// Import an asymmetric API key: a PEM private key (Ed25519 or P-256) or Coinbase's key JSON
     /// ('-' = stdin)
     #[arg(long, value_name = "FILE", conflicts_with_all = ["secret_file", "passphrase_file", "token_key"])]
@@ -159,9 +168,13 @@ pub struct KeygenArgs {
     /// Last day the key may be used, YYYY-MM-DD (UTC)
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub expires: Option<String>,
-    /// How far a client-supplied timestamp may be from the agent's clock: e.g. 5s, or off
-    #[arg(long, value_name = "SECONDS|off", default_value = "5s")]
-    pub freshness: String,
+    /// How far a client-supplied timestamp may be from the agent's clock: e.g. 5s (the default),
+    /// or off
+    #[arg(long, value_name = "SECONDS|off")]
+    pub freshness: Option<String>,
+    /// The key's policy: a TOML file of client, request and rate rules (docs/policy.md)
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -222,4 +235,41 @@ pub struct StopArgs {
     /// Socket of the agent to stop [default: $APISEC_AUTH_SOCK, else the config's]
     #[arg(long, value_name = "PATH")]
     pub socket: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "The old entry is kept in STORE/backup/ until you remove it.\n\nExample:\n  \
+    apisec-agent rotate bitget-main --api-key bg_new --secret-file new-secret.txt \\\n    \
+    --passphrase-file new-passphrase.txt"
+)]
+pub struct RotateArgs {
+    /// Name of the secret
+    pub name: String,
+    /// The new API key id (default: keep the old one)
+    #[arg(long, value_name = "ID")]
+    pub api_key: Option<String>,
+    /// Read the new secret from FILE ('-' = stdin); default: a no-echo prompt
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+    /// Read the new passphrase from FILE ('-' = stdin); default: keep the old one
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Check the hash chain; report the first broken, missing or reordered line
+    Verify {
+        /// The log [default: the config's audit path]
+        file: Option<PathBuf>,
+    },
+    /// Print the last lines readably
+    Tail {
+        /// How many lines
+        #[arg(short = 'n', default_value_t = 20)]
+        lines: usize,
+        /// The log [default: the config's audit path]
+        file: Option<PathBuf>,
+    },
 }

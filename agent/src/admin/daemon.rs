@@ -66,6 +66,14 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
         approver,
         lifetime,
         state_dir: apisec_agent::paths::default_state_dir(),
+        audit: Some(
+            apisec_agent::audit::AuditLog::open(&config.audit_path).map_err(|e| {
+                CliError::new(format!(
+                    "cannot open the audit log {}: {e}",
+                    config.audit_path.display()
+                ))
+            })?,
+        ),
     }));
     let mut allowed = vec![hardening::current_uid()];
     allowed.extend(config.allowed_uids.iter().copied());

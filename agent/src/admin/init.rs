@@ -56,6 +56,7 @@ pub fn run(config_path: &Path, a: InitArgs) -> CmdResult {
             timeout: None,
         },
         agent: Default::default(),
+        audit: Default::default(),
     };
     // Validate what we are about to write, so init never leaves a config the agent rejects.
     file.clone().validate(config_path)?;

@@ -61,7 +61,15 @@ pub fn token_public_key(
 pub fn run(config_path: &Path, a: KeygenArgs) -> CmdResult {
     let config = load_config(config_path)?;
     let store = Store::new(&config.store_dir);
-    let common = check_common(&store, &a.name, &a.exchange, &a.expires, &a.freshness)?;
+    let common = check_common(
+        &store,
+        &a.name,
+        &a.exchange,
+        &a.expires,
+        &a.freshness,
+        false,
+        &a.policy,
+    )?;
     let algorithm = parse_type(&a.key_type)?;
     check_key_fits(common.preset, algorithm)?;
     let mut meta = EntryMeta {
@@ -69,12 +77,13 @@ pub fn run(config_path: &Path, a: KeygenArgs) -> CmdResult {
         exchange: common.preset.id().to_owned(),
         api_key: a.api_key.clone().unwrap_or_default(),
         created: timefmt::iso8601_seconds(common.now),
-        expires: a.expires.clone(),
+        expires: common.expires.clone(),
         allow_raw: false,
         freshness: common.freshness.to_string(),
         key_type: String::new(),
         token_key: None,
         public_key: None,
+        policy: common.policy.clone(),
     };
     if a.in_memory {
         if a.api_key.is_none() {

@@ -44,6 +44,8 @@ pub fn list(config_path: &Path, a: ListArgs) -> CmdResult {
                     "allow_raw": f.allow_raw,
                     "freshness": f.freshness,
                     "recipients": f.recipients,
+                    "key_type": f.key_type,
+                    "policy": f.policy,
                 }),
                 Err(e) => serde_json::json!({ "name": name, "error": e.to_string() }),
             })
@@ -64,15 +66,18 @@ pub fn list(config_path: &Path, a: ListArgs) -> CmdResult {
     );
     for (name, r) in rows {
         match r {
-            Ok(f) => println!(
-                "{:<24} {:<10} {:<24} {:<6} {:<9} {}",
-                name,
-                f.exchange,
-                f.api_key,
-                if f.allow_raw { "yes" } else { "no" },
-                f.freshness,
-                expiry_note(f.expires.as_deref())
-            ),
+            Ok(f) => {
+                println!(
+                    "{:<24} {:<10} {:<24} {:<6} {:<9} {}",
+                    name,
+                    f.exchange,
+                    f.api_key,
+                    if f.allow_raw { "yes" } else { "no" },
+                    f.freshness,
+                    expiry_note(f.expires.as_deref())
+                );
+                println!("{:<24} policy: {}", "", f.policy.summary());
+            }
             Err(e) => println!("{name:<24} UNUSABLE: {e}"),
         }
     }

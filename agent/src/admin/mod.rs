@@ -6,6 +6,7 @@ pub mod daemon;
 pub mod init;
 pub mod keygen;
 pub mod list;
+pub mod rotate;
 
 use std::path::{Path, PathBuf};
 
@@ -57,6 +58,8 @@ pub fn dispatch(cli: args::Cli) -> CmdResult {
         args::Command::List(a) => list::list(&config, a),
         args::Command::Keygen(a) => keygen::run(&config, a),
         args::Command::Remove(a) => list::remove(&config, a),
+        args::Command::Rotate(a) => rotate::run(&config, a),
+        args::Command::Audit(a) => rotate::audit(&config, a),
         args::Command::Start(a) => daemon::start(&config, a),
         args::Command::Run(a) => daemon::run(&config, a),
         args::Command::Stop(a) => daemon::stop(&config, a),

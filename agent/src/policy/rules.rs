@@ -47,6 +47,34 @@ impl Policy {
             }
     }
 
+    /// One line for `apisec-agent list`.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        parts.push(
+            if self.default_deny {
+                "default deny list"
+            } else {
+                "NO default deny list"
+            }
+            .to_owned(),
+        );
+        for r in &self.rules {
+            parts.push(r.describe());
+        }
+        if let Some(r) = &self.rate {
+            parts.push(format!("rate {}/s burst {}", r.per_second, r.burst));
+        }
+        if let Some(c) = &self.clients {
+            if !c.uids.is_empty() {
+                parts.push(format!("uids {:?}", c.uids));
+            }
+            if !c.executables.is_empty() {
+                parts.push(format!("executables {:?}", c.executables));
+            }
+        }
+        parts.join("; ")
+    }
+
     /// The policy a secret gets without `--policy`.
     pub fn standard() -> Self {
         Self {

@@ -28,6 +28,8 @@ pub struct Held {
     pub signer: Option<Box<dyn sign::AsymmetricSigner + Send + Sync>>,
     /// Unix seconds; `None` = kept until lock.
     pub forget_at: Option<u64>,
+    /// SHA-256 of the sealed block it came from, to notice a rotation on reload.
+    pub sealed_digest: [u8; 32],
 }
 
 /// What `ssh-add -x` stored: a salted hash of the lock passphrase.
@@ -45,13 +47,16 @@ pub struct AgentSettings {
     pub lifetime: Option<Duration>,
     /// Where the agent keeps state that must survive a restart (nonce marks).
     pub state_dir: std::path::PathBuf,
+    /// The audit log; `None` only in tests that do not look at it.
+    pub audit: Option<crate::audit::AuditLog>,
 }
 
 pub struct Agent {
-    settings: AgentSettings,
-    nonces: NonceStore,
+    pub(super) settings: AgentSettings,
+    pub(super) nonces: NonceStore,
     held: Mutex<HashMap<String, Arc<Held>>>,
     lock: Mutex<Option<AgentLock>>,
+    pub(super) limiter: Mutex<crate::policy::rate::Limiter>,
 }
 
 pub fn now_unix() -> u64 {
@@ -61,14 +66,14 @@ pub fn now_unix() -> u64 {
         .unwrap_or(0)
 }
 
-fn now_us() -> u64 {
+pub(super) fn now_us() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_micros() as u64)
         .unwrap_or(0)
 }
 
-fn now_ms() -> u64 {
+pub(super) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -101,6 +106,7 @@ impl Agent {
             settings,
             held: Mutex::new(HashMap::new()),
             lock: Mutex::new(None),
+            limiter: Mutex::new(Default::default()),
         }
     }
 
@@ -147,6 +153,7 @@ impl Agent {
                 "name at least one secret to unlock",
             ));
         }
+        let mut approved_by: Option<String> = None;
         // Read and check every entry before bothering a human.
         let mut todo = Vec::new();
         for name in names {
@@ -165,19 +172,32 @@ impl Agent {
                 action: "unlock",
                 secrets: &secrets,
                 client: peer,
+                detail: None,
             };
             let prompt = request.prompt();
             if let Some(tx) = &progress {
                 let _ = tx.send(format!("waiting for approval: {prompt}"));
             }
-            let how = self.settings.approver.ask(&request).await.map_err(|e| {
-                crate::info!("unlock refused: {prompt}: {e}");
-                approval_error(e)
-            })?;
+            let how = match self.settings.approver.ask(&request).await {
+                Ok(how) => how,
+                Err(e) => {
+                    crate::info!("unlock refused: {prompt}: {e}");
+                    for (name, exchange) in &secrets {
+                        self.audit(
+                            unlock_event(name, exchange, false, Some(e.to_string()), None),
+                            Some(peer),
+                        );
+                    }
+                    return Err(approval_error(e));
+                }
+            };
             crate::info!("unlock approved by {how}: {prompt}");
+            approved_by = Some(how.to_owned());
         }
         let mut done: Vec<String> = Vec::new();
         for (name, file) in todo {
+            let exchange = file.exchange.clone();
+            let sealed_digest: [u8; 32] = Sha256::digest(file.sealed.as_bytes()).into();
             let this = Arc::clone(self);
             let unsealed = tokio::task::spawn_blocking(move || this.unseal_file(&file))
                 .await
@@ -187,6 +207,16 @@ impl Agent {
                     e.message = format!("{} (already unlocked: {})", e.message, done.join(", "));
                 }
                 crate::info!("unseal of {name} failed: {}", e.message);
+                self.audit(
+                    unlock_event(
+                        &name,
+                        &exchange,
+                        false,
+                        Some(e.message.clone()),
+                        approved_by.clone(),
+                    ),
+                    Some(peer),
+                );
                 e
             })?;
             if let ExpiryState::Soon(days) =
@@ -201,9 +231,14 @@ impl Agent {
                     unsealed: unsealed.0,
                     signer: unsealed.1,
                     forget_at,
+                    sealed_digest,
                 }),
             );
             crate::info!("unsealed {name}");
+            self.audit(
+                unlock_event(&name, &exchange, true, None, approved_by.clone()),
+                Some(peer),
+            );
             done.push(name);
         }
         let unlocked = names
@@ -275,16 +310,70 @@ impl Agent {
         Ok((unsealed, signer))
     }
 
-    /// Whether signing with `name` is a token operation (so the caller can leave the async
-    /// runtime's worker free while it blocks).
-    pub fn signs_on_token(&self, name: &str) -> bool {
-        self.held
+    /// Records a decision in the audit log.
+    pub fn audit(&self, event: crate::audit::Event, peer: Option<&PeerInfo>) {
+        if let Some(log) = &self.settings.audit {
+            log.record(event, peer);
+        }
+    }
+
+    /// Re-reads the store: a held secret whose entry was rotated switches to the new entry (one
+    /// token operation, no new approval: the secret was approved, and a sealed entry binds its
+    /// metadata to a secret only its owner knows); a removed entry is forgotten. Returns the
+    /// number of entries in the store.
+    pub async fn reload(self: &Arc<Self>) -> Result<u32, ErrorReply> {
+        let held: Vec<(String, Arc<Held>)> = self
+            .held
             .lock()
             .expect("held poisoned")
-            .get(name)
-            .is_some_and(|h| {
-                KeyType::parse(&h.unsealed.meta.key_type).is_some_and(KeyType::in_token)
-            })
+            .iter()
+            .map(|(n, h)| (n.clone(), Arc::clone(h)))
+            .collect();
+        for (name, old) in held {
+            let file = match self.settings.store.load(&name) {
+                Ok(f) => f,
+                Err(StoreError::NotFound { .. }) => {
+                    self.forget(std::slice::from_ref(&name));
+                    crate::info!("reload: {name} was removed from the store; forgot it");
+                    continue;
+                }
+                Err(e) => {
+                    crate::warn!(
+                        "reload: keeping the unsealed {name}: its entry cannot be read: {e}"
+                    );
+                    continue;
+                }
+            };
+            let digest: [u8; 32] = Sha256::digest(file.sealed.as_bytes()).into();
+            if digest == old.sealed_digest {
+                continue;
+            }
+            let this = Arc::clone(self);
+            let unsealed = tokio::task::spawn_blocking(move || this.unseal_file(&file))
+                .await
+                .map_err(|_| ErrorReply::new(ErrorCode::Internal, "the unseal task failed"))?
+                .and_then(|u| self.signer_for(u));
+            match unsealed {
+                Ok((unsealed, signer)) => {
+                    self.held.lock().expect("held poisoned").insert(
+                        name.clone(),
+                        Arc::new(Held {
+                            unsealed,
+                            signer,
+                            forget_at: old.forget_at,
+                            sealed_digest: digest,
+                        }),
+                    );
+                    crate::info!("reload: {name} was rotated; now signing with the new entry");
+                }
+                Err(e) => {
+                    self.forget(std::slice::from_ref(&name));
+                    crate::warn!("reload: {name} changed and its new entry cannot be unsealed ({}); forgot it", e.message);
+                }
+            }
+        }
+        let n = self.settings.store.names().map(|v| v.len()).unwrap_or(0) as u32;
+        Ok(n)
     }
 
     /// Forgets the named secrets (all when `names` is empty); returns how many were held.
@@ -394,7 +483,7 @@ impl Agent {
     }
 
     /// The held secret, or an error that says how to get it unsealed.
-    fn usable(&self, name: &str) -> Result<Arc<Held>, ErrorReply> {
+    pub(super) fn usable(&self, name: &str) -> Result<Arc<Held>, ErrorReply> {
         self.check_not_locked()?;
         store::check_name(name).map_err(store_error)?;
         let Some(held) = self.held(name) else {
@@ -421,79 +510,23 @@ impl Agent {
             _ => Ok(held),
         }
     }
+}
 
-    pub fn sign(
-        &self,
-        request: &proto::SignRequest,
-        peer: &PeerInfo,
-    ) -> Result<proto::SignReply, ErrorReply> {
-        let held = self.usable(&request.name)?;
-        let meta = &held.unsealed.meta;
-        let credentials = sign::Credentials {
-            api_key: &meta.api_key,
-            secret: held.unsealed.secret.as_slice(),
-            passphrase: held.unsealed.passphrase.as_ref().map(|p| p.as_slice()),
-            signer: held
-                .signer
-                .as_deref()
-                .map(|s| s as &dyn sign::AsymmetricSigner),
-        };
-        let http = sign::HttpRequest {
-            method: request.method.clone(),
-            path: request.path.clone(),
-            query: request.query.clone(),
-            body: request.body.clone(),
-        };
-        let time = sign::TimeContext {
-            client_timestamp: &request.timestamp,
-            client_nonce: &request.nonce,
-            now_ms: now_ms(),
-            freshness: meta.freshness(),
-        };
-        let signed = sign::sign(&meta.exchange, &http, &credentials, &time, &mut || {
-            self.nonces.next(&request.name, now_us())
-        })
-        .map_err(|e| {
-            crate::info!(
-                "sign refused: {} {} {} for {}: {e}",
-                request.name,
-                request.method,
-                request.path,
-                peer.describe()
-            );
-            let code = match e {
-                sign::SignError::Time(_) => ErrorCode::Refused,
-                _ => ErrorCode::Sign,
-            };
-            ErrorReply::new(code, e.to_string())
-        })?;
-        Ok(proto::SignReply {
-            headers: signed.headers,
-            query_additions: signed.query_additions,
-            query: signed.query,
-            body: signed.body,
-        })
-    }
-
-    pub fn mac(&self, request: &proto::MacRequest, peer: &PeerInfo) -> Result<Vec<u8>, ErrorReply> {
-        let held = self.usable(&request.name)?;
-        if !held.unsealed.meta.allow_raw {
-            crate::info!("raw MAC refused for {} ({})", request.name, peer.describe());
-            return Err(ErrorReply::new(
-                ErrorCode::Refused,
-                format!(
-                    "raw MAC is off for secret {:?}: it lets a client sign anything; it is allowed \
-                     only for a secret added with --allow-raw",
-                    request.name
-                ),
-            ));
-        }
-        sign::mac::compute(
-            &request.algorithm,
-            held.unsealed.secret.as_slice(),
-            &request.data,
-        )
-        .map_err(|e| ErrorReply::new(ErrorCode::BadRequest, e.to_string()))
+fn unlock_event(
+    name: &str,
+    exchange: &str,
+    allowed: bool,
+    reason: Option<String>,
+    approval: Option<String>,
+) -> crate::audit::Event {
+    crate::audit::Event {
+        action: "unlock",
+        secret: Some(name.to_owned()),
+        exchange: Some(exchange.to_owned()),
+        allowed,
+        reason,
+        approval,
+        ..Default::default()
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod agent;
 pub mod nonces;
+pub mod requests;
 pub mod session;
 pub mod socket;
 

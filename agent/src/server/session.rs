@@ -17,6 +17,15 @@ use super::agent::Agent;
 use crate::peer::PeerInfo;
 use crate::proto::{self, frame, msg, ApisecRequest, ErrorCode, ErrorReply, FrameError};
 
+fn lock_event(action: &'static str, allowed: bool, reason: String) -> crate::audit::Event {
+    crate::audit::Event {
+        action,
+        allowed,
+        reason: (!reason.is_empty()).then_some(reason),
+        ..Default::default()
+    }
+}
+
 async fn read_frame(reader: &mut BufReader<OwnedReadHalf>) -> Result<Vec<u8>, FrameError> {
     let mut header = [0u8; 4];
     match reader.read_exact(&mut header).await {
@@ -82,12 +91,17 @@ async fn handle(
         msg::REMOVE_ALL_IDENTITIES => {
             let n = agent.forget(&[]);
             crate::info!("ssh-add -D from {}: forgot {n} secret(s)", peer.describe());
+            agent.audit(
+                lock_event("remove-all", true, format!("forgot {n} secret(s)")),
+                Some(peer),
+            );
             success()
         }
         msg::LOCK | msg::UNLOCK => match Request::decode(&mut &message[..]) {
             Ok(Request::Lock(mut pass)) => {
                 let ok = agent.lock_agent(pass.as_bytes());
                 pass.zeroize();
+                agent.audit(lock_event("agent-lock", ok, String::new()), Some(peer));
                 crate::info!(
                     "agent lock from {}: {}",
                     peer.describe(),
@@ -102,6 +116,7 @@ async fn handle(
             Ok(Request::Unlock(mut pass)) => {
                 let ok = agent.unlock_agent(pass.as_bytes());
                 pass.zeroize();
+                agent.audit(lock_event("agent-unlock", ok, String::new()), Some(peer));
                 crate::info!(
                     "agent unlock from {}: {}",
                     peer.describe(),
@@ -146,13 +161,16 @@ async fn extension(
         ApisecRequest::Lock(r) => {
             let n = agent.forget(&r.names);
             crate::info!("lock from {}: forgot {n} secret(s)", peer.describe());
+            agent.audit(
+                lock_event("lock", true, format!("forgot {n} secret(s)")),
+                Some(peer),
+            );
             Ok(proto::encode_count(n))
         }
-        ApisecRequest::Reload => {
-            let n = agent.store().names().map(|v| v.len()).unwrap_or(0) as u32;
+        ApisecRequest::Reload => agent.reload().await.map(|n| {
             crate::info!("reload from {}: {n} store entries", peer.describe());
-            Ok(proto::encode_count(n))
-        }
+            proto::encode_count(n)
+        }),
         ApisecRequest::Shutdown => {
             crate::info!("shutdown requested by {}", peer.describe());
             write
@@ -161,10 +179,7 @@ async fn extension(
             shutdown.notify_one();
             return Ok(());
         }
-        ApisecRequest::Sign(r) if agent.signs_on_token(&r.name) => {
-            tokio::task::block_in_place(|| agent.sign(r, peer)).map(|s| s.encode())
-        }
-        ApisecRequest::Sign(r) => agent.sign(r, peer).map(|s| s.encode()),
+        ApisecRequest::Sign(r) => agent.sign(r, peer).await.map(|s| s.encode()),
         ApisecRequest::Mac(r) => agent.mac(r, peer).map(|m| proto::encode_mac_reply(&m)),
         ApisecRequest::Unlock(r) => {
             return unlock(r, peer, agent, write).await;

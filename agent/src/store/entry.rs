@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::envelope::{self, Recipient};
-use crate::policy::Freshness;
+use crate::policy::{Freshness, Policy};
 use crate::proto::wire::{Cursor, Out};
 use crate::secret::LockedBytes;
 
@@ -17,7 +17,7 @@ const SEALED_MAGIC: &[u8] = b"apisec-sealed-v1\n";
 pub const FORMAT_VERSION: u32 = 1;
 
 /// The security-relevant metadata: enforced from the sealed copy, shown from the clear copy.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct EntryMeta {
     pub name: String,
@@ -45,6 +45,12 @@ pub struct EntryMeta {
     /// The public key (hex) of an asymmetric key, to show and to check against.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_key: Option<String>,
+    /// Which clients and requests may use the secret (docs/policy.md).
+    #[serde(
+        default = "Policy::standard",
+        skip_serializing_if = "Policy::is_default"
+    )]
+    pub policy: Policy,
 }
 
 fn default_key_type() -> String {
@@ -98,6 +104,9 @@ impl EntryMeta {
         if self.public_key != sealed.public_key {
             d.push("public_key");
         }
+        if self.policy != sealed.policy {
+            d.push("policy");
+        }
         d
     }
 }
@@ -127,6 +136,12 @@ pub struct EntryFile {
     pub recipients: Vec<String>,
     /// The ASCII-armored age file.
     pub sealed: String,
+    /// A table, so it comes last in the TOML.
+    #[serde(
+        default = "Policy::standard",
+        skip_serializing_if = "Policy::is_default"
+    )]
+    pub policy: Policy,
 }
 
 const HEADER: &str = "# apisec-agent store entry. The clear fields are for `apisec-agent list`;\n\
@@ -146,6 +161,7 @@ impl EntryFile {
             key_type: self.key_type.clone(),
             token_key: self.token_key.clone(),
             public_key: self.public_key.clone(),
+            policy: self.policy.clone(),
         }
     }
 
@@ -201,6 +217,7 @@ pub fn seal(
         public_key: meta.public_key.clone(),
         recipients: recipients.iter().map(|r| r.to_string()).collect(),
         sealed,
+        policy: meta.policy.clone(),
     })
 }
 

@@ -1,0 +1,171 @@
+//! `apisec-agent rotate` (replace a secret, keep its policy) and `apisec-agent audit`.
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use apisec_agent::config::{Config, TokenConfig};
+use apisec_agent::envelope::{self, TokenIdentity};
+use apisec_agent::keys::KeyType;
+use apisec_agent::sign::exchanges;
+use apisec_agent::store::{self, atomic, entry, EntryFile, SecretMaterial, Store, Unsealed};
+use apisec_agent::token::pkcs11::Pkcs11Holder;
+use apisec_agent::token::TokenHandle;
+use apisec_agent::{audit, timefmt};
+
+use super::add::read_source;
+use super::args::{AuditCommand, RotateArgs};
+use super::{load_config, notify_agent, CliError, CmdResult};
+
+/// Unseals an entry with the token, locally, and checks it was not tampered with: rotation must
+/// carry over the sealed policy, never a clear copy someone edited.
+fn unseal_locally(config: &Config, file: &EntryFile) -> Result<Unsealed, CliError> {
+    let TokenConfig::Pkcs11 { spec, pin } = &config.token;
+    let token = TokenHandle::spawn(Pkcs11Holder::new(spec.clone(), pin.clone()));
+    let identity = TokenIdentity::new(&config.recipients[0], &token);
+    let plaintext = envelope::unseal(&file.sealed, &identity)
+        .map_err(|e| CliError::new(format!("cannot unseal {}: {e}", file.name)))?;
+    let unsealed = entry::parse_sealed(&plaintext)
+        .map_err(|e| CliError::new(format!("store entry {:?}: {e}", file.name)))?;
+    store::check_untampered(file, &unsealed.meta)?;
+    Ok(unsealed)
+}
+
+pub fn run(config_path: &Path, a: RotateArgs) -> CmdResult {
+    let config = load_config(config_path)?;
+    let store = Store::new(&config.store_dir);
+    let old_file = store.load(&a.name)?;
+    let old = unseal_locally(&config, &old_file)?;
+    if KeyType::parse(&old.meta.key_type) != Some(KeyType::Hmac) {
+        return Err(CliError::new(format!(
+            "{} holds an asymmetric key; rotate replaces HMAC secrets",
+            a.name
+        ))
+        .hint(
+            "create a new key with `apisec-agent keygen`, register it, then remove the old entry",
+        ));
+    }
+    let preset = exchanges::by_id(&old.meta.exchange).ok_or_else(|| {
+        CliError::new(format!(
+            "unknown exchange {:?} in the entry",
+            old.meta.exchange
+        ))
+    })?;
+    let secret = match &a.secret_file {
+        Some(p) => read_source(p, "new secret")?,
+        None if std::io::stdin().is_terminal() => {
+            let s = zeroize::Zeroizing::new(
+                rpassword::prompt_password("new secret (not shown): ")
+                    .map_err(|e| CliError::new(e.to_string()))?,
+            );
+            zeroize::Zeroizing::new(s.as_bytes().to_vec())
+        }
+        None => {
+            return Err(
+                CliError::new("no new secret given and stdin is not a terminal")
+                    .hint("pass --secret-file FILE, or --secret-file - to read it from stdin"),
+            )
+        }
+    };
+    preset.check_secret(&secret)?;
+    let passphrase = match &a.passphrase_file {
+        Some(p) => Some(read_source(p, "new passphrase")?),
+        None => old
+            .passphrase
+            .as_ref()
+            .map(|p| zeroize::Zeroizing::new(p.as_slice().to_vec())),
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut meta = old.meta.clone();
+    if let Some(k) = &a.api_key {
+        meta.api_key = k.clone();
+    }
+    meta.created = timefmt::iso8601_seconds(now);
+    let new_file = entry::seal(
+        &meta,
+        &SecretMaterial {
+            secret: &secret,
+            passphrase: passphrase.as_ref().map(|p| &p[..]),
+        },
+        &config.recipients,
+    )?;
+    // Backup first, then the atomic replacement: a crash leaves the old entry or the new one.
+    let backup_dir = store.dir().join("backup");
+    std::fs::create_dir_all(&backup_dir)
+        .map_err(|e| CliError::new(format!("cannot create {}: {e}", backup_dir.display())))?;
+    let stamp: String = old_file
+        .created
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let backup = backup_dir.join(format!("{}.{stamp}.toml", a.name));
+    match atomic::write(
+        &backup,
+        old_file.to_toml().as_bytes(),
+        atomic::Mode::CreateNew,
+    ) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => {
+            return Err(CliError::new(format!(
+                "cannot write the backup {}: {e}",
+                backup.display()
+            )))
+        }
+    }
+    atomic::write(
+        &store.entry_path(&a.name),
+        new_file.to_toml().as_bytes(),
+        atomic::Mode::Replace,
+    )
+    .map_err(|e| {
+        CliError::new(format!(
+            "cannot replace {}: {e}",
+            store.entry_path(&a.name).display()
+        ))
+    })?;
+    println!(
+        "rotated {} (policy kept); the old entry is in {}",
+        a.name,
+        backup.display()
+    );
+    if let Some(pid) = notify_agent(&config, None) {
+        println!("the running agent (pid {pid}) switched to the new secret");
+    }
+    Ok(())
+}
+
+pub fn audit(config_path: &Path, command: AuditCommand) -> CmdResult {
+    let path = |file: Option<std::path::PathBuf>| -> Result<std::path::PathBuf, CliError> {
+        match file {
+            Some(f) => Ok(f),
+            None => Ok(load_config(config_path)?.audit_path),
+        }
+    };
+    match command {
+        AuditCommand::Verify { file } => {
+            let p = path(file)?;
+            let text = std::fs::read_to_string(&p)
+                .map_err(|e| CliError::new(format!("cannot read {}: {e}", p.display())))?;
+            let n =
+                audit::verify(&text).map_err(|e| CliError::new(format!("{}: {e}", p.display())))?;
+            println!("{}: {n} lines, chain intact", p.display());
+            Ok(())
+        }
+        AuditCommand::Tail { lines, file } => {
+            let p = path(file)?;
+            let text = std::fs::read_to_string(&p)
+                .map_err(|e| CliError::new(format!("cannot read {}: {e}", p.display())))?;
+            let all: Vec<&str> = text.lines().collect();
+            for line in &all[all.len().saturating_sub(lines)..] {
+                match serde_json::from_str::<audit::Record>(line) {
+                    Ok(r) => println!("{}", audit::render(&r)),
+                    Err(_) => println!("(unreadable line) {line}"),
+                }
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,302 @@
+//! Signing requests: the secret's policy (clients, rules, rate limits, step-up approval) is checked
+//! before every signature, and every decision goes to the audit log.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::agent::{now_ms, now_us, Agent, Held};
+use crate::approval::ApprovalRequest;
+use crate::audit::Event;
+use crate::keys::KeyType;
+use crate::peer::PeerInfo;
+use crate::policy::rules::{self, Decision};
+use crate::proto::{self, ErrorCode, ErrorReply};
+use crate::sign;
+
+/// At most this many body fields are shown in a step-up prompt.
+const PROMPT_FIELDS: usize = 6;
+
+/// `POST /api/v2/spot/wallet/withdrawal coin=USDT size=100 ...`: what a human approves.
+fn describe(method: &str, path: &str, query: &str, body: &[u8]) -> String {
+    let fields = rules::request_fields(query, body);
+    let mut s = format!("{method} {path}");
+    for (k, v) in fields.iter().take(PROMPT_FIELDS) {
+        let v: String = v.chars().take(48).collect();
+        s.push_str(&format!(" {k}={v}"));
+    }
+    if fields.len() > PROMPT_FIELDS {
+        s.push_str(&format!(" (+{} more fields)", fields.len() - PROMPT_FIELDS));
+    }
+    s
+}
+
+impl Agent {
+    /// Client and rate checks of a secret's policy (request rules are checked by the caller).
+    fn admit(&self, name: &str, held: &Held, peer: &PeerInfo) -> Result<(), ErrorReply> {
+        let policy = &held.unsealed.meta.policy;
+        if let Some(clients) = &policy.clients {
+            if !clients.uids.is_empty() && !clients.uids.contains(&peer.uid) {
+                return Err(ErrorReply::new(
+                    ErrorCode::Refused,
+                    format!(
+                        "uid {} is not among the clients {name}'s policy allows",
+                        peer.uid
+                    ),
+                ));
+            }
+            if !clients.executables.is_empty()
+                && !peer
+                    .exe
+                    .as_ref()
+                    .is_some_and(|e| clients.executables.contains(e))
+            {
+                return Err(ErrorReply::new(
+                    ErrorCode::Refused,
+                    format!(
+                        "{} is not among the executables {name}'s policy allows",
+                        peer.exe
+                            .as_ref()
+                            .map(|e| e.display().to_string())
+                            .unwrap_or_else(|| "an unknown program".into())
+                    ),
+                ));
+            }
+        }
+        if let Some(rate) = &policy.rate {
+            let now = Instant::now();
+            let mut limiter = self.limiter.lock().expect("limiter poisoned");
+            limiter
+                .take(&format!("{name}\u{0}"), rate.per_second, rate.burst, now)
+                .map_err(|wait| {
+                    ErrorReply::new(
+                        ErrorCode::Refused,
+                        format!(
+                            "rate limit of {name}: {} requests/s, burst {}; retry in {wait:.2} s",
+                            rate.per_second, rate.burst
+                        ),
+                    )
+                })?;
+            if let (Some(per_second), Some(burst)) =
+                (rate.per_client_per_second, rate.per_client_burst)
+            {
+                let client = format!(
+                    "{name}\u{0}{}\u{0}{}",
+                    peer.uid,
+                    peer.exe
+                        .as_ref()
+                        .map(|e| e.display().to_string())
+                        .unwrap_or_default()
+                );
+                limiter.take(&client, per_second, burst, now).map_err(|wait| {
+                    ErrorReply::new(
+                        ErrorCode::Refused,
+                        format!(
+                            "per-client rate limit of {name} for {}: {per_second} requests/s, burst {burst}; \
+                             retry in {wait:.2} s",
+                            peer.describe()
+                        ),
+                    )
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn sign(
+        self: &Arc<Self>,
+        request: &proto::SignRequest,
+        peer: &PeerInfo,
+    ) -> Result<proto::SignReply, ErrorReply> {
+        let event = |allowed: bool,
+                     exchange: Option<String>,
+                     reason: Option<String>,
+                     approval: Option<String>| Event {
+            action: "sign",
+            secret: Some(request.name.clone()),
+            exchange,
+            method: Some(request.method.clone()),
+            path: Some(request.path.clone()),
+            body: Some(request.body.clone()),
+            allowed,
+            reason,
+            approval,
+        };
+        let held = match self.usable(&request.name) {
+            Ok(h) => h,
+            Err(e) => {
+                self.audit(
+                    event(false, None, Some(e.message.clone()), None),
+                    Some(peer),
+                );
+                return Err(e);
+            }
+        };
+        let meta = &held.unsealed.meta;
+        let exchange = Some(meta.exchange.clone());
+        let refuse = |e: ErrorReply| {
+            crate::info!(
+                "sign refused: {} {} {} for {}: {}",
+                request.name,
+                request.method,
+                request.path,
+                peer.describe(),
+                e.message
+            );
+            self.audit(
+                event(false, exchange.clone(), Some(e.message.clone()), None),
+                Some(peer),
+            );
+            e
+        };
+        self.admit(&request.name, &held, peer).map_err(refuse)?;
+        let deny_list = sign::exchanges::by_id(&meta.exchange)
+            .map(|p| p.deny_list())
+            .unwrap_or(&[]);
+        let fields = rules::request_fields(&request.query, &request.body);
+        let decision = rules::evaluate(
+            &meta.policy,
+            &request.name,
+            &meta.exchange,
+            deny_list,
+            &request.method,
+            &request.path,
+            &fields,
+        );
+        let approval = match decision {
+            Decision::Allow => None,
+            Decision::Deny(reason) => {
+                return Err(refuse(ErrorReply::new(ErrorCode::Refused, reason)))
+            }
+            Decision::StepUp(rule) => {
+                let secrets = vec![(request.name.clone(), meta.exchange.clone())];
+                let ask = ApprovalRequest {
+                    action: "sign",
+                    secrets: &secrets,
+                    client: peer,
+                    detail: Some(describe(
+                        &request.method,
+                        &request.path,
+                        &request.query,
+                        &request.body,
+                    )),
+                };
+                match self.settings.approver.ask(&ask).await {
+                    Ok(how) => {
+                        crate::info!("step-up approved by {how} ({rule}): {}", ask.prompt());
+                        Some(format!("step-up {how} ({rule})"))
+                    }
+                    Err(e) => {
+                        let reply = ErrorReply::new(
+                            match e {
+                                crate::approval::ApprovalError::Timeout { .. } => ErrorCode::Timeout,
+                                crate::approval::ApprovalError::Denied { .. } => ErrorCode::Denied,
+                                _ => ErrorCode::Refused,
+                            },
+                            format!("{rule} of {}'s policy needs a fresh approval for this request: {e}", request.name),
+                        );
+                        return Err(refuse(reply));
+                    }
+                }
+            }
+        };
+        let compute = || self.compute_signature(&held, request);
+        let in_token = KeyType::parse(&meta.key_type).is_some_and(KeyType::in_token);
+        let signed = if in_token {
+            tokio::task::block_in_place(compute)
+        } else {
+            compute()
+        };
+        match signed {
+            Ok(reply) => {
+                self.audit(event(true, exchange.clone(), None, approval), Some(peer));
+                Ok(reply)
+            }
+            Err(e) => Err(refuse(e)),
+        }
+    }
+
+    fn compute_signature(
+        &self,
+        held: &Held,
+        request: &proto::SignRequest,
+    ) -> Result<proto::SignReply, ErrorReply> {
+        let meta = &held.unsealed.meta;
+        let credentials = sign::Credentials {
+            api_key: &meta.api_key,
+            secret: held.unsealed.secret.as_slice(),
+            passphrase: held.unsealed.passphrase.as_ref().map(|p| p.as_slice()),
+            signer: held
+                .signer
+                .as_deref()
+                .map(|s| s as &dyn sign::AsymmetricSigner),
+        };
+        let http = sign::HttpRequest {
+            method: request.method.clone(),
+            path: request.path.clone(),
+            query: request.query.clone(),
+            body: request.body.clone(),
+        };
+        let time = sign::TimeContext {
+            client_timestamp: &request.timestamp,
+            client_nonce: &request.nonce,
+            now_ms: now_ms(),
+            freshness: meta.freshness(),
+        };
+        let signed = sign::sign(&meta.exchange, &http, &credentials, &time, &mut || {
+            self.nonces.next(&request.name, now_us())
+        })
+        .map_err(|e| {
+            let code = match e {
+                sign::SignError::Time(_) => ErrorCode::Refused,
+                _ => ErrorCode::Sign,
+            };
+            ErrorReply::new(code, e.to_string())
+        })?;
+        Ok(proto::SignReply {
+            headers: signed.headers,
+            query_additions: signed.query_additions,
+            query: signed.query,
+            body: signed.body,
+        })
+    }
+
+    pub fn mac(&self, request: &proto::MacRequest, peer: &PeerInfo) -> Result<Vec<u8>, ErrorReply> {
+        let event = |allowed: bool, reason: Option<String>| Event {
+            action: "mac",
+            secret: Some(request.name.clone()),
+            method: Some(request.algorithm.clone()),
+            body: Some(request.data.clone()),
+            allowed,
+            reason,
+            ..Default::default()
+        };
+        let result = self.usable(&request.name).and_then(|held| {
+            self.admit(&request.name, &held, peer)?;
+            if !held.unsealed.meta.allow_raw {
+                return Err(ErrorReply::new(
+                    ErrorCode::Refused,
+                    format!(
+                        "raw MAC is off for secret {:?}: it lets a client sign anything; it is allowed \
+                         only for a secret added with --allow-raw",
+                        request.name
+                    ),
+                ));
+            }
+            sign::mac::compute(&request.algorithm, held.unsealed.secret.as_slice(), &request.data)
+                .map_err(|e| ErrorReply::new(ErrorCode::BadRequest, e.to_string()))
+        });
+        match &result {
+            Ok(_) => self.audit(event(true, None), Some(peer)),
+            Err(e) => {
+                crate::info!(
+                    "raw MAC refused for {} ({}): {}",
+                    request.name,
+                    peer.describe(),
+                    e.message
+                );
+                self.audit(event(false, Some(e.message.clone())), Some(peer));
+            }
+        }
+        result
+    }
+}
