@@ -32,10 +32,15 @@ pub fn softhsm_module() -> PathBuf {
     p
 }
 
-/// `target/debug/NAME`, checked to exist.
+/// `target/debug/NAME` (or `$APISEC_BIN_DIR/NAME`), checked to exist.
 pub fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/debug");
+    let dir = match std::env::var_os("APISEC_BIN_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => {
+            let exe = std::env::current_exe().expect("test executable path");
+            exe.parent().and_then(Path::parent).expect("target/debug").to_owned()
+        }
+    };
     let p = dir.join(name);
     assert!(
         p.exists(),

@@ -1,0 +1,373 @@
+//! The bench's world: a SoftHSM token, 1,000 sealed Bitget secrets, the real agent process, the
+//! echo server process, and the clients that measure them.
+
+use std::os::unix::net::UnixStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use apisec_agent::client::Client;
+use apisec_agent::proto::{ApisecRequest, SignRequest};
+use apisec_agent::store::{entry, EntryMeta, SecretMaterial, Store};
+use apisec_tests::Env;
+
+use crate::echo;
+use crate::stats::Samples;
+
+/// A typical Bitget spot order.
+pub const ORDER_PATH: &str = "/api/v2/spot/trade/place-order";
+pub const ORDER_BODY: &str = r#"{"symbol":"BTCUSDT","side":"buy","orderType":"limit","force":"gtc","price":"23222.5","size":"0.01","clientOid":"bench-0001"}"#;
+
+pub fn name(i: usize) -> String {
+    format!("s{i:04}")
+}
+
+pub fn secret(i: usize) -> String {
+    format!("bench-secret-{i:04}-0123456789abcdef")
+}
+
+pub fn sign_request(name: &str) -> SignRequest {
+    SignRequest {
+        name: name.to_owned(),
+        method: "POST".into(),
+        path: ORDER_PATH.into(),
+        query: String::new(),
+        body: ORDER_BODY.as_bytes().to_vec(),
+        timestamp: String::new(),
+        nonce: String::new(),
+    }
+}
+
+pub fn sign_request_frame() -> Vec<u8> {
+    ApisecRequest::Sign(sign_request(&name(0))).to_frame()
+}
+
+/// (a): the Bitget preset signing in-process, ns per signature.
+pub fn in_process_sign_ns(n: usize) -> f64 {
+    use apisec_agent::sign::{exchanges, Credentials, HttpRequest, Preset, Stamp};
+    let key = secret(0);
+    let creds = Credentials {
+        api_key: "bg_key",
+        secret: key.as_bytes(),
+        passphrase: Some(b"passphrase"),
+        signer: None,
+    };
+    let req = HttpRequest {
+        method: "POST".into(),
+        path: ORDER_PATH.into(),
+        query: String::new(),
+        body: ORDER_BODY.as_bytes().to_vec(),
+    };
+    let stamp = Stamp {
+        timestamp: "1700000000000".into(),
+        nonce: None,
+    };
+    let p = exchanges::Bitget;
+    let t = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(p.sign(std::hint::black_box(&req), &creds, &stamp).unwrap());
+    }
+    t.elapsed().as_secs_f64() * 1e9 / n as f64
+}
+
+pub fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+pub struct World {
+    pub env: Env,
+}
+
+impl World {
+    /// A token and `n` sealed secrets (sealed through the library: 1,000 `add` processes would
+    /// measure process start-up, not the agent).
+    pub fn new(n: usize) -> Result<Self, String> {
+        if std::env::var_os("APISEC_BIN_DIR").is_none() {
+            let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+            std::env::set_var("APISEC_BIN_DIR", exe.parent().ok_or("no exe dir")?);
+        }
+        let env = Env::new();
+        env.init();
+        let config = apisec_agent::config::ConfigFile::load(&env.config)
+            .and_then(|c| c.validate(&env.config))
+            .map_err(|e| e.to_string())?;
+        let store = Store::new(env.store_dir());
+        for i in 0..n {
+            let meta = EntryMeta {
+                name: name(i),
+                exchange: "bitget".into(),
+                api_key: format!("bg_key_{i}"),
+                created: "2026-01-01T00:00:00Z".into(),
+                expires: None,
+                allow_raw: false,
+                freshness: "5s".into(),
+                key_type: "hmac".into(),
+                token_key: None,
+                public_key: None,
+                policy: apisec_agent::policy::Policy::standard(),
+            };
+            let s = secret(i);
+            let file = entry::seal(&meta, &SecretMaterial { secret: s.as_bytes(), passphrase: Some(b"passphrase") }, &config.recipients)
+                .map_err(|e| e.to_string())?;
+            store.create(&file).map_err(|e| e.to_string())?;
+        }
+        Ok(Self { env })
+    }
+
+    /// Median time from spawning `apisec-agent run` to its socket accepting a connection.
+    pub fn startup_ms(&self, runs: usize) -> Result<f64, String> {
+        let mut times = Vec::new();
+        for i in 0..runs {
+            let sock = self.env.root().join(format!("run/startup-{i}.sock"));
+            let t = Instant::now();
+            let mut child = self
+                .env
+                .agent_cmd()
+                .args(["run", "--insecure-auto-approve", "--socket"])
+                .arg(&sock)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| e.to_string())?;
+            while UnixStream::connect(&sock).is_err() {
+                if t.elapsed() > Duration::from_secs(10) {
+                    let _ = child.kill();
+                    return Err("the agent did not start within 10 s".into());
+                }
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        Ok(times[times.len() / 2])
+    }
+
+    pub fn start_agent(&self) -> Result<AgentProc, String> {
+        let sock = self.env.socket.clone();
+        let log = std::fs::File::create(self.env.root().join("bench-agent.log")).map_err(|e| e.to_string())?;
+        let child = self
+            .env
+            .agent_cmd()
+            .args(["run", "--insecure-auto-approve"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        let t = Instant::now();
+        while UnixStream::connect(&sock).is_err() {
+            if t.elapsed() > Duration::from_secs(10) {
+                return Err("the agent did not start".into());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(AgentProc { child, sock })
+    }
+}
+
+pub struct AgentProc {
+    child: Child,
+    pub sock: std::path::PathBuf,
+}
+
+impl AgentProc {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn client(&self) -> Result<Client, String> {
+        Client::connect(&self.sock).map_err(|e| e.to_string())
+    }
+
+    pub fn unlock(&self, names: &[String]) -> Result<(), String> {
+        self.client()?.unlock(names, |_| {}).map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    pub fn sign_latency(&self, n: usize) -> Result<Samples, String> {
+        let mut c = self.client()?;
+        let req = sign_request(&name(0));
+        for _ in 0..1000 {
+            c.sign(req.clone()).map_err(|e| e.to_string())?;
+        }
+        let mut s = Samples::default();
+        for _ in 0..n {
+            let t = Instant::now();
+            c.sign(req.clone()).map_err(|e| e.to_string())?;
+            s.0.push(t.elapsed());
+        }
+        Ok(s)
+    }
+
+    pub fn sign_throughput(&self, clients: usize, dur: Duration) -> Result<f64, String> {
+        let sock = self.sock.clone();
+        throughput(clients, dur, move |i| {
+            let mut c = Client::connect(&sock).map_err(|e| e.to_string())?;
+            let req = sign_request(&name(i % 1000));
+            Ok(Box::new(move || c.sign(req.clone()).map(|_| ()).map_err(|e| e.to_string())))
+        })
+    }
+
+    pub fn stop(&mut self) {
+        if let Ok(mut c) = self.client() {
+            let _ = c.shutdown();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+type Op = Box<dyn FnMut() -> Result<(), String> + Send>;
+
+/// Requests per second of `clients` threads, each running its own op until `dur` is over.
+pub fn throughput(
+    clients: usize,
+    dur: Duration,
+    make: impl Fn(usize) -> Result<Op, String> + Send + Sync + 'static,
+) -> Result<f64, String> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let make = Arc::new(make);
+    let mut handles = Vec::new();
+    for i in 0..clients {
+        let (stop, count, make) = (Arc::clone(&stop), Arc::clone(&count), Arc::clone(&make));
+        handles.push(std::thread::spawn(move || -> Result<(), String> {
+            let mut op = make(i)?;
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                op()?;
+                n += 1;
+            }
+            count.fetch_add(n, Ordering::Relaxed);
+            Ok(())
+        }));
+    }
+    let t = Instant::now();
+    std::thread::sleep(dur);
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        h.join().map_err(|_| "a client thread panicked".to_owned())??;
+    }
+    Ok(count.load(Ordering::Relaxed) as f64 / t.elapsed().as_secs_f64())
+}
+
+/// The size of a sign reply frame, so the echo answers with as many bytes.
+pub fn sign_reply_size(agent: &AgentProc) -> Result<usize, String> {
+    let mut s = UnixStream::connect(&agent.sock).map_err(|e| e.to_string())?;
+    let mut reply = Vec::new();
+    echo::roundtrip(&mut s, &sign_request_frame(), &mut reply).map_err(|e| e.to_string())?;
+    if reply.first() != Some(&29) {
+        return Err(format!("the agent refused the bench's sign request: {}", String::from_utf8_lossy(&reply)));
+    }
+    Ok(reply.len())
+}
+
+pub struct EchoServer {
+    child: Child,
+    sock: std::path::PathBuf,
+}
+
+impl EchoServer {
+    pub fn start(world: &World, reply_size: usize) -> Result<Self, String> {
+        let sock = world.env.root().join("run/echo.sock");
+        let child = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+            .arg("--echo-server")
+            .arg(&sock)
+            .arg("--reply-size")
+            .arg(reply_size.to_string())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        let t = Instant::now();
+        while UnixStream::connect(&sock).is_err() {
+            if t.elapsed() > Duration::from_secs(5) {
+                return Err("the echo server did not start".into());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(Self { child, sock })
+    }
+
+    pub fn latency(&self, request: &[u8], n: usize) -> Result<Samples, String> {
+        let mut s = UnixStream::connect(&self.sock).map_err(|e| e.to_string())?;
+        let mut reply = Vec::new();
+        for _ in 0..1000 {
+            echo::roundtrip(&mut s, request, &mut reply).map_err(|e| e.to_string())?;
+        }
+        let mut out = Samples::default();
+        for _ in 0..n {
+            let t = Instant::now();
+            echo::roundtrip(&mut s, request, &mut reply).map_err(|e| e.to_string())?;
+            out.0.push(t.elapsed());
+        }
+        Ok(out)
+    }
+
+    pub fn throughput(&self, request: &[u8], clients: usize, dur: Duration) -> Result<f64, String> {
+        let sock = self.sock.clone();
+        let request = request.to_vec();
+        throughput(clients, dur, move |_| {
+            let mut s = UnixStream::connect(&sock).map_err(|e| e.to_string())?;
+            let request = request.clone();
+            let mut reply = Vec::new();
+            Ok(Box::new(move || echo::roundtrip(&mut s, &request, &mut reply).map_err(|e| e.to_string())))
+        })
+    }
+}
+
+impl Drop for EchoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The Python client's sign round trip and Python's in-process `hmac`, p50 in microseconds, when
+/// python3 is there (the client is pure standard library).
+pub fn python_figures(_world: &World, agent: &AgentProc) -> Result<Option<(f64, f64)>, String> {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../clients/python/src");
+    if !src.exists() {
+        return Ok(None);
+    }
+    let script = format!(
+        r#"
+import base64, hashlib, hmac, json, time, statistics
+from apisec import Agent
+a = Agent({sock:?})
+body = {body:?}
+for _ in range(500): a.sign("s0000", "POST", {path:?}, body=body)
+t = []
+for _ in range(5000):
+    s = time.perf_counter(); a.sign("s0000", "POST", {path:?}, body=body); t.append(time.perf_counter() - s)
+h = []
+key = {key:?}.encode()
+for _ in range(5000):
+    s = time.perf_counter()
+    base64.b64encode(hmac.new(key, ("1700000000000POST" + {path:?} + body).encode(), hashlib.sha256).digest())
+    h.append(time.perf_counter() - s)
+print(json.dumps([statistics.median(t) * 1e6, statistics.median(h) * 1e6]))
+"#,
+        sock = agent.sock.display().to_string(),
+        body = ORDER_BODY,
+        path = ORDER_PATH,
+        key = secret(0),
+    );
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .env("PYTHONPATH", src)
+        .output()
+        .map_err(|e| format!("python3: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("the Python measurement failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let v: Vec<f64> = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+    Ok(Some((v[0], v[1])))
+}
