@@ -130,17 +130,25 @@ async fn run_program(
         program: program.clone(),
         reason: e.to_string(),
     })?;
-    let pgid = child.id();
-    let kill_group = || {
-        if let Some(pgid) = pgid {
-            // SAFETY: kill(2) with a negative pid signals that process group; no memory involved.
-            unsafe { libc::kill(-(pgid as i32), libc::SIGKILL) };
+    // Kills the approver's whole group when this future ends early or is dropped (the client hung
+    // up, the agent shuts down): nothing it started outlives the request.
+    struct GroupGuard(Option<u32>);
+    impl Drop for GroupGuard {
+        fn drop(&mut self) {
+            if let Some(pgid) = self.0 {
+                // SAFETY: kill(2) with a negative pid signals that process group; no memory involved.
+                unsafe { libc::kill(-(pgid as i32), libc::SIGKILL) };
+            }
         }
-    };
+    }
+    let mut guard = GroupGuard(child.id());
     match tokio::time::timeout(timeout, child.wait()).await {
-        Ok(Ok(status)) if status.success() => Ok("approver"),
+        Ok(Ok(status)) if status.success() => {
+            guard.0 = None;
+            Ok("approver")
+        }
         Ok(Ok(status)) => {
-            kill_group();
+            drop(guard);
             Err(ApprovalError::Denied {
                 program,
                 status: match status.code() {
@@ -154,7 +162,7 @@ async fn run_program(
             reason: e.to_string(),
         }),
         Err(_) => {
-            kill_group();
+            drop(guard);
             let _ = child.wait().await;
             Err(ApprovalError::Timeout {
                 program,

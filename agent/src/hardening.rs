@@ -31,6 +31,22 @@ pub fn harden_process() -> io::Result<Hardening> {
     })
 }
 
+/// Raises the soft open-files limit to the hard one: every client connection is a descriptor,
+/// and a few hundred bots must not be refused by a default of 1024.
+pub fn raise_nofile_limit() {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < r.rlim_max {
+            r.rlim_cur = r.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+        }
+    }
+}
+
 /// Whether this process is currently dumpable (for tests and `status`).
 pub fn is_dumpable() -> bool {
     // SAFETY: PR_GET_DUMPABLE takes no pointer arguments.

@@ -14,10 +14,42 @@ use zeroize::Zeroize;
 
 static MLOCK_FAILED: AtomicBool = AtomicBool::new(false);
 
+static MLOCK_WARNED: AtomicBool = AtomicBool::new(false);
+
 /// True once any `mlock` was refused (RLIMIT_MEMLOCK too small): secrets may then reach swap.
-/// The agent logs it and `apisec status` shows it.
 pub fn mlock_failed() -> bool {
     MLOCK_FAILED.load(Ordering::Relaxed)
+}
+
+/// True the first time it is called after an `mlock` failed, so the agent warns once.
+pub fn take_mlock_warning() -> bool {
+    mlock_failed() && !MLOCK_WARNED.swap(true, Ordering::Relaxed)
+}
+
+/// The soft RLIMIT_MEMLOCK in bytes (`None`: unlimited).
+pub fn memlock_limit() -> Option<u64> {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut r) } != 0
+        || r.rlim_cur == libc::RLIM_INFINITY
+    {
+        return None;
+    }
+    Some(r.rlim_cur)
+}
+
+/// Overwrites the stack below the caller with zeros. Signing code (HMAC key set-up) leaves copies
+/// of key material in stack frames that are popped but not cleared; the agent calls this after
+/// each operation on a secret, from the same thread, so the next reader of its memory finds
+/// nothing there.
+#[inline(never)]
+pub fn wipe_stack() {
+    let mut buf = [0u8; 32 * 1024];
+    buf.zeroize();
+    std::hint::black_box(&buf);
 }
 
 fn page_size() -> usize {

@@ -37,7 +37,11 @@ fn connection(mut stream: UnixStream, reply_size: usize) -> std::io::Result<()> 
 }
 
 /// One echo round trip with a request frame of the sign request's size.
-pub fn roundtrip(stream: &mut UnixStream, request: &[u8], reply: &mut Vec<u8>) -> std::io::Result<()> {
+pub fn roundtrip(
+    stream: &mut UnixStream,
+    request: &[u8],
+    reply: &mut Vec<u8>,
+) -> std::io::Result<()> {
     stream.write_all(request)?;
     let mut len = [0u8; 4];
     stream.read_exact(&mut len)?;

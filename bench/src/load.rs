@@ -44,7 +44,13 @@ pub fn run(agent: &AgentProc, clients: usize, per_client: usize) -> Result<Repor
                 match client.sign(req.clone()) {
                     Ok(reply) => {
                         lat.0.push(s.elapsed());
-                        let get = |k: &str| reply.headers.iter().find(|(h, _)| h == k).map(|(_, v)| v.clone());
+                        let get = |k: &str| {
+                            reply
+                                .headers
+                                .iter()
+                                .find(|(h, _)| h == k)
+                                .map(|(_, v)| v.clone())
+                        };
                         match (get("ACCESS-TIMESTAMP"), get("ACCESS-SIGN")) {
                             (Some(ts), Some(sig)) if sig == expected(i, &ts) => {}
                             _ => wrong += 1,

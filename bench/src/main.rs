@@ -23,9 +23,11 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use serde_json::{json, Map, Value};
 
-
 #[derive(Parser)]
-#[command(name = "apisec-bench", about = "Measure apisec-agent against in-run baselines")]
+#[command(
+    name = "apisec-bench",
+    about = "Measure apisec-agent against in-run baselines"
+)]
 struct Args {
     /// Write the figures as JSON to FILE
     #[arg(long, value_name = "FILE")]
@@ -68,26 +70,56 @@ fn run(args: &Args) -> Result<(), String> {
 
     // (a) the floor: the Bitget preset in-process.
     let hmac_ns = world::in_process_sign_ns(200_000);
-    put("hmac_in_process_ns", hmac_ns, "(a) Bitget HMAC in-process", "ns");
+    put(
+        "hmac_in_process_ns",
+        hmac_ns,
+        "(a) Bitget HMAC in-process",
+        "ns",
+    );
 
     let world = world::World::new(1000)?;
     // (e) start-up and idle RSS.
     let startup_ms = world.startup_ms(5)?;
-    put("startup_ms", startup_ms, "(e) start-up to socket accepting (median of 5)", "ms");
+    put(
+        "startup_ms",
+        startup_ms,
+        "(e) start-up to socket accepting (median of 5)",
+        "ms",
+    );
     let mut agent = world.start_agent()?;
-    put("rss_idle_mib", world::rss_mib(agent.pid()), "(e) agent RSS idle", "MiB");
+    put(
+        "rss_idle_mib",
+        world::rss_mib(agent.pid()),
+        "(e) agent RSS idle",
+        "MiB",
+    );
 
     // (f) unseal on SoftHSM, approval excluded (the development auto-approver).
     let t = Instant::now();
     agent.unlock(&["s0000".to_owned()])?;
-    put("unseal_1_ms", t.elapsed().as_secs_f64() * 1e3, "(f) unseal 1 secret", "ms");
+    put(
+        "unseal_1_ms",
+        t.elapsed().as_secs_f64() * 1e3,
+        "(f) unseal 1 secret",
+        "ms",
+    );
     let hundred: Vec<String> = (1..=100).map(world::name).collect();
     let t = Instant::now();
     agent.unlock(&hundred)?;
-    put("unseal_100_ms", t.elapsed().as_secs_f64() * 1e3, "(f) unseal 100 secrets", "ms");
+    put(
+        "unseal_100_ms",
+        t.elapsed().as_secs_f64() * 1e3,
+        "(f) unseal 100 secrets",
+        "ms",
+    );
     let rest: Vec<String> = (101..1000).map(world::name).collect();
     agent.unlock(&rest)?;
-    put("rss_1000_secrets_mib", world::rss_mib(agent.pid()), "(e) agent RSS with 1,000 unsealed secrets", "MiB");
+    put(
+        "rss_1000_secrets_mib",
+        world::rss_mib(agent.pid()),
+        "(e) agent RSS with 1,000 unsealed secrets",
+        "MiB",
+    );
 
     // (b) and (c): latency, one client.
     let request = world::sign_request_frame();
@@ -101,15 +133,30 @@ fn run(args: &Args) -> Result<(), String> {
     put("echo_p99_us", e99, "(b) echo round trip p99", "us");
     put("sign_p50_us", s50, "(c) sign round trip p50", "us");
     put("sign_p99_us", s99, "(c) sign round trip p99", "us");
-    put("sign_over_echo_p50", s50 / e50, "(c)/(b) p50 ratio (target <= 1.5)", "x");
+    put(
+        "sign_over_echo_p50",
+        s50 / e50,
+        "(c)/(b) p50 ratio (target <= 1.5)",
+        "x",
+    );
 
     // (d) throughput.
     let dur = Duration::from_secs_f64(args.seconds);
     for clients in [1usize, 8, 64] {
         let e = echo.throughput(&request, clients, dur)?;
         let s = agent.sign_throughput(clients, dur)?;
-        put(&format!("echo_rps_{clients}"), e, &format!("(d) echo, {clients} clients"), "req/s");
-        put(&format!("sign_rps_{clients}"), s, &format!("(d) sign, {clients} clients"), "req/s");
+        put(
+            &format!("echo_rps_{clients}"),
+            e,
+            &format!("(d) echo, {clients} clients"),
+            "req/s",
+        );
+        put(
+            &format!("sign_rps_{clients}"),
+            s,
+            &format!("(d) sign, {clients} clients"),
+            "req/s",
+        );
         put(
             &format!("sign_over_echo_rps_{clients}"),
             s / e,
@@ -120,16 +167,41 @@ fn run(args: &Args) -> Result<(), String> {
 
     if args.load {
         let report = load::run(&agent, 64, 10_000)?;
-        put("load_signatures", report.total as f64, "load: signatures", "");
+        put(
+            "load_signatures",
+            report.total as f64,
+            "load: signatures",
+            "",
+        );
         put("load_errors", report.errors as f64, "load: errors", "");
-        put("load_wrong_signatures", report.wrong as f64, "load: wrong signatures", "");
-        put("load_p99_us", report.latency.percentile_us(99.0), "load: p99", "us");
+        put(
+            "load_wrong_signatures",
+            report.wrong as f64,
+            "load: wrong signatures",
+            "",
+        );
+        put(
+            "load_p99_us",
+            report.latency.percentile_us(99.0),
+            "load: p99",
+            "us",
+        );
         put("load_rps", report.rps, "load: throughput", "req/s");
     }
 
     if let Some((py_sign, py_hmac)) = world::python_figures(&world, &agent)? {
-        put("python_sign_p50_us", py_sign, "Python client sign p50", "us");
-        put("python_hmac_p50_us", py_hmac, "Python hmac in-process p50", "us");
+        put(
+            "python_sign_p50_us",
+            py_sign,
+            "Python client sign p50",
+            "us",
+        );
+        put(
+            "python_hmac_p50_us",
+            py_hmac,
+            "Python hmac in-process p50",
+            "us",
+        );
     }
     agent.stop();
 
@@ -139,7 +211,8 @@ fn run(args: &Args) -> Result<(), String> {
     }
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&Value::Object(figures)).expect("json");
-        std::fs::write(path, text + "\n").map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        std::fs::write(path, text + "\n")
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
     Ok(())
 }

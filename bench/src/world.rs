@@ -114,8 +114,15 @@ impl World {
                 policy: apisec_agent::policy::Policy::standard(),
             };
             let s = secret(i);
-            let file = entry::seal(&meta, &SecretMaterial { secret: s.as_bytes(), passphrase: Some(b"passphrase") }, &config.recipients)
-                .map_err(|e| e.to_string())?;
+            let file = entry::seal(
+                &meta,
+                &SecretMaterial {
+                    secret: s.as_bytes(),
+                    passphrase: Some(b"passphrase"),
+                },
+                &config.recipients,
+            )
+            .map_err(|e| e.to_string())?;
             store.create(&file).map_err(|e| e.to_string())?;
         }
         Ok(Self { env })
@@ -154,7 +161,8 @@ impl World {
 
     pub fn start_agent(&self) -> Result<AgentProc, String> {
         let sock = self.env.socket.clone();
-        let log = std::fs::File::create(self.env.root().join("bench-agent.log")).map_err(|e| e.to_string())?;
+        let log = std::fs::File::create(self.env.root().join("bench-agent.log"))
+            .map_err(|e| e.to_string())?;
         let child = self
             .env
             .agent_cmd()
@@ -190,7 +198,10 @@ impl AgentProc {
     }
 
     pub fn unlock(&self, names: &[String]) -> Result<(), String> {
-        self.client()?.unlock(names, |_| {}).map(|_| ()).map_err(|e| e.to_string())
+        self.client()?
+            .unlock(names, |_| {})
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     pub fn sign_latency(&self, n: usize) -> Result<Samples, String> {
@@ -213,7 +224,9 @@ impl AgentProc {
         throughput(clients, dur, move |i| {
             let mut c = Client::connect(&sock).map_err(|e| e.to_string())?;
             let req = sign_request(&name(i % 1000));
-            Ok(Box::new(move || c.sign(req.clone()).map(|_| ()).map_err(|e| e.to_string())))
+            Ok(Box::new(move || {
+                c.sign(req.clone()).map(|_| ()).map_err(|e| e.to_string())
+            }))
         })
     }
 
@@ -254,7 +267,8 @@ pub fn throughput(
     std::thread::sleep(dur);
     stop.store(true, Ordering::Relaxed);
     for h in handles {
-        h.join().map_err(|_| "a client thread panicked".to_owned())??;
+        h.join()
+            .map_err(|_| "a client thread panicked".to_owned())??;
     }
     Ok(count.load(Ordering::Relaxed) as f64 / t.elapsed().as_secs_f64())
 }
@@ -265,7 +279,10 @@ pub fn sign_reply_size(agent: &AgentProc) -> Result<usize, String> {
     let mut reply = Vec::new();
     echo::roundtrip(&mut s, &sign_request_frame(), &mut reply).map_err(|e| e.to_string())?;
     if reply.first() != Some(&29) {
-        return Err(format!("the agent refused the bench's sign request: {}", String::from_utf8_lossy(&reply)));
+        return Err(format!(
+            "the agent refused the bench's sign request: {}",
+            String::from_utf8_lossy(&reply)
+        ));
     }
     Ok(reply.len())
 }
@@ -317,7 +334,9 @@ impl EchoServer {
             let mut s = UnixStream::connect(&sock).map_err(|e| e.to_string())?;
             let request = request.clone();
             let mut reply = Vec::new();
-            Ok(Box::new(move || echo::roundtrip(&mut s, &request, &mut reply).map_err(|e| e.to_string())))
+            Ok(Box::new(move || {
+                echo::roundtrip(&mut s, &request, &mut reply).map_err(|e| e.to_string())
+            }))
         })
     }
 }
@@ -366,7 +385,10 @@ print(json.dumps([statistics.median(t) * 1e6, statistics.median(h) * 1e6]))
         .output()
         .map_err(|e| format!("python3: {e}"))?;
     if !out.status.success() {
-        return Err(format!("the Python measurement failed: {}", String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "the Python measurement failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     let v: Vec<f64> = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
     Ok(Some((v[0], v[1])))

@@ -38,7 +38,10 @@ pub fn binary(name: &str) -> PathBuf {
         Some(d) => PathBuf::from(d),
         None => {
             let exe = std::env::current_exe().expect("test executable path");
-            exe.parent().and_then(Path::parent).expect("target/debug").to_owned()
+            exe.parent()
+                .and_then(Path::parent)
+                .expect("target/debug")
+                .to_owned()
         }
     };
     let p = dir.join(name);
@@ -365,7 +368,7 @@ mode=$(cat @DIR@/approver.mode)
 case "$mode" in
   approve) exit 0 ;;
   deny) exit 1 ;;
-  hang) sleep 600 ;;
+  hang) sleep 600 & echo $! > @DIR@/approver.child; wait ;;
   sleep*) sleep "${mode#sleep }"; exit 0 ;;
   *) exit 2 ;;
 esac
@@ -475,4 +478,59 @@ pub mod frames {
     pub fn status() -> Vec<u8> {
         extension("status@apisec", &[])
     }
+}
+
+/// Where `needle` occurs in the memory of process `pid`: (address, mapping name). Reads
+/// `/proc/PID/mem` region by region as `/proc/PID/maps` lists them; needs root (the agent is not
+/// dumpable, so only CAP_SYS_PTRACE can read it).
+pub fn find_in_memory(pid: u32, needle: &[u8]) -> Vec<(u64, String)> {
+    use std::io::{Seek, SeekFrom};
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).expect("read maps");
+    let mut mem = std::fs::File::open(format!("/proc/{pid}/mem")).expect("open mem (as root)");
+    let mut found = Vec::new();
+    for line in maps.lines() {
+        let mut parts = line.split_whitespace();
+        let (Some(range), Some(perms)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let name = line.split_whitespace().nth(5).unwrap_or("").to_owned();
+        if !perms.starts_with('r')
+            || name == "[vvar]"
+            || name == "[vsyscall]"
+            || name == "[vvar_vclock]"
+        {
+            continue;
+        }
+        let (start, end) = range.split_once('-').unwrap();
+        let (start, end) = (
+            u64::from_str_radix(start, 16).unwrap(),
+            u64::from_str_radix(end, 16).unwrap(),
+        );
+        let mut buf = vec![0u8; (end - start) as usize];
+        if mem.seek(SeekFrom::Start(start)).is_err() || mem.read_exact(&mut buf).is_err() {
+            continue;
+        }
+        let mut from = 0;
+        while let Some(i) = buf[from..].windows(needle.len()).position(|w| w == needle) {
+            found.push((start + (from + i) as u64, name.clone()));
+            from += i + 1;
+        }
+    }
+    found
+}
+
+/// Runs `program args` as uid/gid 65534 with this test's environment.
+pub fn as_nobody(env: &Env, program: &Path, args: &[&str]) -> Command {
+    let template = env.agent_cmd();
+    let mut cmd = Command::new("setpriv");
+    cmd.env_clear();
+    for (k, v) in template.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(program)
+        .args(args);
+    cmd
 }

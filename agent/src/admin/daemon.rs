@@ -28,8 +28,21 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
         Ok(_) => {}
         Err(e) => warn!("process hardening incomplete (core dumps or ptrace may be possible): {e}"),
     }
+    hardening::raise_nofile_limit();
     let config = load_config(config_path)?;
     let args = a.daemon;
+    // Root has CAP_IPC_LOCK; anyone else is bound by RLIMIT_MEMLOCK (often 64 KiB to 8 MiB).
+    if hardening::current_uid() != 0 {
+        if let Some(limit) = apisec_agent::secret::memlock_limit() {
+            if limit < 1024 * 1024 {
+                warn!(
+                    "RLIMIT_MEMLOCK is {limit} bytes: each unsealed secret takes a locked page, so past \
+                     {} secrets they may be swapped to disk; raise it (systemd: LimitMEMLOCK=, shell: ulimit -l)",
+                    limit / 4096
+                );
+            }
+        }
+    }
     let approval_timeout = match &args.approval_timeout {
         Some(s) => {
             parse_duration(s).map_err(|e| CliError::new(format!("--approval-timeout: {e}")))?

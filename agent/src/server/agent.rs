@@ -235,6 +235,13 @@ impl Agent {
                 }),
             );
             crate::info!("unsealed {name}");
+            if crate::secret::take_mlock_warning() {
+                crate::warn!(
+                    "could not lock secret memory (RLIMIT_MEMLOCK is {} bytes): unsealed secrets may be \
+                     written to swap; raise the limit (systemd: LimitMEMLOCK=, shell: ulimit -l)",
+                    crate::secret::memlock_limit().unwrap_or(0)
+                );
+            }
             self.audit(
                 unlock_event(&name, &exchange, true, None, approved_by.clone()),
                 Some(peer),
@@ -253,6 +260,12 @@ impl Agent {
 
     /// One token operation: open the envelope, parse, compare the sealed metadata with the clear.
     fn unseal_file(&self, file: &store::EntryFile) -> Result<Unsealed, ErrorReply> {
+        let result = self.unseal_file_inner(file);
+        crate::secret::wipe_stack();
+        result
+    }
+
+    fn unseal_file_inner(&self, file: &store::EntryFile) -> Result<Unsealed, ErrorReply> {
         let identity = TokenIdentity::new(&self.settings.recipient, &self.settings.token);
         let plaintext = envelope::unseal(&file.sealed, &identity).map_err(|e| match e {
             envelope::UnsealError::Token(t) => token_error(t),

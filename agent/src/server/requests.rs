@@ -199,7 +199,11 @@ impl Agent {
                 }
             }
         };
-        let compute = || self.compute_signature(&held, request);
+        let compute = || {
+            let r = self.compute_signature(&held, request);
+            crate::secret::wipe_stack();
+            r
+        };
         let in_token = KeyType::parse(&meta.key_type).is_some_and(KeyType::in_token);
         let signed = if in_token {
             tokio::task::block_in_place(compute)
@@ -282,8 +286,10 @@ impl Agent {
                     ),
                 ));
             }
-            sign::mac::compute(&request.algorithm, held.unsealed.secret.as_slice(), &request.data)
-                .map_err(|e| ErrorReply::new(ErrorCode::BadRequest, e.to_string()))
+            let mac = sign::mac::compute(&request.algorithm, held.unsealed.secret.as_slice(), &request.data)
+                .map_err(|e| ErrorReply::new(ErrorCode::BadRequest, e.to_string()));
+            crate::secret::wipe_stack();
+            mac
         });
         match &result {
             Ok(_) => self.audit(event(true, None), Some(peer)),

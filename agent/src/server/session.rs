@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use ssh_agent_lib::proto::Request;
 use ssh_encoding::Decode;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, Notify};
@@ -66,7 +66,7 @@ pub async fn serve(stream: UnixStream, peer: PeerInfo, agent: Arc<Agent>, shutdo
                 return;
             }
         };
-        if handle(message, &peer, &agent, &mut write, &shutdown)
+        if handle(message, &peer, &agent, &mut reader, &mut write, &shutdown)
             .await
             .is_err()
         {
@@ -80,6 +80,7 @@ async fn handle(
     message: Vec<u8>,
     peer: &PeerInfo,
     agent: &Arc<Agent>,
+    reader: &mut BufReader<OwnedReadHalf>,
     write: &mut OwnedWriteHalf,
     shutdown: &Notify,
 ) -> std::io::Result<()> {
@@ -135,7 +136,9 @@ async fn handle(
         msg::EXTENSION => match Request::decode(&mut &message[..]) {
             Ok(Request::Extension(ext)) => {
                 match ApisecRequest::decode(&ext.name, ext.details.as_ref()) {
-                    Ok(Some(req)) => return extension(req, peer, agent, write, shutdown).await,
+                    Ok(Some(req)) => {
+                        return extension(req, peer, agent, reader, write, shutdown).await
+                    }
                     Ok(None) => failure(),
                     Err(e) => ErrorReply::new(ErrorCode::BadRequest, e.to_string()).to_frame(),
                 }
@@ -151,6 +154,7 @@ async fn extension(
     req: ApisecRequest,
     peer: &PeerInfo,
     agent: &Arc<Agent>,
+    reader: &mut BufReader<OwnedReadHalf>,
     write: &mut OwnedWriteHalf,
     shutdown: &Notify,
 ) -> std::io::Result<()> {
@@ -182,7 +186,7 @@ async fn extension(
         ApisecRequest::Sign(r) => agent.sign(r, peer).await.map(|s| s.encode()),
         ApisecRequest::Mac(r) => agent.mac(r, peer).map(|m| proto::encode_mac_reply(&m)),
         ApisecRequest::Unlock(r) => {
-            return unlock(r, peer, agent, write).await;
+            return unlock(r, peer, agent, reader, write).await;
         }
     };
     let frame = match result {
@@ -192,20 +196,34 @@ async fn extension(
     write.write_all(&frame).await
 }
 
-/// Unlock, relaying progress lines to the client while it waits (when it asked for them).
+/// Unlock, relaying progress lines to the client while it waits (when it asked for them). A
+/// client that hangs up while it waits cancels the wait: the approver is killed and nothing is
+/// unsealed for nobody.
 async fn unlock(
     r: &proto::UnlockRequest,
     peer: &PeerInfo,
     agent: &Arc<Agent>,
+    reader: &mut BufReader<OwnedReadHalf>,
     write: &mut OwnedWriteHalf,
 ) -> std::io::Result<()> {
     let want_progress = r.flags & proto::UNLOCK_WANT_PROGRESS != 0;
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
     let work = agent.unlock(&r.names, peer, want_progress.then_some(tx));
     tokio::pin!(work);
+    // Once the client has sent its next request there is nothing more to learn from reading.
+    let mut more_pending = false;
     let result = loop {
         tokio::select! {
             result = &mut work => break result,
+            hung_up = reader.fill_buf(), if !more_pending => {
+                match hung_up {
+                    Ok([]) | Err(_) => {
+                        crate::info!("unlock abandoned: {} hung up while waiting", peer.describe());
+                        return Err(std::io::ErrorKind::ConnectionAborted.into());
+                    }
+                    Ok(_) => more_pending = true,
+                }
+            }
             Some(line) = rx.recv() => {
                 write.write_all(&proto::extension_response_frame(
                     proto::EXT_PROGRESS,

@@ -1,0 +1,178 @@
+//! Hostile clients delay no one and leak nothing: a client that sends one byte a second, a
+//! thousand connections at once, a client that hangs up while it waits for an approval.
+
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+use apisec_tests::*;
+
+const SECRET: &[u8] = b"hostile-secret-4242";
+
+fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// The slowest of `n` signatures by a well-behaved client.
+fn slowest_sign(env: &Env, n: usize) -> Duration {
+    let mut c = apisec_agent::client::Client::connect(&env.socket).unwrap();
+    let mut worst = Duration::ZERO;
+    for _ in 0..n {
+        let t = Instant::now();
+        c.sign(apisec_agent::proto::SignRequest {
+            name: "bg".into(),
+            method: "GET".into(),
+            path: "/api/v2/x".into(),
+            query: String::new(),
+            body: vec![],
+            timestamp: String::new(),
+            nonce: String::new(),
+        })
+        .expect("sign");
+        worst = worst.max(t.elapsed());
+    }
+    worst
+}
+
+#[test]
+fn a_client_sending_one_byte_a_second_delays_no_one() {
+    let env = Env::ready_with_bitget(SECRET, b"p");
+    let frame = frames::status();
+    let slow_socket = env.socket.clone();
+    let slow = std::thread::spawn(move || {
+        let mut s = UnixStream::connect(slow_socket).unwrap();
+        for b in frame.iter().take(4) {
+            s.write_all(&[*b]).unwrap();
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        s
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let worst = slowest_sign(&env, 200);
+    assert!(
+        worst < Duration::from_millis(500),
+        "a signature took {worst:?} while a slow client trickled"
+    );
+    let _slow = slow.join().unwrap();
+}
+
+#[test]
+fn a_thousand_connections_delay_no_one_and_are_all_released() {
+    let env = Env::ready_with_bitget(SECRET, b"p");
+    let pid = env.agent_pid();
+    // This test process needs more than the default 1024 descriptors.
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain getrlimit/setrlimit on our own process.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut r);
+        r.rlim_cur = r.rlim_max.min(8192);
+        libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+    }
+    // Let the set-up's own connections close before taking the baseline.
+    std::thread::sleep(Duration::from_millis(300));
+    let baseline_fds = (0..5)
+        .map(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            fd_count(pid)
+        })
+        .min()
+        .unwrap();
+    let mut rss_after = Vec::new();
+    for _round in 0..4 {
+        let conns: Vec<UnixStream> = (0..1000)
+            .map(|_| UnixStream::connect(&env.socket).expect("connect"))
+            .collect();
+        // Every connection is accepted (the agent holds one descriptor per client).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while fd_count(pid) < baseline_fds + 1000 {
+            assert!(
+                Instant::now() < deadline,
+                "only {} descriptors",
+                fd_count(pid)
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let worst = slowest_sign(&env, 100);
+        assert!(
+            worst < Duration::from_millis(500),
+            "a signature took {worst:?} with 1000 idle clients"
+        );
+        drop(conns);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while fd_count(pid) > baseline_fds {
+            assert!(
+                Instant::now() < deadline,
+                "{} descriptors, baseline {baseline_fds}",
+                fd_count(pid)
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        rss_after.push(rss_kib(pid));
+    }
+    // Memory does not grow from round to round once the allocator has warmed up (round 1 may
+    // grow its arenas); a leak would add ~1000 connections' buffers (megabytes) every round.
+    assert!(
+        rss_after[3] <= rss_after[1] + 2048,
+        "RSS after each round: {rss_after:?} KiB"
+    );
+}
+
+#[test]
+fn a_client_that_hangs_up_while_waiting_cancels_its_approval() {
+    let mut env = Env::new();
+    env.init();
+    assert_ok(
+        &env.add("bg", "bitget", "k", SECRET, Some(b"p"), &[]),
+        "add",
+    );
+    env.start(&["--approval-timeout", "60s"]);
+    env.set_approver("hang");
+    let mut c = env.connect();
+    c.write_all(&frames::extension(
+        "unlock@apisec",
+        &[0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, b'b', b'g'],
+    ))
+    .unwrap();
+    let child_file = env.root().join("approver.child");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !child_file.exists() {
+        assert!(Instant::now() < deadline, "the approver never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let child: i32 = std::fs::read_to_string(&child_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // Others are served while it waits.
+    assert_ok(&env.cli(&["status"]), "status during the wait");
+    drop(c);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let state = std::fs::read_to_string(format!("/proc/{child}/status")).unwrap_or_default();
+        if state.is_empty() || state.contains("State:\tZ") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the hung approver's child {child} still runs"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(env.log().contains("unlock abandoned"), "{}", env.log());
+    let out = env.cli(&["sign", "bg", "--method", "GET", "--path", "/x"]);
+    assert_fails_with(&out, 5, "is sealed");
+}
