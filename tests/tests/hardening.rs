@@ -107,7 +107,7 @@ fn same_uid_cannot_read_the_agent_and_a_small_memlock_limit_is_reported() {
     hand_to_nobody(&env);
     let log = std::fs::File::create(env.root().join("nobody-agent.log")).unwrap();
     let agent = binary("apisec-agent");
-    let mut cmd = as_nobody(
+    let cmd = as_nobody(
         &env,
         &agent,
         &["run", "--approver", env.approver.to_str().unwrap()],
