@@ -93,8 +93,7 @@ pub fn run(config_path: &Path, a: RotateArgs) -> CmdResult {
     )?;
     // Backup first, then the atomic replacement: a crash leaves the old entry or the new one.
     let backup_dir = store.dir().join("backup");
-    std::fs::create_dir_all(&backup_dir)
-        .map_err(|e| CliError::new(format!("cannot create {}: {e}", backup_dir.display())))?;
+    std::fs::create_dir_all(&backup_dir).map_err(|e| store::io_error(backup_dir.clone(), e))?;
     let stamp: String = old_file
         .created
         .chars()
@@ -108,24 +107,15 @@ pub fn run(config_path: &Path, a: RotateArgs) -> CmdResult {
     ) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => {
-            return Err(CliError::new(format!(
-                "cannot write the backup {}: {e}",
-                backup.display()
-            )))
-        }
+        Err(e) => return Err(store::io_error(backup, e).into()),
     }
+    let target = store.entry_path(&a.name);
     atomic::write(
-        &store.entry_path(&a.name),
+        &target,
         new_file.to_toml().as_bytes(),
         atomic::Mode::Replace,
     )
-    .map_err(|e| {
-        CliError::new(format!(
-            "cannot replace {}: {e}",
-            store.entry_path(&a.name).display()
-        ))
-    })?;
+    .map_err(|e| store::io_error(target.clone(), e))?;
     println!(
         "rotated {} (policy kept); the old entry is in {}",
         a.name,

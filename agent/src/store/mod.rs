@@ -27,6 +27,11 @@ pub enum StoreError {
     Exists(String),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
+    #[error(
+        "the disk holding {path} is full; nothing was changed (the old entry, if any, is intact): \
+         free some space and try again"
+    )]
+    NoSpace { path: PathBuf },
     #[error("store entry {path} is damaged: {reason}; restore it from a backup or remove it")]
     Damaged { path: PathBuf, reason: String },
     #[error(
@@ -38,6 +43,15 @@ pub enum StoreError {
         name: String,
         fields: Vec<&'static str>,
     },
+}
+
+/// An I/O error, with a full disk told apart (it has its own remedy).
+pub fn io_error(path: PathBuf, source: io::Error) -> StoreError {
+    if source.raw_os_error() == Some(libc::ENOSPC) || source.raw_os_error() == Some(libc::EDQUOT) {
+        StoreError::NoSpace { path }
+    } else {
+        StoreError::Io { path, source }
+    }
 }
 
 /// Checks a secret name: it becomes a file name, so no separators, no leading dot.
@@ -71,7 +85,7 @@ impl Store {
 
     fn io(&self, path: &Path) -> impl FnOnce(io::Error) -> StoreError {
         let path = path.to_owned();
-        move |source| StoreError::Io { path, source }
+        move |source| io_error(path, source)
     }
 
     /// Creates the directory 0700 if missing, and tightens it if it is wider.

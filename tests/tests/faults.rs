@@ -1,0 +1,310 @@
+//! Faults: `kill -9` of `add` and `rotate` at random moments never leaves a half-written or lost
+//! entry; a full disk is a clear error that keeps the old entry; a token that disappears gives a
+//! clear error while unsealed secrets keep signing; an agent killed under load loses nothing.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use apisec_tests::*;
+
+const SECRET: &[u8] = b"faults-secret-55aa";
+
+/// A small deterministic PRNG (xorshift), so a failing run can be replayed from its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+fn seed() -> u64 {
+    let s = std::env::var("APISEC_FAULT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        });
+    eprintln!("fault seed: {s} (replay with APISEC_FAULT_SEED={s})");
+    s
+}
+
+/// Every `*.toml` of the store parses as a complete entry.
+fn store_is_whole(env: &Env) {
+    let store = apisec_agent::store::Store::new(env.store_dir());
+    for name in store.names().unwrap() {
+        store
+            .load(&name)
+            .unwrap_or_else(|e| panic!("entry {name} is damaged: {e}"));
+    }
+}
+
+fn kill_at_random(cmd: &mut Command, rng: &mut Rng, max_ms: u64) -> bool {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_micros(rng.next() % (max_ms * 1000)));
+    let killed = child.try_wait().unwrap().is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    killed
+}
+
+#[test]
+fn kill_9_of_add_at_random_moments_never_leaves_a_half_entry() {
+    let mut env = Env::new();
+    env.init();
+    assert_ok(
+        &env.add("keep", "bitget", "k", SECRET, Some(b"p"), &[]),
+        "add keep",
+    );
+    let keep_before = std::fs::read(env.store_dir().join("keep.toml")).unwrap();
+    let secret_file = env.root().join("s");
+    std::fs::write(&secret_file, SECRET).unwrap();
+    let pass_file = env.root().join("p");
+    std::fs::write(&pass_file, "p").unwrap();
+    let mut rng = Rng(seed());
+    let mut killed = 0;
+    for i in 0..60 {
+        let name = format!("n{i}");
+        let mut cmd = env.agent_cmd();
+        cmd.args([
+            "add",
+            &name,
+            "--exchange",
+            "bitget",
+            "--api-key",
+            "k",
+            "--secret-file",
+        ])
+        .arg(&secret_file)
+        .arg("--passphrase-file")
+        .arg(&pass_file);
+        killed += kill_at_random(&mut cmd, &mut rng, 40) as usize;
+        store_is_whole(&env);
+    }
+    assert!(
+        killed > 10,
+        "only {killed} of 60 runs were killed mid-way; the test proves little"
+    );
+    assert_eq!(
+        std::fs::read(env.store_dir().join("keep.toml")).unwrap(),
+        keep_before
+    );
+    // Every entry that exists is complete: the agent unseals all of them.
+    env.start(&[]);
+    let names = apisec_agent::store::Store::new(env.store_dir())
+        .names()
+        .unwrap();
+    let mut args = vec!["unlock"];
+    args.extend(names.iter().map(String::as_str));
+    assert_ok(&env.cli(&args), "unlock every surviving entry");
+}
+
+#[test]
+fn kill_9_of_rotate_at_random_moments_keeps_a_usable_entry() {
+    let mut env = Env::new();
+    env.init();
+    assert_ok(
+        &env.add("bg", "bitget", "k", SECRET, Some(b"p"), &[]),
+        "add",
+    );
+    // One rotation to completion, to know it works and how long it takes.
+    let f = env.root().join("first");
+    std::fs::write(&f, "rotated-secret-first").unwrap();
+    let t = Instant::now();
+    assert_ok(
+        &env.agent(&["rotate", "bg", "--secret-file", f.to_str().unwrap()]),
+        "rotate",
+    );
+    let full_ms = (t.elapsed().as_millis() as u64).max(2);
+    let mut rng = Rng(seed());
+    let mut killed = 0;
+    for i in 0..30 {
+        let f = env.root().join(format!("new{i}"));
+        std::fs::write(&f, format!("rotated-secret-{i}")).unwrap();
+        let mut cmd = env.agent_cmd();
+        cmd.args(["rotate", "bg", "--secret-file"]).arg(&f);
+        killed += kill_at_random(&mut cmd, &mut rng, full_ms) as usize;
+        store_is_whole(&env);
+    }
+    assert!(
+        killed > 5,
+        "only {killed} of 30 rotations were killed mid-way"
+    );
+    env.start(&[]);
+    assert_ok(&env.cli(&["unlock", "bg"]), "the entry still unseals");
+    assert_ok(
+        &env.cli(&["sign", "bg", "--method", "GET", "--path", "/api/v2/x"]),
+        "and signs",
+    );
+}
+
+#[test]
+fn a_full_disk_is_a_clear_error_and_keeps_the_old_entry() {
+    let mut env = Env::new();
+    env.init();
+    let mnt = env.root().join("tiny");
+    std::fs::create_dir(&mnt).unwrap();
+    let status = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .unwrap();
+    assert!(status.success(), "mount tmpfs (the tests run as root)");
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _guard = Unmount(mnt.clone());
+    let store = mnt.join("store");
+    let config = std::fs::read_to_string(&env.config).unwrap();
+    std::fs::write(
+        &env.config,
+        format!("store = {:?}\n{config}", store.display().to_string()),
+    )
+    .unwrap();
+    assert_ok(
+        &env.add("old", "bitget", "k", SECRET, Some(b"p"), &[]),
+        "add old",
+    );
+    let before = std::fs::read(store.join("old.toml")).unwrap();
+    // Fill what is left.
+    let _ = Command::new("dd")
+        .args(["if=/dev/zero", "bs=1k", "count=1000"])
+        .arg(format!("of={}", mnt.join("fill").display()))
+        .stderr(Stdio::null())
+        .status();
+    let out = env.add("new", "bitget", "k", SECRET, Some(b"p"), &[]);
+    assert_fails_with(&out, 1, "is full; nothing was changed");
+    let f = env.root().join("rot");
+    std::fs::write(&f, "rotated").unwrap();
+    let out = env.agent(&["rotate", "old", "--secret-file", f.to_str().unwrap()]);
+    assert_fails_with(&out, 1, "is full; nothing was changed");
+    assert_eq!(
+        std::fs::read(store.join("old.toml")).unwrap(),
+        before,
+        "the old entry changed"
+    );
+    assert!(!store.join("new.toml").exists());
+    env.start(&[]);
+    assert_ok(&env.cli(&["unlock", "old"]), "the old entry still unseals");
+}
+
+#[test]
+fn a_token_that_disappears_gives_a_clear_error_and_unsealed_secrets_keep_signing() {
+    let mut env = Env::new();
+    env.init();
+    assert_ok(
+        &env.add("a", "bitget", "k", SECRET, Some(b"p"), &[]),
+        "add a",
+    );
+    assert_ok(
+        &env.add("b", "bitget", "k", SECRET, Some(b"p"), &[]),
+        "add b",
+    );
+    env.start(&[]);
+    assert_ok(&env.cli(&["unlock", "a"]), "unlock a");
+    // The token goes away (its storage is removed under the running agent).
+    let tokens = env.root().join("tokens");
+    std::fs::remove_dir_all(&tokens).unwrap();
+    std::fs::create_dir(&tokens).unwrap();
+    let out = env.cli(&["unlock", "b"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("token")
+            && (err.contains("CKR_") || err.contains("no token") || err.contains("no EC P-256")),
+        "{err}"
+    );
+    assert_ok(
+        &env.cli(&["sign", "a", "--method", "GET", "--path", "/api/v2/x"]),
+        "a keeps signing",
+    );
+    assert_ok(&env.cli(&["status"]), "and the agent keeps serving");
+}
+
+#[test]
+fn an_agent_killed_under_load_loses_no_sealed_secret() {
+    let mut env = Env::new();
+    env.init();
+    for i in 0..5 {
+        assert_ok(
+            &env.add(&format!("s{i}"), "bitget", "k", SECRET, Some(b"p"), &[]),
+            "add",
+        );
+    }
+    let before: Vec<Vec<u8>> = (0..5)
+        .map(|i| std::fs::read(env.store_dir().join(format!("s{i}.toml"))).unwrap())
+        .collect();
+    for round in 0..4 {
+        env.start(&[]);
+        assert_ok(
+            &env.cli(&["unlock", "s0", "s1", "s2", "s3", "s4"]),
+            "unlock",
+        );
+        let sock = env.socket.clone();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let load: Vec<_> = (0..4)
+            .map(|t| {
+                let (sock, stop) = (sock.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let mut ok = 0;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let Ok(mut c) = apisec_agent::client::Client::connect(&sock) else {
+                            continue;
+                        };
+                        while c
+                            .sign(apisec_agent::proto::SignRequest {
+                                name: format!("s{t}"),
+                                method: "GET".into(),
+                                path: "/api/v2/x".into(),
+                                query: String::new(),
+                                body: vec![],
+                                timestamp: String::new(),
+                                nonce: String::new(),
+                            })
+                            .is_ok()
+                        {
+                            ok += 1;
+                        }
+                    }
+                    ok
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(200));
+        // SAFETY: kill -9 of our own child.
+        unsafe { libc::kill(env.agent_pid() as i32, libc::SIGKILL) };
+        env.wait_agent_exit(Duration::from_secs(5)).expect("killed");
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let signed: usize = load.into_iter().map(|h| h.join().unwrap()).sum();
+        assert!(signed > 0, "round {round}: the load signed nothing");
+        let _ = std::fs::remove_file(&env.socket);
+    }
+    for (i, b) in before.iter().enumerate() {
+        assert_eq!(
+            &std::fs::read(env.store_dir().join(format!("s{i}.toml"))).unwrap(),
+            b
+        );
+    }
+    let t = Instant::now();
+    env.start(&[]);
+    assert_ok(
+        &env.cli(&["unlock", "s0", "s1", "s2", "s3", "s4"]),
+        "every secret survives",
+    );
+    assert!(t.elapsed() < Duration::from_secs(20));
+}
