@@ -130,14 +130,34 @@ fn kill_9_of_rotate_at_random_moments_keeps_a_usable_entry() {
     let full_ms = (t.elapsed().as_millis() as u64).max(2);
     let mut rng = Rng(seed());
     let mut killed = 0;
+    // SoftHSM rewrites its token.object in place when a user logs in (to reset the PIN-count
+    // flags), so a kill -9 at that moment leaves it empty and the token gone: a limitation of
+    // SoftHSM's file store, not of the agent's (docs/operations.md). The test puts SoftHSM's file
+    // back when that happens, and checks what is ours: the store entry.
+    let token_object = std::fs::read_dir(env.root().join("tokens"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.path().is_dir())
+        .unwrap()
+        .path()
+        .join("token.object");
+    let pristine = std::fs::read(&token_object).unwrap();
+    let mut softhsm_truncations = 0;
     for i in 0..30 {
         let f = env.root().join(format!("new{i}"));
         std::fs::write(&f, format!("rotated-secret-{i}")).unwrap();
         let mut cmd = env.agent_cmd();
         cmd.args(["rotate", "bg", "--secret-file"]).arg(&f);
         killed += kill_at_random(&mut cmd, &mut rng, full_ms) as usize;
+        if std::fs::read(&token_object).unwrap().is_empty() {
+            softhsm_truncations += 1;
+            std::fs::write(&token_object, &pristine).unwrap();
+        }
         store_is_whole(&env);
     }
+    eprintln!(
+        "SoftHSM's token.object was truncated by {softhsm_truncations} of the kills and restored"
+    );
     assert!(
         killed > 5,
         "only {killed} of 30 rotations were killed mid-way"
