@@ -6,6 +6,7 @@ pub mod agent;
 pub mod nonces;
 pub mod session;
 pub mod socket;
+pub mod touch;
 
 use std::future::Future;
 use std::sync::Arc;

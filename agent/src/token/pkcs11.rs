@@ -156,28 +156,80 @@ pub fn login(ctx: &Pkcs11, slot: Slot, session: &Session, pin: &AuthPin) -> Resu
     }
 }
 
+/// The labels a key called `label` may carry: its own, and ykcs11's names for the objects of a
+/// PIV slot ("Private key for Retired Key 1" / "Public key for Retired Key 1" for slot 82), so
+/// `--key-label "Retired Key 1"` finds a YubiKey's key through ykcs11.
+fn labels(class: ObjectClass, label: &str) -> [Vec<u8>; 2] {
+    let kind = if class == ObjectClass::PRIVATE_KEY {
+        "Private"
+    } else {
+        "Public"
+    };
+    [
+        label.as_bytes().to_vec(),
+        format!("{kind} key for {label}").into_bytes(),
+    ]
+}
+
+/// The first EC key of `class` carrying one of the labels of `label`.
+fn find_ec(
+    session: &Session,
+    class: ObjectClass,
+    label: &str,
+) -> Result<Option<ObjectHandle>, TokenError> {
+    for l in labels(class, label) {
+        let found = session
+            .find_objects(&[
+                Attribute::Class(class),
+                Attribute::KeyType(KeyType::EC),
+                Attribute::Label(l),
+            ])
+            .map_err(ck)?;
+        if let Some(&h) = found.first() {
+            return Ok(Some(h));
+        }
+    }
+    Ok(None)
+}
+
+/// The public key that pairs with `private`: the one with the same `CKA_ID` (how PKCS#11
+/// pairs keys), else the one labelled alike.
+fn find_public_of(
+    session: &Session,
+    private: ObjectHandle,
+    label: &str,
+) -> Result<Option<ObjectHandle>, TokenError> {
+    let id = session
+        .get_attributes(private, &[AttributeType::Id])
+        .map_err(ck)?
+        .into_iter()
+        .find_map(|a| match a {
+            Attribute::Id(id) if !id.is_empty() => Some(id),
+            _ => None,
+        });
+    if let Some(id) = id {
+        let found = session
+            .find_objects(&[
+                Attribute::Class(ObjectClass::PUBLIC_KEY),
+                Attribute::KeyType(KeyType::EC),
+                Attribute::Id(id),
+            ])
+            .map_err(ck)?;
+        if let Some(&h) = found.first() {
+            return Ok(Some(h));
+        }
+    }
+    find_ec(session, ObjectClass::PUBLIC_KEY, label)
+}
+
 /// The EC private key with `label`, and its public point (uncompressed, 65 bytes).
 pub fn find_key(session: &Session, label: &str) -> Result<(ObjectHandle, Vec<u8>), TokenError> {
-    let private = session
-        .find_objects(&[
-            Attribute::Class(ObjectClass::PRIVATE_KEY),
-            Attribute::KeyType(KeyType::EC),
-            Attribute::Label(label.as_bytes().to_vec()),
-        ])
-        .map_err(ck)?;
-    let Some(&key) = private.first() else {
+    let Some(key) = find_ec(session, ObjectClass::PRIVATE_KEY, label)? else {
         return Err(TokenError::KeyNotFound {
             label: label.to_owned(),
         });
     };
-    let public = session
-        .find_objects(&[
-            Attribute::Class(ObjectClass::PUBLIC_KEY),
-            Attribute::KeyType(KeyType::EC),
-            Attribute::Label(label.as_bytes().to_vec()),
-        ])
-        .map_err(ck)?;
-    let Some(&public) = public.first() else {
+    let Some(public) = find_public_of(session, key, label)? else {
         return Err(TokenError::BadKey(format!(
             "no public key object labelled {label:?} beside the private key"
         )));
