@@ -190,10 +190,8 @@ fn authenticate(yk: &mut YubiKey, a: &InitArgs) -> Result<(), CliError> {
         None => None,
     };
     let tried_default = from_file.is_none();
-    let key = match from_file {
-        Some(k) => k,
-        None => MgmKey::default(),
-    };
+    // The factory key (010203..08 three times) when no file is given.
+    let key: MgmKey = from_file.unwrap_or_default();
     match yk.authenticate(key) {
         Ok(()) => return Ok(()),
         Err(yubikey::Error::AuthenticationError) if tried_default => {}
