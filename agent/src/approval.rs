@@ -1,7 +1,8 @@
 //! Who approves an unseal: an approver program in the style of `SSH_ASKPASS` (exit 0 approves,
-//! anything else denies, bounded by a time-out), or, for development only, an automatic approver
-//! that says so on every use. There is no default: without an approver, unseal is refused with
-//! an error that says how to configure one.
+//! anything else denies, bounded by a time-out), the token's own touch sensor (a YubiKey slot
+//! with touch policy always or cached: the card will not unseal without a touch), or, for
+//! development only, an automatic approver that says so on every use. Without any of these,
+//! unseal is refused with an error that says how to configure one.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -18,6 +19,10 @@ pub enum Approver {
         path: PathBuf,
         timeout: Duration,
     },
+    /// The token asks for a touch before each unseal (its touch policy); nothing more to ask
+    /// here. Chosen only for a PIV key whose policy needs a touch, which the key holder checks
+    /// again on the card itself.
+    TokenTouch,
     /// Approves everything. Development only; logs a warning on every use.
     InsecureAuto,
     /// Nothing configured: every unseal is refused.
@@ -80,6 +85,7 @@ impl Approver {
     pub async fn ask(&self, request: &ApprovalRequest<'_>) -> Result<&'static str, ApprovalError> {
         match self {
             Self::None => Err(ApprovalError::NotConfigured),
+            Self::TokenTouch => Ok("the token's touch"),
             Self::InsecureAuto => {
                 crate::warn!(
                     "{INSECURE_AUTO}: approving without asking anyone: {} (development only)",
@@ -229,6 +235,10 @@ mod tests {
         assert_eq!(
             Approver::None.ask(&req).await,
             Err(ApprovalError::NotConfigured)
+        );
+        assert_eq!(
+            Approver::TokenTouch.ask(&req).await,
+            Ok("the token's touch")
         );
     }
 

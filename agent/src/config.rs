@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::envelope::Recipient;
 use crate::pin::PinSource;
+use crate::token::piv::card::{self, Touch};
+use crate::token::piv::PivSpec;
 use crate::token::pkcs11::Pkcs11Spec;
 
 /// The file as written on disk.
@@ -49,14 +51,26 @@ impl AuditSection {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct TokenSection {
-    /// `pkcs11` (YubiKey PIV natively is `piv`).
+    /// `pkcs11`, or `piv` (a YubiKey PIV slot, natively through pcscd).
     pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub module: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_label: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slot_id: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_label: Option<String>,
+    /// `piv`: the YubiKey's serial (needed when several are connected).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial: Option<u32>,
+    /// `piv`: the key's slot, hex (e.g. "82").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<String>,
+    /// `piv`: the key's touch policy (`always`, `cached`, `never`), as `init` found it; with
+    /// `always` or `cached` and no approver, the touch approves each unseal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub touch_policy: Option<String>,
     /// Name of an environment variable holding the PIN (CI).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin_env: Option<String>,
@@ -79,6 +93,10 @@ pub struct ApprovalSection {
     /// How long the approver may take, e.g. `60s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
+    /// A program run (not waited for) with the text "touch your YubiKey ..." as its argument
+    /// whenever an unseal waits for a touch, e.g. to show a desktop notification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<PathBuf>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
@@ -128,6 +146,8 @@ pub struct Config {
     pub token: TokenConfig,
     pub approver: Option<PathBuf>,
     pub approval_timeout: Duration,
+    /// Run with the touch notice as argv[1] (see [`ApprovalSection::notify`]).
+    pub notify: Option<PathBuf>,
     pub lifetime: Option<Duration>,
     pub allowed_uids: Vec<u32>,
     pub audit_path: PathBuf,
@@ -136,6 +156,14 @@ pub struct Config {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TokenConfig {
     Pkcs11 { spec: Pkcs11Spec, pin: PinSource },
+    Piv { spec: PivSpec, pin: PinSource },
+}
+
+impl TokenConfig {
+    /// True when the token's touch can stand in for an approver (PIV, touch always or cached).
+    pub fn touch_approves(&self) -> bool {
+        matches!(self, Self::Piv { spec, .. } if spec.touch.needs_touch())
+    }
 }
 
 pub const DEFAULT_APPROVAL_TIMEOUT: Duration = Duration::from_secs(60);
@@ -245,9 +273,38 @@ impl ConfigFile {
                     pin,
                 }
             }
+            "piv" => {
+                if t.module.is_some() || t.key_label.is_some() || t.token_label.is_some() {
+                    return Err(invalid(
+                        "token: module, token_label and key_label are for kind = \"pkcs11\"; \
+                         kind = \"piv\" uses serial and slot"
+                            .into(),
+                    ));
+                }
+                let slot = card::parse_slot(t.slot.as_deref().unwrap_or("82"))
+                    .map_err(|e| invalid(format!("token.slot: {e}")))?;
+                let touch = t.touch_policy.as_deref().ok_or_else(|| {
+                    invalid(
+                        "token.touch_policy is required for kind = \"piv\" (init writes it)".into(),
+                    )
+                })?;
+                let touch = Touch::parse(touch).ok_or_else(|| {
+                    invalid(format!(
+                        "token.touch_policy = {touch:?}: use \"always\", \"cached\" or \"never\""
+                    ))
+                })?;
+                TokenConfig::Piv {
+                    spec: PivSpec {
+                        serial: t.serial,
+                        slot,
+                        touch,
+                    },
+                    pin,
+                }
+            }
             other => {
                 return Err(invalid(format!(
-                    "token.kind = {other:?} is not supported; use \"pkcs11\""
+                    "token.kind = {other:?} is not supported; use \"pkcs11\" or \"piv\""
                 )))
             }
         };
@@ -269,6 +326,7 @@ impl ConfigFile {
             token,
             approver: self.approval.approver,
             approval_timeout,
+            notify: self.approval.notify,
             lifetime,
             allowed_uids: self.agent.allowed_uids,
             audit_path: self
@@ -310,6 +368,42 @@ mod tests {
         let text = sample() + "colour = \"blue\"\n";
         let err = ConfigFile::parse(&text).unwrap_err();
         assert!(err.contains("line 8") && err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn a_piv_config_validates_and_its_touch_approves() {
+        let text = sample().replace(
+            "kind = \"pkcs11\"\nmodule = \"/m.so\"\ntoken_label = \"t\"\nkey_label = \"k\"\n",
+            "kind = \"piv\"\nserial = 424242\nslot = \"83\"\ntouch_policy = \"cached\"\n",
+        ) + "[approval]\nnotify = \"/bin/notify\"\n";
+        let c = ConfigFile::parse(&text)
+            .unwrap()
+            .validate(Path::new("c.toml"))
+            .unwrap();
+        assert_eq!(
+            c.token,
+            TokenConfig::Piv {
+                spec: PivSpec {
+                    serial: Some(424242),
+                    slot: 0x83,
+                    touch: Touch::Cached
+                },
+                pin: PinSource::Env("PIN".into())
+            }
+        );
+        assert!(c.token.touch_approves());
+        assert_eq!(c.notify, Some(PathBuf::from("/bin/notify")));
+        let never = text.replace("\"cached\"", "\"never\"");
+        let c = ConfigFile::parse(&never)
+            .unwrap()
+            .validate(Path::new("c.toml"));
+        assert!(!c.unwrap().token.touch_approves());
+        let bad = text.replace("slot = \"83\"", "slot = \"9b\"");
+        let err = ConfigFile::parse(&bad)
+            .unwrap()
+            .validate(Path::new("c.toml"))
+            .unwrap_err();
+        assert!(err.to_string().contains("token.slot"), "{err}");
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! With the `daemon` feature (the default):
 //! - [`envelope`]: the age envelope with the `piv-p256` stanza.
 //! - [`store`]: one sealed entry per secret on disk, atomic writes, tamper checks.
-//! - [`token`]: the key holder (PKCS#11) behind one actor thread.
+//! - [`token`]: the key holder (PKCS#11, or a YubiKey PIV slot natively) behind one actor thread.
 //! - [`pin`], [`approval`]: where the PIN and the human's approval come from.
 //! - [`config`]: the config file, validated.
 //! - [`server`]: the socket, peer checks, sessions, the unsealed secrets.

@@ -5,6 +5,9 @@
 //! The binaries are found next to the test executable (`target/debug/`); build them first with
 //! `cargo build --workspace --bins` (the README's test command does).
 
+pub mod soft_piv;
+pub mod vcard;
+
 use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;

@@ -31,7 +31,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Find or create the wrapping key on a PKCS#11 token and write the config
+    /// Find or create the wrapping key (PKCS#11 token or YubiKey PIV slot) and write the config
     Init(InitArgs),
     /// Seal a new secret (needs neither the token nor a running agent)
     Add(AddArgs),
@@ -56,22 +56,47 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Example:\n  apisec-agent init --pkcs11-module /usr/lib/softhsm/libsofthsm2.so \
-    --token-label apisec --key-label apisec-wrap --generate --pin-file ~/.config/apisec/pin"
+    after_help = "Examples:\n  apisec-agent init --pkcs11-module /usr/lib/softhsm/libsofthsm2.so \
+    --token-label apisec --key-label apisec-wrap --generate --pin-file ~/.config/apisec/pin\n  \
+    apisec-agent init --yubikey --generate --touch-policy cached --pin-file ~/.config/apisec/pin\n  \
+    apisec-agent init --yubikey --slot 83          (use the P-256 key already in slot 83)\n\n\
+    YubiKey: see docs/yubikey.md (pcscd, touch policy, PIN/PUK, management key)."
 )]
 pub struct InitArgs {
+    /// Use a YubiKey PIV slot natively, through pcscd (instead of a PKCS#11 module)
+    #[arg(long, conflicts_with_all = ["pkcs11_module", "token_label", "slot_id", "key_label"])]
+    pub yubikey: bool,
     /// Path of the PKCS#11 module (e.g. /usr/lib/softhsm/libsofthsm2.so)
-    #[arg(long, value_name = "PATH")]
-    pub pkcs11_module: PathBuf,
+    #[arg(long, value_name = "PATH", required_unless_present = "yubikey")]
+    pub pkcs11_module: Option<PathBuf>,
     /// Label of the token to use
     #[arg(long, value_name = "LABEL", conflicts_with = "slot_id")]
     pub token_label: Option<String>,
     /// Slot id of the token to use (instead of --token-label)
     #[arg(long, value_name = "N")]
     pub slot_id: Option<u64>,
-    /// Label of the EC P-256 key pair on the token
-    #[arg(long, value_name = "LABEL")]
-    pub key_label: String,
+    /// Label of the EC P-256 key pair on the token (ykcs11: the slot's name, e.g. "Retired Key 1")
+    #[arg(long, value_name = "LABEL", required_unless_present = "yubikey")]
+    pub key_label: Option<String>,
+    /// With --yubikey: the YubiKey's serial (needed when several are connected)
+    #[arg(long, value_name = "N", requires = "yubikey")]
+    pub serial: Option<u32>,
+    /// With --yubikey: the PIV slot, hex [default: 82, the first retired slot]
+    #[arg(long, value_name = "SLOT", requires = "yubikey")]
+    pub slot: Option<String>,
+    /// With --yubikey --generate: when the key needs a touch [default: cached]
+    #[arg(long, value_name = "always|cached|never", requires = "generate")]
+    pub touch_policy: Option<String>,
+    /// With --yubikey --generate: when the key needs the PIN [default: once]
+    #[arg(long, value_name = "once|always|never", requires = "generate")]
+    pub pin_policy: Option<String>,
+    /// With --yubikey --generate: file holding the PIV management key (48 hex digits)
+    /// [default: the factory key, else a prompt]
+    #[arg(long, value_name = "FILE", requires = "generate")]
+    pub management_key_file: Option<PathBuf>,
+    /// With --yubikey: accept a key with touch policy never (nothing physical then approves)
+    #[arg(long, requires = "yubikey")]
+    pub allow_no_touch: bool,
     /// Create the key pair (refused if one with this label exists)
     #[arg(long)]
     pub generate: bool,

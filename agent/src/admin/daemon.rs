@@ -12,6 +12,7 @@ use apisec_agent::client::Client;
 use apisec_agent::config::{parse_duration, Config, TokenConfig};
 use apisec_agent::server::{self, socket, Agent, AgentSettings};
 use apisec_agent::store::Store;
+use apisec_agent::token::piv::PivHolder;
 use apisec_agent::token::pkcs11::Pkcs11Holder;
 use apisec_agent::token::TokenHandle;
 use apisec_agent::{hardening, info, warn};
@@ -21,6 +22,21 @@ use super::{load_config, CliError, CmdResult};
 
 fn socket_path(config: &Config, args: &DaemonArgs) -> PathBuf {
     args.socket.clone().unwrap_or_else(|| config.socket.clone())
+}
+
+/// The owner thread of the configured token. `touch_approves`: the card's touch is the approval.
+pub fn spawn_token(config: &Config, touch_approves: bool) -> TokenHandle {
+    match &config.token {
+        TokenConfig::Pkcs11 { spec, pin } => {
+            TokenHandle::spawn(Pkcs11Holder::new(spec.clone(), pin.clone()))
+        }
+        TokenConfig::Piv { spec, pin } => TokenHandle::spawn(PivHolder::new(
+            spec.clone(),
+            pin.clone(),
+            config.recipients[0].uncompressed(),
+            touch_approves,
+        )),
+    }
 }
 
 pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
@@ -58,6 +74,10 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
                 path,
                 timeout: approval_timeout,
             },
+            None if config.token.touch_approves() => {
+                info!("no approver program: the YubiKey's touch approves each unseal");
+                Approver::TokenTouch
+            }
             None => Approver::None,
         }
     };
@@ -67,16 +87,13 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
     };
     let socket_path = socket_path(&config, &args);
     let std_listener = socket::bind(&socket_path)?;
-    let token = match &config.token {
-        TokenConfig::Pkcs11 { spec, pin } => {
-            TokenHandle::spawn(Pkcs11Holder::new(spec.clone(), pin.clone()))
-        }
-    };
+    let token = spawn_token(&config, approver == Approver::TokenTouch);
     let agent = Arc::new(Agent::new(AgentSettings {
         store: Store::new(&config.store_dir),
         recipient: config.recipients[0].clone(),
         token,
         approver,
+        notify: config.notify.clone(),
         lifetime,
         state_dir: apisec_agent::paths::default_state_dir(),
         audit: Some(

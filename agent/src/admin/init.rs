@@ -1,5 +1,5 @@
 //! `apisec-agent init`: find or create the wrapping key on the token, derive its age recipient,
-//! write the config.
+//! write the config. The YubiKey PIV path is in `init_piv.rs`.
 
 use std::path::Path;
 
@@ -21,17 +21,27 @@ pub fn run(config_path: &Path, a: InitArgs) -> CmdResult {
         ))
         .hint("use --force to replace it, or --config FILE to write another one"));
     }
+    if a.yubikey {
+        return super::init_piv::run(config_path, a);
+    }
+    let (Some(module), Some(key_label)) = (a.pkcs11_module.clone(), a.key_label.clone()) else {
+        return Err(CliError::new(
+            "--pkcs11-module and --key-label are needed (or --yubikey)",
+        ));
+    };
+    if a.touch_policy.is_some() || a.pin_policy.is_some() || a.management_key_file.is_some() {
+        return Err(CliError::new(
+            "--touch-policy, --pin-policy and --management-key-file are for --yubikey",
+        )
+        .hint("a PKCS#11 token's key policies are set with the token's own tools"));
+    }
     let spec = Pkcs11Spec {
-        module: a.pkcs11_module.clone(),
+        module: module.clone(),
         token_label: a.token_label.clone(),
         slot_id: a.slot_id,
-        key_label: a.key_label.clone(),
+        key_label: key_label.clone(),
     };
-    let pin_source = match (&a.pin_env, &a.pin_file) {
-        (Some(v), _) => PinSource::Env(v.clone()),
-        (None, Some(f)) => PinSource::File(f.clone()),
-        (None, None) => PinSource::Pinentry("pinentry".into()),
-    };
+    let pin_source = pin_source(&a);
     let point = key_point(&spec, &pin_source, a.generate)?;
     let recipient = Recipient::from_sec1(&point).ok_or_else(|| {
         CliError::new("the token returned a public key that is not a valid P-256 point")
@@ -42,22 +52,38 @@ pub fn run(config_path: &Path, a: InitArgs) -> CmdResult {
         backup_recipients: vec![],
         token: TokenSection {
             kind: "pkcs11".into(),
-            module: Some(a.pkcs11_module),
+            module: Some(module),
             token_label: a.token_label,
             slot_id: a.slot_id,
-            key_label: Some(a.key_label),
+            key_label: Some(key_label),
             pin_env: a.pin_env,
             pin_file: a.pin_file,
-            pinentry: None,
             recipient: recipient.to_string(),
+            ..Default::default()
         },
         approval: ApprovalSection {
             approver: a.approver,
-            timeout: None,
+            ..Default::default()
         },
         agent: Default::default(),
         audit: Default::default(),
     };
+    write_config(config_path, file)?;
+    println!("recipient: {recipient}");
+    Ok(())
+}
+
+/// Where the PIN comes from, as the flags say (pinentry when neither is given).
+fn pin_source(a: &InitArgs) -> PinSource {
+    match (&a.pin_env, &a.pin_file) {
+        (Some(v), _) => PinSource::Env(v.clone()),
+        (None, Some(f)) => PinSource::File(f.clone()),
+        (None, None) => PinSource::Pinentry("pinentry".into()),
+    }
+}
+
+/// Validates, then writes the config atomically.
+pub fn write_config(config_path: &Path, file: ConfigFile) -> CmdResult {
     // Validate what we are about to write, so init never leaves a config the agent rejects.
     file.clone().validate(config_path)?;
     if let Some(dir) = config_path.parent() {
@@ -71,7 +97,6 @@ pub fn run(config_path: &Path, a: InitArgs) -> CmdResult {
     )
     .map_err(|e| CliError::new(format!("cannot write {}: {e}", config_path.display())))?;
     println!("wrote {}", config_path.display());
-    println!("recipient: {recipient}");
     Ok(())
 }
 

@@ -36,7 +36,15 @@ fn with_session<T>(
     what: &str,
     f: impl FnOnce(&cryptoki::session::Session) -> Result<T, CliError>,
 ) -> Result<T, CliError> {
-    let TokenConfig::Pkcs11 { spec, pin } = &config.token;
+    let (spec, pin) = match &config.token {
+        TokenConfig::Pkcs11 { spec, pin } => (spec, pin),
+        TokenConfig::Piv { .. } => {
+            return Err(CliError::new(
+                "keys held on the token are not supported with token.kind = \"piv\" yet",
+            )
+            .hint("use `keygen --in-memory`, or token.kind = \"pkcs11\" with ykcs11"))
+        }
+    };
     let ctx = pkcs11::load_module(&spec.module)?;
     let slot = pkcs11::find_slot(&ctx, spec)?;
     let session = ctx

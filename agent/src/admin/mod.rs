@@ -4,6 +4,7 @@ pub mod add;
 pub mod args;
 pub mod daemon;
 pub mod init;
+pub mod init_piv;
 pub mod keygen;
 pub mod list;
 pub mod rotate;

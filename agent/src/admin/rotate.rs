@@ -3,13 +3,11 @@
 use std::io::IsTerminal;
 use std::path::Path;
 
-use apisec_agent::config::{Config, TokenConfig};
+use apisec_agent::config::Config;
 use apisec_agent::envelope::{self, TokenIdentity};
 use apisec_agent::keys::KeyType;
 use apisec_agent::sign::exchanges;
 use apisec_agent::store::{self, atomic, entry, EntryFile, SecretMaterial, Store, Unsealed};
-use apisec_agent::token::pkcs11::Pkcs11Holder;
-use apisec_agent::token::TokenHandle;
 use apisec_agent::{audit, timefmt};
 
 use super::add::read_source;
@@ -19,8 +17,7 @@ use super::{load_config, notify_agent, CliError, CmdResult};
 /// Unseals an entry with the token, locally, and checks it was not tampered with: rotation must
 /// carry over the sealed policy, never a clear copy someone edited.
 fn unseal_locally(config: &Config, file: &EntryFile) -> Result<Unsealed, CliError> {
-    let TokenConfig::Pkcs11 { spec, pin } = &config.token;
-    let token = TokenHandle::spawn(Pkcs11Holder::new(spec.clone(), pin.clone()));
+    let token = super::daemon::spawn_token(config, config.token.touch_approves());
     let identity = TokenIdentity::new(&config.recipients[0], &token);
     let plaintext = envelope::unseal(&file.sealed, &identity)
         .map_err(|e| CliError::new(format!("cannot unseal {}: {e}", file.name)))?;

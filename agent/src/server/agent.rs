@@ -44,6 +44,8 @@ pub struct AgentSettings {
     pub recipient: Recipient,
     pub token: TokenHandle,
     pub approver: Approver,
+    /// Run with the touch notice whenever an unseal waits for a touch (`[approval] notify`).
+    pub notify: Option<std::path::PathBuf>,
     pub lifetime: Option<Duration>,
     /// Where the agent keeps state that must survive a restart (nonce marks).
     pub state_dir: std::path::PathBuf,
@@ -175,7 +177,8 @@ impl Agent {
                 detail: None,
             };
             let prompt = request.prompt();
-            if let Some(tx) = &progress {
+            // With the touch as approval, the touch line below is what the client waits for.
+            if let (Some(tx), false) = (&progress, self.settings.approver == Approver::TokenTouch) {
                 let _ = tx.send(format!("waiting for approval: {prompt}"));
             }
             let how = match self.settings.approver.ask(&request).await {
@@ -195,9 +198,14 @@ impl Agent {
             approved_by = Some(how.to_owned());
         }
         let mut done: Vec<String> = Vec::new();
+        let total = todo.len();
+        let mut touches = 0;
         for (name, file) in todo {
             let exchange = file.exchange.clone();
             let sealed_digest: [u8; 32] = Sha256::digest(file.sealed.as_bytes()).into();
+            touches += self
+                .announce_touch(&name, touches + 1, total, &progress)
+                .await as usize;
             let this = Arc::clone(self);
             let unsealed = tokio::task::spawn_blocking(move || this.unseal_file(&file))
                 .await
@@ -256,6 +264,31 @@ impl Agent {
             })
             .collect();
         Ok(proto::UnlockReply { unlocked })
+    }
+
+    /// Tells the client (and the notify program) when the coming card operation waits for a
+    /// touch; returns whether it does.
+    async fn announce_touch(
+        &self,
+        name: &str,
+        index: usize,
+        total: usize,
+        progress: &Option<mpsc::UnboundedSender<String>>,
+    ) -> bool {
+        let token = self.settings.token.clone();
+        let Ok(Some(notice)) = tokio::task::spawn_blocking(move || token.touch_notice()).await
+        else {
+            return false;
+        };
+        let text = super::touch::line(notice, name, index, total);
+        crate::info!("{text}");
+        if let Some(tx) = progress {
+            let _ = tx.send(text.clone());
+        }
+        if let Some(program) = &self.settings.notify {
+            super::touch::notify(program, &text);
+        }
+        true
     }
 
     /// One token operation: open the envelope, parse, compare the sealed metadata with the clear.

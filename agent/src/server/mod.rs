@@ -7,6 +7,7 @@ pub mod nonces;
 pub mod requests;
 pub mod session;
 pub mod socket;
+pub mod touch;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -3,6 +3,7 @@
 //! it by channel (the pattern of yubikey-agent's `ensureYK`). The thread reconnects when the
 //! token went away, and releases the token on request.
 
+pub mod piv;
 pub mod pkcs11;
 
 use std::path::PathBuf;
@@ -30,7 +31,8 @@ pub enum TokenError {
     NoToken { wanted: String, module: PathBuf },
     #[error(
         "no EC P-256 private key labelled {label:?} on the token; create one with \
-         `apisec-agent init ... --key-label {label} --generate`"
+         `apisec-agent init ... --key-label {label} --generate` (a YubiKey through ykcs11 names \
+         a slot's key after the slot: \"Retired Key 1\" is slot 82)"
     )]
     KeyNotFound { label: String },
     #[error(
@@ -56,6 +58,71 @@ pub enum TokenError {
     BadKey(String),
     #[error("the token thread has stopped; restart the agent")]
     ActorGone,
+    #[error(
+        "no YubiKey {wanted} answers through pcscd; plug it in (`ykman list --serials` lists \
+         what pcscd sees){hint}"
+    )]
+    PivNoCard { wanted: String, hint: String },
+    #[error(
+        "several YubiKeys are connected; set token.serial in the config to the one holding the \
+         key (`ykman list --serials`)"
+    )]
+    PivSeveralCards,
+    #[error("cannot reach pcscd, the smart-card service: {0}; start it (systemctl start pcscd)")]
+    PivPcscd(String),
+    #[error(
+        "the YubiKey (serial {serial}) refused the PIN; {tries} tries left before the PIN blocks; \
+         it is not retried automatically: fix the PIN source, then unlock again"
+    )]
+    PivPinIncorrect { serial: u32, tries: u8 },
+    #[error(
+        "the PIV PIN of the YubiKey (serial {serial}) is blocked (no tries left); unblock it with \
+         the PUK: `ykman piv access unblock-pin` (if the PUK is blocked too, only \
+         `ykman piv reset` helps, which destroys the key and every secret sealed only to it)"
+    )]
+    PivPinBlocked { serial: u32 },
+    #[error(
+        "the touch was not received: the YubiKey (serial {serial}) waited for a touch and timed \
+         out (about 15 s); the secret stays sealed; unlock again and touch the YubiKey while it \
+         blinks"
+    )]
+    TouchNotReceived { serial: u32 },
+    #[error(
+        "the YubiKey (serial {serial}) was removed, or pcscd lost it, during the operation; the \
+         secret stays sealed; plug it back in and unlock again (no restart needed)"
+    )]
+    CardRemoved { serial: u32 },
+    #[error("no key in slot {slot} of the YubiKey (serial {serial}); {hint}")]
+    PivNoKey {
+        slot: String,
+        serial: u32,
+        hint: String,
+    },
+    #[error(
+        "the key in slot {slot} of the YubiKey (serial {serial}) is not the key the config's \
+         recipient names (another YubiKey, or a key generated again?); set token.serial to the \
+         right YubiKey, or run `apisec-agent init --yubikey` again (secrets sealed to the old \
+         key cannot be opened with the new one)"
+    )]
+    PivKeyMismatch { slot: String, serial: u32 },
+    #[error(
+        "the key in slot {slot} of the YubiKey (serial {serial}) has touch policy never, but the \
+         agent has no approver and relies on the touch to approve unseals; configure an approver \
+         ([approval] approver) or use a key generated with --touch-policy cached"
+    )]
+    PivNoTouch { slot: String, serial: u32 },
+    #[error("the YubiKey failed in {op}: {reason}")]
+    Piv { op: String, reason: String },
+    #[error("{0}")]
+    NotSupported(String),
+}
+
+/// What the waiting client is told before a card operation that needs a touch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TouchNotice {
+    pub serial: u32,
+    /// Touch policy `cached`: one touch covers the operations of the next 15 seconds.
+    pub cached: bool,
 }
 
 /// Something that holds the wrapping key and can do ECDH with it.
@@ -70,6 +137,11 @@ pub trait KeyHolder: Send + 'static {
     ) -> Result<Vec<u8>, TokenError>;
     /// Closes sessions and lets other programs use the token; the next request reconnects.
     fn release(&mut self);
+    /// Whether the next key operation will wait for a touch, and on which device. Asked right
+    /// before each unseal so the waiting client hears it at once.
+    fn touch_notice(&mut self) -> Option<TouchNotice> {
+        None
+    }
 }
 
 enum Job {
@@ -85,6 +157,9 @@ enum Job {
     },
     Release {
         reply: mpsc::SyncSender<()>,
+    },
+    TouchNotice {
+        reply: mpsc::SyncSender<Option<TouchNotice>>,
     },
 }
 
@@ -119,6 +194,9 @@ impl TokenHandle {
                             holder.release();
                             let _ = reply.send(());
                         }
+                        Job::TouchNotice { reply } => {
+                            let _ = reply.send(holder.touch_notice());
+                        }
                     }
                 }
                 holder.release();
@@ -144,6 +222,13 @@ impl TokenHandle {
             })
             .map_err(|_| TokenError::ActorGone)?;
         rx.recv().map_err(|_| TokenError::ActorGone)?
+    }
+
+    /// See [`KeyHolder::touch_notice`] (blocks while the holder connects).
+    pub fn touch_notice(&self) -> Option<TouchNotice> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.jobs.send(Job::TouchNotice { reply: tx }).ok()?;
+        rx.recv().ok().flatten()
     }
 
     pub fn release(&self) {

@@ -23,6 +23,21 @@ use crate::sign::KeyAlgorithm;
 
 /// DER of the P-256 curve OID 1.2.840.10045.3.1.7, the value of `CKA_EC_PARAMS`.
 const P256_OID_DER: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+/// P-256 as explicit ECParameters (RFC 3279: prime field, a, b, seed, generator, order,
+/// cofactor), which is how ykcs11 2.2 reports `CKA_EC_PARAMS` instead of the named-curve OID.
+const P256_EXPLICIT_DER_HEX: &str =
+    "3081f7020101302c06072a8648ce3d0101022100ffffffff000000010000000000\
+    00000000000000ffffffffffffffffffffffff305b0420ffffffff00000001000000000000000000000000ffffffff\
+    fffffffffffffffc04205ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b031500c49d\
+    360886e704936a6678e1139d26b7819f7e900441046b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4\
+    a13945d898c2964fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5022100ffffffff00\
+    000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551020101";
+
+/// Whether `CKA_EC_PARAMS` names P-256, by OID or spelled out.
+fn is_p256(params: &[u8]) -> bool {
+    params == P256_OID_DER || hex::encode(params) == P256_EXPLICIT_DER_HEX
+}
+
 /// DER of the Ed25519 OID 1.3.101.112 (RFC 8410), `CKA_EC_PARAMS` of an Edwards key.
 const ED25519_OID_DER: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
 
@@ -156,28 +171,80 @@ pub fn login(ctx: &Pkcs11, slot: Slot, session: &Session, pin: &AuthPin) -> Resu
     }
 }
 
+/// The labels a key called `label` may carry: its own, and ykcs11's names for the objects of a
+/// PIV slot ("Private key for Retired Key 1" / "Public key for Retired Key 1" for slot 82), so
+/// `--key-label "Retired Key 1"` finds a YubiKey's key through ykcs11.
+fn labels(class: ObjectClass, label: &str) -> [Vec<u8>; 2] {
+    let kind = if class == ObjectClass::PRIVATE_KEY {
+        "Private"
+    } else {
+        "Public"
+    };
+    [
+        label.as_bytes().to_vec(),
+        format!("{kind} key for {label}").into_bytes(),
+    ]
+}
+
+/// The first EC key of `class` carrying one of the labels of `label`.
+fn find_ec(
+    session: &Session,
+    class: ObjectClass,
+    label: &str,
+) -> Result<Option<ObjectHandle>, TokenError> {
+    for l in labels(class, label) {
+        let found = session
+            .find_objects(&[
+                Attribute::Class(class),
+                Attribute::KeyType(KeyType::EC),
+                Attribute::Label(l),
+            ])
+            .map_err(ck)?;
+        if let Some(&h) = found.first() {
+            return Ok(Some(h));
+        }
+    }
+    Ok(None)
+}
+
+/// The public key that pairs with `private`: the one with the same `CKA_ID` (how PKCS#11
+/// pairs keys), else the one labelled alike.
+fn find_public_of(
+    session: &Session,
+    private: ObjectHandle,
+    label: &str,
+) -> Result<Option<ObjectHandle>, TokenError> {
+    let id = session
+        .get_attributes(private, &[AttributeType::Id])
+        .map_err(ck)?
+        .into_iter()
+        .find_map(|a| match a {
+            Attribute::Id(id) if !id.is_empty() => Some(id),
+            _ => None,
+        });
+    if let Some(id) = id {
+        let found = session
+            .find_objects(&[
+                Attribute::Class(ObjectClass::PUBLIC_KEY),
+                Attribute::KeyType(KeyType::EC),
+                Attribute::Id(id),
+            ])
+            .map_err(ck)?;
+        if let Some(&h) = found.first() {
+            return Ok(Some(h));
+        }
+    }
+    find_ec(session, ObjectClass::PUBLIC_KEY, label)
+}
+
 /// The EC private key with `label`, and its public point (uncompressed, 65 bytes).
 pub fn find_key(session: &Session, label: &str) -> Result<(ObjectHandle, Vec<u8>), TokenError> {
-    let private = session
-        .find_objects(&[
-            Attribute::Class(ObjectClass::PRIVATE_KEY),
-            Attribute::KeyType(KeyType::EC),
-            Attribute::Label(label.as_bytes().to_vec()),
-        ])
-        .map_err(ck)?;
-    let Some(&key) = private.first() else {
+    let Some(key) = find_ec(session, ObjectClass::PRIVATE_KEY, label)? else {
         return Err(TokenError::KeyNotFound {
             label: label.to_owned(),
         });
     };
-    let public = session
-        .find_objects(&[
-            Attribute::Class(ObjectClass::PUBLIC_KEY),
-            Attribute::KeyType(KeyType::EC),
-            Attribute::Label(label.as_bytes().to_vec()),
-        ])
-        .map_err(ck)?;
-    let Some(&public) = public.first() else {
+    let Some(public) = find_public_of(session, key, label)? else {
         return Err(TokenError::BadKey(format!(
             "no public key object labelled {label:?} beside the private key"
         )));
@@ -188,8 +255,11 @@ pub fn find_key(session: &Session, label: &str) -> Result<(ObjectHandle, Vec<u8>
     let mut point = None;
     for a in attrs {
         match a {
-            Attribute::EcParams(p) if p != P256_OID_DER => {
-                return Err(TokenError::BadKey("the curve is not P-256".into()))
+            Attribute::EcParams(p) if !is_p256(&p) => {
+                return Err(TokenError::BadKey(format!(
+                    "the curve is not P-256 (CKA_EC_PARAMS {})",
+                    hex::encode(p)
+                )))
             }
             Attribute::EcPoint(p) => point = Some(p),
             _ => {}
@@ -522,6 +592,18 @@ mod tests {
     fn rv_names_match_the_spec_spelling() {
         assert_eq!(rv_name(&RvError::PinIncorrect), "CKR_PIN_INCORRECT");
         assert_eq!(rv_name(&RvError::DeviceRemoved), "CKR_DEVICE_REMOVED");
+    }
+
+    #[test]
+    fn p256_is_recognised_by_oid_or_explicit_parameters() {
+        assert!(is_p256(P256_OID_DER));
+        let explicit = hex::decode(P256_EXPLICIT_DER_HEX).unwrap();
+        assert_eq!(explicit.len(), 250);
+        assert!(is_p256(&explicit));
+        let mut other = explicit.clone();
+        other[20] ^= 1;
+        assert!(!is_p256(&other));
+        assert!(!is_p256(ED25519_OID_DER));
     }
 
     #[test]

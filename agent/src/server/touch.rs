@@ -1,0 +1,68 @@
+//! Telling the waiting client, at once, that the card waits for a touch: the progress line and
+//! the optional notify program (`[approval] notify`), which is started and not waited for, so a
+//! slow notifier never delays the unseal.
+
+use std::path::Path;
+use std::process::Stdio;
+
+use crate::token::TouchNotice;
+
+/// "touch your YubiKey (serial N) to unlock NAME", with "(touch i of n)" when every secret of
+/// the request costs a touch of its own.
+pub fn line(notice: TouchNotice, name: &str, index: usize, total: usize) -> String {
+    let mut text = format!(
+        "touch your YubiKey (serial {}) to unlock {name}",
+        notice.serial
+    );
+    if notice.cached {
+        text.push_str(" (one touch covers the next 15 s)");
+    } else if total > 1 {
+        text.push_str(&format!(" (touch {index} of {total})"));
+    }
+    text
+}
+
+/// Runs `program TEXT` in the background; failures are logged, never fatal.
+pub fn notify(program: &Path, text: &str) {
+    let spawned = tokio::process::Command::new(program)
+        .arg(text)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    match spawned {
+        // Reaped in the background, so it never lingers as a zombie.
+        Ok(mut child) => {
+            tokio::spawn(async move {
+                let _ = child.wait().await;
+            });
+        }
+        Err(e) => crate::warn!("cannot run the notify program {}: {e}", program.display()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_count_touches_only_when_each_secret_needs_one() {
+        let always = TouchNotice {
+            serial: 7,
+            cached: false,
+        };
+        assert_eq!(
+            line(always, "bg", 1, 1),
+            "touch your YubiKey (serial 7) to unlock bg"
+        );
+        assert_eq!(
+            line(always, "b", 2, 3),
+            "touch your YubiKey (serial 7) to unlock b (touch 2 of 3)"
+        );
+        let cached = TouchNotice {
+            serial: 7,
+            cached: true,
+        };
+        assert!(line(cached, "b", 1, 3).ends_with("unlock b (one touch covers the next 15 s)"));
+    }
+}

@@ -1,0 +1,99 @@
+//! A software age identity for the `piv-p256` stanza, written for the tests from
+//! age-plugin-yubikey's format description (not from the agent's code), and fed with the virtual
+//! card's private key: if an entry the agent sealed opens with it, the agent writes the real
+//! format.
+//!
+//! Format: recipient = bech32("age1yubikey", compressed point); stanza `piv-p256 TAG EPK` with
+//! TAG = SHA-256(recipient)[..4], EPK = compressed ephemeral point (unpadded base64); wrap key =
+//! HKDF-SHA256(salt = EPK || recipient point, ikm = ECDH x, info = "piv-p256"); body =
+//! ChaCha20-Poly1305(wrap key, nonce 0, file key).
+
+use age::DecryptError;
+use age_core::format::{FileKey, Stanza};
+use base64::Engine;
+use bech32::ToBase32;
+use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::ChaCha20Poly1305;
+use hkdf::Hkdf;
+use p256::elliptic_curve::sec1::ToEncodedPoint;
+use sha2::{Digest, Sha256};
+
+pub struct SoftPivIdentity {
+    secret: p256::SecretKey,
+    compressed: Vec<u8>,
+    recipient: String,
+}
+
+impl SoftPivIdentity {
+    /// From a raw P-256 private scalar (big-endian, 32 bytes).
+    pub fn from_scalar(scalar: &[u8]) -> Self {
+        let secret = p256::SecretKey::from_slice(scalar).expect("a P-256 scalar");
+        let compressed = secret
+            .public_key()
+            .to_encoded_point(true)
+            .as_bytes()
+            .to_vec();
+        let recipient = bech32::encode(
+            "age1yubikey",
+            compressed.to_base32(),
+            bech32::Variant::Bech32,
+        )
+        .unwrap();
+        Self {
+            secret,
+            compressed,
+            recipient,
+        }
+    }
+
+    /// The recipient string age-plugin-yubikey prints for this key.
+    pub fn recipient(&self) -> &str {
+        &self.recipient
+    }
+}
+
+impl age::Identity for SoftPivIdentity {
+    fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, DecryptError>> {
+        let b64 = base64::engine::general_purpose::STANDARD_NO_PAD;
+        if stanza.tag != "piv-p256" || stanza.args.len() != 2 {
+            return None;
+        }
+        let tag = &Sha256::digest(self.recipient.as_bytes())[..4];
+        if b64.decode(&stanza.args[0]).ok()? != tag {
+            return None;
+        }
+        let epk = b64.decode(&stanza.args[1]).ok()?;
+        let epk_point = p256::PublicKey::from_sec1_bytes(&epk).ok()?;
+        let shared =
+            p256::ecdh::diffie_hellman(self.secret.to_nonzero_scalar(), epk_point.as_affine());
+        let mut salt = epk.clone();
+        salt.extend_from_slice(&self.compressed);
+        let mut wrap_key = [0u8; 32];
+        Hkdf::<Sha256>::new(Some(&salt), shared.raw_secret_bytes())
+            .expand(b"piv-p256", &mut wrap_key)
+            .unwrap();
+        let plain = ChaCha20Poly1305::new(&wrap_key.into())
+            .decrypt(&[0u8; 12].into(), stanza.body.as_slice());
+        Some(match plain {
+            Ok(p) if p.len() == 16 => {
+                let mut fk = Box::new([0u8; 16]);
+                fk.copy_from_slice(&p);
+                Ok(FileKey::new(fk))
+            }
+            _ => Err(DecryptError::DecryptionFailed),
+        })
+    }
+}
+
+/// Opens an ASCII-armored age file with `identity`.
+pub fn decrypt(armored: &str, identity: &SoftPivIdentity) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let reader = age::armor::ArmoredReader::new(armored.as_bytes());
+    let decryptor = age::Decryptor::new(reader).map_err(|e| e.to_string())?;
+    let mut stream = decryptor
+        .decrypt(std::iter::once(identity as &dyn age::Identity))
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out).map_err(|e| e.to_string())?;
+    Ok(out)
+}
