@@ -47,7 +47,7 @@ pub fn memlock_limit() -> Option<u64> {
 /// nothing there.
 #[inline(never)]
 pub fn wipe_stack() {
-    let mut buf = [0u8; 32 * 1024];
+    let mut buf = [0u8; 8 * 1024];
     buf.zeroize();
     std::hint::black_box(&buf);
 }

@@ -1,13 +1,53 @@
 //! The transport floor: a Unix-socket server that answers each frame with a frame of the size the
-//! agent's sign reply has, with the same framing and one task per connection, so the difference
-//! between it and the agent is the agent's own work.
+//! agent's sign reply has, with the same framing. Two of them: `tokio`, built like the agent's
+//! server (a multi-thread tokio runtime, one task per connection, a buffered reader), so the
+//! difference between it and the agent is the agent's own work; and `threads`, one blocking OS
+//! thread per connection, the simplest server there is, reported beside it.
 
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 
-/// Runs the echo server until killed (`apisec-bench --echo-server PATH --reply-size N`).
-pub fn serve(path: &Path, reply_size: usize) -> std::io::Result<()> {
+/// Runs the tokio echo server until killed.
+pub fn serve_tokio(path: &Path, reply_size: usize) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+    let _ = std::fs::remove_file(path);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::UnixListener::bind(path)?;
+        loop {
+            let (stream, _) = listener.accept().await?;
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut reader = BufReader::new(read);
+                let mut reply = vec![0u8; 4 + reply_size];
+                reply[..4].copy_from_slice(&(reply_size as u32).to_be_bytes());
+                reply[4] = 29;
+                loop {
+                    let mut len = [0u8; 4];
+                    if reader.read_exact(&mut len).await.is_err() {
+                        return;
+                    }
+                    let n = u32::from_be_bytes(len) as usize;
+                    if n > apisec_agent::proto::MAX_FRAME {
+                        return;
+                    }
+                    let mut msg = vec![0u8; n];
+                    if reader.read_exact(&mut msg).await.is_err()
+                        || write.write_all(&reply).await.is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    })
+}
+
+/// Runs the thread-per-connection echo server until killed.
+pub fn serve_threads(path: &Path, reply_size: usize) -> std::io::Result<()> {
     let _ = std::fs::remove_file(path);
     let listener = UnixListener::bind(path)?;
     for stream in listener.incoming() {

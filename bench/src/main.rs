@@ -46,12 +46,20 @@ struct Args {
     echo_server: Option<PathBuf>,
     #[arg(long, default_value_t = 0, hide = true)]
     reply_size: usize,
+    /// Internal: which echo server (tokio or threads)
+    #[arg(long, default_value = "tokio", hide = true)]
+    echo_kind: String,
 }
 
 fn main() {
     let args = Args::parse();
     if let Some(path) = &args.echo_server {
-        echo::serve(path, args.reply_size).expect("echo server");
+        let r = if args.echo_kind == "threads" {
+            echo::serve_threads(path, args.reply_size)
+        } else {
+            echo::serve_tokio(path, args.reply_size)
+        };
+        r.expect("echo server");
         return;
     }
     if let Err(e) = run(&args) {
@@ -124,13 +132,27 @@ fn run(args: &Args) -> Result<(), String> {
     // (b) and (c): latency, one client.
     let request = world::sign_request_frame();
     let reply_size = world::sign_reply_size(&agent)?;
-    let echo = world::EchoServer::start(&world, reply_size)?;
+    let echo = world::EchoServer::start(&world, reply_size, "tokio")?;
+    let echo_threads = world::EchoServer::start(&world, reply_size, "threads")?;
     let echo_lat = echo.latency(&request, args.iterations)?;
+    let threads_lat = echo_threads.latency(&request, args.iterations)?;
     let sign_lat = agent.sign_latency(args.iterations)?;
     let (e50, e99) = (echo_lat.percentile_us(50.0), echo_lat.percentile_us(99.0));
+    let t50 = threads_lat.percentile_us(50.0);
     let (s50, s99) = (sign_lat.percentile_us(50.0), sign_lat.percentile_us(99.0));
-    put("echo_p50_us", e50, "(b) echo round trip p50", "us");
-    put("echo_p99_us", e99, "(b) echo round trip p99", "us");
+    put(
+        "echo_p50_us",
+        e50,
+        "(b) echo (tokio, the agent's I/O) p50",
+        "us",
+    );
+    put("echo_p99_us", e99, "(b) echo (tokio) p99", "us");
+    put(
+        "echo_threads_p50_us",
+        t50,
+        "(b') echo (thread per connection) p50",
+        "us",
+    );
     put("sign_p50_us", s50, "(c) sign round trip p50", "us");
     put("sign_p99_us", s99, "(c) sign round trip p99", "us");
     put(
@@ -139,28 +161,48 @@ fn run(args: &Args) -> Result<(), String> {
         "(c)/(b) p50 ratio (target <= 1.5)",
         "x",
     );
+    put(
+        "sign_over_echo_threads_p50",
+        s50 / t50,
+        "(c)/(b') p50 ratio",
+        "x",
+    );
 
     // (d) throughput.
     let dur = Duration::from_secs_f64(args.seconds);
     for clients in [1usize, 8, 64] {
         let e = echo.throughput(&request, clients, dur)?;
+        let et = echo_threads.throughput(&request, clients, dur)?;
         let s = agent.sign_throughput(clients, dur)?;
+        let c = clients;
         put(
-            &format!("echo_rps_{clients}"),
+            &format!("echo_rps_{c}"),
             e,
-            &format!("(d) echo, {clients} clients"),
+            &format!("(d) echo (tokio), {c} clients"),
             "req/s",
         );
         put(
-            &format!("sign_rps_{clients}"),
+            &format!("echo_threads_rps_{c}"),
+            et,
+            &format!("(d) echo (threads), {c} clients"),
+            "req/s",
+        );
+        put(
+            &format!("sign_rps_{c}"),
             s,
-            &format!("(d) sign, {clients} clients"),
+            &format!("(d) sign, {c} clients"),
             "req/s",
         );
         put(
-            &format!("sign_over_echo_rps_{clients}"),
+            &format!("sign_over_echo_rps_{c}"),
             s / e,
-            &format!("(d) sign/echo at {clients} clients (target >= 0.7 at 8 and 64)"),
+            &format!("(d) sign/echo (tokio) at {c} clients (target >= 0.7 at 8 and 64)"),
+            "x",
+        );
+        put(
+            &format!("sign_over_echo_threads_rps_{c}"),
+            s / et,
+            &format!("(d) sign/echo (threads) at {c} clients"),
             "x",
         );
     }

@@ -293,13 +293,15 @@ pub struct EchoServer {
 }
 
 impl EchoServer {
-    pub fn start(world: &World, reply_size: usize) -> Result<Self, String> {
-        let sock = world.env.root().join("run/echo.sock");
+    pub fn start(world: &World, reply_size: usize, kind: &str) -> Result<Self, String> {
+        let sock = world.env.root().join(format!("run/echo-{kind}.sock"));
         let child = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
             .arg("--echo-server")
             .arg(&sock)
             .arg("--reply-size")
             .arg(reply_size.to_string())
+            .arg("--echo-kind")
+            .arg(kind)
             .spawn()
             .map_err(|e| e.to_string())?;
         let t = Instant::now();

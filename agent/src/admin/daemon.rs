@@ -123,6 +123,7 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
         );
         server::run(listener, Arc::clone(&agent), allowed, shutdown_signal()?).await;
         let forgotten = agent.forget(&[]);
+        agent.close_audit();
         let _ = std::fs::remove_file(&socket_path);
         info!(
             "stopped; forgot {forgotten} unsealed secret(s) and removed {}",

@@ -67,9 +67,8 @@ pub fn run(config_path: &Path, a: RotateArgs) -> CmdResult {
     let passphrase = match &a.passphrase_file {
         Some(p) => Some(read_source(p, "new passphrase")?),
         None => old
-            .passphrase
-            .as_ref()
-            .map(|p| zeroize::Zeroizing::new(p.as_slice().to_vec())),
+            .passphrase()
+            .map(|p| zeroize::Zeroizing::new(p.to_vec())),
     };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -256,6 +256,9 @@ impl Agent {
             );
             done.push(name);
         }
+        // The decryption buffers (zeroized) were freed; hand the heap they grew back to the OS.
+        // SAFETY: malloc_trim only releases free memory of glibc's own heap.
+        unsafe { libc::malloc_trim(0) };
         let unlocked = names
             .iter()
             .map(|n| proto::UnlockedEntry {
@@ -336,8 +339,7 @@ impl Agent {
             KeyType::Hmac => None,
             KeyType::Ed25519 | KeyType::P256 => {
                 let algorithm = key_type.algorithm().expect("asymmetric");
-                let material =
-                    std::mem::replace(&mut unsealed.secret, crate::secret::LockedBytes::new(&[]));
+                let material = unsealed.take_secret();
                 Some(Box::new(SoftKey::new(algorithm, material).map_err(bad)?))
             }
             KeyType::TokenEd25519 | KeyType::TokenP256 => {
@@ -354,6 +356,13 @@ impl Agent {
             }
         };
         Ok((unsealed, signer))
+    }
+
+    /// Flushes the audit log (at shutdown).
+    pub fn close_audit(&self) {
+        if let Some(log) = &self.settings.audit {
+            log.close();
+        }
     }
 
     /// Records a decision in the audit log.

@@ -107,6 +107,7 @@ impl Agent {
         request: &proto::SignRequest,
         peer: &PeerInfo,
     ) -> Result<proto::SignReply, ErrorReply> {
+        let body_digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&request.body));
         let event = |allowed: bool,
                      exchange: Option<String>,
                      reason: Option<String>,
@@ -116,7 +117,7 @@ impl Agent {
             exchange,
             method: Some(request.method.clone()),
             path: Some(request.path.clone()),
-            body: Some(request.body.clone()),
+            body_sha256: Some(body_digest.clone()),
             allowed,
             reason,
             approval,
@@ -152,7 +153,12 @@ impl Agent {
         let deny_list = sign::exchanges::by_id(&meta.exchange)
             .map(|p| p.deny_list())
             .unwrap_or(&[]);
-        let fields = rules::request_fields(&request.query, &request.body);
+        // Parsing the body's fields costs more than the HMAC; only rules that test fields need it.
+        let fields = if meta.policy.rules.iter().any(|r| !r.fields.is_empty()) {
+            rules::request_fields(&request.query, &request.body)
+        } else {
+            Default::default()
+        };
         let decision = rules::evaluate(
             &meta.policy,
             &request.name,
@@ -227,8 +233,8 @@ impl Agent {
         let meta = &held.unsealed.meta;
         let credentials = sign::Credentials {
             api_key: &meta.api_key,
-            secret: held.unsealed.secret.as_slice(),
-            passphrase: held.unsealed.passphrase.as_ref().map(|p| p.as_slice()),
+            secret: held.unsealed.secret(),
+            passphrase: held.unsealed.passphrase(),
             signer: held
                 .signer
                 .as_deref()
@@ -269,7 +275,9 @@ impl Agent {
             action: "mac",
             secret: Some(request.name.clone()),
             method: Some(request.algorithm.clone()),
-            body: Some(request.data.clone()),
+            body_sha256: Some(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+                &request.data,
+            ))),
             allowed,
             reason,
             ..Default::default()
@@ -286,7 +294,7 @@ impl Agent {
                     ),
                 ));
             }
-            let mac = sign::mac::compute(&request.algorithm, held.unsealed.secret.as_slice(), &request.data)
+            let mac = sign::mac::compute(&request.algorithm, held.unsealed.secret(), &request.data)
                 .map_err(|e| ErrorReply::new(ErrorCode::BadRequest, e.to_string()));
             crate::secret::wipe_stack();
             mac

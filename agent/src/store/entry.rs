@@ -221,12 +221,36 @@ pub fn seal(
     })
 }
 
-/// An entry after unsealing: the sealed metadata and the key material in locked memory.
+/// An entry after unsealing: the sealed metadata and the key material in locked memory. The
+/// secret and the passphrase share one locked page (`secret || passphrase`): a thousand unsealed
+/// secrets then cost a thousand pages, not two thousand.
 #[derive(Debug)]
 pub struct Unsealed {
     pub meta: EntryMeta,
-    pub secret: LockedBytes,
-    pub passphrase: Option<LockedBytes>,
+    material: LockedBytes,
+    secret_len: usize,
+    has_passphrase: bool,
+}
+
+impl Unsealed {
+    pub fn secret(&self) -> &[u8] {
+        &self.material.as_slice()[..self.secret_len]
+    }
+
+    pub fn passphrase(&self) -> Option<&[u8]> {
+        self.has_passphrase
+            .then(|| &self.material.as_slice()[self.secret_len..])
+    }
+
+    /// Moves the secret out into its own locked page (for an asymmetric key's signer), leaving
+    /// nothing behind.
+    pub fn take_secret(&mut self) -> LockedBytes {
+        let secret = LockedBytes::new(self.secret());
+        self.material = LockedBytes::new(&[]);
+        self.secret_len = 0;
+        self.has_passphrase = false;
+        secret
+    }
 }
 
 /// Parses a sealed plaintext. The secret goes straight from the (zeroized) plaintext buffer into
@@ -245,9 +269,13 @@ pub fn parse_sealed(plaintext: &[u8]) -> Result<Unsealed, String> {
         .map_err(|e| e.to_string())?;
     let pass = c.bytes("sealed passphrase").map_err(|e| e.to_string())?;
     c.finish("sealed plaintext").map_err(|e| e.to_string())?;
+    let mut joined = zeroize::Zeroizing::new(Vec::with_capacity(secret.len() + pass.len()));
+    joined.extend_from_slice(secret);
+    joined.extend_from_slice(pass);
     Ok(Unsealed {
         meta,
-        secret: LockedBytes::new(secret),
-        passphrase: has_pass.then(|| LockedBytes::new(pass)),
+        material: LockedBytes::new(&joined),
+        secret_len: secret.len(),
+        has_passphrase: has_pass,
     })
 }
