@@ -65,7 +65,7 @@ impl Record {
     /// The line for this record: its JSON without `hash`, then `hash` (SHA-256 of that JSON)
     /// appended as the last field. One serialization per line, and `verify` can recover the
     /// hashed bytes from the line itself.
-    fn to_line(&mut self) -> String {
+    fn seal_line(&mut self) -> String {
         self.hash.clear();
         let bare = serde_json::to_string(&*self).expect("records serialize");
         self.hash = hex_sha256(bare.as_bytes());
@@ -195,7 +195,7 @@ impl AuditLog {
                         for (event, peer) in batch {
                             seq += 1;
                             let mut record = to_record(event, peer, seq, &prev);
-                            let line = record.to_line();
+                            let line = record.seal_line();
                             prev = record.hash;
                             out.extend_from_slice(line.as_bytes());
                             out.push(b'\n');
