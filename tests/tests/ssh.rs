@@ -1,0 +1,217 @@
+//! Real SSH clients against the agent: OpenSSH's `ssh-add` (-l, -x/-X with SSH_ASKPASS, -D), and
+//! the agent forwarded with `ssh -R` through a real `sshd` on 127.0.0.1 to a client on the far side.
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use apisec_tests::*;
+
+const SECRET: &[u8] = b"ssh-forwarded-secret-31";
+
+fn ssh_add(env: &Env, args: &[&str], askpass: Option<&std::path::Path>) -> std::process::Output {
+    let mut cmd = Command::new("ssh-add");
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("SSH_AUTH_SOCK", &env.socket)
+        .args(args);
+    if let Some(a) = askpass {
+        cmd.env("SSH_ASKPASS", a)
+            .env("SSH_ASKPASS_REQUIRE", "force")
+            .env("DISPLAY", ":0");
+    }
+    run_with_stdin(&mut cmd, b"")
+}
+
+#[test]
+fn ssh_add_lists_locks_unlocks_and_forgets() {
+    let env = Env::ready_with_bitget(SECRET, b"p");
+    let out = ssh_add(&env, &["-l"], None);
+    assert!(
+        stdout(&out).contains("The agent has no identities."),
+        "{} {}",
+        stdout(&out),
+        stderr(&out)
+    );
+
+    let askpass = env.root().join("askpass.sh");
+    std::fs::write(&askpass, "#!/bin/sh\necho correct-horse\n").unwrap();
+    std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let out = ssh_add(&env, &["-x"], Some(&askpass));
+    assert!(out.status.success(), "ssh-add -x: {}", stderr(&out));
+    assert!(stderr(&out).contains("Agent locked."), "{}", stderr(&out));
+    // Locked: the secret was forgotten and nothing unseals or signs until ssh-add -X.
+    assert_fails_with(
+        &env.cli(&["sign", "bg", "--method", "GET", "--path", "/x"]),
+        5,
+        "the agent is locked (ssh-add -x)",
+    );
+    assert_fails_with(
+        &env.cli(&["unlock", "bg"]),
+        5,
+        "unlock it with `ssh-add -X` first",
+    );
+    let status: serde_json::Value =
+        serde_json::from_str(&stdout(&env.cli(&["status", "--json"]))).unwrap();
+    assert_eq!(status["locked"], true);
+    assert_eq!(status["secrets"][0]["unsealed"], false);
+
+    let wrong = env.root().join("wrong.sh");
+    std::fs::write(&wrong, "#!/bin/sh\necho battery-staple\n").unwrap();
+    std::fs::set_permissions(&wrong, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let out = ssh_add(&env, &["-X"], Some(&wrong));
+    assert!(
+        !out.status.success(),
+        "a wrong passphrase unlocked the agent"
+    );
+    let out = ssh_add(&env, &["-X"], Some(&askpass));
+    assert!(
+        out.status.success() && stderr(&out).contains("Agent unlocked."),
+        "{}",
+        stderr(&out)
+    );
+    assert_ok(&env.cli(&["unlock", "bg"]), "unlock after ssh-add -X");
+
+    let out = ssh_add(&env, &["-D"], None);
+    assert!(out.status.success(), "ssh-add -D: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("All identities removed."),
+        "{}",
+        stderr(&out)
+    );
+    assert_fails_with(
+        &env.cli(&["sign", "bg", "--method", "GET", "--path", "/x"]),
+        5,
+        "is sealed",
+    );
+    let log = std::fs::read_to_string(env.home.join(".local/state/apisec/audit.jsonl"))
+        .unwrap_or_default();
+    for action in ["agent-lock", "agent-unlock", "remove-all"] {
+        assert!(
+            log.contains(&format!("\"action\":\"{action}\"")),
+            "{action} not audited"
+        );
+    }
+}
+
+/// A private sshd on 127.0.0.1 with its own host key and one authorized client key.
+struct Sshd {
+    child: std::process::Child,
+    port: u16,
+    client_key: std::path::PathBuf,
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_sshd(env: &Env) -> Sshd {
+    let dir = env.root().join("sshd");
+    std::fs::create_dir_all(&dir).unwrap();
+    let keygen = |path: &std::path::Path| {
+        let ok = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    };
+    keygen(&dir.join("host_key"));
+    keygen(&dir.join("client_key"));
+    std::fs::copy(dir.join("client_key.pub"), dir.join("authorized_keys")).unwrap();
+    std::fs::create_dir_all("/run/sshd").unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let config = dir.join("sshd_config");
+    std::fs::write(
+        &config,
+        format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
+             AuthorizedKeysFile {d}/authorized_keys\nPermitRootLogin prohibit-password\n\
+             PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n\
+             AllowStreamLocalForwarding yes\nStreamLocalBindUnlink yes\n",
+            d = dir.display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new("/usr/sbin/sshd")
+        .args(["-D", "-e", "-f"])
+        .arg(&config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("sshd.log")).unwrap())
+        .spawn()
+        .expect("sshd (apt-get install openssh-server)");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "sshd did not start: {}",
+            std::fs::read_to_string(dir.join("sshd.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Sshd {
+        child,
+        port,
+        client_key: dir.join("client_key"),
+    }
+}
+
+#[test]
+fn the_agent_forwarded_with_ssh_r_signs_for_a_client_on_the_far_side() {
+    let env = Env::ready_with_bitget(SECRET, b"p");
+    let sshd = start_sshd(&env);
+    let remote = env.root().join("far-side.sock");
+    let apisec = binary("apisec");
+    // On the far side: wait for the forwarded socket, then sign through it.
+    let remote_cmd = format!(
+        "for i in $(seq 1 50); do [ -S {r} ] && break; sleep 0.1; done; {a} --socket {r} sign bg --method GET --path /api/v2/spot/account/assets --json",
+        r = remote.display(),
+        a = apisec.display()
+    );
+    let out = run_with_stdin(
+        Command::new("ssh")
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .args(["-F", "/dev/null", "-i"])
+            .arg(&sshd.client_key)
+            .args([
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "BatchMode=yes",
+            ])
+            .args([
+                "-o",
+                "ExitOnForwardFailure=yes",
+                "-o",
+                "StreamLocalBindUnlink=yes",
+                "-p",
+                &sshd.port.to_string(),
+            ])
+            .arg("-R")
+            .arg(format!("{}:{}", remote.display(), env.socket.display()))
+            .arg("root@127.0.0.1")
+            .arg(remote_cmd),
+        b"",
+    );
+    assert_ok(&out, "ssh -R and sign on the far side");
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let ts = v["headers"]["ACCESS-TIMESTAMP"].as_str().unwrap();
+    use base64::Engine;
+    use hmac::Mac;
+    let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET).unwrap();
+    m.update(format!("{ts}GET/api/v2/spot/account/assets").as_bytes());
+    assert_eq!(
+        v["headers"]["ACCESS-SIGN"],
+        base64::engine::general_purpose::STANDARD.encode(m.finalize().into_bytes())
+    );
+}
