@@ -306,7 +306,7 @@ fn bad_secrets_requests_and_methods_are_named() {
         "--query",
         "a=b c",
     ]);
-    assert_fails_with(&out, 1, "holds spaces");
+    assert_fails_with(&out, 1, "the query contains spaces");
     let out = env.cli(&[
         "sign",
         "bn",
@@ -315,7 +315,7 @@ fn bad_secrets_requests_and_methods_are_named() {
         "--path",
         "/api/v3/account?x=1",
     ]);
-    assert_fails_with(&out, 1, "put the query in --query");
+    assert_fails_with(&out, 1, "put the query in the query field");
     let out = env.cli(&[
         "sign",
         "bn",

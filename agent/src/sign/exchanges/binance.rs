@@ -12,7 +12,7 @@
 //! Ed25519 API keys (same page, "SIGNED Endpoint Example for POST /api/v3/order - Ed25519 Keys"):
 //! the signature is base64(Ed25519(totalParams)), percent-encoded in the query.
 
-use super::util::{check_target, hmac_sha256, method, STANDARD_METHODS};
+use super::common::{b64, check_request, hmac_sha256, percent_encode};
 use crate::sign::preset::{deny, DenyEntry};
 use crate::sign::{
     Credentials, HttpRequest, KeyAlgorithm, Preset, PresetError, Signed, Stamp, TimeFormat,
@@ -73,8 +73,7 @@ impl Preset for Binance {
         credentials: &Credentials<'_>,
         stamp: &Stamp,
     ) -> Result<Signed, PresetError> {
-        method(ID, &request.method, STANDARD_METHODS)?;
-        check_target(ID, &request.path, &request.query)?;
+        check_request(ID, &request.method, &request.path, &request.query)?;
         let stamped_by_client = |part: &[u8]| {
             std::str::from_utf8(part).is_ok_and(|s| {
                 s.split('&')
@@ -108,7 +107,7 @@ impl Preset for Binance {
                     exchange: ID,
                     reason,
                 })?;
-                percent_encode(&super::util::base64(&raw))
+                percent_encode(&b64(&raw))
             }
         };
         query.push_str("&signature=");
@@ -123,13 +122,6 @@ impl Preset for Binance {
             body: None,
         })
     }
-}
-
-/// Percent-encodes a base64 value for a query string (`+`, `/`, `=`).
-fn percent_encode(s: &str) -> String {
-    s.replace('+', "%2B")
-        .replace('/', "%2F")
-        .replace('=', "%3D")
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! timestamp in milliseconds, sent with `ACCESS-KEY`, `ACCESS-TIMESTAMP`, `ACCESS-PASSPHRASE`.
 //! Bitget publishes no example vector.
 
-use super::util::{base64, check_target, hmac_sha256, method, STANDARD_METHODS};
+use super::common::{b64, check_request, hmac_sha256};
 use crate::sign::preset::{deny, DenyEntry};
 use crate::sign::{Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat};
 
@@ -73,8 +73,8 @@ impl Preset for Bitget {
         credentials: &Credentials<'_>,
         stamp: &Stamp,
     ) -> Result<Signed, PresetError> {
-        let method = method(ID, &request.method, STANDARD_METHODS)?;
-        check_target(ID, &request.path, &request.query)?;
+        check_request(ID, &request.method, &request.path, &request.query)?;
+        let method = request.method.as_str();
         let passphrase = credentials
             .passphrase
             .ok_or(PresetError::MissingPassphrase { exchange: ID })?;
@@ -100,7 +100,7 @@ impl Preset for Bitget {
         Ok(Signed {
             headers: vec![
                 ("ACCESS-KEY".into(), credentials.api_key.to_owned()),
-                ("ACCESS-SIGN".into(), base64(&mac)),
+                ("ACCESS-SIGN".into(), b64(&mac)),
                 ("ACCESS-TIMESTAMP".into(), stamp.timestamp.clone()),
                 ("ACCESS-PASSPHRASE".into(), passphrase.to_owned()),
                 ("Content-Type".into(), "application/json".into()),

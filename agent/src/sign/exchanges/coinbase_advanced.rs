@@ -11,7 +11,7 @@
 
 use base64::Engine;
 
-use super::util::{check_target, method, STANDARD_METHODS};
+use super::common::check_request;
 use crate::sign::preset::{deny, DenyEntry};
 use crate::sign::{
     Credentials, HttpRequest, KeyAlgorithm, Preset, PresetError, Signed, Stamp, TimeFormat,
@@ -66,8 +66,8 @@ impl Preset for CoinbaseAdvanced {
         credentials: &Credentials<'_>,
         stamp: &Stamp,
     ) -> Result<Signed, PresetError> {
-        let method = method(ID, &request.method, STANDARD_METHODS)?;
-        check_target(ID, &request.path, &request.query)?;
+        check_request(ID, &request.method, &request.path, &request.query)?;
+        let method = request.method.as_str();
         let signer = credentials.signer.ok_or(PresetError::KeyKind {
             exchange: ID,
             needed: "a CDP key (ES256 or Ed25519)",

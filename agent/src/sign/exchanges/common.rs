@@ -255,6 +255,22 @@ pub(crate) fn path_and_query(path: &str, query: &str) -> String {
     }
 }
 
+/// The methods most presets accept, and how errors name them.
+pub(crate) const STANDARD_METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE"];
+pub(crate) const STANDARD_METHODS_TEXT: &str = "GET, POST, PUT, DELETE";
+
+/// The method, path and query checks most presets start with.
+pub(crate) fn check_request(
+    exchange: &'static str,
+    method: &str,
+    path: &str,
+    query: &str,
+) -> Result<(), PresetError> {
+    check_method(exchange, method, STANDARD_METHODS, STANDARD_METHODS_TEXT)?;
+    check_path(exchange, path)?;
+    check_query(exchange, query)
+}
+
 /// Paths are signed verbatim, so they must be absolute and may not carry their own query.
 pub(crate) fn check_path(exchange: &'static str, path: &str) -> Result<(), PresetError> {
     if !path.starts_with('/') {

@@ -3,7 +3,6 @@
 //! section of `docs/exchanges.md`.
 
 mod common;
-mod util;
 
 pub mod binance;
 pub mod bitfinex;
