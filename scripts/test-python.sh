@@ -10,8 +10,12 @@ die() { echo "test-python: $*" >&2; exit 1; }
 module=${APISEC_TEST_PKCS11_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
 command -v softhsm2-util >/dev/null || die "softhsm2-util is missing: apt-get install softhsm2"
 [ -e "$module" ] || die "SoftHSM module $module is missing: apt-get install softhsm2"
+# The binaries: $APISEC_BIN_DIR, else cargo's target directory ($CARGO_TARGET_DIR or target/).
+bindir=${APISEC_BIN_DIR:-${CARGO_TARGET_DIR:-target}/debug}
+bindir=$(cd "$bindir" 2>/dev/null && pwd) || die "$bindir is missing: run cargo build --workspace --bins"
+export APISEC_BIN_DIR="$bindir"
 for bin in apisec-agent apisec; do
-  [ -x "target/debug/$bin" ] || die "target/debug/$bin is missing: run cargo build --workspace --bins"
+  [ -x "$bindir/$bin" ] || die "$bindir/$bin is missing: run cargo build --workspace --bins"
 done
 
 venv=target/py-venv

@@ -64,6 +64,37 @@ impl ApprovalRequest<'_> {
     }
 }
 
+impl ApprovalRequest<'_> {
+    /// The environment an approver or notify program gets: `APISEC_ACTION` (unlock or sign),
+    /// `APISEC_REQUEST` (a step-up's request, else empty), `APISEC_SECRETS` and `APISEC_EXCHANGES`
+    /// (comma-separated, in the same order), `APISEC_CLIENT_UID`, `APISEC_CLIENT_PID`,
+    /// `APISEC_CLIENT_EXE` (the requesting program).
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        let names: Vec<&str> = self.secrets.iter().map(|(n, _)| n.as_str()).collect();
+        let exchanges: Vec<&str> = self.secrets.iter().map(|(_, e)| e.as_str()).collect();
+        let client = self.client;
+        vec![
+            ("APISEC_ACTION", self.action.to_owned()),
+            ("APISEC_REQUEST", self.detail.clone().unwrap_or_default()),
+            ("APISEC_SECRETS", names.join(",")),
+            ("APISEC_EXCHANGES", exchanges.join(",")),
+            ("APISEC_CLIENT_UID", client.uid.to_string()),
+            (
+                "APISEC_CLIENT_PID",
+                client.pid.map(|p| p.to_string()).unwrap_or_default(),
+            ),
+            (
+                "APISEC_CLIENT_EXE",
+                client
+                    .exe
+                    .as_ref()
+                    .map(|e| e.display().to_string())
+                    .unwrap_or_default(),
+            ),
+        ]
+    }
+}
+
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum ApprovalError {
     #[error(
@@ -81,6 +112,13 @@ pub enum ApprovalError {
 }
 
 impl Approver {
+    /// Whether asking means waiting for someone (an approver program, which may ask a human):
+    /// the agent then runs the notify program. The touch has its own notice, when the card
+    /// really waits; the automatic approver and a missing approver answer at once.
+    pub fn waits(&self) -> bool {
+        matches!(self, Self::Program { .. })
+    }
+
     /// Asks for approval. Returns how it was approved, for the log.
     pub async fn ask(&self, request: &ApprovalRequest<'_>) -> Result<&'static str, ApprovalError> {
         match self {
@@ -104,28 +142,9 @@ async fn run_program(
     request: &ApprovalRequest<'_>,
 ) -> Result<&'static str, ApprovalError> {
     let program = path.display().to_string();
-    let names: Vec<&str> = request.secrets.iter().map(|(n, _)| n.as_str()).collect();
-    let exchanges: Vec<&str> = request.secrets.iter().map(|(_, e)| e.as_str()).collect();
-    let client = request.client;
     let mut cmd = tokio::process::Command::new(path);
     cmd.arg(request.prompt())
-        .env("APISEC_ACTION", request.action)
-        .env("APISEC_REQUEST", request.detail.as_deref().unwrap_or(""))
-        .env("APISEC_SECRETS", names.join(","))
-        .env("APISEC_EXCHANGES", exchanges.join(","))
-        .env("APISEC_CLIENT_UID", client.uid.to_string())
-        .env(
-            "APISEC_CLIENT_PID",
-            client.pid.map(|p| p.to_string()).unwrap_or_default(),
-        )
-        .env(
-            "APISEC_CLIENT_EXE",
-            client
-                .exe
-                .as_ref()
-                .map(|e| e.display().to_string())
-                .unwrap_or_default(),
-        )
+        .envs(request.env())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())

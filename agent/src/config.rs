@@ -93,8 +93,10 @@ pub struct ApprovalSection {
     /// How long the approver may take, e.g. `60s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
-    /// A program run (not waited for) with the text "touch your YubiKey ..." as its argument
-    /// whenever an unseal waits for a touch, e.g. to show a desktop notification.
+    /// A program run (not waited for) whenever an unseal or a step-up waits for a human (an
+    /// approver program, or a YubiKey touch), with the waiting client's line ("waiting for
+    /// approval: ...", "touch your YubiKey ...") as its argument and the request's environment,
+    /// e.g. to show a desktop notification or send a chat message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify: Option<PathBuf>,
 }
@@ -146,7 +148,7 @@ pub struct Config {
     pub token: TokenConfig,
     pub approver: Option<PathBuf>,
     pub approval_timeout: Duration,
-    /// Run with the touch notice as argv[1] (see [`ApprovalSection::notify`]).
+    /// Run with the notice as argv[1] while a request waits (see [`ApprovalSection::notify`]).
     pub notify: Option<PathBuf>,
     pub lifetime: Option<Duration>,
     pub allowed_uids: Vec<u32>,

@@ -34,14 +34,24 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Unseal secrets; blocks until approved, denied or timed out
+    #[command(
+        after_help = "Prints at once what it waits for (the approver, or the YubiKey touch), with a \
+        live indicator on a terminal; exits 4 when the approval is denied or times out.\n\n\
+        Examples:\n  apisec unlock bitget-main\n  apisec unlock bitget-main binance-main"
+    )]
     Unlock {
         /// Names of the secrets
         #[arg(required = true)]
         names: Vec<String>,
     },
     /// Forget unsealed secrets (all of them when no name is given); they are zeroized
-    Lock { names: Vec<String> },
+    #[command(after_help = "Examples:\n  apisec lock\n  apisec lock bitget-main")]
+    Lock {
+        /// Names of the secrets [default: all]
+        names: Vec<String>,
+    },
     /// Show the agent's state and each secret: sealed or unsealed, expiry
+    #[command(after_help = "Examples:\n  apisec status\n  apisec status --json")]
     Status {
         /// Print JSON
         #[arg(long)]
@@ -64,7 +74,11 @@ enum Command {
         command: Vec<String>,
     },
     /// Raw MAC of stdin (only for secrets added with --allow-raw)
+    #[command(
+        after_help = "Example:\n  printf 'data' | apisec mac raw-key --alg hmac-sha256 --encoding base64"
+    )]
     Mac {
+        /// Name of the secret
         name: String,
         /// hmac-sha256, hmac-sha384 or hmac-sha512
         #[arg(long, value_name = "ALG")]
@@ -72,14 +86,34 @@ enum Command {
         #[arg(long, value_enum, default_value = "hex")]
         encoding: Encoding,
     },
+    /// Print a shell completion script (bash, zsh, fish) to stdout
+    #[command(after_help = "Examples:\n  \
+        apisec completions bash > ~/.local/share/bash-completion/completions/apisec\n  \
+        apisec completions zsh > ~/.zfunc/_apisec\n  \
+        apisec completions fish > ~/.config/fish/completions/apisec.fish")]
+    Completions {
+        /// The shell
+        #[arg(value_enum, value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages (roff) for apisec and each of its subcommands
+    #[command(after_help = "Example:\n  apisec man ~/.local/share/man/man1 && man apisec-unlock")]
+    Man {
+        /// Directory to write the pages to (created if missing) [default: the current directory]
+        #[arg(value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(clap::Args, Debug)]
 #[command(
     after_help = "Output (--format headers): one 'Name: value' line per header, then, when the \
-    agent added query parameters, one line '?QUERY' with the complete query string to send."
+    agent added query parameters, one line '?QUERY' with the complete query string to send.\n\n\
+    Examples:\n  apisec sign bitget-main --method GET --path /api/v2/spot/account/assets --query coin=USDT\n  \
+    apisec sign bitget-main --method POST --path /api/v2/spot/trade/place-order --body order.json --format curl"
 )]
 struct SignArgs {
+    /// Name of the secret
     name: String,
     /// HTTP method: GET, POST, PUT, DELETE
     #[arg(long)]
@@ -197,6 +231,23 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 .exec();
             return Err(Failure::Exec(command[0].clone(), err));
         }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            let name = cmd.get_name().to_owned();
+            clap_complete::generate(shell, &mut cmd, name, &mut out);
+        }
+        Command::Man { dir } => {
+            use clap::CommandFactory;
+            for p in write_man_pages(Cli::command(), &dir).map_err(|e| {
+                Failure::Io(std::io::Error::new(
+                    e.kind(),
+                    format!("cannot write man pages to {}: {e}", dir.display()),
+                ))
+            })? {
+                writeln!(out, "{}", p.display())?;
+            }
+        }
         Command::Lock { names } => {
             let n = connect(&cli.socket)?.lock(&names)?;
             writeln!(out, "forgot {n} unsealed secret(s)")?;
@@ -238,4 +289,26 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// One page per command and subcommand (`apisec.1`, `apisec-unlock.1`, ...); returns the files.
+fn write_man_pages(cmd: clap::Command, dir: &std::path::Path) -> std::io::Result<Vec<PathBuf>> {
+    fn walk(
+        cmd: clap::Command,
+        dir: &std::path::Path,
+        out: &mut Vec<PathBuf>,
+    ) -> std::io::Result<()> {
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()).cloned() {
+            walk(sub, dir, out)?;
+        }
+        out.push(clap_mangen::Man::new(cmd).generate_to(dir)?);
+        Ok(())
+    }
+    std::fs::create_dir_all(dir)?;
+    let mut cmd = cmd.disable_help_subcommand(true);
+    cmd.build();
+    let mut out = Vec::new();
+    walk(cmd, dir, &mut out)?;
+    out.sort();
+    Ok(out)
 }

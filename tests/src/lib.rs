@@ -159,6 +159,33 @@ impl Env {
             .env("APISEC_AUTH_SOCK", &self.socket);
     }
 
+    /// `program` with this test's environment (as the agent and the CLI get it).
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new(program);
+        self.apply(&mut c);
+        c
+    }
+
+    /// Lets the fixture own an agent started some other way (killed at drop, waited for by
+    /// [`Env::wait_agent_exit`]).
+    pub fn adopt_agent(&mut self, child: Child) {
+        self.agent = Some(child);
+    }
+
+    /// Appends `[approval] notify = PROGRAM` to the config written by [`Env::init`].
+    pub fn set_notify(&self, program: &Path) {
+        let mut config = fs::read_to_string(&self.config).expect("config (run init first)");
+        assert!(
+            !config.contains("[approval]"),
+            "the config already has an [approval] section:\n{config}"
+        );
+        config.push_str(&format!(
+            "\n[approval]\nnotify = {:?}\n",
+            program.display().to_string()
+        ));
+        fs::write(&self.config, config).unwrap();
+    }
+
     pub fn agent_cmd(&self) -> Command {
         let mut c = Command::new(binary("apisec-agent"));
         self.apply(&mut c);

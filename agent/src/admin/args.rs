@@ -42,7 +42,10 @@ pub enum Command {
     /// Replace a secret (and optionally its API key id) keeping its policy; a running agent switches
     Rotate(RotateArgs),
     /// Check or read the audit log
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  apisec-agent audit verify\n  apisec-agent audit tail -n 50"
+    )]
     Audit(AuditCommand),
     /// Remove a secret from the store (and from a running agent's memory)
     Remove(RemoveArgs),
@@ -52,6 +55,31 @@ pub enum Command {
     Run(RunArgs),
     /// Stop the running agent
     Stop(StopArgs),
+    /// Print a shell completion script (bash, zsh, fish) to stdout
+    #[command(after_help = "Examples:\n  \
+        apisec-agent completions bash > ~/.local/share/bash-completion/completions/apisec-agent\n  \
+        apisec-agent completions zsh > ~/.zfunc/_apisec-agent\n  \
+        apisec-agent completions fish > ~/.config/fish/completions/apisec-agent.fish")]
+    Completions(CompletionsArgs),
+    /// Write man pages (roff) for apisec-agent and each of its subcommands
+    #[command(
+        after_help = "Example:\n  apisec-agent man ~/.local/share/man/man1 && man apisec-agent-start"
+    )]
+    Man(ManArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Args, Debug)]
+pub struct ManArgs {
+    /// Directory to write the pages to (created if missing) [default: the current directory]
+    #[arg(value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -203,6 +231,7 @@ pub struct KeygenArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  apisec-agent list\n  apisec-agent list --json")]
 pub struct ListArgs {
     /// Print JSON instead of a table
     #[arg(long)]
@@ -210,6 +239,10 @@ pub struct ListArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Revoke the API key at the exchange first; a running agent forgets the secret at \
+    once.\n\nExample:\n  apisec-agent remove bitget-old"
+)]
 pub struct RemoveArgs {
     /// Name of the secret
     pub name: String,
@@ -235,6 +268,11 @@ pub struct DaemonArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  eval \"$(apisec-agent start --approver ~/bin/zenity-confirm --lifetime 8h)\"\n  \
+    eval \"$(apisec-agent start)\"          (a YubiKey whose touch approves)\n\n\
+    As a systemd user service instead: contrib/systemd/ and docs/operations.md."
+)]
 pub struct StartArgs {
     #[command(flatten)]
     pub daemon: DaemonArgs,
@@ -250,12 +288,23 @@ pub struct StartArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Socket activation: when started with a listening Unix socket passed the way \
+    systemd passes it (LISTEN_PID = this process, LISTEN_FDS=1, the socket as fd 3), the agent \
+    serves on that socket instead of binding the configured path, and leaves it in place at exit \
+    (contrib/systemd/apisec-agent.socket).\n\nExamples:\n  \
+    apisec-agent run --approver ~/bin/zenity-confirm\n  \
+    systemctl --user enable --now apisec-agent.socket"
+)]
 pub struct RunArgs {
     #[command(flatten)]
     pub daemon: DaemonArgs,
 }
 
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  apisec-agent stop\n  apisec-agent stop --socket /run/user/1000/apisec/agent.sock"
+)]
 pub struct StopArgs {
     /// Socket of the agent to stop [default: $APISEC_AUTH_SOCK, else the config's]
     #[arg(long, value_name = "PATH")]

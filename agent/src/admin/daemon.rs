@@ -40,6 +40,10 @@ pub fn spawn_token(config: &Config, touch_approves: bool) -> TokenHandle {
 }
 
 pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
+    // Before any thread exists: this reads and clears LISTEN_PID / LISTEN_FDS / LISTEN_FDNAMES.
+    let activated = socket::from_listen_fds().map_err(|e| {
+        CliError::new(e.to_string()).hint("see docs/operations.md, \"Socket activation\"")
+    })?;
     match hardening::harden_process() {
         Ok(_) => {}
         Err(e) => warn!("process hardening incomplete (core dumps or ptrace may be possible): {e}"),
@@ -85,8 +89,29 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
         Some(s) => Some(parse_duration(s).map_err(|e| CliError::new(format!("--lifetime: {e}")))?),
         None => config.lifetime,
     };
-    let socket_path = socket_path(&config, &args);
-    let std_listener = socket::bind(&socket_path)?;
+    let configured = socket_path(&config, &args);
+    // With socket activation the socket belongs to the service manager: it is used as passed and
+    // left in place at exit. Otherwise the agent binds (and at exit removes) the configured path.
+    let (std_listener, socket_path, owned) = match activated {
+        Some(a) => {
+            let path = a.path.clone().unwrap_or_else(|| configured.clone());
+            info!(
+                "socket activation: using the listening socket passed as fd 3{} ({})",
+                a.name.map(|n| format!(" named {n}")).unwrap_or_default(),
+                path.display()
+            );
+            if a.path.as_ref().is_some_and(|p| *p != configured) {
+                warn!(
+                    "the passed socket is {}, the config's is {}: clients must be pointed at the \
+                     passed one (APISEC_AUTH_SOCK)",
+                    path.display(),
+                    configured.display()
+                );
+            }
+            (a.listener, path, false)
+        }
+        None => (socket::bind(&configured)?, configured, true),
+    };
     let token = spawn_token(&config, approver == Approver::TokenTouch);
     let agent = Arc::new(Agent::new(AgentSettings {
         store: Store::new(&config.store_dir),
@@ -124,11 +149,18 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
         server::run(listener, Arc::clone(&agent), allowed, shutdown_signal()?).await;
         let forgotten = agent.forget(&[]);
         agent.close_audit();
-        let _ = std::fs::remove_file(&socket_path);
-        info!(
-            "stopped; forgot {forgotten} unsealed secret(s) and removed {}",
-            socket_path.display()
-        );
+        if owned {
+            let _ = std::fs::remove_file(&socket_path);
+            info!(
+                "stopped; forgot {forgotten} unsealed secret(s) and removed {}",
+                socket_path.display()
+            );
+        } else {
+            info!(
+                "stopped; forgot {forgotten} unsealed secret(s); {} stays with the service manager",
+                socket_path.display()
+            );
+        }
         Ok::<(), CliError>(())
     })?;
     Ok(())
@@ -287,8 +319,10 @@ pub fn stop(config_path: &Path, a: StopArgs) -> CmdResult {
     })?;
     let pid = client.status().map(|s| s.pid).ok();
     client.shutdown()?;
+    // Done when the socket is gone, or (socket activation: the socket stays) the process is.
+    let gone = |pid: u32| !Path::new(&format!("/proc/{pid}")).exists();
     let deadline = Instant::now() + Duration::from_secs(5);
-    while socket_path.exists() && Instant::now() < deadline {
+    while socket_path.exists() && !pid.is_some_and(gone) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
     match pid {

@@ -7,6 +7,7 @@ pub mod init;
 pub mod init_piv;
 pub mod keygen;
 pub mod list;
+pub mod manual;
 pub mod rotate;
 
 use std::path::{Path, PathBuf};
@@ -64,6 +65,8 @@ pub fn dispatch(cli: args::Cli) -> CmdResult {
         args::Command::Start(a) => daemon::start(&config, a),
         args::Command::Run(a) => daemon::run(&config, a),
         args::Command::Stop(a) => daemon::stop(&config, a),
+        args::Command::Completions(a) => manual::completions(a),
+        args::Command::Man(a) => manual::man(a),
     }
 }
 

@@ -44,7 +44,8 @@ pub struct AgentSettings {
     pub recipient: Recipient,
     pub token: TokenHandle,
     pub approver: Approver,
-    /// Run with the touch notice whenever an unseal waits for a touch (`[approval] notify`).
+    /// Run with the notice whenever an unseal or a step-up waits for a touch or an approver
+    /// (`[approval] notify`).
     pub notify: Option<std::path::PathBuf>,
     pub lifetime: Option<Duration>,
     /// Where the agent keeps state that must survive a restart (nonce marks).
@@ -178,8 +179,12 @@ impl Agent {
             };
             let prompt = request.prompt();
             // With the touch as approval, the touch line below is what the client waits for.
+            let notice = format!("waiting for approval: {prompt}");
             if let (Some(tx), false) = (&progress, self.settings.approver == Approver::TokenTouch) {
-                let _ = tx.send(format!("waiting for approval: {prompt}"));
+                let _ = tx.send(notice.clone());
+            }
+            if self.settings.approver.waits() {
+                self.notify_waiting(&notice, &request);
             }
             let how = match self.settings.approver.ask(&request).await {
                 Ok(how) => how,
@@ -204,7 +209,7 @@ impl Agent {
             let exchange = file.exchange.clone();
             let sealed_digest: [u8; 32] = Sha256::digest(file.sealed.as_bytes()).into();
             touches += self
-                .announce_touch(&name, touches + 1, total, &progress)
+                .announce_touch(&name, &exchange, peer, (touches + 1, total), &progress)
                 .await as usize;
             let this = Arc::clone(self);
             let unsealed = tokio::task::spawn_blocking(move || this.unseal_file(&file))
@@ -274,8 +279,9 @@ impl Agent {
     async fn announce_touch(
         &self,
         name: &str,
-        index: usize,
-        total: usize,
+        exchange: &str,
+        peer: &PeerInfo,
+        (index, total): (usize, usize),
         progress: &Option<mpsc::UnboundedSender<String>>,
     ) -> bool {
         let token = self.settings.token.clone();
@@ -288,10 +294,25 @@ impl Agent {
         if let Some(tx) = progress {
             let _ = tx.send(text.clone());
         }
-        if let Some(program) = &self.settings.notify {
-            super::touch::notify(program, &text);
-        }
+        let secrets = [(name.to_owned(), exchange.to_owned())];
+        self.notify_waiting(
+            &text,
+            &ApprovalRequest {
+                action: "unlock",
+                secrets: &secrets,
+                client: peer,
+                detail: None,
+            },
+        );
         true
+    }
+
+    /// Runs the notify program (`[approval] notify`), if one is set, for a request that now
+    /// waits for a human: once per wait, with `text` (the waiting client's progress line).
+    pub(super) fn notify_waiting(&self, text: &str, request: &ApprovalRequest<'_>) {
+        if let Some(program) = &self.settings.notify {
+            super::touch::notify(program, text, request);
+        }
     }
 
     /// One token operation: open the envelope, parse, compare the sealed metadata with the clear.

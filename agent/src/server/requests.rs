@@ -186,6 +186,9 @@ impl Agent {
                         &request.body,
                     )),
                 };
+                if self.settings.approver.waits() {
+                    self.notify_waiting(&format!("waiting for approval: {}", ask.prompt()), &ask);
+                }
                 match self.settings.approver.ask(&ask).await {
                     Ok(how) => {
                         crate::info!("step-up approved by {how} ({rule}): {}", ask.prompt());

@@ -1,10 +1,12 @@
-//! Telling the waiting client, at once, that the card waits for a touch: the progress line and
-//! the optional notify program (`[approval] notify`), which is started and not waited for, so a
-//! slow notifier never delays the unseal.
+//! Telling the human, at once, that a request waits for them: the card waits for a touch, or an
+//! approver program was asked. The waiting client gets a progress line and the optional notify
+//! program (`[approval] notify`) runs with the same text; it is started and not waited for, so a
+//! slow notifier never delays anything.
 
 use std::path::Path;
 use std::process::Stdio;
 
+use crate::approval::ApprovalRequest;
 use crate::token::TouchNotice;
 
 /// "touch your YubiKey (serial N) to unlock NAME", with "(touch i of n)" when every secret of
@@ -22,10 +24,14 @@ pub fn line(notice: TouchNotice, name: &str, index: usize, total: usize) -> Stri
     text
 }
 
-/// Runs `program TEXT` in the background; failures are logged, never fatal.
-pub fn notify(program: &Path, text: &str) {
+/// Runs `program TEXT` in the background, with the request's environment (the approver's
+/// variables: `APISEC_ACTION`, `APISEC_SECRETS`, `APISEC_EXCHANGES`, `APISEC_CLIENT_*`, ...);
+/// failures are logged, never fatal.
+pub fn notify(program: &Path, text: &str, request: &ApprovalRequest<'_>) {
     let spawned = tokio::process::Command::new(program)
         .arg(text)
+        .envs(request.env())
+        .env("APISEC_NOTICE", text)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
