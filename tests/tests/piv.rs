@@ -423,3 +423,63 @@ fn ykcs11_unseals_on_the_virtual_card() {
     assert_eq!(w.card.count("touches"), 1);
     assert_bitget_signs(&w.env, "bg");
 }
+
+/// A step-up rule with the card's touch as the only approval: every such signature costs one
+/// fresh touch (a card operation), and no touch means no signature. With touch policy `cached`
+/// a fresh touch cannot be proven, so such a step-up is refused with the remedy.
+#[test]
+#[ignore = "needs pcscd + vpcd: tests/vcard/scripts/with-pcscd.sh ... -- --ignored --test-threads=1"]
+fn step_up_with_the_touch_as_approval_needs_a_fresh_touch_each_time() {
+    let mut w = World::new(424250);
+    w.init("always");
+    let policy = w.env.root().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[[rule]]\naction = \"step-up\"\nmethods = [\"POST\"]\npath = \"/api/v2/spot/wallet/withdrawal\"\n",
+    )
+    .unwrap();
+    assert_ok(
+        &w.env.add(
+            "bg",
+            "bitget",
+            "k",
+            SECRET,
+            Some(PASSPHRASE),
+            &["--policy", policy.to_str().unwrap()],
+        ),
+        "add",
+    );
+    w.env.start_raw(&[]);
+    w.card.set("touch", "approve");
+    assert_ok(&w.env.cli(&["unlock", "bg"]), "unlock");
+    let before = w.card.count("touches");
+    let withdraw = [
+        "sign",
+        "bg",
+        "--method",
+        "POST",
+        "--path",
+        "/api/v2/spot/wallet/withdrawal",
+    ];
+    assert_ok(&w.env.cli(&withdraw), "step-up with a touch");
+    assert_eq!(
+        w.card.count("touches"),
+        before + 1,
+        "one fresh touch per step-up"
+    );
+    // An ordinary request needs none.
+    assert_ok(
+        &w.env
+            .cli(&["sign", "bg", "--method", "GET", "--path", "/api/v2/x"]),
+        "plain sign",
+    );
+    assert_eq!(w.card.count("touches"), before + 1);
+    w.card.set("touch", "never");
+    let out = w.env.cli(&withdraw);
+    assert!(!out.status.success(), "signed without a touch");
+    assert!(
+        stderr(&out).contains("needs a fresh touch of the card"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -121,6 +121,10 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
         notify: config.notify.clone(),
         lifetime,
         state_dir: apisec_agent::paths::default_state_dir(),
+        fresh_touch: matches!(
+            &config.token,
+            TokenConfig::Piv { spec, .. } if spec.touch == apisec_agent::token::piv::card::Touch::Always
+        ),
         audit: Some(
             apisec_agent::audit::AuditLog::open(&config.audit_path).map_err(|e| {
                 CliError::new(format!(

@@ -52,6 +52,9 @@ pub struct AgentSettings {
     pub state_dir: std::path::PathBuf,
     /// The audit log; `None` only in tests that do not look at it.
     pub audit: Option<crate::audit::AuditLog>,
+    /// Whether a card operation proves a fresh touch (a PIV slot with touch policy `always`): what
+    /// a step-up needs when the touch is the only approval.
+    pub fresh_touch: bool,
 }
 
 pub struct Agent {
