@@ -237,7 +237,7 @@ impl Agent {
                     self.notify_waiting(&format!("waiting for approval: {}", ask.prompt()), &ask);
                 }
                 let asked = if self.settings.approver == crate::approval::Approver::TokenTouch {
-                    self.step_up_touch(&ask).await.map_err(|e| refuse(e))?
+                    self.step_up_touch(&ask).await.map_err(&refuse)?
                 } else {
                     self.settings.approver.ask(&ask).await
                 };
