@@ -79,7 +79,12 @@ fn hashed_part(line: &str) -> Option<(String, &str)> {
     if line.len() < SUFFIX_LEN || !line.ends_with("\"}") {
         return None;
     }
-    let (head, tail) = line.split_at(line.len() - SUFFIX_LEN);
+    // A byte offset, so it may fall inside a character (a hand-edited line): not a sealed line.
+    let split = line.len() - SUFFIX_LEN;
+    if !line.is_char_boundary(split) {
+        return None;
+    }
+    let (head, tail) = line.split_at(split);
     let hash = tail.strip_prefix(",\"hash\":\"")?.strip_suffix("\"}")?;
     (hash.len() == 64).then(|| (format!("{head}}}"), hash))
 }
@@ -193,7 +198,9 @@ impl AuditLog {
                     if !batch.is_empty() {
                         let mut out = Vec::new();
                         for (event, peer) in batch {
-                            seq += 1;
+                            // Wraps rather than panics on a log whose last line was edited to
+                            // the largest sequence number (verify reports that log).
+                            seq = seq.wrapping_add(1);
                             let mut record = to_record(event, peer, seq, &prev);
                             let line = record.seal_line();
                             prev = record.hash;
@@ -288,7 +295,7 @@ fn to_record(e: Event, peer: Option<PeerInfo>, seq: u64, prev: &str) -> Record {
 /// Checks a log; `Err` names the first line that was edited, deleted, inserted or moved.
 pub fn verify(text: &str) -> Result<usize, String> {
     let mut prev = GENESIS.to_owned();
-    let mut expected_seq: Option<u64> = None;
+    let mut expected_seq: Option<Option<u64>> = None;
     let mut count = 0;
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
@@ -302,12 +309,20 @@ pub fn verify(text: &str) -> Result<usize, String> {
             ));
         }
         if let Some(want) = expected_seq {
-            if record.seq != want {
-                return Err(format!(
-                    "line {n}: sequence number {} where {want} was expected: a line before it is \
-                     missing, or lines were moved",
-                    record.seq
-                ));
+            // `None`: the line before had the largest sequence number, which nothing can follow.
+            if want != Some(record.seq) {
+                return Err(match want {
+                    Some(want) => format!(
+                        "line {n}: sequence number {} where {want} was expected: a line before it \
+                         is missing, or lines were moved",
+                        record.seq
+                    ),
+                    None => format!(
+                        "line {n}: it follows sequence number {}, the last there can be: the log \
+                         was edited",
+                        u64::MAX
+                    ),
+                });
             }
         }
         if record.prev != prev {
@@ -321,7 +336,7 @@ pub fn verify(text: &str) -> Result<usize, String> {
                 )
             });
         }
-        expected_seq = Some(record.seq + 1);
+        expected_seq = Some(record.seq.checked_add(1));
         prev = record.hash;
         count += 1;
     }
@@ -393,6 +408,42 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         panic!("lines not written");
+    }
+
+    fn record(seq: u64, prev: &str) -> Record {
+        let mut r = to_record(
+            Event {
+                action: "lock",
+                allowed: true,
+                ..Default::default()
+            },
+            None,
+            seq,
+            prev,
+        );
+        r.hash.clear();
+        r
+    }
+
+    /// Both panicked; found while writing the audit fuzz target (libFuzzer cannot forge a line's
+    /// SHA-256, so these inputs were made by hand: fuzz/regressions/audit/).
+    #[test]
+    fn hostile_lines_are_errors_not_panics() {
+        let mut last = record(u64::MAX, GENESIS);
+        let line1 = last.seal_line();
+        let line2 = record(0, &last.hash).seal_line();
+        assert_eq!(verify(&line1), Ok(1));
+        let err = verify(&format!("{line1}\n{line2}\n")).unwrap_err();
+        assert!(
+            err.starts_with("line 2:") && err.contains("the last there can be"),
+            "{err}"
+        );
+        // The line's last 75 bytes start inside a two-byte character.
+        let mut r = record(1, GENESIS);
+        r.hash = "\u{e9}".repeat(40);
+        let line = serde_json::to_string(&r).unwrap();
+        assert!(!line.is_char_boundary(line.len() - 75));
+        assert!(verify(&line).unwrap_err().contains("edited"));
     }
 
     #[test]

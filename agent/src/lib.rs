@@ -18,6 +18,7 @@
 //! - [`config`]: the config file, validated.
 //! - [`server`]: the socket, peer checks, sessions, the unsealed secrets.
 //! - [`hardening`]: no core dumps, not dumpable, private umask.
+//! - [`fuzzing`]: one never-panicking entry point per parser, for `fuzz/` and the corpus test.
 
 pub mod client;
 pub mod log;
@@ -30,6 +31,8 @@ pub mod timefmt;
 
 #[cfg(feature = "daemon")]
 pub mod envelope;
+#[cfg(feature = "daemon")]
+pub mod fuzzing;
 #[cfg(feature = "daemon")]
 pub mod hardening;
 

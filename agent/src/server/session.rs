@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use ssh_agent_lib::proto::Request;
 use ssh_encoding::Decode;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, Notify};
@@ -26,7 +26,9 @@ fn lock_event(action: &'static str, allowed: bool, reason: String) -> crate::aud
     }
 }
 
-async fn read_frame(reader: &mut BufReader<OwnedReadHalf>) -> Result<Vec<u8>, FrameError> {
+/// Reads one frame (the length is checked before anything is allocated for it). Generic over the
+/// reader so that the fuzz target (`crate::fuzzing::frame`) drives this very function over bytes.
+pub async fn read_frame<R: AsyncRead + Unpin>(reader: &mut R) -> Result<Vec<u8>, FrameError> {
     let mut header = [0u8; 4];
     match reader.read_exact(&mut header).await {
         Ok(_) => {}
@@ -43,6 +45,53 @@ async fn read_frame(reader: &mut BufReader<OwnedReadHalf>) -> Result<Vec<u8>, Fr
         }
     })?;
     Ok(message)
+}
+
+/// A request as the server understands it, decoded from one frame without any I/O.
+pub enum Decoded {
+    /// `SSH_AGENTC_REQUEST_IDENTITIES`.
+    Identities,
+    /// `SSH_AGENTC_REMOVE_ALL_IDENTITIES` (`ssh-add -D`).
+    RemoveAll,
+    /// `SSH_AGENTC_LOCK` with its passphrase (the caller zeroizes it).
+    Lock(String),
+    /// `SSH_AGENTC_UNLOCK` with its passphrase (the caller zeroizes it).
+    Unlock(String),
+    /// One of the agent's extensions.
+    Apisec(ApisecRequest),
+    /// One of the agent's extensions whose details do not parse: `bad-request`.
+    Malformed(proto::WireError),
+    /// Anything else (unknown type or extension, a payload that is not the standard message):
+    /// `SSH_AGENT_FAILURE`.
+    Unknown,
+}
+
+/// Decodes one frame's message (type byte first; never empty, `frame::check_len` sees to that):
+/// the message type, then ssh-agent-lib's `Request::decode`, then `ApisecRequest::decode`.
+pub fn decode(message: &[u8]) -> Decoded {
+    let Some(&message_type) = message.first() else {
+        return Decoded::Unknown;
+    };
+    match message_type {
+        msg::REQUEST_IDENTITIES => Decoded::Identities,
+        msg::REMOVE_ALL_IDENTITIES => Decoded::RemoveAll,
+        msg::LOCK | msg::UNLOCK => match Request::decode(&mut &message[..]) {
+            Ok(Request::Lock(pass)) => Decoded::Lock(pass),
+            Ok(Request::Unlock(pass)) => Decoded::Unlock(pass),
+            _ => Decoded::Unknown,
+        },
+        msg::EXTENSION => match Request::decode(&mut &message[..]) {
+            Ok(Request::Extension(ext)) => {
+                match ApisecRequest::decode(&ext.name, ext.details.as_ref()) {
+                    Ok(Some(req)) => Decoded::Apisec(req),
+                    Ok(None) => Decoded::Unknown,
+                    Err(e) => Decoded::Malformed(e),
+                }
+            }
+            _ => Decoded::Unknown,
+        },
+        _ => Decoded::Unknown,
+    }
 }
 
 fn failure() -> Vec<u8> {
@@ -84,12 +133,12 @@ async fn handle(
     write: &mut OwnedWriteHalf,
     shutdown: &Notify,
 ) -> std::io::Result<()> {
-    let reply = match message[0] {
-        msg::REQUEST_IDENTITIES => {
+    let reply = match decode(&message) {
+        Decoded::Identities => {
             // No SSH keys are served (yet): an empty list, so `ssh-add -l` says so without error.
             frame::encode(msg::IDENTITIES_ANSWER, &0u32.to_be_bytes())
         }
-        msg::REMOVE_ALL_IDENTITIES => {
+        Decoded::RemoveAll => {
             let n = agent.forget(&[]);
             crate::info!("ssh-add -D from {}: forgot {n} secret(s)", peer.describe());
             agent.audit(
@@ -98,54 +147,41 @@ async fn handle(
             );
             success()
         }
-        msg::LOCK | msg::UNLOCK => match Request::decode(&mut &message[..]) {
-            Ok(Request::Lock(mut pass)) => {
-                let ok = agent.lock_agent(pass.as_bytes());
-                pass.zeroize();
-                agent.audit(lock_event("agent-lock", ok, String::new()), Some(peer));
-                crate::info!(
-                    "agent lock from {}: {}",
-                    peer.describe(),
-                    if ok { "locked" } else { "already locked" }
-                );
-                if ok {
-                    success()
-                } else {
-                    failure()
-                }
+        Decoded::Lock(mut pass) => {
+            let ok = agent.lock_agent(pass.as_bytes());
+            pass.zeroize();
+            agent.audit(lock_event("agent-lock", ok, String::new()), Some(peer));
+            crate::info!(
+                "agent lock from {}: {}",
+                peer.describe(),
+                if ok { "locked" } else { "already locked" }
+            );
+            if ok {
+                success()
+            } else {
+                failure()
             }
-            Ok(Request::Unlock(mut pass)) => {
-                let ok = agent.unlock_agent(pass.as_bytes());
-                pass.zeroize();
-                agent.audit(lock_event("agent-unlock", ok, String::new()), Some(peer));
-                crate::info!(
-                    "agent unlock from {}: {}",
-                    peer.describe(),
-                    if ok { "unlocked" } else { "refused" }
-                );
-                if ok {
-                    success()
-                } else {
-                    // As ssh-agent does: slow down passphrase guessing.
-                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-                    failure()
-                }
+        }
+        Decoded::Unlock(mut pass) => {
+            let ok = agent.unlock_agent(pass.as_bytes());
+            pass.zeroize();
+            agent.audit(lock_event("agent-unlock", ok, String::new()), Some(peer));
+            crate::info!(
+                "agent unlock from {}: {}",
+                peer.describe(),
+                if ok { "unlocked" } else { "refused" }
+            );
+            if ok {
+                success()
+            } else {
+                // As ssh-agent does: slow down passphrase guessing.
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                failure()
             }
-            _ => failure(),
-        },
-        msg::EXTENSION => match Request::decode(&mut &message[..]) {
-            Ok(Request::Extension(ext)) => {
-                match ApisecRequest::decode(&ext.name, ext.details.as_ref()) {
-                    Ok(Some(req)) => {
-                        return extension(req, peer, agent, reader, write, shutdown).await
-                    }
-                    Ok(None) => failure(),
-                    Err(e) => ErrorReply::new(ErrorCode::BadRequest, e.to_string()).to_frame(),
-                }
-            }
-            _ => failure(),
-        },
-        _ => failure(),
+        }
+        Decoded::Apisec(req) => return extension(req, peer, agent, reader, write, shutdown).await,
+        Decoded::Malformed(e) => ErrorReply::new(ErrorCode::BadRequest, e.to_string()).to_frame(),
+        Decoded::Unknown => failure(),
     };
     write.write_all(&reply).await
 }
