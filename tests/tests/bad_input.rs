@@ -320,3 +320,12 @@ fn bad_cli_arguments_are_named() {
     assert_fails_with(&out, 1, "no secret named \"missing\"");
     std::thread::sleep(Duration::from_millis(10));
 }
+
+#[test]
+fn an_absurdly_long_path_is_refused_before_policy_matching() {
+    let env = Env::ready_with_bitget(b"long-path-secret", b"p");
+    let long = format!("/{}", "a/".repeat(20_000));
+    let out = env.cli(&["sign", "bg", "--method", "GET", "--path", &long]);
+    assert_fails_with(&out, 1, "paths of more than 2048 bytes are refused");
+    assert_ok(&env.cli(&["sign", "bg", "--method", "GET", "--path", "/api/v2/x"]), "normal path");
+}

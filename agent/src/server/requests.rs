@@ -13,6 +13,9 @@ use crate::policy::rules::{self, Decision};
 use crate::proto::{self, ErrorCode, ErrorReply};
 use crate::sign;
 
+/// The longest request path the agent signs.
+const MAX_PATH: usize = 2048;
+
 /// At most this many body fields are shown in a step-up prompt.
 const PROMPT_FIELDS: usize = 6;
 
@@ -197,6 +200,17 @@ impl Agent {
             e
         };
         self.admit(&request.name, &held, peer).map_err(refuse)?;
+        // Policy patterns are matched by backtracking; a client-chosen path of hundreds of KiB
+        // against several `**` would cost polynomial time. No exchange path comes near this.
+        if request.path.len() > MAX_PATH {
+            return Err(refuse(ErrorReply::new(
+                ErrorCode::BadRequest,
+                format!(
+                    "the path is {} bytes long; paths of more than {MAX_PATH} bytes are refused",
+                    request.path.len()
+                ),
+            )));
+        }
         let deny_list = sign::exchanges::by_id(&meta.exchange)
             .map(|p| p.deny_list())
             .unwrap_or(&[]);
