@@ -14,9 +14,10 @@ repo=$(pwd)
 
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
-# 1. System packages (Debian): SoftHSM and the build's C toolchain bits.
+# 1. System packages (Debian): SoftHSM, the PC/SC headers the YubiKey support builds against, and
+#    Python for the example exchange and bot.
 need=()
-for p in softhsm2 pkg-config python3; do
+for p in softhsm2 pkg-config libpcsclite-dev python3; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if ((${#need[@]})); then
