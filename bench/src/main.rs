@@ -134,9 +134,8 @@ fn run(args: &Args) -> Result<(), String> {
     let reply_size = world::sign_reply_size(&agent)?;
     let echo = world::EchoServer::start(&world, reply_size, "tokio")?;
     let echo_threads = world::EchoServer::start(&world, reply_size, "threads")?;
-    let echo_lat = echo.latency(&request, args.iterations)?;
-    let threads_lat = echo_threads.latency(&request, args.iterations)?;
-    let sign_lat = agent.sign_latency(args.iterations)?;
+    let (echo_lat, threads_lat, sign_lat) =
+        world::interleaved_latency(&echo, &echo_threads, &agent, args.iterations)?;
     let (e50, e99) = (echo_lat.percentile_us(50.0), echo_lat.percentile_us(99.0));
     let t50 = threads_lat.percentile_us(50.0);
     let (s50, s99) = (sign_lat.percentile_us(50.0), sign_lat.percentile_us(99.0));

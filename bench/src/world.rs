@@ -40,7 +40,58 @@ pub fn sign_request(name: &str) -> SignRequest {
 }
 
 pub fn sign_request_frame() -> Vec<u8> {
-    ApisecRequest::Sign(sign_request(&name(0))).to_frame()
+    sign_request_frame_for(&name(0))
+}
+
+pub fn sign_request_frame_for(name: &str) -> Vec<u8> {
+    ApisecRequest::Sign(sign_request(name)).to_frame()
+}
+
+/// (b), (b') and (c) measured together: round trips to the tokio echo, the thread echo and the
+/// agent alternate, one after the other, so all three see the same state of the machine (on a VM
+/// the wake-up latency of an idle core dominates a round trip and drifts between runs).
+pub fn interleaved_latency(
+    echo: &EchoServer,
+    echo_threads: &EchoServer,
+    agent: &AgentProc,
+    n: usize,
+) -> Result<(Samples, Samples, Samples), String> {
+    let request = sign_request_frame_for(&name(0));
+    let connect = |p: &std::path::Path| UnixStream::connect(p).map_err(|e| e.to_string());
+    let (mut e, mut t, mut a) = (
+        connect(&echo.sock)?,
+        connect(&echo_threads.sock)?,
+        connect(&agent.sock)?,
+    );
+    let mut reply = Vec::new();
+    let (mut es, mut ts, mut as_) = (Samples::default(), Samples::default(), Samples::default());
+    for i in 0..n + 1000 {
+        let t0 = Instant::now();
+        echo::roundtrip(&mut e, &request, &mut reply).map_err(|e| e.to_string())?;
+        let t1 = Instant::now();
+        echo::roundtrip(&mut t, &request, &mut reply).map_err(|e| e.to_string())?;
+        let t2 = Instant::now();
+        signed_roundtrip(&mut a, &request, &mut reply)?;
+        let t3 = Instant::now();
+        if i >= 1000 {
+            es.0.push(t1 - t0);
+            ts.0.push(t2 - t1);
+            as_.0.push(t3 - t2);
+        }
+    }
+    Ok((es, ts, as_))
+}
+
+/// One raw round trip with the agent; anything but a signature reply is an error.
+fn signed_roundtrip(s: &mut UnixStream, request: &[u8], reply: &mut Vec<u8>) -> Result<(), String> {
+    echo::roundtrip(s, request, reply).map_err(|e| e.to_string())?;
+    if reply.first() != Some(&29) {
+        return Err(format!(
+            "the agent refused a sign request: {}",
+            String::from_utf8_lossy(reply)
+        ));
+    }
+    Ok(())
 }
 
 /// (a): the Bitget preset signing in-process, ns per signature.
@@ -204,28 +255,15 @@ impl AgentProc {
             .map_err(|e| e.to_string())
     }
 
-    pub fn sign_latency(&self, n: usize) -> Result<Samples, String> {
-        let mut c = self.client()?;
-        let req = sign_request(&name(0));
-        for _ in 0..1000 {
-            c.sign(req.clone()).map_err(|e| e.to_string())?;
-        }
-        let mut s = Samples::default();
-        for _ in 0..n {
-            let t = Instant::now();
-            c.sign(req.clone()).map_err(|e| e.to_string())?;
-            s.0.push(t.elapsed());
-        }
-        Ok(s)
-    }
-
+    /// (d): the same clients as the echo's, each on its own secret.
     pub fn sign_throughput(&self, clients: usize, dur: Duration) -> Result<f64, String> {
         let sock = self.sock.clone();
         throughput(clients, dur, move |i| {
-            let mut c = Client::connect(&sock).map_err(|e| e.to_string())?;
-            let req = sign_request(&name(i % 1000));
+            let mut s = UnixStream::connect(&sock).map_err(|e| e.to_string())?;
+            let request = sign_request_frame_for(&name(i % 1000));
+            let mut reply = Vec::new();
             Ok(Box::new(move || {
-                c.sign(req.clone()).map(|_| ()).map_err(|e| e.to_string())
+                signed_roundtrip(&mut s, &request, &mut reply)
             }))
         })
     }
@@ -312,21 +350,6 @@ impl EchoServer {
             std::thread::sleep(Duration::from_millis(5));
         }
         Ok(Self { child, sock })
-    }
-
-    pub fn latency(&self, request: &[u8], n: usize) -> Result<Samples, String> {
-        let mut s = UnixStream::connect(&self.sock).map_err(|e| e.to_string())?;
-        let mut reply = Vec::new();
-        for _ in 0..1000 {
-            echo::roundtrip(&mut s, request, &mut reply).map_err(|e| e.to_string())?;
-        }
-        let mut out = Samples::default();
-        for _ in 0..n {
-            let t = Instant::now();
-            echo::roundtrip(&mut s, request, &mut reply).map_err(|e| e.to_string())?;
-            out.0.push(t.elapsed());
-        }
-        Ok(out)
     }
 
     pub fn throughput(&self, request: &[u8], clients: usize, dur: Duration) -> Result<f64, String> {
