@@ -170,3 +170,33 @@ fn same_uid_cannot_read_the_agent_and_a_small_memlock_limit_is_reported() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn remove_deletes_the_entry_and_the_running_agent_forgets_the_secret() {
+    let env = Env::ready_with_bitget(SECRET, b"pass");
+    assert_ok(
+        &env.cli(&["sign", "bg", "--method", "GET", "--path", "/api/v2/x"]),
+        "sign",
+    );
+    let pid = env.agent_pid();
+    assert!(!find_in_memory(pid, SECRET).is_empty());
+    let out = env.agent(&["remove", "bg"]);
+    assert_ok(&out, "remove");
+    assert!(
+        stdout(&out).contains("removed bg") && stdout(&out).contains("forgot it"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!env.store_dir().join("bg.toml").exists());
+    assert_fails_with(
+        &env.cli(&["sign", "bg", "--method", "GET", "--path", "/x"]),
+        1,
+        "no secret named \"bg\"",
+    );
+    let hits = find_in_memory(pid, SECRET);
+    assert!(
+        hits.is_empty(),
+        "after remove the secret is still at {hits:x?}"
+    );
+    assert_fails_with(&env.agent(&["remove", "bg"]), 1, "no secret named \"bg\"");
+}
