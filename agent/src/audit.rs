@@ -8,8 +8,8 @@
 //! the log was quiet, at most every 50 ms under load): a signature does not wait for the disk
 //! (the hot path stays at socket speed), and a crash can lose at most the last 50 ms of lines.
 
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::fs::OpenOptions;
+use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -108,6 +108,51 @@ fn hex_sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// How much of the log's end is read at start-up to find its last line: the agent's start-up
+/// must not grow with the log.
+const TAIL: u64 = 64 * 1024;
+
+/// Where the chain continues: the last complete line's `seq` and `hash`. A torn last line (the
+/// agent died mid-write) is cut off first, so that new lines follow a valid one instead of
+/// leaving `verify` stuck on a fragment forever.
+fn resume(path: &Path) -> std::io::Result<(u64, String)> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = match OpenOptions::new().read(true).write(true).open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, GENESIS.to_owned())),
+        Err(e) => return Err(e),
+    };
+    let len = f.metadata()?.len();
+    let start = len.saturating_sub(TAIL);
+    f.seek(SeekFrom::Start(start))?;
+    let mut tail = Vec::new();
+    f.read_to_end(&mut tail)?;
+    if !tail.is_empty() && !tail.ends_with(b"\n") {
+        let keep = tail
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map(|i| i + 1)
+            .unwrap_or(0);
+        let torn = tail.len() - keep;
+        f.set_len(start + keep as u64)?;
+        f.sync_data()?;
+        tail.truncate(keep);
+        crate::warn!(
+            "audit log {}: cut a torn last line of {torn} bytes (a crash mid-write)",
+            path.display()
+        );
+    }
+    let last = tail
+        .split(|&b| b == b'\n')
+        .rev()
+        .find(|l| !l.is_empty())
+        .and_then(|l| serde_json::from_slice::<Record>(l).ok());
+    Ok(match last {
+        Some(r) => (r.seq, r.hash),
+        None => (0, GENESIS.to_owned()),
+    })
+}
+
 /// What the request path hands to the writer: decisions waiting for their line.
 struct Pending {
     events: std::sync::Mutex<Vec<(Event, Option<PeerInfo>)>>,
@@ -136,20 +181,7 @@ impl AuditLog {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let (mut seq, mut prev) = (0u64, GENESIS.to_owned());
-        if let Ok(f) = File::open(path) {
-            if let Some(last) = BufReader::new(f)
-                .lines()
-                .map_while(Result::ok)
-                .filter(|l| !l.is_empty())
-                .last()
-            {
-                if let Ok(r) = serde_json::from_str::<Record>(&last) {
-                    seq = r.seq;
-                    prev = r.hash;
-                }
-            }
-        }
+        let (mut seq, mut prev) = resume(path)?;
         let mut file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -477,6 +509,31 @@ mod tests {
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
+        assert_eq!(verify(&std::fs::read_to_string(&path).unwrap()), Ok(4));
+    }
+
+    #[test]
+    fn a_torn_last_line_is_cut_and_the_chain_continues() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        write_three(&path);
+        let whole = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("{whole}{{\"seq\":4,\"ti")).unwrap();
+        let log = AuditLog::open(&path).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            whole,
+            "the fragment was cut"
+        );
+        log.record(
+            Event {
+                action: "lock",
+                allowed: true,
+                ..Default::default()
+            },
+            None,
+        );
+        log.close();
         assert_eq!(verify(&std::fs::read_to_string(&path).unwrap()), Ok(4));
     }
 }
