@@ -11,7 +11,7 @@
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -167,7 +167,6 @@ struct Pending {
 #[derive(Clone)]
 pub struct AuditLog {
     pending: std::sync::Arc<Pending>,
-    path: PathBuf,
     writer: std::sync::Arc<std::sync::Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
 
@@ -258,13 +257,9 @@ impl AuditLog {
             })?;
         Ok(Self {
             pending,
-            path: path.to_owned(),
+
             writer: std::sync::Arc::new(std::sync::Mutex::new(Some(writer))),
         })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     pub fn record(&self, event: Event, peer: Option<&PeerInfo>) {

@@ -23,16 +23,6 @@ pub enum ClientError {
     Agent(#[from] ErrorReply),
 }
 
-impl ClientError {
-    /// The agent's refusal, if that is what this is.
-    pub fn agent_error(&self) -> Option<&ErrorReply> {
-        match self {
-            Self::Agent(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
 pub struct Client {
     stream: UnixStream,
 }

@@ -3,15 +3,8 @@
 
 use std::io;
 
-/// What [`harden_process`] achieved, for the start-up log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Hardening {
-    pub core_dumps_off: bool,
-    pub not_dumpable: bool,
-}
-
 /// Sets `RLIMIT_CORE` to 0, `PR_SET_DUMPABLE` to 0 and the umask to 077.
-pub fn harden_process() -> io::Result<Hardening> {
+pub fn harden_process() -> io::Result<()> {
     let zero = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -25,10 +18,7 @@ pub fn harden_process() -> io::Result<Hardening> {
     if !core || !dumpable {
         return Err(io::Error::last_os_error());
     }
-    Ok(Hardening {
-        core_dumps_off: core,
-        not_dumpable: dumpable,
-    })
+    Ok(())
 }
 
 /// Raises the soft open-files limit to the hard one: every client connection is a descriptor,
@@ -45,12 +35,6 @@ pub fn raise_nofile_limit() {
             libc::setrlimit(libc::RLIMIT_NOFILE, &r);
         }
     }
-}
-
-/// Whether this process is currently dumpable (for tests and `status`).
-pub fn is_dumpable() -> bool {
-    // SAFETY: PR_GET_DUMPABLE takes no pointer arguments.
-    unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) == 1 }
 }
 
 /// The real uid of this process.

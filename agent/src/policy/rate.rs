@@ -40,11 +40,6 @@ impl Limiter {
             Err((1.0 - b.tokens) / per_second)
         }
     }
-
-    /// Forgets the buckets of a secret (when it is forgotten).
-    pub fn clear_prefix(&mut self, prefix: &str) {
-        self.buckets.retain(|k, _| !k.starts_with(prefix));
-    }
 }
 
 #[cfg(test)]
