@@ -8,21 +8,29 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
+use crate::envelope::Ecdh;
 use crate::peer::PeerInfo;
+use crate::token::{TokenError, TokenHandle};
 
 /// The name users give for the development-only automatic approver.
 pub const INSECURE_AUTO: &str = "insecure-auto-approve";
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum Approver {
     Program {
         path: PathBuf,
         timeout: Duration,
     },
-    /// The token asks for a touch before each unseal (its touch policy); nothing more to ask
-    /// here. Chosen only for a PIV key whose policy needs a touch, which the key holder checks
-    /// again on the card itself.
-    TokenTouch,
+    /// The card's touch approves. An unseal is itself a card operation the card waits on (its
+    /// touch policy), so nothing more is asked for it. A request that must be approved on its
+    /// own (a step-up) gets its own card operation, which only a fresh touch lets through; that
+    /// needs touch policy `always` (`fresh_touch`): with `cached` a touch from the last 15 s
+    /// would pass, proving nothing about this request. Chosen only for a PIV key whose policy
+    /// needs a touch, which the key holder checks again on the card itself.
+    TokenTouch {
+        token: TokenHandle,
+        fresh_touch: bool,
+    },
     /// Approves everything. Development only; logs a warning on every use.
     InsecureAuto,
     /// Nothing configured: every unseal is refused.
@@ -38,6 +46,8 @@ pub struct ApprovalRequest<'a> {
     pub client: &'a PeerInfo,
     /// For a step-up: the request (method, path and the body's key fields).
     pub detail: Option<String>,
+    /// This one request must be approved by itself (a step-up), not by an earlier approval.
+    pub fresh: bool,
 }
 
 impl ApprovalRequest<'_> {
@@ -109,21 +119,41 @@ pub enum ApprovalError {
     Timeout { program: String, secs: u64 },
     #[error("cannot run the approver {program}: {reason}")]
     Spawn { program: String, reason: String },
+    #[error(
+        "this request needs a fresh approval, and the card's touch policy is `cached` (one touch \
+         covers 15 s, so it cannot prove a touch for this request): configure an approver program \
+         ([approval] approver) or use a slot with touch policy `always`"
+    )]
+    TouchNotFresh,
+    #[error("this request needs a fresh touch of the card: {reason}")]
+    Touch { reason: String, timed_out: bool },
 }
 
 impl Approver {
     /// Whether asking means waiting for someone (an approver program, which may ask a human):
     /// the agent then runs the notify program. The touch has its own notice, when the card
     /// really waits; the automatic approver and a missing approver answer at once.
-    pub fn waits(&self) -> bool {
-        matches!(self, Self::Program { .. })
+    pub fn waits(&self, request: &ApprovalRequest<'_>) -> bool {
+        match self {
+            Self::Program { .. } => true,
+            Self::TokenTouch { .. } => request.fresh,
+            _ => false,
+        }
+    }
+
+    pub fn is_token_touch(&self) -> bool {
+        matches!(self, Self::TokenTouch { .. })
     }
 
     /// Asks for approval. Returns how it was approved, for the log.
     pub async fn ask(&self, request: &ApprovalRequest<'_>) -> Result<&'static str, ApprovalError> {
         match self {
             Self::None => Err(ApprovalError::NotConfigured),
-            Self::TokenTouch => Ok("the token's touch"),
+            Self::TokenTouch { .. } if !request.fresh => Ok("the token's touch"),
+            Self::TokenTouch {
+                fresh_touch: false, ..
+            } => Err(ApprovalError::TouchNotFresh),
+            Self::TokenTouch { token, .. } => fresh_touch(token.clone()).await,
             Self::InsecureAuto => {
                 crate::warn!(
                     "{INSECURE_AUTO}: approving without asking anyone: {} (development only)",
@@ -133,6 +163,31 @@ impl Approver {
             }
             Self::Program { path, timeout } => run_program(path, *timeout, request).await,
         }
+    }
+}
+
+/// One card operation that the card performs only after a touch: an ECDH with a new random point
+/// (its result is thrown away).
+async fn fresh_touch(token: TokenHandle) -> Result<&'static str, ApprovalError> {
+    use p256::elliptic_curve::sec1::ToEncodedPoint;
+    let point = {
+        let sk = p256::SecretKey::random(&mut rand::rngs::OsRng);
+        let mut out = [0u8; 65];
+        out.copy_from_slice(sk.public_key().to_encoded_point(false).as_bytes());
+        out
+    };
+    let result = tokio::task::spawn_blocking(move || token.ecdh(&point).map(|_| ()))
+        .await
+        .map_err(|_| ApprovalError::Touch {
+            reason: "the touch task failed".into(),
+            timed_out: false,
+        })?;
+    match result {
+        Ok(()) => Ok("the token's touch"),
+        Err(e) => Err(ApprovalError::Touch {
+            timed_out: matches!(e, TokenError::TouchNotReceived { .. }),
+            reason: e.to_string(),
+        }),
     }
 }
 
@@ -229,6 +284,7 @@ mod tests {
             secrets: &secrets,
             client: &p,
             detail: None,
+            fresh: false,
         };
         let ok = script(
             dir.path(),
@@ -255,10 +311,58 @@ mod tests {
             Approver::None.ask(&req).await,
             Err(ApprovalError::NotConfigured)
         );
+    }
+
+    /// Counts ECDHs, standing in for the card in this unit test only.
+    struct CountingCard(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl crate::token::KeyHolder for CountingCard {
+        fn ecdh(&mut self, _: &[u8; 65]) -> Result<zeroize::Zeroizing<[u8; 32]>, TokenError> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(zeroize::Zeroizing::new([0; 32]))
+        }
+        fn sign(
+            &mut self,
+            _: &str,
+            _: crate::sign::KeyAlgorithm,
+            _: &[u8],
+        ) -> Result<Vec<u8>, TokenError> {
+            unreachable!("not used")
+        }
+        fn release(&mut self) {}
+    }
+
+    #[tokio::test]
+    async fn the_touch_approves_an_unseal_as_is_and_a_step_up_with_its_own_card_operation() {
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let token = TokenHandle::spawn(CountingCard(count.clone()));
+        let secrets = vec![("x".to_owned(), "bitget".to_owned())];
+        let p = peer();
+        let mut req = ApprovalRequest {
+            action: "unlock",
+            secrets: &secrets,
+            client: &p,
+            detail: None,
+            fresh: false,
+        };
+        let always = Approver::TokenTouch {
+            token: token.clone(),
+            fresh_touch: true,
+        };
+        assert_eq!(always.ask(&req).await, Ok("the token's touch"));
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 0);
+        req.fresh = true;
+        assert_eq!(always.ask(&req).await, Ok("the token's touch"));
         assert_eq!(
-            Approver::TokenTouch.ask(&req).await,
-            Ok("the token's touch")
+            count.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "one card operation"
         );
+        let cached = Approver::TokenTouch {
+            token,
+            fresh_touch: false,
+        };
+        assert_eq!(cached.ask(&req).await, Err(ApprovalError::TouchNotFresh));
     }
 
     #[tokio::test]
@@ -276,6 +380,7 @@ mod tests {
             secrets: &secrets,
             client: &p,
             detail: None,
+            fresh: false,
         };
         let a = Approver::Program {
             path: hang,

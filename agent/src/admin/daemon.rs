@@ -69,6 +69,13 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
         }
         None => config.approval_timeout,
     };
+    // The card's touch is the approval when nothing else is configured; the key holder needs to
+    // know it (it then refuses a key whose policy needs no touch).
+    let touch_approves = !args.insecure_auto_approve
+        && args.approver.is_none()
+        && config.approver.is_none()
+        && config.token.touch_approves();
+    let token = spawn_token(&config, touch_approves);
     let approver = if args.insecure_auto_approve {
         warn!("--insecure-auto-approve: every unseal will be approved without asking anyone; development only");
         Approver::InsecureAuto
@@ -80,7 +87,13 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
             },
             None if config.token.touch_approves() => {
                 info!("no approver program: the YubiKey's touch approves each unseal");
-                Approver::TokenTouch
+                Approver::TokenTouch {
+                    token: token.clone(),
+                    fresh_touch: matches!(
+                        &config.token,
+                        TokenConfig::Piv { spec, .. } if spec.touch == apisec_agent::token::piv::card::Touch::Always
+                    ),
+                }
             }
             None => Approver::None,
         }
@@ -112,7 +125,6 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
         }
         None => (socket::bind(&configured)?, configured, true),
     };
-    let token = spawn_token(&config, approver == Approver::TokenTouch);
     let agent = Arc::new(Agent::new(AgentSettings {
         store: Store::new(&config.store_dir),
         recipient: config.recipients[0].clone(),
@@ -121,10 +133,6 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
         notify: config.notify.clone(),
         lifetime,
         state_dir: apisec_agent::paths::default_state_dir(),
-        fresh_touch: matches!(
-            &config.token,
-            TokenConfig::Piv { spec, .. } if spec.touch == apisec_agent::token::piv::card::Touch::Always
-        ),
         audit: Some(
             apisec_agent::audit::AuditLog::open(&config.audit_path).map_err(|e| {
                 CliError::new(format!(

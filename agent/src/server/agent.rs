@@ -52,9 +52,6 @@ pub struct AgentSettings {
     pub state_dir: std::path::PathBuf,
     /// The audit log; `None` only in tests that do not look at it.
     pub audit: Option<crate::audit::AuditLog>,
-    /// Whether a card operation proves a fresh touch (a PIV slot with touch policy `always`): what
-    /// a step-up needs when the touch is the only approval.
-    pub fresh_touch: bool,
 }
 
 pub struct Agent {
@@ -96,13 +93,21 @@ fn store_error(e: StoreError) -> ErrorReply {
     ErrorReply::new(code, e.to_string())
 }
 
-fn approval_error(e: ApprovalError) -> ErrorReply {
-    let code = match &e {
+/// The reply code of an approval that did not happen.
+pub(super) fn approval_code(e: &ApprovalError) -> ErrorCode {
+    match e {
         ApprovalError::Denied { .. } => ErrorCode::Denied,
-        ApprovalError::Timeout { .. } => ErrorCode::Timeout,
+        ApprovalError::Timeout { .. }
+        | ApprovalError::Touch {
+            timed_out: true, ..
+        } => ErrorCode::Timeout,
+        ApprovalError::Touch { .. } => ErrorCode::Token,
         _ => ErrorCode::Refused,
-    };
-    ErrorReply::new(code, e.to_string())
+    }
+}
+
+fn approval_error(e: ApprovalError) -> ErrorReply {
+    ErrorReply::new(approval_code(&e), e.to_string())
 }
 
 impl Agent {
@@ -179,14 +184,15 @@ impl Agent {
                 secrets: &secrets,
                 client: peer,
                 detail: None,
+                fresh: false,
             };
             let prompt = request.prompt();
             // With the touch as approval, the touch line below is what the client waits for.
             let notice = format!("waiting for approval: {prompt}");
-            if let (Some(tx), false) = (&progress, self.settings.approver == Approver::TokenTouch) {
+            if let (Some(tx), false) = (&progress, self.settings.approver.is_token_touch()) {
                 let _ = tx.send(notice.clone());
             }
-            if self.settings.approver.waits() {
+            if self.settings.approver.waits(&request) {
                 self.notify_waiting(&notice, &request);
             }
             let how = match self.settings.approver.ask(&request).await {
@@ -305,6 +311,7 @@ impl Agent {
                 secrets: &secrets,
                 client: peer,
                 detail: None,
+                fresh: false,
             },
         );
         true

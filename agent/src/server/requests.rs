@@ -34,53 +34,6 @@ fn describe(method: &str, path: &str, query: &str, body: &[u8]) -> String {
 }
 
 impl Agent {
-    /// A step-up approved by the card's touch: one card operation that needs a fresh touch (an
-    /// ECDH with a new random point). HMAC signatures never touch the card by themselves, so
-    /// without this a "touch-only" setup would approve every step-up at once. With touch policy
-    /// `cached` a touch from the last 15 s would do, which is not a fresh approval: refused.
-    async fn step_up_touch(
-        &self,
-        ask: &ApprovalRequest<'_>,
-    ) -> Result<Result<&'static str, crate::approval::ApprovalError>, ErrorReply> {
-        if !self.settings.fresh_touch {
-            return Err(ErrorReply::new(
-                ErrorCode::Refused,
-                "this request needs a fresh approval, and the card's touch policy is `cached` (one \
-                 touch covers 15 s, so it cannot prove a touch for this request): configure an \
-                 approver program ([approval] approver) or use a slot with touch policy `always`",
-            ));
-        }
-        self.notify_waiting(
-            &format!("touch your YubiKey to approve: {}", ask.prompt()),
-            ask,
-        );
-        let token = self.settings.token.clone();
-        let point = {
-            use p256::elliptic_curve::sec1::ToEncodedPoint;
-            let sk = p256::SecretKey::random(&mut rand::rngs::OsRng);
-            let mut out = [0u8; 65];
-            out.copy_from_slice(sk.public_key().to_encoded_point(false).as_bytes());
-            out
-        };
-        let result = tokio::task::spawn_blocking(move || {
-            use crate::envelope::Ecdh;
-            token.ecdh(&point).map(|_| ())
-        })
-        .await
-        .map_err(|_| ErrorReply::new(ErrorCode::Internal, "the touch task failed"))?;
-        match result {
-            Ok(()) => Ok(Ok("the token's touch")),
-            Err(e) => Err(ErrorReply::new(
-                if e.to_string().contains("touch") {
-                    ErrorCode::Timeout
-                } else {
-                    ErrorCode::Token
-                },
-                format!("this request needs a fresh touch of the card: {e}"),
-            )),
-        }
-    }
-
     /// Client and rate checks of a secret's policy (request rules are checked by the caller).
     fn admit(&self, name: &str, held: &Held, peer: &PeerInfo) -> Result<(), ErrorReply> {
         let policy = &held.unsealed.meta.policy;
@@ -246,27 +199,19 @@ impl Agent {
                         &request.query,
                         &request.body,
                     )),
+                    fresh: true,
                 };
-                if self.settings.approver.waits() {
+                if self.settings.approver.waits(&ask) {
                     self.notify_waiting(&format!("waiting for approval: {}", ask.prompt()), &ask);
                 }
-                let asked = if self.settings.approver == crate::approval::Approver::TokenTouch {
-                    self.step_up_touch(&ask).await.map_err(&refuse)?
-                } else {
-                    self.settings.approver.ask(&ask).await
-                };
-                match asked {
+                match self.settings.approver.ask(&ask).await {
                     Ok(how) => {
                         crate::info!("step-up approved by {how} ({rule}): {}", ask.prompt());
                         Some(format!("step-up {how} ({rule})"))
                     }
                     Err(e) => {
                         let reply = ErrorReply::new(
-                            match e {
-                                crate::approval::ApprovalError::Timeout { .. } => ErrorCode::Timeout,
-                                crate::approval::ApprovalError::Denied { .. } => ErrorCode::Denied,
-                                _ => ErrorCode::Refused,
-                            },
+                            super::agent::approval_code(&e),
                             format!("{rule} of {}'s policy needs a fresh approval for this request: {e}", request.name),
                         );
                         return Err(refuse(reply));

@@ -170,6 +170,12 @@ pub struct TokenHandle {
     jobs: mpsc::Sender<Job>,
 }
 
+impl std::fmt::Debug for TokenHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenHandle")
+    }
+}
+
 impl TokenHandle {
     /// Starts the owner thread for `holder`.
     pub fn spawn(mut holder: impl KeyHolder) -> Self {
