@@ -4,9 +4,6 @@
 use std::time::Instant;
 
 use apisec_agent::client::Client;
-use base64::Engine;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
 use crate::stats::Samples;
 use crate::world::{name, secret, sign_request, AgentProc, ORDER_BODY, ORDER_PATH};
@@ -20,9 +17,10 @@ pub struct Report {
 }
 
 fn expected(i: usize, timestamp: &str) -> String {
-    let mut m = Hmac::<Sha256>::new_from_slice(secret(i).as_bytes()).unwrap();
-    m.update(format!("{timestamp}POST{ORDER_PATH}{ORDER_BODY}").as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(m.finalize().into_bytes())
+    apisec_tests::bitget_sign(
+        secret(i).as_bytes(),
+        &format!("{timestamp}POST{ORDER_PATH}{ORDER_BODY}"),
+    )
 }
 
 pub fn run(agent: &AgentProc, clients: usize, per_client: usize) -> Result<Report, String> {

@@ -564,3 +564,18 @@ pub fn as_nobody(env: &Env, program: &Path, args: &[&str]) -> Command {
         .args(args);
     cmd
 }
+
+/// HMAC-SHA256, computed here independently of the agent's own signing code.
+pub fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
+    use hmac::Mac;
+    let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("any key length");
+    m.update(data);
+    m.finalize().into_bytes().to_vec()
+}
+
+/// Bitget's `ACCESS-SIGN` for a prehash (timestamp + METHOD + path[?query] + body), computed
+/// independently: base64 of HMAC-SHA256.
+pub fn bitget_sign(secret: &[u8], prehash: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(hmac_sha256(secret, prehash.as_bytes()))
+}

@@ -16,8 +16,6 @@ use apisec_tests::soft_piv::{self, SoftPivIdentity};
 use apisec_tests::vcard::VCard;
 use apisec_tests::*;
 use base64::Engine;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
 const SECRET: &[u8] = b"piv-bitget-secret-5e1d";
 const PASSPHRASE: &[u8] = b"piv-passphrase";
@@ -80,12 +78,6 @@ impl World {
             self.card.serial
         )
     }
-}
-
-fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut m = Hmac::<Sha256>::new_from_slice(key).unwrap();
-    m.update(data);
-    m.finalize().into_bytes().to_vec()
 }
 
 /// Signs a Bitget GET with `name` and checks the signature against an independent HMAC.

@@ -4,20 +4,11 @@
 use std::time::Duration;
 
 use apisec_tests::*;
-use base64::Engine;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
 const SECRET: &[u8] = b"policy-secret-0a1b2c3d";
 const WITHDRAW: &str = "/api/v2/spot/wallet/withdrawal";
 const WITHDRAW_BODY: &str =
     r#"{"coin":"USDT","transferType":"on_chain","address":"TXYZ","size":"100"}"#;
-
-fn hmac_b64(key: &[u8], data: &str) -> String {
-    let mut m = Hmac::<Sha256>::new_from_slice(key).unwrap();
-    m.update(data.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(m.finalize().into_bytes())
-}
 
 fn write(env: &Env, name: &str, text: &str) -> String {
     let p = env.root().join(name);
@@ -121,7 +112,7 @@ fn withdrawal_is_refused_by_default_and_step_up_asks_every_time() {
     let ts = header(&headers, "ACCESS-TIMESTAMP");
     assert_eq!(
         header(&headers, "ACCESS-SIGN"),
-        hmac_b64(SECRET, &format!("{ts}POST{WITHDRAW}{WITHDRAW_BODY}"))
+        bitget_sign(SECRET, &format!("{ts}POST{WITHDRAW}{WITHDRAW_BODY}"))
     );
     // A second signature needs a second approval: deny it.
     env.set_approver("deny");
@@ -151,7 +142,9 @@ fn withdrawal_is_refused_by_default_and_step_up_asks_every_time() {
         "step-up approver (rule 1 (step-up POST /api/v2/spot/wallet/withdrawal coin=USDT))"
     );
     assert_eq!(signs[2]["path"], WITHDRAW);
-    let body_sha = hex::encode(<Sha256 as sha2::Digest>::digest(WITHDRAW_BODY.as_bytes()));
+    let body_sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+        WITHDRAW_BODY.as_bytes(),
+    ));
     assert_eq!(signs[2]["body_sha256"], body_sha);
     assert_eq!(signs[3]["decision"], "denied");
     assert!(lines
@@ -394,7 +387,7 @@ fn rotate_while_the_agent_runs_switches_the_next_signature_and_keeps_a_backup() 
     let ts = header(&headers, "ACCESS-TIMESTAMP");
     assert_eq!(
         header(&headers, "ACCESS-SIGN"),
-        hmac_b64(new_secret, &format!("{ts}GET/api/v2/x"))
+        bitget_sign(new_secret, &format!("{ts}GET/api/v2/x"))
     );
     assert_eq!(header(&headers, "ACCESS-KEY"), "k-new");
     assert_eq!(

@@ -6,17 +6,9 @@ use std::time::{Duration, Instant};
 
 use apisec_tests::*;
 use base64::Engine;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
 const SECRET: &[u8] = b"e2e-bitget-secret-7f3a9c";
 const PASSPHRASE: &[u8] = b"e2e-passphrase";
-
-fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut m = Hmac::<Sha256>::new_from_slice(key).unwrap();
-    m.update(data);
-    m.finalize().into_bytes().to_vec()
-}
 
 #[test]
 fn bitget_request_is_signed_as_bitget_documents() {

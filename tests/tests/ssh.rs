@@ -206,12 +206,8 @@ fn the_agent_forwarded_with_ssh_r_signs_for_a_client_on_the_far_side() {
     assert_ok(&out, "ssh -R and sign on the far side");
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let ts = v["headers"]["ACCESS-TIMESTAMP"].as_str().unwrap();
-    use base64::Engine;
-    use hmac::Mac;
-    let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET).unwrap();
-    m.update(format!("{ts}GET/api/v2/spot/account/assets").as_bytes());
     assert_eq!(
         v["headers"]["ACCESS-SIGN"],
-        base64::engine::general_purpose::STANDARD.encode(m.finalize().into_bytes())
+        bitget_sign(SECRET, &format!("{ts}GET/api/v2/spot/account/assets"))
     );
 }
