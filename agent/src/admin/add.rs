@@ -15,7 +15,7 @@ use apisec_agent::store::{self, entry, EntryMeta, SecretMaterial, Store};
 use apisec_agent::timefmt;
 use zeroize::Zeroizing;
 
-use super::args::AddArgs;
+use super::args::{AddArgs, EntryArgs};
 use super::{load_config, notify_agent, CliError, CmdResult};
 
 /// Reads a file ('-' = stdin), dropping one trailing newline.
@@ -100,12 +100,15 @@ pub fn check_common(
     store: &Store,
     name: &str,
     exchange: &str,
-    expires: &Option<String>,
-    freshness: &Option<String>,
+    entry_args: &EntryArgs,
     allow_raw: bool,
-    policy_file: &Option<PathBuf>,
 ) -> Result<Common, CliError> {
     store::check_name(name)?;
+    let (expires, freshness, policy_file) = (
+        &entry_args.expires,
+        &entry_args.freshness,
+        &entry_args.policy,
+    );
     let (policy, settings) = match policy_file {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
@@ -180,15 +183,7 @@ pub fn write_entry(config: &Config, meta: &EntryMeta, material: &SecretMaterial<
 pub fn run(config_path: &Path, a: AddArgs) -> CmdResult {
     let config = load_config(config_path)?;
     let store = Store::new(&config.store_dir);
-    let common = check_common(
-        &store,
-        &a.name,
-        &a.exchange,
-        &a.expires,
-        &a.freshness,
-        a.allow_raw,
-        &a.policy,
-    )?;
+    let common = check_common(&store, &a.name, &a.exchange, &a.entry, a.allow_raw)?;
     let preset = common.preset;
     if a.secret_file.as_deref() == Some(Path::new("-"))
         && a.passphrase_file.as_deref() == Some(Path::new("-"))

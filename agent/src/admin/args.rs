@@ -173,16 +173,8 @@ pub struct AddArgs {
     /// Allow `apisec mac` (raw MAC over arbitrary bytes) with this secret
     #[arg(long)]
     pub allow_raw: bool,
-    /// Last day the secret may be used, YYYY-MM-DD (UTC)
-    #[arg(long, value_name = "YYYY-MM-DD")]
-    pub expires: Option<String>,
-    /// How far a client-supplied timestamp may be from the agent's clock: e.g. 5s (the default),
-    /// or off
-    #[arg(long, value_name = "SECONDS|off")]
-    pub freshness: Option<String>,
-    /// The secret's policy: a TOML file of client, request and rate rules (docs/policy.md)
-    #[arg(long, value_name = "FILE")]
-    pub policy: Option<PathBuf>,
+    #[command(flatten)]
+    pub entry: EntryArgs,
     /// Import an asymmetric API key: a PEM private key (Ed25519 or P-256) or Coinbase's key JSON
     /// ('-' = stdin)
     #[arg(long, value_name = "FILE", conflicts_with_all = ["secret_file", "passphrase_file", "token_key"])]
@@ -218,14 +210,21 @@ pub struct KeygenArgs {
     /// Generate the key in memory and seal it like a secret, instead of on the token
     #[arg(long)]
     pub in_memory: bool,
-    /// Last day the key may be used, YYYY-MM-DD (UTC)
+    #[command(flatten)]
+    pub entry: EntryArgs,
+}
+
+/// The settings every new entry takes, whether `add` or `keygen` makes it.
+#[derive(Args, Debug)]
+pub struct EntryArgs {
+    /// Last day the secret may be used, YYYY-MM-DD (UTC)
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub expires: Option<String>,
     /// How far a client-supplied timestamp may be from the agent's clock: e.g. 5s (the default),
     /// or off
     #[arg(long, value_name = "SECONDS|off")]
     pub freshness: Option<String>,
-    /// The key's policy: a TOML file of client, request and rate rules (docs/policy.md)
+    /// The secret's policy: a TOML file of client, request and rate rules (docs/policy.md)
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
 }

@@ -69,15 +69,7 @@ pub fn token_public_key(
 pub fn run(config_path: &Path, a: KeygenArgs) -> CmdResult {
     let config = load_config(config_path)?;
     let store = Store::new(&config.store_dir);
-    let common = check_common(
-        &store,
-        &a.name,
-        &a.exchange,
-        &a.expires,
-        &a.freshness,
-        false,
-        &a.policy,
-    )?;
+    let common = check_common(&store, &a.name, &a.exchange, &a.entry, false)?;
     let algorithm = parse_type(&a.key_type)?;
     check_key_fits(common.preset, algorithm)?;
     let mut meta = EntryMeta {
