@@ -40,9 +40,27 @@ pub fn iso8601_seconds(unix: u64) -> String {
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` from milliseconds.
+/// Writes `YYYY-MM-DDTHH:MM:SS.mmmZ` to `out`: [`iso8601_millis`] without allocating (the audit
+/// writer stamps every line).
+pub fn write_iso8601_millis(out: &mut impl std::io::Write, unix_ms: u64) -> std::io::Result<()> {
+    let unix = unix_ms / 1000;
+    let rem = unix % 86400;
+    let (y, m, d) = civil_from_days((unix / 86400) as i64);
+    write!(
+        out,
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        unix_ms % 1000
+    )
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 pub fn iso8601_millis(unix_ms: u64) -> String {
-    let secs = iso8601_seconds(unix_ms / 1000);
-    format!("{}.{:03}Z", &secs[..secs.len() - 1], unix_ms % 1000)
+    let mut out = Vec::with_capacity(24);
+    write_iso8601_millis(&mut out, unix_ms).expect("writing to a Vec cannot fail");
+    String::from_utf8(out).expect("ASCII digits and separators")
 }
 
 /// Parses `YYYY-MM-DD` into a day number, checking the date exists.

@@ -14,6 +14,7 @@
 
 mod echo;
 mod load;
+mod procstat;
 mod stats;
 mod world;
 
@@ -41,6 +42,10 @@ struct Args {
     /// Also run the load test: 64 clients x 10,000 signatures, each verified
     #[arg(long)]
     load: bool,
+    /// For profiling: only the throughput of the tokio echo, then of the agent, with N clients;
+    /// prints each server's pid and waits 3 s before each phase (for `perf record -p PID`)
+    #[arg(long, value_name = "N")]
+    profile_clients: Option<usize>,
     /// Internal: run the echo server on PATH
     #[arg(long, value_name = "PATH", hide = true)]
     echo_server: Option<PathBuf>,
@@ -129,6 +134,10 @@ fn run(args: &Args) -> Result<(), String> {
         "MiB",
     );
 
+    if let Some(clients) = args.profile_clients {
+        return profile(&world, &agent, clients, args.seconds);
+    }
+
     // (b) and (c): latency, one client.
     let request = world::sign_request_frame();
     let reply_size = world::sign_reply_size(&agent)?;
@@ -170,10 +179,37 @@ fn run(args: &Args) -> Result<(), String> {
     // (d) throughput.
     let dur = Duration::from_secs_f64(args.seconds);
     for clients in [1usize, 8, 64] {
-        let e = echo.throughput(&request, clients, dur)?;
-        let et = echo_threads.throughput(&request, clients, dur)?;
-        let s = agent.sign_throughput(clients, dur)?;
+        let e_run = echo.throughput(&request, clients, dur)?;
+        let et_run = echo_threads.throughput(&request, clients, dur)?;
+        let s_run = agent.sign_throughput(clients, dur)?;
+        let (e, et, s) = (e_run.rps, et_run.rps, s_run.rps);
         let c = clients;
+        // What each request cost the server process: the figure to compare when a ratio is missed.
+        for (key, label, run) in [
+            ("echo", "echo (tokio)", &e_run),
+            ("echo_threads", "echo (threads)", &et_run),
+            ("sign", "agent", &s_run),
+        ] {
+            if let Some(cost) = run.server {
+                put(
+                    &format!("{key}_server_cpu_us_per_request_{c}"),
+                    cost.cpu_us,
+                    &format!("(d) {label} server CPU per request, {c} clients"),
+                    "us",
+                );
+                if key == "echo_threads" {
+                    // Its connection threads have exited when the phase is read: their switches
+                    // are gone from /proc (their CPU time is not).
+                    continue;
+                }
+                put(
+                    &format!("{key}_server_switches_per_request_{c}"),
+                    cost.switches,
+                    &format!("(d) {label} server context switches per request, {c} clients"),
+                    "",
+                );
+            }
+        }
         put(
             &format!("echo_rps_{c}"),
             e,
@@ -254,6 +290,35 @@ fn run(args: &Args) -> Result<(), String> {
         let text = serde_json::to_string_pretty(&Value::Object(figures)).expect("json");
         std::fs::write(path, text + "\n")
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// `--profile-clients N`: the two throughput phases alone, announced with the pid to profile.
+fn profile(
+    world: &world::World,
+    agent: &world::AgentProc,
+    clients: usize,
+    seconds: f64,
+) -> Result<(), String> {
+    let reply_size = world::sign_reply_size(agent)?;
+    let echo = world::EchoServer::start(world, reply_size, "tokio")?;
+    let dur = Duration::from_secs_f64(seconds);
+    let pause = || std::thread::sleep(Duration::from_secs(3));
+    println!("echo pid {}: starting in 3 s", echo.pid());
+    pause();
+    let e = echo.throughput(&world::sign_request_frame(), clients, dur)?;
+    println!("agent pid {}: starting in 3 s", agent.pid());
+    pause();
+    let s = agent.sign_throughput(clients, dur)?;
+    for (label, run) in [("echo (tokio)", &e), ("agent", &s)] {
+        let cost = run.server.map_or(String::new(), |c| {
+            format!(
+                ", server {:.2} us CPU and {:.2} context switches per request",
+                c.cpu_us, c.switches
+            )
+        });
+        println!("{label}: {:.0} req/s{cost}", run.rps);
     }
     Ok(())
 }

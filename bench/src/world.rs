@@ -13,6 +13,7 @@ use apisec_agent::store::{entry, EntryMeta, SecretMaterial, Store};
 use apisec_tests::Env;
 
 use crate::echo;
+use crate::procstat::{self, PerRequest, ProcSample};
 use crate::stats::Samples;
 
 /// A typical Bitget spot order.
@@ -256,9 +257,9 @@ impl AgentProc {
     }
 
     /// (d): the same clients as the echo's, each on its own secret.
-    pub fn sign_throughput(&self, clients: usize, dur: Duration) -> Result<f64, String> {
+    pub fn sign_throughput(&self, clients: usize, dur: Duration) -> Result<Throughput, String> {
         let sock = self.sock.clone();
-        throughput(clients, dur, move |i| {
+        throughput(clients, dur, self.pid(), move |i| {
             let mut s = UnixStream::connect(&sock).map_err(|e| e.to_string())?;
             let request = sign_request_frame_for(&name(i % 1000));
             let mut reply = Vec::new();
@@ -278,12 +279,20 @@ impl AgentProc {
 
 type Op = Box<dyn FnMut() -> Result<(), String> + Send>;
 
-/// Requests per second of `clients` threads, each running its own op until `dur` is over.
+/// A throughput phase: requests per second, and what each request cost the server process.
+pub struct Throughput {
+    pub rps: f64,
+    pub server: Option<PerRequest>,
+}
+
+/// Requests per second of `clients` threads, each running its own op until `dur` is over, and the
+/// CPU time and context switches of the server `server_pid` per request over the same interval.
 pub fn throughput(
     clients: usize,
     dur: Duration,
+    server_pid: u32,
     make: impl Fn(usize) -> Result<Op, String> + Send + Sync + 'static,
-) -> Result<f64, String> {
+) -> Result<Throughput, String> {
     let stop = Arc::new(AtomicBool::new(false));
     let count = Arc::new(AtomicU64::new(0));
     let make = Arc::new(make);
@@ -302,13 +311,21 @@ pub fn throughput(
         }));
     }
     let t = Instant::now();
+    let before = ProcSample::read(server_pid);
     std::thread::sleep(dur);
     stop.store(true, Ordering::Relaxed);
     for h in handles {
         h.join()
             .map_err(|_| "a client thread panicked".to_owned())??;
     }
-    Ok(count.load(Ordering::Relaxed) as f64 / t.elapsed().as_secs_f64())
+    let after = ProcSample::read(server_pid);
+    let requests = count.load(Ordering::Relaxed) as f64;
+    Ok(Throughput {
+        rps: requests / t.elapsed().as_secs_f64(),
+        server: before
+            .zip(after)
+            .map(|(b, a)| procstat::per_request(b, a, requests)),
+    })
 }
 
 /// The size of a sign reply frame, so the echo answers with as many bytes.
@@ -352,10 +369,19 @@ impl EchoServer {
         Ok(Self { child, sock })
     }
 
-    pub fn throughput(&self, request: &[u8], clients: usize, dur: Duration) -> Result<f64, String> {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn throughput(
+        &self,
+        request: &[u8],
+        clients: usize,
+        dur: Duration,
+    ) -> Result<Throughput, String> {
         let sock = self.sock.clone();
         let request = request.to_vec();
-        throughput(clients, dur, move |_| {
+        throughput(clients, dur, self.child.id(), move |_| {
             let mut s = UnixStream::connect(&sock).map_err(|e| e.to_string())?;
             let request = request.clone();
             let mut reply = Vec::new();

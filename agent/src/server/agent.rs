@@ -199,9 +199,10 @@ impl Agent {
                 Ok(how) => how,
                 Err(e) => {
                     crate::info!("unlock refused: {prompt}: {e}");
+                    let reason = e.to_string();
                     for (name, exchange) in &secrets {
                         self.audit(
-                            unlock_event(name, exchange, false, Some(e.to_string()), None),
+                            &unlock_event(name, exchange, false, Some(&reason), None),
                             Some(peer),
                         );
                     }
@@ -230,12 +231,12 @@ impl Agent {
                 }
                 crate::info!("unseal of {name} failed: {}", e.message);
                 self.audit(
-                    unlock_event(
+                    &unlock_event(
                         &name,
                         &exchange,
                         false,
-                        Some(e.message.clone()),
-                        approved_by.clone(),
+                        Some(&e.message),
+                        approved_by.as_deref(),
                     ),
                     Some(peer),
                 );
@@ -265,7 +266,7 @@ impl Agent {
                 );
             }
             self.audit(
-                unlock_event(&name, &exchange, true, None, approved_by.clone()),
+                &unlock_event(&name, &exchange, true, None, approved_by.as_deref()),
                 Some(peer),
             );
             done.push(name);
@@ -397,7 +398,7 @@ impl Agent {
     }
 
     /// Records a decision in the audit log.
-    pub fn audit(&self, event: crate::audit::Event, peer: Option<&PeerInfo>) {
+    pub fn audit(&self, event: &crate::audit::Event<'_>, peer: Option<&PeerInfo>) {
         if let Some(log) = &self.settings.audit {
             log.record(event, peer);
         }
@@ -598,17 +599,17 @@ impl Agent {
     }
 }
 
-fn unlock_event(
-    name: &str,
-    exchange: &str,
+fn unlock_event<'a>(
+    name: &'a str,
+    exchange: &'a str,
     allowed: bool,
-    reason: Option<String>,
-    approval: Option<String>,
-) -> crate::audit::Event {
+    reason: Option<&'a str>,
+    approval: Option<&'a str>,
+) -> crate::audit::Event<'a> {
     crate::audit::Event {
         action: "unlock",
-        secret: Some(name.to_owned()),
-        exchange: Some(exchange.to_owned()),
+        secret: Some(name),
+        exchange: Some(exchange),
         allowed,
         reason,
         approval,

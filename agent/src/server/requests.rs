@@ -110,33 +110,31 @@ impl Agent {
         request: &proto::SignRequest,
         peer: &PeerInfo,
     ) -> Result<proto::SignReply, ErrorReply> {
-        let body_digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&request.body));
-        let event = |allowed: bool,
-                     exchange: Option<String>,
-                     reason: Option<String>,
-                     approval: Option<String>| Event {
+        let body_sha256: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(&request.body).into();
+        let event = |allowed, exchange| Event {
             action: "sign",
-            secret: Some(request.name.clone()),
+            secret: Some(&request.name),
             exchange,
-            method: Some(request.method.clone()),
-            path: Some(request.path.clone()),
-            body_sha256: Some(body_digest.clone()),
+            method: Some(&request.method),
+            path: Some(&request.path),
+            body_sha256: Some(body_sha256),
             allowed,
-            reason,
-            approval,
+            reason: None,
+            approval: None,
         };
         let held = match self.usable(&request.name) {
             Ok(h) => h,
             Err(e) => {
-                self.audit(
-                    event(false, None, Some(e.message.clone()), None),
-                    Some(peer),
-                );
+                let refused = Event {
+                    reason: Some(&e.message),
+                    ..event(false, None)
+                };
+                self.audit(&refused, Some(peer));
                 return Err(e);
             }
         };
         let meta = &held.unsealed.meta;
-        let exchange = Some(meta.exchange.clone());
+        let exchange = Some(meta.exchange.as_str());
         let refuse = |e: ErrorReply| {
             crate::info!(
                 "sign refused: {} {} {} for {}: {}",
@@ -146,10 +144,11 @@ impl Agent {
                 peer.describe(),
                 e.message
             );
-            self.audit(
-                event(false, exchange.clone(), Some(e.message.clone()), None),
-                Some(peer),
-            );
+            let refused = Event {
+                reason: Some(&e.message),
+                ..event(false, exchange)
+            };
+            self.audit(&refused, Some(peer));
             e
         };
         self.admit(&request.name, &held, peer).map_err(refuse)?;
@@ -232,7 +231,11 @@ impl Agent {
         };
         match signed {
             Ok(reply) => {
-                self.audit(event(true, exchange.clone(), None, approval), Some(peer));
+                let allowed = Event {
+                    approval: approval.as_deref(),
+                    ..event(true, exchange)
+                };
+                self.audit(&allowed, Some(peer));
                 Ok(reply)
             }
             Err(e) => Err(refuse(e)),
@@ -285,13 +288,11 @@ impl Agent {
     }
 
     pub fn mac(&self, request: &proto::MacRequest, peer: &PeerInfo) -> Result<Vec<u8>, ErrorReply> {
-        let event = |allowed: bool, reason: Option<String>| Event {
+        let event = |allowed, reason| Event {
             action: "mac",
-            secret: Some(request.name.clone()),
-            method: Some(request.algorithm.clone()),
-            body_sha256: Some(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
-                &request.data,
-            ))),
+            secret: Some(&request.name),
+            method: Some(&request.algorithm),
+            body_sha256: Some(<sha2::Sha256 as sha2::Digest>::digest(&request.data).into()),
             allowed,
             reason,
             ..Default::default()
@@ -314,7 +315,7 @@ impl Agent {
             mac
         });
         match &result {
-            Ok(_) => self.audit(event(true, None), Some(peer)),
+            Ok(_) => self.audit(&event(true, None), Some(peer)),
             Err(e) => {
                 crate::info!(
                     "raw MAC refused for {} ({}): {}",
@@ -322,7 +323,7 @@ impl Agent {
                     peer.describe(),
                     e.message
                 );
-                self.audit(event(false, Some(e.message.clone())), Some(peer));
+                self.audit(&event(false, Some(&e.message)), Some(peer));
             }
         }
         result

@@ -17,7 +17,7 @@ use super::agent::Agent;
 use crate::peer::PeerInfo;
 use crate::proto::{self, frame, msg, ApisecRequest, ErrorCode, ErrorReply, FrameError};
 
-fn lock_event(action: &'static str, allowed: bool, reason: String) -> crate::audit::Event {
+fn lock_event<'a>(action: &'static str, allowed: bool, reason: &'a str) -> crate::audit::Event<'a> {
     crate::audit::Event {
         action,
         allowed,
@@ -142,7 +142,7 @@ async fn handle(
             let n = agent.forget(&[]);
             crate::info!("ssh-add -D from {}: forgot {n} secret(s)", peer.describe());
             agent.audit(
-                lock_event("remove-all", true, format!("forgot {n} secret(s)")),
+                &lock_event("remove-all", true, &format!("forgot {n} secret(s)")),
                 Some(peer),
             );
             success()
@@ -150,7 +150,7 @@ async fn handle(
         Decoded::Lock(mut pass) => {
             let ok = agent.lock_agent(pass.as_bytes());
             pass.zeroize();
-            agent.audit(lock_event("agent-lock", ok, String::new()), Some(peer));
+            agent.audit(&lock_event("agent-lock", ok, ""), Some(peer));
             crate::info!(
                 "agent lock from {}: {}",
                 peer.describe(),
@@ -165,7 +165,7 @@ async fn handle(
         Decoded::Unlock(mut pass) => {
             let ok = agent.unlock_agent(pass.as_bytes());
             pass.zeroize();
-            agent.audit(lock_event("agent-unlock", ok, String::new()), Some(peer));
+            agent.audit(&lock_event("agent-unlock", ok, ""), Some(peer));
             crate::info!(
                 "agent unlock from {}: {}",
                 peer.describe(),
@@ -202,7 +202,7 @@ async fn extension(
             let n = agent.forget(&r.names);
             crate::info!("lock from {}: forgot {n} secret(s)", peer.describe());
             agent.audit(
-                lock_event("lock", true, format!("forgot {n} secret(s)")),
+                &lock_event("lock", true, &format!("forgot {n} secret(s)")),
                 Some(peer),
             );
             Ok(proto::encode_count(n))

@@ -4,22 +4,19 @@
 //! sequence numbers, and `audit verify` names the line where it happened. Never holds a secret:
 //! requests are recorded by method, path and the SHA-256 of the body.
 //!
-//! Lines are written by one thread that batches what arrived, writes it and fsyncs (at once when
-//! the log was quiet, at most every 50 ms under load): a signature does not wait for the disk
-//! (the hot path stays at socket speed), and a crash can lose at most the last 50 ms of lines.
+//! The request path queues a decision ([`event`]); one thread writes the lines ([`line`]) and
+//! fsyncs them ([`writer`]): at once when the log was quiet, at most every 50 ms under load. A
+//! signature does not wait for the disk, and a crash can lose at most the last 50 ms of lines.
 
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+mod event;
+mod line;
+mod writer;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::peer::PeerInfo;
-
-/// Under load, the longest a line waits for its fsync.
-const SYNC_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
+pub use event::Event;
+pub use writer::AuditLog;
 
 /// The `prev` of the first line.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -61,6 +58,7 @@ pub struct Record {
     pub hash: String,
 }
 
+#[cfg(test)]
 impl Record {
     /// The line for this record: its JSON without `hash`, then `hash` (SHA-256 of that JSON)
     /// appended as the last field. One serialization per line, and `verify` can recover the
@@ -89,234 +87,8 @@ fn hashed_part(line: &str) -> Option<(String, &str)> {
     (hash.len() == 64).then(|| (format!("{head}}}"), hash))
 }
 
-/// A decision to record; the writer fills in `seq`, `time` and `prev`.
-#[derive(Debug, Clone, Default)]
-pub struct Event {
-    pub action: &'static str,
-    pub secret: Option<String>,
-    pub exchange: Option<String>,
-    pub method: Option<String>,
-    pub path: Option<String>,
-    /// SHA-256 (hex) of the request body, computed by the caller (no copy of the body travels).
-    pub body_sha256: Option<String>,
-    pub allowed: bool,
-    pub reason: Option<String>,
-    pub approval: Option<String>,
-}
-
 fn hex_sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
-}
-
-/// How much of the log's end is read at start-up to find its last line: the agent's start-up
-/// must not grow with the log.
-const TAIL: u64 = 64 * 1024;
-
-/// Where the chain continues: the last complete line's `seq` and `hash`. A torn last line (the
-/// agent died mid-write) is cut off first, so that new lines follow a valid one instead of
-/// leaving `verify` stuck on a fragment forever.
-fn resume(path: &Path) -> std::io::Result<(u64, String)> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut f = match OpenOptions::new().read(true).write(true).open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, GENESIS.to_owned())),
-        Err(e) => return Err(e),
-    };
-    let len = f.metadata()?.len();
-    let start = len.saturating_sub(TAIL);
-    f.seek(SeekFrom::Start(start))?;
-    let mut tail = Vec::new();
-    f.read_to_end(&mut tail)?;
-    if !tail.is_empty() && !tail.ends_with(b"\n") {
-        let keep = tail
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map(|i| i + 1)
-            .unwrap_or(0);
-        let torn = tail.len() - keep;
-        f.set_len(start + keep as u64)?;
-        f.sync_data()?;
-        tail.truncate(keep);
-        crate::warn!(
-            "audit log {}: cut a torn last line of {torn} bytes (a crash mid-write)",
-            path.display()
-        );
-    }
-    let last = tail
-        .split(|&b| b == b'\n')
-        .rev()
-        .find(|l| !l.is_empty())
-        .and_then(|l| serde_json::from_slice::<Record>(l).ok());
-    Ok(match last {
-        Some(r) => (r.seq, r.hash),
-        None => (0, GENESIS.to_owned()),
-    })
-}
-
-/// What the request path hands to the writer: decisions waiting for their line.
-struct Pending {
-    events: std::sync::Mutex<Vec<(Event, Option<PeerInfo>)>>,
-    /// Woken only when the writer sleeps on an empty queue, so a busy agent pays no context
-    /// switch per decision.
-    wake: std::sync::Condvar,
-    idle: std::sync::atomic::AtomicBool,
-    closed: std::sync::atomic::AtomicBool,
-}
-
-/// Handle to the writer thread.
-#[derive(Clone)]
-pub struct AuditLog {
-    pending: std::sync::Arc<Pending>,
-    writer: std::sync::Arc<std::sync::Mutex<Option<std::thread::JoinHandle<()>>>>,
-}
-
-/// How long the writer gathers a batch once woken.
-const GATHER: std::time::Duration = std::time::Duration::from_millis(2);
-
-impl AuditLog {
-    /// Opens (creating 0600) the log and continues its chain from its last line.
-    pub fn open(path: &Path) -> std::io::Result<Self> {
-        use std::sync::atomic::Ordering;
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let (mut seq, mut prev) = resume(path)?;
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(path)?;
-        let pending = std::sync::Arc::new(Pending {
-            events: std::sync::Mutex::new(Vec::new()),
-            wake: std::sync::Condvar::new(),
-            idle: std::sync::atomic::AtomicBool::new(false),
-            closed: std::sync::atomic::AtomicBool::new(false),
-        });
-        let shared = std::sync::Arc::clone(&pending);
-        let writer = std::thread::Builder::new()
-            .name("audit".into())
-            .spawn(move || {
-                // Lines are written in batches; fsync runs at once when the log was quiet, and at
-                // most every SYNC_EVERY under load: every line is on disk within SYNC_EVERY (plus a
-                // batch) of its decision, and a busy agent does not spend its time in the disk.
-                let mut last_sync = std::time::Instant::now() - SYNC_EVERY;
-                let mut dirty = false;
-                loop {
-                    let batch = {
-                        let mut events = shared.events.lock().expect("audit queue poisoned");
-                        while events.is_empty() && !shared.closed.load(Ordering::Acquire) {
-                            let wait = if dirty {
-                                SYNC_EVERY.saturating_sub(last_sync.elapsed())
-                            } else {
-                                std::time::Duration::from_secs(3600)
-                            };
-                            if dirty && wait.is_zero() {
-                                break;
-                            }
-                            shared.idle.store(true, Ordering::Release);
-                            events = shared
-                                .wake
-                                .wait_timeout(events, wait)
-                                .expect("audit queue poisoned")
-                                .0;
-                            shared.idle.store(false, Ordering::Release);
-                        }
-                        std::mem::take(&mut *events)
-                    };
-                    if batch.is_empty() && shared.closed.load(Ordering::Acquire) && !dirty {
-                        break;
-                    }
-                    if !batch.is_empty() {
-                        let mut out = Vec::new();
-                        for (event, peer) in batch {
-                            // Wraps rather than panics on a log whose last line was edited to
-                            // the largest sequence number (verify reports that log).
-                            seq = seq.wrapping_add(1);
-                            let mut record = to_record(event, peer, seq, &prev);
-                            let line = record.seal_line();
-                            prev = record.hash;
-                            out.extend_from_slice(line.as_bytes());
-                            out.push(b'\n');
-                        }
-                        if let Err(e) = file.write_all(&out) {
-                            crate::warn!("cannot append to the audit log: {e}");
-                        }
-                        dirty = true;
-                    }
-                    if dirty && last_sync.elapsed() >= SYNC_EVERY {
-                        if let Err(e) = file.sync_data() {
-                            crate::warn!("cannot fsync the audit log: {e}");
-                        }
-                        last_sync = std::time::Instant::now();
-                        dirty = false;
-                    } else if !shared.closed.load(Ordering::Acquire) {
-                        // Let more decisions gather before the next batch.
-                        std::thread::sleep(GATHER);
-                    }
-                }
-            })?;
-        Ok(Self {
-            pending,
-
-            writer: std::sync::Arc::new(std::sync::Mutex::new(Some(writer))),
-        })
-    }
-
-    pub fn record(&self, event: Event, peer: Option<&PeerInfo>) {
-        use std::sync::atomic::Ordering;
-        self.pending
-            .events
-            .lock()
-            .expect("audit queue poisoned")
-            .push((event, peer.cloned()));
-        if self.pending.idle.load(Ordering::Acquire) {
-            self.pending.wake.notify_one();
-        }
-    }
-}
-
-impl AuditLog {
-    /// Writes and fsyncs what is pending, then stops the writer (the agent's shutdown).
-    pub fn close(&self) {
-        self.pending
-            .closed
-            .store(true, std::sync::atomic::Ordering::Release);
-        self.pending.wake.notify_one();
-        if let Some(handle) = self.writer.lock().expect("audit writer poisoned").take() {
-            let _ = handle.join();
-        }
-    }
-}
-
-fn to_record(e: Event, peer: Option<PeerInfo>, seq: u64, prev: &str) -> Record {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    Record {
-        seq,
-        time: crate::timefmt::iso8601_millis(now),
-        uid: peer
-            .as_ref()
-            .map(|p| p.uid)
-            .unwrap_or_else(crate::hardening::current_uid),
-        pid: peer.as_ref().and_then(|p| p.pid),
-        exe: peer
-            .as_ref()
-            .and_then(|p| p.exe.as_ref())
-            .map(|e| e.display().to_string()),
-        action: e.action.to_owned(),
-        secret: e.secret,
-        exchange: e.exchange,
-        method: e.method,
-        path: e.path,
-        body_sha256: e.body_sha256,
-        decision: if e.allowed { "allowed" } else { "denied" }.to_owned(),
-        reason: e.reason,
-        approval: e.approval,
-        prev: prev.to_owned(),
-        hash: String::new(),
-    }
 }
 
 /// Checks a log; `Err` names the first line that was edited, deleted, inserted or moved.
@@ -405,17 +177,19 @@ pub fn render(r: &Record) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     fn write_three(path: &Path) {
         let log = AuditLog::open(path).unwrap();
         for i in 0..3 {
             log.record(
-                Event {
+                &Event {
                     action: "sign",
-                    secret: Some(format!("s{i}")),
+                    secret: Some(&format!("s{i}")),
                     allowed: true,
-                    body_sha256: Some(hex_sha256(b"{}")),
+                    body_sha256: Some(Sha256::digest(b"{}").into()),
                     ..Default::default()
                 },
                 None,
@@ -438,18 +212,24 @@ mod tests {
     }
 
     fn record(seq: u64, prev: &str) -> Record {
-        let mut r = to_record(
-            Event {
-                action: "lock",
-                allowed: true,
-                ..Default::default()
-            },
-            None,
+        Record {
             seq,
-            prev,
-        );
-        r.hash.clear();
-        r
+            time: "2026-11-27T00:00:00.000Z".into(),
+            uid: 0,
+            pid: None,
+            exe: None,
+            action: "lock".into(),
+            secret: None,
+            exchange: None,
+            method: None,
+            path: None,
+            body_sha256: None,
+            decision: "allowed".into(),
+            reason: None,
+            approval: None,
+            prev: prev.to_owned(),
+            hash: String::new(),
+        }
     }
 
     /// Both panicked; found while writing the audit fuzz target (libFuzzer cannot forge a line's
@@ -490,7 +270,7 @@ mod tests {
         // A reopened log continues the chain.
         let log = AuditLog::open(&path).unwrap();
         log.record(
-            Event {
+            &Event {
                 action: "lock",
                 allowed: true,
                 ..Default::default()
@@ -521,7 +301,7 @@ mod tests {
             "the fragment was cut"
         );
         log.record(
-            Event {
+            &Event {
                 action: "lock",
                 allowed: true,
                 ..Default::default()

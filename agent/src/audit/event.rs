@@ -1,0 +1,218 @@
+//! A decision on its way to the log. The request path appends it, borrowed fields and all, to a
+//! byte queue the writer thread drains: no allocation per decision, and no memory allocated on one
+//! thread and freed on another (under load that made the tokio workers and the writer fight over
+//! glibc's arena locks, a futex call every other signature).
+
+use crate::peer::PeerInfo;
+
+/// A decision to record; the writer adds `seq` and `prev`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Event<'a> {
+    pub action: &'static str,
+    pub secret: Option<&'a str>,
+    pub exchange: Option<&'a str>,
+    pub method: Option<&'a str>,
+    pub path: Option<&'a str>,
+    /// SHA-256 of the request body, computed by the caller (no copy of the body travels).
+    pub body_sha256: Option<[u8; 32]>,
+    pub allowed: bool,
+    pub reason: Option<&'a str>,
+    pub approval: Option<&'a str>,
+}
+
+/// An event read back from the queue: the event's fields, when it happened and who asked.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Queued<'q> {
+    pub time_ms: u64,
+    pub uid: u32,
+    pub pid: Option<i32>,
+    pub exe: Option<&'q [u8]>,
+    pub action: &'q str,
+    pub secret: Option<&'q str>,
+    pub exchange: Option<&'q str>,
+    pub method: Option<&'q str>,
+    pub path: Option<&'q str>,
+    pub body_sha256: Option<&'q [u8; 32]>,
+    pub allowed: bool,
+    pub reason: Option<&'q str>,
+    pub approval: Option<&'q str>,
+}
+
+/// Length prefix of an absent field.
+const ABSENT: u32 = u32::MAX;
+
+fn put(queue: &mut Vec<u8>, field: Option<&[u8]>) {
+    match field {
+        Some(bytes) => {
+            // Fields are names, paths (checked shorter than 2 KiB) and messages: far below 4 GiB.
+            let len = u32::try_from(bytes.len()).unwrap_or(ABSENT - 1);
+            queue.extend_from_slice(&len.to_le_bytes());
+            queue.extend_from_slice(&bytes[..len as usize]);
+        }
+        None => queue.extend_from_slice(&ABSENT.to_le_bytes()),
+    }
+}
+
+/// Appends `event`, stamped with `time_ms` and its client, to `queue`.
+pub fn encode(queue: &mut Vec<u8>, event: &Event<'_>, peer: Option<&PeerInfo>, time_ms: u64) {
+    use std::os::unix::ffi::OsStrExt;
+    let uid = peer.map_or_else(crate::hardening::current_uid, |p| p.uid);
+    let pid = peer.and_then(|p| p.pid);
+    queue.extend_from_slice(&time_ms.to_le_bytes());
+    queue.extend_from_slice(&uid.to_le_bytes());
+    queue.push(u8::from(pid.is_some()) | (u8::from(event.allowed) << 1));
+    queue.extend_from_slice(&pid.unwrap_or(0).to_le_bytes());
+    put(
+        queue,
+        peer.and_then(|p| p.exe.as_deref())
+            .map(|e| e.as_os_str().as_bytes()),
+    );
+    put(queue, Some(event.action.as_bytes()));
+    for field in [event.secret, event.exchange, event.method, event.path] {
+        put(queue, field.map(str::as_bytes));
+    }
+    put(queue, event.body_sha256.as_ref().map(|d| &d[..]));
+    put(queue, event.reason.map(str::as_bytes));
+    put(queue, event.approval.map(str::as_bytes));
+}
+
+/// Reads events back in the order they were queued.
+pub struct Reader<'q> {
+    rest: &'q [u8],
+}
+
+impl<'q> Reader<'q> {
+    pub fn new(queue: &'q [u8]) -> Self {
+        Self { rest: queue }
+    }
+
+    fn take(&mut self, n: usize) -> Option<&'q [u8]> {
+        if self.rest.len() < n {
+            return None;
+        }
+        let (head, tail) = self.rest.split_at(n);
+        self.rest = tail;
+        Some(head)
+    }
+
+    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.take(N)?.try_into().ok()
+    }
+
+    fn field(&mut self) -> Option<Option<&'q [u8]>> {
+        let len = u32::from_le_bytes(self.array()?);
+        if len == ABSENT {
+            return Some(None);
+        }
+        self.take(len as usize).map(Some)
+    }
+
+    /// A text field; everything queued as text came from a `&str`.
+    fn text(&mut self) -> Option<Option<&'q str>> {
+        match self.field()? {
+            Some(bytes) => std::str::from_utf8(bytes).ok().map(Some),
+            None => Some(None),
+        }
+    }
+}
+
+impl<'q> Iterator for Reader<'q> {
+    type Item = Queued<'q>;
+
+    /// `None` at the end of the queue (the queue holds only what `encode` wrote).
+    fn next(&mut self) -> Option<Queued<'q>> {
+        let time_ms = u64::from_le_bytes(self.array()?);
+        let uid = u32::from_le_bytes(self.array()?);
+        let [flags] = self.array()?;
+        let pid = i32::from_le_bytes(self.array()?);
+        Some(Queued {
+            time_ms,
+            uid,
+            pid: (flags & 1 != 0).then_some(pid),
+            allowed: flags & 2 != 0,
+            exe: self.field()?,
+            action: self.text()?.unwrap_or(""),
+            secret: self.text()?,
+            exchange: self.text()?,
+            method: self.text()?,
+            path: self.text()?,
+            body_sha256: match self.field()? {
+                Some(d) => Some(d.try_into().ok()?),
+                None => None,
+            },
+            reason: self.text()?,
+            approval: self.text()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_come_back_as_they_were_queued() {
+        let peer = PeerInfo {
+            uid: 1000,
+            gid: 1000,
+            pid: Some(4242),
+            exe: Some("/usr/bin/bot".into()),
+        };
+        let digest = [7u8; 32];
+        let first = Event {
+            action: "sign",
+            secret: Some("bitget-main"),
+            exchange: Some("bitget"),
+            method: Some("POST"),
+            path: Some("/api/v2/spot/trade/place-order"),
+            body_sha256: Some(digest),
+            allowed: true,
+            reason: None,
+            approval: Some("step-up approver (rule 2)"),
+        };
+        let second = Event {
+            action: "lock",
+            reason: Some("forgot 3 secret(s) \u{e9}\"\n"),
+            ..Default::default()
+        };
+        let mut queue = Vec::new();
+        encode(&mut queue, &first, Some(&peer), 1_700_000_000_123);
+        encode(&mut queue, &second, None, 5);
+        let got: Vec<Queued<'_>> = Reader::new(&queue).collect();
+        assert_eq!(
+            got,
+            vec![
+                Queued {
+                    time_ms: 1_700_000_000_123,
+                    uid: 1000,
+                    pid: Some(4242),
+                    exe: Some(b"/usr/bin/bot"),
+                    action: "sign",
+                    secret: Some("bitget-main"),
+                    exchange: Some("bitget"),
+                    method: Some("POST"),
+                    path: Some("/api/v2/spot/trade/place-order"),
+                    body_sha256: Some(&digest),
+                    allowed: true,
+                    reason: None,
+                    approval: Some("step-up approver (rule 2)"),
+                },
+                Queued {
+                    time_ms: 5,
+                    uid: crate::hardening::current_uid(),
+                    pid: None,
+                    exe: None,
+                    action: "lock",
+                    secret: None,
+                    exchange: None,
+                    method: None,
+                    path: None,
+                    body_sha256: None,
+                    allowed: false,
+                    reason: Some("forgot 3 secret(s) \u{e9}\"\n"),
+                    approval: None,
+                },
+            ]
+        );
+    }
+}
