@@ -3,8 +3,9 @@
 //! and `tests/tests/fuzz_corpus.rs` replays the committed corpus and regression inputs through
 //! them on every `cargo test`. See `docs/fuzzing.md`.
 //!
-//! They run the agent's own code paths, not copies: [`frame`] reads with the server's frame reader
-//! and decodes with the server's [`decode`](crate::server::session::decode).
+//! They run the agent's own code paths, not copies: [`frame`] splits a stream with the server's
+//! frame reader and with the splitter of what it peeks at, and decodes with the server's
+//! [`decode`](crate::server::session::decode).
 
 use std::future::Future;
 use std::path::Path;
@@ -12,7 +13,7 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use crate::proto::{self, frame as framing, ApisecRequest, FrameError};
-use crate::server::session;
+use crate::server::{conn, session};
 
 /// The frames a stream splits into, as the server's (async) reader reads them, and the error that
 /// ended the stream.
@@ -20,7 +21,7 @@ fn server_frames(mut data: &[u8]) -> (Vec<Vec<u8>>, FrameError) {
     let mut frames = Vec::new();
     loop {
         // Reading from a byte slice never waits, so one poll completes the read.
-        let mut read = pin!(session::read_frame(&mut data));
+        let mut read = pin!(conn::read_frame(&mut data));
         match read.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
             Poll::Ready(Ok(message)) => frames.push(message),
             Poll::Ready(Err(e)) => return (frames, e),
@@ -49,6 +50,26 @@ pub fn frame(data: &[u8]) {
             );
         }
     }
+    // The server splits what it peeks at with `frame::complete`: it must agree with the reader.
+    let mut rest = data;
+    let mut peeked = Vec::new();
+    let peek_end = loop {
+        match framing::complete(rest) {
+            Ok(Some(total)) => {
+                peeked.push(rest[4..total].to_vec());
+                rest = &rest[total..];
+            }
+            // Not all there: the server reads it with `read_frame`, which meets the stream's end.
+            Ok(None) => break FrameError::Closed,
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(frames, peeked, "peeking splits the stream differently");
+    assert_eq!(
+        std::mem::discriminant(&end),
+        std::mem::discriminant(&peek_end),
+        "peeking ends the stream differently: {end} / {peek_end}"
+    );
     // The client side reads frames with the blocking reader: it must agree with the server's.
     let mut stream = data;
     let mut blocking = Vec::new();

@@ -46,6 +46,38 @@ pub fn serve_tokio(path: &Path, reply_size: usize) -> std::io::Result<()> {
     })
 }
 
+/// Runs the echo server with the agent's own request reader ([`Requests`]: peek, answer, then
+/// take the request off the socket) until killed: the floor for the agent's I/O as it is, so
+/// that the difference between it and the agent is the agent's own work and nothing else.
+///
+/// [`Requests`]: apisec_agent::server::conn::Requests
+pub fn serve_tokio_peek(path: &Path, reply_size: usize) -> std::io::Result<()> {
+    use apisec_agent::server::conn::Requests;
+    use tokio::io::AsyncWriteExt;
+    let _ = std::fs::remove_file(path);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::UnixListener::bind(path)?;
+        loop {
+            let (stream, _) = listener.accept().await?;
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut requests = Requests::new(read);
+                let mut reply = vec![0u8; 4 + reply_size];
+                reply[..4].copy_from_slice(&(reply_size as u32).to_be_bytes());
+                reply[4] = 29;
+                while requests.next().await.is_ok() {
+                    if write.write_all(&reply).await.is_err() || requests.take().is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    })
+}
+
 /// Runs the thread-per-connection echo server until killed.
 pub fn serve_threads(path: &Path, reply_size: usize) -> std::io::Result<()> {
     let _ = std::fs::remove_file(path);

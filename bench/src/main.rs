@@ -12,6 +12,7 @@
 //! of 100 secrets on SoftHSM (approval excluded); `--load`: 64 clients x 10,000 signatures, each
 //! one checked; and the Python client's round trip against Python's own `hmac`.
 
+mod affinity;
 mod echo;
 mod load;
 mod procstat;
@@ -59,10 +60,10 @@ struct Args {
 fn main() {
     let args = Args::parse();
     if let Some(path) = &args.echo_server {
-        let r = if args.echo_kind == "threads" {
-            echo::serve_threads(path, args.reply_size)
-        } else {
-            echo::serve_tokio(path, args.reply_size)
+        let r = match args.echo_kind.as_str() {
+            "threads" => echo::serve_threads(path, args.reply_size),
+            "tokio-peek" => echo::serve_tokio_peek(path, args.reply_size),
+            _ => echo::serve_tokio(path, args.reply_size),
         };
         r.expect("echo server");
         return;
@@ -70,6 +71,91 @@ fn main() {
     if let Err(e) = run(&args) {
         eprintln!("apisec-bench: {e}");
         std::process::exit(1);
+    }
+}
+
+/// The echo servers the agent is measured against: kind, JSON key, label. `echo` is the floor
+/// the targets are set against: a bare server that reads a frame and writes a reply of the sign
+/// reply's size, on tokio like the agent. `echo_peek` reads as the agent does (peek, answer, then
+/// take the request off the socket; see `apisec_agent::server::conn`), so the agent's distance
+/// to it is the agent's own work alone. `echo_threads` is the simplest server there is.
+const ECHOES: [(&str, &str, &str); 3] = [
+    ("tokio", "echo", "bare echo (tokio)"),
+    (
+        "tokio-peek",
+        "echo_peek",
+        "echo with the agent's reads (tokio)",
+    ),
+    ("threads", "echo_threads", "echo (thread per connection)"),
+];
+
+/// (b) and (c) for one placement of client and servers.
+fn put_latency(
+    put: &mut impl FnMut(&str, f64, &str, &str),
+    suffix: &str,
+    placement: &str,
+    echo_lat: &[stats::Samples],
+    sign_lat: &stats::Samples,
+) {
+    let s50 = sign_lat.percentile_us(50.0);
+    for ((_, key, label), lat) in ECHOES.iter().zip(echo_lat) {
+        for p in [50, 99] {
+            put(
+                &format!("{key}_p{p}_us{suffix}"),
+                lat.percentile_us(p as f64),
+                &format!("(b) {label} p{p}, {placement}"),
+                "us",
+            );
+        }
+    }
+    for p in [50, 99] {
+        put(
+            &format!("sign_p{p}_us{suffix}"),
+            sign_lat.percentile_us(p as f64),
+            &format!("(c) sign round trip p{p}, {placement}"),
+            "us",
+        );
+    }
+    for ((_, key, label), lat) in ECHOES.iter().zip(echo_lat) {
+        let target = if *key == "echo" && suffix.is_empty() {
+            " (target <= 1.5)"
+        } else {
+            ""
+        };
+        put(
+            &format!("sign_over_{key}_p50{suffix}"),
+            s50 / lat.percentile_us(50.0),
+            &format!("(c)/(b) p50 against the {label}, {placement}{target}"),
+            "x",
+        );
+    }
+}
+
+/// What each request of a throughput phase cost the server process: the figure to compare when
+/// a ratio is missed.
+fn put_cost(
+    put: &mut impl FnMut(&str, f64, &str, &str),
+    key: &str,
+    label: &str,
+    clients: usize,
+    run: &world::Throughput,
+) {
+    let Some(cost) = run.server else { return };
+    put(
+        &format!("{key}_server_cpu_us_per_request_{clients}"),
+        cost.cpu_us,
+        &format!("(d) {label}: server CPU per request, {clients} clients"),
+        "us",
+    );
+    // A thread-per-connection server's threads have exited when the phase is read: their
+    // switches are gone from /proc (their CPU time is not).
+    if key != "echo_threads" {
+        put(
+            &format!("{key}_server_switches_per_request_{clients}"),
+            cost.switches,
+            &format!("(d) {label}: server context switches per request, {clients} clients"),
+            "",
+        );
     }
 }
 
@@ -141,105 +227,67 @@ fn run(args: &Args) -> Result<(), String> {
     // (b) and (c): latency, one client.
     let request = world::sign_request_frame();
     let reply_size = world::sign_reply_size(&agent)?;
-    let echo = world::EchoServer::start(&world, reply_size, "tokio")?;
-    let echo_threads = world::EchoServer::start(&world, reply_size, "threads")?;
-    let (echo_lat, threads_lat, sign_lat) =
-        world::interleaved_latency(&echo, &echo_threads, &agent, args.iterations)?;
-    let (e50, e99) = (echo_lat.percentile_us(50.0), echo_lat.percentile_us(99.0));
-    let t50 = threads_lat.percentile_us(50.0);
-    let (s50, s99) = (sign_lat.percentile_us(50.0), sign_lat.percentile_us(99.0));
-    put(
-        "echo_p50_us",
-        e50,
-        "(b) echo (tokio, the agent's I/O) p50",
-        "us",
-    );
-    put("echo_p99_us", e99, "(b) echo (tokio) p99", "us");
-    put(
-        "echo_threads_p50_us",
-        t50,
-        "(b') echo (thread per connection) p50",
-        "us",
-    );
-    put("sign_p50_us", s50, "(c) sign round trip p50", "us");
-    put("sign_p99_us", s99, "(c) sign round trip p99", "us");
-    put(
-        "sign_over_echo_p50",
-        s50 / e50,
-        "(c)/(b) p50 ratio (target <= 1.5)",
-        "x",
-    );
-    put(
-        "sign_over_echo_threads_p50",
-        s50 / t50,
-        "(c)/(b') p50 ratio",
-        "x",
-    );
+    let echoes = ECHOES
+        .iter()
+        .map(|(kind, _, _)| world::EchoServer::start(&world, reply_size, kind))
+        .collect::<Result<Vec<_>, _>>()?;
+    let echo_refs: Vec<&world::EchoServer> = echoes.iter().collect();
+    let cpus = affinity::cpus();
+    let server_cpu = *cpus.last().expect("at least one CPU");
+    let mut pids: Vec<u32> = echoes.iter().map(|e| e.pid()).collect();
+    pids.push(agent.pid());
+    let place = |client: usize, server: usize| -> Result<(), String> {
+        affinity::pin(0, &[client])?;
+        pids.iter().try_for_each(|&p| affinity::pin(p, &[server]))
+    };
+    // Same core first: the figures the targets are read from (the servers' own costs, without
+    // the wake-up of an idle virtual CPU); then client and servers on two cores.
+    for (client, server, suffix, placement) in [
+        (cpus[0], cpus[0], "", "same core"),
+        (cpus[0], server_cpu, "_across_cores", "across cores"),
+    ] {
+        place(client, server)?;
+        let (echo_lat, sign_lat) = world::interleaved_latency(&echo_refs, &agent, args.iterations)?;
+        put_latency(&mut put, suffix, placement, &echo_lat, &sign_lat);
+    }
+    affinity::pin(0, &cpus)?;
+    pids.iter().try_for_each(|&p| affinity::pin(p, &cpus))?;
 
     // (d) throughput.
     let dur = Duration::from_secs_f64(args.seconds);
-    for clients in [1usize, 8, 64] {
-        let e_run = echo.throughput(&request, clients, dur)?;
-        let et_run = echo_threads.throughput(&request, clients, dur)?;
-        let s_run = agent.sign_throughput(clients, dur)?;
-        let (e, et, s) = (e_run.rps, et_run.rps, s_run.rps);
-        let c = clients;
-        // What each request cost the server process: the figure to compare when a ratio is missed.
-        for (key, label, run) in [
-            ("echo", "echo (tokio)", &e_run),
-            ("echo_threads", "echo (threads)", &et_run),
-            ("sign", "agent", &s_run),
-        ] {
-            if let Some(cost) = run.server {
-                put(
-                    &format!("{key}_server_cpu_us_per_request_{c}"),
-                    cost.cpu_us,
-                    &format!("(d) {label} server CPU per request, {c} clients"),
-                    "us",
-                );
-                if key == "echo_threads" {
-                    // Its connection threads have exited when the phase is read: their switches
-                    // are gone from /proc (their CPU time is not).
-                    continue;
-                }
-                put(
-                    &format!("{key}_server_switches_per_request_{c}"),
-                    cost.switches,
-                    &format!("(d) {label} server context switches per request, {c} clients"),
-                    "",
-                );
-            }
+    for c in [1usize, 8, 64] {
+        let mut runs = Vec::new();
+        for echo in &echoes {
+            runs.push(echo.throughput(&request, c, dur)?);
         }
-        put(
-            &format!("echo_rps_{c}"),
-            e,
-            &format!("(d) echo (tokio), {c} clients"),
-            "req/s",
-        );
-        put(
-            &format!("echo_threads_rps_{c}"),
-            et,
-            &format!("(d) echo (threads), {c} clients"),
-            "req/s",
-        );
+        let sign = agent.sign_throughput(c, dur)?;
         put(
             &format!("sign_rps_{c}"),
-            s,
+            sign.rps,
             &format!("(d) sign, {c} clients"),
             "req/s",
         );
-        put(
-            &format!("sign_over_echo_rps_{c}"),
-            s / e,
-            &format!("(d) sign/echo (tokio) at {c} clients (target >= 0.7 at 8 and 64)"),
-            "x",
-        );
-        put(
-            &format!("sign_over_echo_threads_rps_{c}"),
-            s / et,
-            &format!("(d) sign/echo (threads) at {c} clients"),
-            "x",
-        );
+        put_cost(&mut put, "sign", "agent", c, &sign);
+        for ((_, key, label), run) in ECHOES.iter().zip(&runs) {
+            put(
+                &format!("{key}_rps_{c}"),
+                run.rps,
+                &format!("(d) {label}, {c} clients"),
+                "req/s",
+            );
+            put_cost(&mut put, key, label, c, run);
+            let target = if *key == "echo" && c > 1 {
+                " (target >= 0.7)"
+            } else {
+                ""
+            };
+            put(
+                &format!("sign_over_{key}_rps_{c}"),
+                sign.rps / run.rps,
+                &format!("(d) sign / {label}, {c} clients{target}"),
+                "x",
+            );
+        }
     }
 
     if args.load {
@@ -294,7 +342,8 @@ fn run(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
-/// `--profile-clients N`: the two throughput phases alone, announced with the pid to profile.
+/// `--profile-clients N`: the throughput phases alone (the two tokio echoes, then the agent), each
+/// announced with the pid to profile.
 fn profile(
     world: &world::World,
     agent: &world::AgentProc,
@@ -302,16 +351,23 @@ fn profile(
     seconds: f64,
 ) -> Result<(), String> {
     let reply_size = world::sign_reply_size(agent)?;
-    let echo = world::EchoServer::start(world, reply_size, "tokio")?;
     let dur = Duration::from_secs_f64(seconds);
-    let pause = || std::thread::sleep(Duration::from_secs(3));
-    println!("echo pid {}: starting in 3 s", echo.pid());
-    pause();
-    let e = echo.throughput(&world::sign_request_frame(), clients, dur)?;
-    println!("agent pid {}: starting in 3 s", agent.pid());
-    pause();
-    let s = agent.sign_throughput(clients, dur)?;
-    for (label, run) in [("echo (tokio)", &e), ("agent", &s)] {
+    let announce = |what: &str, pid: u32| {
+        println!("{what} pid {pid}: starting in 3 s");
+        std::thread::sleep(Duration::from_secs(3));
+    };
+    let mut results = Vec::new();
+    for (kind, _, label) in &ECHOES[..2] {
+        let echo = world::EchoServer::start(world, reply_size, kind)?;
+        announce(kind, echo.pid());
+        results.push((
+            *label,
+            echo.throughput(&world::sign_request_frame(), clients, dur)?,
+        ));
+    }
+    announce("agent", agent.pid());
+    results.push(("agent", agent.sign_throughput(clients, dur)?));
+    for (label, run) in &results {
         let cost = run.server.map_or(String::new(), |c| {
             format!(
                 ", server {:.2} us CPU and {:.2} context switches per request",

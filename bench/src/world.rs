@@ -48,39 +48,43 @@ pub fn sign_request_frame_for(name: &str) -> Vec<u8> {
     ApisecRequest::Sign(sign_request(name)).to_frame()
 }
 
-/// (b), (b') and (c) measured together: round trips to the tokio echo, the thread echo and the
-/// agent alternate, one after the other, so all three see the same state of the machine (on a VM
-/// the wake-up latency of an idle core dominates a round trip and drifts between runs).
+/// (b) and (c) measured together: round trips to each echo server and to the agent alternate,
+/// one after the other, so all of them see the same state of the machine (on a VM the wake-up
+/// latency of an idle core dominates a round trip and drifts between runs). The order rotates
+/// every round, so that no server always follows the same one.
 pub fn interleaved_latency(
-    echo: &EchoServer,
-    echo_threads: &EchoServer,
+    echoes: &[&EchoServer],
     agent: &AgentProc,
     n: usize,
-) -> Result<(Samples, Samples, Samples), String> {
+) -> Result<(Vec<Samples>, Samples), String> {
     let request = sign_request_frame_for(&name(0));
     let connect = |p: &std::path::Path| UnixStream::connect(p).map_err(|e| e.to_string());
-    let (mut e, mut t, mut a) = (
-        connect(&echo.sock)?,
-        connect(&echo_threads.sock)?,
-        connect(&agent.sock)?,
-    );
+    // The agent is the last one: index echoes.len().
+    let mut streams = echoes
+        .iter()
+        .map(|e| connect(&e.sock))
+        .collect::<Result<Vec<_>, _>>()?;
+    streams.push(connect(&agent.sock)?);
+    let k = streams.len();
     let mut reply = Vec::new();
-    let (mut es, mut ts, mut as_) = (Samples::default(), Samples::default(), Samples::default());
-    for i in 0..n + 1000 {
-        let t0 = Instant::now();
-        echo::roundtrip(&mut e, &request, &mut reply).map_err(|e| e.to_string())?;
-        let t1 = Instant::now();
-        echo::roundtrip(&mut t, &request, &mut reply).map_err(|e| e.to_string())?;
-        let t2 = Instant::now();
-        signed_roundtrip(&mut a, &request, &mut reply)?;
-        let t3 = Instant::now();
-        if i >= 1000 {
-            es.0.push(t1 - t0);
-            ts.0.push(t2 - t1);
-            as_.0.push(t3 - t2);
+    let mut samples = vec![Samples::default(); k];
+    for round in 0..n + 1000 {
+        for step in 0..k {
+            let which = (round + step) % k;
+            let stream = &mut streams[which];
+            let t = Instant::now();
+            if which == k - 1 {
+                signed_roundtrip(stream, &request, &mut reply)?;
+            } else {
+                echo::roundtrip(stream, &request, &mut reply).map_err(|e| e.to_string())?;
+            }
+            if round >= 1000 {
+                samples[which].0.push(t.elapsed());
+            }
         }
     }
-    Ok((es, ts, as_))
+    let agent_samples = samples.pop().expect("the agent's samples");
+    Ok((samples, agent_samples))
 }
 
 /// One raw round trip with the agent; anything but a signature reply is an error.

@@ -34,6 +34,16 @@ pub fn check_len(header: [u8; 4]) -> Result<usize, FrameError> {
     Ok(len)
 }
 
+/// The length of the frame (prefix included) at the start of `bytes`, when all of it is there;
+/// `None` while more bytes are needed. How the server splits what it peeks at into frames.
+pub fn complete(bytes: &[u8]) -> Result<Option<usize>, FrameError> {
+    let Some(header) = bytes.first_chunk::<4>() else {
+        return Ok(None);
+    };
+    let total = 4 + check_len(*header)?;
+    Ok((bytes.len() >= total).then_some(total))
+}
+
 /// Wraps a message (type byte + payload) in its length prefix.
 pub fn encode(message_type: u8, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(5 + payload.len());

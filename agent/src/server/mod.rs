@@ -3,6 +3,7 @@
 //! socket activation can hand in their own.
 
 pub mod agent;
+pub mod conn;
 pub mod nonces;
 pub mod requests;
 pub mod session;

@@ -1,4 +1,5 @@
-//! One client connection: read a frame (length checked before allocation), answer it, repeat.
+//! One client connection: look at a request (length checked before allocation), answer it, take
+//! it off the socket, repeat ([`super::conn`] says why in that order).
 //! Requests are answered strictly in order, so pipelined requests get their replies in the order
 //! sent. A request the agent does not know gets `SSH_AGENT_FAILURE` and the connection stays
 //! open; only an unreadable frame (bad length, closed mid-frame) ends the connection.
@@ -7,13 +8,14 @@ use std::sync::Arc;
 
 use ssh_agent_lib::proto::Request;
 use ssh_encoding::Decode;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::AsyncWriteExt;
+use tokio::net::unix::OwnedWriteHalf;
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, Notify};
 use zeroize::Zeroize;
 
 use super::agent::Agent;
+use super::conn::Requests;
 use crate::peer::PeerInfo;
 use crate::proto::{self, frame, msg, ApisecRequest, ErrorCode, ErrorReply, FrameError};
 
@@ -24,27 +26,6 @@ fn lock_event<'a>(action: &'static str, allowed: bool, reason: &'a str) -> crate
         reason: (!reason.is_empty()).then_some(reason),
         ..Default::default()
     }
-}
-
-/// Reads one frame (the length is checked before anything is allocated for it). Generic over the
-/// reader so that the fuzz target (`crate::fuzzing::frame`) drives this very function over bytes.
-pub async fn read_frame<R: AsyncRead + Unpin>(reader: &mut R) -> Result<Vec<u8>, FrameError> {
-    let mut header = [0u8; 4];
-    match reader.read_exact(&mut header).await {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(FrameError::Closed),
-        Err(e) => return Err(e.into()),
-    }
-    let len = frame::check_len(header)?;
-    let mut message = vec![0u8; len];
-    reader.read_exact(&mut message).await.map_err(|e| {
-        if e.kind() == std::io::ErrorKind::UnexpectedEof {
-            FrameError::Closed
-        } else {
-            e.into()
-        }
-    })?;
-    Ok(message)
 }
 
 /// A request as the server understands it, decoded from one frame without any I/O.
@@ -102,38 +83,41 @@ fn success() -> Vec<u8> {
     frame::encode(msg::SUCCESS, &[])
 }
 
-/// Serves one connection until the client closes it or sends an unreadable frame.
+/// Serves one connection until the client closes it or sends an unreadable frame. Each request
+/// stays queued on the socket until its reply is written (see [`super::conn`]).
 pub async fn serve(stream: UnixStream, peer: PeerInfo, agent: Arc<Agent>, shutdown: Arc<Notify>) {
     let (read, mut write) = stream.into_split();
-    let mut reader = BufReader::new(read);
+    let mut requests = Requests::new(read);
     loop {
-        let message = match read_frame(&mut reader).await {
-            Ok(m) => m,
+        let decoded = match requests.next().await {
+            Ok(message) => decode(message),
             Err(FrameError::Closed) => return,
             Err(e) => {
                 crate::warn!("closing connection from {}: {e}", peer.describe());
                 return;
             }
         };
-        if handle(message, &peer, &agent, &mut reader, &mut write, &shutdown)
-            .await
-            .is_err()
-        {
+        let carried_passphrase = matches!(decoded, Decoded::Lock(_) | Decoded::Unlock(_));
+        let answered = handle(decoded, &peer, &agent, &mut requests, &mut write, &shutdown).await;
+        if answered.and_then(|()| requests.take()).is_err() {
             return; // the client went away
+        }
+        if carried_passphrase {
+            requests.wipe();
         }
     }
 }
 
 /// Answers one message, writing one or more frames.
 async fn handle(
-    message: Vec<u8>,
+    decoded: Decoded,
     peer: &PeerInfo,
     agent: &Arc<Agent>,
-    reader: &mut BufReader<OwnedReadHalf>,
+    requests: &mut Requests,
     write: &mut OwnedWriteHalf,
     shutdown: &Notify,
 ) -> std::io::Result<()> {
-    let reply = match decode(&message) {
+    let reply = match decoded {
         Decoded::Identities => {
             // No SSH keys are served (yet): an empty list, so `ssh-add -l` says so without error.
             frame::encode(msg::IDENTITIES_ANSWER, &0u32.to_be_bytes())
@@ -179,7 +163,9 @@ async fn handle(
                 failure()
             }
         }
-        Decoded::Apisec(req) => return extension(req, peer, agent, reader, write, shutdown).await,
+        Decoded::Apisec(req) => {
+            return extension(req, peer, agent, requests, write, shutdown).await
+        }
         Decoded::Malformed(e) => ErrorReply::new(ErrorCode::BadRequest, e.to_string()).to_frame(),
         Decoded::Unknown => failure(),
     };
@@ -190,7 +176,7 @@ async fn extension(
     req: ApisecRequest,
     peer: &PeerInfo,
     agent: &Arc<Agent>,
-    reader: &mut BufReader<OwnedReadHalf>,
+    requests: &mut Requests,
     write: &mut OwnedWriteHalf,
     shutdown: &Notify,
 ) -> std::io::Result<()> {
@@ -222,7 +208,7 @@ async fn extension(
         ApisecRequest::Sign(r) => agent.sign(r, peer).await.map(|s| s.encode()),
         ApisecRequest::Mac(r) => agent.mac(r, peer).map(|m| proto::encode_mac_reply(&m)),
         ApisecRequest::Unlock(r) => {
-            return unlock(r, peer, agent, reader, write).await;
+            return unlock(r, peer, agent, requests, write).await;
         }
     };
     let frame = match result {
@@ -239,9 +225,11 @@ async fn unlock(
     r: &proto::UnlockRequest,
     peer: &PeerInfo,
     agent: &Arc<Agent>,
-    reader: &mut BufReader<OwnedReadHalf>,
+    requests: &mut Requests,
     write: &mut OwnedWriteHalf,
 ) -> std::io::Result<()> {
+    // Off the socket now, so that a hang-up during the wait can be seen.
+    requests.take()?;
     let want_progress = r.flags & proto::UNLOCK_WANT_PROGRESS != 0;
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
     let work = agent.unlock(&r.names, peer, want_progress.then_some(tx));
@@ -251,13 +239,13 @@ async fn unlock(
     let result = loop {
         tokio::select! {
             result = &mut work => break result,
-            hung_up = reader.fill_buf(), if !more_pending => {
+            hung_up = requests.closed_or_more(), if !more_pending => {
                 match hung_up {
-                    Ok([]) | Err(_) => {
+                    Ok(true) | Err(_) => {
                         crate::info!("unlock abandoned: {} hung up while waiting", peer.describe());
                         return Err(std::io::ErrorKind::ConnectionAborted.into());
                     }
-                    Ok(_) => more_pending = true,
+                    Ok(false) => more_pending = true,
                 }
             }
             Some(line) = rx.recv() => {

@@ -1,0 +1,45 @@
+//! CPU placement for the latency measurement. On a VM a round trip between two threads on the same
+//! core costs a few microseconds, and between two cores several tens (waking an idle virtual CPU);
+//! left to the scheduler, each server lands one way or the other for a whole run, and the ratios
+//! between them measure the lottery, not the servers. Pinned, every server gets the same deal.
+
+/// Moves every thread of `pid` (or, with `pid` 0, the calling thread) onto `cpus`.
+pub fn pin(pid: u32, cpus: &[usize]) -> Result<(), String> {
+    // SAFETY: cpu_set_t is plain data; CPU_ZERO/CPU_SET only write inside it.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for &cpu in cpus {
+        unsafe { libc::CPU_SET(cpu, &mut set) };
+    }
+    let tids: Vec<i32> = if pid == 0 {
+        vec![0]
+    } else {
+        std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map_err(|e| format!("cannot list the threads of {pid}: {e}"))?
+            .flatten()
+            .filter_map(|t| t.file_name().to_str()?.parse().ok())
+            .collect()
+    };
+    for tid in tids {
+        // SAFETY: `set` is a valid cpu_set_t of the size passed.
+        let r = unsafe { libc::sched_setaffinity(tid, std::mem::size_of_val(&set), &set) };
+        if r != 0 {
+            return Err(format!(
+                "cannot pin thread {tid}: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The CPUs this process may run on.
+pub fn cpus() -> Vec<usize> {
+    // SAFETY: as in `pin`; sched_getaffinity writes into `set`.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    if unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) } != 0 {
+        return vec![0];
+    }
+    (0..libc::CPU_SETSIZE as usize)
+        .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
+        .collect()
+}
