@@ -292,10 +292,25 @@ impl ErrorReply {
 
 /// Builds a type-29 frame: `string name || details`.
 pub fn extension_response_frame(name: &str, details: &[u8]) -> Vec<u8> {
-    let mut o = Out::default();
-    o.text(name);
-    o.buf.extend_from_slice(details);
-    frame::encode(msg::EXTENSION_RESPONSE, &o.buf)
+    extension_response_frame_with(name, details.len(), |o| o.buf.extend_from_slice(details))
+}
+
+/// Builds a type-29 frame whose details `write` appends, in one buffer (the length is filled in
+/// at the end): the sign reply, on every signature, is not built and copied twice.
+pub fn extension_response_frame_with(
+    name: &str,
+    details_hint: usize,
+    write: impl FnOnce(&mut Out),
+) -> Vec<u8> {
+    let mut o = Out {
+        buf: Vec::with_capacity(9 + name.len() + details_hint),
+    };
+    o.buf.extend_from_slice(&[0; 4]);
+    o.u8(msg::EXTENSION_RESPONSE).text(name);
+    write(&mut o);
+    let len = (o.buf.len() - 4) as u32;
+    o.buf[..4].copy_from_slice(&len.to_be_bytes());
+    o.buf
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -451,12 +466,21 @@ pub struct SignReply {
 impl SignReply {
     pub fn encode(&self) -> Vec<u8> {
         let mut o = Out::default();
+        self.write(&mut o);
+        o.buf
+    }
+
+    /// The whole reply frame, built in one buffer.
+    pub fn to_frame(&self) -> Vec<u8> {
+        extension_response_frame_with(EXT_SIGN, 512, |o| self.write(o))
+    }
+
+    fn write(&self, o: &mut Out) {
         o.pair_list(&self.headers)
             .pair_list(&self.query_additions)
             .text(&self.query)
             .bool(self.body.is_some())
             .bytes(self.body.as_deref().unwrap_or_default());
-        o.buf
     }
     pub fn decode(details: &[u8]) -> Result<Self, WireError> {
         let mut c = Cursor::new(details);
@@ -583,6 +607,13 @@ mod tests {
             body: Some(b"nonce=1".to_vec()),
         };
         assert_eq!(SignReply::decode(&r.encode()).unwrap(), r);
+        // The one-buffer frame is the framed `string name || details`.
+        let mut payload = (EXT_SIGN.len() as u32).to_be_bytes().to_vec();
+        payload.extend_from_slice(EXT_SIGN.as_bytes());
+        payload.extend_from_slice(&r.encode());
+        let framed = frame::encode(msg::EXTENSION_RESPONSE, &payload);
+        assert_eq!(r.to_frame(), framed);
+        assert_eq!(extension_response_frame(EXT_SIGN, &r.encode()), framed);
         let e = ErrorReply::new(ErrorCode::Sealed, "sealed");
         let f = e.to_frame();
         assert_eq!(f[4], msg::EXTENSION_FAILURE);

@@ -205,7 +205,13 @@ async fn extension(
             shutdown.notify_one();
             return Ok(());
         }
-        ApisecRequest::Sign(r) => agent.sign(r, peer).await.map(|s| s.encode()),
+        ApisecRequest::Sign(r) => {
+            let frame = match agent.sign(r, peer).await {
+                Ok(reply) => reply.to_frame(),
+                Err(e) => e.to_frame(),
+            };
+            return write.write_all(&frame).await;
+        }
         ApisecRequest::Mac(r) => agent.mac(r, peer).map(|m| proto::encode_mac_reply(&m)),
         ApisecRequest::Unlock(r) => {
             return unlock(r, peer, agent, requests, write).await;
