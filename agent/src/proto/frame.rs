@@ -53,23 +53,21 @@ pub fn encode(message_type: u8, payload: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A stream that ends inside a frame has closed; any other error is an error.
+pub fn eof_is_closed(e: io::Error) -> FrameError {
+    if e.kind() == io::ErrorKind::UnexpectedEof {
+        FrameError::Closed
+    } else {
+        e.into()
+    }
+}
+
 /// Reads one frame from a blocking stream: the message (type byte first), without the length.
 pub fn read_blocking(stream: &mut impl Read) -> Result<Vec<u8>, FrameError> {
     let mut header = [0u8; 4];
-    match stream.read_exact(&mut header) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Err(FrameError::Closed),
-        Err(e) => return Err(e.into()),
-    }
-    let len = check_len(header)?;
-    let mut message = vec![0u8; len];
-    stream.read_exact(&mut message).map_err(|e| {
-        if e.kind() == io::ErrorKind::UnexpectedEof {
-            FrameError::Closed
-        } else {
-            e.into()
-        }
-    })?;
+    stream.read_exact(&mut header).map_err(eof_is_closed)?;
+    let mut message = vec![0u8; check_len(header)?];
+    stream.read_exact(&mut message).map_err(eof_is_closed)?;
     Ok(message)
 }
 

@@ -32,20 +32,15 @@ const KEEP: usize = 64 * 1024;
 /// function over bytes.
 pub async fn read_frame<R: AsyncRead + Unpin>(reader: &mut R) -> Result<Vec<u8>, FrameError> {
     let mut header = [0u8; 4];
-    match reader.read_exact(&mut header).await {
-        Ok(_) => {}
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Err(FrameError::Closed),
-        Err(e) => return Err(e.into()),
-    }
-    let len = frame::check_len(header)?;
-    let mut message = vec![0u8; len];
-    reader.read_exact(&mut message).await.map_err(|e| {
-        if e.kind() == io::ErrorKind::UnexpectedEof {
-            FrameError::Closed
-        } else {
-            e.into()
-        }
-    })?;
+    reader
+        .read_exact(&mut header)
+        .await
+        .map_err(frame::eof_is_closed)?;
+    let mut message = vec![0u8; frame::check_len(header)?];
+    reader
+        .read_exact(&mut message)
+        .await
+        .map_err(frame::eof_is_closed)?;
     Ok(message)
 }
 
