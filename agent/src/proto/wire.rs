@@ -160,10 +160,10 @@ impl Out {
         }
         self
     }
-    pub fn pair_list(&mut self, v: &[(String, String)]) -> &mut Self {
+    pub fn pair_list<A: AsRef<str>, B: AsRef<str>>(&mut self, v: &[(A, B)]) -> &mut Self {
         self.u32(v.len() as u32);
         for (a, b) in v {
-            self.text(a).text(b);
+            self.text(a.as_ref()).text(b.as_ref());
         }
         self
     }

@@ -94,8 +94,8 @@ pub struct Stamp {
 /// What the client must add to its request.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Signed {
-    /// Headers to send, in the order the exchange documents them.
-    pub headers: Vec<(String, String)>,
+    /// Headers to send, in the order the exchange documents them (names are the exchange's, fixed).
+    pub headers: Vec<(&'static str, String)>,
     /// Parameters the agent appended to the query (already included in `query`).
     pub query_additions: Vec<(String, String)>,
     /// The complete query string to send (the client's query plus the additions), without `?`.

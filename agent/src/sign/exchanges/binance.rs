@@ -113,7 +113,7 @@ impl Preset for Binance {
         query.push_str("&signature=");
         query.push_str(&signature);
         Ok(Signed {
-            headers: vec![("X-MBX-APIKEY".into(), credentials.api_key.to_owned())],
+            headers: vec![("X-MBX-APIKEY", credentials.api_key.to_owned())],
             query_additions: vec![
                 ("timestamp".into(), stamp.timestamp.clone()),
                 ("signature".into(), signature),
@@ -160,10 +160,7 @@ mod tests {
             signed.query,
             format!("{}&timestamp=1499827319559&signature={expected}", req.query)
         );
-        assert_eq!(
-            signed.headers,
-            vec![("X-MBX-APIKEY".into(), creds.api_key.into())]
-        );
+        assert_eq!(signed.headers, vec![("X-MBX-APIKEY", creds.api_key.into())]);
     }
 
     #[test]

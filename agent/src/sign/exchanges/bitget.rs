@@ -99,12 +99,12 @@ impl Preset for Bitget {
         );
         Ok(Signed {
             headers: vec![
-                ("ACCESS-KEY".into(), credentials.api_key.to_owned()),
-                ("ACCESS-SIGN".into(), b64(&mac)),
-                ("ACCESS-TIMESTAMP".into(), stamp.timestamp.clone()),
-                ("ACCESS-PASSPHRASE".into(), passphrase.to_owned()),
-                ("Content-Type".into(), "application/json".into()),
-                ("locale".into(), "en-US".into()),
+                ("ACCESS-KEY", credentials.api_key.to_owned()),
+                ("ACCESS-SIGN", b64(&mac)),
+                ("ACCESS-TIMESTAMP", stamp.timestamp.clone()),
+                ("ACCESS-PASSPHRASE", passphrase.to_owned()),
+                ("Content-Type", "application/json".into()),
+                ("locale", "en-US".into()),
             ],
             query_additions: vec![],
             query: request.query.clone(),

@@ -112,7 +112,7 @@ impl Preset for CoinbaseAdvanced {
                 })?;
         let jwt = format!("{signing_input}.{}", b64url(&signature));
         Ok(Signed {
-            headers: vec![("Authorization".into(), format!("Bearer {jwt}"))],
+            headers: vec![("Authorization", format!("Bearer {jwt}"))],
             query_additions: vec![],
             query: request.query.clone(),
             body: None,

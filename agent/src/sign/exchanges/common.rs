@@ -344,11 +344,8 @@ pub(crate) fn join_query(query: &str, additions: &[(String, String)]) -> String 
     out
 }
 
-pub(crate) fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
-        .collect()
+pub(crate) fn headers(pairs: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
+    pairs.iter().map(|(k, v)| (*k, (*v).to_string())).collect()
 }
 
 #[cfg(test)]
@@ -380,9 +377,9 @@ pub(crate) mod test_support {
         }
     }
 
-    pub fn header<'a>(h: &'a [(String, String)], name: &str) -> &'a str {
+    pub fn header<'a>(h: &'a [(&'static str, String)], name: &str) -> &'a str {
         h.iter()
-            .find(|(k, _)| k == name)
+            .find(|(k, _)| *k == name)
             .map(|(_, v)| v.as_str())
             .unwrap_or_else(|| panic!("header {name} missing"))
     }

@@ -96,7 +96,7 @@ impl Preset for KrakenFutures {
         let sig = b64(&hmac_sha512(&key, &[&digest]));
         let mut h = headers(&[("APIKey", c.api_key), ("Authent", &sig)]);
         if let Some(n) = nonce {
-            h.push(("Nonce".into(), n.into()));
+            h.push(("Nonce", n.into()));
         }
         Ok(Signed {
             headers: h,

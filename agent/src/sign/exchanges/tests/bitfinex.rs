@@ -25,9 +25,9 @@ fn wallets_matches_ccxt() {
     assert_eq!(
         s.headers,
         vec![
-            ("bfx-nonce".into(), "1700000000123".into()),
-            ("bfx-apikey".into(), "bfx-key".into()),
-            ("bfx-signature".into(), "67506bc8ff076970df1282b84d191ce638b35565105274086eddbcfccf0837126c7348a4a01d660b13f7434072fbd5da".into()),
+            ("bfx-nonce", "1700000000123".into()),
+            ("bfx-apikey", "bfx-key".into()),
+            ("bfx-signature", "67506bc8ff076970df1282b84d191ce638b35565105274086eddbcfccf0837126c7348a4a01d660b13f7434072fbd5da".into()),
         ]
     );
 }

@@ -10,7 +10,13 @@ use crate::sign::preset::Preset;
 const KEY: &str = "LAqUlngMIQkIUjXMUreyu3qn";
 const SECRET: &str = "chNOOS4KvNXR_Xq4k4c9qsfoKWvnDecLATCRlcBwyKDYnWgO";
 
-fn sign(method: &str, path: &str, query: &str, body: &str, expires: &str) -> Vec<(String, String)> {
+fn sign(
+    method: &str,
+    path: &str,
+    query: &str,
+    body: &str,
+    expires: &str,
+) -> Vec<(&'static str, String)> {
     Bitmex
         .sign(
             &req(method, path, query, body),
@@ -26,10 +32,10 @@ fn published_simple_get() {
     assert_eq!(
         sign("GET", "/api/v1/instrument", "", "", "1518064236"),
         vec![
-            ("api-expires".into(), "1518064236".into()),
-            ("api-key".into(), KEY.into()),
+            ("api-expires", "1518064236".into()),
+            ("api-key", KEY.into()),
             (
-                "api-signature".into(),
+                "api-signature",
                 "c7682d435d0cfe87c16098df34ef2eb5a549d4c5a3c2b1f0f77b8af73423bf00".into()
             ),
         ]

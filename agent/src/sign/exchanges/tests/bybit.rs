@@ -30,13 +30,13 @@ fn get_matches_ccxt() {
     assert_eq!(
         s.headers,
         vec![
-            ("X-BAPI-API-KEY".into(), "bybit-key".into()),
-            ("X-BAPI-TIMESTAMP".into(), "1700000000123".into()),
+            ("X-BAPI-API-KEY", "bybit-key".into()),
+            ("X-BAPI-TIMESTAMP", "1700000000123".into()),
             (
-                "X-BAPI-SIGN".into(),
+                "X-BAPI-SIGN",
                 "c7fd48f0084f86346c89616caf137eeef63709ef4a9906c29988e2594e8e3d62".into()
             ),
-            ("X-BAPI-RECV-WINDOW".into(), "5000".into()),
+            ("X-BAPI-RECV-WINDOW", "5000".into()),
         ]
     );
 }

@@ -28,13 +28,13 @@ fn get_accounts_matches_ccxt() {
     assert_eq!(
         s.headers,
         vec![
-            ("CB-ACCESS-KEY".into(), "cb-key".into()),
+            ("CB-ACCESS-KEY", "cb-key".into()),
             (
-                "CB-ACCESS-SIGN".into(),
+                "CB-ACCESS-SIGN",
                 "dEIUZUZ3gCq2YSGnf3uipTOqFzdzYmYIv5LfEOlkvbE=".into()
             ),
-            ("CB-ACCESS-TIMESTAMP".into(), "1700000000.123".into()),
-            ("CB-ACCESS-PASSPHRASE".into(), "cb-pass".into()),
+            ("CB-ACCESS-TIMESTAMP", "1700000000.123".into()),
+            ("CB-ACCESS-PASSPHRASE", "cb-pass".into()),
         ]
     );
 }

@@ -31,7 +31,7 @@ fn account_summary_matches_ccxt() {
     assert_eq!(
         s.headers,
         vec![(
-            "Authorization".into(),
+            "Authorization",
             "deri-hmac-sha256 id=der-id,ts=1700000000123,sig=a1d69cf46e5059e3d4fdeece585b14e3f6719700cc874cf6e634f6af3e297859,nonce=abcd1234".into()
         )]
     );

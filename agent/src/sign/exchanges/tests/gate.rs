@@ -30,9 +30,9 @@ fn get_with_query_matches_ccxt() {
     assert_eq!(
         s.headers,
         vec![
-            ("KEY".into(), "gate-key".into()),
-            ("Timestamp".into(), "1700000000".into()),
-            ("SIGN".into(), "34eb7c34c8713032fe3254bde04fe8a61e16b540297b7b6515287bf0e785e1fa55230aa8d85d77763ff2d37c5af9b07cfb8f9133db981854cdf1de02bb8c3bdf".into()),
+            ("KEY", "gate-key".into()),
+            ("Timestamp", "1700000000".into()),
+            ("SIGN", "34eb7c34c8713032fe3254bde04fe8a61e16b540297b7b6515287bf0e785e1fa55230aa8d85d77763ff2d37c5af9b07cfb8f9133db981854cdf1de02bb8c3bdf".into()),
         ]
     );
 }

@@ -35,9 +35,9 @@ fn published_addorder_example() {
     assert_eq!(
         s.headers,
         vec![
-            ("API-Key".into(), "pubkey".into()),
+            ("API-Key", "pubkey".into()),
             (
-                "API-Sign".into(),
+                "API-Sign",
                 "4/dpxb3iT4tp/ZCVEwSnEsLxx0bqyhLpdfOpc6fn7OR8+UClSV5n9E6aSS8MPtnRfp32bAb0nmbRn6H8ndwLUQ==".into()
             ),
         ]

@@ -30,9 +30,9 @@ fn sendorder_without_nonce_matches_ccxt() {
     assert_eq!(
         s.headers,
         vec![
-            ("APIKey".into(), "kf-key".into()),
+            ("APIKey", "kf-key".into()),
             (
-                "Authent".into(),
+                "Authent",
                 "KSOCw44m/nRCcthCthtgc20UrDYJBRuaUnKUy3ojsnsaSDBijCze1/ireuCc14VpppGTuPywqyxkLzsGKahCVQ==".into()
             ),
         ]

@@ -45,17 +45,17 @@ fn get_with_query_matches_ccxt() {
     assert_eq!(
         s.headers,
         vec![
-            ("KC-API-KEY".into(), "ku-key".into()),
+            ("KC-API-KEY", "ku-key".into()),
             (
-                "KC-API-SIGN".into(),
+                "KC-API-SIGN",
                 "QQAl5q37Nru8ESZNcvd/x1PDy0KRJNayOKiJYiNP/MA=".into()
             ),
-            ("KC-API-TIMESTAMP".into(), "1700000000123".into()),
+            ("KC-API-TIMESTAMP", "1700000000123".into()),
             (
-                "KC-API-PASSPHRASE".into(),
+                "KC-API-PASSPHRASE",
                 "W+6LTw64AIrJ0+oLSuTiK4cJF8WnslasXjkq38o30xw=".into()
             ),
-            ("KC-API-KEY-VERSION".into(), "2".into()),
+            ("KC-API-KEY-VERSION", "2".into()),
         ]
     );
 }

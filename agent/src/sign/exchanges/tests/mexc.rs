@@ -44,7 +44,7 @@ fn published_example_2_query_only_and_example_1_is_wrong() {
         s.query_additions[1].1,
         "323c96ab85a745712e95e63cad28903dd8292e4a905e99c4ee3932023843a117"
     );
-    assert_eq!(s.headers, vec![("X-MEXC-APIKEY".into(), DOC_KEY.into())]);
+    assert_eq!(s.headers, vec![("X-MEXC-APIKEY", DOC_KEY.into())]);
 }
 
 #[test]

@@ -29,13 +29,13 @@ fn get_with_query_matches_ccxt() {
     assert_eq!(
         s.headers,
         vec![
-            ("OK-ACCESS-KEY".into(), "okx-key".into()),
+            ("OK-ACCESS-KEY", "okx-key".into()),
             (
-                "OK-ACCESS-SIGN".into(),
+                "OK-ACCESS-SIGN",
                 "ZpOF5xqjA6yID+yE3NQZWOeW91Wu8ZyBZzVeC0sbaiI=".into()
             ),
-            ("OK-ACCESS-TIMESTAMP".into(), TS.into()),
-            ("OK-ACCESS-PASSPHRASE".into(), "okx-pass".into()),
+            ("OK-ACCESS-TIMESTAMP", TS.into()),
+            ("OK-ACCESS-PASSPHRASE", "okx-pass".into()),
         ]
     );
     assert_eq!(s.query, "ccy=BTC");
