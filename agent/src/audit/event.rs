@@ -86,6 +86,11 @@ impl<'q> Reader<'q> {
         Self { rest: queue }
     }
 
+    /// What could not be read back as an event (nothing, unless encoding and decoding disagree).
+    pub fn unread(&self) -> usize {
+        self.rest.len()
+    }
+
     fn take(&mut self, n: usize) -> Option<&'q [u8]> {
         if self.rest.len() < n {
             return None;

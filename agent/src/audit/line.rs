@@ -56,9 +56,9 @@ pub fn append(out: &mut Vec<u8>, seq: u64, event: &Queued<'_>, prev: &str) -> [u
     );
     optional(out, "reason", event.reason);
     optional(out, "approval", event.approval);
-    out.extend_from_slice(b"\"prev\":\"");
-    out.extend_from_slice(prev.as_bytes());
-    out.push(b'"');
+    // Escaped too: after a restart it comes from the log's last line, which may have been edited.
+    out.extend_from_slice(b"\"prev\":");
+    serde_json::to_writer(&mut *out, prev).expect("writing to a Vec cannot fail");
     let hash = Sha256::new()
         .chain_update(&out[start..])
         .chain_update(b"}")
@@ -162,5 +162,19 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert_eq!(text, expected);
         assert_eq!(verify(&text), Ok(3));
+    }
+
+    /// After a restart `prev` comes from the log's last line, which may have been edited: the new
+    /// line must stay JSON whatever it holds (`verify` then reports the edited line).
+    #[test]
+    fn an_edited_prev_is_escaped() {
+        let mut queue = Vec::new();
+        event::encode(&mut queue, &Event::default(), None, 0);
+        let q = Reader::new(&queue).next().unwrap();
+        let mut out = Vec::new();
+        append(&mut out, 2, &q, "ab\"c\\");
+        let record: Record = serde_json::from_slice(out.trim_ascii_end()).unwrap();
+        assert_eq!(record.prev, "ab\"c\\");
+        assert_eq!(String::from_utf8(out).unwrap(), by_serde(&q, 2, "ab\"c\\"));
     }
 }

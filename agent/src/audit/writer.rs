@@ -96,8 +96,12 @@ struct Chain {
 
 impl Chain {
     fn write_batch(&mut self, batch: &[u8]) {
+        if self.out.capacity() > KEEP_CAPACITY {
+            self.out = Vec::new();
+        }
         self.out.clear();
-        for event in Reader::new(batch) {
+        let mut events = Reader::new(batch);
+        for event in events.by_ref() {
             // Wraps rather than panics on a log whose last line was edited to the largest
             // sequence number (verify reports that log).
             self.seq = self.seq.wrapping_add(1);
@@ -105,6 +109,12 @@ impl Chain {
             self.prev.clear();
             self.prev
                 .push_str(std::str::from_utf8(&hash).expect("hex digits"));
+        }
+        if events.unread() > 0 {
+            crate::warn!(
+                "audit queue: {} bytes could not be read back as decisions; they are not in the log",
+                events.unread()
+            );
         }
         if let Err(e) = self.file.write_all(&self.out) {
             crate::warn!("cannot append to the audit log: {e}");
@@ -148,16 +158,14 @@ impl AuditLog {
 
     /// Queues a decision (stamped now) for the writer.
     pub fn record(&self, event: &Event<'_>, peer: Option<&PeerInfo>) {
+        let mut queue = self.pending.queue.lock().expect("audit queue poisoned");
+        // Stamped under the lock, so that times never go backwards from one line to the next.
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
-        event::encode(
-            &mut self.pending.queue.lock().expect("audit queue poisoned"),
-            event,
-            peer,
-            now_ms,
-        );
+        event::encode(&mut queue, event, peer, now_ms);
+        drop(queue);
         if self.pending.idle.load(Ordering::Acquire) {
             self.pending.wake.notify_one();
         }

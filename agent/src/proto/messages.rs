@@ -472,16 +472,24 @@ impl SignReply {
 
     /// The whole reply frame, built in one buffer.
     pub fn to_frame(&self) -> Vec<u8> {
-        extension_response_frame_with(EXT_SIGN, 512, |o| self.write(o))
+        sign_reply_frame(
+            &self.headers,
+            &self.query_additions,
+            &self.query,
+            self.body.as_deref(),
+        )
     }
 
     fn write(&self, o: &mut Out) {
-        o.pair_list(&self.headers)
-            .pair_list(&self.query_additions)
-            .text(&self.query)
-            .bool(self.body.is_some())
-            .bytes(self.body.as_deref().unwrap_or_default());
+        write_sign_reply(
+            o,
+            &self.headers,
+            &self.query_additions,
+            &self.query,
+            self.body.as_deref(),
+        );
     }
+
     pub fn decode(details: &[u8]) -> Result<Self, WireError> {
         let mut c = Cursor::new(details);
         let headers = c.pair_list("sign reply headers")?;
@@ -497,6 +505,33 @@ impl SignReply {
             body: replaced.then_some(body),
         })
     }
+}
+
+fn write_sign_reply<N: AsRef<str>>(
+    o: &mut Out,
+    headers: &[(N, String)],
+    query_additions: &[(String, String)],
+    query: &str,
+    body: Option<&[u8]>,
+) {
+    o.pair_list(headers)
+        .pair_list(query_additions)
+        .text(query)
+        .bool(body.is_some())
+        .bytes(body.unwrap_or_default());
+}
+
+/// A sign reply frame written from borrowed parts, in one buffer: the server writes its
+/// signature's headers (whose names are static strings) without building a [`SignReply`] first.
+pub fn sign_reply_frame<N: AsRef<str>>(
+    headers: &[(N, String)],
+    query_additions: &[(String, String)],
+    query: &str,
+    body: Option<&[u8]>,
+) -> Vec<u8> {
+    extension_response_frame_with(EXT_SIGN, 512, |o| {
+        write_sign_reply(o, headers, query_additions, query, body)
+    })
 }
 
 pub fn encode_mac_reply(mac: &[u8]) -> Vec<u8> {

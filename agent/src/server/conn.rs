@@ -24,9 +24,6 @@ use crate::proto::{frame, FrameError};
 /// The most a single peek looks at; typical requests are a few hundred bytes.
 const PEEK: usize = 8 * 1024;
 
-/// A buffer grown for a large frame is given back rather than kept for the connection's life.
-const KEEP: usize = 64 * 1024;
-
 /// Reads one frame, consuming it (the length is checked before anything is allocated for it).
 /// Generic over the reader so that the fuzz target (`crate::fuzzing::frame`) drives this very
 /// function over bytes.
@@ -90,9 +87,6 @@ impl Requests {
     /// [`taken`](Self::take) off the socket.
     pub async fn next(&mut self) -> Result<&[u8], FrameError> {
         debug_assert_eq!(self.queued, 0, "the previous request is still queued");
-        if self.buf.capacity() > KEEP {
-            self.buf = Vec::new();
-        }
         self.buf.resize(PEEK, 0);
         loop {
             self.half.readable().await?;
@@ -100,6 +94,10 @@ impl Requests {
                 Ok(0) => return Err(FrameError::Closed),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                // The client closed without reading its last reply: a hang-up like any other.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
+                    return Err(FrameError::Closed)
+                }
                 Err(e) => return Err(e.into()),
             };
             if let Some(total) = frame::complete(&self.buf[..peeked])? {
@@ -109,10 +107,12 @@ impl Requests {
             }
             // Not all there yet (a slow client, a frame larger than a peek): wait for it the
             // ordinary way.
-            let message = read_frame(&mut self.half).await?;
+            let mut message = read_frame(&mut self.half).await?;
             self.buf.clear();
             self.buf.extend_from_slice(&message);
             self.message = 0..message.len();
+            // It may be an ssh-agent lock passphrase, sent in pieces.
+            message.zeroize();
             return Ok(&self.buf[self.message.clone()]);
         }
     }
@@ -128,10 +128,16 @@ impl Requests {
                 n => self.queued -= n,
             }
         }
+        // A buffer grown for a large frame is not kept while the connection idles.
+        if self.buf.capacity() > PEEK {
+            self.wipe();
+            self.buf = Vec::new();
+        }
         Ok(())
     }
 
-    /// Overwrites the buffer (after a request that carried a passphrase).
+    /// Overwrites the buffer (after a request that carried a passphrase; and when the
+    /// connection ends, whichever way).
     pub fn wipe(&mut self) {
         self.buf.zeroize();
     }
@@ -150,6 +156,12 @@ impl Requests {
                 Err(e) => return Err(e),
             }
         }
+    }
+}
+
+impl Drop for Requests {
+    fn drop(&mut self) {
+        self.wipe();
     }
 }
 
@@ -225,6 +237,8 @@ mod tests {
             assert_eq!(message[0], 27);
             assert_eq!(&message[1..], &payload[..]);
             requests.take().unwrap();
+            // The grown buffer is not kept while the connection idles.
+            assert!(requests.buf.capacity() <= PEEK, "{}", requests.buf.capacity());
             drop(sender.await.unwrap());
             assert_eq!(queued(fd), 0);
         });

@@ -109,7 +109,7 @@ impl Agent {
         self: &Arc<Self>,
         request: &proto::SignRequest,
         peer: &PeerInfo,
-    ) -> Result<proto::SignReply, ErrorReply> {
+    ) -> Result<sign::Signed, ErrorReply> {
         let body_sha256: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(&request.body).into();
         let event = |allowed, exchange| Event {
             action: "sign",
@@ -246,7 +246,7 @@ impl Agent {
         &self,
         held: &Held,
         request: &proto::SignRequest,
-    ) -> Result<proto::SignReply, ErrorReply> {
+    ) -> Result<sign::Signed, ErrorReply> {
         let meta = &held.unsealed.meta;
         let credentials = sign::Credentials {
             api_key: &meta.api_key,
@@ -269,7 +269,7 @@ impl Agent {
             now_ms: now_ms(),
             freshness: meta.freshness(),
         };
-        let signed = sign::sign(&meta.exchange, &http, &credentials, &time, &mut || {
+        sign::sign(&meta.exchange, &http, &credentials, &time, &mut || {
             self.nonces.next(&request.name, now_us())
         })
         .map_err(|e| {
@@ -278,12 +278,6 @@ impl Agent {
                 _ => ErrorCode::Sign,
             };
             ErrorReply::new(code, e.to_string())
-        })?;
-        Ok(proto::SignReply {
-            headers: signed.headers,
-            query_additions: signed.query_additions,
-            query: signed.query,
-            body: signed.body,
         })
     }
 

@@ -207,7 +207,12 @@ async fn extension(
         }
         ApisecRequest::Sign(r) => {
             let frame = match agent.sign(r, peer).await {
-                Ok(reply) => reply.to_frame(),
+                Ok(s) => proto::sign_reply_frame(
+                    &s.headers,
+                    &s.query_additions,
+                    &s.query,
+                    s.body.as_deref(),
+                ),
                 Err(e) => e.to_frame(),
             };
             return write.write_all(&frame).await;
