@@ -5,9 +5,11 @@
 //! cargo build --release --bins && target/release/apisec-bench --json bench.json
 //! ```
 //!
-//! (a) in-process HMAC-SHA256 of a typical Bitget request (the floor); (b) a bare Unix-socket
-//! echo with the same framing and message sizes (the transport floor); (c) `sign` through the
-//! agent, one client; (d) throughput with 1, 8 and 64 clients against the echo server's; (e) agent
+//! (a) in-process HMAC-SHA256 of a typical Bitget request (the floor); (b) Unix-socket echo
+//! servers with the same framing and message sizes (the transport floor: a bare one, one reading
+//! as the agent does, one thread per connection); (c) `sign` through the agent, one client, with
+//! client and servers pinned on one core and then on two; (d) throughput with 1, 8 and 64 clients
+//! against the echo servers', and each server's CPU per request; (e) agent
 //! RSS idle and with 1,000 unsealed secrets, start-up to the socket accepting; (f) unseal of 1 and
 //! of 100 secrets on SoftHSM (approval excluded); `--load`: 64 clients x 10,000 signatures, each
 //! one checked; and the Python client's round trip against Python's own `hmac`.

@@ -238,7 +238,11 @@ mod tests {
             assert_eq!(&message[1..], &payload[..]);
             requests.take().unwrap();
             // The grown buffer is not kept while the connection idles.
-            assert!(requests.buf.capacity() <= PEEK, "{}", requests.buf.capacity());
+            assert!(
+                requests.buf.capacity() <= PEEK,
+                "{}",
+                requests.buf.capacity()
+            );
             drop(sender.await.unwrap());
             assert_eq!(queued(fd), 0);
         });
