@@ -142,6 +142,16 @@ fn put_cost(
     clients: usize,
     run: &world::Throughput,
 ) {
+    // Round trips under load: with more busy threads than cores, the tail is how fairly the
+    // kernel shares them out as much as the server's own speed (docs/performance.md).
+    for p in [50, 99] {
+        put(
+            &format!("{key}_loaded_p{p}_us_{clients}"),
+            run.latency.percentile_us(p as f64),
+            &format!("(d) {label}: round trip p{p} under load, {clients} clients"),
+            "us",
+        );
+    }
     let Some(cost) = run.server else { return };
     put(
         &format!("{key}_server_cpu_us_per_request_{clients}"),
@@ -376,7 +386,12 @@ fn profile(
                 c.cpu_us, c.switches
             )
         });
-        println!("{label}: {:.0} req/s{cost}", run.rps);
+        println!(
+            "{label}: {:.0} req/s, round trip p50 {:.1} us p99 {:.1} us{cost}",
+            run.rps,
+            run.latency.percentile_us(50.0),
+            run.latency.percentile_us(99.0)
+        );
     }
     Ok(())
 }

@@ -283,9 +283,11 @@ impl AgentProc {
 
 type Op = Box<dyn FnMut() -> Result<(), String> + Send>;
 
-/// A throughput phase: requests per second, and what each request cost the server process.
+/// A throughput phase: requests per second, every round trip's time, and what each request cost
+/// the server process.
 pub struct Throughput {
     pub rps: f64,
+    pub latency: Samples,
     pub server: Option<PerRequest>,
 }
 
@@ -303,29 +305,36 @@ pub fn throughput(
     let mut handles = Vec::new();
     for i in 0..clients {
         let (stop, count, make) = (Arc::clone(&stop), Arc::clone(&count), Arc::clone(&make));
-        handles.push(std::thread::spawn(move || -> Result<(), String> {
+        handles.push(std::thread::spawn(move || -> Result<Samples, String> {
             let mut op = make(i)?;
             let mut n = 0u64;
+            let mut latency = Samples::default();
             while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
                 op()?;
+                latency.0.push(t.elapsed());
                 n += 1;
             }
             count.fetch_add(n, Ordering::Relaxed);
-            Ok(())
+            Ok(latency)
         }));
     }
     let t = Instant::now();
     let before = ProcSample::read(server_pid);
     std::thread::sleep(dur);
     stop.store(true, Ordering::Relaxed);
+    let mut latency = Samples::default();
     for h in handles {
-        h.join()
-            .map_err(|_| "a client thread panicked".to_owned())??;
+        latency.extend(
+            h.join()
+                .map_err(|_| "a client thread panicked".to_owned())??,
+        );
     }
     let after = ProcSample::read(server_pid);
     let requests = count.load(Ordering::Relaxed) as f64;
     Ok(Throughput {
         rps: requests / t.elapsed().as_secs_f64(),
+        latency,
         server: before
             .zip(after)
             .map(|(b, a)| procstat::per_request(b, a, requests)),
