@@ -5,9 +5,10 @@
 
 /// Moves every thread of `pid` (or, with `pid` 0, the calling thread) onto `cpus`.
 pub fn pin(pid: u32, cpus: &[usize]) -> Result<(), String> {
-    // SAFETY: cpu_set_t is plain data; CPU_ZERO/CPU_SET only write inside it.
+    // SAFETY: cpu_set_t is plain data, valid when zeroed.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     for &cpu in cpus {
+        // SAFETY: CPU_SET writes one bit inside `set` (it ignores CPUs beyond CPU_SETSIZE).
         unsafe { libc::CPU_SET(cpu, &mut set) };
     }
     let tids: Vec<i32> = if pid == 0 {
@@ -34,12 +35,14 @@ pub fn pin(pid: u32, cpus: &[usize]) -> Result<(), String> {
 
 /// The CPUs this process may run on.
 pub fn cpus() -> Vec<usize> {
-    // SAFETY: as in `pin`; sched_getaffinity writes into `set`.
+    // SAFETY: cpu_set_t is plain data, valid when zeroed.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: sched_getaffinity writes at most `size_of_val(&set)` bytes into `set`.
     if unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) } != 0 {
         return vec![0];
     }
     (0..libc::CPU_SETSIZE as usize)
+        // SAFETY: CPU_ISSET reads one bit of `set`, for a CPU below CPU_SETSIZE.
         .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
         .collect()
 }
