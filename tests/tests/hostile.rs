@@ -1,5 +1,6 @@
 //! Hostile clients delay no one and leak nothing: a client that sends one byte a second, a
-//! thousand connections at once, a client that hangs up while it waits for an approval.
+//! thousand connections at once, a client that hangs up while it waits for an approval; and
+//! requests larger than a peek, split into pieces or pipelined, each signed right.
 
 use std::io::Write;
 use std::os::unix::net::UnixStream;
@@ -176,4 +177,75 @@ fn a_client_that_hangs_up_while_waiting_cancels_its_approval() {
     assert!(env.log().contains("unlock abandoned"), "{}", env.log());
     let out = env.cli(&["sign", "bg", "--method", "GET", "--path", "/x"]);
     assert_fails_with(&out, 5, "is sealed");
+}
+
+/// The agent's reader peeks at a request and takes it off the socket after replying; a frame
+/// larger than a peek (8 KiB), or arriving in pieces, is read the ordinary way. Every path must
+/// give the right signature, and the connection must go on with the next request.
+#[test]
+fn large_split_and_pipelined_sign_requests_are_all_signed_right() {
+    let env = Env::ready_with_bitget(SECRET, b"p");
+    let request = |body: Vec<u8>| apisec_agent::proto::SignRequest {
+        name: "bg".into(),
+        method: "POST".into(),
+        path: "/api/v2/spot/trade/batch-orders".into(),
+        query: String::new(),
+        body,
+        timestamp: String::new(),
+        nonce: String::new(),
+    };
+    let check = |reply: &[u8], body: &[u8]| {
+        assert_eq!(reply[0], 29, "{}", String::from_utf8_lossy(reply));
+        // type 29, string "sign@apisec", then the reply's details.
+        let details = &reply[1 + 4 + "sign@apisec".len()..];
+        let reply = apisec_agent::proto::SignReply::decode(details).unwrap();
+        let get = |k: &str| {
+            reply
+                .headers
+                .iter()
+                .find(|(h, _)| h == k)
+                .map(|(_, v)| v.clone())
+                .unwrap()
+        };
+        let prehash = format!(
+            "{}POST/api/v2/spot/trade/batch-orders{}",
+            get("ACCESS-TIMESTAMP"),
+            String::from_utf8_lossy(body)
+        );
+        assert_eq!(get("ACCESS-SIGN"), bitget_sign(SECRET, &prehash));
+    };
+    let small = br#"{"symbol":"BTCUSDT","orderList":[]}"#.to_vec();
+    let large: Vec<u8> = format!(
+        r#"{{"symbol":"BTCUSDT","orderList":[{}]}}"#,
+        vec![r#"{"side":"buy","orderType":"limit","price":"20000","size":"0.001"}"#; 2_000]
+            .join(",")
+    )
+    .into_bytes();
+    assert!(large.len() > 100_000);
+    let mut c = env.connect();
+
+    // Larger than a peek, in one write.
+    let frame = apisec_agent::proto::ApisecRequest::Sign(request(large.clone())).to_frame();
+    check(&roundtrip_raw(&mut c, &frame).unwrap(), &large);
+
+    // In pieces, the header split too.
+    let frame = apisec_agent::proto::ApisecRequest::Sign(request(small.clone())).to_frame();
+    for piece in [&frame[..2], &frame[2..7], &frame[7..]] {
+        c.write_all(piece).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    check(&read_frame(&mut c).unwrap(), &small);
+
+    // Three pipelined in one write: small, large, small; answered in order.
+    let mut batch = frame.clone();
+    batch.extend(apisec_agent::proto::ApisecRequest::Sign(request(large.clone())).to_frame());
+    batch.extend(&frame);
+    let writer = {
+        let mut w = c.try_clone().unwrap();
+        std::thread::spawn(move || w.write_all(&batch).unwrap())
+    };
+    check(&read_frame(&mut c).unwrap(), &small);
+    check(&read_frame(&mut c).unwrap(), &large);
+    check(&read_frame(&mut c).unwrap(), &small);
+    writer.join().unwrap();
 }
