@@ -573,6 +573,32 @@ pub fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
     m.finalize().into_bytes().to_vec()
 }
 
+/// Signs a Bitget `GET /api/v2/spot/account/assets?coin=USDT` with secret `name` through the
+/// CLI, checks `ACCESS-SIGN` against an independent HMAC of `secret`, and returns the headers.
+#[track_caller]
+pub fn assert_cli_bitget_get_signs(env: &Env, name: &str, secret: &[u8]) -> Vec<(String, String)> {
+    let out = env.cli(&[
+        "sign",
+        name,
+        "--method",
+        "GET",
+        "--path",
+        "/api/v2/spot/account/assets",
+        "--query",
+        "coin=USDT",
+    ]);
+    assert_ok(&out, "sign GET");
+    let headers = parse_headers(&stdout(&out));
+    let ts = header(&headers, "ACCESS-TIMESTAMP");
+    // The query joins the prehash after '?'.
+    let prehash = format!("{ts}GET/api/v2/spot/account/assets?coin=USDT");
+    assert_eq!(
+        header(&headers, "ACCESS-SIGN"),
+        bitget_sign(secret, &prehash)
+    );
+    headers
+}
+
 /// Bitget's `ACCESS-SIGN` for a prehash (timestamp + METHOD + path[?query] + body), computed
 /// independently: base64 of HMAC-SHA256.
 pub fn bitget_sign(secret: &[u8], prehash: &str) -> String {

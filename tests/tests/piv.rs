@@ -15,7 +15,6 @@ use std::time::Duration;
 use apisec_tests::soft_piv::{self, SoftPivIdentity};
 use apisec_tests::vcard::VCard;
 use apisec_tests::*;
-use base64::Engine;
 
 const SECRET: &[u8] = b"piv-bitget-secret-5e1d";
 const PASSPHRASE: &[u8] = b"piv-passphrase";
@@ -82,23 +81,7 @@ impl World {
 
 /// Signs a Bitget GET with `name` and checks the signature against an independent HMAC.
 fn assert_bitget_signs(env: &Env, name: &str) {
-    let out = env.cli(&[
-        "sign",
-        name,
-        "--method",
-        "GET",
-        "--path",
-        "/api/v2/spot/account/assets",
-        "--query",
-        "coin=USDT",
-    ]);
-    assert_ok(&out, "sign bitget");
-    let headers = parse_headers(&stdout(&out));
-    let ts = header(&headers, "ACCESS-TIMESTAMP");
-    let prehash = format!("{ts}GET/api/v2/spot/account/assets?coin=USDT");
-    let expected =
-        base64::engine::general_purpose::STANDARD.encode(hmac_sha256(SECRET, prehash.as_bytes()));
-    assert_eq!(header(&headers, "ACCESS-SIGN"), expected);
+    let headers = assert_cli_bitget_get_signs(env, name, SECRET);
     assert_eq!(header(&headers, "ACCESS-PASSPHRASE"), "piv-passphrase");
 }
 
