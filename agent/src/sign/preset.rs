@@ -92,7 +92,7 @@ pub struct Stamp {
 }
 
 /// What the client must add to its request.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Signed {
     /// Headers to send, in the order the exchange documents them (names are the exchange's, fixed).
     pub headers: Vec<(&'static str, String)>,
@@ -103,6 +103,22 @@ pub struct Signed {
     /// `Some` when the preset had to put a value into the body (Kraken spot adds `nonce=`): the
     /// exact body to send instead of the client's.
     pub body: Option<Vec<u8>>,
+}
+
+impl fmt::Debug for Signed {
+    // Header values can hold a passphrase in clear (Bitget, OKX, Coinbase Exchange send theirs
+    // that way): show the header names only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Signed")
+            .field(
+                "headers",
+                &self.headers.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+            )
+            .field("query_additions", &self.query_additions)
+            .field("query", &self.query)
+            .field("body", &self.body.as_ref().map(Vec::len))
+            .finish()
+    }
 }
 
 /// Why a preset refused to sign. The messages name what was wrong and never include the secret.

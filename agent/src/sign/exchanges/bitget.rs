@@ -6,7 +6,7 @@
 //! timestamp in milliseconds, sent with `ACCESS-KEY`, `ACCESS-TIMESTAMP`, `ACCESS-PASSPHRASE`.
 //! Bitget publishes no example vector.
 
-use super::common::{b64, check_request, hmac_sha256};
+use super::common::{b64, check_request, hmac_sha256, passphrase};
 use crate::sign::preset::{deny, DenyEntry};
 use crate::sign::{Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat};
 
@@ -75,13 +75,7 @@ impl Preset for Bitget {
     ) -> Result<Signed, PresetError> {
         check_request(ID, &request.method, &request.path, &request.query)?;
         let method = request.method.as_str();
-        let passphrase = credentials
-            .passphrase
-            .ok_or(PresetError::MissingPassphrase { exchange: ID })?;
-        let passphrase = std::str::from_utf8(passphrase).map_err(|_| PresetError::BadSecret {
-            exchange: ID,
-            reason: "the passphrase is not UTF-8 text",
-        })?;
+        let passphrase = passphrase(ID, credentials.passphrase)?;
         let query_part = if request.query.is_empty() {
             String::new()
         } else {
@@ -150,6 +144,9 @@ mod tests {
         assert_eq!(sign.1, "jdglczCK4QaDNFdqYuXW6B6ZZc6fNCF6hes43WJ35sI=");
         assert_eq!(signed.headers[3].1, "demo-passphrase");
         assert_eq!(signed.query, "coin=USDT");
+        // Debug output names the headers but never shows the passphrase travelling in one.
+        let debug = format!("{signed:?}");
+        assert!(debug.contains("ACCESS-PASSPHRASE") && !debug.contains("demo-passphrase"));
     }
 
     #[test]

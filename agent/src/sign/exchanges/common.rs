@@ -161,10 +161,10 @@ pub(crate) fn base64_secret(
     exchange: &'static str,
     secret: &[u8],
     reason: &'static str,
-) -> Result<Vec<u8>, PresetError> {
+) -> Result<zeroize::Zeroizing<Vec<u8>>, PresetError> {
     // Users paste secrets from web pages; a trailing newline is not part of the key.
     let trimmed = trim_ascii(secret);
-    match STANDARD.decode(trimmed) {
+    match STANDARD.decode(trimmed).map(zeroize::Zeroizing::new) {
         Ok(k) if !k.is_empty() => Ok(k),
         _ => Err(PresetError::BadSecret { exchange, reason }),
     }

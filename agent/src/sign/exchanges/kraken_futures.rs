@@ -63,8 +63,10 @@ impl Preset for KrakenFutures {
         check_query(EX, &r.query)?;
         header_safe(EX, "api key", c.api_key)?;
         let key = base64_secret(EX, c.secret, SECRET_FORM)?;
-        // The URL carries /derivatives, the signed endpointPath does not.
-        let endpoint = r.path.strip_prefix("/derivatives").unwrap_or(&r.path);
+        // The URL carries /derivatives, the signed endpointPath does not. The prefix is required:
+        // policy rules and the deny list match the path as given, so `/api/v3/withdrawal` must
+        // not sign what `/derivatives/api/v3/withdrawal` would.
+        let endpoint = r.path.strip_prefix("/derivatives").unwrap_or("");
         if !endpoint.starts_with("/api/") {
             return Err(bad(
                 EX,

@@ -88,3 +88,17 @@ fn refuses_split_params_and_bad_secret() {
     let e = KrakenFutures.check_secret(b"$$$").unwrap_err();
     assert!(e.to_string().contains("base64"), "{e}");
 }
+
+/// The deny list names `/derivatives/api/v3/withdrawal`; the same endpoint without the prefix
+/// must not be signed (it would sign the withdrawal past the deny list).
+#[test]
+fn refuses_a_path_without_the_derivatives_prefix() {
+    let e = KrakenFutures
+        .sign(
+            &req("POST", "/api/v3/withdrawal", "", "amount=1"),
+            &creds("k", S, None),
+            &stamp("1", None),
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("/derivatives/api/"), "{e}");
+}
