@@ -107,14 +107,19 @@ fn assuan_escape(s: &str) -> String {
         .replace('\n', "%0A")
 }
 
+fn hex_digit(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
 fn assuan_unescape(s: &str) -> Zeroizing<String> {
     let bytes = s.as_bytes();
     let mut out = Zeroizing::new(Vec::with_capacity(bytes.len()));
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
+        // Over bytes, not the str: `%` may be followed by a multi-byte character.
+        if let (b'%', Some(&[hi, lo])) = (bytes[i], bytes.get(i + 1..i + 3)) {
+            if let (Some(hi), Some(lo)) = (hex_digit(hi), hex_digit(lo)) {
+                out.push(hi << 4 | lo);
                 i += 3;
                 continue;
             }
@@ -214,6 +219,11 @@ mod tests {
     fn assuan_unescapes_percent_sequences() {
         assert_eq!(assuan_unescape("a%25b%0Ac").as_str(), "a%b\nc");
         assert_eq!(assuan_unescape("100%").as_str(), "100%");
+        // Not escapes: a character after `%` (this panicked once), a sign, one digit at the end.
+        assert_eq!(assuan_unescape("%\u{e9}x").as_str(), "%\u{e9}x");
+        assert_eq!(assuan_unescape("%+1").as_str(), "%+1");
+        assert_eq!(assuan_unescape("a%4").as_str(), "a%4");
+        assert_eq!(assuan_unescape("%41").as_str(), "A");
     }
 
     /// A fake pinentry speaking Assuan, to check the exchange end to end.

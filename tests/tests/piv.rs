@@ -458,3 +458,33 @@ fn step_up_with_the_touch_as_approval_needs_a_fresh_touch_each_time() {
         stderr(&out)
     );
 }
+
+/// Step-up by touch trusts `touch_policy = "always"` to mean a fresh touch per operation: a card
+/// key that only demands `cached` must not pass for it when the config claims `always`.
+#[test]
+#[ignore = "needs pcscd + vpcd: tests/vcard/scripts/with-pcscd.sh ... -- --ignored --test-threads=1"]
+fn a_config_claiming_always_for_a_cached_key_is_refused_with_the_remedy() {
+    let mut w = World::new(424249);
+    w.init("cached");
+    w.add_bitget("a");
+    let config = std::fs::read_to_string(&w.env.config).unwrap();
+    assert!(config.contains("touch_policy = \"cached\""), "{config}");
+    std::fs::write(
+        &w.env.config,
+        config.replace("touch_policy = \"cached\"", "touch_policy = \"always\""),
+    )
+    .unwrap();
+    w.env.start_raw(&[]);
+    let out = w.env.cli(&["unlock", "a"]);
+    assert_fails_with(
+        &out,
+        1,
+        "has touch policy cached, but the config says always",
+    );
+    assert!(
+        stderr(&out).contains("set token.touch_policy = \"cached\""),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!is_unsealed(&w.env, "a"));
+}

@@ -247,6 +247,8 @@ impl Agent {
             {
                 crate::warn!("secret {name} expires in {days} day(s); rotate it soon");
             }
+            // The approval and the token may have taken a while: an `ssh-add -x` meanwhile wins.
+            self.check_not_locked()?;
             let forget_at = self.settings.lifetime.map(|l| now_unix() + l.as_secs());
             self.held.lock().expect("held poisoned").insert(
                 name.clone(),
@@ -271,9 +273,11 @@ impl Agent {
             );
             done.push(name);
         }
-        // The decryption buffers (zeroized) were freed; hand the heap they grew back to the OS.
-        // SAFETY: malloc_trim only releases free memory of glibc's own heap.
-        unsafe { libc::malloc_trim(0) };
+        if total > 0 {
+            // The decryption buffers (zeroized) were freed; hand the heap they grew back to the OS.
+            // SAFETY: malloc_trim only releases free memory of glibc's own heap.
+            unsafe { libc::malloc_trim(0) };
+        }
         let unlocked = names
             .iter()
             .map(|n| proto::UnlockedEntry {

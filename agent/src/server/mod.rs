@@ -51,21 +51,23 @@ pub async fn run(
                 }
             },
         };
-        let peer = match stream.peer_cred() {
-            Ok(c) => PeerInfo::from_cred(c.uid(), c.gid(), c.pid()),
+        let cred = match stream.peer_cred() {
+            Ok(c) => c,
             Err(e) => {
                 crate::warn!("refusing a connection whose credentials cannot be read: {e}");
                 continue;
             }
         };
-        if !allowed_uids.contains(&peer.uid) {
+        // The uid first: a refused client costs no /proc lookup.
+        if !allowed_uids.contains(&cred.uid()) {
             crate::warn!(
-                "refused a connection from uid {} ({}): not an allowed uid",
-                peer.uid,
-                peer.describe()
+                "refused a connection from uid {} (pid {}): not an allowed uid",
+                cred.uid(),
+                cred.pid().map_or("unknown".into(), |p| p.to_string())
             );
             continue;
         }
+        let peer = PeerInfo::from_cred(cred.uid(), cred.gid(), cred.pid());
         let agent = Arc::clone(&agent);
         let stop = Arc::clone(&stop);
         tokio::spawn(async move {

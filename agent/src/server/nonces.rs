@@ -37,14 +37,32 @@ impl NonceStore {
         self.dir.join(format!("{name}.nonce"))
     }
 
+    /// The high-water mark recorded for `name`: 0 when none was ever recorded. A mark that
+    /// exists but cannot be read is an error, not 0: starting again from 0 could issue a nonce
+    /// the exchange has already seen.
+    fn persisted(&self, name: &str) -> Result<u64, String> {
+        let path = self.path(name);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => text.trim().parse::<u64>().map_err(|_| {
+                format!(
+                    "the nonce mark {} is damaged; restore it from a backup, or remove it to \
+                     continue from the current clock (safe unless the clock was set back)",
+                    path.display()
+                )
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+            Err(e) => Err(format!(
+                "cannot read the nonce mark {}: {e}",
+                path.display()
+            )),
+        }
+    }
+
     /// The next nonce for secret `name`: larger than every nonce issued before for it.
     pub fn next(&self, name: &str, now_us: u64) -> Result<u64, String> {
         let mut map = self.counters.lock().expect("nonce map poisoned");
         if !map.contains_key(name) {
-            let persisted = std::fs::read_to_string(self.path(name))
-                .ok()
-                .and_then(|s| s.trim().parse::<u64>().ok())
-                .unwrap_or(0);
+            let persisted = self.persisted(name)?;
             map.insert(
                 name.to_owned(),
                 Counter {
@@ -91,5 +109,14 @@ mod tests {
         assert!(n4 > n3, "{n4} <= {n3}");
         // Other secrets have their own counters.
         assert_eq!(b.next("other", 7).unwrap(), 7);
+    }
+
+    #[test]
+    fn a_damaged_mark_is_an_error_not_a_restart_from_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("k.nonce"), "12x\n").unwrap();
+        let store = NonceStore::new(dir.path().to_owned());
+        let err = store.next("k", 1_000).unwrap_err();
+        assert!(err.contains("k.nonce is damaged"), "{err}");
     }
 }

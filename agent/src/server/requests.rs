@@ -218,6 +218,13 @@ impl Agent {
                 }
             }
         };
+        // A step-up can wait a minute for its human: a `lock`, `ssh-add -x` or lifetime end in
+        // the meantime wins over the approval.
+        let held = if approval.is_some() {
+            self.usable(&request.name).map_err(refuse)?
+        } else {
+            Arc::clone(&held)
+        };
         let compute = || {
             let r = self.compute_signature(&held, request);
             crate::secret::wipe_stack();

@@ -111,6 +111,17 @@ pub enum TokenError {
          ([approval] approver) or use a key generated with --touch-policy cached"
     )]
     PivNoTouch { slot: String, serial: u32 },
+    #[error(
+        "the key in slot {slot} of the YubiKey (serial {serial}) has touch policy {card}, but the \
+         config says always: step-up approvals by touch count on a fresh touch for each request, \
+         which this key does not demand; set token.touch_policy = \"{card}\" in the config \
+         (step-up by touch is then refused), or generate a key with --touch-policy always"
+    )]
+    PivTouchWeaker {
+        slot: String,
+        serial: u32,
+        card: String,
+    },
     #[error("the YubiKey failed in {op}: {reason}")]
     Piv { op: String, reason: String },
     #[error("{0}")]

@@ -97,6 +97,15 @@ impl PivHolder {
                     serial,
                 });
             }
+            // The approver trusts `touch = "always"` to mean a fresh touch per operation
+            // (step-up); a card key that demands less must not pass for it.
+            if self.spec.touch == card::Touch::Always && info.touch != card::Touch::Always {
+                return Err(TokenError::PivTouchWeaker {
+                    slot: self.slot_name(),
+                    serial,
+                    card: info.touch.to_string(),
+                });
+            }
             if info.touch != self.spec.touch {
                 crate::warn!(
                     "the key in slot {} has touch policy {}, the config says {}; using the card's",
