@@ -108,7 +108,12 @@ enum Command {
 #[derive(clap::Args, Debug)]
 #[command(
     after_help = "Output (--format headers): one 'Name: value' line per header, then, when the \
-    agent added query parameters, one line '?QUERY' with the complete query string to send.\n\n\
+    agent added query parameters, one line '?QUERY' with the complete query string to send, \
+    then, when the agent replaced the body (Kraken's carries the nonce), an empty line and the \
+    body to send.\n\
+    Output (--format curl): curl arguments: -H per header, --url-query '+NAME=VALUE' per \
+    parameter the agent added, --data-binary with the body when the agent replaced it; give \
+    curl the URL with your own query.\n\n\
     Examples:\n  apisec sign bitget-main --method GET --path /api/v2/spot/account/assets --query coin=USDT\n  \
     apisec sign bitget-main --method POST --path /api/v2/spot/trade/place-order --body order.json --format curl"
 )]

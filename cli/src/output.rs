@@ -131,6 +131,12 @@ pub fn signed(
             if r.query != query {
                 writeln!(out, "?{}", r.query)?;
             }
+            // The body to send instead of the client's (Kraken's carries the agent's nonce).
+            if let Some(body) = &r.body {
+                writeln!(out)?;
+                out.write_all(body)?;
+                writeln!(out)?;
+            }
         }
         Format::Json => {
             let headers: serde_json::Map<String, serde_json::Value> = r
@@ -160,11 +166,24 @@ pub fn signed(
             writeln!(out, "{}", serde_json::to_string_pretty(&v).expect("json"))?;
         }
         Format::Curl => {
-            let args: Vec<String> = r
+            let mut args: Vec<String> = r
                 .headers
                 .iter()
                 .map(|(k, v)| format!("-H {}", sh_quote(&format!("{k}: {v}"))))
                 .collect();
+            // Parameters the agent added (a signature in the query): `+` makes curl append them
+            // as they are, already encoded, after the query of the URL the caller gives.
+            args.extend(
+                r.query_additions
+                    .iter()
+                    .map(|(k, v)| format!("--url-query {}", sh_quote(&format!("+{k}={v}")))),
+            );
+            if let Some(body) = &r.body {
+                args.push(format!(
+                    "--data-binary {}",
+                    sh_quote(&String::from_utf8_lossy(body))
+                ));
+            }
             writeln!(out, "{}", args.join(" "))?;
         }
     }

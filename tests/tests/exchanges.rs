@@ -544,3 +544,66 @@ fn imported_ed25519_pem_signs_like_openssl() {
         "dzew7gLjVAlsy7sNq8TpFjDwE3AQShQywfokgplBbfM0goKtlUA8PcXyhZPl16mJ%2FHXa4yYrNPGWhDOiAItNDw%3D%3D"
     );
 }
+
+/// What the agent adds beyond headers reaches every output format: Binance's timestamp and
+/// signature in the query, Kraken's body with the agent's nonce.
+#[test]
+fn curl_and_headers_formats_carry_query_additions_and_a_replaced_body() {
+    let mut env = Env::new();
+    env.init();
+    assert_ok(
+        &env.add("bn", "binance", "k", b"binance-secret", None, &[]),
+        "add binance",
+    );
+    assert_ok(
+        &env.add("kr", "kraken", "k", KRAKEN_DOC_SECRET, None, &[]),
+        "add kraken",
+    );
+    env.start(&[]);
+    assert_ok(&env.cli(&["unlock", "bn", "kr"]), "unlock");
+
+    let sign = |args: &[&str]| {
+        let out = env.cli(args);
+        assert_ok(&out, "sign");
+        stdout(&out)
+    };
+    let bn = [
+        "sign",
+        "bn",
+        "--method",
+        "GET",
+        "--path",
+        "/api/v3/account",
+        "--query",
+        "x=1",
+    ];
+    let curl = sign(&[&bn[..], &["--format", "curl"]].concat());
+    assert!(curl.contains("--url-query '+timestamp="), "{curl}");
+    assert!(curl.contains("--url-query '+signature="), "{curl}");
+    assert!(!curl.contains("--data-binary"), "{curl}");
+
+    let body_file = env.root().join("form.txt");
+    std::fs::write(&body_file, "asset=XBT").unwrap();
+    let kr = [
+        "sign",
+        "kr",
+        "--method",
+        "POST",
+        "--path",
+        "/0/private/Balance",
+        "--body",
+        body_file.to_str().unwrap(),
+    ];
+    let curl = sign(&[&kr[..], &["--format", "curl"]].concat());
+    assert!(curl.contains("--data-binary 'nonce="), "{curl}");
+    assert!(curl.contains("&asset=XBT'"), "{curl}");
+    let headers = sign(&kr);
+    let (head, body) = headers
+        .split_once("\n\n")
+        .expect("an empty line, then the body");
+    assert!(head.contains("API-Sign: "), "{headers}");
+    assert!(
+        body.starts_with("nonce=") && body.trim_end().ends_with("&asset=XBT"),
+        "{headers}"
+    );
+}
