@@ -148,7 +148,8 @@ pub fn policy(data: &[u8]) {
     };
     if let Ok((policy, _)) = crate::policy::rules::parse(text) {
         let _ = policy.summary();
-        let fields = crate::policy::rules::request_fields("coin=USDT&size=1", b"{\"a\":1}");
+        let fields = crate::policy::rules::request_fields("coin=USDT&size=1", b"{\"a\":1}")
+            .expect("distinct fields");
         for (method, path) in [
             ("POST", "/api/v2/spot/wallet/withdrawal"),
             ("GET", "/api/v3/account"),

@@ -21,7 +21,8 @@ const PROMPT_FIELDS: usize = 6;
 
 /// `POST /api/v2/spot/wallet/withdrawal coin=USDT size=100 ...`: what a human approves.
 fn describe(method: &str, path: &str, query: &str, body: &[u8]) -> String {
-    let fields = rules::request_fields(query, body);
+    // A request whose fields cannot be read was refused before it got here; show none then.
+    let fields = rules::request_fields(query, body).unwrap_or_default();
     let mut s = format!("{method} {path}");
     for (k, v) in fields.iter().take(PROMPT_FIELDS) {
         let v: String = v.chars().take(48).collect();
@@ -169,6 +170,7 @@ impl Agent {
         // Parsing the body's fields costs more than the HMAC; only rules that test fields need it.
         let fields = if meta.policy.rules.iter().any(|r| !r.fields.is_empty()) {
             rules::request_fields(&request.query, &request.body)
+                .map_err(|reason| refuse(ErrorReply::new(ErrorCode::Refused, reason)))?
         } else {
             Default::default()
         };
