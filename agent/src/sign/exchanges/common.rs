@@ -29,15 +29,11 @@ pub(crate) fn check_method(
     }
 }
 
-fn bad_request(exchange: &'static str, reason: impl Into<String>) -> PresetError {
+pub(crate) fn bad(exchange: &'static str, reason: impl Into<String>) -> PresetError {
     PresetError::BadRequest {
         exchange,
         reason: reason.into(),
     }
-}
-
-pub(crate) fn bad(exchange: &'static str, reason: impl Into<String>) -> PresetError {
-    bad_request(exchange, reason)
 }
 
 /// A value that goes into a header must not be able to end the header early (CR/LF) or smuggle
@@ -48,10 +44,10 @@ pub(crate) fn header_safe(
     value: &str,
 ) -> Result<(), PresetError> {
     if value.is_empty() {
-        return Err(bad_request(exchange, format!("the {what} is empty")));
+        return Err(bad(exchange, format!("the {what} is empty")));
     }
     if value.chars().any(|c| c.is_control()) {
-        return Err(bad_request(
+        return Err(bad(
             exchange,
             format!("the {what} contains control characters"),
         ));
@@ -78,7 +74,7 @@ pub(crate) fn check_timestamp(
     if ok {
         Ok(())
     } else {
-        Err(bad_request(
+        Err(bad(
             exchange,
             format!("timestamp {ts:?} is not in the {format:?} format"),
         ))
@@ -105,7 +101,7 @@ pub(crate) fn stamped_nonce<'a>(
     nonce: Option<&'a str>,
     digits_only: bool,
 ) -> Result<&'a str, PresetError> {
-    let n = nonce.ok_or_else(|| bad_request(exchange, "no nonce was stamped for this request"))?;
+    let n = nonce.ok_or_else(|| bad(exchange, "no nonce was stamped for this request"))?;
     let ok = !n.is_empty()
         && n.bytes().all(|b| {
             if digits_only {
@@ -117,15 +113,12 @@ pub(crate) fn stamped_nonce<'a>(
     if ok {
         Ok(n)
     } else if digits_only {
-        Err(bad_request(
+        Err(bad(
             exchange,
             format!("nonce {n:?} is not a decimal integer"),
         ))
     } else {
-        Err(bad_request(
-            exchange,
-            format!("nonce {n:?} is not alphanumeric"),
-        ))
+        Err(bad(exchange, format!("nonce {n:?} is not alphanumeric")))
     }
 }
 
@@ -134,8 +127,7 @@ pub(crate) fn utf8<'a>(
     what: &str,
     bytes: &'a [u8],
 ) -> Result<&'a str, PresetError> {
-    std::str::from_utf8(bytes)
-        .map_err(|_| bad_request(exchange, format!("the {what} is not valid UTF-8")))
+    std::str::from_utf8(bytes).map_err(|_| bad(exchange, format!("the {what} is not valid UTF-8")))
 }
 
 /// The passphrase travels in a header, so it has to be text; its content is never echoed.
@@ -274,19 +266,16 @@ pub(crate) fn check_request(
 /// Paths are signed verbatim, so they must be absolute and may not carry their own query.
 pub(crate) fn check_path(exchange: &'static str, path: &str) -> Result<(), PresetError> {
     if !path.starts_with('/') {
-        return Err(bad_request(
-            exchange,
-            format!("path {path:?} must start with '/'"),
-        ));
+        return Err(bad(exchange, format!("path {path:?} must start with '/'")));
     }
     if path.contains('?') || path.contains('#') {
-        return Err(bad_request(
+        return Err(bad(
             exchange,
             format!("path {path:?} must not contain '?' or '#'; put the query in the query field"),
         ));
     }
     if path.chars().any(|c| c.is_control() || c == ' ') {
-        return Err(bad_request(
+        return Err(bad(
             exchange,
             "the path contains spaces or control characters",
         ));
@@ -296,13 +285,13 @@ pub(crate) fn check_path(exchange: &'static str, path: &str) -> Result<(), Prese
 
 pub(crate) fn check_query(exchange: &'static str, query: &str) -> Result<(), PresetError> {
     if query.starts_with('?') {
-        return Err(bad_request(exchange, "the query must not start with '?'"));
+        return Err(bad(exchange, "the query must not start with '?'"));
     }
     if query
         .chars()
         .any(|c| c.is_control() || c == ' ' || c == '#')
     {
-        return Err(bad_request(
+        return Err(bad(
             exchange,
             "the query contains spaces, '#' or control characters; send it percent-encoded",
         ));
@@ -323,7 +312,7 @@ pub(crate) fn form_pairs<'a>(
     form.split('&')
         .map(|pair| match pair.split_once('=') {
             Some((k, v)) if !k.is_empty() => Ok((k, v)),
-            _ => Err(bad_request(
+            _ => Err(bad(
                 exchange,
                 format!("the {what} is not url-encoded key=value pairs (bad segment {pair:?})"),
             )),

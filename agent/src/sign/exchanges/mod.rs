@@ -57,11 +57,6 @@ pub static ALL: &[&dyn Preset] = &[
     &Deribit,
 ];
 
-/// Every preset, in a stable order.
-pub fn all() -> Vec<&'static dyn Preset> {
-    ALL.to_vec()
-}
-
 /// The preset users name with `--exchange ID` (ids are lower case, compared exactly).
 pub fn by_id(id: &str) -> Option<&'static dyn Preset> {
     ALL.iter().copied().find(|p| p.id() == id)

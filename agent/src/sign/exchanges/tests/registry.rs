@@ -1,11 +1,11 @@
-use super::{all, by_id};
+use super::{by_id, ALL};
 use crate::sign::exchanges::common::test_support::*;
 use crate::sign::preset::PresetError;
 use std::collections::HashSet;
 
 #[test]
 fn ids_are_unique_and_resolvable() {
-    let ids: Vec<&str> = all().iter().map(|p| p.id()).collect();
+    let ids: Vec<&str> = ALL.iter().map(|p| p.id()).collect();
     assert_eq!(ids.len(), 15);
     assert_eq!(ids.iter().collect::<HashSet<_>>().len(), ids.len());
     for id in ids {
@@ -19,7 +19,7 @@ fn ids_are_unique_and_resolvable() {
 #[test]
 fn no_error_or_debug_output_contains_the_secret() {
     let secret = "SuperSecretValue-DoNotLeak";
-    for p in all() {
+    for p in ALL {
         let attempts = [
             req("TRACE", "/x", "", ""),
             req("GET", "no-slash", "", ""),
@@ -42,7 +42,7 @@ fn no_error_or_debug_output_contains_the_secret() {
 
 #[test]
 fn unknown_methods_name_the_allowed_ones() {
-    for p in all() {
+    for p in ALL {
         let e = p
             .sign(
                 &req("get", "/x", "", ""),
