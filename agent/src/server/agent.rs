@@ -217,15 +217,10 @@ impl Agent {
         let mut touches = 0;
         for (name, file) in todo {
             let exchange = file.exchange.clone();
-            let sealed_digest: [u8; 32] = Sha256::digest(file.sealed.as_bytes()).into();
             touches += self
                 .announce_touch(&name, &exchange, peer, (touches + 1, total), &progress)
                 .await as usize;
-            let this = Arc::clone(self);
-            let unsealed = tokio::task::spawn_blocking(move || this.unseal_file(&file))
-                .await
-                .map_err(|_| ErrorReply::new(ErrorCode::Internal, "the unseal task failed"))?;
-            let unsealed = unsealed.and_then(|u| self.signer_for(u)).map_err(|mut e| {
+            let mut held = self.unseal_held(file, None).await.map_err(|mut e| {
                 if !done.is_empty() {
                     e.message = format!("{} (already unlocked: {})", e.message, done.join(", "));
                 }
@@ -243,22 +238,18 @@ impl Agent {
                 e
             })?;
             if let ExpiryState::Soon(days) =
-                policy::expiry_state(unsealed.0.meta.expires.as_deref(), now_unix())
+                policy::expiry_state(held.unsealed.meta.expires.as_deref(), now_unix())
             {
                 crate::warn!("secret {name} expires in {days} day(s); rotate it soon");
             }
             // The approval and the token may have taken a while: an `ssh-add -x` meanwhile wins.
             self.check_not_locked()?;
-            let forget_at = self.settings.lifetime.map(|l| now_unix() + l.as_secs());
-            self.held.lock().expect("held poisoned").insert(
-                name.clone(),
-                Arc::new(Held {
-                    unsealed: unsealed.0,
-                    signer: unsealed.1,
-                    forget_at,
-                    sealed_digest,
-                }),
-            );
+            // The lifetime starts when the secret is unsealed, not when the touch was asked for.
+            held.forget_at = self.settings.lifetime.map(|l| now_unix() + l.as_secs());
+            self.held
+                .lock()
+                .expect("held poisoned")
+                .insert(name.clone(), Arc::new(held));
             crate::info!("unsealed {name}");
             if crate::secret::take_mlock_warning() {
                 crate::warn!(
@@ -328,6 +319,27 @@ impl Agent {
         if let Some(program) = &self.settings.notify {
             super::touch::notify(program, text, request);
         }
+    }
+
+    /// Unseals a store entry (on a blocking thread: the token may wait for a touch) into what
+    /// the agent holds, with the signer its key type needs.
+    async fn unseal_held(
+        self: &Arc<Self>,
+        file: store::EntryFile,
+        forget_at: Option<u64>,
+    ) -> Result<Held, ErrorReply> {
+        let sealed_digest: [u8; 32] = Sha256::digest(file.sealed.as_bytes()).into();
+        let this = Arc::clone(self);
+        let unsealed = tokio::task::spawn_blocking(move || this.unseal_file(&file))
+            .await
+            .map_err(|_| ErrorReply::new(ErrorCode::Internal, "the unseal task failed"))??;
+        let (unsealed, signer) = self.signer_for(unsealed)?;
+        Ok(Held {
+            unsealed,
+            signer,
+            forget_at,
+            sealed_digest,
+        })
     }
 
     /// One token operation: open the envelope, parse, compare the sealed metadata with the clear.
@@ -439,22 +451,12 @@ impl Agent {
             if digest == old.sealed_digest {
                 continue;
             }
-            let this = Arc::clone(self);
-            let unsealed = tokio::task::spawn_blocking(move || this.unseal_file(&file))
-                .await
-                .map_err(|_| ErrorReply::new(ErrorCode::Internal, "the unseal task failed"))?
-                .and_then(|u| self.signer_for(u));
-            match unsealed {
-                Ok((unsealed, signer)) => {
-                    self.held.lock().expect("held poisoned").insert(
-                        name.clone(),
-                        Arc::new(Held {
-                            unsealed,
-                            signer,
-                            forget_at: old.forget_at,
-                            sealed_digest: digest,
-                        }),
-                    );
+            match self.unseal_held(file, old.forget_at).await {
+                Ok(held) => {
+                    self.held
+                        .lock()
+                        .expect("held poisoned")
+                        .insert(name.clone(), Arc::new(held));
                     crate::info!("reload: {name} was rotated; now signing with the new entry");
                 }
                 Err(e) => {

@@ -73,41 +73,38 @@ impl EntryMeta {
 
     /// The fields whose clear and sealed values differ.
     pub fn differences(&self, sealed: &EntryMeta) -> Vec<&'static str> {
-        let mut d = Vec::new();
-        if self.name != sealed.name {
-            d.push("name");
-        }
-        if self.exchange != sealed.exchange {
-            d.push("exchange");
-        }
-        if self.api_key != sealed.api_key {
-            d.push("api_key");
-        }
-        if self.created != sealed.created {
-            d.push("created");
-        }
-        if self.expires != sealed.expires {
-            d.push("expires");
-        }
-        if self.allow_raw != sealed.allow_raw {
-            d.push("allow_raw");
-        }
-        if self.freshness != sealed.freshness {
-            d.push("freshness");
-        }
-        if self.key_type != sealed.key_type {
-            d.push("key_type");
-        }
-        if self.token_key != sealed.token_key {
-            d.push("token_key");
-        }
-        if self.public_key != sealed.public_key {
-            d.push("public_key");
-        }
-        if self.policy != sealed.policy {
-            d.push("policy");
-        }
-        d
+        // Destructured without `..`: a field added to EntryMeta does not compile until it is
+        // compared here, so the tamper check cannot silently miss it.
+        let EntryMeta {
+            name,
+            exchange,
+            api_key,
+            created,
+            expires,
+            allow_raw,
+            freshness,
+            key_type,
+            token_key,
+            public_key,
+            policy,
+        } = self;
+        [
+            ("name", *name == sealed.name),
+            ("exchange", *exchange == sealed.exchange),
+            ("api_key", *api_key == sealed.api_key),
+            ("created", *created == sealed.created),
+            ("expires", *expires == sealed.expires),
+            ("allow_raw", *allow_raw == sealed.allow_raw),
+            ("freshness", *freshness == sealed.freshness),
+            ("key_type", *key_type == sealed.key_type),
+            ("token_key", *token_key == sealed.token_key),
+            ("public_key", *public_key == sealed.public_key),
+            ("policy", *policy == sealed.policy),
+        ]
+        .into_iter()
+        .filter(|(_, same)| !same)
+        .map(|(field, _)| field)
+        .collect()
     }
 }
 
