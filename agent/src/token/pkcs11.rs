@@ -86,22 +86,26 @@ fn ck(e: CkError) -> TokenError {
     }
 }
 
+/// Return values after which the session is useless and a new one should be opened.
+const SESSION_LOST: [RvError; 8] = [
+    RvError::SessionHandleInvalid,
+    RvError::SessionClosed,
+    RvError::DeviceRemoved,
+    RvError::TokenNotPresent,
+    RvError::UserNotLoggedIn,
+    RvError::DeviceError,
+    RvError::KeyHandleInvalid,
+    RvError::ObjectHandleInvalid,
+];
+
 /// True for errors after which the session is useless and a new one should be opened.
 fn session_lost(e: &CkError) -> bool {
-    matches!(
-        e,
-        CkError::Pkcs11(
-            RvError::SessionHandleInvalid
-                | RvError::SessionClosed
-                | RvError::DeviceRemoved
-                | RvError::TokenNotPresent
-                | RvError::UserNotLoggedIn
-                | RvError::DeviceError
-                | RvError::KeyHandleInvalid
-                | RvError::ObjectHandleInvalid,
-            _
-        )
-    )
+    matches!(e, CkError::Pkcs11(rv, _) if SESSION_LOST.contains(rv))
+}
+
+/// [`session_lost`] for an error already reported as a [`TokenError`] (the key lookup's).
+fn session_lost_reported(e: &TokenError) -> bool {
+    matches!(e, TokenError::Pkcs11 { rv, .. } if SESSION_LOST.iter().any(|lost| rv_name(lost) == *rv))
 }
 
 /// Loads and initializes a PKCS#11 module. `C_Initialize` may be called once per process, so the
@@ -564,7 +568,18 @@ impl KeyHolder for Pkcs11Holder {
         for attempt in 0..2 {
             self.connect()?;
             let (session, _) = self.session.as_ref().expect("connected");
-            let (key, _) = find_signing_key(session, label, algorithm)?;
+            // A token pulled out and put back fails the lookup first: reopen, as for the signing.
+            let key = match find_signing_key(session, label, algorithm) {
+                Ok((key, _)) => key,
+                Err(e) if session_lost_reported(&e) => {
+                    self.session = None;
+                    if attempt == 0 {
+                        continue;
+                    }
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            };
             match sign_on_token(session, key, algorithm, message) {
                 Ok(sig) => return Ok(sig),
                 Err(e) if session_lost(&e) && attempt == 0 => self.session = None,
@@ -592,6 +607,23 @@ mod tests {
     fn rv_names_match_the_spec_spelling() {
         assert_eq!(rv_name(&RvError::PinIncorrect), "CKR_PIN_INCORRECT");
         assert_eq!(rv_name(&RvError::DeviceRemoved), "CKR_DEVICE_REMOVED");
+    }
+
+    #[test]
+    fn a_lost_session_is_recognised_once_reported() {
+        let lost = ck(CkError::Pkcs11(
+            RvError::DeviceRemoved,
+            cryptoki::context::Function::FindObjectsInit,
+        ));
+        assert!(session_lost_reported(&lost));
+        let other = ck(CkError::Pkcs11(
+            RvError::PinIncorrect,
+            cryptoki::context::Function::Login,
+        ));
+        assert!(!session_lost_reported(&other));
+        assert!(!session_lost_reported(&TokenError::KeyNotFound {
+            label: "k".into()
+        }));
     }
 
     #[test]
