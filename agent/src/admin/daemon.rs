@@ -142,6 +142,7 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
             })?,
         ),
     }));
+    let token = agent.token().clone();
     let mut allowed = vec![hardening::current_uid()];
     allowed.extend(config.allowed_uids.iter().copied());
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -175,8 +176,20 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
         }
         Ok::<(), CliError>(())
     })?;
+    // Client tasks end here; blocking work still under way (an unseal waiting for its touch) is
+    // given a moment, and the token thread finishes whatever job it has before shutting down.
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    if !token.shut_down(TOKEN_SHUTDOWN_PATIENCE) {
+        warn!(
+            "the token did not close its session within {} s; exiting anyway",
+            TOKEN_SHUTDOWN_PATIENCE.as_secs()
+        );
+    }
     Ok(())
 }
+
+/// How long an exiting agent waits for the token to close its session and unload.
+const TOKEN_SHUTDOWN_PATIENCE: Duration = Duration::from_secs(10);
 
 /// Lifetime sweeps, SIGUSR1 (forget everything) and SIGHUP (release the token).
 fn spawn_housekeeping(agent: Arc<Agent>) -> Result<(), CliError> {

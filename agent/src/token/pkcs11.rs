@@ -597,6 +597,18 @@ impl KeyHolder for Pkcs11Holder {
     fn release(&mut self) {
         self.session = None;
     }
+
+    fn shut_down(&mut self) {
+        self.session = None;
+        if let Some(ctx) = self.ctx.take() {
+            if let Err(e) = ctx.finalize() {
+                crate::warn!(
+                    "closing the PKCS#11 module {}: {e}",
+                    self.spec.module.display()
+                );
+            }
+        }
+    }
 }
 
 #[cfg(test)]
