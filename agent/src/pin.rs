@@ -133,16 +133,34 @@ fn assuan_unescape(s: &str) -> Zeroizing<String> {
 /// Runs one GETPIN exchange with a pinentry program (Assuan: each request answered by `OK`,
 /// `ERR ...` or data lines `D ...`).
 fn pinentry(program: &str, description: &str) -> Result<Pin, PinError> {
-    let fail = |reason: String| PinError::Pinentry {
-        program: program.to_owned(),
-        reason,
-    };
     let mut child = Command::new(program)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| fail(e.to_string()))?;
+        .map_err(|e| PinError::Pinentry {
+            program: program.to_owned(),
+            reason: e.to_string(),
+        })?;
+    let result = converse(&mut child, program, description);
+    // After an error or a cancel the dialog may still be up: close it. Every path reaps the
+    // child, so a long-running agent collects no zombies.
+    if result.is_err() {
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+    result
+}
+
+fn converse(
+    child: &mut std::process::Child,
+    program: &str,
+    description: &str,
+) -> Result<Pin, PinError> {
+    let fail = |reason: String| PinError::Pinentry {
+        program: program.to_owned(),
+        reason,
+    };
     let mut stdin = child.stdin.take().expect("piped");
     let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
     let mut line = Zeroizing::new(String::new());
@@ -186,8 +204,6 @@ fn pinentry(program: &str, description: &str) -> Result<Pin, PinError> {
         .map_err(|e| fail(e.to_string()))?;
     let pin = expect_ok(&mut stdout, &mut line)?;
     let _ = stdin.write_all(b"BYE\n");
-    drop(stdin);
-    let _ = child.wait();
     match pin {
         Some(p) if !p.is_empty() => Ok(Pin(p)),
         _ => Err(PinError::Cancelled),
@@ -242,5 +258,38 @@ mod tests {
             .read("PIN please")
             .unwrap();
         assert_eq!(pin.expose_secret_bytes(), b"12%34");
+    }
+
+    /// A pinentry whose dialog was cancelled and that does not exit by itself is closed, and
+    /// reaped: no zombie per cancelled PIN prompt in a long-running agent.
+    #[test]
+    fn a_cancelled_pinentry_is_closed_and_reaped() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("pinentry");
+        let pid_file = dir.path().join("pid");
+        std::fs::write(
+            &fake,
+            format!(
+                "#!/bin/sh\necho $$ > {}\necho 'OK ready'\nwhile read cmd rest; do case \"$cmd\" in \
+                 GETPIN) echo 'ERR 83886179 Operation cancelled'; exec sleep 600;; *) echo OK;; \
+                 esac; done\n",
+                pid_file.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let started = std::time::Instant::now();
+        let err = PinSource::Pinentry(fake.display().to_string())
+            .read("PIN please")
+            .unwrap_err();
+        assert!(matches!(err, PinError::Cancelled), "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let pid = pid.trim();
+        let proc_entry = format!("/proc/{pid}");
+        assert!(
+            !std::path::Path::new(&proc_entry).exists(),
+            "the pinentry {pid} still runs or was not reaped"
+        );
     }
 }
