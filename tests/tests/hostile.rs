@@ -1,5 +1,5 @@
 //! Hostile clients delay no one and leak nothing: a client that sends one byte a second, a
-//! thousand connections at once, a client that hangs up while it waits for an approval; and
+//! thousand connections at once, a client that hangs up while it waits for an approval (of an unlock or of a step-up); and
 //! requests larger than a peek, split into pieces or pipelined, each signed right.
 
 use std::io::Write;
@@ -248,4 +248,107 @@ fn large_split_and_pipelined_sign_requests_are_all_signed_right() {
     check(&read_frame(&mut c).unwrap(), &large);
     check(&read_frame(&mut c).unwrap(), &small);
     writer.join().unwrap();
+}
+
+#[test]
+fn a_client_that_hangs_up_during_a_step_up_cancels_it() {
+    let mut env = Env::new();
+    env.init();
+    let policy = env.root().join("stepup.toml");
+    std::fs::write(
+        &policy,
+        "[[rule]]\naction = \"step-up\"\nmethods = [\"POST\"]\npath = \"/api/v2/spot/wallet/withdrawal\"\n",
+    )
+    .unwrap();
+    assert_ok(
+        &env.add(
+            "bg",
+            "bitget",
+            "k",
+            SECRET,
+            Some(b"p"),
+            &["--policy", policy.to_str().unwrap()],
+        ),
+        "add with a step-up policy",
+    );
+    env.start(&["--approval-timeout", "60s"]);
+    env.set_approver("approve");
+    assert_ok(&env.cli(&["unlock", "bg"]), "unlock");
+    env.set_approver("hang");
+    let body = env.root().join("withdrawal.json");
+    std::fs::write(&body, "{\"coin\":\"USDT\"}").unwrap();
+    let mut client = env
+        .cli_cmd()
+        .args([
+            "sign",
+            "bg",
+            "--method",
+            "POST",
+            "--path",
+            "/api/v2/spot/wallet/withdrawal",
+            "--body",
+        ])
+        .arg(&body)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let child_file = env.root().join("approver.child");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !child_file.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the step-up approver never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let approver_child: i32 = std::fs::read_to_string(&child_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // The client gives up (a bot killed while it waits): its socket closes.
+    client.kill().unwrap();
+    client.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let state =
+            std::fs::read_to_string(format!("/proc/{approver_child}/status")).unwrap_or_default();
+        if state.is_empty() || state.contains("State:\tZ") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the step-up approver's child {approver_child} still runs"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = env.log();
+    assert!(
+        log.contains("sign bg POST /api/v2/spot/wallet/withdrawal abandoned"),
+        "{log}"
+    );
+    assert!(!log.contains("step-up approved"), "{log}");
+    let audit = std::fs::read_to_string(env.home.join(".local/state/apisec/audit.jsonl")).unwrap();
+    let record = audit
+        .lines()
+        .find(|l| l.contains("hung up while the step-up waited"))
+        .unwrap_or_else(|| panic!("no audit record of the abandoned step-up:\n{audit}"));
+    assert!(
+        record.contains("\"decision\":\"denied\"")
+            && record.contains("/api/v2/spot/wallet/withdrawal"),
+        "{record}"
+    );
+    // The secret stays unlocked and other requests are signed.
+    assert_ok(
+        &env.cli(&[
+            "sign",
+            "bg",
+            "--method",
+            "GET",
+            "--path",
+            "/api/v2/spot/account/info",
+        ]),
+        "sign after the abandoned step-up",
+    );
 }

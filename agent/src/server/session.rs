@@ -4,7 +4,9 @@
 //! sent. A request the agent does not know gets `SSH_AGENT_FAILURE` and the connection stays
 //! open; only an unreadable frame (bad length, closed mid-frame) ends the connection.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 
 use ssh_agent_lib::proto::Request;
 use ssh_encoding::Decode;
@@ -206,7 +208,7 @@ async fn extension(
             return Ok(());
         }
         ApisecRequest::Sign(r) => {
-            let frame = match agent.sign(r, peer).await {
+            let frame = match sign(r, peer, agent, requests).await? {
                 Ok(s) => proto::sign_reply_frame(
                     &s.headers,
                     &s.query_additions,
@@ -227,6 +229,56 @@ async fn extension(
         Err(e) => e.to_frame(),
     };
     write.write_all(&frame).await
+}
+
+/// Signs. Nearly every signature is done at the first poll and the socket is not touched; one
+/// that has to wait (a step-up asks its human) takes its request off the socket first, so that a
+/// client hanging up during the wait cancels it, as for unlock: the approver is killed and nothing
+/// is signed for nobody.
+async fn sign(
+    r: &proto::SignRequest,
+    peer: &PeerInfo,
+    agent: &Arc<Agent>,
+    requests: &mut Requests,
+) -> std::io::Result<Result<crate::sign::Signed, ErrorReply>> {
+    let work = agent.sign(r, peer);
+    tokio::pin!(work);
+    // Polled with this task's waker, so a pending step-up wakes this task as usual.
+    let first = std::future::poll_fn(|cx| Poll::Ready(work.as_mut().poll(cx))).await;
+    if let Poll::Ready(result) = first {
+        return Ok(result);
+    }
+    requests.take()?;
+    let mut more_pending = false;
+    loop {
+        tokio::select! {
+            result = &mut work => return Ok(result),
+            hung_up = requests.closed_or_more(), if !more_pending => match hung_up {
+                Ok(true) | Err(_) => {
+                    crate::info!(
+                        "sign {} {} {} abandoned: {} hung up while waiting for the step-up",
+                        r.name,
+                        r.method,
+                        r.path,
+                        peer.describe()
+                    );
+                    let abandoned = crate::audit::Event {
+                        action: "sign",
+                        secret: Some(&r.name),
+                        method: Some(&r.method),
+                        path: Some(&r.path),
+                        body_sha256: Some(<sha2::Sha256 as sha2::Digest>::digest(&r.body).into()),
+                        allowed: false,
+                        reason: Some("the client hung up while the step-up waited for approval"),
+                        ..Default::default()
+                    };
+                    agent.audit(&abandoned, Some(peer));
+                    return Err(std::io::ErrorKind::ConnectionAborted.into());
+                }
+                Ok(false) => more_pending = true,
+            },
+        }
+    }
 }
 
 /// Unlock, relaying progress lines to the client while it waits (when it asked for them). A
