@@ -24,6 +24,37 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap()
 }
 
+/// The pid of the `sleep` the scripted approver in mode `hang` waits on, once it has started.
+fn hung_approver_child(env: &Env) -> i32 {
+    let child_file = env.root().join("approver.child");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !child_file.exists() {
+        assert!(Instant::now() < deadline, "the approver never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::fs::read_to_string(&child_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Waits (10 s at most) until the process has ended: gone, or a zombie.
+fn wait_until_ended(pid: i32) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        if state.is_empty() || state.contains("State:\tZ") {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the hung approver's child {pid} still runs"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// The slowest of `n` signatures by a well-behaved client.
 fn slowest_sign(env: &Env, n: usize) -> Duration {
     let mut c = apisec_agent::client::Client::connect(&env.socket).unwrap();
@@ -148,32 +179,11 @@ fn a_client_that_hangs_up_while_waiting_cancels_its_approval() {
         &[0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, b'b', b'g'],
     ))
     .unwrap();
-    let child_file = env.root().join("approver.child");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !child_file.exists() {
-        assert!(Instant::now() < deadline, "the approver never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let child: i32 = std::fs::read_to_string(&child_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let child = hung_approver_child(&env);
     // Others are served while it waits.
     assert_ok(&env.cli(&["status"]), "status during the wait");
     drop(c);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let state = std::fs::read_to_string(format!("/proc/{child}/status")).unwrap_or_default();
-        if state.is_empty() || state.contains("State:\tZ") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the hung approver's child {child} still runs"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until_ended(child);
     assert!(env.log().contains("unlock abandoned"), "{}", env.log());
     let out = env.cli(&["sign", "bg", "--method", "GET", "--path", "/x"]);
     assert_fails_with(&out, 5, "is sealed");
@@ -293,36 +303,11 @@ fn a_client_that_hangs_up_during_a_step_up_cancels_it() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let child_file = env.root().join("approver.child");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !child_file.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "the step-up approver never started"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let approver_child: i32 = std::fs::read_to_string(&child_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let approver_child = hung_approver_child(&env);
     // The client gives up (a bot killed while it waits): its socket closes.
     client.kill().unwrap();
     client.wait().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let state =
-            std::fs::read_to_string(format!("/proc/{approver_child}/status")).unwrap_or_default();
-        if state.is_empty() || state.contains("State:\tZ") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the step-up approver's child {approver_child} still runs"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until_ended(approver_child);
     let log = env.log();
     assert!(
         log.contains("sign bg POST /api/v2/spot/wallet/withdrawal abandoned"),
