@@ -346,6 +346,30 @@ impl Env {
         fs::read_to_string(&self.agent_log).unwrap_or_default()
     }
 
+    /// The audit log's records, once `done` says they are all there (10 s at most; then what is
+    /// there, for the caller's assertion to show). The agent writes them from its own thread, a
+    /// moment after each decision.
+    pub fn audit_when(
+        &self,
+        done: impl Fn(&[serde_json::Value]) -> bool,
+    ) -> Vec<serde_json::Value> {
+        let path = self.home.join(".local/state/apisec/audit.jsonl");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = fs::read_to_string(&path).unwrap_or_default();
+            // A line being appended may be cut short: only complete lines count.
+            let records: Vec<serde_json::Value> = text
+                .lines()
+                .take(text.matches('\n').count())
+                .map(|l| serde_json::from_str(l).expect("an audit line is JSON"))
+                .collect();
+            if done(&records) || Instant::now() >= deadline {
+                return records;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// `approve`, `deny` or `hang`: what the scripted approver does next.
     pub fn set_approver(&self, mode: &str) {
         fs::write(self.root().join("approver.mode"), mode).unwrap();

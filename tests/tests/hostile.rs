@@ -314,16 +314,16 @@ fn a_client_that_hangs_up_during_a_step_up_cancels_it() {
         "{log}"
     );
     assert!(!log.contains("step-up approved"), "{log}");
-    let audit = std::fs::read_to_string(env.home.join(".local/state/apisec/audit.jsonl")).unwrap();
-    let record = audit
-        .lines()
-        .find(|l| l.contains("hung up while the step-up waited"))
-        .unwrap_or_else(|| panic!("no audit record of the abandoned step-up:\n{audit}"));
-    assert!(
-        record.contains("\"decision\":\"denied\"")
-            && record.contains("/api/v2/spot/wallet/withdrawal"),
-        "{record}"
-    );
+    let abandoned = |r: &serde_json::Value| {
+        r["reason"] == "the client hung up while the step-up waited for approval"
+    };
+    let records = env.audit_when(|rs| rs.iter().any(abandoned));
+    let record = records
+        .iter()
+        .find(|r| abandoned(r))
+        .unwrap_or_else(|| panic!("no audit record of the abandoned step-up: {records:#?}"));
+    assert_eq!(record["decision"], "denied", "{record}");
+    assert_eq!(record["path"], "/api/v2/spot/wallet/withdrawal", "{record}");
     // The secret stays unlocked and other requests are signed.
     assert_ok(
         &env.cli(&[

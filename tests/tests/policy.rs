@@ -23,28 +23,6 @@ fn sign_withdrawal(env: &Env, name: &str) -> std::process::Output {
     ])
 }
 
-fn audit_lines(env: &Env) -> Vec<serde_json::Value> {
-    let path = env.home.join(".local/state/apisec/audit.jsonl");
-    // The audit writer appends in the background; give it a moment to catch up.
-    let mut last = 0;
-    for _ in 0..50 {
-        let n = std::fs::read_to_string(&path)
-            .unwrap_or_default()
-            .lines()
-            .count();
-        if n == last && n > 0 {
-            break;
-        }
-        last = n;
-        std::thread::sleep(Duration::from_millis(40));
-    }
-    std::fs::read_to_string(&path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 #[test]
 fn withdrawal_is_refused_by_default_and_step_up_asks_every_time() {
     let mut env = Env::new();
@@ -128,7 +106,7 @@ fn withdrawal_is_refused_by_default_and_step_up_asks_every_time() {
     assert_fails_with(&out, 1, "default deny list");
 
     // Audit: every decision is there, with the rule or the approval, and the chain verifies.
-    let lines = audit_lines(&env);
+    let lines = env.audit_when(|rs| rs.iter().filter(|r| r["action"] == "sign").count() >= 5);
     let signs: Vec<&serde_json::Value> = lines.iter().filter(|l| l["action"] == "sign").collect();
     assert_eq!(signs.len(), 5, "{lines:#?}");
     assert_eq!(signs[0]["decision"], "denied");
@@ -180,7 +158,7 @@ fn audit_verify_names_an_edited_deleted_or_swapped_line() {
             "sign",
         );
     }
-    let n = audit_lines(&env).len();
+    let n = env.audit_when(|rs| rs.len() >= 4).len();
     assert!(n >= 4);
     assert_ok(&env.agent(&["stop"]), "stop");
     env.wait_agent_exit(Duration::from_secs(5));

@@ -84,12 +84,13 @@ fn ssh_add_lists_locks_unlocks_and_forgets() {
         5,
         "is sealed",
     );
-    let log = std::fs::read_to_string(env.home.join(".local/state/apisec/audit.jsonl"))
-        .unwrap_or_default();
+    let audited =
+        |records: &[serde_json::Value], action: &str| records.iter().any(|r| r["action"] == action);
+    let records = env.audit_when(|rs| audited(rs, "remove-all"));
     for action in ["agent-lock", "agent-unlock", "remove-all"] {
         assert!(
-            log.contains(&format!("\"action\":\"{action}\"")),
-            "{action} not audited"
+            audited(&records, action),
+            "{action} not audited: {records:#?}"
         );
     }
 }
