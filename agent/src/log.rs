@@ -5,11 +5,7 @@ use std::io::Write;
 
 /// Writes one log line: `2026-11-27T17:00:00Z apisec-agent[PID] LEVEL message`.
 pub fn line(level: &str, message: std::fmt::Arguments<'_>) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let stamp = crate::timefmt::iso8601_seconds(now);
+    let stamp = crate::timefmt::iso8601_seconds(crate::timefmt::unix_secs());
     let mut err = std::io::stderr().lock();
     let _ = writeln!(
         err,

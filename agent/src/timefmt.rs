@@ -1,5 +1,31 @@
-//! Calendar arithmetic for UTC timestamps, without a time-zone database (the agent only ever
-//! speaks UTC). Days-from-civil after Howard Hinnant's public-domain algorithm description.
+//! The wall clock, and calendar arithmetic for UTC timestamps without a time-zone database (the
+//! agent only ever speaks UTC). Days-from-civil after Howard Hinnant's public-domain algorithm
+//! description.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Time since the Unix epoch; zero for a clock set before 1970 (then every expiry and freshness
+/// check errs on the side of "not yet").
+fn since_epoch() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_secs() -> u64 {
+    since_epoch().as_secs()
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_millis() -> u64 {
+    since_epoch().as_millis() as u64
+}
+
+/// Microseconds since the Unix epoch.
+pub fn unix_micros() -> u64 {
+    since_epoch().as_micros() as u64
+}
 
 /// Days since 1970-01-01 of a proleptic Gregorian date.
 pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {

@@ -3,6 +3,7 @@
 use std::io::{self, Write};
 
 use apisec_agent::proto::{SignReply, StatusReply};
+use apisec_agent::timefmt::unix_secs;
 use base64::Engine;
 use serde_json::json;
 
@@ -16,13 +17,6 @@ pub fn base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 /// The expiry date with a warning within 14 days of it, or after it.
 fn expiry_note(expires: &str) -> String {
     if expires.is_empty() {
@@ -31,7 +25,7 @@ fn expiry_note(expires: &str) -> String {
     let Some(day) = apisec_agent::timefmt::parse_date(expires) else {
         return expires.into();
     };
-    let today = (now() / 86400) as i64;
+    let today = (unix_secs() / 86400) as i64;
     match day - today {
         d if d < 0 => format!("{expires} (EXPIRED: rotate it with `apisec-agent rotate`)"),
         d if d <= 14 => format!("{expires} (in {d} days: rotate soon)"),
@@ -44,7 +38,7 @@ pub fn forget_note(forget_at: u64) -> String {
     if forget_at == 0 {
         return String::new();
     }
-    let left = forget_at.saturating_sub(now());
+    let left = forget_at.saturating_sub(unix_secs());
     format!(" (forgotten in {}h{:02}m)", left / 3600, left % 3600 / 60)
 }
 

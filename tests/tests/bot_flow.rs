@@ -8,8 +8,9 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use apisec_agent::timefmt::unix_millis;
 use apisec_tests::*;
 
 const SECRET: &str = "bot-flow-secret-3d1f88a0c4";
@@ -20,13 +21,6 @@ const RECV_WINDOW_S: u64 = 2;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
 }
 
 /// The local exchange, killed on drop.
@@ -140,7 +134,7 @@ fn the_bot_waits_for_the_approval_then_every_signed_request_is_accepted() {
     let exchange = Exchange::start(&env);
     env.set_approver("sleep 3");
     let started = Instant::now();
-    let started_ms = now_ms();
+    let started_ms = unix_millis();
     let out = run_bot(&env, &exchange);
     let took = started.elapsed();
     assert_ok(&out, "the bot");

@@ -232,11 +232,7 @@ fn stale_client_timestamps_and_client_nonces_are_refused_on_default_secrets() {
         "a client-chosen nonce is accepted only on a secret added with --freshness off",
     );
     // A fresh client timestamp is fine.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    let ts = apisec_agent::timefmt::iso8601_millis(now);
+    let ts = apisec_agent::timefmt::iso8601_millis(apisec_agent::timefmt::unix_millis());
     let h = sign(
         &env,
         &[

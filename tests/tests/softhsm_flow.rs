@@ -40,10 +40,7 @@ fn bitget_request_is_signed_as_bitget_documents() {
     assert_eq!(header(&headers, "ACCESS-KEY"), "bg_test_key");
     assert_eq!(header(&headers, "ACCESS-PASSPHRASE"), "e2e-passphrase");
     // The agent stamped its own clock.
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    let now_ms = apisec_agent::timefmt::unix_millis() as i64;
     let stamped: i64 = ts.parse().unwrap();
     assert!(
         (now_ms - stamped).abs() < 10_000,

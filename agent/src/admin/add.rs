@@ -132,10 +132,7 @@ pub fn check_common(
     })?;
     let freshness =
         Freshness::parse(freshness).map_err(|e| CliError::new(format!("--freshness: {e}")))?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = timefmt::unix_secs();
     if let Some(exp) = expires {
         if timefmt::parse_date(exp).is_none() {
             return Err(CliError::new(format!(

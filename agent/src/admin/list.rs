@@ -8,15 +8,8 @@ use apisec_agent::store::Store;
 use super::args::{ListArgs, RemoveArgs};
 use super::{load_config, notify_agent, CmdResult};
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 fn expiry_note(expires: Option<&str>) -> String {
-    match policy::expiry_state(expires, now()) {
+    match policy::expiry_state(expires, apisec_agent::timefmt::unix_secs()) {
         ExpiryState::NoExpiry => "-".into(),
         ExpiryState::Valid => expires.unwrap_or("-").into(),
         ExpiryState::Soon(d) => format!("{} (in {d} days: rotate soon)", expires.unwrap_or("")),

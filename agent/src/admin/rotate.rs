@@ -70,10 +70,7 @@ pub fn run(config_path: &Path, a: RotateArgs) -> CmdResult {
             .passphrase()
             .map(|p| zeroize::Zeroizing::new(p.to_vec())),
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = apisec_agent::timefmt::unix_secs();
     let mut meta = old.meta.clone();
     if let Some(k) = &a.api_key {
         meta.api_key = k.clone();

@@ -160,10 +160,7 @@ impl AuditLog {
     pub fn record(&self, event: &Event<'_>, peer: Option<&PeerInfo>) {
         let mut queue = self.pending.queue.lock().expect("audit queue poisoned");
         // Stamped under the lock, so that times never go backwards from one line to the next.
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
+        let now_ms = crate::timefmt::unix_millis();
         event::encode(&mut queue, event, peer, now_ms);
         drop(queue);
         if self.pending.idle.load(Ordering::Acquire) {

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
@@ -17,6 +17,7 @@ use crate::policy::{self, ExpiryState};
 use crate::proto::{self, ErrorCode, ErrorReply};
 use crate::sign;
 use crate::store::{self, entry, Store, StoreError, Unsealed};
+use crate::timefmt::unix_secs;
 use crate::token::{TokenError, TokenHandle, TokenSigner};
 
 use super::nonces::NonceStore;
@@ -60,27 +61,6 @@ pub struct Agent {
     held: Mutex<HashMap<String, Arc<Held>>>,
     lock: Mutex<Option<AgentLock>>,
     pub(super) limiter: Mutex<crate::policy::rate::Limiter>,
-}
-
-pub fn now_unix() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-pub(super) fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
-}
-
-pub(super) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 fn store_error(e: StoreError) -> ErrorReply {
@@ -142,7 +122,7 @@ impl Agent {
     fn held(&self, name: &str) -> Option<Arc<Held>> {
         let mut map = self.held.lock().expect("held poisoned");
         let h = map.get(name)?.clone();
-        if h.forget_at.is_some_and(|t| t <= now_unix()) {
+        if h.forget_at.is_some_and(|t| t <= unix_secs()) {
             map.remove(name);
             return None;
         }
@@ -238,14 +218,14 @@ impl Agent {
                 e
             })?;
             if let ExpiryState::Soon(days) =
-                policy::expiry_state(held.unsealed.meta.expires.as_deref(), now_unix())
+                policy::expiry_state(held.unsealed.meta.expires.as_deref(), unix_secs())
             {
                 crate::warn!("secret {name} expires in {days} day(s); rotate it soon");
             }
             // The approval and the token may have taken a while: an `ssh-add -x` meanwhile wins.
             self.check_not_locked()?;
             // The lifetime starts when the secret is unsealed, not when the touch was asked for.
-            held.forget_at = self.settings.lifetime.map(|l| now_unix() + l.as_secs());
+            held.forget_at = self.settings.lifetime.map(|l| unix_secs() + l.as_secs());
             self.held
                 .lock()
                 .expect("held poisoned")
@@ -485,7 +465,7 @@ impl Agent {
 
     /// Forgets secrets whose lifetime is over; returns their names.
     pub fn forget_expired(&self) -> Vec<String> {
-        let now = now_unix();
+        let now = unix_secs();
         let mut map = self.held.lock().expect("held poisoned");
         let gone: Vec<String> = map
             .iter()
@@ -591,7 +571,7 @@ impl Agent {
                 Err(e) => store_error(e),
             });
         };
-        match policy::expiry_state(held.unsealed.meta.expires.as_deref(), now_unix()) {
+        match policy::expiry_state(held.unsealed.meta.expires.as_deref(), unix_secs()) {
             ExpiryState::Expired => Err(ErrorReply::new(
                 ErrorCode::Refused,
                 format!(

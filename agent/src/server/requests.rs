@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::agent::{now_ms, now_us, Agent, Held};
+use super::agent::{Agent, Held};
 use crate::approval::ApprovalRequest;
 use crate::audit::Event;
 use crate::keys::KeyType;
@@ -12,6 +12,7 @@ use crate::peer::PeerInfo;
 use crate::policy::rules::{self, Decision};
 use crate::proto::{self, ErrorCode, ErrorReply};
 use crate::sign;
+use crate::timefmt::{unix_micros, unix_millis};
 
 /// The longest request path the agent signs.
 const MAX_PATH: usize = 2048;
@@ -275,11 +276,11 @@ impl Agent {
         let time = sign::TimeContext {
             client_timestamp: &request.timestamp,
             client_nonce: &request.nonce,
-            now_ms: now_ms(),
+            now_ms: unix_millis(),
             freshness: meta.freshness(),
         };
         sign::sign(&meta.exchange, &http, &credentials, &time, &mut || {
-            self.nonces.next(&request.name, now_us())
+            self.nonces.next(&request.name, unix_micros())
         })
         .map_err(|e| {
             let code = match e {
