@@ -24,10 +24,12 @@ pub fn pin(pid: u32, cpus: &[usize]) -> Result<(), String> {
         // SAFETY: `set` is a valid cpu_set_t of the size passed.
         let r = unsafe { libc::sched_setaffinity(tid, std::mem::size_of_val(&set), &set) };
         if r != 0 {
-            return Err(format!(
-                "cannot pin thread {tid}: {}",
-                std::io::Error::last_os_error()
-            ));
+            let e = std::io::Error::last_os_error();
+            // A thread that ended since the listing (an idle blocking-pool thread) needs no pin.
+            if e.raw_os_error() == Some(libc::ESRCH) && pid != 0 {
+                continue;
+            }
+            return Err(format!("cannot pin thread {tid}: {e}"));
         }
     }
     Ok(())
