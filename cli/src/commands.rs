@@ -135,7 +135,7 @@ struct SignArgs {
     /// A client timestamp in the exchange's form (accepted only within the freshness window)
     #[arg(long)]
     timestamp: Option<String>,
-    /// A client nonce (only on a secret added with --freshness off)
+    /// A client nonce (only on a secret added with --freshness off, for an exchange that signs one)
     #[arg(long)]
     nonce: Option<String>,
     /// Same as --format json

@@ -231,6 +231,18 @@ fn stale_client_timestamps_and_client_nonces_are_refused_on_default_secrets() {
         1,
         "a client-chosen nonce is accepted only on a secret added with --freshness off",
     );
+    // OKX signs no nonce: one from the client would not be in the signature.
+    let out = env.cli(&[
+        "sign",
+        "okx",
+        "--method",
+        "GET",
+        "--path",
+        "/api/v5/x",
+        "--nonce",
+        "1",
+    ]);
+    assert_fails_with(&out, 1, "okx requests carry no nonce");
     // A fresh client timestamp is fine.
     let ts = apisec_agent::timefmt::iso8601_millis(apisec_agent::timefmt::unix_millis());
     let h = sign(

@@ -75,6 +75,12 @@ pub fn sign(
     )?;
     let nonce = if preset.wants_nonce() {
         Some(time::nonce(time.client_nonce, agent_nonce, time.freshness)?)
+    } else if !time.client_nonce.is_empty() {
+        // Dropped silently, the client would believe its nonce was signed.
+        return Err(time::StampError::NonceNotSigned {
+            exchange: preset.id(),
+        }
+        .into());
     } else {
         None
     };

@@ -26,6 +26,11 @@ pub enum StampError {
          send no nonce and let the agent choose it"
     )]
     NonceNotAllowed,
+    #[error(
+        "{exchange} requests carry no nonce: the agent signs them with the timestamp alone, so a \
+         client nonce would be left out of the signature; send none"
+    )]
+    NonceNotSigned { exchange: &'static str },
 }
 
 fn expected(format: TimeFormat) -> &'static str {

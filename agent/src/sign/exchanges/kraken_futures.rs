@@ -44,10 +44,12 @@ impl Preset for KrakenFutures {
     fn time_format(&self) -> TimeFormat {
         TimeFormat::UnixMillis
     }
-    // The Nonce header is optional for Kraken Futures; when the agent stamps one it is signed and
-    // sent, otherwise the request is signed without it (as ccxt does).
+    // The Nonce header is optional for Kraken Futures, and the Authent of a request without one
+    // covers only postData and the endpoint: valid for ever, for anyone who saw it once. The agent
+    // stamps its own increasing nonce, so each signature is good once (Kraken refuses a nonce
+    // not above the last) and a bot cannot collect signatures to replay later.
     fn wants_nonce(&self) -> bool {
-        false
+        true
     }
     fn check_secret(&self, secret: &[u8]) -> Result<(), PresetError> {
         base64_secret(EX, secret, SECRET_FORM).map(drop)
@@ -86,6 +88,8 @@ impl Preset for KrakenFutures {
                 "parameters are in both the query and the body; Kraken Futures signs one postData",
             )),
         };
+        // Always present when signed through the agent; absent only when a test replays ccxt,
+        // which sends none.
         let nonce = match s.nonce.as_deref() {
             Some(n) => Some(stamped_nonce(EX, Some(n), true)?),
             None => None,

@@ -197,7 +197,7 @@ class Agent:
         """Signs one request with secret `name`. `query` is sent as given (already encoded,
         without '?'); `body` is the exact body. Leave `timestamp`/`nonce` None so the agent
         stamps its own clock; a client value is accepted only within the secret's freshness
-        window (a nonce only with freshness off)."""
+        window (a nonce only with freshness off, on an exchange that signs one)."""
         raw_body = body.encode("utf-8") if isinstance(body, str) else bytes(body or b"")
         frame = self._encode(
             lambda: wire.encode_sign(

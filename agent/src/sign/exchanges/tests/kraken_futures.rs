@@ -102,3 +102,35 @@ fn refuses_a_path_without_the_derivatives_prefix() {
         .unwrap_err();
     assert!(e.to_string().contains("/derivatives/api/"), "{e}");
 }
+
+/// Through the agent's signing path the preset always gets the agent's nonce (one signature is
+/// good once); the vector is the independent computation above.
+#[test]
+fn the_agent_stamps_its_nonce_on_every_request() {
+    use crate::policy::Freshness;
+    use crate::sign::TimeContext;
+    let time = TimeContext {
+        client_timestamp: "",
+        client_nonce: "",
+        now_ms: 1_700_000_000_123,
+        freshness: Freshness::Window { millis: 5000 },
+    };
+    let mut asked = 0;
+    let s = crate::sign::sign(
+        "kraken-futures",
+        &req("POST", "/derivatives/api/v3/sendorder", ORDER, ""),
+        &creds("kf-key", S, None),
+        &time,
+        &mut || {
+            asked += 1;
+            Ok(1_700_000_000_123)
+        },
+    )
+    .unwrap();
+    assert_eq!(asked, 1);
+    assert_eq!(header(&s.headers, "Nonce"), "1700000000123");
+    assert_eq!(
+        header(&s.headers, "Authent"),
+        "pJ1+PlEJ8dJHQU2xAQzvTlePSNT1rWgp/CDOSyVcmp3qWzideNvErgUcIYdrLRb+GZgWMFUPoa3qayZMvq4r+w=="
+    );
+}

@@ -64,3 +64,39 @@ fn unknown_methods_name_the_allowed_ones() {
         }
     }
 }
+
+/// A client nonce on an exchange the agent signs without one would be dropped from the signature,
+/// the client believing it signed; it is refused instead, whatever the freshness setting.
+#[test]
+fn a_client_nonce_is_refused_where_no_nonce_is_signed() {
+    use crate::policy::Freshness;
+    use crate::sign::{sign, time::StampError, SignError, TimeContext};
+    let without_nonce: Vec<_> = ALL
+        .iter()
+        .filter(|p| !p.wants_nonce() && p.accepts_key(None))
+        .collect();
+    assert!(without_nonce.len() >= 8, "{}", without_nonce.len());
+    for p in without_nonce {
+        for freshness in [Freshness::Off, Freshness::Window { millis: 5000 }] {
+            let time = TimeContext {
+                client_timestamp: "",
+                client_nonce: "42",
+                now_ms: 1_700_000_000_000,
+                freshness,
+            };
+            let e = sign(
+                p.id(),
+                &req("GET", "/api/v2/x", "", ""),
+                &creds("k", "czNjcjN0", Some("p")),
+                &time,
+                &mut || unreachable!("{} signs no nonce", p.id()),
+            )
+            .unwrap_err();
+            assert_eq!(
+                e,
+                SignError::Time(StampError::NonceNotSigned { exchange: p.id() })
+            );
+            assert!(e.to_string().contains("send none"), "{e}");
+        }
+    }
+}
