@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::store::atomic;
 
@@ -22,7 +22,9 @@ struct Counter {
 
 pub struct NonceStore {
     dir: PathBuf,
-    counters: Mutex<HashMap<String, Counter>>,
+    /// One lock per secret: recording one secret's mark (an fsync, a few ms on a slow disk)
+    /// holds up that secret's signatures only.
+    counters: Mutex<HashMap<String, Arc<Mutex<Counter>>>>,
 }
 
 impl NonceStore {
@@ -60,18 +62,22 @@ impl NonceStore {
 
     /// The next nonce for secret `name`: larger than every nonce issued before for it.
     pub fn next(&self, name: &str, now_us: u64) -> Result<u64, String> {
-        let mut map = self.counters.lock().expect("nonce map poisoned");
-        if !map.contains_key(name) {
-            let persisted = self.persisted(name)?;
-            map.insert(
-                name.to_owned(),
-                Counter {
-                    last: persisted,
-                    reserved: persisted,
-                },
-            );
-        }
-        let c = map.get_mut(name).expect("inserted above");
+        let counter = {
+            let mut map = self.counters.lock().expect("nonce map poisoned");
+            match map.get(name) {
+                Some(c) => Arc::clone(c),
+                None => {
+                    let persisted = self.persisted(name)?;
+                    let c = Arc::new(Mutex::new(Counter {
+                        last: persisted,
+                        reserved: persisted,
+                    }));
+                    map.insert(name.to_owned(), Arc::clone(&c));
+                    c
+                }
+            }
+        };
+        let mut c = counter.lock().expect("nonce counter poisoned");
         let next = now_us.max(c.last + 1);
         if next >= c.reserved {
             let mark = next + RESERVE;
@@ -109,6 +115,33 @@ mod tests {
         assert!(n4 > n3, "{n4} <= {n3}");
         // Other secrets have their own counters.
         assert_eq!(b.next("other", 7).unwrap(), 7);
+    }
+
+    #[test]
+    fn concurrent_signers_of_one_secret_never_share_a_nonce() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(NonceStore::new(dir.path().to_owned()));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let store = Arc::clone(&store);
+                std::thread::spawn(move || {
+                    // A frozen clock: every nonce past the first comes from the bump.
+                    (0..500)
+                        .map(|_| store.next("k", 1_000).unwrap())
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for t in threads {
+            let issued = t.join().unwrap();
+            assert!(issued.windows(2).all(|w| w[0] < w[1]), "not increasing");
+            all.extend(issued);
+        }
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), 2000, "a nonce was issued twice");
+        assert_eq!(all[0], 1_000);
     }
 
     #[test]
