@@ -346,6 +346,20 @@ impl Env {
         fs::read_to_string(&self.agent_log).unwrap_or_default()
     }
 
+    /// Waits until the agent's log contains `needle` (20 s at most, for a busy machine): for what
+    /// the agent does on its own time (signals, lifetime sweeps).
+    pub fn wait_for_log(&self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.log().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} in the agent's log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The audit log's records, once `done` says they are all there (10 s at most; then what is
     /// there, for the caller's assertion to show). The agent writes them from its own thread, a
     /// moment after each decision.
