@@ -6,12 +6,24 @@ use std::io::Write;
 /// Writes one log line: `2026-11-27T17:00:00Z apisec-agent[PID] LEVEL message`.
 pub fn line(level: &str, message: std::fmt::Arguments<'_>) {
     let stamp = crate::timefmt::iso8601_seconds(crate::timefmt::unix_secs());
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(
-        err,
-        "{stamp} apisec-agent[{}] {level} {message}",
-        std::process::id()
-    );
+    let text = render(&stamp, std::process::id(), level, &message.to_string());
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// One line, whatever the message holds: messages carry what clients sent (a request's path, a
+/// secret's name), and a newline in one must not forge a line of its own. Control characters
+/// are written escaped (`\n`, `\u{1b}`).
+fn render(stamp: &str, pid: u32, level: &str, message: &str) -> String {
+    let mut out = format!("{stamp} apisec-agent[{pid}] {level} ");
+    for c in message.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\n');
+    out
 }
 
 #[macro_export]
@@ -22,4 +34,27 @@ macro_rules! info {
 #[macro_export]
 macro_rules! warn {
     ($($arg:tt)*) => { $crate::log::line("warn", format_args!($($arg)*)) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render;
+
+    #[test]
+    fn a_message_cannot_forge_a_line_of_its_own() {
+        let forged = "GET /x\n2026-11-27T17:00:00Z apisec-agent[1] info SIGUSR1: forgot 0\u{1b}[2K";
+        let line = render("2026-11-27T16:59:59Z", 42, "info", forged);
+        assert_eq!(line.matches('\n').count(), 1);
+        assert!(line.ends_with('\n'));
+        assert_eq!(
+            line,
+            "2026-11-27T16:59:59Z apisec-agent[42] info GET /x\\n2026-11-27T17:00:00Z \
+             apisec-agent[1] info SIGUSR1: forgot 0\\u{1b}[2K\n"
+        );
+        // Everything else is written as it is.
+        assert_eq!(
+            render("T", 1, "warn", "secret \"bg\" (bitget) — ok"),
+            "T apisec-agent[1] warn secret \"bg\" (bitget) — ok\n"
+        );
+    }
 }

@@ -332,3 +332,36 @@ fn an_absurdly_long_path_is_refused_before_policy_matching() {
         "normal path",
     );
 }
+
+/// A client's path goes into the agent's log when its request is refused; a newline in it must
+/// not become a log line of its own (one that could pass for the agent's).
+#[test]
+fn a_path_with_a_newline_cannot_forge_a_log_line() {
+    let env = Env::ready_with_bitget(b"log-forging-secret", b"p");
+    let forged = "apisec-agent[1] info SIGUSR1: forgot 0 unsealed secret(s)";
+    let path = format!("/x\n2026-11-27T17:00:00Z {forged}");
+    let mut client = apisec_agent::client::Client::connect(&env.socket).unwrap();
+    let refused = client.sign(apisec_agent::proto::SignRequest {
+        name: "bg".into(),
+        method: "GET".into(),
+        path: path.clone(),
+        query: String::new(),
+        body: vec![],
+        timestamp: String::new(),
+        nonce: String::new(),
+    });
+    assert!(refused.is_err(), "a path with a newline was signed");
+    let log = env.log();
+    let refusal = log
+        .lines()
+        .find(|l| l.contains("sign refused: bg GET /x"))
+        .unwrap_or_else(|| panic!("the refusal is not logged:\n{log}"));
+    assert!(
+        refusal.contains(&format!("/x\\n2026-11-27T17:00:00Z {forged}")),
+        "{refusal}"
+    );
+    assert!(
+        !log.lines().any(|l| l.starts_with("2026-11-27T17:00:00Z")),
+        "a forged line in the log:\n{log}"
+    );
+}
