@@ -106,6 +106,21 @@ pub fn parse_date(s: &str) -> Option<i64> {
 }
 
 /// Parses `YYYY-MM-DDTHH:MM:SS[.fff]Z` into Unix milliseconds.
+/// `2020-12-08T09:08:57.715Z` exactly: the form the exchanges that use ISO 8601 sign. Only the
+/// shape; [`parse_iso8601_millis`] reads the value.
+pub fn iso8601_millis_shape(ts: &str) -> bool {
+    let b = ts.as_bytes();
+    b.len() == 24
+        && b.iter().enumerate().all(|(i, &c)| match i {
+            4 | 7 => c == b'-',
+            10 => c == b'T',
+            13 | 16 => c == b':',
+            19 => c == b'.',
+            23 => c == b'Z',
+            _ => c.is_ascii_digit(),
+        })
+}
+
 pub fn parse_iso8601_millis(s: &str) -> Option<u64> {
     let rest = s.strip_suffix('Z')?;
     let (date, time) = rest.split_once('T')?;

@@ -79,7 +79,12 @@ pub fn parse(format: TimeFormat, s: &str) -> Option<u64> {
             };
             secs.checked_mul(1000)?.checked_add(ms)
         }
-        TimeFormat::Iso8601Millis => timefmt::parse_iso8601_millis(s),
+        // The exact form the presets sign: an ISO 8601 time in another form (no milliseconds,
+        // more digits) is refused here, with the form to use, not later by the preset.
+        TimeFormat::Iso8601Millis if timefmt::iso8601_millis_shape(s) => {
+            timefmt::parse_iso8601_millis(s)
+        }
+        TimeFormat::Iso8601Millis => None,
     }
 }
 
@@ -177,6 +182,15 @@ mod tests {
             Some(1_607_418_537_715)
         );
         assert_eq!(parse(TimeFormat::UnixSecondsDecimal, "1.5"), Some(1500));
+        // Valid ISO 8601, but not the form the exchange signs: refused with the form to use.
+        for other_form in ["2020-12-08T09:08:57Z", "2020-12-08T09:08:57.715123Z"] {
+            let err = stamp(TimeFormat::Iso8601Millis, other_form, 0, Freshness::Off).unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains("ISO 8601 UTC with milliseconds, e.g. 2020-12-08T09:08:57.715Z"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -81,19 +81,7 @@ pub(crate) fn check_timestamp(
     }
 }
 
-/// `2020-12-08T09:08:57.715Z`: only the shape, the agent's clock check validates the value.
-pub(crate) fn iso8601_millis_shape(ts: &str) -> bool {
-    let b = ts.as_bytes();
-    b.len() == 24
-        && b.iter().enumerate().all(|(i, &c)| match i {
-            4 | 7 => c == b'-',
-            10 => c == b'T',
-            13 | 16 => c == b':',
-            19 => c == b'.',
-            23 => c == b'Z',
-            _ => c.is_ascii_digit(),
-        })
-}
+pub(crate) use crate::timefmt::iso8601_millis_shape;
 
 /// Nonces end up in headers and in `k=v` bodies, so only plain tokens are allowed.
 pub(crate) fn stamped_nonce<'a>(
