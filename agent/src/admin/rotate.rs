@@ -18,13 +18,18 @@ use super::{load_config, notify_agent, CliError, CmdResult};
 /// carry over the sealed policy, never a clear copy someone edited.
 fn unseal_locally(config: &Config, file: &EntryFile) -> Result<Unsealed, CliError> {
     let token = super::daemon::spawn_token(config, config.token.touch_approves());
-    let identity = TokenIdentity::new(&config.recipients[0], &token);
-    let plaintext = envelope::unseal(&file.sealed, &identity)
-        .map_err(|e| CliError::new(format!("cannot unseal {}: {e}", file.name)))?;
-    let unsealed = entry::parse_sealed(&plaintext)
-        .map_err(|e| CliError::new(format!("store entry {:?}: {e}", file.name)))?;
-    store::check_untampered(file, &unsealed.meta)?;
-    Ok(unsealed)
+    let unsealed = (|| {
+        let identity = TokenIdentity::new(&config.recipients[0], &token);
+        let plaintext = envelope::unseal(&file.sealed, &identity)
+            .map_err(|e| CliError::new(format!("cannot unseal {}: {e}", file.name)))?;
+        let unsealed = entry::parse_sealed(&plaintext)
+            .map_err(|e| CliError::new(format!("store entry {:?}: {e}", file.name)))?;
+        store::check_untampered(file, &unsealed.meta)?;
+        Ok(unsealed)
+    })();
+    // Closed here, not by the token thread while this process exits (TokenHandle::shut_down).
+    token.shut_down(super::daemon::TOKEN_SHUTDOWN_PATIENCE);
+    unsealed
 }
 
 pub fn run(config_path: &Path, a: RotateArgs) -> CmdResult {
