@@ -28,15 +28,15 @@ fn rss_kib(pid: u32) -> u64 {
 fn hung_approver_child(env: &Env) -> i32 {
     let child_file = env.root().join("approver.child");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !child_file.exists() {
+    loop {
+        // The script's `echo $! >` creates the file before it writes the pid.
+        let written = std::fs::read_to_string(&child_file).unwrap_or_default();
+        if let Ok(pid) = written.trim().parse() {
+            return pid;
+        }
         assert!(Instant::now() < deadline, "the approver never started");
         std::thread::sleep(Duration::from_millis(20));
     }
-    std::fs::read_to_string(&child_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
 }
 
 /// Waits (10 s at most) until the process has ended: gone, or a zombie.
@@ -324,6 +324,7 @@ fn a_client_that_hangs_up_during_a_step_up_cancels_it() {
         .unwrap_or_else(|| panic!("no audit record of the abandoned step-up: {records:#?}"));
     assert_eq!(record["decision"], "denied", "{record}");
     assert_eq!(record["path"], "/api/v2/spot/wallet/withdrawal", "{record}");
+    assert_eq!(record["exchange"], "bitget", "{record}");
     // The secret stays unlocked and other requests are signed.
     assert_ok(
         &env.cli(&[

@@ -252,6 +252,24 @@ impl Agent {
         }
     }
 
+    /// Records a step-up its client gave up on (it hung up while the approval was asked): a
+    /// denial, like every sign record with the secret's exchange when the secret is still held.
+    pub fn audit_abandoned_step_up(&self, request: &proto::SignRequest, peer: &PeerInfo) {
+        let held = self.usable(&request.name).ok();
+        let abandoned = Event {
+            action: "sign",
+            secret: Some(&request.name),
+            exchange: held.as_ref().map(|h| h.unsealed.meta.exchange.as_str()),
+            method: Some(&request.method),
+            path: Some(&request.path),
+            body_sha256: Some(<sha2::Sha256 as sha2::Digest>::digest(&request.body).into()),
+            allowed: false,
+            reason: Some("the client hung up while the step-up waited for approval"),
+            approval: None,
+        };
+        self.audit(&abandoned, Some(peer));
+    }
+
     fn compute_signature(
         &self,
         held: &Held,

@@ -262,17 +262,7 @@ async fn sign(
                         r.path,
                         peer.describe()
                     );
-                    let abandoned = crate::audit::Event {
-                        action: "sign",
-                        secret: Some(&r.name),
-                        method: Some(&r.method),
-                        path: Some(&r.path),
-                        body_sha256: Some(<sha2::Sha256 as sha2::Digest>::digest(&r.body).into()),
-                        allowed: false,
-                        reason: Some("the client hung up while the step-up waited for approval"),
-                        ..Default::default()
-                    };
-                    agent.audit(&abandoned, Some(peer));
+                    agent.audit_abandoned_step_up(r, peer);
                     return Err(std::io::ErrorKind::ConnectionAborted.into());
                 }
                 Ok(false) => more_pending = true,
