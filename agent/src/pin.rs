@@ -143,9 +143,14 @@ fn pinentry(program: &str, description: &str) -> Result<Pin, PinError> {
             reason: e.to_string(),
         })?;
     let result = converse(&mut child, program, description);
-    // After an error or a cancel the dialog may still be up: close it. Every path reaps the
-    // child, so a long-running agent collects no zombies.
+    // After an error or a cancel the program may not exit by itself: its stdin is closed now, so
+    // a well-behaved one does within moments (a terminal pinentry restores the screen); then it
+    // is killed. Every path reaps the child, so a long-running agent collects no zombies.
     if result.is_err() {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+        while matches!(child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         let _ = child.kill();
     }
     let _ = child.wait();
