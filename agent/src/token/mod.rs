@@ -334,14 +334,17 @@ mod tests {
 
     use super::*;
 
-    /// Records whether it was shut down; its ECDH takes as long as it is told to.
+    /// Records whether it was shut down; its ECDH says when it starts and takes as long as it is
+    /// told to.
     struct SlowHolder {
         shut_down: Arc<AtomicBool>,
+        ecdh_started: mpsc::Sender<()>,
         ecdh_takes: Duration,
     }
 
     impl KeyHolder for SlowHolder {
         fn ecdh(&mut self, _: &[u8; 65]) -> Result<Zeroizing<[u8; 32]>, TokenError> {
+            let _ = self.ecdh_started.send(());
             thread::sleep(self.ecdh_takes);
             Ok(Zeroizing::new([7; 32]))
         }
@@ -354,18 +357,20 @@ mod tests {
         }
     }
 
-    fn spawn(ecdh_takes: Duration) -> (TokenHandle, Arc<AtomicBool>) {
+    fn spawn(ecdh_takes: Duration) -> (TokenHandle, Arc<AtomicBool>, mpsc::Receiver<()>) {
         let flag = Arc::new(AtomicBool::new(false));
+        let (ecdh_started, started) = mpsc::channel();
         let handle = TokenHandle::spawn(SlowHolder {
             shut_down: flag.clone(),
+            ecdh_started,
             ecdh_takes,
         });
-        (handle, flag)
+        (handle, flag, started)
     }
 
     #[test]
     fn shut_down_ends_the_owner_thread_and_later_calls_say_it_is_gone() {
-        let (token, shut) = spawn(Duration::ZERO);
+        let (token, shut, _) = spawn(Duration::ZERO);
         assert_eq!(*token.ecdh(&[4; 65]).unwrap(), [7; 32]);
         assert!(token.shut_down(Duration::from_secs(10)));
         assert!(shut.load(Ordering::SeqCst), "the holder was not shut down");
@@ -376,10 +381,12 @@ mod tests {
 
     #[test]
     fn shut_down_finishes_the_job_under_way_first_and_gives_up_after_its_patience() {
-        let (token, shut) = spawn(Duration::from_millis(600));
+        let (token, shut, started) = spawn(Duration::from_millis(600));
         let busy = token.clone();
         let under_way = thread::spawn(move || busy.ecdh(&[4; 65]));
-        thread::sleep(Duration::from_millis(100));
+        started
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the ECDH job started");
         assert!(!token.shut_down(Duration::from_millis(50)));
         assert!(!shut.load(Ordering::SeqCst));
         assert_eq!(*under_way.join().unwrap().unwrap(), [7; 32]);
