@@ -105,7 +105,6 @@ pub fn parse_date(s: &str) -> Option<i64> {
     (civil_from_days(days) == (y, m, d)).then_some(days)
 }
 
-/// Parses `YYYY-MM-DDTHH:MM:SS[.fff]Z` into Unix milliseconds.
 /// `2020-12-08T09:08:57.715Z` exactly: the form the exchanges that use ISO 8601 sign. Only the
 /// shape; [`parse_iso8601_millis`] reads the value.
 pub fn iso8601_millis_shape(ts: &str) -> bool {
@@ -121,6 +120,7 @@ pub fn iso8601_millis_shape(ts: &str) -> bool {
         })
 }
 
+/// Parses `YYYY-MM-DDTHH:MM:SS[.fff]Z` into Unix milliseconds.
 pub fn parse_iso8601_millis(s: &str) -> Option<u64> {
     let rest = s.strip_suffix('Z')?;
     let (date, time) = rest.split_once('T')?;

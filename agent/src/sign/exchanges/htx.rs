@@ -30,8 +30,9 @@ const AUTH_PARAMS: [&str; 5] = [
 pub struct Htx;
 
 /// HTX wants `YYYY-MM-DDThh:mm:ss` (UTC, no fraction, no zone). TimeFormat has no such variant,
-/// so the preset announces Iso8601Millis and drops the `.mmmZ` tail; a client may also stamp the
-/// bare seconds form. The shape is checked before anything is signed.
+/// so the preset announces Iso8601Millis and drops the `.mmmZ` tail. It also takes the bare
+/// seconds form (the SDK's vector is given so); a client's timestamp reaches it only in the
+/// millisecond form (`sign::time::parse`). The shape is checked before anything is signed.
 fn htx_timestamp(ts: &str) -> Result<&str, PresetError> {
     let seconds_shape = |s: &str| {
         let b = s.as_bytes();

@@ -45,9 +45,10 @@ impl Preset for KrakenFutures {
         TimeFormat::UnixMillis
     }
     // The Nonce header is optional for Kraken Futures, and the Authent of a request without one
-    // covers only postData and the endpoint: valid for ever, for anyone who saw it once. The agent
-    // stamps its own increasing nonce, so each signature is good once (Kraken refuses a nonce
-    // not above the last) and a bot cannot collect signatures to replay later.
+    // covers only postData and the endpoint: valid for ever, any number of times, for anyone who
+    // saw it once. The agent stamps its own increasing nonce, so each signature is good once
+    // (Kraken refuses a nonce not above the last it saw for the key). The price: requests sent in
+    // parallel may reach Kraken out of order, and the late one is refused (docs/exchanges.md).
     fn wants_nonce(&self) -> bool {
         true
     }
