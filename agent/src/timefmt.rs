@@ -105,19 +105,30 @@ pub fn parse_date(s: &str) -> Option<i64> {
     (civil_from_days(days) == (y, m, d)).then_some(days)
 }
 
+fn seconds_shape(b: &[u8]) -> bool {
+    b.len() == 19
+        && b.iter().enumerate().all(|(i, &c)| match i {
+            4 | 7 => c == b'-',
+            10 => c == b'T',
+            13 | 16 => c == b':',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+/// `2020-12-08T09:08:57` exactly: no fraction, no zone (HTX's form). Only the shape.
+pub fn iso8601_seconds_shape(ts: &str) -> bool {
+    seconds_shape(ts.as_bytes())
+}
+
 /// `2020-12-08T09:08:57.715Z` exactly: the form the exchanges that use ISO 8601 sign. Only the
 /// shape; [`parse_iso8601_millis`] reads the value.
 pub fn iso8601_millis_shape(ts: &str) -> bool {
     let b = ts.as_bytes();
     b.len() == 24
-        && b.iter().enumerate().all(|(i, &c)| match i {
-            4 | 7 => c == b'-',
-            10 => c == b'T',
-            13 | 16 => c == b':',
-            19 => c == b'.',
-            23 => c == b'Z',
-            _ => c.is_ascii_digit(),
-        })
+        && seconds_shape(&b[..19])
+        && b[19] == b'.'
+        && b[20..23].iter().all(u8::is_ascii_digit)
+        && b[23] == b'Z'
 }
 
 /// Parses `YYYY-MM-DDTHH:MM:SS[.fff]Z` into Unix milliseconds.
@@ -151,6 +162,27 @@ pub fn parse_iso8601_millis(s: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iso8601_shapes_are_exact() {
+        assert!(iso8601_millis_shape("2020-12-08T09:08:57.715Z"));
+        assert!(iso8601_seconds_shape("2020-12-08T09:08:57"));
+        for not_millis in [
+            "2020-12-08T09:08:57Z",
+            "2020-12-08T09:08:57.7150Z",
+            "2020-12-08T09:08:57,715Z",
+            "2020-12-08T09:08:57.71xZ",
+            "2020-12-08 09:08:57.715Z",
+            // 24 bytes with a multi-byte character where the fraction goes: no panic, no match.
+            "2020-12-08T09:08:57\u{e9}.7Z",
+            "2020-12-08T09:08:\u{e9}7.715Z",
+        ] {
+            assert!(!iso8601_millis_shape(not_millis), "{not_millis}");
+        }
+        assert_eq!("2020-12-08T09:08:57\u{e9}.7Z".len(), 24);
+        assert!(!iso8601_seconds_shape("2020-12-08T09:08:5"));
+        assert!(!iso8601_seconds_shape("2020-12-08T09:08:57Z"));
+    }
 
     #[test]
     fn known_dates() {

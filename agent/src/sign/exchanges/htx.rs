@@ -34,19 +34,9 @@ pub struct Htx;
 /// seconds form (the SDK's vector is given so); a client's timestamp reaches it only in the
 /// millisecond form (`sign::time::parse`). The shape is checked before anything is signed.
 fn htx_timestamp(ts: &str) -> Result<&str, PresetError> {
-    let seconds_shape = |s: &str| {
-        let b = s.as_bytes();
-        b.len() == 19
-            && b.iter().enumerate().all(|(i, &c)| match i {
-                4 | 7 => c == b'-',
-                10 => c == b'T',
-                13 | 16 => c == b':',
-                _ => c.is_ascii_digit(),
-            })
-    };
     if iso8601_millis_shape(ts) {
         Ok(&ts[..19])
-    } else if seconds_shape(ts) {
+    } else if crate::timefmt::iso8601_seconds_shape(ts) {
         Ok(ts)
     } else {
         Err(bad(
