@@ -349,15 +349,11 @@ impl Env {
     /// Waits until the agent's log contains `needle` (20 s at most, for a busy machine): for what
     /// the agent does on its own time (signals, lifetime sweeps).
     pub fn wait_for_log(&self, needle: &str) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !self.log().contains(needle) {
-            assert!(
-                Instant::now() < deadline,
-                "no {needle:?} in the agent's log:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_until(
+            Duration::from_secs(20),
+            || self.log().contains(needle).then_some(()),
+            || format!("no {needle:?} in the agent's log:\n{}", self.log()),
+        )
     }
 
     /// The audit log's records, once `done` says they are all there (10 s at most; then what is
@@ -601,6 +597,26 @@ pub fn as_nobody(env: &Env, program: &Path, args: &[&str]) -> Command {
         .arg(program)
         .args(args);
     cmd
+}
+
+/// Polls `ready` every 20 ms until it gives a value, for `within` at most; then fails with
+/// `what_failed()` (built only then, so it can show the state at the end).
+#[track_caller]
+pub fn wait_until<T>(
+    within: Duration,
+    mut ready: impl FnMut() -> Option<T>,
+    what_failed: impl FnOnce() -> String,
+) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = ready() {
+            return v;
+        }
+        if Instant::now() >= deadline {
+            panic!("{}", what_failed());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// HMAC-SHA256, computed here independently of the agent's own signing code.

@@ -244,20 +244,7 @@ fn the_exchange_checks_signatures_and_rejects_a_stale_timestamp() {
     let env = ready_env();
     assert_ok(&env.cli(&["unlock", "bg-bot"]), "unlock");
     let exchange = Exchange::start(&env);
-    let sign = || {
-        let out = env.cli(&[
-            "sign",
-            "bg-bot",
-            "--method",
-            "GET",
-            "--path",
-            "/api/v2/spot/account/assets",
-            "--query",
-            "coin=USDT",
-        ]);
-        assert_ok(&out, "sign");
-        parse_headers(&stdout(&out))
-    };
+    let sign = || assert_cli_bitget_get_signs(&env, "bg-bot", SECRET.as_bytes());
     let target = "/api/v2/spot/account/assets?coin=USDT";
 
     // Fresh: accepted.

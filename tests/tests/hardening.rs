@@ -144,14 +144,11 @@ fn same_uid_cannot_read_the_agent_and_a_small_memlock_limit_is_reported() {
         .stderr(log)
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while std::os::unix::net::UnixStream::connect(&env.socket).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "agent as nobody did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(
+        Duration::from_secs(10),
+        || std::os::unix::net::UnixStream::connect(&env.socket).ok(),
+        || "agent as nobody did not start".into(),
+    );
     let apisec = binary("apisec");
     let out = run_with_stdin(&mut as_nobody(&env, &apisec, &["unlock", "bg"]), b"");
     assert_ok(&out, "unlock as nobody");

@@ -27,32 +27,27 @@ fn rss_kib(pid: u32) -> u64 {
 /// The pid of the `sleep` the scripted approver in mode `hang` waits on, once it has started.
 fn hung_approver_child(env: &Env) -> i32 {
     let child_file = env.root().join("approver.child");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        // The script's `echo $! >` creates the file before it writes the pid.
-        let written = std::fs::read_to_string(&child_file).unwrap_or_default();
-        if let Ok(pid) = written.trim().parse() {
-            return pid;
-        }
-        assert!(Instant::now() < deadline, "the approver never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // The script's `echo $! >` creates the file before it writes the pid.
+    wait_until(
+        Duration::from_secs(10),
+        || {
+            let written = std::fs::read_to_string(&child_file).ok()?;
+            written.trim().parse().ok()
+        },
+        || "the approver never started".into(),
+    )
 }
 
 /// Waits (10 s at most) until the process has ended: gone, or a zombie.
 fn wait_until_ended(pid: i32) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let state = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        if state.is_empty() || state.contains("State:\tZ") {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the hung approver's child {pid} still runs"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(
+        Duration::from_secs(10),
+        || {
+            let state = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            (state.is_empty() || state.contains("State:\tZ")).then_some(())
+        },
+        || format!("the hung approver's child {pid} still runs"),
+    )
 }
 
 /// The slowest of `n` signatures by a well-behaved client.
@@ -128,30 +123,22 @@ fn a_thousand_connections_delay_no_one_and_are_all_released() {
             .map(|_| UnixStream::connect(&env.socket).expect("connect"))
             .collect();
         // Every connection is accepted (the agent holds one descriptor per client).
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while fd_count(pid) < baseline_fds + 1000 {
-            assert!(
-                Instant::now() < deadline,
-                "only {} descriptors",
-                fd_count(pid)
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_until(
+            Duration::from_secs(10),
+            || (fd_count(pid) >= baseline_fds + 1000).then_some(()),
+            || format!("only {} descriptors", fd_count(pid)),
+        );
         let worst = slowest_sign(&env, 100);
         assert!(
             worst < Duration::from_millis(500),
             "a signature took {worst:?} with 1000 idle clients"
         );
         drop(conns);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while fd_count(pid) > baseline_fds {
-            assert!(
-                Instant::now() < deadline,
-                "{} descriptors, baseline {baseline_fds}",
-                fd_count(pid)
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_until(
+            Duration::from_secs(10),
+            || (fd_count(pid) <= baseline_fds).then_some(()),
+            || format!("{} descriptors, baseline {baseline_fds}", fd_count(pid)),
+        );
         rss_after.push(rss_kib(pid));
     }
     // Memory levels off once the allocator's arenas have grown (the first rounds, and a few

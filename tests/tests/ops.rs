@@ -9,7 +9,7 @@ use std::os::unix::net::UnixListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use apisec_tests::*;
 
@@ -51,17 +51,6 @@ fn spawn_activated(env: &Env, fd: i32, listen_pid: &str, fds: &str) -> Child {
         });
     }
     cmd.spawn().expect("spawn sh -c ... apisec-agent run")
-}
-
-fn wait_for<T>(what: &str, within: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]
@@ -307,10 +296,10 @@ fn lines(path: &Path) -> Vec<String> {
 
 /// Waits for `n` lines, then a little longer to be sure no more come.
 fn expect_lines(path: &Path, n: usize) -> Vec<String> {
-    wait_for(
-        &format!("{n} notify line(s)"),
+    wait_until(
         Duration::from_secs(10),
         || (lines(path).len() >= n).then_some(()),
+        || format!("timed out waiting for {n} notify line(s)"),
     );
     std::thread::sleep(Duration::from_millis(400));
     let got = lines(path);

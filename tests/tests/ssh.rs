@@ -3,7 +3,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use apisec_tests::*;
 
@@ -148,15 +148,16 @@ fn start_sshd(env: &Env) -> Sshd {
         .stderr(std::fs::File::create(dir.join("sshd.log")).unwrap())
         .spawn()
         .expect("sshd (apt-get install openssh-server)");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "sshd did not start: {}",
-            std::fs::read_to_string(dir.join("sshd.log")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(
+        Duration::from_secs(10),
+        || std::net::TcpStream::connect(("127.0.0.1", port)).ok(),
+        || {
+            format!(
+                "sshd did not start: {}",
+                std::fs::read_to_string(dir.join("sshd.log")).unwrap_or_default()
+            )
+        },
+    );
     Sshd {
         child,
         port,
