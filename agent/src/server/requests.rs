@@ -35,6 +35,30 @@ fn describe(method: &str, path: &str, query: &str, body: &[u8]) -> String {
     s
 }
 
+fn body_digest(request: &proto::SignRequest) -> [u8; 32] {
+    <sha2::Sha256 as sha2::Digest>::digest(&request.body).into()
+}
+
+/// The audit record of a sign request; the caller adds the reason or the approval.
+fn sign_event<'a>(
+    request: &'a proto::SignRequest,
+    body_sha256: [u8; 32],
+    allowed: bool,
+    exchange: Option<&'a str>,
+) -> Event<'a> {
+    Event {
+        action: "sign",
+        secret: Some(&request.name),
+        exchange,
+        method: Some(&request.method),
+        path: Some(&request.path),
+        body_sha256: Some(body_sha256),
+        allowed,
+        reason: None,
+        approval: None,
+    }
+}
+
 impl Agent {
     /// Client and rate checks of a secret's policy (request rules are checked by the caller).
     fn admit(&self, name: &str, held: &Held, peer: &PeerInfo) -> Result<(), ErrorReply> {
@@ -112,18 +136,8 @@ impl Agent {
         request: &proto::SignRequest,
         peer: &PeerInfo,
     ) -> Result<sign::Signed, ErrorReply> {
-        let body_sha256: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(&request.body).into();
-        let event = |allowed, exchange| Event {
-            action: "sign",
-            secret: Some(&request.name),
-            exchange,
-            method: Some(&request.method),
-            path: Some(&request.path),
-            body_sha256: Some(body_sha256),
-            allowed,
-            reason: None,
-            approval: None,
-        };
+        let body_sha256 = body_digest(request);
+        let event = |allowed, exchange| sign_event(request, body_sha256, allowed, exchange);
         let held = match self.usable(&request.name) {
             Ok(h) => h,
             Err(e) => {
@@ -256,16 +270,10 @@ impl Agent {
     /// denial, like every sign record with the secret's exchange when the secret is still held.
     pub fn audit_abandoned_step_up(&self, request: &proto::SignRequest, peer: &PeerInfo) {
         let held = self.usable(&request.name).ok();
+        let exchange = held.as_ref().map(|h| h.unsealed.meta.exchange.as_str());
         let abandoned = Event {
-            action: "sign",
-            secret: Some(&request.name),
-            exchange: held.as_ref().map(|h| h.unsealed.meta.exchange.as_str()),
-            method: Some(&request.method),
-            path: Some(&request.path),
-            body_sha256: Some(<sha2::Sha256 as sha2::Digest>::digest(&request.body).into()),
-            allowed: false,
             reason: Some("the client hung up while the step-up waited for approval"),
-            approval: None,
+            ..sign_event(request, body_digest(request), false, exchange)
         };
         self.audit(&abandoned, Some(peer));
     }
