@@ -149,7 +149,8 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
         .enable_all()
         .build()
         .map_err(|e| CliError::new(format!("cannot start the runtime: {e}")))?;
-    runtime.block_on(async move {
+    let exiting = Arc::clone(&agent);
+    let served = runtime.block_on(async move {
         let listener = tokio::net::UnixListener::from_std(std_listener).map_err(|e| {
             CliError::new(format!("cannot listen on {}: {e}", socket_path.display()))
         })?;
@@ -161,7 +162,6 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
         );
         server::run(listener, Arc::clone(&agent), allowed, shutdown_signal()?).await;
         let forgotten = agent.forget(&[]);
-        agent.close_audit();
         if owned {
             let _ = std::fs::remove_file(&socket_path);
             info!(
@@ -175,17 +175,19 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
             );
         }
         Ok::<(), CliError>(())
-    })?;
+    });
     // Client tasks end here; blocking work still under way (an unseal waiting for its touch) is
     // given a moment, and the token thread finishes whatever job it has before shutting down.
     runtime.shutdown_timeout(Duration::from_secs(2));
+    // After the sessions: a signature finished while the agent was stopping is still recorded.
+    exiting.close_audit();
     if !token.shut_down(TOKEN_SHUTDOWN_PATIENCE) {
         warn!(
             "the token did not close its session within {} s; exiting anyway",
             TOKEN_SHUTDOWN_PATIENCE.as_secs()
         );
     }
-    Ok(())
+    served
 }
 
 /// How long an exiting agent waits for the token to close its session and unload.

@@ -41,16 +41,40 @@ pub struct Queued<'q> {
 /// Length prefix of an absent field.
 const ABSENT: u32 = u32::MAX;
 
+/// The most of a text field the log keeps. Clients choose paths and methods (a frame may hold
+/// 256 KiB), and refusal messages quote them: uncapped, one request could write a line longer
+/// than the tail the agent reads back at start-up to continue the chain (`writer::TAIL`).
+pub const MAX_TEXT: usize = 1024;
+
 fn put(queue: &mut Vec<u8>, field: Option<&[u8]>) {
     match field {
         Some(bytes) => {
-            // Fields are names, paths (checked shorter than 2 KiB) and messages: far below 4 GiB.
+            // Exe paths (at most PATH_MAX), digests and capped text: far below 4 GiB.
             let len = u32::try_from(bytes.len()).unwrap_or(ABSENT - 1);
             queue.extend_from_slice(&len.to_le_bytes());
             queue.extend_from_slice(&bytes[..len as usize]);
         }
         None => queue.extend_from_slice(&ABSENT.to_le_bytes()),
     }
+}
+
+/// A text field, cut to [`MAX_TEXT`] bytes at a character boundary and marked when cut
+/// (`…[300000 bytes]`, the full length), without allocating.
+fn put_text(queue: &mut Vec<u8>, field: Option<&str>) {
+    use std::io::Write;
+    let Some(text) = field.filter(|t| t.len() > MAX_TEXT) else {
+        return put(queue, field.map(str::as_bytes));
+    };
+    let mut end = MAX_TEXT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let len_at = queue.len();
+    queue.extend_from_slice(&0u32.to_le_bytes());
+    queue.extend_from_slice(&text.as_bytes()[..end]);
+    let _ = write!(queue, "…[{} bytes]", text.len());
+    let len = (queue.len() - len_at - 4) as u32;
+    queue[len_at..len_at + 4].copy_from_slice(&len.to_le_bytes());
 }
 
 /// Appends `event`, stamped with `time_ms` and its client, to `queue`.
@@ -69,11 +93,11 @@ pub fn encode(queue: &mut Vec<u8>, event: &Event<'_>, peer: Option<&PeerInfo>, t
     );
     put(queue, Some(event.action.as_bytes()));
     for field in [event.secret, event.exchange, event.method, event.path] {
-        put(queue, field.map(str::as_bytes));
+        put_text(queue, field);
     }
     put(queue, event.body_sha256.as_ref().map(|d| &d[..]));
-    put(queue, event.reason.map(str::as_bytes));
-    put(queue, event.approval.map(str::as_bytes));
+    put_text(queue, event.reason);
+    put_text(queue, event.approval);
 }
 
 /// Reads events back in the order they were queued.
@@ -154,6 +178,41 @@ impl<'q> Iterator for Reader<'q> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_client_text_is_cut_at_a_character_and_marked() {
+        let path = format!("/{}", "é".repeat(200_000));
+        let reason = format!("path {path:?} is refused");
+        let event = Event {
+            action: "sign",
+            path: Some(&path),
+            reason: Some(&reason),
+            ..Default::default()
+        };
+        let mut queue = Vec::new();
+        encode(&mut queue, &event, None, 1);
+        let back = Reader::new(&queue).next().expect("the event reads back");
+        let kept = back.path.unwrap();
+        assert!(kept.len() <= MAX_TEXT + 20, "{}", kept.len());
+        assert!(
+            kept.ends_with(&format!("…[{} bytes]", path.len())),
+            "{kept}"
+        );
+        assert!(path.starts_with(kept.split('…').next().unwrap()));
+        assert!(back
+            .reason
+            .unwrap()
+            .ends_with(&format!("…[{} bytes]", reason.len())));
+        // Short text is kept whole.
+        let short = Event {
+            action: "sign",
+            path: Some("/api/v2/x"),
+            ..Default::default()
+        };
+        queue.clear();
+        encode(&mut queue, &short, None, 1);
+        assert_eq!(Reader::new(&queue).next().unwrap().path, Some("/api/v2/x"));
+    }
 
     #[test]
     fn events_come_back_as_they_were_queued() {
