@@ -15,15 +15,21 @@ pub fn line(level: &str, message: std::fmt::Arguments<'_>) {
 /// are written escaped (`\n`, `\u{1b}`).
 fn render(stamp: &str, pid: u32, level: &str, message: &str) -> String {
     let mut out = format!("{stamp} apisec-agent[{pid}] {level} ");
-    for c in message.chars() {
+    push_escaped(&mut out, message);
+    out.push('\n');
+    out
+}
+
+/// Appends `text` with its control characters escaped (`\n`, `\u{1b}`): for text that came from
+/// a client and is shown on one line, to a log or a terminal.
+pub fn push_escaped(out: &mut String, text: &str) {
+    for c in text.chars() {
         if c.is_control() {
             out.extend(c.escape_default());
         } else {
             out.push(c);
         }
     }
-    out.push('\n');
-    out
 }
 
 #[macro_export]

@@ -142,7 +142,9 @@ pub fn verify(text: &str) -> Result<usize, String> {
     Ok(count)
 }
 
-/// One record as a human reads it.
+/// One record as a human reads it, on one line: the fields clients chose (a path, a method) have
+/// their control characters escaped, so `audit tail` cannot be made to move the terminal's
+/// cursor or print a line of its own.
 pub fn render(r: &Record) -> String {
     let who = match (&r.exe, r.pid) {
         (Some(exe), Some(pid)) => format!(
@@ -172,7 +174,9 @@ pub fn render(r: &Record) -> String {
     if let Some(reason) = &r.reason {
         s.push_str(&format!(": {reason}"));
     }
-    s
+    let mut line = String::with_capacity(s.len());
+    crate::log::push_escaped(&mut line, &s);
+    line
 }
 
 #[cfg(test)]
@@ -209,6 +213,22 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         panic!("lines not written");
+    }
+
+    #[test]
+    fn render_keeps_a_record_on_one_line_whatever_the_client_sent() {
+        let r = Record {
+            method: Some("GET".into()),
+            path: Some("/x\n2026-11-27 #9 ALLOWED sign\u{1b}[2J".into()),
+            reason: Some("refused".into()),
+            ..record(1, GENESIS)
+        };
+        let shown = render(&r);
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert!(
+            shown.contains("GET /x\\n2026-11-27 #9 ALLOWED sign\\u{1b}[2J"),
+            "{shown}"
+        );
     }
 
     fn record(seq: u64, prev: &str) -> Record {
