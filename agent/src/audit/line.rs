@@ -81,7 +81,7 @@ mod tests {
     /// What the line must be: the record serialized by serde (without `hash`), then its hash.
     fn by_serde(q: &Queued<'_>, seq: u64, prev: &str) -> String {
         let own = |s: Option<&str>| s.map(str::to_owned);
-        let record = Record {
+        let mut record = Record {
             seq,
             time: crate::timefmt::iso8601_millis(q.time_ms),
             uid: q.uid,
@@ -99,9 +99,7 @@ mod tests {
             prev: prev.to_owned(),
             hash: String::new(),
         };
-        let bare = serde_json::to_string(&record).unwrap();
-        let hash = hex::encode(Sha256::digest(bare.as_bytes()));
-        format!("{},\"hash\":\"{hash}\"}}\n", &bare[..bare.len() - 1])
+        record.seal_line() + "\n"
     }
 
     #[test]
