@@ -5,7 +5,7 @@
 //!
 //! They run the agent's own code paths, not copies: [`frame`] splits a stream with the server's
 //! frame reader and with the splitter of what it peeks at, and decodes with the server's
-//! [`decode`](crate::server::session::decode).
+//! [`decode`](crate::proto::decode).
 
 use std::future::Future;
 use std::path::Path;
@@ -13,7 +13,7 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use crate::proto::{self, frame as framing, ApisecRequest, FrameError};
-use crate::server::{conn, session};
+use crate::server::request_reader;
 
 /// The frames a stream splits into, as the server's (async) reader reads them, and the error that
 /// ended the stream.
@@ -21,7 +21,7 @@ fn server_frames(mut data: &[u8]) -> (Vec<Vec<u8>>, FrameError) {
     let mut frames = Vec::new();
     loop {
         // Reading from a byte slice never waits, so one poll completes the read.
-        let mut read = pin!(conn::read_frame(&mut data));
+        let mut read = pin!(request_reader::read_frame(&mut data));
         match read.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
             Poll::Ready(Ok(message)) => frames.push(message),
             Poll::Ready(Err(e)) => return (frames, e),
@@ -36,8 +36,8 @@ fn server_frames(mut data: &[u8]) -> (Vec<Vec<u8>>, FrameError) {
 pub fn frame(data: &[u8]) {
     let (frames, end) = server_frames(data);
     for message in &frames {
-        let decoded = session::decode(message);
-        if let session::Decoded::Apisec(req) = &decoded {
+        let decoded = proto::decode(message);
+        if let proto::Decoded::Apisec(req) = &decoded {
             // What decodes must re-encode to the same details (the client builds requests this way).
             let details = req.encode_details();
             assert_eq!(
@@ -146,9 +146,9 @@ pub fn policy(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if let Ok((policy, _)) = crate::policy::rules::parse(text) {
+    if let Ok((policy, _)) = crate::policy::file::parse(text) {
         let _ = policy.summary();
-        let fields = crate::policy::rules::request_fields("coin=USDT&size=1", b"{\"a\":1}")
+        let fields = crate::policy::fields::request_fields("coin=USDT&size=1", b"{\"a\":1}")
             .expect("distinct fields");
         for (method, path) in [
             ("POST", "/api/v2/spot/wallet/withdrawal"),

@@ -64,16 +64,16 @@ pub fn serve_tokio(path: &Path, reply_size: usize) -> std::io::Result<()> {
     })
 }
 
-/// Runs the echo server with the agent's own request reader ([`Requests`]: peek, answer, then
+/// Runs the echo server with the agent's own request reader ([`RequestReader`]: peek, answer, then
 /// take the request off the socket) until killed: the floor for the agent's I/O as it is, so
 /// that the difference between it and the agent is the agent's own work and nothing else.
 ///
-/// [`Requests`]: apisec_agent::server::conn::Requests
+/// [`RequestReader`]: apisec_agent::server::request_reader::RequestReader
 pub fn serve_tokio_peek(path: &Path, reply_size: usize) -> std::io::Result<()> {
-    use apisec_agent::server::conn::Requests;
+    use apisec_agent::server::request_reader::RequestReader;
     serve_on_tokio(path, move |stream| async move {
         let (read, mut write) = stream.into_split();
-        let mut requests = Requests::new(read);
+        let mut requests = RequestReader::new(read);
         let reply = reply_frame(reply_size);
         while requests.next().await.is_ok() {
             if write.write_all(&reply).await.is_err() || requests.take().is_err() {

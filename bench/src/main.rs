@@ -79,7 +79,7 @@ fn main() {
 /// The echo servers the agent is measured against: kind, JSON key, label. `echo` is the floor
 /// the targets are set against: a bare server that reads a frame and writes a reply of the sign
 /// reply's size, on tokio like the agent. `echo_peek` reads as the agent does (peek, answer, then
-/// take the request off the socket; see `apisec_agent::server::conn`), so the agent's distance
+/// take the request off the socket; see `apisec_agent::server::request_reader`), so the agent's distance
 /// to it is the agent's own work alone. `echo_threads` is the simplest server there is.
 const ECHOES: [(&str, &str, &str); 3] = [
     ("tokio", "echo", "bare echo (tokio)"),

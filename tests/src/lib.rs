@@ -142,6 +142,39 @@ impl Env {
         env
     }
 
+    /// A world made earlier by `tests/fixtures/compat/make.sh` (a SoftHSM token, home, config,
+    /// store and audit log as a release wrote them), copied into a fresh temp dir with the modes
+    /// such files have on a user's disk (git keeps none).
+    pub fn from_fixture(fixture: &Path) -> Self {
+        let env = Self::new();
+        let root = env.root().to_owned();
+        fs::remove_dir_all(root.join("tokens")).unwrap();
+        fs::remove_dir_all(&env.home).unwrap();
+        for part in ["home", "tokens"] {
+            let out = Command::new("cp")
+                .arg("-a")
+                .arg(fixture.join(part))
+                .arg(&root)
+                .output()
+                .expect("cp");
+            assert!(out.status.success(), "copy the fixture's {part}: {out:?}");
+        }
+        let out = Command::new("chmod")
+            .args(["-R", "go-rwx"])
+            .arg(root.join("home"))
+            .arg(root.join("tokens"))
+            .output()
+            .expect("chmod");
+        assert!(out.status.success(), "{out:?}");
+        let config = fs::read_to_string(&env.config).expect("the fixture has a config");
+        fs::write(
+            &env.config,
+            config.replace("@ROOT@", &root.display().to_string()),
+        )
+        .unwrap();
+        env
+    }
+
     pub fn root(&self) -> &Path {
         self.dir.path()
     }
@@ -625,6 +658,27 @@ pub fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
     let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("any key length");
     m.update(data);
     m.finalize().into_bytes().to_vec()
+}
+
+/// `apisec sign ARGS` (a secret's name first), checked to succeed; the headers it printed.
+#[track_caller]
+pub fn sign(env: &Env, args: &[&str]) -> Vec<(String, String)> {
+    let mut full = vec!["sign"];
+    full.extend_from_slice(args);
+    let out = env.cli(&full);
+    assert_ok(&out, "sign");
+    parse_headers(&stdout(&out))
+}
+
+/// `apisec sign ARGS --json`, checked to succeed; the JSON it printed.
+#[track_caller]
+pub fn sign_json(env: &Env, args: &[&str]) -> serde_json::Value {
+    let mut full = vec!["sign"];
+    full.extend_from_slice(args);
+    full.push("--json");
+    let out = env.cli(&full);
+    assert_ok(&out, "sign --json");
+    serde_json::from_str(&stdout(&out)).unwrap()
 }
 
 /// Signs a Bitget `GET /api/v2/spot/account/assets?coin=USDT` with secret `name` through the

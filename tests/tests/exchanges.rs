@@ -13,23 +13,6 @@ use base64::Engine;
 const KRAKEN_DOC_SECRET: &[u8] =
     b"kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg==";
 
-fn sign(env: &Env, args: &[&str]) -> Vec<(String, String)> {
-    let mut full = vec!["sign"];
-    full.extend_from_slice(args);
-    let out = env.cli(&full);
-    assert_ok(&out, "sign");
-    parse_headers(&stdout(&out))
-}
-
-fn sign_json(env: &Env, args: &[&str]) -> serde_json::Value {
-    let mut full = vec!["sign"];
-    full.extend_from_slice(args);
-    full.push("--json");
-    let out = env.cli(&full);
-    assert_ok(&out, "sign --json");
-    serde_json::from_str(&stdout(&out)).unwrap()
-}
-
 #[test]
 fn documented_vectors_replayed_through_the_agent() {
     let mut env = Env::new();

@@ -109,6 +109,6 @@ fn seed_inputs_are_accepted_by_the_parsers() {
         "kucoin-per-client.toml",
     ] {
         let text = std::fs::read_to_string(corpus.join("policy").join(policy)).unwrap();
-        apisec_agent::policy::rules::parse(&text).unwrap_or_else(|e| panic!("{policy}: {e}"));
+        apisec_agent::policy::file::parse(&text).unwrap_or_else(|e| panic!("{policy}: {e}"));
     }
 }

@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 
 use apisec_agent::config::Config;
 use apisec_agent::keys::{self, KeyType};
-use apisec_agent::policy::{self, rules, ExpiryState, Freshness, Policy};
+use apisec_agent::policy::{self, ExpiryState, Policy};
 use apisec_agent::secret::LockedBytes;
 use apisec_agent::sign::exchanges;
+use apisec_agent::sign::Freshness;
 use apisec_agent::sign::KeyAlgorithm;
 use apisec_agent::store::{self, entry, EntryMeta, SecretMaterial, Store};
 use apisec_agent::timefmt;
@@ -114,10 +115,10 @@ pub fn check_common(
             let text = std::fs::read_to_string(path).map_err(|e| {
                 CliError::new(format!("cannot read the policy {}: {e}", path.display()))
             })?;
-            rules::parse(&text)
+            policy::file::parse(&text)
                 .map_err(|e| CliError::new(format!("policy {}: {e}", path.display())))?
         }
-        None => (Policy::standard(), rules::EntrySettings::default()),
+        None => (Policy::standard(), policy::file::EntrySettings::default()),
     };
     let expires = merge(expires.clone(), settings.expires, "expires")?;
     let freshness =

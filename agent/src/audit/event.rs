@@ -5,10 +5,46 @@
 
 use crate::peer::PeerInfo;
 
-/// A decision to record; the writer adds `seq` and `prev`.
+/// What was decided on: the `action` field of a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Action {
+    /// `unlock@apisec`: a secret unsealed (or not).
+    #[default]
+    Unlock,
+    /// `sign@apisec`.
+    Sign,
+    /// `mac@apisec`.
+    Mac,
+    /// `lock@apisec`: named or all unsealed secrets forgotten.
+    Lock,
+    /// `ssh-add -D`: every unsealed secret forgotten.
+    RemoveAll,
+    /// `ssh-add -x`.
+    AgentLock,
+    /// `ssh-add -X`.
+    AgentUnlock,
+}
+
+impl Action {
+    /// The name written to the log (`audit verify` and `audit tail` read it back).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unlock => "unlock",
+            Self::Sign => "sign",
+            Self::Mac => "mac",
+            Self::Lock => "lock",
+            Self::RemoveAll => "remove-all",
+            Self::AgentLock => "agent-lock",
+            Self::AgentUnlock => "agent-unlock",
+        }
+    }
+}
+
+/// A decision to record; the writer adds `seq` and `prev`. Built with the constructors below,
+/// then [`Event::allowed`] or [`Event::denied`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Event<'a> {
-    pub action: &'static str,
+    pub action: Action,
     pub secret: Option<&'a str>,
     pub exchange: Option<&'a str>,
     pub method: Option<&'a str>,
@@ -18,6 +54,82 @@ pub struct Event<'a> {
     pub allowed: bool,
     pub reason: Option<&'a str>,
     pub approval: Option<&'a str>,
+}
+
+impl<'a> Event<'a> {
+    /// A sign request for `secret` (its exchange once the secret is known to be held).
+    pub fn sign(
+        secret: &'a str,
+        exchange: Option<&'a str>,
+        method: &'a str,
+        path: &'a str,
+        body_sha256: [u8; 32],
+    ) -> Self {
+        Self {
+            action: Action::Sign,
+            secret: Some(secret),
+            exchange,
+            method: Some(method),
+            path: Some(path),
+            body_sha256: Some(body_sha256),
+            ..Self::default()
+        }
+    }
+
+    /// An unseal of `secret`.
+    pub fn unlock(secret: &'a str, exchange: &'a str) -> Self {
+        Self {
+            action: Action::Unlock,
+            secret: Some(secret),
+            exchange: Some(exchange),
+            ..Self::default()
+        }
+    }
+
+    /// A raw MAC with `algorithm` (recorded as the method) over data with this digest.
+    pub fn mac(secret: &'a str, algorithm: &'a str, data_sha256: [u8; 32]) -> Self {
+        Self {
+            action: Action::Mac,
+            secret: Some(secret),
+            method: Some(algorithm),
+            body_sha256: Some(data_sha256),
+            ..Self::default()
+        }
+    }
+
+    /// An operation on the whole agent (lock, remove-all, agent lock and unlock).
+    pub fn agent(action: Action) -> Self {
+        Self {
+            action,
+            ..Self::default()
+        }
+    }
+
+    /// Allowed; `approval` says how, when a human or the token approved it.
+    pub fn allowed(self, approval: Option<&'a str>) -> Self {
+        Self {
+            allowed: true,
+            approval,
+            ..self
+        }
+    }
+
+    /// Refused, and why.
+    pub fn denied(self, reason: &'a str) -> Self {
+        Self {
+            allowed: false,
+            reason: Some(reason),
+            ..self
+        }
+    }
+
+    /// A note on the outcome (`forgot 3 secret(s)`); empty means none.
+    pub fn noting(self, note: &'a str) -> Self {
+        Self {
+            reason: (!note.is_empty()).then_some(note),
+            ..self
+        }
+    }
 }
 
 /// An event read back from the queue: the event's fields, when it happened and who asked.
@@ -91,7 +203,7 @@ pub fn encode(queue: &mut Vec<u8>, event: &Event<'_>, peer: Option<&PeerInfo>, t
         peer.and_then(|p| p.exe.as_deref())
             .map(|e| e.as_os_str().as_bytes()),
     );
-    put(queue, Some(event.action.as_bytes()));
+    put(queue, Some(event.action.as_str().as_bytes()));
     for field in [event.secret, event.exchange, event.method, event.path] {
         put_text(queue, field);
     }
@@ -184,7 +296,7 @@ mod tests {
         let path = format!("/{}", "é".repeat(200_000));
         let reason = format!("path {path:?} is refused");
         let event = Event {
-            action: "sign",
+            action: Action::Sign,
             path: Some(&path),
             reason: Some(&reason),
             ..Default::default()
@@ -205,7 +317,7 @@ mod tests {
             .ends_with(&format!("…[{} bytes]", reason.len())));
         // Short text is kept whole.
         let short = Event {
-            action: "sign",
+            action: Action::Sign,
             path: Some("/api/v2/x"),
             ..Default::default()
         };
@@ -223,22 +335,15 @@ mod tests {
             exe: Some("/usr/bin/bot".into()),
         };
         let digest = [7u8; 32];
-        let first = Event {
-            action: "sign",
-            secret: Some("bitget-main"),
-            exchange: Some("bitget"),
-            method: Some("POST"),
-            path: Some("/api/v2/spot/trade/place-order"),
-            body_sha256: Some(digest),
-            allowed: true,
-            reason: None,
-            approval: Some("step-up approver (rule 2)"),
-        };
-        let second = Event {
-            action: "lock",
-            reason: Some("forgot 3 secret(s) \u{e9}\"\n"),
-            ..Default::default()
-        };
+        let first = Event::sign(
+            "bitget-main",
+            Some("bitget"),
+            "POST",
+            "/api/v2/spot/trade/place-order",
+            digest,
+        )
+        .allowed(Some("step-up approver (rule 2)"));
+        let second = Event::agent(Action::Lock).noting("forgot 3 secret(s) \u{e9}\"\n");
         let mut queue = Vec::new();
         encode(&mut queue, &first, Some(&peer), 1_700_000_000_123);
         encode(&mut queue, &second, None, 5);

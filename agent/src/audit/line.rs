@@ -73,7 +73,7 @@ pub fn append(out: &mut Vec<u8>, seq: u64, event: &Queued<'_>, prev: &str) -> [u
 
 #[cfg(test)]
 mod tests {
-    use super::super::event::{self, Event, Reader};
+    use super::super::event::{self, Action, Event, Reader};
     use super::super::{verify, Record, GENESIS};
     use super::*;
     use crate::peer::PeerInfo;
@@ -116,7 +116,7 @@ mod tests {
         };
         let events = [
             Event {
-                action: "sign",
+                action: Action::Sign,
                 secret: Some("s1"),
                 exchange: Some("bitget"),
                 method: Some("POST"),
@@ -127,14 +127,14 @@ mod tests {
                 approval: Some("step-up approver (rule 1)"),
             },
             Event {
-                action: "sign",
+                action: Action::Sign,
                 secret: Some(hostile),
                 path: Some(hostile),
                 reason: Some(hostile),
                 ..Default::default()
             },
             Event {
-                action: "agent-lock",
+                action: Action::AgentLock,
                 allowed: true,
                 ..Default::default()
             },

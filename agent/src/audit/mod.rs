@@ -1,6 +1,6 @@
-//! The audit log: one JSON line per decision (unlock, sign, mac, lock). Each line carries its own
-//! hash (SHA-256 of the line without it, which covers `prev`) and `prev`, the hash of the line
-//! before: an edited line fails its own hash, a deleted or moved line breaks `prev` and the
+//! The audit log: one JSON line per decision (every [`Action`]: unlock, sign, mac, lock,
+//! remove-all, agent-lock, agent-unlock). Each line carries its own hash (SHA-256 of the line
+//! without it, which covers `prev`) and `prev`, the hash of the line before: an edited line fails its own hash, a deleted or moved line breaks `prev` and the
 //! sequence numbers, and `audit verify` names the line where it happened. Never holds a secret:
 //! requests are recorded by method, path and the SHA-256 of the body.
 //!
@@ -15,7 +15,7 @@ mod writer;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use event::Event;
+pub use event::{Action, Event};
 pub use writer::AuditLog;
 
 /// The `prev` of the first line.
@@ -31,7 +31,8 @@ pub struct Record {
     pub pid: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exe: Option<String>,
-    /// `unlock`, `sign`, `mac`, `lock`, `agent-lock`, `agent-unlock`.
+    /// [`Action::as_str`]: `unlock`, `sign`, `mac`, `lock`, `remove-all`, `agent-lock`,
+    /// `agent-unlock`.
     pub action: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
@@ -190,7 +191,7 @@ mod tests {
         for i in 0..3 {
             log.record(
                 &Event {
-                    action: "sign",
+                    action: Action::Sign,
                     secret: Some(&format!("s{i}")),
                     allowed: true,
                     body_sha256: Some(Sha256::digest(b"{}").into()),
@@ -291,7 +292,7 @@ mod tests {
         let log = AuditLog::open(&path).unwrap();
         log.record(
             &Event {
-                action: "lock",
+                action: Action::Lock,
                 allowed: true,
                 ..Default::default()
             },
@@ -322,7 +323,7 @@ mod tests {
         );
         log.record(
             &Event {
-                action: "lock",
+                action: Action::Lock,
                 allowed: true,
                 ..Default::default()
             },

@@ -215,7 +215,7 @@ impl AuditLog {
             // Only work still running at exit gets here (the log closes after the sessions).
             crate::warn!(
                 "the audit log is closed; not recorded: {} of {}",
-                event.action,
+                event.action.as_str(),
                 event.secret.unwrap_or("-")
             );
             return;
@@ -305,11 +305,12 @@ fn write_until_closed(shared: &Pending, mut chain: Chain) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::event::Action;
     use super::*;
 
-    fn queued(actions: &[&'static str]) -> Vec<u8> {
+    fn queued(actions: &[Action]) -> Vec<u8> {
         let mut queue = Vec::new();
-        for (i, action) in actions.iter().enumerate() {
+        for (i, &action) in actions.iter().enumerate() {
             let event = Event {
                 action,
                 secret: Some("bg"),
@@ -337,14 +338,14 @@ mod tests {
             out: Vec::new(),
             unwritten: Vec::new(),
         };
-        chain.write_batch(&queued(&["unlock", "sign"]));
+        chain.write_batch(&queued(&[Action::Unlock, Action::Sign]));
         assert_eq!(chain.seq, 0, "the chain moved on without its lines");
         assert_eq!(chain.prev, GENESIS);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
         assert_eq!(Reader::new(&chain.unwritten).count(), 2);
 
         chain.file = OpenOptions::new().append(true).open(&path).unwrap();
-        chain.write_batch(&queued(&["lock"]));
+        chain.write_batch(&queued(&[Action::Lock]));
         assert!(chain.unwritten.is_empty());
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(super::super::verify(&text), Ok(3), "{text}");
@@ -364,7 +365,7 @@ mod tests {
         for _ in 0..100 {
             log.record(
                 &Event {
-                    action: "sign",
+                    action: Action::Sign,
                     secret: Some("bg"),
                     allowed: true,
                     ..Default::default()
@@ -376,7 +377,7 @@ mod tests {
         // After close nothing is queued any more (a warning says so instead).
         log.record(
             &Event {
-                action: "sign",
+                action: Action::Sign,
                 ..Default::default()
             },
             None,

@@ -1,6 +1,18 @@
 //! Per-secret rules checked before every signature. The rules come from the sealed copy of the
 //! entry's metadata, never from the clear copy a local user could edit.
+//!
+//! - [`admit`]: which clients may use a secret, and its rate limits.
+//! - [`rules`]: the policy's types and the decision on one request.
+//! - [`fields`]: the request fields a rule can test, read as the exchange reads them.
+//! - [`file`]: the TOML policy file, parsed and checked.
+//! - [`glob`], [`rate`]: path patterns; token buckets.
 
+#[cfg(feature = "daemon")]
+pub mod admit;
+#[cfg(feature = "daemon")]
+pub mod fields;
+#[cfg(feature = "daemon")]
+pub mod file;
 pub mod glob;
 #[cfg(feature = "daemon")]
 pub mod rate;
@@ -9,55 +21,6 @@ pub mod rules;
 
 #[cfg(feature = "daemon")]
 pub use rules::{Decision, Policy};
-
-use std::fmt;
-
-/// How far a client-supplied timestamp may be from the agent's clock.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Freshness {
-    Window {
-        millis: u64,
-    },
-    /// Any client timestamp and nonce (for replaying documented examples and tests).
-    Off,
-}
-
-impl Freshness {
-    pub const DEFAULT: Self = Self::Window { millis: 5000 };
-
-    /// `off`, `5s`, `1500ms`, or a bare number of seconds.
-    pub fn parse(s: &str) -> Result<Self, String> {
-        let s = s.trim();
-        if s == "off" {
-            return Ok(Self::Off);
-        }
-        let millis = if let Some(ms) = s.strip_suffix("ms") {
-            ms.parse::<u64>().ok()
-        } else {
-            s.strip_suffix('s')
-                .unwrap_or(s)
-                .parse::<u64>()
-                .ok()
-                .and_then(|v| v.checked_mul(1000))
-        };
-        match millis {
-            Some(m) if m > 0 && m <= 3_600_000 => Ok(Self::Window { millis: m }),
-            _ => Err(format!(
-                "freshness {s:?} is not 'off' or a window such as '5s' or '1500ms' (at most 3600s)"
-            )),
-        }
-    }
-}
-
-impl fmt::Display for Freshness {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Off => f.write_str("off"),
-            Self::Window { millis } if millis % 1000 == 0 => write!(f, "{}s", millis / 1000),
-            Self::Window { millis } => write!(f, "{millis}ms"),
-        }
-    }
-}
 
 /// Days before expiry from which `status`, `list` and the log warn.
 pub const EXPIRY_WARNING_DAYS: i64 = 14;
@@ -90,20 +53,6 @@ pub fn expiry_state(expires: Option<&str>, now_unix: u64) -> ExpiryState {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn freshness_forms() {
-        assert_eq!(Freshness::parse("off").unwrap(), Freshness::Off);
-        assert_eq!(Freshness::parse("5s").unwrap(), Freshness::DEFAULT);
-        assert_eq!(Freshness::parse("5").unwrap(), Freshness::DEFAULT);
-        assert_eq!(
-            Freshness::parse("1500ms").unwrap(),
-            Freshness::Window { millis: 1500 }
-        );
-        assert!(Freshness::parse("0").is_err());
-        assert!(Freshness::parse("soon").is_err());
-        assert_eq!(Freshness::parse("1500ms").unwrap().to_string(), "1500ms");
-    }
 
     #[test]
     fn expiry_boundaries() {

@@ -1,14 +1,17 @@
 //! The wire protocol, for both sides: the SSH agent protocol (draft-miller-ssh-agent) with the
 //! agent's own operations as extension messages named `NAME@apisec`. No I/O beyond the blocking
-//! frame helpers the client uses; the server has its own async reader. Specified byte for byte in
+//! frame helpers the client uses; the server has its own async reader. [`request`] decodes a
+//! frame into what the server answers and says who may send it. Specified byte for byte in
 //! `docs/protocol.md`.
 
 pub mod frame;
 pub mod messages;
+pub mod request;
 pub mod wire;
 
 pub use frame::{FrameError, MAX_FRAME};
 pub use messages::*;
+pub use request::{decode, Access, Decoded};
 pub use wire::WireError;
 
 /// Message numbers from draft-miller-ssh-agent section 6.1 that the agent uses.

@@ -1,14 +1,25 @@
-//! The socket server: accept loop, peer-credential check, one task per connection, graceful
-//! shutdown. `run` takes its listener and shutdown signal from the caller, so tests and systemd
-//! socket activation can hand in their own.
+//! The socket server: accept loop, peer-credential check, one task per connection. `run` takes
+//! its listener and shutdown signal from the caller, so tests and systemd socket activation can
+//! hand in their own.
+//!
+//! Shutting down: `run` returns as soon as the signal comes (or a client sends
+//! `shutdown@apisec`) and accepts nothing more; it does not wait for the sessions. The caller
+//! then gives every session and blocking job (an unseal waiting for its touch) two seconds to
+//! finish as the runtime shuts down (`admin/daemon.rs`), and closes the audit log after them.
+//!
+//! The rooms: [`state`] (what the agent holds), [`ops`] (one file per operation), [`session`]
+//! (one connection's loop and the one dispatch), [`request_reader`] (reading requests off the
+//! socket), [`error_reply`] (library errors as replies), [`notify`] (telling the human that a
+//! request waits), [`nonces`], [`socket`].
 
-pub mod agent;
-pub mod conn;
+pub mod error_reply;
 pub mod nonces;
-pub mod requests;
+pub mod notify;
+pub mod ops;
+pub mod request_reader;
 pub mod session;
 pub mod socket;
-pub mod touch;
+pub mod state;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -16,7 +27,7 @@ use std::sync::Arc;
 use tokio::net::UnixListener;
 use tokio::sync::{Notify, Semaphore};
 
-pub use agent::{Agent, AgentSettings};
+pub use state::{Agent, AgentSettings};
 
 use crate::peer::PeerInfo;
 

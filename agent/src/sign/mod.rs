@@ -11,8 +11,7 @@ pub use preset::{
     AsymmetricSigner, Credentials, HttpRequest, KeyAlgorithm, Preset, PresetError, Signed, Stamp,
     TimeFormat,
 };
-
-use crate::policy::Freshness;
+pub use time::Freshness;
 
 /// Why a request was not signed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -1,9 +1,57 @@
 //! The agent owns time: it writes the timestamp itself, or accepts a client's value only within
 //! the secret's freshness window, so a compromised bot cannot pre-sign requests for later use.
 
+use std::fmt;
+
 use super::TimeFormat;
-use crate::policy::Freshness;
 use crate::timefmt;
+
+/// How far a client-supplied timestamp may be from the agent's clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Freshness {
+    Window {
+        millis: u64,
+    },
+    /// Any client timestamp and nonce (for replaying documented examples and tests).
+    Off,
+}
+
+impl Freshness {
+    pub const DEFAULT: Self = Self::Window { millis: 5000 };
+
+    /// `off`, `5s`, `1500ms`, or a bare number of seconds.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s == "off" {
+            return Ok(Self::Off);
+        }
+        let millis = if let Some(ms) = s.strip_suffix("ms") {
+            ms.parse::<u64>().ok()
+        } else {
+            s.strip_suffix('s')
+                .unwrap_or(s)
+                .parse::<u64>()
+                .ok()
+                .and_then(|v| v.checked_mul(1000))
+        };
+        match millis {
+            Some(m) if m > 0 && m <= 3_600_000 => Ok(Self::Window { millis: m }),
+            _ => Err(format!(
+                "freshness {s:?} is not 'off' or a window such as '5s' or '1500ms' (at most 3600s)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Freshness {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Off => f.write_str("off"),
+            Self::Window { millis } if millis % 1000 == 0 => write!(f, "{}s", millis / 1000),
+            Self::Window { millis } => write!(f, "{millis}ms"),
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum StampError {
@@ -137,6 +185,20 @@ pub fn nonce(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn freshness_forms() {
+        assert_eq!(Freshness::parse("off").unwrap(), Freshness::Off);
+        assert_eq!(Freshness::parse("5s").unwrap(), Freshness::DEFAULT);
+        assert_eq!(Freshness::parse("5").unwrap(), Freshness::DEFAULT);
+        assert_eq!(
+            Freshness::parse("1500ms").unwrap(),
+            Freshness::Window { millis: 1500 }
+        );
+        assert!(Freshness::parse("0").is_err());
+        assert!(Freshness::parse("soon").is_err());
+        assert_eq!(Freshness::parse("1500ms").unwrap().to_string(), "1500ms");
+    }
 
     const FIVE_S: Freshness = Freshness::Window { millis: 5000 };
 

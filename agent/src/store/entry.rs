@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::envelope::{self, Recipient};
-use crate::policy::{Freshness, Policy};
+use crate::policy::Policy;
 use crate::proto::wire::{Cursor, Out};
 use crate::secret::LockedBytes;
+use crate::sign::Freshness;
 
 const SEALED_MAGIC: &[u8] = b"apisec-sealed-v1\n";
 pub const FORMAT_VERSION: u32 = 1;

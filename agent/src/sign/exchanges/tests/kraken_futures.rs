@@ -107,7 +107,7 @@ fn refuses_a_path_without_the_derivatives_prefix() {
 /// good once); the vector is the independent computation above.
 #[test]
 fn the_agent_stamps_its_nonce_on_every_request() {
-    use crate::policy::Freshness;
+    use crate::sign::Freshness;
     use crate::sign::TimeContext;
     let time = TimeContext {
         client_timestamp: "",

@@ -69,7 +69,7 @@ fn unknown_methods_name_the_allowed_ones() {
 /// the client believing it signed; it is refused instead, whatever the freshness setting.
 #[test]
 fn a_client_nonce_is_refused_where_no_nonce_is_signed() {
-    use crate::policy::Freshness;
+    use crate::sign::Freshness;
     use crate::sign::{sign, time::StampError, SignError, TimeContext};
     let without_nonce: Vec<_> = ALL
         .iter()

@@ -11,7 +11,7 @@ use crate::token::TouchNotice;
 
 /// "touch your YubiKey (serial N) to unlock NAME", with "(touch i of n)" when every secret of
 /// the request costs a touch of its own.
-pub fn line(notice: TouchNotice, name: &str, index: usize, total: usize) -> String {
+pub fn touch_line(notice: TouchNotice, name: &str, index: usize, total: usize) -> String {
     let mut text = format!(
         "touch your YubiKey (serial {}) to unlock {name}",
         notice.serial
@@ -58,17 +58,19 @@ mod tests {
             cached: false,
         };
         assert_eq!(
-            line(always, "bg", 1, 1),
+            touch_line(always, "bg", 1, 1),
             "touch your YubiKey (serial 7) to unlock bg"
         );
         assert_eq!(
-            line(always, "b", 2, 3),
+            touch_line(always, "b", 2, 3),
             "touch your YubiKey (serial 7) to unlock b (touch 2 of 3)"
         );
         let cached = TouchNotice {
             serial: 7,
             cached: true,
         };
-        assert!(line(cached, "b", 1, 3).ends_with("unlock b (one touch covers the next 15 s)"));
+        assert!(
+            touch_line(cached, "b", 1, 3).ends_with("unlock b (one touch covers the next 15 s)")
+        );
     }
 }

@@ -41,8 +41,9 @@ pub async fn read_frame<R: AsyncRead + Unpin>(reader: &mut R) -> Result<Vec<u8>,
     Ok(message)
 }
 
-/// The reading side of one client connection.
-pub struct Requests {
+/// The reading side of one client connection: each request stays queued on the socket until
+/// it is answered and [taken](Self::take).
+pub struct RequestReader {
     half: OwnedReadHalf,
     /// The current request's frame (peeked or read), reused from request to request.
     buf: Vec<u8>,
@@ -73,7 +74,7 @@ fn recv(half: &OwnedReadHalf, buf: &mut [u8], flags: libc::c_int) -> io::Result<
     })
 }
 
-impl Requests {
+impl RequestReader {
     pub fn new(half: OwnedReadHalf) -> Self {
         Self {
             half,
@@ -159,7 +160,7 @@ impl Requests {
     }
 }
 
-impl Drop for Requests {
+impl Drop for RequestReader {
     fn drop(&mut self) {
         self.wipe();
     }
@@ -197,7 +198,7 @@ mod tests {
             let (mut client, server) = UnixStream::pair().unwrap();
             let fd = server.as_raw_fd();
             let (read, _write) = server.into_split();
-            let mut requests = Requests::new(read);
+            let mut requests = RequestReader::new(read);
             let first = encode(27, b"first");
             let second = encode(11, &[]);
             client
@@ -223,7 +224,7 @@ mod tests {
             let (mut client, server) = UnixStream::pair().unwrap();
             let fd = server.as_raw_fd();
             let (read, _write) = server.into_split();
-            let mut requests = Requests::new(read);
+            let mut requests = RequestReader::new(read);
             let payload: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
             let frame = encode(27, &payload);
             let sender = tokio::spawn(async move {
@@ -253,7 +254,7 @@ mod tests {
         runtime().block_on(async {
             let (mut client, server) = UnixStream::pair().unwrap();
             let (read, _write) = server.into_split();
-            let mut requests = Requests::new(read);
+            let mut requests = RequestReader::new(read);
             client
                 .write_all(&[0xff, 0xff, 0xff, 0xff, 1])
                 .await
@@ -265,7 +266,7 @@ mod tests {
 
             let (mut client, server) = UnixStream::pair().unwrap();
             let (read, _write) = server.into_split();
-            let mut requests = Requests::new(read);
+            let mut requests = RequestReader::new(read);
             client.write_all(&encode(11, &[])).await.unwrap();
             requests.next().await.unwrap();
             requests.take().unwrap();

@@ -1,0 +1,143 @@
+//! The request's fields a policy rule can test, read from the query and the body the way the
+//! exchange reads them.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// The request's fields a rule can test: query parameters, form or top-level JSON body fields,
+/// decoded as the exchange decodes them (`%41` is `A`, `+` in a form is a space).
+///
+/// A field named twice (in the query, the body, or both) is an error: exchanges disagree on
+/// which one wins, so a rule could test one value while the exchange acts on the other.
+pub fn request_fields(query: &str, body: &[u8]) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    let mut put = |k: String, v: String| match out.entry(k) {
+        std::collections::btree_map::Entry::Occupied(e) => Err(format!(
+            "the request names the field {:?} more than once; the policy's rules test fields, \
+             and could test a value the exchange does not use: send each field once",
+            e.key()
+        )),
+        std::collections::btree_map::Entry::Vacant(e) => {
+            e.insert(v);
+            Ok(())
+        }
+    };
+    let form = |s: &str, put: &mut dyn FnMut(String, String) -> Result<(), String>| {
+        for kv in s.split('&').filter(|kv| !kv.is_empty()) {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            put(form_decode(k), form_decode(v))?;
+        }
+        Ok::<(), String>(())
+    };
+    form(query, &mut put)?;
+    let trimmed = body.trim_ascii_start();
+    if trimmed.starts_with(b"{") {
+        if let Ok(JsonFields(entries)) = serde_json::from_slice::<JsonFields>(body) {
+            for (k, v) in entries {
+                let v = match v {
+                    serde_json::Value::String(s) => s,
+                    serde_json::Value::Number(n) => n.to_string(),
+                    serde_json::Value::Bool(b) => b.to_string(),
+                    _ => continue,
+                };
+                put(k, v)?;
+            }
+        }
+    } else if let Ok(s) = std::str::from_utf8(body) {
+        form(s, &mut put)?;
+    }
+    Ok(out)
+}
+
+/// `application/x-www-form-urlencoded` decoding; a `%` not followed by two hex digits stays.
+fn form_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (b'+', _, _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A JSON object's top-level members in order, duplicates kept (a map would keep only the last).
+struct JsonFields(Vec<(String, serde_json::Value)>);
+
+impl<'de> Deserialize<'de> for JsonFields {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = JsonFields;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<JsonFields, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = m.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(JsonFields(entries))
+            }
+        }
+        d.deserialize_map(Members)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_from_query_form_and_json() {
+        let f = request_fields("a=1&b=2", br#"{"coin":"USDT","size":5}"#).unwrap();
+        assert_eq!(f["a"], "1");
+        assert_eq!(f["coin"], "USDT");
+        assert_eq!(f["size"], "5");
+        let f = request_fields("", b"nonce=1&pair=XBTUSD").unwrap();
+        assert_eq!(f["pair"], "XBTUSD");
+    }
+
+    /// A deny rule on `coin = "BTC"` must not be passed by spelling BTC another way or by
+    /// naming the field twice.
+    #[test]
+    fn fields_are_decoded_and_a_field_named_twice_is_refused() {
+        let f = request_fields("coin=%42TC&note=a+b%20c&bad=%zz", b"").unwrap();
+        assert_eq!(f["coin"], "BTC");
+        assert_eq!(f["note"], "a b c");
+        assert_eq!(f["bad"], "%zz");
+        for (query, body) in [
+            ("coin=BTC&coin=X", &b""[..]),
+            ("coin=BTC", &b"coin=X"[..]),
+            ("", &br#"{"coin":"BTC","coin":"X"}"#[..]),
+            ("coin=BTC", &br#"{"coin":"X"}"#[..]),
+        ] {
+            let e = request_fields(query, body).unwrap_err();
+            assert!(
+                e.contains("\"coin\" more than once"),
+                "{query} {body:?}: {e}"
+            );
+        }
+    }
+}

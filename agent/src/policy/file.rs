@@ -1,0 +1,148 @@
+//! A policy file (`apisec-agent add --policy FILE`): TOML parsed into a [`Policy`] and the entry
+//! settings it may carry, checked, with every error naming its line.
+
+use serde::Deserialize;
+
+use super::glob;
+use super::rules::{yes, Clients, Policy, Rate, Rule};
+
+/// A policy file: the policy, and optionally the entry settings it may also carry.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    #[serde(default)]
+    clients: Option<Clients>,
+    #[serde(default)]
+    rule: Vec<toml::Spanned<Rule>>,
+    #[serde(default = "yes")]
+    default_deny: bool,
+    #[serde(default)]
+    rate: Option<toml::Spanned<Rate>>,
+    #[serde(default)]
+    allow_raw: Option<bool>,
+    #[serde(default)]
+    freshness: Option<String>,
+    #[serde(default)]
+    expires: Option<String>,
+}
+
+/// Entry settings a policy file may carry besides the policy.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct EntrySettings {
+    pub allow_raw: Option<bool>,
+    pub freshness: Option<String>,
+    pub expires: Option<String>,
+}
+
+const METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "PATCH"];
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// Parses and checks a policy file. Errors name the line: syntax, unknown keys, bad values,
+/// and rules that contradict an earlier one.
+pub fn parse(text: &str) -> Result<(Policy, EntrySettings), String> {
+    let file: PolicyFile = toml::from_str(text).map_err(|e| {
+        let at = e
+            .span()
+            .map(|s| format!("line {}: ", line_of(text, s.start)))
+            .unwrap_or_default();
+        format!("{at}{}", e.message().trim_end())
+    })?;
+    let mut rules: Vec<Rule> = Vec::new();
+    let mut lines = Vec::new();
+    for spanned in &file.rule {
+        let line = line_of(text, spanned.span().start);
+        let rule = spanned.get_ref().clone();
+        glob::check(&rule.path).map_err(|e| format!("line {line}: {e}"))?;
+        for m in &rule.methods {
+            if !METHODS.contains(&m.as_str()) {
+                return Err(format!(
+                    "line {line}: unknown method {m:?} (use {})",
+                    METHODS.join(", ")
+                ));
+            }
+        }
+        for (i, earlier) in rules.iter().enumerate() {
+            let mut a = earlier.methods.clone();
+            let mut b = rule.methods.clone();
+            a.sort();
+            b.sort();
+            if a == b
+                && earlier.path == rule.path
+                && earlier.fields == rule.fields
+                && earlier.action != rule.action
+            {
+                return Err(format!(
+                    "line {line}: this rule ({}) contradicts the rule at line {} ({}): same requests, \
+                     different action",
+                    rule.describe(),
+                    lines[i],
+                    earlier.describe()
+                ));
+            }
+        }
+        lines.push(line);
+        rules.push(rule);
+    }
+    let rate = match file.rate {
+        Some(r) => {
+            let line = line_of(text, r.span().start);
+            let r = r.into_inner();
+            let ok = |v: f64| v.is_finite() && v > 0.0;
+            if !ok(r.per_second) || r.burst == 0 {
+                return Err(format!(
+                    "line {line}: rate.per_second and rate.burst must be more than zero"
+                ));
+            }
+            if r.per_client_per_second.is_some() != r.per_client_burst.is_some()
+                || r.per_client_per_second.is_some_and(|v| !ok(v))
+                || r.per_client_burst == Some(0)
+            {
+                return Err(format!(
+                    "line {line}: set both rate.per_client_per_second and rate.per_client_burst, above zero"
+                ));
+            }
+            Some(r)
+        }
+        None => None,
+    };
+    Ok((
+        Policy {
+            clients: file.clients,
+            rules,
+            default_deny: file.default_deny,
+            rate,
+        },
+        EntrySettings {
+            allow_raw: file.allow_raw,
+            freshness: file.freshness,
+            expires: file.expires,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_line() {
+        let e = parse("[[rule]]\naction = \"allow\"\npath = \"/x\"\ncolour = 1\n").unwrap_err();
+        assert!(e.starts_with("line 4:") && e.contains("colour"), "{e}");
+        let e = parse("[[rule]]\naction = \"maybe\"\npath = \"/x\"\n").unwrap_err();
+        assert!(e.starts_with("line 2:"), "{e}");
+        let e = parse("[[rule]]\naction = \"allow\"\npath = \"/x\"\n\n[[rule]]\naction = \"deny\"\npath = \"/x\"\n").unwrap_err();
+        assert!(
+            e.starts_with("line 5:") && e.contains("contradicts the rule at line 1"),
+            "{e}"
+        );
+        let e = parse("[rate]\nper_second = 0\nburst = 1\n").unwrap_err();
+        assert!(e.starts_with("line 1:") || e.starts_with("line 2:"), "{e}");
+        let e = parse("[[rule]]\naction = \"allow\"\npath = \"x\"\n").unwrap_err();
+        assert!(e.contains("must start with '/'"), "{e}");
+        let e = parse("[[rule]\n").unwrap_err();
+        assert!(e.starts_with("line 1:"), "{e}");
+    }
+}

@@ -1,0 +1,54 @@
+//! `mac@apisec`: a raw HMAC over the client's bytes, for exchanges without a preset. Off unless
+//! the secret was added with `--allow-raw`, since it lets a client sign anything.
+
+use crate::audit::Event;
+use crate::peer::PeerInfo;
+use crate::policy::admit::admit;
+use crate::proto::{self, ErrorCode, ErrorReply};
+use crate::sign;
+
+use super::super::state::Agent;
+
+pub fn mac(
+    agent: &Agent,
+    request: &proto::MacRequest,
+    peer: &PeerInfo,
+) -> Result<Vec<u8>, ErrorReply> {
+    let data_sha256 = <sha2::Sha256 as sha2::Digest>::digest(&request.data).into();
+    let event = Event::mac(&request.name, &request.algorithm, data_sha256);
+    let result = agent.usable(&request.name).and_then(|held| {
+        admit(
+            &request.name,
+            &held.unsealed.meta.policy,
+            peer,
+            agent.limiter(),
+        )?;
+        if !held.unsealed.meta.allow_raw {
+            return Err(ErrorReply::new(
+                ErrorCode::Refused,
+                format!(
+                    "raw MAC is off for secret {:?}: it lets a client sign anything; it is allowed \
+                     only for a secret added with --allow-raw",
+                    request.name
+                ),
+            ));
+        }
+        let mac = sign::mac::compute(&request.algorithm, held.unsealed.secret(), &request.data)
+            .map_err(|e| ErrorReply::new(ErrorCode::BadRequest, e.to_string()));
+        crate::secret::wipe_stack();
+        mac
+    });
+    match &result {
+        Ok(_) => agent.audit(&event.allowed(None), Some(peer)),
+        Err(e) => {
+            crate::info!(
+                "raw MAC refused for {} ({}): {}",
+                request.name,
+                peer.describe(),
+                e.message
+            );
+            agent.audit(&event.denied(&e.message), Some(peer));
+        }
+    }
+    result
+}

@@ -1,0 +1,243 @@
+//! `sign@apisec`: the secret's policy (clients, rules, rate limits, step-up approval) is checked
+//! before every signature, then the exchange's preset signs with the agent's clock; every
+//! decision goes to the audit log.
+
+use std::sync::Arc;
+
+use crate::approval::ApprovalRequest;
+use crate::audit::Event;
+use crate::keys::KeyType;
+use crate::peer::PeerInfo;
+use crate::policy::admit::admit;
+use crate::policy::fields::request_fields;
+use crate::policy::rules::{self, Decision};
+use crate::proto::{self, ErrorCode, ErrorReply};
+use crate::sign;
+use crate::timefmt::{unix_micros, unix_millis};
+
+use super::super::error_reply::approval_code;
+use super::super::state::{Agent, Held};
+
+/// The longest request path the agent signs.
+const MAX_PATH: usize = 2048;
+
+/// At most this many body fields are shown in a step-up prompt.
+const PROMPT_FIELDS: usize = 6;
+
+/// `POST /api/v2/spot/wallet/withdrawal coin=USDT size=100 ...`: what a human approves.
+fn describe(method: &str, path: &str, query: &str, body: &[u8]) -> String {
+    // A request whose fields cannot be read was refused before it got here; show none then.
+    let fields = request_fields(query, body).unwrap_or_default();
+    let mut s = format!("{method} {path}");
+    for (k, v) in fields.iter().take(PROMPT_FIELDS) {
+        let v: String = v.chars().take(48).collect();
+        s.push_str(&format!(" {k}={v}"));
+    }
+    if fields.len() > PROMPT_FIELDS {
+        s.push_str(&format!(" (+{} more fields)", fields.len() - PROMPT_FIELDS));
+    }
+    s
+}
+
+fn body_digest(request: &proto::SignRequest) -> [u8; 32] {
+    <sha2::Sha256 as sha2::Digest>::digest(&request.body).into()
+}
+
+/// The audit record of a sign request, before its outcome.
+fn sign_event<'a>(
+    request: &'a proto::SignRequest,
+    body_sha256: [u8; 32],
+    exchange: Option<&'a str>,
+) -> Event<'a> {
+    Event::sign(
+        &request.name,
+        exchange,
+        &request.method,
+        &request.path,
+        body_sha256,
+    )
+}
+
+/// Signs `request` for `peer`, or says why not.
+pub async fn sign(
+    agent: &Arc<Agent>,
+    request: &proto::SignRequest,
+    peer: &PeerInfo,
+) -> Result<sign::Signed, ErrorReply> {
+    let body_sha256 = body_digest(request);
+    let held = match agent.usable(&request.name) {
+        Ok(h) => h,
+        Err(e) => {
+            let refused = sign_event(request, body_sha256, None).denied(&e.message);
+            agent.audit(&refused, Some(peer));
+            return Err(e);
+        }
+    };
+    let meta = &held.unsealed.meta;
+    let exchange = Some(meta.exchange.as_str());
+    let refuse = |e: ErrorReply| {
+        crate::info!(
+            "sign refused: {} {} {} for {}: {}",
+            request.name,
+            request.method,
+            request.path,
+            peer.describe(),
+            e.message
+        );
+        let refused = sign_event(request, body_sha256, exchange).denied(&e.message);
+        agent.audit(&refused, Some(peer));
+        e
+    };
+    admit(&request.name, &meta.policy, peer, agent.limiter()).map_err(|e| refuse(e.into()))?;
+    // Policy patterns are matched by backtracking; a client-chosen path of hundreds of KiB
+    // against several `**` would cost polynomial time. No exchange path comes near this.
+    if request.path.len() > MAX_PATH {
+        return Err(refuse(ErrorReply::new(
+            ErrorCode::BadRequest,
+            format!(
+                "the path is {} bytes long; paths of more than {MAX_PATH} bytes are refused",
+                request.path.len()
+            ),
+        )));
+    }
+    let deny_list = sign::exchanges::by_id(&meta.exchange)
+        .map(|p| p.deny_list())
+        .unwrap_or(&[]);
+    // Parsing the body's fields costs more than the HMAC; only rules that test fields need it.
+    let fields = if meta.policy.rules.iter().any(|r| !r.fields.is_empty()) {
+        request_fields(&request.query, &request.body)
+            .map_err(|reason| refuse(ErrorReply::new(ErrorCode::Refused, reason)))?
+    } else {
+        Default::default()
+    };
+    let decision = rules::evaluate(
+        &meta.policy,
+        &request.name,
+        &meta.exchange,
+        deny_list,
+        &request.method,
+        &request.path,
+        &fields,
+    );
+    let approval = match decision {
+        Decision::Allow => None,
+        Decision::Deny(reason) => return Err(refuse(ErrorReply::new(ErrorCode::Refused, reason))),
+        Decision::StepUp(rule) => Some(
+            step_up(agent, request, &meta.exchange, peer, &rule)
+                .await
+                .map_err(refuse)?,
+        ),
+    };
+    // A step-up can wait a minute for its human: a `lock`, `ssh-add -x` or lifetime end in the
+    // meantime wins over the approval.
+    let held = if approval.is_some() {
+        agent.usable(&request.name).map_err(refuse)?
+    } else {
+        Arc::clone(&held)
+    };
+    let compute = || {
+        let r = compute_signature(agent, &held, request);
+        crate::secret::wipe_stack();
+        r
+    };
+    let in_token = KeyType::parse(&meta.key_type).is_some_and(KeyType::in_token);
+    let signed = if in_token {
+        tokio::task::block_in_place(compute)
+    } else {
+        compute()
+    };
+    match signed {
+        Ok(reply) => {
+            let allowed = sign_event(request, body_sha256, exchange).allowed(approval.as_deref());
+            agent.audit(&allowed, Some(peer));
+            Ok(reply)
+        }
+        Err(e) => Err(refuse(e)),
+    }
+}
+
+/// Asks for the fresh approval a step-up rule wants; says how it was approved.
+async fn step_up(
+    agent: &Agent,
+    request: &proto::SignRequest,
+    exchange: &str,
+    peer: &PeerInfo,
+    rule: &str,
+) -> Result<String, ErrorReply> {
+    let approver = &agent.settings().approver;
+    let secrets = vec![(request.name.clone(), exchange.to_owned())];
+    let ask = ApprovalRequest {
+        action: "sign",
+        secrets: &secrets,
+        client: peer,
+        detail: Some(describe(
+            &request.method,
+            &request.path,
+            &request.query,
+            &request.body,
+        )),
+        fresh: true,
+    };
+    if approver.waits(&ask) {
+        agent.notify_waiting(&format!("waiting for approval: {}", ask.prompt()), &ask);
+    }
+    match approver.ask(&ask).await {
+        Ok(how) => {
+            crate::info!("step-up approved by {how} ({rule}): {}", ask.prompt());
+            Ok(format!("step-up {how} ({rule})"))
+        }
+        Err(e) => Err(ErrorReply::new(
+            approval_code(&e),
+            format!(
+                "{rule} of {}'s policy needs a fresh approval for this request: {e}",
+                request.name
+            ),
+        )),
+    }
+}
+
+/// Records a step-up its client gave up on (it hung up while the approval was asked): a
+/// denial, like every sign record with the secret's exchange when the secret is still held.
+pub fn audit_abandoned_step_up(agent: &Agent, request: &proto::SignRequest, peer: &PeerInfo) {
+    let held = agent.usable(&request.name).ok();
+    let exchange = held.as_ref().map(|h| h.unsealed.meta.exchange.as_str());
+    let abandoned = sign_event(request, body_digest(request), exchange)
+        .denied("the client hung up while the step-up waited for approval");
+    agent.audit(&abandoned, Some(peer));
+}
+
+fn compute_signature(
+    agent: &Agent,
+    held: &Held,
+    request: &proto::SignRequest,
+) -> Result<sign::Signed, ErrorReply> {
+    let meta = &held.unsealed.meta;
+    let credentials = sign::Credentials {
+        api_key: &meta.api_key,
+        secret: held.unsealed.secret(),
+        passphrase: held.unsealed.passphrase(),
+        signer: held
+            .signer
+            .as_deref()
+            .map(|s| s as &dyn sign::AsymmetricSigner),
+    };
+    let http = sign::HttpRequest {
+        method: request.method.clone(),
+        path: request.path.clone(),
+        query: request.query.clone(),
+        body: request.body.clone(),
+    };
+    let time = sign::TimeContext {
+        client_timestamp: &request.timestamp,
+        client_nonce: &request.nonce,
+        now_ms: unix_millis(),
+        freshness: meta.freshness(),
+    };
+    Ok(sign::sign(
+        &meta.exchange,
+        &http,
+        &credentials,
+        &time,
+        &mut || agent.nonces().next(&request.name, unix_micros()),
+    )?)
+}

@@ -1,0 +1,42 @@
+//! `status@apisec`: every store entry, whether it is unsealed and until when, and the agent's
+//! own version, pid and lock. Clear metadata only: no touch, no secret.
+
+use crate::proto;
+
+use super::super::state::Agent;
+
+pub fn status(agent: &Agent) -> proto::StatusReply {
+    let store = agent.store();
+    let names = store.names().unwrap_or_default();
+    let mut entries = Vec::new();
+    for name in names {
+        let held = agent.held(&name);
+        let entry = match store.load(&name) {
+            Ok(f) => proto::StatusEntry {
+                name: name.clone(),
+                exchange: f.exchange,
+                api_key: f.api_key,
+                unsealed: held.is_some(),
+                expires: f.expires.unwrap_or_default(),
+                forget_at: held.as_ref().and_then(|h| h.forget_at).unwrap_or(0),
+                problem: String::new(),
+            },
+            Err(e) => proto::StatusEntry {
+                name: name.clone(),
+                exchange: String::new(),
+                api_key: String::new(),
+                unsealed: held.is_some(),
+                expires: String::new(),
+                forget_at: 0,
+                problem: e.to_string(),
+            },
+        };
+        entries.push(entry);
+    }
+    proto::StatusReply {
+        version: crate::VERSION.to_owned(),
+        pid: std::process::id(),
+        agent_locked: agent.is_locked(),
+        entries,
+    }
+}

@@ -1,0 +1,89 @@
+//! Turning a store entry into what the agent holds: one token operation to open the envelope,
+//! the tamper check of the clear metadata against the sealed copy, and the signer its key type
+//! needs. Unlock and reload both come here.
+
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use crate::envelope::{self, TokenIdentity};
+use crate::keys::{KeyType, SoftKey};
+use crate::proto::{ErrorCode, ErrorReply};
+use crate::sign;
+use crate::store::{self, entry, Unsealed};
+use crate::token::TokenSigner;
+
+use super::super::error_reply::{bad_entry, unseal_error};
+use super::super::state::{Agent, Held};
+
+/// Unseals a store entry (on a blocking thread: the token may wait for a touch) into what the
+/// agent holds, with the signer its key type needs.
+pub async fn unseal_held(
+    agent: &Arc<Agent>,
+    file: store::EntryFile,
+    forget_at: Option<u64>,
+) -> Result<Held, ErrorReply> {
+    let sealed_digest: [u8; 32] = Sha256::digest(file.sealed.as_bytes()).into();
+    let this = Arc::clone(agent);
+    let unsealed = tokio::task::spawn_blocking(move || unseal_file(&this, &file))
+        .await
+        .map_err(|_| ErrorReply::new(ErrorCode::Internal, "the unseal task failed"))??;
+    let (unsealed, signer) = signer_for(agent, unsealed)?;
+    Ok(Held {
+        unsealed,
+        signer,
+        forget_at,
+        sealed_digest,
+    })
+}
+
+/// One token operation: open the envelope, parse, compare the sealed metadata with the clear.
+fn unseal_file(agent: &Agent, file: &store::EntryFile) -> Result<Unsealed, ErrorReply> {
+    let result = unseal_file_inner(agent, file);
+    crate::secret::wipe_stack();
+    result
+}
+
+fn unseal_file_inner(agent: &Agent, file: &store::EntryFile) -> Result<Unsealed, ErrorReply> {
+    let settings = agent.settings();
+    let identity = TokenIdentity::new(&settings.recipient, &settings.token);
+    let plaintext =
+        envelope::unseal(&file.sealed, &identity).map_err(|e| unseal_error(&file.name, e))?;
+    let unsealed =
+        entry::parse_sealed(&plaintext).map_err(|reason| bad_entry(&file.name, reason))?;
+    store::check_untampered(file, &unsealed.meta)?;
+    Ok(unsealed)
+}
+
+type Signer = Box<dyn sign::AsymmetricSigner + Send + Sync>;
+
+/// Builds the signer an asymmetric key needs; HMAC secrets need none.
+fn signer_for(
+    agent: &Agent,
+    mut unsealed: Unsealed,
+) -> Result<(Unsealed, Option<Signer>), ErrorReply> {
+    let bad = |reason: String| ErrorReply::new(ErrorCode::BadEntry, reason);
+    let key_type = KeyType::parse(&unsealed.meta.key_type)
+        .ok_or_else(|| bad(format!("unknown key_type {:?}", unsealed.meta.key_type)))?;
+    let signer: Option<Signer> = match key_type {
+        KeyType::Hmac => None,
+        KeyType::Ed25519 | KeyType::P256 => {
+            let algorithm = key_type.algorithm().expect("asymmetric");
+            let material = unsealed.take_secret();
+            Some(Box::new(SoftKey::new(algorithm, material).map_err(bad)?))
+        }
+        KeyType::TokenEd25519 | KeyType::TokenP256 => {
+            let label = unsealed
+                .meta
+                .token_key
+                .clone()
+                .ok_or_else(|| bad("a token key entry without token_key".into()))?;
+            Some(Box::new(TokenSigner {
+                handle: agent.token().clone(),
+                label,
+                algorithm: key_type.algorithm().expect("asymmetric"),
+            }))
+        }
+    };
+    Ok((unsealed, signer))
+}

@@ -1,0 +1,265 @@
+//! The agent's state, independent of the socket: its settings, the unsealed secrets it holds (in
+//! locked memory) and when to forget them, and the ssh-agent style lock. The operations on it
+//! live in [`super::ops`], one file each; every refusal they return is an [`ErrorReply`] that is
+//! safe to send to the client: names and reasons, never secret bytes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use crate::approval::{ApprovalRequest, Approver};
+use crate::envelope::Recipient;
+use crate::peer::PeerInfo;
+use crate::policy::rate::Limiter;
+use crate::policy::{self, ExpiryState};
+use crate::proto::{ErrorCode, ErrorReply};
+use crate::sign;
+use crate::store::{self, Store, Unsealed};
+use crate::timefmt::unix_secs;
+use crate::token::TokenHandle;
+
+use super::nonces::NonceStore;
+
+/// An unsealed secret and when to forget it.
+pub struct Held {
+    pub unsealed: Unsealed,
+    /// The asymmetric key, for Ed25519 / P-256 API keys (in locked memory or on the token).
+    pub signer: Option<Box<dyn sign::AsymmetricSigner + Send + Sync>>,
+    /// Unix seconds; `None` = kept until lock.
+    pub forget_at: Option<u64>,
+    /// SHA-256 of the sealed block it came from, to notice a rotation on reload.
+    pub sealed_digest: [u8; 32],
+}
+
+/// What `ssh-add -x` stored: a salted hash of the lock passphrase.
+struct AgentLock {
+    salt: [u8; 16],
+    hash: [u8; 32],
+}
+
+pub struct AgentSettings {
+    pub store: Store,
+    /// The primary token's recipient: the stanza this agent unwraps.
+    pub recipient: Recipient,
+    pub token: TokenHandle,
+    pub approver: Approver,
+    /// Run with the notice whenever an unseal or a step-up waits for a touch or an approver
+    /// (`[approval] notify`).
+    pub notify: Option<std::path::PathBuf>,
+    pub lifetime: Option<Duration>,
+    /// Where the agent keeps state that must survive a restart (nonce marks).
+    pub state_dir: std::path::PathBuf,
+    /// The audit log; `None` only in tests that do not look at it.
+    pub audit: Option<crate::audit::AuditLog>,
+}
+
+pub struct Agent {
+    settings: AgentSettings,
+    nonces: NonceStore,
+    held: Mutex<HashMap<String, Arc<Held>>>,
+    lock: Mutex<Option<AgentLock>>,
+    limiter: Mutex<Limiter>,
+}
+
+impl Agent {
+    pub fn new(settings: AgentSettings) -> Self {
+        Self {
+            nonces: NonceStore::new(settings.state_dir.join("nonces")),
+            settings,
+            held: Mutex::new(HashMap::new()),
+            lock: Mutex::new(None),
+            limiter: Mutex::new(Default::default()),
+        }
+    }
+
+    pub fn settings(&self) -> &AgentSettings {
+        &self.settings
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.settings.store
+    }
+
+    pub fn token(&self) -> &TokenHandle {
+        &self.settings.token
+    }
+
+    /// The agent's nonces, strictly increasing per secret across restarts.
+    pub fn nonces(&self) -> &NonceStore {
+        &self.nonces
+    }
+
+    /// The rate limits' buckets, shared by every connection.
+    pub fn limiter(&self) -> &Mutex<Limiter> {
+        &self.limiter
+    }
+
+    pub fn is_locked(&self) -> bool {
+        self.lock.lock().expect("lock poisoned").is_some()
+    }
+
+    /// Refuses while `ssh-add -x` holds the agent locked.
+    pub fn check_not_locked(&self) -> Result<(), ErrorReply> {
+        if self.is_locked() {
+            return Err(ErrorReply::new(
+                ErrorCode::AgentLocked,
+                "the agent is locked (ssh-add -x); unlock it with `ssh-add -X` first",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The held secret `name`, unless its lifetime is over (then it is forgotten now).
+    pub fn held(&self, name: &str) -> Option<Arc<Held>> {
+        let mut map = self.held.lock().expect("held poisoned");
+        let h = map.get(name)?.clone();
+        if h.forget_at.is_some_and(|t| t <= unix_secs()) {
+            map.remove(name);
+            return None;
+        }
+        Some(h)
+    }
+
+    /// Every held secret, for a pass over them that may wait (reload).
+    pub fn held_now(&self) -> Vec<(String, Arc<Held>)> {
+        self.held
+            .lock()
+            .expect("held poisoned")
+            .iter()
+            .map(|(n, h)| (n.clone(), Arc::clone(h)))
+            .collect()
+    }
+
+    /// Holds `held` as `name`, replacing (and so zeroizing) what was held under that name.
+    pub fn hold(&self, name: &str, held: Held) {
+        self.held
+            .lock()
+            .expect("held poisoned")
+            .insert(name.to_owned(), Arc::new(held));
+    }
+
+    /// Forgets the named secrets (all when `names` is empty); returns how many were held.
+    pub fn forget(&self, names: &[String]) -> u32 {
+        let mut map = self.held.lock().expect("held poisoned");
+        let n = if names.is_empty() {
+            let n = map.len();
+            map.clear();
+            n
+        } else {
+            names.iter().filter(|n| map.remove(*n).is_some()).count()
+        };
+        // Dropping the last Arc zeroizes and unmaps the locked pages.
+        n as u32
+    }
+
+    /// Forgets secrets whose lifetime is over; returns their names.
+    pub fn forget_expired(&self) -> Vec<String> {
+        let now = unix_secs();
+        let mut map = self.held.lock().expect("held poisoned");
+        let gone: Vec<String> = map
+            .iter()
+            .filter(|(_, h)| h.forget_at.is_some_and(|t| t <= now))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for n in &gone {
+            map.remove(n);
+        }
+        gone
+    }
+
+    /// `ssh-add -x`: forget everything and refuse unseal and signing until `ssh-add -X`.
+    /// False when the agent was already locked.
+    pub fn lock_agent(&self, passphrase: &[u8]) -> bool {
+        let mut lock = self.lock.lock().expect("lock poisoned");
+        if lock.is_some() {
+            return false;
+        }
+        let salt: [u8; 16] = rand::random();
+        let hash = Sha256::new()
+            .chain_update(salt)
+            .chain_update(passphrase)
+            .finalize()
+            .into();
+        *lock = Some(AgentLock { salt, hash });
+        drop(lock);
+        self.forget(&[]);
+        true
+    }
+
+    /// `ssh-add -X`: true when the passphrase matches.
+    pub fn unlock_agent(&self, passphrase: &[u8]) -> bool {
+        let mut lock = self.lock.lock().expect("lock poisoned");
+        let Some(l) = lock.as_ref() else {
+            return false;
+        };
+        let hash: [u8; 32] = Sha256::new()
+            .chain_update(l.salt)
+            .chain_update(passphrase)
+            .finalize()
+            .into();
+        // Compare without an early exit, so timing says nothing about the passphrase.
+        let diff = hash
+            .iter()
+            .zip(l.hash.iter())
+            .fold(0u8, |a, (x, y)| a | (x ^ y));
+        if diff == 0 {
+            *lock = None;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Runs the notify program (`[approval] notify`), if one is set, for a request that now
+    /// waits for a human: once per wait, with `text` (the waiting client's progress line).
+    pub fn notify_waiting(&self, text: &str, request: &ApprovalRequest<'_>) {
+        if let Some(program) = &self.settings.notify {
+            super::notify::notify(program, text, request);
+        }
+    }
+
+    /// Flushes the audit log (at shutdown).
+    pub fn close_audit(&self) {
+        if let Some(log) = &self.settings.audit {
+            log.close();
+        }
+    }
+
+    /// Records a decision in the audit log.
+    pub fn audit(&self, event: &crate::audit::Event<'_>, peer: Option<&PeerInfo>) {
+        if let Some(log) = &self.settings.audit {
+            log.record(event, peer);
+        }
+    }
+
+    /// The held secret, or an error that says how to get it unsealed.
+    pub fn usable(&self, name: &str) -> Result<Arc<Held>, ErrorReply> {
+        self.check_not_locked()?;
+        store::check_name(name)?;
+        let Some(held) = self.held(name) else {
+            // Say whether it exists at all, so the remedy is right.
+            return Err(match self.settings.store.load(name) {
+                Ok(_) => ErrorReply::new(
+                    ErrorCode::Sealed,
+                    format!(
+                        "secret {name:?} is sealed; unlock it first with `apisec unlock {name}`"
+                    ),
+                ),
+                Err(e) => e.into(),
+            });
+        };
+        match policy::expiry_state(held.unsealed.meta.expires.as_deref(), unix_secs()) {
+            ExpiryState::Expired => Err(ErrorReply::new(
+                ErrorCode::Refused,
+                format!(
+                    "secret {name:?} expired on {}; create a new API key at the exchange, then \
+                     `apisec-agent remove {name}` and `apisec-agent add {name} ...` with it",
+                    held.unsealed.meta.expires.as_deref().unwrap_or("?")
+                ),
+            )),
+            _ => Ok(held),
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! What a user has on disk keeps working: the store, config, SoftHSM token and audit log that
+//! release 0.1.0's binaries wrote (`tests/fixtures/compat/0.1.0`, made by
+//! `tests/fixtures/compat/make.sh`) open, unlock, sign and verify with today's binaries. Every
+//! signature is checked here with its own computation, from the secrets `make.sh` sealed.
+
+use std::path::PathBuf;
+
+use apisec_tests::*;
+use base64::Engine;
+use hmac::Mac;
+
+const BITGET_SECRET: &[u8] = b"fixture-bitget-secret-6e8e2f3b1c0a4d5e9f7a";
+const BINANCE_SECRET: &[u8] = b"fixtureBinanceHmacSecret0123456789abcdefABCDEF0123456789abcdefAB";
+const KRAKEN_SECRET: &str =
+    "a3Jha2VuLWZpeHR1cmUtc2VjcmV0LTY0LWJ5dGVzLWxvbmctMDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODk=";
+const OKX_SECRET: &[u8] = b"FIXTURE0OKX0SECRET0123456789ABCDEF";
+const NAMES: [&str; 5] = [
+    "bitget-main",
+    "binance-hmac",
+    "kraken-spot",
+    "okx-raw",
+    "binance-ed",
+];
+
+fn fixture(release: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/compat")
+        .join(release)
+}
+
+/// `PATH: N lines, chain intact` from `apisec-agent audit verify`.
+fn verified_records(env: &Env) -> u64 {
+    let out = env.agent(&["audit", "verify"]);
+    assert_ok(&out, "audit verify");
+    let text = stdout(&out) + &stderr(&out);
+    text.split_whitespace()
+        .zip(text.split_whitespace().skip(1))
+        .find(|(_, word)| *word == "lines,")
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or_else(|| panic!("no line count in {text:?}"))
+}
+
+#[test]
+fn release_0_1_0_store_config_token_and_audit_log_keep_working() {
+    let mut env = Env::from_fixture(&fixture("0.1.0"));
+
+    let out = env.agent(&["list"]);
+    assert_ok(&out, "list");
+    for name in NAMES {
+        assert!(stdout(&out).contains(name), "{name}: {}", stdout(&out));
+    }
+    let written = verified_records(&env);
+    assert!(
+        written >= 10,
+        "the fixture's log holds its decisions: {written}"
+    );
+
+    env.start(&[]);
+    let mut unlock = vec!["unlock"];
+    unlock.extend(NAMES);
+    assert_ok(&env.cli(&unlock), "unlock");
+
+    assert_cli_bitget_get_signs(&env, "bitget-main", BITGET_SECRET);
+
+    // Binance HMAC: hex HMAC-SHA256 of the query with the agent's timestamp.
+    let v = sign_json(
+        &env,
+        &[
+            "binance-hmac",
+            "--method",
+            "GET",
+            "--path",
+            "/api/v3/account",
+        ],
+    );
+    let ts = v["query_additions"]["timestamp"].as_str().unwrap();
+    assert_eq!(
+        v["query_additions"]["signature"],
+        hex::encode(hmac_sha256(
+            BINANCE_SECRET,
+            format!("timestamp={ts}").as_bytes()
+        ))
+    );
+
+    // Kraken: base64 HMAC-SHA512, keyed with the decoded secret, of path + SHA-256(nonce + body).
+    let v = sign_json(
+        &env,
+        &[
+            "kraken-spot",
+            "--method",
+            "POST",
+            "--path",
+            "/0/private/Balance",
+        ],
+    );
+    let body = v["body"].as_str().unwrap();
+    let nonce = body
+        .strip_prefix("nonce=")
+        .expect("the agent's nonce is the body");
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let inner = <sha2::Sha256 as sha2::Digest>::digest(format!("{nonce}{body}"));
+    let mut mac =
+        hmac::Hmac::<sha2::Sha512>::new_from_slice(&b64.decode(KRAKEN_SECRET).unwrap()).unwrap();
+    mac.update(b"/0/private/Balance");
+    mac.update(&inner);
+    assert_eq!(
+        v["headers"]["API-Sign"],
+        b64.encode(mac.finalize().into_bytes())
+    );
+
+    // OKX: base64 HMAC-SHA256 of ts + METHOD + path.
+    let v = sign_json(
+        &env,
+        &[
+            "okx-raw",
+            "--method",
+            "GET",
+            "--path",
+            "/api/v5/account/balance",
+        ],
+    );
+    let ts = v["headers"]["OK-ACCESS-TIMESTAMP"].as_str().unwrap();
+    assert_eq!(
+        v["headers"]["OK-ACCESS-SIGN"],
+        b64.encode(hmac_sha256(
+            OKX_SECRET,
+            format!("{ts}GET/api/v5/account/balance").as_bytes()
+        ))
+    );
+    assert_eq!(
+        v["headers"]["OK-ACCESS-PASSPHRASE"],
+        "fixture-okx-passphrase"
+    );
+
+    // The raw MAC the entry was sealed to allow.
+    let out = env.cli_with_stdin(&["mac", "okx-raw", "--alg", "hmac-sha256"], b"fixture");
+    assert_ok(&out, "mac");
+    assert_eq!(
+        stdout(&out).trim(),
+        hex::encode(hmac_sha256(OKX_SECRET, b"fixture"))
+    );
+
+    // The key made on the token in 0.1.0 still signs there: Ed25519 over the parameters.
+    use ed25519_dalek::pkcs8::DecodePublicKey;
+    let pem = std::fs::read_to_string(fixture("0.1.0").join("binance-ed.pub.pem")).unwrap();
+    let vk = ed25519_dalek::VerifyingKey::from_public_key_pem(&pem).unwrap();
+    let v = sign_json(
+        &env,
+        &["binance-ed", "--method", "GET", "--path", "/api/v3/account"],
+    );
+    let ts = v["query_additions"]["timestamp"].as_str().unwrap();
+    let sig = v["query_additions"]["signature"]
+        .as_str()
+        .unwrap()
+        .replace("%2B", "+")
+        .replace("%2F", "/")
+        .replace("%3D", "=");
+    let sig: [u8; 64] = b64.decode(sig).unwrap().try_into().unwrap();
+    vk.verify_strict(
+        format!("timestamp={ts}").as_bytes(),
+        &ed25519_dalek::Signature::from_bytes(&sig),
+    )
+    .expect("the token key's signature verifies");
+
+    // The policy sealed in 0.1.0 still governs: its deny rule, and its step-up rule (denied).
+    let out = env.cli(&[
+        "sign",
+        "bitget-main",
+        "--method",
+        "POST",
+        "--path",
+        "/api/v2/spot/wallet/transfer",
+        "--body",
+        "-",
+    ]);
+    assert!(
+        !out.status.success(),
+        "the deny rule refuses: {}",
+        stdout(&out)
+    );
+    assert!(stderr(&out).contains("rule 2"), "{}", stderr(&out));
+    env.set_approver("deny");
+    let body = env.root().join("withdraw.json");
+    std::fs::write(
+        &body,
+        r#"{"coin":"USDT","size":"1","address":"x","chain":"trc20"}"#,
+    )
+    .unwrap();
+    let out = env.cli(&[
+        "sign",
+        "bitget-main",
+        "--method",
+        "POST",
+        "--path",
+        "/api/v2/spot/wallet/withdrawal",
+        "--body",
+        body.to_str().unwrap(),
+    ]);
+    assert!(
+        !out.status.success(),
+        "the step-up was denied: {}",
+        stdout(&out)
+    );
+    assert!(
+        env.approver_log()
+            .contains("/api/v2/spot/wallet/withdrawal"),
+        "the approver was asked: {}",
+        env.approver_log()
+    );
+
+    // The chain the release began goes on: every new decision is appended to it and verifies.
+    assert_ok(&env.agent(&["stop"]), "stop");
+    env.wait_agent_exit(std::time::Duration::from_secs(20))
+        .expect("the agent stops");
+    let now = verified_records(&env);
+    assert!(now >= written + 5 + 7, "{written} then {now}");
+}
