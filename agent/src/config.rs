@@ -1,5 +1,7 @@
-//! The config file (TOML, written by `apisec-agent init`) and the flags that override it, turned
-//! into one validated [`Config`]. Unknown keys are errors, so a typo is caught, not ignored.
+//! The config file (TOML, written by `apisec-agent init`): read and turned into one validated
+//! [`Config`], or written after the same validation. Unknown keys are errors, so a typo is
+//! caught, not ignored. The flags of `apisec-agent run` that override it are merged in one
+//! place, the binary's `admin/settings/run.rs`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -8,9 +10,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::envelope::Recipient;
 use crate::pin::PinSource;
+use crate::store::atomic;
 use crate::token::piv::card::{self, Touch};
 use crate::token::piv::PivSpec;
 use crate::token::pkcs11::Pkcs11Spec;
+use crate::token::TokenConfig;
 
 /// The file as written on disk.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
@@ -135,6 +139,16 @@ pub enum ConfigError {
     },
     #[error("config {path}: {message}")]
     Invalid { path: PathBuf, message: String },
+    #[error("cannot create {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Everything the agent needs, checked.
@@ -153,19 +167,6 @@ pub struct Config {
     pub lifetime: Option<Duration>,
     pub allowed_uids: Vec<u32>,
     pub audit_path: PathBuf,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TokenConfig {
-    Pkcs11 { spec: Pkcs11Spec, pin: PinSource },
-    Piv { spec: PivSpec, pin: PinSource },
-}
-
-impl TokenConfig {
-    /// True when the token's touch can stand in for an approver (PIV, touch always or cached).
-    pub fn touch_approves(&self) -> bool {
-        matches!(self, Self::Piv { spec, .. } if spec.touch.needs_touch())
-    }
 }
 
 pub const DEFAULT_APPROVAL_TIMEOUT: Duration = Duration::from_secs(60);
@@ -222,6 +223,24 @@ impl ConfigFile {
             "# apisec-agent configuration (see docs/formats.md).\n{}",
             toml::to_string(self).expect("config always serializes")
         )
+    }
+
+    /// Writes the config atomically to `path`, after validating it, so that `init` never leaves
+    /// a config the agent rejects.
+    pub fn write(&self, path: &Path) -> Result<(), ConfigError> {
+        self.clone().validate(path)?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| ConfigError::CreateDir {
+                path: dir.to_owned(),
+                source,
+            })?;
+        }
+        atomic::write(path, self.to_toml().as_bytes(), atomic::Mode::Replace).map_err(|source| {
+            ConfigError::Write {
+                path: path.to_owned(),
+                source,
+            }
+        })
     }
 
     /// Validates into a [`Config`].

@@ -9,6 +9,43 @@ use zeroize::Zeroizing;
 use crate::secret::LockedBytes;
 use crate::sign::{AsymmetricSigner, KeyAlgorithm};
 
+/// Why a key could not be used, imported or shown. The messages name the form expected; none
+/// shows key material.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("a {algorithm:?} private key is 32 bytes, not {len}")]
+    SeedLength { algorithm: KeyAlgorithm, len: usize },
+    #[error("not a valid P-256 private key")]
+    InvalidP256,
+    #[error("an Ed25519 public key is 32 bytes")]
+    PublicLength,
+    /// A key encoding the library refused, in its own words.
+    #[error("{0}")]
+    Encoding(String),
+    #[error("the key file is not valid JSON: {0}")]
+    Json(String),
+    #[error("the key JSON has no \"privateKey\" field")]
+    NoPrivateKey,
+    #[error("the key JSON's privateKey is neither PEM nor base64")]
+    NotPemOrBase64,
+    #[error("a base64 Ed25519 private key is 32 or 64 bytes, not {0}")]
+    Base64Length(usize),
+    #[error("not a P-256 SEC1 private key")]
+    NotSec1,
+    #[error("the PKCS#8 key is neither Ed25519 nor P-256 (RSA keys are not supported)")]
+    UnsupportedPkcs8,
+    #[error(
+        "not a PEM private key (expected -----BEGIN PRIVATE KEY----- or -----BEGIN EC PRIVATE KEY-----)"
+    )]
+    NotPem,
+}
+
+impl KeyError {
+    fn encoding(e: impl std::fmt::Display) -> Self {
+        Self::Encoding(e.to_string())
+    }
+}
+
 /// What an entry holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyType {
@@ -87,7 +124,7 @@ impl std::fmt::Debug for SoftKey {
 }
 
 impl SoftKey {
-    pub fn new(algorithm: KeyAlgorithm, material: LockedBytes) -> Result<Self, String> {
+    pub fn new(algorithm: KeyAlgorithm, material: LockedBytes) -> Result<Self, KeyError> {
         let key = Self {
             algorithm,
             material,
@@ -96,14 +133,13 @@ impl SoftKey {
         Ok(key)
     }
 
-    fn seed(&self) -> Result<Zeroizing<[u8; 32]>, String> {
+    fn seed(&self) -> Result<Zeroizing<[u8; 32]>, KeyError> {
         let bytes = self.material.as_slice();
         if bytes.len() != 32 {
-            return Err(format!(
-                "a {:?} private key is 32 bytes, not {}",
-                self.algorithm,
-                bytes.len()
-            ));
+            return Err(KeyError::SeedLength {
+                algorithm: self.algorithm,
+                len: bytes.len(),
+            });
         }
         let mut out = Zeroizing::new([0u8; 32]);
         out.copy_from_slice(bytes);
@@ -111,7 +147,7 @@ impl SoftKey {
     }
 
     /// The raw public key: 32 bytes (Ed25519) or the uncompressed 65-byte point (P-256).
-    pub fn public_key(&self) -> Result<Vec<u8>, String> {
+    pub fn public_key(&self) -> Result<Vec<u8>, KeyError> {
         let seed = self.seed()?;
         Ok(match self.algorithm {
             KeyAlgorithm::Ed25519 => ed25519_dalek::SigningKey::from_bytes(&seed)
@@ -121,7 +157,7 @@ impl SoftKey {
             KeyAlgorithm::P256 => {
                 use p256::elliptic_curve::sec1::ToEncodedPoint;
                 let sk = p256::SecretKey::from_bytes(seed.as_ref().into())
-                    .map_err(|_| "not a valid P-256 private key".to_owned())?;
+                    .map_err(|_| KeyError::InvalidP256)?;
                 sk.public_key().to_encoded_point(false).as_bytes().to_vec()
             }
         })
@@ -134,7 +170,7 @@ impl AsymmetricSigner for SoftKey {
     }
 
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, String> {
-        let seed = self.seed()?;
+        let seed = self.seed().map_err(|e| e.to_string())?;
         match self.algorithm {
             KeyAlgorithm::Ed25519 => {
                 use ed25519_dalek::Signer;
@@ -144,7 +180,7 @@ impl AsymmetricSigner for SoftKey {
             KeyAlgorithm::P256 => {
                 use p256::ecdsa::signature::Signer;
                 let sk = p256::ecdsa::SigningKey::from_bytes(seed.as_ref().into())
-                    .map_err(|_| "not a valid P-256 private key".to_owned())?;
+                    .map_err(|_| KeyError::InvalidP256.to_string())?;
                 let sig: p256::ecdsa::Signature = sk.sign(message);
                 Ok(sig.to_bytes().to_vec())
             }
@@ -168,20 +204,18 @@ pub fn generate(algorithm: KeyAlgorithm) -> Zeroizing<Vec<u8>> {
 
 /// The public key as a PEM `PUBLIC KEY` (SubjectPublicKeyInfo): what Binance's "register an
 /// Ed25519 key" page and most tools take.
-pub fn public_key_pem(algorithm: KeyAlgorithm, public: &[u8]) -> Result<String, String> {
+pub fn public_key_pem(algorithm: KeyAlgorithm, public: &[u8]) -> Result<String, KeyError> {
     let line = p256::pkcs8::LineEnding::LF;
     match algorithm {
         KeyAlgorithm::Ed25519 => {
-            let bytes: [u8; 32] = public
-                .try_into()
-                .map_err(|_| "an Ed25519 public key is 32 bytes".to_owned())?;
-            let vk = ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|e| e.to_string())?;
-            vk.to_public_key_pem(line).map_err(|e| e.to_string())
+            let bytes: [u8; 32] = public.try_into().map_err(|_| KeyError::PublicLength)?;
+            let vk = ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(KeyError::encoding)?;
+            vk.to_public_key_pem(line).map_err(KeyError::encoding)
         }
         KeyAlgorithm::P256 => {
             use p256::pkcs8::EncodePublicKey as _;
-            let pk = p256::PublicKey::from_sec1_bytes(public).map_err(|e| e.to_string())?;
-            pk.to_public_key_pem(line).map_err(|e| e.to_string())
+            let pk = p256::PublicKey::from_sec1_bytes(public).map_err(KeyError::encoding)?;
+            pk.to_public_key_pem(line).map_err(KeyError::encoding)
         }
     }
 }
@@ -207,14 +241,12 @@ impl std::fmt::Debug for ImportedKey {
 /// Reads a PEM private key (PKCS#8 Ed25519 or P-256, or SEC1 `EC PRIVATE KEY`), or Coinbase's
 /// CDP key JSON (`{"name": ..., "privateKey": "-----BEGIN EC PRIVATE KEY-----..."}` or
 /// `{"id": ..., "privateKey": "<base64 of seed || public>"}`).
-pub fn import(text: &str) -> Result<ImportedKey, String> {
+pub fn import(text: &str) -> Result<ImportedKey, KeyError> {
     let trimmed = text.trim();
     if trimmed.starts_with('{') {
-        let v: serde_json::Value = serde_json::from_str(trimmed)
-            .map_err(|e| format!("the key file is not valid JSON: {e}"))?;
-        let private = v["privateKey"]
-            .as_str()
-            .ok_or("the key JSON has no \"privateKey\" field")?;
+        let v: serde_json::Value =
+            serde_json::from_str(trimmed).map_err(|e| KeyError::Json(e.to_string()))?;
+        let private = v["privateKey"].as_str().ok_or(KeyError::NoPrivateKey)?;
         let id = v["name"].as_str().or(v["id"].as_str()).map(str::to_owned);
         let mut key = if private.contains("-----BEGIN") {
             import_pem(private)?
@@ -222,16 +254,11 @@ pub fn import(text: &str) -> Result<ImportedKey, String> {
             let raw = Zeroizing::new(
                 base64::engine::general_purpose::STANDARD
                     .decode(private.trim())
-                    .map_err(|_| {
-                        "the key JSON's privateKey is neither PEM nor base64".to_owned()
-                    })?,
+                    .map_err(|_| KeyError::NotPemOrBase64)?,
             );
             // Coinbase's Ed25519 keys: 64 bytes, the seed then the public key.
             if raw.len() != 64 && raw.len() != 32 {
-                return Err(format!(
-                    "a base64 Ed25519 private key is 32 or 64 bytes, not {}",
-                    raw.len()
-                ));
+                return Err(KeyError::Base64Length(raw.len()));
             }
             ImportedKey {
                 algorithm: KeyAlgorithm::Ed25519,
@@ -245,10 +272,9 @@ pub fn import(text: &str) -> Result<ImportedKey, String> {
     import_pem(trimmed)
 }
 
-fn import_pem(pem: &str) -> Result<ImportedKey, String> {
+fn import_pem(pem: &str) -> Result<ImportedKey, KeyError> {
     if pem.contains("BEGIN EC PRIVATE KEY") {
-        let sk = p256::SecretKey::from_sec1_pem(pem)
-            .map_err(|_| "not a P-256 SEC1 private key".to_owned())?;
+        let sk = p256::SecretKey::from_sec1_pem(pem).map_err(|_| KeyError::NotSec1)?;
         return Ok(ImportedKey {
             algorithm: KeyAlgorithm::P256,
             secret: Zeroizing::new(sk.to_bytes().to_vec()),
@@ -270,11 +296,9 @@ fn import_pem(pem: &str) -> Result<ImportedKey, String> {
                 key_id: None,
             });
         }
-        return Err(
-            "the PKCS#8 key is neither Ed25519 nor P-256 (RSA keys are not supported)".into(),
-        );
+        return Err(KeyError::UnsupportedPkcs8);
     }
-    Err("not a PEM private key (expected -----BEGIN PRIVATE KEY----- or -----BEGIN EC PRIVATE KEY-----)".into())
+    Err(KeyError::NotPem)
 }
 
 #[cfg(test)]
@@ -331,8 +355,9 @@ mod tests {
         assert_eq!(&k.secret[..], &p256_key.to_bytes()[..]);
         let pkcs8 = p256_key.to_pkcs8_pem(p256::pkcs8::LineEnding::LF).unwrap();
         assert_eq!(import(&pkcs8).unwrap().algorithm, KeyAlgorithm::P256);
-        assert!(import("hello")
-            .unwrap_err()
+        assert_eq!(import("hello").unwrap_err(), KeyError::NotPem);
+        assert!(KeyError::NotPem
+            .to_string()
             .contains("not a PEM private key"));
     }
 

@@ -8,7 +8,7 @@ use apisec_agent::client::{Client, ClientError};
 use apisec_agent::proto::SignRequest;
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::output;
+use crate::output::{self, Format};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -145,13 +145,6 @@ struct SignArgs {
     format: Format,
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Headers,
-    Json,
-    Curl,
-}
-
 #[derive(ValueEnum, Clone, Copy, Debug)]
 enum Encoding {
     Hex,
@@ -244,7 +237,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Man { dir } => {
             use clap::CommandFactory;
-            for p in write_man_pages(Cli::command(), &dir).map_err(|e| {
+            for p in apisec_agent::manpages::write(Cli::command(), &dir).map_err(|e| {
                 Failure::Io(std::io::Error::new(
                     e.kind(),
                     format!("cannot write man pages to {}: {e}", dir.display()),
@@ -294,26 +287,4 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         }
     }
     Ok(())
-}
-
-/// One page per command and subcommand (`apisec.1`, `apisec-unlock.1`, ...); returns the files.
-fn write_man_pages(cmd: clap::Command, dir: &std::path::Path) -> std::io::Result<Vec<PathBuf>> {
-    fn walk(
-        cmd: clap::Command,
-        dir: &std::path::Path,
-        out: &mut Vec<PathBuf>,
-    ) -> std::io::Result<()> {
-        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()).cloned() {
-            walk(sub, dir, out)?;
-        }
-        out.push(clap_mangen::Man::new(cmd).generate_to(dir)?);
-        Ok(())
-    }
-    std::fs::create_dir_all(dir)?;
-    let mut cmd = cmd.disable_help_subcommand(true);
-    cmd.build();
-    let mut out = Vec::new();
-    walk(cmd, dir, &mut out)?;
-    out.sort();
-    Ok(out)
 }

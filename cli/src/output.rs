@@ -7,7 +7,13 @@ use apisec_agent::timefmt::unix_secs;
 use base64::Engine;
 use serde_json::json;
 
-use crate::commands::Format;
+/// How `apisec sign` prints what the agent returned.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Headers,
+    Json,
+    Curl,
+}
 
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -15,22 +21,6 @@ pub fn hex(bytes: &[u8]) -> String {
 
 pub fn base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-/// The expiry date with a warning within 14 days of it, or after it.
-fn expiry_note(expires: &str) -> String {
-    if expires.is_empty() {
-        return "-".into();
-    }
-    let Some(day) = apisec_agent::timefmt::parse_date(expires) else {
-        return expires.into();
-    };
-    let today = (unix_secs() / 86400) as i64;
-    match day - today {
-        d if d < 0 => format!("{expires} (EXPIRED: rotate it with `apisec-agent rotate`)"),
-        d if d <= 14 => format!("{expires} (in {d} days: rotate soon)"),
-        _ => expires.into(),
-    }
 }
 
 /// " (forgotten in 7h59m)" or "".
@@ -92,7 +82,7 @@ pub fn status(out: &mut impl Write, s: &StatusReply, json_out: bool) -> io::Resu
             continue;
         }
         let state = if e.unsealed { "unsealed" } else { "sealed" };
-        let expires = expiry_note(&e.expires);
+        let expires = apisec_agent::expiry::note(Some(&e.expires), unix_secs());
         writeln!(
             out,
             "{:<24} {:<10} {:<9} {}{}",

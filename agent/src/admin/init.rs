@@ -1,16 +1,16 @@
 //! `apisec-agent init`: find or create the wrapping key on the token, derive its age recipient,
-//! write the config. The YubiKey PIV path is in `init_piv.rs`.
+//! write the config. A PKCS#11 token here; a YubiKey PIV slot in `init_piv.rs`.
 
 use std::path::Path;
 
 use apisec_agent::config::{ApprovalSection, ConfigFile, TokenSection};
 use apisec_agent::envelope::Recipient;
 use apisec_agent::pin::PinSource;
-use apisec_agent::store::atomic;
 use apisec_agent::token::pkcs11::{self, Pkcs11Spec};
 use apisec_agent::token::TokenError;
 
 use super::args::InitArgs;
+use super::settings::init::pin_source;
 use super::{CliError, CmdResult};
 
 pub fn run(config_path: &Path, a: InitArgs) -> CmdResult {
@@ -68,35 +68,9 @@ pub fn run(config_path: &Path, a: InitArgs) -> CmdResult {
         agent: Default::default(),
         audit: Default::default(),
     };
-    write_config(config_path, file)?;
-    println!("recipient: {recipient}");
-    Ok(())
-}
-
-/// Where the PIN comes from, as the flags say (pinentry when neither is given).
-fn pin_source(a: &InitArgs) -> PinSource {
-    match (&a.pin_env, &a.pin_file) {
-        (Some(v), _) => PinSource::Env(v.clone()),
-        (None, Some(f)) => PinSource::File(f.clone()),
-        (None, None) => PinSource::Pinentry("pinentry".into()),
-    }
-}
-
-/// Validates, then writes the config atomically.
-pub fn write_config(config_path: &Path, file: ConfigFile) -> CmdResult {
-    // Validate what we are about to write, so init never leaves a config the agent rejects.
-    file.clone().validate(config_path)?;
-    if let Some(dir) = config_path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| CliError::new(format!("cannot create {}: {e}", dir.display())))?;
-    }
-    atomic::write(
-        config_path,
-        file.to_toml().as_bytes(),
-        atomic::Mode::Replace,
-    )
-    .map_err(|e| CliError::new(format!("cannot write {}: {e}", config_path.display())))?;
+    file.write(config_path)?;
     println!("wrote {}", config_path.display());
+    println!("recipient: {recipient}");
     Ok(())
 }
 

@@ -15,28 +15,15 @@ use yubikey::{MgmKey, PinPolicy, YubiKey};
 use zeroize::Zeroizing;
 
 use super::args::InitArgs;
-use super::init::write_config;
+use super::settings::init::PivInit;
 use super::{CliError, CmdResult};
 
 pub fn run(config_path: &Path, a: InitArgs) -> CmdResult {
-    let slot = card::parse_slot(a.slot.as_deref().unwrap_or("82"))
-        .map_err(|e| CliError::new(format!("--slot: {e}")))?;
-    let wanted_touch = match a.touch_policy.as_deref() {
-        None => Touch::Cached,
-        Some(t) => Touch::parse(t).ok_or_else(|| {
-            CliError::new(format!("--touch-policy {t:?}: use always, cached or never"))
-        })?,
-    };
-    let pin_policy = match a.pin_policy.as_deref() {
-        None | Some("once") => PinPolicy::Once,
-        Some("always") => PinPolicy::Always,
-        Some("never") => PinPolicy::Never,
-        Some(p) => {
-            return Err(CliError::new(format!(
-                "--pin-policy {p:?}: use once, always or never"
-            )))
-        }
-    };
+    let PivInit {
+        slot,
+        touch: wanted_touch,
+        pin_policy,
+    } = PivInit::from_args(&a)?;
     if a.generate && wanted_touch == Touch::Never && !a.allow_no_touch {
         return Err(refuse_no_touch(slot));
     }
@@ -78,7 +65,8 @@ pub fn run(config_path: &Path, a: InitArgs) -> CmdResult {
         agent: Default::default(),
         audit: Default::default(),
     };
-    write_config(config_path, file)?;
+    file.write(config_path)?;
+    println!("wrote {}", config_path.display());
     println!("recipient: {recipient}");
     println!(
         "YubiKey serial {serial}, slot {}, PIN policy {}, touch policy {}",

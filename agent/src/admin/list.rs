@@ -1,23 +1,14 @@
-//! `apisec-agent list` and `apisec-agent remove`: the store, without the token.
+//! `apisec-agent list`: what the store holds, without the token.
 
 use std::path::Path;
 
-use apisec_agent::policy::{self, ExpiryState};
+use apisec_agent::expiry;
 use apisec_agent::store::Store;
 
-use super::args::{ListArgs, RemoveArgs};
-use super::{load_config, notify_agent, CmdResult};
+use super::args::ListArgs;
+use super::{load_config, CmdResult};
 
-fn expiry_note(expires: Option<&str>) -> String {
-    match policy::expiry_state(expires, apisec_agent::timefmt::unix_secs()) {
-        ExpiryState::NoExpiry => "-".into(),
-        ExpiryState::Valid => expires.unwrap_or("-").into(),
-        ExpiryState::Soon(d) => format!("{} (in {d} days: rotate soon)", expires.unwrap_or("")),
-        ExpiryState::Expired => format!("{} (EXPIRED)", expires.unwrap_or("")),
-    }
-}
-
-pub fn list(config_path: &Path, a: ListArgs) -> CmdResult {
+pub fn run(config_path: &Path, a: ListArgs) -> CmdResult {
     let config = load_config(config_path)?;
     let store = Store::new(&config.store_dir);
     let mut rows = Vec::new();
@@ -67,22 +58,12 @@ pub fn list(config_path: &Path, a: ListArgs) -> CmdResult {
                     f.api_key,
                     if f.allow_raw { "yes" } else { "no" },
                     f.freshness,
-                    expiry_note(f.expires.as_deref())
+                    expiry::note(f.expires.as_deref(), apisec_agent::timefmt::unix_secs())
                 );
                 println!("{:<24} policy: {}", "", f.policy.summary());
             }
             Err(e) => println!("{name:<24} UNUSABLE: {e}"),
         }
-    }
-    Ok(())
-}
-
-pub fn remove(config_path: &Path, a: RemoveArgs) -> CmdResult {
-    let config = load_config(config_path)?;
-    Store::new(&config.store_dir).remove(&a.name)?;
-    println!("removed {}", a.name);
-    if let Some(pid) = notify_agent(&config, Some(&a.name)) {
-        println!("the running agent (pid {pid}) forgot it");
     }
     Ok(())
 }

@@ -1,14 +1,24 @@
-//! The admin commands of `apisec-agent`, one file each.
+//! The admin commands of `apisec-agent`, one file each (named for the command; `init_piv.rs` is
+//! `init --yubikey`), over two shared rooms: [`settings`] (raw flags converted once into types)
+//! and [`new_entry`] (reading a secret, sealing and writing an entry). [`args`] is the clap
+//! definition.
 
 pub mod add;
 pub mod args;
-pub mod daemon;
+pub mod audit;
+pub mod completions;
 pub mod init;
 pub mod init_piv;
 pub mod keygen;
 pub mod list;
-pub mod manual;
+pub mod man;
+pub mod new_entry;
+pub mod remove;
 pub mod rotate;
+pub mod run;
+pub mod settings;
+pub mod start;
+pub mod stop;
 
 use std::path::{Path, PathBuf};
 
@@ -57,16 +67,16 @@ pub fn dispatch(cli: args::Cli) -> CmdResult {
     match cli.command {
         args::Command::Init(a) => init::run(&config, a),
         args::Command::Add(a) => add::run(&config, a),
-        args::Command::List(a) => list::list(&config, a),
+        args::Command::List(a) => list::run(&config, a),
         args::Command::Keygen(a) => keygen::run(&config, a),
-        args::Command::Remove(a) => list::remove(&config, a),
+        args::Command::Remove(a) => remove::run(&config, a),
         args::Command::Rotate(a) => rotate::run(&config, a),
-        args::Command::Audit(a) => rotate::audit(&config, a),
-        args::Command::Start(a) => daemon::start(&config, a),
-        args::Command::Run(a) => daemon::run(&config, a),
-        args::Command::Stop(a) => daemon::stop(&config, a),
-        args::Command::Completions(a) => manual::completions(a),
-        args::Command::Man(a) => manual::man(a),
+        args::Command::Audit(a) => audit::run(&config, a),
+        args::Command::Start(a) => start::run(&config, a),
+        args::Command::Run(a) => run::run(&config, a),
+        args::Command::Stop(a) => stop::run(&config, a),
+        args::Command::Completions(a) => completions::run(a),
+        args::Command::Man(a) => man::run(a),
     }
 }
 

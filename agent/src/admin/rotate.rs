@@ -1,34 +1,34 @@
-//! `apisec-agent rotate` (replace a secret, keep its policy) and `apisec-agent audit`.
+//! `apisec-agent rotate`: replace a secret (and optionally its API key id), keeping its sealed
+//! policy; a running agent switches to the new entry.
 
 use std::io::IsTerminal;
 use std::path::Path;
 
 use apisec_agent::config::Config;
-use apisec_agent::envelope::{self, TokenIdentity};
+use apisec_agent::envelope::TokenIdentity;
 use apisec_agent::keys::KeyType;
 use apisec_agent::sign::exchanges;
+use apisec_agent::store::unseal::OpenError;
 use apisec_agent::store::{self, atomic, entry, EntryFile, SecretMaterial, Store, Unsealed};
-use apisec_agent::{audit, timefmt};
+use apisec_agent::{timefmt, token};
 
-use super::add::read_source;
-use super::args::{AuditCommand, RotateArgs};
+use super::args::RotateArgs;
+use super::new_entry::read_source;
 use super::{load_config, notify_agent, CliError, CmdResult};
 
 /// Unseals an entry with the token, locally, and checks it was not tampered with: rotation must
 /// carry over the sealed policy, never a clear copy someone edited.
 fn unseal_locally(config: &Config, file: &EntryFile) -> Result<Unsealed, CliError> {
-    let token = super::daemon::spawn_token(config, config.token.touch_approves());
-    let unsealed = (|| {
-        let identity = TokenIdentity::new(&config.recipients[0], &token);
-        let plaintext = envelope::unseal(&file.sealed, &identity)
-            .map_err(|e| CliError::new(format!("cannot unseal {}: {e}", file.name)))?;
-        let unsealed = entry::parse_sealed(&plaintext)
-            .map_err(|e| CliError::new(format!("store entry {:?}: {e}", file.name)))?;
-        store::check_untampered(file, &unsealed.meta)?;
-        Ok(unsealed)
-    })();
+    let recipient = &config.recipients[0];
+    let token = token::spawn(&config.token, recipient, config.token.touch_approves());
+    let identity = TokenIdentity::new(recipient, &token);
+    let unsealed = store::unseal::open(file, &identity).map_err(|e| match e {
+        OpenError::Envelope(e) => CliError::new(format!("cannot unseal {}: {e}", file.name)),
+        OpenError::Plaintext(e) => CliError::new(format!("store entry {:?}: {e}", file.name)),
+        OpenError::Tampered(e) => e.into(),
+    });
     // Closed here, not by the token thread while this process exits (TokenHandle::shut_down).
-    token.shut_down(super::daemon::TOKEN_SHUTDOWN_PATIENCE);
+    token.shut_down(token::configured::SHUTDOWN_PATIENCE);
     unsealed
 }
 
@@ -37,7 +37,7 @@ pub fn run(config_path: &Path, a: RotateArgs) -> CmdResult {
     let store = Store::new(&config.store_dir);
     let old_file = store.load(&a.name)?;
     let old = unseal_locally(&config, &old_file)?;
-    if KeyType::parse(&old.meta.key_type) != Some(KeyType::Hmac) {
+    if old.meta.key_type.get() != Some(KeyType::Hmac) {
         return Err(CliError::new(format!(
             "{} holds an asymmetric key; rotate replaces HMAC secrets",
             a.name
@@ -123,37 +123,4 @@ pub fn run(config_path: &Path, a: RotateArgs) -> CmdResult {
         println!("the running agent (pid {pid}) switched to the new secret");
     }
     Ok(())
-}
-
-pub fn audit(config_path: &Path, command: AuditCommand) -> CmdResult {
-    let path = |file: Option<std::path::PathBuf>| -> Result<std::path::PathBuf, CliError> {
-        match file {
-            Some(f) => Ok(f),
-            None => Ok(load_config(config_path)?.audit_path),
-        }
-    };
-    match command {
-        AuditCommand::Verify { file } => {
-            let p = path(file)?;
-            let text = std::fs::read_to_string(&p)
-                .map_err(|e| CliError::new(format!("cannot read {}: {e}", p.display())))?;
-            let n =
-                audit::verify(&text).map_err(|e| CliError::new(format!("{}: {e}", p.display())))?;
-            println!("{}: {n} lines, chain intact", p.display());
-            Ok(())
-        }
-        AuditCommand::Tail { lines, file } => {
-            let p = path(file)?;
-            let text = std::fs::read_to_string(&p)
-                .map_err(|e| CliError::new(format!("cannot read {}: {e}", p.display())))?;
-            let all: Vec<&str> = text.lines().collect();
-            for line in &all[all.len().saturating_sub(lines)..] {
-                match serde_json::from_str::<audit::Record>(line) {
-                    Ok(r) => println!("{}", audit::render(&r)),
-                    Err(_) => println!("(unreadable line) {line}"),
-                }
-            }
-            Ok(())
-        }
-    }
 }

@@ -5,30 +5,34 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+/// A request that names one field twice.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the request names the field {0:?} more than once; the policy's rules test fields, and could \
+     test a value the exchange does not use: send each field once"
+)]
+pub struct RepeatedField(pub String);
+
 /// The request's fields a rule can test: query parameters, form or top-level JSON body fields,
 /// decoded as the exchange decodes them (`%41` is `A`, `+` in a form is a space).
 ///
 /// A field named twice (in the query, the body, or both) is an error: exchanges disagree on
 /// which one wins, so a rule could test one value while the exchange acts on the other.
-pub fn request_fields(query: &str, body: &[u8]) -> Result<BTreeMap<String, String>, String> {
+pub fn request_fields(query: &str, body: &[u8]) -> Result<BTreeMap<String, String>, RepeatedField> {
     let mut out = BTreeMap::new();
     let mut put = |k: String, v: String| match out.entry(k) {
-        std::collections::btree_map::Entry::Occupied(e) => Err(format!(
-            "the request names the field {:?} more than once; the policy's rules test fields, \
-             and could test a value the exchange does not use: send each field once",
-            e.key()
-        )),
+        std::collections::btree_map::Entry::Occupied(e) => Err(RepeatedField(e.key().clone())),
         std::collections::btree_map::Entry::Vacant(e) => {
             e.insert(v);
             Ok(())
         }
     };
-    let form = |s: &str, put: &mut dyn FnMut(String, String) -> Result<(), String>| {
+    let form = |s: &str, put: &mut dyn FnMut(String, String) -> Result<(), RepeatedField>| {
         for kv in s.split('&').filter(|kv| !kv.is_empty()) {
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
             put(form_decode(k), form_decode(v))?;
         }
-        Ok::<(), String>(())
+        Ok::<(), RepeatedField>(())
     };
     form(query, &mut put)?;
     let trimmed = body.trim_ascii_start();
@@ -133,7 +137,7 @@ mod tests {
             ("", &br#"{"coin":"BTC","coin":"X"}"#[..]),
             ("coin=BTC", &br#"{"coin":"X"}"#[..]),
         ] {
-            let e = request_fields(query, body).unwrap_err();
+            let e = request_fields(query, body).unwrap_err().to_string();
             assert!(
                 e.contains("\"coin\" more than once"),
                 "{query} {body:?}: {e}"

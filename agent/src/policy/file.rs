@@ -36,31 +36,55 @@ pub struct EntrySettings {
 
 const METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "PATCH"];
 
+/// What is wrong with a policy file, and on which line when the file says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyFileError {
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl PolicyFileError {
+    fn at(line: usize, message: impl std::fmt::Display) -> Self {
+        Self {
+            line: Some(line),
+            message: message.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for PolicyFileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "line {line}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for PolicyFileError {}
+
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
 /// Parses and checks a policy file. Errors name the line: syntax, unknown keys, bad values,
 /// and rules that contradict an earlier one.
-pub fn parse(text: &str) -> Result<(Policy, EntrySettings), String> {
-    let file: PolicyFile = toml::from_str(text).map_err(|e| {
-        let at = e
-            .span()
-            .map(|s| format!("line {}: ", line_of(text, s.start)))
-            .unwrap_or_default();
-        format!("{at}{}", e.message().trim_end())
+pub fn parse(text: &str) -> Result<(Policy, EntrySettings), PolicyFileError> {
+    let file: PolicyFile = toml::from_str(text).map_err(|e| PolicyFileError {
+        line: e.span().map(|s| line_of(text, s.start)),
+        message: e.message().trim_end().to_owned(),
     })?;
     let mut rules: Vec<Rule> = Vec::new();
     let mut lines = Vec::new();
     for spanned in &file.rule {
         let line = line_of(text, spanned.span().start);
         let rule = spanned.get_ref().clone();
-        glob::check(&rule.path).map_err(|e| format!("line {line}: {e}"))?;
+        glob::check(&rule.path).map_err(|e| PolicyFileError::at(line, e))?;
         for m in &rule.methods {
             if !METHODS.contains(&m.as_str()) {
-                return Err(format!(
-                    "line {line}: unknown method {m:?} (use {})",
-                    METHODS.join(", ")
+                return Err(PolicyFileError::at(
+                    line,
+                    format!("unknown method {m:?} (use {})", METHODS.join(", ")),
                 ));
             }
         }
@@ -74,12 +98,15 @@ pub fn parse(text: &str) -> Result<(Policy, EntrySettings), String> {
                 && earlier.fields == rule.fields
                 && earlier.action != rule.action
             {
-                return Err(format!(
-                    "line {line}: this rule ({}) contradicts the rule at line {} ({}): same requests, \
-                     different action",
-                    rule.describe(),
-                    lines[i],
-                    earlier.describe()
+                return Err(PolicyFileError::at(
+                    line,
+                    format!(
+                        "this rule ({}) contradicts the rule at line {} ({}): same requests, \
+                         different action",
+                        rule.describe(),
+                        lines[i],
+                        earlier.describe()
+                    ),
                 ));
             }
         }
@@ -92,16 +119,18 @@ pub fn parse(text: &str) -> Result<(Policy, EntrySettings), String> {
             let r = r.into_inner();
             let ok = |v: f64| v.is_finite() && v > 0.0;
             if !ok(r.per_second) || r.burst == 0 {
-                return Err(format!(
-                    "line {line}: rate.per_second and rate.burst must be more than zero"
+                return Err(PolicyFileError::at(
+                    line,
+                    "rate.per_second and rate.burst must be more than zero",
                 ));
             }
             if r.per_client_per_second.is_some() != r.per_client_burst.is_some()
                 || r.per_client_per_second.is_some_and(|v| !ok(v))
                 || r.per_client_burst == Some(0)
             {
-                return Err(format!(
-                    "line {line}: set both rate.per_client_per_second and rate.per_client_burst, above zero"
+                return Err(PolicyFileError::at(
+                    line,
+                    "set both rate.per_client_per_second and rate.per_client_burst, above zero",
                 ));
             }
             Some(r)
@@ -129,20 +158,28 @@ mod tests {
 
     #[test]
     fn errors_name_the_line() {
-        let e = parse("[[rule]]\naction = \"allow\"\npath = \"/x\"\ncolour = 1\n").unwrap_err();
+        let e = parse("[[rule]]\naction = \"allow\"\npath = \"/x\"\ncolour = 1\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("line 4:") && e.contains("colour"), "{e}");
-        let e = parse("[[rule]]\naction = \"maybe\"\npath = \"/x\"\n").unwrap_err();
+        let e = parse("[[rule]]\naction = \"maybe\"\npath = \"/x\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("line 2:"), "{e}");
-        let e = parse("[[rule]]\naction = \"allow\"\npath = \"/x\"\n\n[[rule]]\naction = \"deny\"\npath = \"/x\"\n").unwrap_err();
+        let e = parse("[[rule]]\naction = \"allow\"\npath = \"/x\"\n\n[[rule]]\naction = \"deny\"\npath = \"/x\"\n").unwrap_err().to_string();
         assert!(
             e.starts_with("line 5:") && e.contains("contradicts the rule at line 1"),
             "{e}"
         );
-        let e = parse("[rate]\nper_second = 0\nburst = 1\n").unwrap_err();
+        let e = parse("[rate]\nper_second = 0\nburst = 1\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("line 1:") || e.starts_with("line 2:"), "{e}");
-        let e = parse("[[rule]]\naction = \"allow\"\npath = \"x\"\n").unwrap_err();
+        let e = parse("[[rule]]\naction = \"allow\"\npath = \"x\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("must start with '/'"), "{e}");
-        let e = parse("[[rule]\n").unwrap_err();
+        let e = parse("[[rule]\n").unwrap_err().to_string();
         assert!(e.starts_with("line 1:"), "{e}");
     }
 }

@@ -23,15 +23,22 @@ fn match_from(p: &[u8], s: &[u8]) -> bool {
     !s.is_empty() && p[0] == s[0] && match_from(&p[1..], &s[1..])
 }
 
+/// A path pattern that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PatternError {
+    #[error("path pattern {0:?} must start with '/'")]
+    NotAbsolute(String),
+    #[error("path pattern {0:?} has '***'; use '*' (one segment) or '**' (any depth)")]
+    TripleStar(String),
+}
+
 /// Checks a pattern is usable: starts with `/` (or is `**`), no `***`.
-pub fn check(pattern: &str) -> Result<(), String> {
+pub fn check(pattern: &str) -> Result<(), PatternError> {
     if !(pattern.starts_with('/') || pattern.starts_with("**")) {
-        return Err(format!("path pattern {pattern:?} must start with '/'"));
+        return Err(PatternError::NotAbsolute(pattern.to_owned()));
     }
     if pattern.contains("***") {
-        return Err(format!(
-            "path pattern {pattern:?} has '***'; use '*' (one segment) or '**' (any depth)"
-        ));
+        return Err(PatternError::TripleStar(pattern.to_owned()));
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ use crate::envelope::UnsealError;
 use crate::policy::admit::AdmitError;
 use crate::proto::{ErrorCode, ErrorReply};
 use crate::sign::SignError;
+use crate::store::unseal::OpenError;
 use crate::store::StoreError;
 use crate::token::TokenError;
 
@@ -64,19 +65,19 @@ impl From<SignError> for ErrorReply {
     }
 }
 
-/// An entry's sealed block that did not open: the token's own failure, or a block that is not
-/// for this key, damaged or tampered with (named, so the user knows which file to restore).
-pub fn unseal_error(entry: &str, e: UnsealError<TokenError>) -> ErrorReply {
+/// An entry that did not open: the token's own failure, or an entry that is not for this key,
+/// damaged or tampered with (named, so the user knows which file to restore).
+pub fn open_error(entry: &str, e: OpenError<TokenError>) -> ErrorReply {
+    let bad_entry = |reason: &dyn std::fmt::Display| {
+        ErrorReply::new(
+            ErrorCode::BadEntry,
+            format!("store entry {entry:?}: {reason}"),
+        )
+    };
     match e {
-        UnsealError::Token(t) => t.into(),
-        other => bad_entry(entry, other),
+        OpenError::Envelope(UnsealError::Token(t)) => t.into(),
+        OpenError::Envelope(other) => bad_entry(&other),
+        OpenError::Plaintext(reason) => bad_entry(&reason),
+        OpenError::Tampered(e) => e.into(),
     }
-}
-
-/// An entry whose content cannot be used.
-pub fn bad_entry(entry: &str, reason: impl std::fmt::Display) -> ErrorReply {
-    ErrorReply::new(
-        ErrorCode::BadEntry,
-        format!("store entry {entry:?}: {reason}"),
-    )
 }

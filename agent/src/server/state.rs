@@ -11,9 +11,9 @@ use sha2::{Digest, Sha256};
 
 use crate::approval::{ApprovalRequest, Approver};
 use crate::envelope::Recipient;
+use crate::expiry::{expiry_state, ExpiryState};
 use crate::peer::PeerInfo;
 use crate::policy::rate::Limiter;
-use crate::policy::{self, ExpiryState};
 use crate::proto::{ErrorCode, ErrorReply};
 use crate::sign;
 use crate::store::{self, Store, Unsealed};
@@ -250,7 +250,7 @@ impl Agent {
                 Err(e) => e.into(),
             });
         };
-        match policy::expiry_state(held.unsealed.meta.expires.as_deref(), unix_secs()) {
+        match expiry_state(held.unsealed.meta.expires.as_deref(), unix_secs()) {
             ExpiryState::Expired => Err(ErrorReply::new(
                 ErrorCode::Refused,
                 format!(

@@ -8,7 +8,9 @@
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use super::spelled::Spelled;
 use crate::envelope::{self, Recipient};
+use crate::keys::KeyType;
 use crate::policy::Policy;
 use crate::proto::wire::{Cursor, Out};
 use crate::secret::LockedBytes;
@@ -35,11 +37,11 @@ pub struct EntryMeta {
     pub allow_raw: bool,
     /// How far a client timestamp may stray from the agent's clock: `5s`, `off`, ...
     #[serde(default = "default_freshness")]
-    pub freshness: String,
+    pub freshness: Spelled<Freshness>,
     /// `hmac` (a shared secret), `ed25519` / `p256` (a sealed private key), `token-ed25519` /
     /// `token-p256` (a key that lives on the token).
     #[serde(default = "default_key_type", skip_serializing_if = "is_hmac")]
-    pub key_type: String,
+    pub key_type: Spelled<KeyType>,
     /// The label of the key on the token, for `token-*` key types.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_key: Option<String>,
@@ -54,22 +56,22 @@ pub struct EntryMeta {
     pub policy: Policy,
 }
 
-fn default_key_type() -> String {
-    "hmac".into()
+fn default_key_type() -> Spelled<KeyType> {
+    Spelled::new(KeyType::Hmac)
 }
 
-fn is_hmac(s: &String) -> bool {
-    s == "hmac"
+fn is_hmac(k: &Spelled<KeyType>) -> bool {
+    k.as_str() == "hmac"
 }
 
-fn default_freshness() -> String {
-    Freshness::DEFAULT.to_string()
+fn default_freshness() -> Spelled<Freshness> {
+    Spelled::new(Freshness::DEFAULT)
 }
 
 impl EntryMeta {
     pub fn freshness(&self) -> Freshness {
         // Validated at `add`; an unparsable value (a hand edit) falls back to the safe default.
-        Freshness::parse(&self.freshness).unwrap_or(Freshness::DEFAULT)
+        self.freshness.get().unwrap_or(Freshness::DEFAULT)
     }
 
     /// The fields whose clear and sealed values differ.
@@ -123,9 +125,9 @@ pub struct EntryFile {
     #[serde(default)]
     pub allow_raw: bool,
     #[serde(default = "default_freshness")]
-    pub freshness: String,
+    pub freshness: Spelled<Freshness>,
     #[serde(default = "default_key_type", skip_serializing_if = "is_hmac")]
-    pub key_type: String,
+    pub key_type: Spelled<KeyType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -3,6 +3,8 @@
 
 pub mod atomic;
 pub mod entry;
+pub mod spelled;
+pub mod unseal;
 
 use std::fs;
 use std::io;

@@ -3,8 +3,11 @@
 //! it by channel (the pattern of yubikey-agent's `ensureYK`). The thread reconnects when the
 //! token went away, and releases the token on request.
 
+pub mod configured;
 pub mod piv;
 pub mod pkcs11;
+
+pub use configured::{spawn, TokenConfig};
 
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc, Mutex};

@@ -106,7 +106,7 @@ pub async fn sign(
     // Parsing the body's fields costs more than the HMAC; only rules that test fields need it.
     let fields = if meta.policy.rules.iter().any(|r| !r.fields.is_empty()) {
         request_fields(&request.query, &request.body)
-            .map_err(|reason| refuse(ErrorReply::new(ErrorCode::Refused, reason)))?
+            .map_err(|reason| refuse(ErrorReply::new(ErrorCode::Refused, reason.to_string())))?
     } else {
         Default::default()
     };
@@ -140,7 +140,7 @@ pub async fn sign(
         crate::secret::wipe_stack();
         r
     };
-    let in_token = KeyType::parse(&meta.key_type).is_some_and(KeyType::in_token);
+    let in_token = meta.key_type.get().is_some_and(KeyType::in_token);
     let signed = if in_token {
         tokio::task::block_in_place(compute)
     } else {

@@ -8,8 +8,8 @@ use tokio::sync::mpsc;
 
 use crate::approval::ApprovalRequest;
 use crate::audit::Event;
+use crate::expiry::{expiry_state, ExpiryState};
 use crate::peer::PeerInfo;
-use crate::policy::{self, ExpiryState};
 use crate::proto::{self, ErrorCode, ErrorReply};
 use crate::timefmt::unix_secs;
 
@@ -105,7 +105,7 @@ pub async fn unlock(
             e
         })?;
         if let ExpiryState::Soon(days) =
-            policy::expiry_state(held.unsealed.meta.expires.as_deref(), unix_secs())
+            expiry_state(held.unsealed.meta.expires.as_deref(), unix_secs())
         {
             crate::warn!("secret {name} expires in {days} day(s); rotate it soon");
         }

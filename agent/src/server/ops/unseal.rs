@@ -6,14 +6,14 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use crate::envelope::{self, TokenIdentity};
+use crate::envelope::TokenIdentity;
 use crate::keys::{KeyType, SoftKey};
 use crate::proto::{ErrorCode, ErrorReply};
 use crate::sign;
-use crate::store::{self, entry, Unsealed};
+use crate::store::{self, Unsealed};
 use crate::token::TokenSigner;
 
-use super::super::error_reply::{bad_entry, unseal_error};
+use super::super::error_reply::open_error;
 use super::super::state::{Agent, Held};
 
 /// Unseals a store entry (on a blocking thread: the token may wait for a touch) into what the
@@ -47,12 +47,7 @@ fn unseal_file(agent: &Agent, file: &store::EntryFile) -> Result<Unsealed, Error
 fn unseal_file_inner(agent: &Agent, file: &store::EntryFile) -> Result<Unsealed, ErrorReply> {
     let settings = agent.settings();
     let identity = TokenIdentity::new(&settings.recipient, &settings.token);
-    let plaintext =
-        envelope::unseal(&file.sealed, &identity).map_err(|e| unseal_error(&file.name, e))?;
-    let unsealed =
-        entry::parse_sealed(&plaintext).map_err(|reason| bad_entry(&file.name, reason))?;
-    store::check_untampered(file, &unsealed.meta)?;
-    Ok(unsealed)
+    store::unseal::open(file, &identity).map_err(|e| open_error(&file.name, e))
 }
 
 type Signer = Box<dyn sign::AsymmetricSigner + Send + Sync>;
@@ -63,14 +58,20 @@ fn signer_for(
     mut unsealed: Unsealed,
 ) -> Result<(Unsealed, Option<Signer>), ErrorReply> {
     let bad = |reason: String| ErrorReply::new(ErrorCode::BadEntry, reason);
-    let key_type = KeyType::parse(&unsealed.meta.key_type)
-        .ok_or_else(|| bad(format!("unknown key_type {:?}", unsealed.meta.key_type)))?;
+    let key_type = unsealed.meta.key_type.get().ok_or_else(|| {
+        bad(format!(
+            "unknown key_type {:?}",
+            unsealed.meta.key_type.as_str()
+        ))
+    })?;
     let signer: Option<Signer> = match key_type {
         KeyType::Hmac => None,
         KeyType::Ed25519 | KeyType::P256 => {
             let algorithm = key_type.algorithm().expect("asymmetric");
             let material = unsealed.take_secret();
-            Some(Box::new(SoftKey::new(algorithm, material).map_err(bad)?))
+            Some(Box::new(
+                SoftKey::new(algorithm, material).map_err(|e| bad(e.to_string()))?,
+            ))
         }
         KeyType::TokenEd25519 | KeyType::TokenP256 => {
             let label = unsealed

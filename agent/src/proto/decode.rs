@@ -90,5 +90,5 @@ pub fn decode(message: &[u8]) -> Decoded {
 }
 
 #[cfg(test)]
-#[path = "request_tests.rs"]
+#[path = "decode_tests.rs"]
 mod tests;

@@ -1,0 +1,146 @@
+//! What making a new entry needs besides its settings: reading the secret (a file, stdin or a
+//! no-echo prompt, never an argument), the public half of a key on the token, and sealing and
+//! writing the entry (then telling a running agent).
+
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+
+use apisec_agent::config::Config;
+use apisec_agent::sign::{KeyAlgorithm, Preset};
+use apisec_agent::store::{entry, EntryMeta, SecretMaterial, Store};
+use apisec_agent::token::pkcs11;
+use apisec_agent::token::TokenConfig;
+use zeroize::Zeroizing;
+
+use super::{notify_agent, CliError, CmdResult};
+
+/// Reads a file ('-' = stdin), dropping one trailing newline.
+pub fn read_source(path: &Path, what: &str) -> Result<Zeroizing<Vec<u8>>, CliError> {
+    let mut buf = Zeroizing::new(Vec::new());
+    let result = if path == Path::new("-") {
+        std::io::stdin().lock().read_to_end(&mut buf)
+    } else {
+        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut buf))
+    };
+    result.map_err(|e| {
+        CliError::new(format!(
+            "cannot read the {what} from {}: {e}",
+            path.display()
+        ))
+    })?;
+    if buf.ends_with(b"\n") {
+        buf.pop();
+        if buf.ends_with(b"\r") {
+            buf.pop();
+        }
+    }
+    if buf.is_empty() {
+        return Err(CliError::new(format!(
+            "the {what} read from {} is empty",
+            path.display()
+        )));
+    }
+    Ok(buf)
+}
+
+fn prompt_hidden(prompt: &str) -> Result<Zeroizing<Vec<u8>>, CliError> {
+    let s = Zeroizing::new(
+        rpassword::prompt_password(prompt)
+            .map_err(|e| CliError::new(format!("cannot read from the terminal: {e}")))?,
+    );
+    if s.is_empty() {
+        return Err(CliError::new("nothing was entered"));
+    }
+    Ok(Zeroizing::new(s.as_bytes().to_vec()))
+}
+
+/// The secret or passphrase: from FILE if given, else a no-echo prompt on a terminal.
+pub fn obtain(
+    file: &Option<PathBuf>,
+    what: &str,
+    flag: &str,
+) -> Result<Zeroizing<Vec<u8>>, CliError> {
+    match file {
+        Some(p) => read_source(p, what),
+        None if std::io::stdin().is_terminal() => prompt_hidden(&format!("{what} (not shown): ")),
+        None => Err(
+            CliError::new(format!("no {what} given and stdin is not a terminal")).hint(format!(
+                "pass {flag} FILE, or {flag} - to read it from stdin"
+            )),
+        ),
+    }
+}
+
+/// Refuses a key the exchange's preset cannot sign with.
+pub fn check_key_fits(preset: &dyn Preset, algorithm: KeyAlgorithm) -> CmdResult {
+    if preset.accepts_key(Some(algorithm)) {
+        Ok(())
+    } else {
+        Err(CliError::new(format!(
+            "the {} preset does not sign with {algorithm:?} keys",
+            preset.id()
+        )))
+    }
+}
+
+/// The label a token key of entry `name` gets.
+pub fn token_label(name: &str) -> String {
+    format!("apisec-key:{name}")
+}
+
+/// Runs `f` in a logged-in session on the configured PKCS#11 token.
+pub fn with_session<T>(
+    config: &Config,
+    what: &str,
+    f: impl FnOnce(&cryptoki::session::Session) -> Result<T, CliError>,
+) -> Result<T, CliError> {
+    let (spec, pin) = match &config.token {
+        TokenConfig::Pkcs11 { spec, pin } => (spec, pin),
+        TokenConfig::Piv { .. } => {
+            return Err(CliError::new(
+                "keys held on the token are not supported with token.kind = \"piv\" yet",
+            )
+            .hint("use `keygen --in-memory`, or token.kind = \"pkcs11\" with ykcs11"))
+        }
+    };
+    let ctx = pkcs11::load_module(&spec.module)?;
+    let slot = pkcs11::find_slot(&ctx, spec)?;
+    let session = ctx
+        .open_rw_session(slot)
+        .map_err(|e| CliError::new(format!("cannot open a session on the token: {e}")))?;
+    let pin = pin.read(&format!("PIN of the PKCS#11 token, to {what}"))?;
+    pkcs11::login(&ctx, slot, &session, &pin.to_auth_pin())?;
+    f(&session)
+}
+
+/// The public key of a token key made by keygen.
+pub fn token_public_key(
+    config: &Config,
+    label: &str,
+    algorithm: KeyAlgorithm,
+) -> Result<Vec<u8>, CliError> {
+    with_session(config, "read the key's public half", |s| {
+        Ok(pkcs11::find_signing_key(s, label, algorithm)?.1)
+    })
+}
+
+/// Seals and writes a new entry, then tells a running agent.
+pub fn write_entry(config: &Config, meta: &EntryMeta, material: &SecretMaterial<'_>) -> CmdResult {
+    let store = Store::new(&config.store_dir);
+    let file = entry::seal(meta, material, &config.recipients)?;
+    store.create(&file)?;
+    println!(
+        "sealed {} ({}) to {} recipient(s): {}",
+        meta.name,
+        meta.exchange,
+        config.recipients.len(),
+        store.entry_path(&meta.name).display()
+    );
+    if let Some(pid) = notify_agent(config, None) {
+        println!(
+            "told the running agent (pid {pid}); unlock it with `apisec unlock {}`",
+            meta.name
+        );
+    }
+    Ok(())
+}

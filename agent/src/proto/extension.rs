@@ -1,0 +1,197 @@
+//! The agent's own operations as extension requests (`SSH_AGENTC_EXTENSION`, 27:
+//! `string name || details`), one type per message, each with `encode` and `decode`.
+
+use super::frame;
+use super::msg;
+use super::wire::{Cursor, Out, WireError};
+
+pub const EXT_UNLOCK: &str = "unlock@apisec";
+pub const EXT_LOCK: &str = "lock@apisec";
+pub const EXT_STATUS: &str = "status@apisec";
+pub const EXT_SIGN: &str = "sign@apisec";
+pub const EXT_MAC: &str = "mac@apisec";
+pub const EXT_RELOAD: &str = "reload@apisec";
+pub const EXT_SHUTDOWN: &str = "shutdown@apisec";
+/// An interim reply to `unlock@apisec` while an approval or a touch is awaited (only when asked for).
+pub const EXT_PROGRESS: &str = "progress@apisec";
+/// The standard extension that lists the others (draft-miller-ssh-agent section 3.8.1).
+pub const EXT_QUERY: &str = "query";
+
+/// Every extension the agent answers, as reported by `query`.
+pub const EXTENSIONS: &[&str] = &[
+    EXT_QUERY,
+    EXT_UNLOCK,
+    EXT_LOCK,
+    EXT_STATUS,
+    EXT_SIGN,
+    EXT_MAC,
+    EXT_RELOAD,
+    EXT_SHUTDOWN,
+];
+
+/// `unlock@apisec` flag: send `progress@apisec` frames before the final reply.
+pub const UNLOCK_WANT_PROGRESS: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnlockRequest {
+    pub flags: u32,
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockRequest {
+    /// Empty: forget every unsealed secret.
+    pub names: Vec<String>,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct SignRequest {
+    pub name: String,
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub body: Vec<u8>,
+    /// Empty: the agent stamps its own clock.
+    pub timestamp: String,
+    /// Empty: the agent makes the nonce.
+    pub nonce: String,
+}
+
+impl std::fmt::Debug for SignRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignRequest")
+            .field("name", &self.name)
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct MacRequest {
+    pub name: String,
+    /// `hmac-sha256`, `hmac-sha384` or `hmac-sha512`.
+    pub algorithm: String,
+    pub data: Vec<u8>,
+}
+
+impl std::fmt::Debug for MacRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MacRequest")
+            .field("name", &self.name)
+            .field("algorithm", &self.algorithm)
+            .field("data_len", &self.data.len())
+            .finish()
+    }
+}
+
+/// The agent's own operations, decoded from an extension message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApisecRequest {
+    Query,
+    Unlock(UnlockRequest),
+    Lock(LockRequest),
+    Status,
+    Sign(SignRequest),
+    Mac(MacRequest),
+    Reload,
+    Shutdown,
+}
+
+impl ApisecRequest {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Query => EXT_QUERY,
+            Self::Unlock(_) => EXT_UNLOCK,
+            Self::Lock(_) => EXT_LOCK,
+            Self::Status => EXT_STATUS,
+            Self::Sign(_) => EXT_SIGN,
+            Self::Mac(_) => EXT_MAC,
+            Self::Reload => EXT_RELOAD,
+            Self::Shutdown => EXT_SHUTDOWN,
+        }
+    }
+
+    /// The extension-specific details (what follows the name).
+    pub fn encode_details(&self) -> Vec<u8> {
+        let mut o = Out::default();
+        match self {
+            Self::Query | Self::Status | Self::Reload | Self::Shutdown => {}
+            Self::Unlock(r) => {
+                o.u32(r.flags).text_list(&r.names);
+            }
+            Self::Lock(r) => {
+                o.text_list(&r.names);
+            }
+            Self::Sign(r) => {
+                o.text(&r.name)
+                    .text(&r.method)
+                    .text(&r.path)
+                    .text(&r.query)
+                    .bytes(&r.body)
+                    .text(&r.timestamp)
+                    .text(&r.nonce);
+            }
+            Self::Mac(r) => {
+                o.text(&r.name).text(&r.algorithm).bytes(&r.data);
+            }
+        }
+        o.buf
+    }
+
+    /// The whole frame, ready to write.
+    pub fn to_frame(&self) -> Vec<u8> {
+        let mut o = Out::default();
+        o.text(self.name());
+        o.buf.extend_from_slice(&self.encode_details());
+        frame::encode(msg::EXTENSION, &o.buf)
+    }
+
+    /// Decodes an extension's details. `Ok(None)`: not one of ours (the caller answers FAILURE).
+    pub fn decode(name: &str, details: &[u8]) -> Result<Option<Self>, WireError> {
+        let mut c = Cursor::new(details);
+        let req = match name {
+            EXT_QUERY => Self::Query,
+            EXT_STATUS => Self::Status,
+            EXT_RELOAD => Self::Reload,
+            EXT_SHUTDOWN => Self::Shutdown,
+            EXT_UNLOCK => Self::Unlock(UnlockRequest {
+                flags: c.u32("unlock flags")?,
+                names: owned(c.text_list("unlock names")?),
+            }),
+            EXT_LOCK => Self::Lock(LockRequest {
+                names: owned(c.text_list("lock names")?),
+            }),
+            EXT_SIGN => Self::Sign(SignRequest {
+                name: c.text("sign name")?.to_owned(),
+                method: c.text("sign method")?.to_owned(),
+                path: c.text("sign path")?.to_owned(),
+                query: c.text("sign query")?.to_owned(),
+                body: c.bytes("sign body")?.to_vec(),
+                timestamp: c.text("sign timestamp")?.to_owned(),
+                nonce: c.text("sign nonce")?.to_owned(),
+            }),
+            EXT_MAC => Self::Mac(MacRequest {
+                name: c.text("mac name")?.to_owned(),
+                algorithm: c.text("mac algorithm")?.to_owned(),
+                data: c.bytes("mac data")?.to_vec(),
+            }),
+            _ => return Ok(None),
+        };
+        c.finish(name_static(name))?;
+        Ok(Some(req))
+    }
+}
+
+fn owned(v: Vec<&str>) -> Vec<String> {
+    v.into_iter().map(str::to_owned).collect()
+}
+
+fn name_static(name: &str) -> &'static str {
+    EXTENSIONS
+        .iter()
+        .find(|n| **n == name)
+        .copied()
+        .unwrap_or("extension")
+}

@@ -1,0 +1,263 @@
+//! Successful replies: `SSH_AGENT_EXTENSION_RESPONSE` (29): `string name || details`, one type
+//! (or encoder and decoder) per extension.
+
+use super::msg;
+use super::wire::{Cursor, Out, WireError};
+use super::{EXTENSIONS, EXT_SIGN};
+
+/// Builds a type-29 frame: `string name || details`.
+pub fn extension_response_frame(name: &str, details: &[u8]) -> Vec<u8> {
+    extension_response_frame_with(name, details.len(), |o| o.buf.extend_from_slice(details))
+}
+
+/// Builds a type-29 frame whose details `write` appends, in one buffer (the length is filled in
+/// at the end): the sign reply, on every signature, is not built and copied twice.
+pub fn extension_response_frame_with(
+    name: &str,
+    details_hint: usize,
+    write: impl FnOnce(&mut Out),
+) -> Vec<u8> {
+    let mut o = Out {
+        buf: Vec::with_capacity(9 + name.len() + details_hint),
+    };
+    o.buf.extend_from_slice(&[0; 4]);
+    o.u8(msg::EXTENSION_RESPONSE).text(name);
+    write(&mut o);
+    let len = (o.buf.len() - 4) as u32;
+    o.buf[..4].copy_from_slice(&len.to_be_bytes());
+    o.buf
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnlockedEntry {
+    pub name: String,
+    /// Unix seconds when the agent will forget it; 0 = only on lock.
+    pub forget_at: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnlockReply {
+    pub unlocked: Vec<UnlockedEntry>,
+}
+
+impl UnlockReply {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut o = Out::default();
+        o.u32(self.unlocked.len() as u32);
+        for e in &self.unlocked {
+            o.text(&e.name).u64(e.forget_at);
+        }
+        o.buf
+    }
+    pub fn decode(details: &[u8]) -> Result<Self, WireError> {
+        let mut c = Cursor::new(details);
+        let n = c.u32("unlock reply count")?;
+        let mut unlocked = Vec::new();
+        for _ in 0..n {
+            unlocked.push(UnlockedEntry {
+                name: c.text("unlock reply name")?.to_owned(),
+                forget_at: c.u64("unlock reply forget_at")?,
+            });
+        }
+        c.finish("unlock reply")?;
+        Ok(Self { unlocked })
+    }
+}
+
+/// `progress@apisec` details: one human-readable line ("touch your YubiKey ...").
+pub fn encode_progress(message: &str) -> Vec<u8> {
+    let mut o = Out::default();
+    o.text(message);
+    o.buf
+}
+
+pub fn decode_progress(details: &[u8]) -> Result<String, WireError> {
+    let mut c = Cursor::new(details);
+    let m = c.text("progress message")?.to_owned();
+    c.finish("progress")?;
+    Ok(m)
+}
+
+/// `lock@apisec`, `reload@apisec` replies: one count.
+pub fn encode_count(n: u32) -> Vec<u8> {
+    let mut o = Out::default();
+    o.u32(n);
+    o.buf
+}
+
+pub fn decode_count(details: &[u8]) -> Result<u32, WireError> {
+    let mut c = Cursor::new(details);
+    let n = c.u32("count")?;
+    c.finish("count reply")?;
+    Ok(n)
+}
+
+/// `query` reply: the extension names (draft-miller-ssh-agent section 3.8.1).
+pub fn encode_query_reply() -> Vec<u8> {
+    let mut o = Out::default();
+    o.text_list(EXTENSIONS);
+    o.buf
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusEntry {
+    pub name: String,
+    pub exchange: String,
+    pub api_key: String,
+    pub unsealed: bool,
+    /// `YYYY-MM-DD`, or empty when the secret does not expire.
+    pub expires: String,
+    /// Unix seconds when the agent forgets it; 0 when sealed or kept until lock.
+    pub forget_at: u64,
+    /// Empty when the entry is fine; otherwise why it cannot be used (damaged file, ...).
+    pub problem: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusReply {
+    pub version: String,
+    pub pid: u32,
+    /// Locked with `ssh-add -x`.
+    pub agent_locked: bool,
+    pub entries: Vec<StatusEntry>,
+}
+
+impl StatusReply {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut o = Out::default();
+        o.text(&self.version)
+            .u32(self.pid)
+            .bool(self.agent_locked)
+            .u32(self.entries.len() as u32);
+        for e in &self.entries {
+            o.text(&e.name)
+                .text(&e.exchange)
+                .text(&e.api_key)
+                .bool(e.unsealed)
+                .text(&e.expires)
+                .u64(e.forget_at)
+                .text(&e.problem);
+        }
+        o.buf
+    }
+    pub fn decode(details: &[u8]) -> Result<Self, WireError> {
+        let mut c = Cursor::new(details);
+        let version = c.text("status version")?.to_owned();
+        let pid = c.u32("status pid")?;
+        let agent_locked = c.bool("status locked")?;
+        let n = c.u32("status count")?;
+        let mut entries = Vec::new();
+        for _ in 0..n {
+            entries.push(StatusEntry {
+                name: c.text("status name")?.to_owned(),
+                exchange: c.text("status exchange")?.to_owned(),
+                api_key: c.text("status api key")?.to_owned(),
+                unsealed: c.bool("status unsealed")?,
+                expires: c.text("status expires")?.to_owned(),
+                forget_at: c.u64("status forget_at")?,
+                problem: c.text("status problem")?.to_owned(),
+            });
+        }
+        c.finish("status reply")?;
+        Ok(Self {
+            version,
+            pid,
+            agent_locked,
+            entries,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignReply {
+    pub headers: Vec<(String, String)>,
+    pub query_additions: Vec<(String, String)>,
+    /// The complete query string to send, without `?`.
+    pub query: String,
+    /// The body to send instead of the client's, when the preset had to change it.
+    pub body: Option<Vec<u8>>,
+}
+
+impl SignReply {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut o = Out::default();
+        self.write(&mut o);
+        o.buf
+    }
+
+    /// The whole reply frame, built in one buffer.
+    pub fn to_frame(&self) -> Vec<u8> {
+        sign_reply_frame(
+            &self.headers,
+            &self.query_additions,
+            &self.query,
+            self.body.as_deref(),
+        )
+    }
+
+    fn write(&self, o: &mut Out) {
+        write_sign_reply(
+            o,
+            &self.headers,
+            &self.query_additions,
+            &self.query,
+            self.body.as_deref(),
+        );
+    }
+
+    pub fn decode(details: &[u8]) -> Result<Self, WireError> {
+        let mut c = Cursor::new(details);
+        let headers = c.pair_list("sign reply headers")?;
+        let query_additions = c.pair_list("sign reply query additions")?;
+        let query = c.text("sign reply query")?.to_owned();
+        let replaced = c.bool("sign reply body flag")?;
+        let body = c.bytes("sign reply body")?.to_vec();
+        c.finish("sign reply")?;
+        Ok(Self {
+            headers,
+            query_additions,
+            query,
+            body: replaced.then_some(body),
+        })
+    }
+}
+
+fn write_sign_reply<N: AsRef<str>>(
+    o: &mut Out,
+    headers: &[(N, String)],
+    query_additions: &[(String, String)],
+    query: &str,
+    body: Option<&[u8]>,
+) {
+    o.pair_list(headers)
+        .pair_list(query_additions)
+        .text(query)
+        .bool(body.is_some())
+        .bytes(body.unwrap_or_default());
+}
+
+/// A sign reply frame written from borrowed parts, in one buffer: the server writes its
+/// signature's headers (whose names are static strings) without building a [`SignReply`] first.
+pub fn sign_reply_frame<N: AsRef<str>>(
+    headers: &[(N, String)],
+    query_additions: &[(String, String)],
+    query: &str,
+    body: Option<&[u8]>,
+) -> Vec<u8> {
+    extension_response_frame_with(EXT_SIGN, 512, |o| {
+        write_sign_reply(o, headers, query_additions, query, body)
+    })
+}
+
+pub fn encode_mac_reply(mac: &[u8]) -> Vec<u8> {
+    let mut o = Out::default();
+    o.bytes(mac);
+    o.buf
+}
+
+pub fn decode_mac_reply(details: &[u8]) -> Result<Vec<u8>, WireError> {
+    let mut c = Cursor::new(details);
+    let mac = c.bytes("mac reply")?.to_vec();
+    c.finish("mac reply")?;
+    Ok(mac)
+}

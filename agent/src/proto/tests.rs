@@ -1,0 +1,105 @@
+use super::*;
+
+/// Byte-exact fixture, the same bytes as the example in docs/protocol.md.
+#[test]
+fn unlock_request_frame_is_pinned() {
+    let req = ApisecRequest::Unlock(UnlockRequest {
+        flags: UNLOCK_WANT_PROGRESS,
+        names: vec!["bg".into()],
+    });
+    let expected = hex::decode(concat!(
+        "00000020", // length 32
+        "1b",       // SSH_AGENTC_EXTENSION
+        "0000000d",
+        "756e6c6f636b40617069736563", // "unlock@apisec"
+        "00000001",                   // flags: want progress
+        "00000001",
+        "00000002",
+        "6267", // ["bg"]
+    ))
+    .unwrap();
+    assert_eq!(req.to_frame(), expected);
+}
+
+#[test]
+fn every_request_round_trips() {
+    let all = [
+        ApisecRequest::Query,
+        ApisecRequest::Status,
+        ApisecRequest::Reload,
+        ApisecRequest::Shutdown,
+        ApisecRequest::Unlock(UnlockRequest {
+            flags: 0,
+            names: vec!["a".into(), "b".into()],
+        }),
+        ApisecRequest::Lock(LockRequest { names: vec![] }),
+        ApisecRequest::Sign(SignRequest {
+            name: "n".into(),
+            method: "POST".into(),
+            path: "/p".into(),
+            query: "a=1".into(),
+            body: b"{}".to_vec(),
+            timestamp: "1".into(),
+            nonce: String::new(),
+        }),
+        ApisecRequest::Mac(MacRequest {
+            name: "n".into(),
+            algorithm: "hmac-sha256".into(),
+            data: vec![0, 1, 2],
+        }),
+    ];
+    for req in all {
+        let details = req.encode_details();
+        assert_eq!(
+            ApisecRequest::decode(req.name(), &details).unwrap(),
+            Some(req)
+        );
+    }
+}
+
+#[test]
+fn unknown_extension_is_none_and_trailing_bytes_are_errors() {
+    assert_eq!(
+        ApisecRequest::decode("nope@example.com", b"").unwrap(),
+        None
+    );
+    let err = ApisecRequest::decode(EXT_STATUS, b"x").unwrap_err();
+    assert_eq!(err.what, "status@apisec");
+}
+
+#[test]
+fn replies_round_trip() {
+    let s = StatusReply {
+        version: "0.1.0".into(),
+        pid: 42,
+        agent_locked: false,
+        entries: vec![StatusEntry {
+            name: "a".into(),
+            exchange: "bitget".into(),
+            api_key: "k".into(),
+            unsealed: true,
+            expires: "2027-01-01".into(),
+            forget_at: 9,
+            problem: String::new(),
+        }],
+    };
+    assert_eq!(StatusReply::decode(&s.encode()).unwrap(), s);
+    let r = SignReply {
+        headers: vec![("A".into(), "b".into())],
+        query_additions: vec![],
+        query: "x=1".into(),
+        body: Some(b"nonce=1".to_vec()),
+    };
+    assert_eq!(SignReply::decode(&r.encode()).unwrap(), r);
+    // The one-buffer frame is the framed `string name || details`.
+    let mut payload = (EXT_SIGN.len() as u32).to_be_bytes().to_vec();
+    payload.extend_from_slice(EXT_SIGN.as_bytes());
+    payload.extend_from_slice(&r.encode());
+    let framed = frame::encode(msg::EXTENSION_RESPONSE, &payload);
+    assert_eq!(r.to_frame(), framed);
+    assert_eq!(extension_response_frame(EXT_SIGN, &r.encode()), framed);
+    let e = ErrorReply::new(ErrorCode::Sealed, "sealed");
+    let f = e.to_frame();
+    assert_eq!(f[4], msg::EXTENSION_FAILURE);
+    assert_eq!(ErrorReply::decode(&f[5..]), e);
+}

@@ -1,0 +1,36 @@
+//! Opening an entry: the one place that unseals a sealed block and checks the entry's clear
+//! metadata against the sealed copy, for the agent (unlock, reload) and for `rotate`, which must
+//! carry over the sealed policy, never a clear copy someone edited.
+
+use super::entry::{self, EntryFile, Unsealed};
+use super::{check_untampered, StoreError};
+use crate::envelope::{self, Ecdh, TokenIdentity, UnsealError};
+
+/// Why an entry did not open.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError<T: std::fmt::Debug + std::fmt::Display> {
+    /// The envelope: the token's own failure, or a block not for this key, damaged or altered.
+    #[error(transparent)]
+    Envelope(UnsealError<T>),
+    /// The plaintext is not an entry this release reads.
+    #[error("{0}")]
+    Plaintext(String),
+    /// The clear metadata differs from the sealed copy.
+    #[error(transparent)]
+    Tampered(StoreError),
+}
+
+/// Unseals `file` with `identity` (one token operation), parses the sealed plaintext and runs
+/// the tamper check. The plaintext buffer is zeroized; the secret goes into locked memory.
+pub fn open<E: Ecdh>(
+    file: &EntryFile,
+    identity: &TokenIdentity<'_, E>,
+) -> Result<Unsealed, OpenError<E::Error>>
+where
+    E::Error: std::fmt::Debug + std::fmt::Display,
+{
+    let plaintext = envelope::unseal(&file.sealed, identity).map_err(OpenError::Envelope)?;
+    let unsealed = entry::parse_sealed(&plaintext).map_err(OpenError::Plaintext)?;
+    check_untampered(file, &unsealed.meta).map_err(OpenError::Tampered)?;
+    Ok(unsealed)
+}

@@ -1,0 +1,143 @@
+//! The agent's PKCS#11 key holder, run by the token actor.
+
+use cryptoki::context::Pkcs11;
+use cryptoki::object::ObjectHandle;
+use cryptoki::session::Session;
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use super::objects::{derive, find_key, find_signing_key, sign_on_token};
+use super::{ck, find_slot, load_module, login, session_lost, session_lost_reported, Pkcs11Spec};
+use crate::pin::PinSource;
+use crate::sign::KeyAlgorithm;
+use crate::token::{KeyHolder, TokenError};
+
+/// The agent's PKCS#11 key holder: connects lazily (the agent starts without the token), logs in
+/// once, keeps one session open (a token logs out when its last session closes).
+pub struct Pkcs11Holder {
+    spec: Pkcs11Spec,
+    pin: PinSource,
+    ctx: Option<Pkcs11>,
+    session: Option<(Session, ObjectHandle)>,
+    /// SHA-256 of the last PIN the token refused, so it is never presented again by itself.
+    refused_pin: Option<[u8; 32]>,
+}
+
+impl Pkcs11Holder {
+    pub fn new(spec: Pkcs11Spec, pin: PinSource) -> Self {
+        Self {
+            spec,
+            pin,
+            ctx: None,
+            session: None,
+            refused_pin: None,
+        }
+    }
+
+    fn connect(&mut self) -> Result<(), TokenError> {
+        if self.session.is_some() {
+            return Ok(());
+        }
+        if self.ctx.is_none() {
+            self.ctx = Some(load_module(&self.spec.module)?);
+        }
+        let ctx = self.ctx.as_ref().expect("set above");
+        let slot = find_slot(ctx, &self.spec)?;
+        let session = ctx.open_rw_session(slot).map_err(ck)?;
+        let pin = self.pin.read(&format!(
+            "PIN of the PKCS#11 token {} to unseal apisec secrets",
+            self.spec.wanted()
+        ))?;
+        let digest: [u8; 32] = Sha256::digest(pin.expose_secret_bytes()).into();
+        if self.refused_pin == Some(digest) {
+            return Err(TokenError::PinRefusedBefore {
+                source_name: self.pin.describe(),
+            });
+        }
+        match login(ctx, slot, &session, &pin.to_auth_pin()) {
+            Ok(()) => self.refused_pin = None,
+            Err(e @ TokenError::PinIncorrect { .. }) => {
+                self.refused_pin = Some(digest);
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        }
+        let (key, _) = find_key(&session, &self.spec.key_label)?;
+        self.session = Some((session, key));
+        Ok(())
+    }
+}
+
+impl KeyHolder for Pkcs11Holder {
+    fn ecdh(&mut self, peer: &[u8; 65]) -> Result<Zeroizing<[u8; 32]>, TokenError> {
+        // One retry, on a fresh session, when the old one died (token re-inserted, HSM failover).
+        for attempt in 0..2 {
+            self.connect()?;
+            let (session, key) = self.session.as_ref().expect("connected");
+            match derive(session, *key, peer) {
+                Ok(shared) => return Ok(shared),
+                Err(e) if session_lost(&e) && attempt == 0 => {
+                    self.session = None;
+                }
+                Err(e) => {
+                    if session_lost(&e) {
+                        self.session = None;
+                    }
+                    return Err(ck(e));
+                }
+            }
+        }
+        unreachable!("the loop returns on its second pass")
+    }
+
+    fn sign(
+        &mut self,
+        label: &str,
+        algorithm: KeyAlgorithm,
+        message: &[u8],
+    ) -> Result<Vec<u8>, TokenError> {
+        for attempt in 0..2 {
+            self.connect()?;
+            let (session, _) = self.session.as_ref().expect("connected");
+            // A token pulled out and put back fails the lookup first: reopen, as for the signing.
+            let key = match find_signing_key(session, label, algorithm) {
+                Ok((key, _)) => key,
+                Err(e) if session_lost_reported(&e) => {
+                    self.session = None;
+                    if attempt == 0 {
+                        continue;
+                    }
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            };
+            match sign_on_token(session, key, algorithm, message) {
+                Ok(sig) => return Ok(sig),
+                Err(e) if session_lost(&e) && attempt == 0 => self.session = None,
+                Err(e) => {
+                    if session_lost(&e) {
+                        self.session = None;
+                    }
+                    return Err(ck(e));
+                }
+            }
+        }
+        unreachable!("the loop returns on its second pass")
+    }
+
+    fn release(&mut self) {
+        self.session = None;
+    }
+
+    fn shut_down(&mut self) {
+        self.session = None;
+        if let Some(ctx) = self.ctx.take() {
+            if let Err(e) = ctx.finalize() {
+                crate::warn!(
+                    "closing the PKCS#11 module {}: {e}",
+                    self.spec.module.display()
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! A wrapping key on a PKCS#11 token: SoftHSM, YubiKey through ykcs11, network HSMs.
+//!
+//! Unsealing is one `C_DeriveKey` with `CKM_ECDH1_DERIVE`, `CKD_NULL` and the peer's raw 65-byte
+//! point (accepted by SoftHSM 2.6 and ykcs11); the derived value is read from a session object that
+//! is destroyed at once.
+//!
+//! - this file: which token ([`Pkcs11Spec`]), loading the module, finding the slot, logging in,
+//!   and the token's errors (the PKCS#11 call that failed is named).
+//! - [`objects`]: the keys on the token: the wrapping key, signing keys, ECDH, signatures.
+//! - [`holder`]: the agent's [`Pkcs11Holder`]: one session kept open, reopened when lost.
+
+mod holder;
+mod objects;
+
+pub use holder::Pkcs11Holder;
+pub use objects::{find_key, find_signing_key, generate_key, generate_signing_key};
+
+use std::path::{Path, PathBuf};
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::{Error as CkError, RvError};
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
+use cryptoki::types::AuthPin;
+
+use super::TokenError;
+
+/// Which token and which key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pkcs11Spec {
+    pub module: PathBuf,
+    pub token_label: Option<String>,
+    pub slot_id: Option<u64>,
+    pub key_label: String,
+}
+
+impl Pkcs11Spec {
+    fn wanted(&self) -> String {
+        match (&self.token_label, self.slot_id) {
+            (Some(l), _) => format!("labelled {l:?}"),
+            (None, Some(id)) => format!("in slot {id}"),
+            (None, None) => "at all".into(),
+        }
+    }
+}
+
+/// `RvError::PinIncorrect` -> `CKR_PIN_INCORRECT`, the name users find in the PKCS#11 spec.
+pub(super) fn rv_name(rv: &RvError) -> String {
+    let camel = format!("{rv:?}");
+    let mut out = String::from("CKR");
+    for c in camel.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
+pub(super) fn ck(e: CkError) -> TokenError {
+    match e {
+        CkError::Pkcs11(rv, function) => TokenError::Pkcs11 {
+            function: format!("C_{function:?}"),
+            rv: rv_name(&rv),
+        },
+        other => TokenError::Pkcs11 {
+            function: "the PKCS#11 library".into(),
+            rv: other.to_string(),
+        },
+    }
+}
+
+/// Return values after which the session is useless and a new one should be opened.
+const SESSION_LOST: [RvError; 8] = [
+    RvError::SessionHandleInvalid,
+    RvError::SessionClosed,
+    RvError::DeviceRemoved,
+    RvError::TokenNotPresent,
+    RvError::UserNotLoggedIn,
+    RvError::DeviceError,
+    RvError::KeyHandleInvalid,
+    RvError::ObjectHandleInvalid,
+];
+
+/// True for errors after which the session is useless and a new one should be opened.
+pub(super) fn session_lost(e: &CkError) -> bool {
+    matches!(e, CkError::Pkcs11(rv, _) if SESSION_LOST.contains(rv))
+}
+
+/// [`session_lost`] for an error already reported as a [`TokenError`] (the key lookup's).
+pub(super) fn session_lost_reported(e: &TokenError) -> bool {
+    matches!(e, TokenError::Pkcs11 { rv, .. } if SESSION_LOST.iter().any(|lost| rv_name(lost) == *rv))
+}
+
+/// Loads and initializes a PKCS#11 module. `C_Initialize` may be called once per process, so the
+/// agent keeps the one context for its whole life.
+pub fn load_module(module: &Path) -> Result<Pkcs11, TokenError> {
+    if !module.exists() {
+        return Err(TokenError::ModuleLoad {
+            module: module.to_owned(),
+            reason: "no such file".into(),
+        });
+    }
+    let ctx = Pkcs11::new(module).map_err(|e| TokenError::ModuleLoad {
+        module: module.to_owned(),
+        reason: e.to_string(),
+    })?;
+    ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+        .map_err(|e| TokenError::ModuleLoad {
+            module: module.to_owned(),
+            reason: format!("C_Initialize failed: {}", ck(e)),
+        })?;
+    Ok(ctx)
+}
+
+/// Finds the slot holding the wanted token.
+pub fn find_slot(ctx: &Pkcs11, spec: &Pkcs11Spec) -> Result<Slot, TokenError> {
+    let slots = ctx.get_slots_with_token().map_err(ck)?;
+    for slot in slots {
+        if let Some(id) = spec.slot_id {
+            if slot.id() == id {
+                return Ok(slot);
+            }
+            continue;
+        }
+        match &spec.token_label {
+            Some(label) => {
+                let info = ctx.get_token_info(slot).map_err(ck)?;
+                if info.label().trim_end() == label {
+                    return Ok(slot);
+                }
+            }
+            None => return Ok(slot),
+        }
+    }
+    Err(TokenError::NoToken {
+        wanted: spec.wanted(),
+        module: spec.module.clone(),
+    })
+}
+
+/// Logs in, telling a wrong PIN from a locked one and reporting what the token says of retries.
+pub fn login(ctx: &Pkcs11, slot: Slot, session: &Session, pin: &AuthPin) -> Result<(), TokenError> {
+    match session.login(UserType::User, Some(pin)) {
+        Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(()),
+        Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => {
+            let retries = match ctx.get_token_info(slot) {
+                Ok(i) if i.user_pin_locked() => "; the PIN is now locked".to_owned(),
+                Ok(i) if i.user_pin_final_try() => {
+                    "; one try is left before the PIN locks".to_owned()
+                }
+                Ok(i) if i.user_pin_count_low() => "; few tries are left".to_owned(),
+                _ => String::new(),
+            };
+            Err(TokenError::PinIncorrect { retries })
+        }
+        Err(CkError::Pkcs11(RvError::PinLocked, _)) => Err(TokenError::PinLocked),
+        Err(e) => Err(ck(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests;
