@@ -14,11 +14,19 @@ fn two_secrets() -> Env {
     let mut env = Env::new();
     env.init();
     assert_ok(
-        &env.add("good", "bitget", "k-good", SECRET, Some(b"p"), &[]),
+        &env.secret("good", "bitget")
+            .api_key("k-good")
+            .secret_bytes(SECRET)
+            .passphrase(b"p")
+            .add(),
         "add good",
     );
     assert_ok(
-        &env.add("victim", "bitget", "k-victim", SECRET, Some(b"p"), &[]),
+        &env.secret("victim", "bitget")
+            .api_key("k-victim")
+            .secret_bytes(SECRET)
+            .passphrase(b"p")
+            .add(),
         "add victim",
     );
     env.start(&[]);
@@ -229,7 +237,11 @@ fn missing_module_is_a_clear_error_at_init_and_at_unseal() {
     let mut env = Env::new();
     env.init();
     assert_ok(
-        &env.add("good", "bitget", "k", SECRET, Some(b"p"), &[]),
+        &env.secret("good", "bitget")
+            .api_key("k")
+            .secret_bytes(SECRET)
+            .passphrase(b"p")
+            .add(),
         "add",
     );
     let config = std::fs::read_to_string(&env.config).unwrap();
@@ -255,11 +267,20 @@ fn add_refuses_to_overwrite_and_says_how_to_replace() {
     let mut env = Env::new();
     env.init();
     assert_ok(
-        &env.add("bg", "bitget", "k", SECRET, Some(b"p"), &[]),
+        &env.secret("bg", "bitget")
+            .api_key("k")
+            .secret_bytes(SECRET)
+            .passphrase(b"p")
+            .add(),
         "add",
     );
     let before = std::fs::read(env.store_dir().join("bg.toml")).unwrap();
-    let out = env.add("bg", "bitget", "k2", b"another", Some(b"p"), &[]);
+    let out = env
+        .secret("bg", "bitget")
+        .api_key("k2")
+        .secret_bytes(b"another")
+        .passphrase(b"p")
+        .add();
     assert_fails_with(&out, 1, "a secret named \"bg\" already exists");
     assert!(
         stderr(&out).contains("apisec-agent remove bg"),
@@ -278,42 +299,52 @@ fn add_refuses_to_overwrite_and_says_how_to_replace() {
 fn bad_cli_arguments_are_named() {
     let mut env = Env::new();
     env.init();
-    let out = env.add("bg", "nosuchexchange", "k", SECRET, None, &[]);
+    let out = env
+        .secret("bg", "nosuchexchange")
+        .api_key("k")
+        .secret_bytes(SECRET)
+        .add();
     assert_fails_with(&out, 1, "unknown exchange \"nosuchexchange\"");
-    let out = env.add("../evil", "bitget", "k", SECRET, Some(b"p"), &[]);
+    let out = env
+        .secret("../evil", "bitget")
+        .api_key("k")
+        .secret_bytes(SECRET)
+        .passphrase(b"p")
+        .add();
     assert_fails_with(&out, 1, "is not a valid secret name");
-    let out = env.add(
-        "bg",
-        "bitget",
-        "k",
-        SECRET,
-        Some(b"p"),
-        &["--expires", "2020-13-01"],
-    );
+    let out = env
+        .secret("bg", "bitget")
+        .api_key("k")
+        .secret_bytes(SECRET)
+        .passphrase(b"p")
+        .args(&["--expires", "2020-13-01"])
+        .add();
     assert_fails_with(&out, 1, "is not a date of the form YYYY-MM-DD");
-    let out = env.add(
-        "bg",
-        "bitget",
-        "k",
-        SECRET,
-        Some(b"p"),
-        &["--expires", "2001-01-01"],
-    );
+    let out = env
+        .secret("bg", "bitget")
+        .api_key("k")
+        .secret_bytes(SECRET)
+        .passphrase(b"p")
+        .args(&["--expires", "2001-01-01"])
+        .add();
     assert_fails_with(&out, 1, "is in the past");
-    let out = env.add(
-        "bg",
-        "bitget",
-        "k",
-        SECRET,
-        Some(b"p"),
-        &["--freshness", "soon"],
-    );
+    let out = env
+        .secret("bg", "bitget")
+        .api_key("k")
+        .secret_bytes(SECRET)
+        .passphrase(b"p")
+        .args(&["--freshness", "soon"])
+        .add();
     assert_fails_with(&out, 1, "--freshness");
     // No secret file and no terminal: refused with the remedy, never read from argv or env.
     let out = env.agent(&["add", "bg", "--exchange", "bitget", "--api-key", "k"]);
     assert_fails_with(&out, 1, "no secret given and stdin is not a terminal");
     // Bitget needs its passphrase.
-    let out = env.add("bg", "bitget", "k", SECRET, None, &[]);
+    let out = env
+        .secret("bg", "bitget")
+        .api_key("k")
+        .secret_bytes(SECRET)
+        .add();
     assert_fails_with(&out, 1, "no passphrase given");
     env.start(&[]);
     let out = env.cli(&["sign", "missing", "--method", "GET", "--path", "/x"]);

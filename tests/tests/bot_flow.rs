@@ -103,14 +103,11 @@ fn ready_env() -> Env {
     let mut env = Env::new();
     env.init();
     assert_ok(
-        &env.add(
-            "bg-bot",
-            "bitget",
-            API_KEY,
-            SECRET.as_bytes(),
-            Some(PASSPHRASE.as_bytes()),
-            &[],
-        ),
+        &env.secret("bg-bot", "bitget")
+            .api_key(API_KEY)
+            .secret_bytes(SECRET.as_bytes())
+            .passphrase(PASSPHRASE.as_bytes())
+            .add(),
         "add",
     );
     env.start(&[]);

@@ -19,40 +19,38 @@ fn documented_vectors_replayed_through_the_agent() {
     env.init();
     let off = ["--freshness", "off"];
     assert_ok(
-        &env.add(
-            "okx",
-            "okx",
-            "okx-key",
-            b"okx-secret",
-            Some(b"okx-pass"),
-            &off,
-        ),
+        &env.secret("okx", "okx")
+            .api_key("okx-key")
+            .secret_bytes(b"okx-secret")
+            .passphrase(b"okx-pass")
+            .args(&off)
+            .add(),
         "add okx",
     );
     assert_ok(
-        &env.add("kraken", "kraken", "pubkey", KRAKEN_DOC_SECRET, None, &off),
+        &env.secret("kraken", "kraken")
+            .api_key("pubkey")
+            .secret_bytes(KRAKEN_DOC_SECRET)
+            .args(&off)
+            .add(),
         "add kraken",
     );
     assert_ok(
-        &env.add(
-            "cb",
-            "coinbase-exchange",
-            "cb-key",
-            KRAKEN_DOC_SECRET,
-            Some(b"cb-pass"),
-            &off,
-        ),
+        &env.secret("cb", "coinbase-exchange")
+            .api_key("cb-key")
+            .secret_bytes(KRAKEN_DOC_SECRET)
+            .passphrase(b"cb-pass")
+            .args(&off)
+            .add(),
         "add cb",
     );
     assert_ok(
-        &env.add(
-            "bg",
-            "bitget",
-            "bg-key",
-            b"bg-secret",
-            Some(b"bg-pass"),
-            &off,
-        ),
+        &env.secret("bg", "bitget")
+            .api_key("bg-key")
+            .secret_bytes(b"bg-secret")
+            .passphrase(b"bg-pass")
+            .args(&off)
+            .add(),
         "add bg",
     );
     env.start(&[]);
@@ -164,11 +162,18 @@ fn stale_client_timestamps_and_client_nonces_are_refused_on_default_secrets() {
     let mut env = Env::new();
     env.init();
     assert_ok(
-        &env.add("okx", "okx", "k", b"s", Some(b"p"), &[]),
+        &env.secret("okx", "okx")
+            .api_key("k")
+            .secret_bytes(b"s")
+            .passphrase(b"p")
+            .add(),
         "add okx",
     );
     assert_ok(
-        &env.add("kraken", "kraken", "k", KRAKEN_DOC_SECRET, None, &[]),
+        &env.secret("kraken", "kraken")
+            .api_key("k")
+            .secret_bytes(KRAKEN_DOC_SECRET)
+            .add(),
         "add kraken",
     );
     env.start(&[]);
@@ -257,7 +262,10 @@ fn kraken_nonces_increase_across_a_restart() {
     let mut env = Env::new();
     env.init();
     assert_ok(
-        &env.add("kraken", "kraken", "k", KRAKEN_DOC_SECRET, None, &[]),
+        &env.secret("kraken", "kraken")
+            .api_key("k")
+            .secret_bytes(KRAKEN_DOC_SECRET)
+            .add(),
         "add",
     );
     env.start(&[]);
@@ -278,13 +286,23 @@ fn kraken_nonces_increase_across_a_restart() {
 fn bad_secrets_requests_and_methods_are_named() {
     let mut env = Env::new();
     env.init();
-    let out = env.add("kraken", "kraken", "k", b"not*base64!", None, &[]);
+    let out = env
+        .secret("kraken", "kraken")
+        .api_key("k")
+        .secret_bytes(b"not*base64!")
+        .add();
     assert_fails_with(&out, 1, "base64");
     assert!(
         !stderr(&out).contains("not*base64!"),
         "the error repeats the secret"
     );
-    assert_ok(&env.add("bn", "binance", "k", b"s", None, &[]), "add");
+    assert_ok(
+        &env.secret("bn", "binance")
+            .api_key("k")
+            .secret_bytes(b"s")
+            .add(),
+        "add",
+    );
     env.start(&[]);
     assert_ok(&env.cli(&["unlock", "bn"]), "unlock");
     let out = env.cli(&[
@@ -543,11 +561,17 @@ fn curl_and_headers_formats_carry_query_additions_and_a_replaced_body() {
     let mut env = Env::new();
     env.init();
     assert_ok(
-        &env.add("bn", "binance", "k", b"binance-secret", None, &[]),
+        &env.secret("bn", "binance")
+            .api_key("k")
+            .secret_bytes(b"binance-secret")
+            .add(),
         "add binance",
     );
     assert_ok(
-        &env.add("kr", "kraken", "k", KRAKEN_DOC_SECRET, None, &[]),
+        &env.secret("kr", "kraken")
+            .api_key("k")
+            .secret_bytes(KRAKEN_DOC_SECRET)
+            .add(),
         "add kraken",
     );
     env.start(&[]);

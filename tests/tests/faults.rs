@@ -65,7 +65,11 @@ fn kill_9_of_add_at_random_moments_never_leaves_a_half_entry() {
     let mut env = Env::new();
     env.init();
     assert_ok(
-        &env.add("keep", "bitget", "k", SECRET, Some(b"p"), &[]),
+        &env.secret("keep", "bitget")
+            .api_key("k")
+            .secret_bytes(SECRET)
+            .passphrase(b"p")
+            .add(),
         "add keep",
     );
     let keep_before = std::fs::read(env.store_dir().join("keep.toml")).unwrap();
@@ -76,7 +80,11 @@ fn kill_9_of_add_at_random_moments_never_leaves_a_half_entry() {
     // One add to completion, to know how long one takes: the kills fall within that time.
     let t = Instant::now();
     assert_ok(
-        &env.add("timing", "bitget", "k", SECRET, Some(b"p"), &[]),
+        &env.secret("timing", "bitget")
+            .api_key("k")
+            .secret_bytes(SECRET)
+            .passphrase(b"p")
+            .add(),
         "add timing",
     );
     let full_ms = (t.elapsed().as_millis() as u64).max(2);
@@ -123,7 +131,11 @@ fn kill_9_of_rotate_at_random_moments_keeps_a_usable_entry() {
     let mut env = Env::new();
     env.init();
     assert_ok(
-        &env.add("bg", "bitget", "k", SECRET, Some(b"p"), &[]),
+        &env.secret("bg", "bitget")
+            .api_key("k")
+            .secret_bytes(SECRET)
+            .passphrase(b"p")
+            .add(),
         "add",
     );
     // One rotation to completion, to know it works and how long it takes.
@@ -204,7 +216,11 @@ fn a_full_disk_is_a_clear_error_and_keeps_the_old_entry() {
     )
     .unwrap();
     assert_ok(
-        &env.add("old", "bitget", "k", SECRET, Some(b"p"), &[]),
+        &env.secret("old", "bitget")
+            .api_key("k")
+            .secret_bytes(SECRET)
+            .passphrase(b"p")
+            .add(),
         "add old",
     );
     let before = std::fs::read(store.join("old.toml")).unwrap();
@@ -214,7 +230,12 @@ fn a_full_disk_is_a_clear_error_and_keeps_the_old_entry() {
         .arg(format!("of={}", mnt.join("fill").display()))
         .stderr(Stdio::null())
         .status();
-    let out = env.add("new", "bitget", "k", SECRET, Some(b"p"), &[]);
+    let out = env
+        .secret("new", "bitget")
+        .api_key("k")
+        .secret_bytes(SECRET)
+        .passphrase(b"p")
+        .add();
     assert_fails_with(&out, 1, "is full; nothing was changed");
     let f = env.root().join("rot");
     std::fs::write(&f, "rotated").unwrap();
@@ -235,11 +256,19 @@ fn a_token_that_disappears_gives_a_clear_error_and_unsealed_secrets_keep_signing
     let mut env = Env::new();
     env.init();
     assert_ok(
-        &env.add("a", "bitget", "k", SECRET, Some(b"p"), &[]),
+        &env.secret("a", "bitget")
+            .api_key("k")
+            .secret_bytes(SECRET)
+            .passphrase(b"p")
+            .add(),
         "add a",
     );
     assert_ok(
-        &env.add("b", "bitget", "k", SECRET, Some(b"p"), &[]),
+        &env.secret("b", "bitget")
+            .api_key("k")
+            .secret_bytes(SECRET)
+            .passphrase(b"p")
+            .add(),
         "add b",
     );
     env.start(&[]);
@@ -269,7 +298,11 @@ fn an_agent_killed_under_load_loses_no_sealed_secret() {
     env.init();
     for i in 0..5 {
         assert_ok(
-            &env.add(&format!("s{i}"), "bitget", "k", SECRET, Some(b"p"), &[]),
+            &env.secret(&format!("s{i}"), "bitget")
+                .api_key("k")
+                .secret_bytes(SECRET)
+                .passphrase(b"p")
+                .add(),
             "add",
         );
     }

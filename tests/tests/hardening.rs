@@ -61,7 +61,11 @@ fn no_core_dumps_and_lifetime_end_zeroizes() {
     let mut env = Env::new();
     env.init();
     assert_ok(
-        &env.add("bg", "bitget", "k", SECRET, Some(b"p"), &[]),
+        &env.secret("bg", "bitget")
+            .api_key("k")
+            .secret_bytes(SECRET)
+            .passphrase(b"p")
+            .add(),
         "add",
     );
     // Long enough for the scan below to see the secret before the lifetime ends, on a busy
@@ -112,7 +116,11 @@ fn same_uid_cannot_read_the_agent_and_a_small_memlock_limit_is_reported() {
     let env = Env::new();
     env.init();
     assert_ok(
-        &env.add("bg", "bitget", "k", SECRET, Some(b"p"), &[]),
+        &env.secret("bg", "bitget")
+            .api_key("k")
+            .secret_bytes(SECRET)
+            .passphrase(b"p")
+            .add(),
         "add",
     );
     hand_to_nobody(&env);

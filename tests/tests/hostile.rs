@@ -155,7 +155,11 @@ fn a_client_that_hangs_up_while_waiting_cancels_its_approval() {
     let mut env = Env::new();
     env.init();
     assert_ok(
-        &env.add("bg", "bitget", "k", SECRET, Some(b"p"), &[]),
+        &env.secret("bg", "bitget")
+            .api_key("k")
+            .secret_bytes(SECRET)
+            .passphrase(b"p")
+            .add(),
         "add",
     );
     env.start(&["--approval-timeout", "60s"]);
@@ -258,14 +262,12 @@ fn a_client_that_hangs_up_during_a_step_up_cancels_it() {
     )
     .unwrap();
     assert_ok(
-        &env.add(
-            "bg",
-            "bitget",
-            "k",
-            SECRET,
-            Some(b"p"),
-            &["--policy", policy.to_str().unwrap()],
-        ),
+        &env.secret("bg", "bitget")
+            .api_key("k")
+            .secret_bytes(SECRET)
+            .passphrase(b"p")
+            .args(&["--policy", policy.to_str().unwrap()])
+            .add(),
         "add with a step-up policy",
     );
     env.start(&["--approval-timeout", "60s"]);

@@ -58,7 +58,11 @@ fn socket_activation_serves_on_the_passed_socket_and_leaves_it_in_place() {
     let mut env = Env::new();
     env.init();
     assert_ok(
-        &env.add("bg", "bitget", "bg_key", SECRET, Some(PASSPHRASE), &[]),
+        &env.secret("bg", "bitget")
+            .api_key("bg_key")
+            .secret_bytes(SECRET)
+            .passphrase(PASSPHRASE)
+            .add(),
         "add",
     );
     // What systemd does for apisec-agent.socket: a 0700 directory, a listening socket in it.
@@ -314,7 +318,11 @@ fn notify_runs_once_per_approval_wait_and_never_without_one() {
     let (script, log) = notify_script(&env);
     env.set_notify(&script);
     assert_ok(
-        &env.add("bg", "bitget", "bg_key", SECRET, Some(PASSPHRASE), &[]),
+        &env.secret("bg", "bitget")
+            .api_key("bg_key")
+            .secret_bytes(SECRET)
+            .passphrase(PASSPHRASE)
+            .add(),
         "add",
     );
     let policy = env.root().join("stepup.toml");
@@ -324,14 +332,12 @@ fn notify_runs_once_per_approval_wait_and_never_without_one() {
     )
     .unwrap();
     assert_ok(
-        &env.add(
-            "bg-s",
-            "bitget",
-            "bg_key_s",
-            SECRET,
-            Some(PASSPHRASE),
-            &["--policy", policy.to_str().unwrap()],
-        ),
+        &env.secret("bg-s", "bitget")
+            .api_key("bg_key_s")
+            .secret_bytes(SECRET)
+            .passphrase(PASSPHRASE)
+            .args(&["--policy", policy.to_str().unwrap()])
+            .add(),
         "add with a step-up policy",
     );
     env.start(&[]);
@@ -419,7 +425,11 @@ fn notify_is_not_run_by_the_automatic_approver() {
     let (script, log) = notify_script(&env);
     env.set_notify(&script);
     assert_ok(
-        &env.add("bg", "bitget", "bg_key", SECRET, Some(PASSPHRASE), &[]),
+        &env.secret("bg", "bitget")
+            .api_key("bg_key")
+            .secret_bytes(SECRET)
+            .passphrase(PASSPHRASE)
+            .add(),
         "add",
     );
     env.start_raw(&["--insecure-auto-approve"]);

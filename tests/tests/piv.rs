@@ -66,7 +66,11 @@ impl World {
         assert_ok(
             &self
                 .env
-                .add(name, "bitget", "bg_key", SECRET, Some(PASSPHRASE), &[]),
+                .secret(name, "bitget")
+                .api_key("bg_key")
+                .secret_bytes(SECRET)
+                .passphrase(PASSPHRASE)
+                .add(),
             "add",
         );
     }
@@ -113,14 +117,12 @@ fn touch_approves_unlock_then_bitget_and_binance_sign() {
     );
     w.add_bitget("bg");
     assert_ok(
-        &w.env.add(
-            "bn",
-            "binance",
-            "bn_key",
-            BN_SECRET,
-            None,
-            &["--freshness", "off"],
-        ),
+        &w.env
+            .secret("bn", "binance")
+            .api_key("bn_key")
+            .secret_bytes(BN_SECRET)
+            .args(&["--freshness", "off"])
+            .add(),
         "add binance",
     );
     // No approver: the card's touch approves.
@@ -414,14 +416,13 @@ fn step_up_with_the_touch_as_approval_needs_a_fresh_touch_each_time() {
     )
     .unwrap();
     assert_ok(
-        &w.env.add(
-            "bg",
-            "bitget",
-            "k",
-            SECRET,
-            Some(PASSPHRASE),
-            &["--policy", policy.to_str().unwrap()],
-        ),
+        &w.env
+            .secret("bg", "bitget")
+            .api_key("k")
+            .secret_bytes(SECRET)
+            .passphrase(PASSPHRASE)
+            .args(&["--policy", policy.to_str().unwrap()])
+            .add(),
         "add",
     );
     w.env.start_raw(&[]);

@@ -28,7 +28,11 @@ fn withdrawal_is_refused_by_default_and_step_up_asks_every_time() {
     let mut env = Env::new();
     env.init();
     assert_ok(
-        &env.add("bg", "bitget", "k", SECRET, Some(b"p"), &[]),
+        &env.secret("bg", "bitget")
+            .api_key("k")
+            .secret_bytes(SECRET)
+            .passphrase(b"p")
+            .add(),
         "add default",
     );
     let policy = write(
@@ -38,14 +42,12 @@ fn withdrawal_is_refused_by_default_and_step_up_asks_every_time() {
          path = \"/api/v2/spot/wallet/withdrawal\"\nfields = { coin = \"USDT\" }\n",
     );
     assert_ok(
-        &env.add(
-            "bg-w",
-            "bitget",
-            "k",
-            SECRET,
-            Some(b"p"),
-            &["--policy", &policy],
-        ),
+        &env.secret("bg-w", "bitget")
+            .api_key("k")
+            .secret_bytes(SECRET)
+            .passphrase(b"p")
+            .args(&["--policy", &policy])
+            .add(),
         "add with policy",
     );
     let list = stdout(&env.agent(&["list"]));
@@ -203,14 +205,12 @@ fn rate_limit_allows_the_burst_then_refuses_clearly() {
     env.init();
     let policy = write(&env, "rate.toml", "[rate]\nper_second = 0.1\nburst = 3\n");
     assert_ok(
-        &env.add(
-            "bg",
-            "bitget",
-            "k",
-            SECRET,
-            Some(b"p"),
-            &["--policy", &policy],
-        ),
+        &env.secret("bg", "bitget")
+            .api_key("k")
+            .secret_bytes(SECRET)
+            .passphrase(b"p")
+            .args(&["--policy", &policy])
+            .add(),
         "add",
     );
     env.start(&[]);
@@ -235,14 +235,12 @@ fn another_uid_is_refused_at_the_socket_and_by_the_policy() {
     env.init();
     let policy = write(&env, "clients.toml", "[clients]\nuids = [0]\n");
     assert_ok(
-        &env.add(
-            "bg",
-            "bitget",
-            "k",
-            SECRET,
-            Some(b"p"),
-            &["--policy", &policy],
-        ),
+        &env.secret("bg", "bitget")
+            .api_key("k")
+            .secret_bytes(SECRET)
+            .passphrase(b"p")
+            .args(&["--policy", &policy])
+            .add(),
         "add",
     );
     env.start(&[]);
@@ -396,19 +394,24 @@ fn policy_files_with_errors_are_refused_naming_the_line() {
     ];
     for (i, (text, expect)) in cases.iter().enumerate() {
         let p = write(&env, &format!("bad{i}.toml"), text);
-        let out = env.add("bg", "bitget", "k", SECRET, Some(b"p"), &["--policy", &p]);
+        let out = env
+            .secret("bg", "bitget")
+            .api_key("k")
+            .secret_bytes(SECRET)
+            .passphrase(b"p")
+            .args(&["--policy", &p])
+            .add();
         assert_fails_with(&out, 1, expect);
         assert!(!env.store_dir().join("bg.toml").exists());
     }
     let p = write(&env, "conflict.toml", "freshness = \"off\"\n");
-    let out = env.add(
-        "bg",
-        "bitget",
-        "k",
-        SECRET,
-        Some(b"p"),
-        &["--policy", &p, "--freshness", "10s"],
-    );
+    let out = env
+        .secret("bg", "bitget")
+        .api_key("k")
+        .secret_bytes(SECRET)
+        .passphrase(b"p")
+        .args(&["--policy", &p, "--freshness", "10s"])
+        .add();
     assert_fails_with(
         &out,
         1,

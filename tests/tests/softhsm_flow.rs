@@ -61,11 +61,18 @@ fn binance_published_example_through_the_agent() {
     let secret = b"NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j";
     let key = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A";
     assert_ok(
-        &env.add("bn", "binance", key, secret, None, &["--freshness", "off"]),
+        &env.secret("bn", "binance")
+            .api_key(key)
+            .secret_bytes(secret)
+            .args(&["--freshness", "off"])
+            .add(),
         "add",
     );
     assert_ok(
-        &env.add("bn-live", "binance", key, secret, None, &[]),
+        &env.secret("bn-live", "binance")
+            .api_key(key)
+            .secret_bytes(secret)
+            .add(),
         "add live",
     );
     env.start(&[]);
@@ -140,18 +147,20 @@ fn raw_mac_needs_allow_raw() {
     let mut env = Env::new();
     env.init();
     assert_ok(
-        &env.add("plain", "bitget", "k1", b"plain-secret-1", Some(b"p"), &[]),
+        &env.secret("plain", "bitget")
+            .api_key("k1")
+            .secret_bytes(b"plain-secret-1")
+            .passphrase(b"p")
+            .add(),
         "add plain",
     );
     assert_ok(
-        &env.add(
-            "raw",
-            "bitget",
-            "k2",
-            b"raw-secret-2",
-            Some(b"p"),
-            &["--allow-raw"],
-        ),
+        &env.secret("raw", "bitget")
+            .api_key("k2")
+            .secret_bytes(b"raw-secret-2")
+            .passphrase(b"p")
+            .args(&["--allow-raw"])
+            .add(),
         "add raw",
     );
     env.start(&[]);
@@ -203,7 +212,11 @@ fn approver_sees_who_asks_and_a_denial_is_clear() {
     let mut env = Env::new();
     env.init();
     assert_ok(
-        &env.add("bg", "bitget", "k", SECRET, Some(PASSPHRASE), &[]),
+        &env.secret("bg", "bitget")
+            .api_key("k")
+            .secret_bytes(SECRET)
+            .passphrase(PASSPHRASE)
+            .add(),
         "add",
     );
     env.start(&[]);
@@ -237,7 +250,11 @@ fn hanging_approver_times_out_and_other_clients_are_served_meanwhile() {
     let mut env = Env::new();
     env.init();
     assert_ok(
-        &env.add("bg", "bitget", "k", SECRET, Some(PASSPHRASE), &[]),
+        &env.secret("bg", "bitget")
+            .api_key("k")
+            .secret_bytes(SECRET)
+            .passphrase(PASSPHRASE)
+            .add(),
         "add",
     );
     env.start(&["--approval-timeout", "2s"]);
@@ -269,7 +286,11 @@ fn no_approver_means_unseal_is_refused_with_a_remedy() {
     let mut env = Env::new();
     env.init();
     assert_ok(
-        &env.add("bg", "bitget", "k", SECRET, Some(PASSPHRASE), &[]),
+        &env.secret("bg", "bitget")
+            .api_key("k")
+            .secret_bytes(SECRET)
+            .passphrase(PASSPHRASE)
+            .add(),
         "add",
     );
     env.start_raw(&[]);
@@ -287,7 +308,11 @@ fn lifetime_forgets_secrets() {
     let mut env = Env::new();
     env.init();
     assert_ok(
-        &env.add("bg", "bitget", "k", SECRET, Some(PASSPHRASE), &[]),
+        &env.secret("bg", "bitget")
+            .api_key("k")
+            .secret_bytes(SECRET)
+            .passphrase(PASSPHRASE)
+            .add(),
         "add",
     );
     // The lifetime is counted in whole seconds: 3 s leaves the signature below at least 2 s.
@@ -374,7 +399,11 @@ fn exec_unlocks_then_runs_the_command_with_the_socket_and_refuses_to_start_on_de
     let mut env = Env::new();
     env.init();
     assert_ok(
-        &env.add("bg", "bitget", "k", SECRET, Some(PASSPHRASE), &[]),
+        &env.secret("bg", "bitget")
+            .api_key("k")
+            .secret_bytes(SECRET)
+            .passphrase(PASSPHRASE)
+            .add(),
         "add",
     );
     env.start(&[]);

@@ -1,0 +1,415 @@
+//! The `Env` world of one test: its temp dir, SoftHSM token, home and config, the agent it starts
+//! and stops, the scripted approver, and waiting on the agent's log and audit log.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::process::{assert_ok, binary, run_with_stdin};
+use crate::wait::wait_until;
+
+pub const PIN: &str = "123456";
+pub const SO_PIN: &str = "65432100";
+pub const TOKEN_LABEL: &str = "apisec-test";
+pub const KEY_LABEL: &str = "apisec-wrap";
+
+/// The SoftHSM module: `$APISEC_TEST_PKCS11_MODULE`, else Debian's path.
+pub fn softhsm_module() -> PathBuf {
+    let p = std::env::var_os("APISEC_TEST_PKCS11_MODULE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/lib/softhsm/libsofthsm2.so"));
+    assert!(
+        p.exists(),
+        "SoftHSM module {} is missing: install it (apt-get install softhsm2) or set \
+         APISEC_TEST_PKCS11_MODULE; .ci/run installs it",
+        p.display()
+    );
+    p
+}
+
+/// One test's world: token, home, config, store, socket, approver, and the agent once started.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub home: PathBuf,
+    pub softhsm_conf: PathBuf,
+    pub pin_file: PathBuf,
+    pub config: PathBuf,
+    pub socket: PathBuf,
+    pub approver: PathBuf,
+    pub agent_log: PathBuf,
+    agent: Option<Child>,
+}
+
+impl Default for Env {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Env {
+    /// A fresh SoftHSM token and an empty home. Nothing is initialised yet.
+    pub fn new() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("apisec-e2e-")
+            .tempdir()
+            .expect("tempdir");
+        let root = dir.path().to_owned();
+        let home = root.join("home");
+        let tokens = root.join("tokens");
+        for d in [&home, &tokens, &root.join("run")] {
+            fs::create_dir_all(d).unwrap();
+        }
+        fs::set_permissions(root.join("run"), fs::Permissions::from_mode(0o700)).unwrap();
+        let softhsm_conf = root.join("softhsm2.conf");
+        fs::write(
+            &softhsm_conf,
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                tokens.display()
+            ),
+        )
+        .unwrap();
+        let out = Command::new("softhsm2-util")
+            .env("SOFTHSM2_CONF", &softhsm_conf)
+            .args([
+                "--init-token",
+                "--free",
+                "--label",
+                TOKEN_LABEL,
+                "--pin",
+                PIN,
+                "--so-pin",
+                SO_PIN,
+            ])
+            .output()
+            .expect("softhsm2-util (apt-get install softhsm2)");
+        assert!(
+            out.status.success(),
+            "softhsm2-util: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let pin_file = root.join("pin");
+        fs::write(&pin_file, format!("{PIN}\n")).unwrap();
+        fs::set_permissions(&pin_file, fs::Permissions::from_mode(0o600)).unwrap();
+        let approver = root.join("approver.sh");
+        fs::write(
+            &approver,
+            APPROVER_SCRIPT.replace("@DIR@", &root.display().to_string()),
+        )
+        .unwrap();
+        fs::set_permissions(&approver, fs::Permissions::from_mode(0o700)).unwrap();
+        let env = Self {
+            config: home.join(".config/apisec/config.toml"),
+            socket: root.join("run/apisec/agent.sock"),
+            agent_log: root.join("agent.log"),
+            home,
+            softhsm_conf,
+            pin_file,
+            approver,
+            dir,
+            agent: None,
+        };
+        env.set_approver("approve");
+        env
+    }
+
+    /// A world made earlier by `tests/fixtures/compat/make.sh` (a SoftHSM token, home, config,
+    /// store and audit log as a release wrote them), copied into a fresh temp dir with the modes
+    /// such files have on a user's disk (git keeps none).
+    pub fn from_fixture(fixture: &Path) -> Self {
+        let env = Self::new();
+        let root = env.root().to_owned();
+        fs::remove_dir_all(root.join("tokens")).unwrap();
+        fs::remove_dir_all(&env.home).unwrap();
+        for part in ["home", "tokens"] {
+            let out = Command::new("cp")
+                .arg("-a")
+                .arg(fixture.join(part))
+                .arg(&root)
+                .output()
+                .expect("cp");
+            assert!(out.status.success(), "copy the fixture's {part}: {out:?}");
+        }
+        let out = Command::new("chmod")
+            .args(["-R", "go-rwx"])
+            .arg(root.join("home"))
+            .arg(root.join("tokens"))
+            .output()
+            .expect("chmod");
+        assert!(out.status.success(), "{out:?}");
+        let config = fs::read_to_string(&env.config).expect("the fixture has a config");
+        fs::write(
+            &env.config,
+            config.replace("@ROOT@", &root.display().to_string()),
+        )
+        .unwrap();
+        env
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The environment every process of this test gets (and nothing secret).
+    fn apply(&self, cmd: &mut Command) {
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &self.home)
+            .env("XDG_CONFIG_HOME", self.home.join(".config"))
+            .env("XDG_DATA_HOME", self.home.join(".local/share"))
+            .env("XDG_STATE_HOME", self.home.join(".local/state"))
+            .env("XDG_RUNTIME_DIR", self.root().join("run"))
+            .env("SOFTHSM2_CONF", &self.softhsm_conf)
+            .env("APISEC_AUTH_SOCK", &self.socket);
+    }
+
+    /// `program` with this test's environment (as the agent and the CLI get it).
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new(program);
+        self.apply(&mut c);
+        c
+    }
+
+    /// Lets the fixture own an agent started some other way (killed at drop, waited for by
+    /// [`Env::wait_agent_exit`]).
+    pub fn adopt_agent(&mut self, child: Child) {
+        self.agent = Some(child);
+    }
+
+    /// Appends `[approval] notify = PROGRAM` to the config written by [`Env::init`].
+    pub fn set_notify(&self, program: &Path) {
+        let mut config = fs::read_to_string(&self.config).expect("config (run init first)");
+        assert!(
+            !config.contains("[approval]"),
+            "the config already has an [approval] section:\n{config}"
+        );
+        config.push_str(&format!(
+            "\n[approval]\nnotify = {:?}\n",
+            program.display().to_string()
+        ));
+        fs::write(&self.config, config).unwrap();
+    }
+
+    pub fn agent_cmd(&self) -> Command {
+        let mut c = Command::new(binary("apisec-agent"));
+        self.apply(&mut c);
+        c
+    }
+
+    pub fn cli_cmd(&self) -> Command {
+        let mut c = Command::new(binary("apisec"));
+        self.apply(&mut c);
+        c
+    }
+
+    /// Runs `apisec-agent ARGS` with `stdin` fed in.
+    pub fn agent_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
+        run_with_stdin(self.agent_cmd().args(args), stdin)
+    }
+
+    pub fn agent(&self, args: &[&str]) -> Output {
+        self.agent_with_stdin(args, b"")
+    }
+
+    pub fn cli(&self, args: &[&str]) -> Output {
+        run_with_stdin(self.cli_cmd().args(args), b"")
+    }
+
+    pub fn cli_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
+        run_with_stdin(self.cli_cmd().args(args), stdin)
+    }
+
+    /// `apisec-agent init --generate` on the test token with the PIN file.
+    pub fn init(&self) {
+        let module = softhsm_module();
+        let out = self.agent(&[
+            "init",
+            "--pkcs11-module",
+            module.to_str().unwrap(),
+            "--token-label",
+            TOKEN_LABEL,
+            "--key-label",
+            KEY_LABEL,
+            "--generate",
+            "--pin-file",
+            self.pin_file.to_str().unwrap(),
+        ]);
+        assert_ok(&out, "init");
+    }
+
+    /// Starts `apisec-agent run` in the foreground (stderr to `agent_log`) and waits for it.
+    pub fn start(&mut self, extra: &[&str]) {
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.agent_log)
+            .unwrap();
+        let mut cmd = self.agent_cmd();
+        cmd.arg("run")
+            .arg("--approver")
+            .arg(&self.approver)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        let child = cmd.spawn().expect("start apisec-agent run");
+        self.agent = Some(child);
+        self.wait_for_socket();
+    }
+
+    /// Starts the agent with arguments that replace the default `--approver`.
+    pub fn start_raw(&mut self, args: &[&str]) {
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.agent_log)
+            .unwrap();
+        let mut cmd = self.agent_cmd();
+        cmd.arg("run")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        self.agent = Some(cmd.spawn().expect("start apisec-agent run"));
+        self.wait_for_socket();
+    }
+
+    pub fn wait_for_socket(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while UnixStream::connect(&self.socket).is_err() {
+            if let Some(child) = self.agent.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!("the agent exited at start ({status}): {}", self.log());
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the agent did not listen: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn agent_pid(&self) -> u32 {
+        self.agent.as_ref().expect("agent started").id()
+    }
+
+    /// Waits for the agent process to exit (after `stop` or a signal); returns whether it did.
+    pub fn wait_agent_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + within;
+        let child = self.agent.as_mut()?;
+        loop {
+            if let Ok(Some(s)) = child.try_wait() {
+                self.agent = None;
+                return Some(s);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        fs::read_to_string(&self.agent_log).unwrap_or_default()
+    }
+
+    /// Waits until the agent's log contains `needle` (20 s at most, for a busy machine): for what
+    /// the agent does on its own time (signals, lifetime sweeps).
+    pub fn wait_for_log(&self, needle: &str) {
+        wait_until(
+            Duration::from_secs(20),
+            || self.log().contains(needle).then_some(()),
+            || format!("no {needle:?} in the agent's log:\n{}", self.log()),
+        )
+    }
+
+    /// The audit log's records, once `done` says they are all there (10 s at most; then what is
+    /// there, for the caller's assertion to show). The agent writes them from its own thread, a
+    /// moment after each decision.
+    pub fn audit_when(
+        &self,
+        done: impl Fn(&[serde_json::Value]) -> bool,
+    ) -> Vec<serde_json::Value> {
+        let path = self.home.join(".local/state/apisec/audit.jsonl");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = fs::read_to_string(&path).unwrap_or_default();
+            // A line being appended may be cut short: only complete lines count.
+            let records: Vec<serde_json::Value> = text
+                .lines()
+                .take(text.matches('\n').count())
+                .map(|l| serde_json::from_str(l).expect("an audit line is JSON"))
+                .collect();
+            if done(&records) || Instant::now() >= deadline {
+                return records;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `approve`, `deny` or `hang`: what the scripted approver does next.
+    pub fn set_approver(&self, mode: &str) {
+        fs::write(self.root().join("approver.mode"), mode).unwrap();
+    }
+
+    /// Every prompt the approver was shown, one per line.
+    pub fn approver_log(&self) -> String {
+        fs::read_to_string(self.root().join("approver.log")).unwrap_or_default()
+    }
+
+    pub fn store_dir(&self) -> PathBuf {
+        self.home.join(".local/share/apisec/store")
+    }
+
+    /// A raw connection to the agent's socket.
+    pub fn connect(&self) -> UnixStream {
+        let s = UnixStream::connect(&self.socket).expect("connect to the agent");
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        s
+    }
+
+    /// The usual set-up: init, one Bitget secret, agent running, secret unlocked.
+    pub fn ready_with_bitget(secret: &[u8], passphrase: &[u8]) -> Self {
+        let mut env = Self::new();
+        env.init();
+        assert_ok(
+            &env.secret("bg", "bitget")
+                .api_key("bg_test_key")
+                .secret_bytes(secret)
+                .passphrase(passphrase)
+                .add(),
+            "add",
+        );
+        env.start(&[]);
+        assert_ok(&env.cli(&["unlock", "bg"]), "unlock");
+        env
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.agent.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The scripted approver: logs each prompt and the request's environment, then does what
+/// `approver.mode` says (`approve`, `deny`, `hang`, or `sleep N` then approve).
+const APPROVER_SCRIPT: &str = r#"#!/bin/sh
+echo "$1|pid=$APISEC_CLIENT_PID|exe=$APISEC_CLIENT_EXE|secrets=$APISEC_SECRETS" >> @DIR@/approver.log
+mode=$(cat @DIR@/approver.mode)
+case "$mode" in
+  approve) exit 0 ;;
+  deny) exit 1 ;;
+  hang) sleep 600 & echo $! > @DIR@/approver.child; wait ;;
+  sleep*) sleep "${mode#sleep }"; exit 0 ;;
+  *) exit 2 ;;
+esac
+"#;

@@ -1,0 +1,94 @@
+//! Running the binaries and other commands, and checking what they did: `binary`, `run_with_stdin`,
+//! `as_nobody`, `stdout`/`stderr`, `assert_ok`/`assert_fails_with`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use crate::env::Env;
+
+/// `target/debug/NAME` (or `$APISEC_BIN_DIR/NAME`), checked to exist.
+pub fn binary(name: &str) -> PathBuf {
+    let dir = match std::env::var_os("APISEC_BIN_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => {
+            let exe = std::env::current_exe().expect("test executable path");
+            exe.parent()
+                .and_then(Path::parent)
+                .expect("target/debug")
+                .to_owned()
+        }
+    };
+    let p = dir.join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build --workspace --bins` before the tests",
+        p.display()
+    );
+    p
+}
+
+pub fn run_with_stdin(cmd: &mut Command, stdin: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    {
+        let mut i = child.stdin.take().unwrap();
+        let _ = i.write_all(stdin);
+    }
+    child.wait_with_output().expect("wait")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[track_caller]
+pub fn assert_ok(o: &Output, what: &str) {
+    assert!(
+        o.status.success(),
+        "{what} failed ({}):\nstdout: {}\nstderr: {}",
+        o.status,
+        stdout(o),
+        stderr(o)
+    );
+}
+
+#[track_caller]
+pub fn assert_fails_with(o: &Output, code: i32, needle: &str) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
+        stdout(o),
+        stderr(o)
+    );
+    assert!(
+        stderr(o).contains(needle),
+        "stderr does not mention {needle:?}: {}",
+        stderr(o)
+    );
+}
+
+/// Runs `program args` as uid/gid 65534 with this test's environment.
+pub fn as_nobody(env: &Env, program: &Path, args: &[&str]) -> Command {
+    let template = env.agent_cmd();
+    let mut cmd = Command::new("setpriv");
+    cmd.env_clear();
+    for (k, v) in template.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(program)
+        .args(args);
+    cmd
+}
