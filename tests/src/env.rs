@@ -240,24 +240,13 @@ impl Env {
         assert_ok(&out, "init");
     }
 
-    /// Starts `apisec-agent run` in the foreground (stderr to `agent_log`) and waits for it.
+    /// Starts `apisec-agent run` in the foreground (stderr to `agent_log`) with the scripted
+    /// approver, and waits for it.
     pub fn start(&mut self, extra: &[&str]) {
-        let log = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.agent_log)
-            .unwrap();
-        let mut cmd = self.agent_cmd();
-        cmd.arg("run")
-            .arg("--approver")
-            .arg(&self.approver)
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log);
-        let child = cmd.spawn().expect("start apisec-agent run");
-        self.agent = Some(child);
-        self.wait_for_socket();
+        let approver = self.approver.display().to_string();
+        let mut args = vec!["--approver", approver.as_str()];
+        args.extend_from_slice(extra);
+        self.start_raw(&args);
     }
 
     /// Starts the agent with arguments that replace the default `--approver`.

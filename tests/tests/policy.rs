@@ -333,7 +333,10 @@ fn an_expired_secret_is_refused_with_the_way_to_rotate() {
     .unwrap();
     Store::new(env.store_dir()).create(&file).unwrap();
     let list = stdout(&env.agent(&["list"]));
-    assert!(list.contains("2020-01-31 (EXPIRED)"), "{list}");
+    assert!(
+        list.contains("2020-01-31 (EXPIRED: rotate it with `apisec-agent rotate`)"),
+        "{list}"
+    );
     env.start(&[]);
     assert_ok(&env.cli(&["unlock", "old"]), "unlock");
     let status = stdout(&env.cli(&["status"]));

@@ -5,7 +5,7 @@
 //! Shutting down: `run` returns as soon as the signal comes (or a client sends
 //! `shutdown@apisec`) and accepts nothing more; it does not wait for the sessions. The caller
 //! then gives every session and blocking job (an unseal waiting for its touch) two seconds to
-//! finish as the runtime shuts down (`admin/daemon.rs`), and closes the audit log after them.
+//! finish as the runtime shuts down (`admin/run.rs`), and closes the audit log after them.
 //!
 //! The rooms: [`state`] (what the agent holds), [`ops`] (one file per operation), [`session`]
 //! (one connection's loop and the one dispatch), [`request_reader`] (reading requests off the
