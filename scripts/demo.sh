@@ -15,18 +15,8 @@ repo=$(pwd)
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
 # 1. System packages (Debian): SoftHSM, the PC/SC headers the YubiKey support builds against, and
-#    Python for the example exchange and bot.
-need=()
-for p in softhsm2 pkg-config libpcsclite-dev python3; do
-  dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
-done
-if ((${#need[@]})); then
-  say "installing ${need[*]}"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
-fi
+#    Python for the example exchange and bot: the entries of scripts/deps.txt tagged `demo`.
+scripts/deps.sh --demo
 module=${APISEC_PKCS11_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
 
 # 2. Build.

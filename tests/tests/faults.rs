@@ -190,7 +190,8 @@ fn kill_9_of_rotate_at_random_moments_keeps_a_usable_entry() {
 }
 
 #[test]
-fn a_full_disk_is_a_clear_error_and_keeps_the_old_entry() {
+#[ignore = "needs root: mounts a small tmpfs to fill; scripts/test.sh runs it as root"]
+fn as_root_a_full_disk_is_a_clear_error_and_keeps_the_old_entry() {
     let mut env = Env::new();
     env.init();
     let mnt = env.root().join("tiny");

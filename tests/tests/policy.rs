@@ -230,7 +230,8 @@ fn rate_limit_allows_the_burst_then_refuses_clearly() {
 }
 
 #[test]
-fn another_uid_is_refused_at_the_socket_and_by_the_policy() {
+#[ignore = "needs root: runs a client as another uid; scripts/test.sh runs it as root"]
+fn as_root_another_uid_is_refused_at_the_socket_and_by_the_policy() {
     let mut env = Env::new();
     env.init();
     let policy = write(&env, "clients.toml", "[clients]\nuids = [0]\n");

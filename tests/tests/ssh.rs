@@ -166,7 +166,8 @@ fn start_sshd(env: &Env) -> Sshd {
 }
 
 #[test]
-fn the_agent_forwarded_with_ssh_r_signs_for_a_client_on_the_far_side() {
+#[ignore = "needs root: runs sshd; scripts/test.sh runs it as root"]
+fn as_root_the_agent_forwarded_with_ssh_r_signs_for_a_client_on_the_far_side() {
     let env = Env::ready_with_bitget(SECRET, b"p");
     let sshd = start_sshd(&env);
     let remote = env.root().join("far-side.sock");
