@@ -140,30 +140,36 @@ pub fn config(data: &[u8]) {
     }
 }
 
-/// A policy file (`apisec-agent add --policy FILE`); a policy that parses is also evaluated
-/// against a few requests, which runs its path patterns.
+/// A policy file (`apisec-agent add --policy FILE`); a policy that parses is also checked against
+/// an exchange and judges a few requests, which runs its path patterns and class rules.
 pub fn policy(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
     if let Ok((policy, _)) = crate::policy::file::parse(text) {
         let _ = policy.summary();
-        let fields = crate::policy::fields::request_fields("coin=USDT&size=1", b"{\"a\":1}")
-            .expect("distinct fields");
-        for (method, path) in [
-            ("POST", "/api/v2/spot/wallet/withdrawal"),
-            ("GET", "/api/v3/account"),
-            ("GET", "/"),
-        ] {
-            let _ = crate::policy::rules::evaluate(
-                &policy,
-                "fuzz",
-                "bitget",
-                &[],
-                method,
-                path,
-                &fields,
-            );
+        for id in ["bitget", "binance"] {
+            let preset = crate::sign::exchanges::by_id(id).expect("a preset");
+            let _ = crate::policy::coverage::check(&policy, id, preset.shape());
+            let plan = crate::policy::judge::Plan::new(&policy, preset);
+            for (method, path, query, body) in [
+                (
+                    "POST",
+                    "/api/v2/spot/wallet/withdrawal",
+                    "",
+                    &b"{\"coin\":\"USDT\"}"[..],
+                ),
+                ("GET", "/api/v3/account", "coin=USDT&size=1", b""),
+                ("GET", "/", "", b""),
+            ] {
+                let request = crate::sign::HttpRequest {
+                    method: method.into(),
+                    path: path.into(),
+                    query: query.into(),
+                    body: body.to_vec(),
+                };
+                let _ = crate::policy::judge::judge(&policy, &plan, "fuzz", preset, &request);
+            }
         }
     }
 }

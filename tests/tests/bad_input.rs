@@ -37,7 +37,14 @@ fn two_secrets() -> Env {
 fn good_still_works(env: &Env) {
     assert_ok(&env.cli(&["unlock", "good"]), "unlock good");
     assert_ok(
-        &env.cli(&["sign", "good", "--method", "GET", "--path", "/api/v2/x"]),
+        &env.cli(&[
+            "sign",
+            "good",
+            "--method",
+            "GET",
+            "--path",
+            "/api/v2/spot/account/assets",
+        ]),
         "sign good",
     );
 }
@@ -347,7 +354,14 @@ fn bad_cli_arguments_are_named() {
         .add();
     assert_fails_with(&out, 1, "no passphrase given");
     env.start(&[]);
-    let out = env.cli(&["sign", "missing", "--method", "GET", "--path", "/x"]);
+    let out = env.cli(&[
+        "sign",
+        "missing",
+        "--method",
+        "GET",
+        "--path",
+        "/api/v2/spot/account/assets",
+    ]);
     assert_fails_with(&out, 1, "no secret named \"missing\"");
     std::thread::sleep(Duration::from_millis(10));
 }
@@ -359,7 +373,14 @@ fn an_absurdly_long_path_is_refused_before_policy_matching() {
     let out = env.cli(&["sign", "bg", "--method", "GET", "--path", &long]);
     assert_fails_with(&out, 1, "paths of more than 2048 bytes are refused");
     assert_ok(
-        &env.cli(&["sign", "bg", "--method", "GET", "--path", "/api/v2/x"]),
+        &env.cli(&[
+            "sign",
+            "bg",
+            "--method",
+            "GET",
+            "--path",
+            "/api/v2/spot/account/assets",
+        ]),
         "normal path",
     );
 }

@@ -184,7 +184,14 @@ fn kill_9_of_rotate_at_random_moments_keeps_a_usable_entry() {
     env.start(&[]);
     assert_ok(&env.cli(&["unlock", "bg"]), "the entry still unseals");
     assert_ok(
-        &env.cli(&["sign", "bg", "--method", "GET", "--path", "/api/v2/x"]),
+        &env.cli(&[
+            "sign",
+            "bg",
+            "--method",
+            "GET",
+            "--path",
+            "/api/v2/spot/account/assets",
+        ]),
         "and signs",
     );
 }
@@ -287,7 +294,14 @@ fn a_token_that_disappears_gives_a_clear_error_and_unsealed_secrets_keep_signing
         "{err}"
     );
     assert_ok(
-        &env.cli(&["sign", "a", "--method", "GET", "--path", "/api/v2/x"]),
+        &env.cli(&[
+            "sign",
+            "a",
+            "--method",
+            "GET",
+            "--path",
+            "/api/v2/spot/account/assets",
+        ]),
         "a keeps signing",
     );
     assert_ok(&env.cli(&["status"]), "and the agent keeps serving");
@@ -331,7 +345,7 @@ fn an_agent_killed_under_load_loses_no_sealed_secret() {
                             .sign(apisec_agent::proto::SignRequest {
                                 name: format!("s{t}"),
                                 method: "GET".into(),
-                                path: "/api/v2/x".into(),
+                                path: "/api/v2/spot/account/assets".into(),
                                 query: String::new(),
                                 body: vec![],
                                 timestamp: String::new(),

@@ -43,7 +43,14 @@ fn as_root_secret_is_in_memory_while_unsealed_and_nowhere_after_lock() {
     // The same after ssh-add -D style forgetting and a new unseal + signatures.
     assert_ok(&env.cli(&["unlock", "bg"]), "unlock again");
     assert_ok(
-        &env.cli(&["sign", "bg", "--method", "GET", "--path", "/api/v2/x"]),
+        &env.cli(&[
+            "sign",
+            "bg",
+            "--method",
+            "GET",
+            "--path",
+            "/api/v2/spot/account/assets",
+        ]),
         "sign",
     );
     assert!(!find_in_memory(pid, SECRET).is_empty());
@@ -195,7 +202,14 @@ fn as_root_same_uid_cannot_read_the_agent_and_a_small_memlock_limit_is_reported(
 fn as_root_remove_deletes_the_entry_and_the_running_agent_forgets_the_secret() {
     let env = Env::ready_with_bitget(SECRET, b"pass");
     assert_ok(
-        &env.cli(&["sign", "bg", "--method", "GET", "--path", "/api/v2/x"]),
+        &env.cli(&[
+            "sign",
+            "bg",
+            "--method",
+            "GET",
+            "--path",
+            "/api/v2/spot/account/assets",
+        ]),
         "sign",
     );
     let pid = env.agent_pid();
@@ -209,7 +223,14 @@ fn as_root_remove_deletes_the_entry_and_the_running_agent_forgets_the_secret() {
     );
     assert!(!env.store_dir().join("bg.toml").exists());
     assert_fails_with(
-        &env.cli(&["sign", "bg", "--method", "GET", "--path", "/x"]),
+        &env.cli(&[
+            "sign",
+            "bg",
+            "--method",
+            "GET",
+            "--path",
+            "/api/v2/spot/account/assets",
+        ]),
         1,
         "no secret named \"bg\"",
     );

@@ -59,7 +59,7 @@ fn slowest_sign(env: &Env, n: usize) -> Duration {
         c.sign(apisec_agent::proto::SignRequest {
             name: "bg".into(),
             method: "GET".into(),
-            path: "/api/v2/x".into(),
+            path: "/api/v2/spot/account/assets".into(),
             query: String::new(),
             body: vec![],
             timestamp: String::new(),
@@ -177,7 +177,14 @@ fn a_client_that_hangs_up_while_waiting_cancels_its_approval() {
     drop(c);
     wait_until_ended(child);
     assert!(env.log().contains("unlock abandoned"), "{}", env.log());
-    let out = env.cli(&["sign", "bg", "--method", "GET", "--path", "/x"]);
+    let out = env.cli(&[
+        "sign",
+        "bg",
+        "--method",
+        "GET",
+        "--path",
+        "/api/v2/spot/account/assets",
+    ]);
     assert_fails_with(&out, 5, "is sealed");
 }
 

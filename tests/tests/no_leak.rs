@@ -32,7 +32,14 @@ fn as_root_the_secret_is_nowhere_but_sealed() {
     let mut env = Env::ready_with_bitget(SECRET, PASSPHRASE);
     let mut outputs = Vec::new();
     // A signed Bitget request: the passphrase is a header, the secret must not be there.
-    let signed = env.cli(&["sign", "bg", "--method", "GET", "--path", "/api/v2/x"]);
+    let signed = env.cli(&[
+        "sign",
+        "bg",
+        "--method",
+        "GET",
+        "--path",
+        "/api/v2/spot/account/assets",
+    ]);
     assert_ok(&signed, "sign");
     assert!(
         contains(&signed.stdout, PASSPHRASE),
@@ -43,7 +50,14 @@ fn as_root_the_secret_is_nowhere_but_sealed() {
     for args in [
         vec!["status"],
         vec!["status", "--json"],
-        vec!["sign", "bg", "--method", "PATCH", "--path", "/api/v2/x"],
+        vec![
+            "sign",
+            "bg",
+            "--method",
+            "PATCH",
+            "--path",
+            "/api/v2/spot/account/assets",
+        ],
         vec!["sign", "bg", "--method", "GET", "--path", "no-slash"],
         vec![
             "sign",
@@ -51,13 +65,20 @@ fn as_root_the_secret_is_nowhere_but_sealed() {
             "--method",
             "GET",
             "--path",
-            "/x",
+            "/api/v2/spot/account/assets",
             "--timestamp",
             "1",
         ],
         vec!["mac", "bg", "--alg", "hmac-sha256"],
         vec!["lock"],
-        vec!["sign", "bg", "--method", "GET", "--path", "/x"],
+        vec![
+            "sign",
+            "bg",
+            "--method",
+            "GET",
+            "--path",
+            "/api/v2/spot/account/assets",
+        ],
     ] {
         let o = env.cli(&args);
         outputs.push(o.stdout);

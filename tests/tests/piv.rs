@@ -189,9 +189,14 @@ fn no_touch_times_out_and_the_secret_stays_sealed() {
         stderr(&out)
     );
     assert!(!is_unsealed(&w.env, "bg"));
-    let out = w
-        .env
-        .cli(&["sign", "bg", "--method", "GET", "--path", "/x"]);
+    let out = w.env.cli(&[
+        "sign",
+        "bg",
+        "--method",
+        "GET",
+        "--path",
+        "/api/v2/spot/account/assets",
+    ]);
     assert_fails_with(&out, 5, "is sealed");
     assert_eq!(w.card.pin_tries_left(), 3, "no PIN try was spent");
 
@@ -445,8 +450,14 @@ fn step_up_with_the_touch_as_approval_needs_a_fresh_touch_each_time() {
     );
     // An ordinary request needs none.
     assert_ok(
-        &w.env
-            .cli(&["sign", "bg", "--method", "GET", "--path", "/api/v2/x"]),
+        &w.env.cli(&[
+            "sign",
+            "bg",
+            "--method",
+            "GET",
+            "--path",
+            "/api/v2/spot/account/assets",
+        ]),
         "plain sign",
     );
     assert_eq!(w.card.count("touches"), before + 1);

@@ -1,4 +1,4 @@
-//! Least privilege end to end: default deny lists, step-up approval per signature, client uid
+//! Least privilege end to end: default refusals by endpoint class, step-up approval per signature, client uid
 //! checks, rate limits, expiry, rotation under a running agent, and the audit log.
 
 use std::time::Duration;
@@ -53,7 +53,7 @@ fn withdrawal_is_refused_by_default_and_step_up_asks_every_time() {
     let list = stdout(&env.agent(&["list"]));
     assert!(
         list.contains(
-            "policy: default deny list; step-up POST /api/v2/spot/wallet/withdrawal coin=USDT"
+            "policy: transfers, admin and unknown endpoints refused; step-up POST /api/v2/spot/wallet/withdrawal coin=USDT"
         ),
         "{list}"
     );
@@ -64,7 +64,7 @@ fn withdrawal_is_refused_by_default_and_step_up_asks_every_time() {
     assert_fails_with(
         &out,
         1,
-        "refused by the bitget default deny list: withdrawal (POST /api/v2/spot/wallet/withdrawal)",
+        "refused: POST /api/v2/spot/wallet/withdrawal is a transfer endpoint of bitget",
     );
     // Ordinary trading is untouched.
     assert_ok(
@@ -99,13 +99,13 @@ fn withdrawal_is_refused_by_default_and_step_up_asks_every_time() {
     let out = sign_withdrawal(&env, "bg-w");
     assert_fails_with(&out, 4, "rule 1 (step-up POST /api/v2/spot/wallet/withdrawal coin=USDT) of bg-w's policy needs a fresh approval");
     assert_eq!(env.approver_log().lines().count(), before + 2);
-    // Another coin matches no rule and falls to the default deny list.
+    // Another coin matches no rule and falls to the default refusal of transfers.
     env.set_approver("approve");
     let body = write(&env, "btc.json", r#"{"coin":"BTC","size":"1"}"#);
     let out = env.cli(&[
         "sign", "bg-w", "--method", "POST", "--path", WITHDRAW, "--body", &body,
     ]);
-    assert_fails_with(&out, 1, "default deny list");
+    assert_fails_with(&out, 1, "is a transfer endpoint of bitget");
 
     // Audit: every decision is there, with the rule or the approval, and the chain verifies.
     let lines = env.audit_when(|rs| rs.iter().filter(|r| r["action"] == "sign").count() >= 5);
@@ -115,7 +115,7 @@ fn withdrawal_is_refused_by_default_and_step_up_asks_every_time() {
     assert!(signs[0]["reason"]
         .as_str()
         .unwrap()
-        .contains("default deny list"));
+        .contains("is a transfer endpoint of bitget"));
     assert_eq!(signs[1]["decision"], "allowed");
     assert_eq!(
         signs[2]["approval"],
@@ -156,7 +156,14 @@ fn audit_verify_names_an_edited_deleted_or_swapped_line() {
     let mut env = Env::ready_with_bitget(SECRET, b"p");
     for _ in 0..3 {
         assert_ok(
-            &env.cli(&["sign", "bg", "--method", "GET", "--path", "/api/v2/x"]),
+            &env.cli(&[
+                "sign",
+                "bg",
+                "--method",
+                "GET",
+                "--path",
+                "/api/v2/spot/account/assets",
+            ]),
             "sign",
         );
     }
@@ -217,11 +224,25 @@ fn rate_limit_allows_the_burst_then_refuses_clearly() {
     assert_ok(&env.cli(&["unlock", "bg"]), "unlock");
     for i in 0..3 {
         assert_ok(
-            &env.cli(&["sign", "bg", "--method", "GET", "--path", "/api/v2/x"]),
+            &env.cli(&[
+                "sign",
+                "bg",
+                "--method",
+                "GET",
+                "--path",
+                "/api/v2/spot/account/assets",
+            ]),
             &format!("request {i}"),
         );
     }
-    let out = env.cli(&["sign", "bg", "--method", "GET", "--path", "/api/v2/x"]);
+    let out = env.cli(&[
+        "sign",
+        "bg",
+        "--method",
+        "GET",
+        "--path",
+        "/api/v2/spot/account/assets",
+    ]);
     assert_fails_with(
         &out,
         1,
@@ -286,7 +307,14 @@ fn as_root_another_uid_is_refused_at_the_socket_and_by_the_policy() {
     assert_ok(&as_nobody(&env, &["status"]), "status as an allowed uid");
     let out = as_nobody(
         &env,
-        &["sign", "bg", "--method", "GET", "--path", "/api/v2/x"],
+        &[
+            "sign",
+            "bg",
+            "--method",
+            "GET",
+            "--path",
+            "/api/v2/spot/account/assets",
+        ],
     );
     assert_fails_with(
         &out,
@@ -294,7 +322,14 @@ fn as_root_another_uid_is_refused_at_the_socket_and_by_the_policy() {
         "uid 65534 is not among the clients bg's policy allows",
     );
     assert_ok(
-        &env.cli(&["sign", "bg", "--method", "GET", "--path", "/api/v2/x"]),
+        &env.cli(&[
+            "sign",
+            "bg",
+            "--method",
+            "GET",
+            "--path",
+            "/api/v2/spot/account/assets",
+        ]),
         "uid 0 is allowed",
     );
 }
@@ -345,7 +380,14 @@ fn an_expired_secret_is_refused_with_the_way_to_rotate() {
         status.contains("2020-01-31 (EXPIRED: rotate it with `apisec-agent rotate`)"),
         "{status}"
     );
-    let out = env.cli(&["sign", "old", "--method", "GET", "--path", "/api/v2/x"]);
+    let out = env.cli(&[
+        "sign",
+        "old",
+        "--method",
+        "GET",
+        "--path",
+        "/api/v2/spot/account/assets",
+    ]);
     assert_fails_with(&out, 1, "secret \"old\" expired on 2020-01-31");
 }
 
@@ -361,13 +403,20 @@ fn rotate_while_the_agent_runs_switches_the_next_signature_and_keeps_a_backup() 
         "{}",
         stdout(&out)
     );
-    let out = env.cli(&["sign", "bg", "--method", "GET", "--path", "/api/v2/x"]);
+    let out = env.cli(&[
+        "sign",
+        "bg",
+        "--method",
+        "GET",
+        "--path",
+        "/api/v2/spot/account/assets",
+    ]);
     assert_ok(&out, "sign after rotation");
     let headers = parse_headers(&stdout(&out));
     let ts = header(&headers, "ACCESS-TIMESTAMP");
     assert_eq!(
         header(&headers, "ACCESS-SIGN"),
-        bitget_sign(new_secret, &format!("{ts}GET/api/v2/x"))
+        bitget_sign(new_secret, &format!("{ts}GET/api/v2/spot/account/assets"))
     );
     assert_eq!(header(&headers, "ACCESS-KEY"), "k-new");
     assert_eq!(

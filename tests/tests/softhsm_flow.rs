@@ -189,13 +189,27 @@ fn raw_mac_needs_allow_raw() {
 fn lock_forgets_and_sign_then_fails_clearly() {
     let env = Env::ready_with_bitget(SECRET, PASSPHRASE);
     assert_ok(
-        &env.cli(&["sign", "bg", "--method", "GET", "--path", "/api/v2/x"]),
+        &env.cli(&[
+            "sign",
+            "bg",
+            "--method",
+            "GET",
+            "--path",
+            "/api/v2/spot/account/assets",
+        ]),
         "sign before lock",
     );
     let out = env.cli(&["lock"]);
     assert_ok(&out, "lock");
     assert_eq!(stdout(&out).trim(), "forgot 1 unsealed secret(s)");
-    let out = env.cli(&["sign", "bg", "--method", "GET", "--path", "/api/v2/x"]);
+    let out = env.cli(&[
+        "sign",
+        "bg",
+        "--method",
+        "GET",
+        "--path",
+        "/api/v2/spot/account/assets",
+    ]);
     assert_fails_with(
         &out,
         5,
@@ -238,7 +252,14 @@ fn approver_sees_who_asks_and_a_denial_is_clear() {
         log.contains("|exe=") && log.contains("apisec|secrets=bg"),
         "{log}"
     );
-    let out = env.cli(&["sign", "bg", "--method", "GET", "--path", "/x"]);
+    let out = env.cli(&[
+        "sign",
+        "bg",
+        "--method",
+        "GET",
+        "--path",
+        "/api/v2/spot/account/assets",
+    ]);
     assert_fails_with(&out, 5, "is sealed");
     // Approve now: the same secret unlocks.
     env.set_approver("approve");
@@ -277,7 +298,14 @@ fn hanging_approver_times_out_and_other_clients_are_served_meanwhile() {
     );
     let out = waiting.wait_with_output().unwrap();
     assert_fails_with(&out, 4, "gave no answer within 2 s");
-    let out = env.cli(&["sign", "bg", "--method", "GET", "--path", "/x"]);
+    let out = env.cli(&[
+        "sign",
+        "bg",
+        "--method",
+        "GET",
+        "--path",
+        "/api/v2/spot/account/assets",
+    ]);
     assert_fails_with(&out, 5, "is sealed");
 }
 
@@ -325,11 +353,25 @@ fn lifetime_forgets_secrets() {
         stdout(&out)
     );
     assert_ok(
-        &env.cli(&["sign", "bg", "--method", "GET", "--path", "/x"]),
+        &env.cli(&[
+            "sign",
+            "bg",
+            "--method",
+            "GET",
+            "--path",
+            "/api/v2/spot/account/assets",
+        ]),
         "sign within lifetime",
     );
     env.wait_for_log("lifetime over: forgot bg");
-    let out = env.cli(&["sign", "bg", "--method", "GET", "--path", "/x"]);
+    let out = env.cli(&[
+        "sign",
+        "bg",
+        "--method",
+        "GET",
+        "--path",
+        "/api/v2/spot/account/assets",
+    ]);
     assert_fails_with(&out, 5, "is sealed");
 }
 
@@ -381,7 +423,14 @@ fn sigterm_shuts_down_cleanly_and_sigusr1_forgets() {
     unsafe { libc::kill(pid, libc::SIGUSR1) };
     env.wait_for_log("SIGUSR1: forgot 1");
     assert_fails_with(
-        &env.cli(&["sign", "bg", "--method", "GET", "--path", "/x"]),
+        &env.cli(&[
+            "sign",
+            "bg",
+            "--method",
+            "GET",
+            "--path",
+            "/api/v2/spot/account/assets",
+        ]),
         5,
         "is sealed",
     );
@@ -409,7 +458,7 @@ fn exec_unlocks_then_runs_the_command_with_the_socket_and_refuses_to_start_on_de
     env.start(&[]);
     let marker = env.root().join("started");
     let script = format!(
-        "echo \"$APISEC_AUTH_SOCK\" > {m}; {apisec} sign bg --method GET --path /api/v2/x >> {m}",
+        "echo \"$APISEC_AUTH_SOCK\" > {m}; {apisec} sign bg --method GET --path /api/v2/spot/account/assets >> {m}",
         m = marker.display(),
         apisec = binary("apisec").display()
     );

@@ -42,7 +42,14 @@ fn ssh_add_lists_locks_unlocks_and_forgets() {
     assert!(stderr(&out).contains("Agent locked."), "{}", stderr(&out));
     // Locked: the secret was forgotten and nothing unseals or signs until ssh-add -X.
     assert_fails_with(
-        &env.cli(&["sign", "bg", "--method", "GET", "--path", "/x"]),
+        &env.cli(&[
+            "sign",
+            "bg",
+            "--method",
+            "GET",
+            "--path",
+            "/api/v2/spot/account/assets",
+        ]),
         5,
         "the agent is locked (ssh-add -x)",
     );
@@ -80,7 +87,14 @@ fn ssh_add_lists_locks_unlocks_and_forgets() {
         stderr(&out)
     );
     assert_fails_with(
-        &env.cli(&["sign", "bg", "--method", "GET", "--path", "/x"]),
+        &env.cli(&[
+            "sign",
+            "bg",
+            "--method",
+            "GET",
+            "--path",
+            "/api/v2/spot/account/assets",
+        ]),
         5,
         "is sealed",
     );

@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use super::glob;
 use super::rules::{yes, Clients, Policy, Rate, Rule};
+use crate::sign::request::Shape;
 
 /// A policy file: the policy, and optionally the entry settings it may also carry.
 #[derive(Deserialize, Debug)]
@@ -70,6 +71,24 @@ fn line_of(text: &str, offset: usize) -> usize {
 /// Parses and checks a policy file. Errors name the line: syntax, unknown keys, bad values,
 /// and rules that contradict an earlier one.
 pub fn parse(text: &str) -> Result<(Policy, EntrySettings), PolicyFileError> {
+    parse_with_lines(text).map(|(p, s, _)| (p, s))
+}
+
+/// [`parse`], then the checks that depend on the exchange (a field rule must test only fields
+/// its signature covers), each naming its line.
+pub fn parse_for(
+    text: &str,
+    exchange: &str,
+    shape: &Shape,
+) -> Result<(Policy, EntrySettings), PolicyFileError> {
+    let (policy, settings, lines) = parse_with_lines(text)?;
+    if let Err((i, message)) = super::coverage::check(&policy, exchange, shape) {
+        return Err(PolicyFileError::at(lines[i], message));
+    }
+    Ok((policy, settings))
+}
+
+fn parse_with_lines(text: &str) -> Result<(Policy, EntrySettings, Vec<usize>), PolicyFileError> {
     let file: PolicyFile = toml::from_str(text).map_err(|e| PolicyFileError {
         line: e.span().map(|s| line_of(text, s.start)),
         message: e.message().trim_end().to_owned(),
@@ -79,7 +98,23 @@ pub fn parse(text: &str) -> Result<(Policy, EntrySettings), PolicyFileError> {
     for spanned in &file.rule {
         let line = line_of(text, spanned.span().start);
         let rule = spanned.get_ref().clone();
-        glob::check(&rule.path).map_err(|e| PolicyFileError::at(line, e))?;
+        match (&rule.path, rule.class) {
+            (Some(_), Some(_)) => {
+                return Err(PolicyFileError::at(
+                    line,
+                    "a rule names a path or a class, not both: split it into two rules",
+                ))
+            }
+            (None, None) => {
+                return Err(PolicyFileError::at(
+                    line,
+                    "a rule needs a path (path = \"/api/...\") or a class (class = \"read\", \
+                     \"trade\", \"transfer\" or \"admin\")",
+                ))
+            }
+            (Some(path), None) => glob::check(path).map_err(|e| PolicyFileError::at(line, e))?,
+            (None, Some(_)) => {}
+        }
         for m in &rule.methods {
             if !METHODS.contains(&m.as_str()) {
                 return Err(PolicyFileError::at(
@@ -95,6 +130,7 @@ pub fn parse(text: &str) -> Result<(Policy, EntrySettings), PolicyFileError> {
             b.sort();
             if a == b
                 && earlier.path == rule.path
+                && earlier.class == rule.class
                 && earlier.fields == rule.fields
                 && earlier.action != rule.action
             {
@@ -149,6 +185,7 @@ pub fn parse(text: &str) -> Result<(Policy, EntrySettings), PolicyFileError> {
             freshness: file.freshness,
             expires: file.expires,
         },
+        lines,
     ))
 }
 

@@ -1,10 +1,12 @@
-//! A secret's policy: which clients, which requests (allow, deny, step-up rules on method + path
-//! and, where the request carries them, the exchange's own fields), rate limits. Written as TOML
-//! (`apisec-agent add --policy FILE`), sealed with the secret, enforced from the sealed copy.
+//! A secret's policy: which clients, which requests (allow, deny, step-up rules on an endpoint's
+//! path or class, method, and the request's fields where the signature covers them), rate
+//! limits. Written as TOML (`apisec-agent add --policy FILE`), sealed with the secret, enforced
+//! from the sealed copy.
 //!
-//! Order of decision for a request: the first user rule that matches decides; when none matches,
-//! the preset's default deny list refuses withdrawals, transfers, sub-account and API-key
-//! management; everything else is allowed.
+//! Order of decision for one request: the first user rule that matches decides; when none
+//! matches, the default refusals (unless `default_deny = false`): an endpoint of class
+//! `transfer` or `admin`, and an endpoint the exchange's table does not know; everything else is
+//! allowed. [`super::judge`] decides every request a signature is good for this way.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -12,7 +14,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::glob;
-use crate::sign::preset::DenyEntry;
+use crate::sign::endpoints::Class;
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
@@ -23,7 +25,8 @@ pub struct Policy {
     /// Rules, first match wins.
     #[serde(default, rename = "rule", skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<Rule>,
-    /// Whether the preset's default deny list applies to requests no rule matched (default: yes).
+    /// Whether the default refusals (classes `transfer` and `admin`, endpoints the table does
+    /// not know) apply to requests no rule matched (default: yes).
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub default_deny: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -52,9 +55,9 @@ impl Policy {
         let mut parts = Vec::new();
         parts.push(
             if self.default_deny {
-                "default deny list"
+                "transfers, admin and unknown endpoints refused"
             } else {
-                "NO default deny list"
+                "NO default refusals (default_deny = false)"
             }
             .to_owned(),
         );
@@ -121,8 +124,13 @@ pub struct Rule {
     /// Methods the rule covers (empty: all).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub methods: Vec<String>,
-    /// Path pattern: `*` within a segment, `**` across segments.
-    pub path: String,
+    /// Path pattern: `*` within a segment, `**` across segments. A rule names a path or a
+    /// class, never both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The endpoint's class (`read`, `trade`, `transfer`, `admin`) in the exchange's table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<Class>,
     /// Request fields that must all have these values (query parameters, form or top-level JSON
     /// body fields), e.g. `{ coin = "USDT" }`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -130,24 +138,33 @@ pub struct Rule {
 }
 
 impl Rule {
-    /// `step-up POST /api/v2/spot/wallet/withdrawal`.
+    /// `step-up POST /api/v2/spot/wallet/withdrawal`, `allow * class=transfer`.
     pub fn describe(&self) -> String {
         let methods = if self.methods.is_empty() {
             "*".to_owned()
         } else {
             self.methods.join("|")
         };
-        let mut s = format!("{} {methods} {}", self.action.as_str(), self.path);
+        let target = match (&self.path, self.class) {
+            (Some(p), _) => p.clone(),
+            (None, Some(c)) => format!("class={c}"),
+            (None, None) => "(nothing)".into(),
+        };
+        let mut s = format!("{} {methods} {target}", self.action.as_str());
         for (k, v) in &self.fields {
             s.push_str(&format!(" {k}={v}"));
         }
         s
     }
 
-    fn matches(&self, method: &str, path: &str, fields: &BTreeMap<String, String>) -> bool {
-        (self.methods.is_empty() || self.methods.iter().any(|m| m == method))
-            && glob::matches(&self.path, path)
-            && self.fields.iter().all(|(k, v)| fields.get(k) == Some(v))
+    fn matches(&self, r: &Judged<'_>) -> bool {
+        (self.methods.is_empty() || self.methods.iter().any(|m| m == r.method))
+            && match (&self.path, self.class) {
+                (Some(p), _) => glob::matches(p, r.path),
+                (None, Some(c)) => r.class == Some(c),
+                (None, None) => false,
+            }
+            && self.fields.iter().all(|(k, v)| r.fields.get(k) == Some(v))
     }
 }
 
@@ -171,22 +188,47 @@ pub enum Decision {
     Allow,
     /// Allowed after a fresh approval; names the rule.
     StepUp(String),
-    /// Refused; says which rule or list refused it and what to do.
+    /// Refused; says which rule or default refused it and what to do.
     Deny(String),
 }
 
-/// Decides a request.
-pub fn evaluate(
-    policy: &Policy,
-    secret: &str,
-    exchange: &str,
-    deny_list: &[DenyEntry],
-    method: &str,
-    path: &str,
-    fields: &BTreeMap<String, String>,
-) -> Decision {
+impl Decision {
+    /// How strict it is: a signature good for several requests takes the strictest decision.
+    pub fn severity(&self) -> u8 {
+        match self {
+            Self::Allow => 0,
+            Self::StepUp(_) => 1,
+            Self::Deny(_) => 2,
+        }
+    }
+}
+
+/// One request as the policy judges it: the endpoint it reaches (its class from the table,
+/// `None` when the table does not know it) and its fields.
+#[derive(Debug, Clone)]
+pub struct Judged<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub class: Option<Class>,
+    /// What the endpoint does, from the table ("withdraw to an external address").
+    pub what: &'a str,
+    pub fields: &'a BTreeMap<String, String>,
+}
+
+/// How to allow what the defaults refuse, for the refusal message.
+pub struct Remedy<'a> {
+    pub secret: &'a str,
+    pub exchange: &'a str,
+    /// The exchange's signature does not cover the endpoint: a path rule then names a request,
+    /// not what the signature can be used for.
+    pub unbound: bool,
+}
+
+/// Decides one request: the first rule that matches, else the default refusals.
+pub fn evaluate(policy: &Policy, r: &Judged<'_>, remedy: &Remedy<'_>) -> Decision {
+    let secret = remedy.secret;
     for (i, rule) in policy.rules.iter().enumerate() {
-        if rule.matches(method, path, fields) {
+        if rule.matches(r) {
             return match rule.action {
                 Action::Allow => Decision::Allow,
                 Action::StepUp => Decision::StepUp(format!("rule {} ({})", i + 1, rule.describe())),
@@ -198,63 +240,41 @@ pub fn evaluate(
             };
         }
     }
-    if policy.default_deny {
-        if let Some(d) = deny_list
-            .iter()
-            .find(|d| (d.method == "*" || d.method == method) && glob::matches(d.path, path))
-        {
-            return Decision::Deny(format!(
-                "refused by the {exchange} default deny list: {} ({} {}); a trading bot should not \
-                 need it; to allow it, add a rule to {secret}'s policy (a step-up rule asks for \
-                 approval on every request; see docs/policy.md)",
-                d.what, d.method, d.path
-            ));
-        }
+    if !policy.default_deny {
+        return Decision::Allow;
     }
-    Decision::Allow
+    let exchange = remedy.exchange;
+    match r.class {
+        Some(class) if class.allowed_by_default() => Decision::Allow,
+        Some(class) => Decision::Deny(format!(
+            "refused: {} {} is {} {class} endpoint of {exchange} ({}); a trading bot should not \
+             need it; to allow it, add a rule to {secret}'s policy with class = \"{class}\" or \
+             path = \"{}\" (a step-up rule asks for approval on every request; see \
+             docs/policy.md)",
+            r.method,
+            r.path,
+            if class == Class::Admin { "an" } else { "a" },
+            r.what,
+            r.path
+        )),
+        None if remedy.unbound => Decision::Deny(format!(
+            "refused: {exchange} has no endpoint {} {} in the agent's table \
+             (`apisec-agent endpoints {exchange}` lists them); if the exchange has it, allow it \
+             with a rule naming its path in {secret}'s policy. {exchange} does not sign the \
+             endpoint, so such a rule allows this request by name only: what its signature is \
+             good for is judged by its parameters (docs/policy.md)",
+            r.method, r.path
+        )),
+        None => Decision::Deny(format!(
+            "refused: {exchange} has no endpoint {} {} in the agent's table \
+             (`apisec-agent endpoints {exchange}` lists them); check the path's spelling and \
+             version, or, if the exchange has it, allow it with a rule naming its path in \
+             {secret}'s policy (docs/policy.md)",
+            r.method, r.path
+        )),
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::policy::fields::request_fields;
-    use crate::policy::file::parse;
-    use crate::sign::preset::deny;
-
-    const DENY: &[DenyEntry] = &[deny("POST", "/api/v2/spot/wallet/withdrawal", "withdrawal")];
-
-    fn decide(p: &Policy, method: &str, path: &str, body: &str) -> Decision {
-        evaluate(
-            p,
-            "bg",
-            "bitget",
-            DENY,
-            method,
-            path,
-            &request_fields("", body.as_bytes()).unwrap(),
-        )
-    }
-
-    #[test]
-    fn default_deny_then_rules_first_match_wins() {
-        let p = Policy::standard();
-        assert!(
-            matches!(decide(&p, "POST", "/api/v2/spot/wallet/withdrawal", ""), Decision::Deny(m) if m.contains("bitget default deny list: withdrawal"))
-        );
-        assert_eq!(
-            decide(&p, "POST", "/api/v2/spot/trade/place-order", ""),
-            Decision::Allow
-        );
-        let (p, _) = parse(
-            "[[rule]]\naction = \"step-up\"\nmethods = [\"POST\"]\npath = \"/api/v2/spot/wallet/withdrawal\"\nfields = { coin = \"USDT\" }\n\
-             [[rule]]\naction = \"deny\"\npath = \"/api/v2/spot/wallet/*\"\n",
-        )
-        .unwrap();
-        assert!(
-            matches!(decide(&p, "POST", "/api/v2/spot/wallet/withdrawal", r#"{"coin":"USDT","size":"1"}"#), Decision::StepUp(r) if r.starts_with("rule 1"))
-        );
-        assert!(
-            matches!(decide(&p, "POST", "/api/v2/spot/wallet/withdrawal", r#"{"coin":"BTC"}"#), Decision::Deny(m) if m.contains("rule 2"))
-        );
-    }
-}
+#[path = "rules_tests.rs"]
+mod tests;

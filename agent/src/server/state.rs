@@ -31,6 +31,8 @@ pub struct Held {
     pub forget_at: Option<u64>,
     /// SHA-256 of the sealed block it came from, to notice a rotation on reload.
     pub sealed_digest: [u8; 32],
+    /// What judging its requests needs, worked out from its sealed policy once.
+    pub plan: crate::policy::judge::Plan,
 }
 
 /// What `ssh-add -x` stored: a salted hash of the lock passphrase.

@@ -2,9 +2,12 @@
 //! raw MAC. Everything here is a pure function of its inputs; the server passes in the unsealed
 //! secret and the time.
 
+pub mod endpoints;
 pub mod exchanges;
 pub mod mac;
 pub mod preset;
+pub mod request;
+pub mod shape;
 pub mod time;
 
 pub use preset::{
@@ -65,6 +68,7 @@ pub fn sign(
         }
         .into());
     }
+    request::check(preset.id(), preset.shape(), request)?;
     let stamp_at = time.now_ms + preset.timestamp_lead_ms();
     let timestamp = time::stamp(
         preset.time_format(),

@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use super::shape::Shape;
+
 /// What a client asks to have signed. `query` is the raw query string without the leading `?`,
 /// exactly as it will be sent; `body` is the exact body bytes.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -130,7 +132,7 @@ pub enum PresetError {
     Method {
         exchange: &'static str,
         method: String,
-        allowed: &'static str,
+        allowed: String,
     },
     #[error("the {exchange} preset needs a passphrase; re-add the secret with --passphrase-file")]
     MissingPassphrase { exchange: &'static str },
@@ -157,23 +159,6 @@ pub enum PresetError {
     },
 }
 
-/// An endpoint a trading bot should never need (withdrawals, transfers, sub-accounts, API-key
-/// management): refused unless the secret's policy has a rule that allows it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DenyEntry {
-    /// `POST`, ..., or `*` for any method.
-    pub method: &'static str,
-    /// A path pattern (`*` within a segment, `**` across segments).
-    pub path: &'static str,
-    /// What the endpoint does, for the refusal message.
-    pub what: &'static str,
-}
-
-/// Shorthand for deny-list tables.
-pub const fn deny(method: &'static str, path: &'static str, what: &'static str) -> DenyEntry {
-    DenyEntry { method, path, what }
-}
-
 /// One exchange's signing rules.
 pub trait Preset: Sync + Send {
     /// The name users type (`--exchange bitget`).
@@ -188,10 +173,9 @@ pub trait Preset: Sync + Send {
     fn accepts_key(&self, algorithm: Option<KeyAlgorithm>) -> bool {
         algorithm.is_none()
     }
-    /// The endpoints refused by default (documented per exchange in docs/exchanges.md).
-    fn deny_list(&self) -> &'static [DenyEntry] {
-        &[]
-    }
+    /// Its requests: methods, where parameters go, what the signature covers, which parts lie
+    /// side by side in the signed string (checked before [`Preset::sign`] by `sign::sign`).
+    fn shape(&self) -> &'static Shape;
     /// Whether this exchange wants a nonce besides the timestamp.
     fn wants_nonce(&self) -> bool {
         false

@@ -77,12 +77,12 @@ def test_not_running() -> None:
 
 def test_sealed_not_found_sign_and_policy_errors(agent: Agent) -> None:
     with pytest.raises(SecretSealed) as info:
-        agent.sign("sealed-t", "GET", "/api/v2/x")
+        agent.sign("sealed-t", "GET", "/api/v2/spot/account/assets")
     assert info.value.code == "sealed" and "apisec unlock sealed-t" in info.value.message
     with pytest.raises(SecretNotFound):
-        agent.sign("no-such-secret", "GET", "/x")
+        agent.sign("no-such-secret", "GET", "/api/v2/spot/account/assets")
     with pytest.raises(SignError, match="PATCH"):
-        agent.sign("bitget-t", "PATCH", "/api/v2/x")
+        agent.sign("bitget-t", "PATCH", "/api/v2/spot/account/assets")
     with pytest.raises(PolicyRefused, match="raw MAC"):
         agent.mac("bitget-t", "hmac-sha256", b"data")
     # The connection stays usable after refusals.
@@ -91,7 +91,7 @@ def test_sealed_not_found_sign_and_policy_errors(agent: Agent) -> None:
 
 def test_oversized_request_is_refused_before_sending(agent: Agent) -> None:
     with pytest.raises(BadRequest, match="frame limit"):
-        agent.sign("bitget-t", "POST", "/api/v2/x", body=b"x" * 300_000)
+        agent.sign("bitget-t", "POST", "/api/v2/spot/account/assets", body=b"x" * 300_000)
     assert agent.status().pid > 0
 
 
@@ -103,8 +103,8 @@ def test_threads_share_one_agent(agent: Agent, creds: Dict[str, Any]) -> None:
         for j in range(15):
             ts = str(1700000000000 + i * 100 + j)
             q = f"n={i}-{j}"
-            r = agent.sign(c.name, "GET", "/api/v2/p", q, timestamp=ts)
-            if r.headers["ACCESS-SIGN"] != bitget_sign(c.secret, f"{ts}GET/api/v2/p?{q}"):
+            r = agent.sign(c.name, "GET", "/api/v2/spot/account/assets", q, timestamp=ts)
+            if r.headers["ACCESS-SIGN"] != bitget_sign(c.secret, f"{ts}GET/api/v2/spot/account/assets?{q}"):
                 failures.append(q)
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
@@ -137,7 +137,7 @@ def test_denied_unlock_and_progress(denying_env: AgentEnv) -> None:
         assert info.value.code == "denied"
         assert lines and lines[0].startswith("waiting for approval: unlock bg (bitget)")
         with pytest.raises(SecretSealed):
-            a.sign("bg", "GET", "/x")
+            a.sign("bg", "GET", "/api/v2/spot/account/assets")
 
 
 def test_reconnects_after_agent_restart(denying_env: AgentEnv) -> None:

@@ -29,7 +29,9 @@ CASES = [
     ("binance", "private_post_order",
      {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
       "quantity": "0.01", "price": "20000", "newClientOrderId": "apisec-test-1"}),
-    ("binance", "sapi_get_sub_account_list", {"email": "bot@example.com"}),
+    # A read whose mandatory email is also all that enabling a sub-account feature needs: the
+    # agent cannot tell the two apart (the residual of docs/threat-model.md), so it signs it.
+    ("binance", "sapiv3_get_sub_account_assets", {"email": "bot@example.com"}),
     ("okx", "private_get_account_balance", {"ccy": "BTC,ETH"}),
     ("okx", "private_post_trade_order",
      {"instId": "BTC-USDT", "tdMode": "cash", "side": "buy", "ordType": "limit",

@@ -52,14 +52,18 @@ impl NewEntry {
         allow_raw: bool,
     ) -> Result<Self, CliError> {
         store::check_name(name)?;
-        let (policy, settings) = match &args.policy {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
+        let policy_text = match &args.policy {
+            Some(path) => Some((
+                path,
+                std::fs::read_to_string(path).map_err(|e| {
                     CliError::new(format!("cannot read the policy {}: {e}", path.display()))
-                })?;
-                policy_file::parse(&text)
-                    .map_err(|e| CliError::new(format!("policy {}: {e}", path.display())))?
-            }
+                })?,
+            )),
+            None => None,
+        };
+        let (policy, settings) = match &policy_text {
+            Some((path, text)) => policy_file::parse(text)
+                .map_err(|e| CliError::new(format!("policy {}: {e}", path.display())))?,
             None => (Policy::standard(), EntrySettings::default()),
         };
         let expires = merge(args.expires.clone(), settings.expires, "expires")?;
@@ -68,6 +72,11 @@ impl NewEntry {
         let allow_raw =
             merge(allow_raw.then_some(true), settings.allow_raw, "allow-raw")?.unwrap_or(false);
         let preset = values::preset(exchange)?;
+        if let Some((path, text)) = &policy_text {
+            // What the exchange's signature covers decides what a rule may test.
+            policy_file::parse_for(text, preset.id(), preset.shape())
+                .map_err(|e| CliError::new(format!("policy {}: {e}", path.display())))?;
+        }
         let freshness =
             Freshness::parse(&freshness).map_err(|e| CliError::new(format!("--freshness: {e}")))?;
         let now = timefmt::unix_secs();

@@ -10,7 +10,8 @@ use crate::keys::KeyType;
 use crate::peer::PeerInfo;
 use crate::policy::admit::admit;
 use crate::policy::fields::request_fields;
-use crate::policy::rules::{self, Decision};
+use crate::policy::judge::judge;
+use crate::policy::rules::Decision;
 use crate::proto::{self, ErrorCode, ErrorReply};
 use crate::sign;
 use crate::timefmt::{unix_micros, unix_millis};
@@ -37,6 +38,15 @@ fn describe(method: &str, path: &str, query: &str, body: &[u8]) -> String {
         s.push_str(&format!(" (+{} more fields)", fields.len() - PROMPT_FIELDS));
     }
     s
+}
+
+fn http_request(request: &proto::SignRequest) -> sign::HttpRequest {
+    sign::HttpRequest {
+        method: request.method.clone(),
+        path: request.path.clone(),
+        query: request.query.clone(),
+        body: request.body.clone(),
+    }
 }
 
 fn body_digest(request: &proto::SignRequest) -> [u8; 32] {
@@ -100,25 +110,18 @@ pub async fn sign(
             ),
         )));
     }
-    let deny_list = sign::exchanges::by_id(&meta.exchange)
-        .map(|p| p.deny_list())
-        .unwrap_or(&[]);
-    // Parsing the body's fields costs more than the HMAC; only rules that test fields need it.
-    let fields = if meta.policy.rules.iter().any(|r| !r.fields.is_empty()) {
-        request_fields(&request.query, &request.body)
-            .map_err(|reason| refuse(ErrorReply::new(ErrorCode::Refused, reason.to_string())))?
-    } else {
-        Default::default()
-    };
-    let decision = rules::evaluate(
-        &meta.policy,
-        &request.name,
-        &meta.exchange,
-        deny_list,
-        &request.method,
-        &request.path,
-        &fields,
-    );
+    let preset = sign::exchanges::by_id(&meta.exchange).ok_or_else(|| {
+        refuse(ErrorReply::from(sign::SignError::UnknownExchange(
+            meta.exchange.clone(),
+        )))
+    })?;
+    let http = http_request(request);
+    // The canonical form first: the policy judges only requests the exchange reads one way.
+    sign::request::check(preset.id(), preset.shape(), &http)
+        .map_err(|e| refuse(sign::SignError::Preset(e).into()))?;
+    let verdict = judge(&meta.policy, &held.plan, &request.name, preset, &http)
+        .map_err(|e| refuse(ErrorReply::new(ErrorCode::Refused, e.to_string())))?;
+    let decision = verdict.decision;
     let approval = match decision {
         Decision::Allow => None,
         Decision::Deny(reason) => return Err(refuse(ErrorReply::new(ErrorCode::Refused, reason))),
@@ -221,12 +224,7 @@ fn compute_signature(
             .as_deref()
             .map(|s| s as &dyn sign::AsymmetricSigner),
     };
-    let http = sign::HttpRequest {
-        method: request.method.clone(),
-        path: request.path.clone(),
-        query: request.query.clone(),
-        body: request.body.clone(),
-    };
+    let http = http_request(request);
     let time = sign::TimeContext {
         client_timestamp: &request.timestamp,
         client_nonce: &request.nonce,

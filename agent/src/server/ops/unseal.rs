@@ -8,6 +8,8 @@ use sha2::{Digest, Sha256};
 
 use crate::envelope::TokenIdentity;
 use crate::keys::{KeyType, SoftKey};
+use crate::policy::coverage;
+use crate::policy::judge::Plan;
 use crate::proto::{ErrorCode, ErrorReply};
 use crate::sign;
 use crate::store::{self, Unsealed};
@@ -29,11 +31,13 @@ pub async fn unseal_held(
         .await
         .map_err(|_| ErrorReply::new(ErrorCode::Internal, "the unseal task failed"))??;
     let (unsealed, signer) = signer_for(agent, unsealed)?;
+    let plan = plan_for(&unsealed)?;
     Ok(Held {
         unsealed,
         signer,
         forget_at,
         sealed_digest,
+        plan,
     })
 }
 
@@ -51,6 +55,28 @@ fn unseal_file_inner(agent: &Agent, file: &store::EntryFile) -> Result<Unsealed,
 }
 
 type Signer = Box<dyn sign::AsymmetricSigner + Send + Sync>;
+
+/// Checks the sealed policy against its exchange (a field rule sealed before the agent knew
+/// which fields an exchange signs is refused here, with the remedy) and plans its judging.
+fn plan_for(unsealed: &Unsealed) -> Result<Plan, ErrorReply> {
+    let meta = &unsealed.meta;
+    let Some(preset) = sign::exchanges::by_id(&meta.exchange) else {
+        return Ok(Plan::default());
+    };
+    if let Err((i, why)) = coverage::check(&meta.policy, preset.id(), preset.shape()) {
+        return Err(ErrorReply::new(
+            ErrorCode::BadEntry,
+            format!(
+                "store entry {:?}: rule {} of its policy: {why}; add the secret again with a \
+                 policy that tests only what {} signs (docs/policy.md)",
+                meta.name,
+                i + 1,
+                preset.id()
+            ),
+        ));
+    }
+    Ok(Plan::new(&meta.policy, preset))
+}
 
 /// Builds the signer an asymmetric key needs; HMAC secrets need none.
 fn signer_for(

@@ -7,13 +7,15 @@
 //! id travels in `X-MBX-APIKEY`.
 //!
 //! The agent appends `timestamp` and then `signature` to the query, so the signature covers the
-//! timestamp the agent chose.
+//! timestamp the agent chose. A query that starts with an empty `timestamp=` asks for the stamp
+//! in that place instead (Binance takes the parameters in any order; ccxt puts the timestamp
+//! first, and its adapter asks for the same string).
 //!
 //! Ed25519 API keys (same page, "SIGNED Endpoint Example for POST /api/v3/order - Ed25519 Keys"):
 //! the signature is base64(Ed25519(totalParams)), percent-encoded in the query.
 
-use super::common::{b64, check_request, hmac_sha256, percent_encode};
-use crate::sign::preset::{deny, DenyEntry};
+use super::common::{b64, hmac_sha256, percent_encode};
+use crate::sign::shape::{Body, Covers, Query, Shape, STANDARD_METHODS};
 use crate::sign::{
     Credentials, HttpRequest, KeyAlgorithm, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -22,37 +24,19 @@ pub struct Binance;
 
 const ID: &str = "binance";
 
-/// Refused by default (docs/exchanges.md lists the sources).
-const DENY: &[DenyEntry] = &[
-    deny("POST", "/sapi/v1/capital/withdraw/apply", "withdrawal"),
-    deny("POST", "/sapi/v1/asset/transfer", "transfer"),
-    deny("POST", "/sapi/v1/sub-account/universalTransfer", "transfer"),
-    deny(
-        "POST",
-        "/sapi/v1/sub-account/transfer/subToMaster",
-        "transfer",
-    ),
-    deny("POST", "/sapi/v1/sub-account/transfer/subToSub", "transfer"),
-    deny(
-        "POST",
-        "/sapi/v1/sub-account/virtualSubAccount",
-        "sub-account",
-    ),
-    deny(
-        "POST",
-        "/sapi/v1/sub-account/subAccountApi/ipRestriction",
-        "API-key management",
-    ),
-    deny(
-        "*",
-        "/sapi/v1/sub-account/apiRestrictions/**",
-        "API-key management",
-    ),
-];
+/// `totalParams` (query, then body): no method, no path.
+const SHAPE: Shape = Shape {
+    methods: STANDARD_METHODS,
+    path_prefixes: &["/api/", "/sapi/", "/fapi/", "/dapi/", "/papi/", "/eapi/"],
+    query: Query::Any,
+    body: Body::Form,
+    covers: Covers::Parameters,
+    adjacent: &[],
+};
 
 impl Preset for Binance {
-    fn deny_list(&self) -> &'static [DenyEntry] {
-        DENY
+    fn shape(&self) -> &'static Shape {
+        &SHAPE
     }
 
     fn id(&self) -> &'static str {
@@ -73,28 +57,34 @@ impl Preset for Binance {
         credentials: &Credentials<'_>,
         stamp: &Stamp,
     ) -> Result<Signed, PresetError> {
-        check_request(ID, &request.method, &request.path, &request.query)?;
+        // An empty `timestamp=` first in the query is where the client wants the stamp.
+        let (stamp_first, rest) = match request.query.strip_prefix("timestamp=") {
+            Some("") => (true, ""),
+            Some(rest) if rest.starts_with('&') => (true, &rest[1..]),
+            _ => (false, request.query.as_str()),
+        };
         let stamped_by_client = |part: &[u8]| {
             std::str::from_utf8(part).is_ok_and(|s| {
                 s.split('&')
                     .any(|kv| kv.starts_with("timestamp=") || kv.starts_with("signature="))
             })
         };
-        if stamped_by_client(request.query.as_bytes()) || stamped_by_client(&request.body) {
+        if stamped_by_client(rest.as_bytes()) || stamped_by_client(&request.body) {
             return Err(PresetError::BadRequest {
                 exchange: ID,
                 reason:
                     "the request already carries timestamp= or signature=; the agent adds both \
-                         (pass a client timestamp with --timestamp instead)"
+                     (an empty timestamp= first in the query says where; pass a client \
+                     timestamp with --timestamp)"
                         .into(),
             });
         }
-        let mut query = request.query.clone();
-        if !query.is_empty() {
-            query.push('&');
-        }
-        query.push_str("timestamp=");
-        query.push_str(&stamp.timestamp);
+        let stamp_param = format!("timestamp={}", stamp.timestamp);
+        let mut query = match (stamp_first, rest.is_empty()) {
+            (true, true) | (false, true) => stamp_param,
+            (true, false) => format!("{stamp_param}&{rest}"),
+            (false, false) => format!("{rest}&{stamp_param}"),
+        };
         let signature = match credentials.signer {
             None => hex::encode(hmac_sha256(
                 credentials.secret,

@@ -5,31 +5,33 @@
 //! (https://docs.bitfinex.com/docs/rest-auth).
 
 use super::common::*;
-use crate::sign::preset::{deny, DenyEntry};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
+use crate::sign::shape::{Body, Covers, Query, Shape, Slot};
 
 const EX: &str = "bitfinex";
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Bitfinex;
 
-/// Refused by default (docs/exchanges.md lists the sources).
-const DENY: &[DenyEntry] = &[
-    deny("POST", "/v2/auth/w/withdraw", "withdrawal"),
-    deny(
-        "POST",
-        "/v2/auth/w/ext/wallets/withdrawals/request",
-        "withdrawal",
-    ),
-    deny("POST", "/v2/auth/w/transfer", "transfer"),
-    deny("POST", "/v2/auth/w/token", "API-key management"),
-];
+/// `/api + path + nonce + body`: the path meets the agent's nonce, the nonce the body.
+const SHAPE: Shape = Shape {
+    methods: &["POST"],
+    path_prefixes: &["/v2/auth/"],
+    query: Query::Never,
+    body: Body::Json,
+    covers: Covers::Endpoint {
+        query: false,
+        body: true,
+        host: false,
+    },
+    adjacent: &[Slot::Path, Slot::Number, Slot::Body],
+};
 
 impl Preset for Bitfinex {
-    fn deny_list(&self) -> &'static [DenyEntry] {
-        DENY
+    fn shape(&self) -> &'static Shape {
+        &SHAPE
     }
 
     fn id(&self) -> &'static str {
@@ -48,18 +50,6 @@ impl Preset for Bitfinex {
     }
     fn sign(&self, r: &HttpRequest, c: &Credentials<'_>, s: &Stamp) -> Result<Signed, PresetError> {
         // All authenticated v2 endpoints are POST.
-        check_method(EX, &r.method, &["POST"], "POST")?;
-        check_path(EX, &r.path)?;
-        if !r.path.starts_with("/v2/auth/") {
-            return Err(bad(
-                EX,
-                format!(
-                    "path {:?} is not an authenticated v2 endpoint (/v2/auth/...)",
-                    r.path
-                ),
-            ));
-        }
-        check_query(EX, &r.query)?;
         header_safe(EX, "api key", c.api_key)?;
         nonempty_secret(EX, c.secret)?;
         let nonce = stamped_nonce(EX, s.nonce.as_deref(), true)?;

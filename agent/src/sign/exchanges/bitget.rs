@@ -6,53 +6,32 @@
 //! timestamp in milliseconds, sent with `ACCESS-KEY`, `ACCESS-TIMESTAMP`, `ACCESS-PASSPHRASE`.
 //! Bitget publishes no example vector.
 
-use super::common::{b64, check_request, hmac_sha256, passphrase};
-use crate::sign::preset::{deny, DenyEntry};
+use super::common::{b64, hmac_sha256, passphrase};
+use crate::sign::shape::{Body, Covers, Query, Shape, Slot, STANDARD_METHODS};
 use crate::sign::{Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat};
 
 pub struct Bitget;
 
 const ID: &str = "bitget";
 
-/// Refused by default (docs/exchanges.md lists the sources).
-const DENY: &[DenyEntry] = &[
-    deny("POST", "/api/v2/spot/wallet/withdrawal", "withdrawal"),
-    deny(
-        "POST",
-        "/api/v2/spot/wallet/cancel-withdrawal",
-        "withdrawal",
-    ),
-    deny("POST", "/api/v2/spot/wallet/transfer", "transfer"),
-    deny(
-        "POST",
-        "/api/v2/spot/wallet/subaccount-transfer",
-        "transfer",
-    ),
-    deny(
-        "POST",
-        "/api/v2/user/create-virtual-subaccount",
-        "sub-account",
-    ),
-    deny(
-        "POST",
-        "/api/v2/user/modify-virtual-subaccount",
-        "sub-account",
-    ),
-    deny(
-        "POST",
-        "/api/v2/user/create-virtual-subaccount-apikey",
-        "API-key management",
-    ),
-    deny(
-        "POST",
-        "/api/v2/user/modify-virtual-subaccount-apikey",
-        "API-key management",
-    ),
-];
+/// `timestamp + METHOD + path ["?" + query] + body`: the path, the query and the body meet with
+/// nothing between them.
+const SHAPE: Shape = Shape {
+    methods: STANDARD_METHODS,
+    path_prefixes: &["/api/"],
+    query: Query::Any,
+    body: Body::Json,
+    covers: Covers::Endpoint {
+        query: true,
+        body: true,
+        host: false,
+    },
+    adjacent: &[Slot::Path, Slot::QueryWithMark, Slot::Body],
+};
 
 impl Preset for Bitget {
-    fn deny_list(&self) -> &'static [DenyEntry] {
-        DENY
+    fn shape(&self) -> &'static Shape {
+        &SHAPE
     }
 
     fn id(&self) -> &'static str {
@@ -73,7 +52,6 @@ impl Preset for Bitget {
         credentials: &Credentials<'_>,
         stamp: &Stamp,
     ) -> Result<Signed, PresetError> {
-        check_request(ID, &request.method, &request.path, &request.query)?;
         let method = request.method.as_str();
         let passphrase = passphrase(ID, credentials.passphrase)?;
         let query_part = if request.query.is_empty() {
@@ -151,22 +129,23 @@ mod tests {
 
     #[test]
     fn missing_passphrase_and_unknown_method_are_clear_errors() {
+        use crate::sign::exchanges::common::test_support::SignChecked;
         let req = HttpRequest {
             method: "PATCH".into(),
-            path: "/api/v2/x".into(),
+            path: "/api/v2/spot/account/assets".into(),
             ..Default::default()
         };
         let stamp = Stamp {
             timestamp: "1".into(),
             nonce: None,
         };
-        let err = Bitget.sign(&req, &creds(), &stamp).unwrap_err();
+        let err = Bitget.sign_checked(&req, &creds(), &stamp).unwrap_err();
         assert!(err.to_string().contains("PATCH"), "{err}");
         let mut c = creds();
         c.passphrase = None;
         let req = HttpRequest {
             method: "GET".into(),
-            path: "/api/v2/x".into(),
+            path: "/api/v2/spot/account/assets".into(),
             ..Default::default()
         };
         let err = Bitget.sign(&req, &c, &stamp).unwrap_err();

@@ -4,30 +4,33 @@
 //! sample calculation" (https://www.bitmex.com/app/apiKeysUsage).
 
 use super::common::*;
-use crate::sign::preset::{deny, DenyEntry};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
+use crate::sign::shape::{Body, Covers, Query, Shape, Slot, STANDARD_METHODS};
 
 const EX: &str = "bitmex";
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Bitmex;
 
-/// Refused by default (docs/exchanges.md lists the sources).
-const DENY: &[DenyEntry] = &[
-    deny("POST", "/api/v1/user/requestWithdrawal", "withdrawal"),
-    deny("POST", "/api/v1/user/cancelWithdrawal", "withdrawal"),
-    deny("POST", "/api/v1/user/confirmWithdrawal", "withdrawal"),
-    deny("POST", "/api/v1/user/walletTransfer", "transfer"),
-    deny("POST", "/api/v1/user/addSubaccount", "sub-account"),
-    deny("POST", "/api/v1/user/updateSubaccount", "sub-account"),
-    deny("POST", "/api/v1/address", "withdrawal"),
-];
+/// `METHOD + path ["?" + query] + expires + body`: the query (or path) meets the agent's expiry, the expiry the body.
+const SHAPE: Shape = Shape {
+    methods: STANDARD_METHODS,
+    path_prefixes: &["/api/v1/"],
+    query: Query::Any,
+    body: Body::Json,
+    covers: Covers::Endpoint {
+        query: true,
+        body: true,
+        host: false,
+    },
+    adjacent: &[Slot::Path, Slot::QueryWithMark, Slot::Number, Slot::Body],
+};
 
 impl Preset for Bitmex {
-    fn deny_list(&self) -> &'static [DenyEntry] {
-        DENY
+    fn shape(&self) -> &'static Shape {
+        &SHAPE
     }
 
     fn id(&self) -> &'static str {
@@ -48,14 +51,6 @@ impl Preset for Bitmex {
         nonempty_secret(EX, secret)
     }
     fn sign(&self, r: &HttpRequest, c: &Credentials<'_>, s: &Stamp) -> Result<Signed, PresetError> {
-        check_method(
-            EX,
-            &r.method,
-            &["GET", "POST", "PUT", "DELETE"],
-            "GET, POST, PUT, DELETE",
-        )?;
-        check_path(EX, &r.path)?;
-        check_query(EX, &r.query)?;
         check_timestamp(EX, self.time_format(), &s.timestamp)?;
         header_safe(EX, "api key", c.api_key)?;
         nonempty_secret(EX, c.secret)?;

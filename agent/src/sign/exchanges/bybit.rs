@@ -5,10 +5,10 @@
 //! (https://bybit-exchange.github.io/docs/v5/guide#authentication).
 
 use super::common::*;
-use crate::sign::preset::{deny, DenyEntry};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
+use crate::sign::shape::{Body, Covers, Query, Shape};
 
 const EX: &str = "bybit";
 
@@ -19,32 +19,19 @@ pub const RECV_WINDOW: &str = "5000";
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Bybit;
 
-/// Refused by default (docs/exchanges.md lists the sources).
-const DENY: &[DenyEntry] = &[
-    deny("POST", "/v5/asset/withdraw/create", "withdrawal"),
-    deny("POST", "/v5/asset/withdraw/cancel", "withdrawal"),
-    deny("POST", "/v5/asset/transfer/inter-transfer", "transfer"),
-    deny("POST", "/v5/asset/transfer/universal-transfer", "transfer"),
-    deny(
-        "POST",
-        "/v5/asset/transfer/save-transfer-sub-member",
-        "transfer",
-    ),
-    deny("POST", "/v5/user/create-sub-member", "sub-account"),
-    deny("POST", "/v5/user/frozen-sub-member", "sub-account"),
-    deny("POST", "/v5/user/del-submember", "sub-account"),
-    deny("POST", "/v5/user/create-sub-api", "API-key management"),
-    deny("POST", "/v5/user/update-api", "API-key management"),
-    deny("POST", "/v5/user/update-sub-api", "API-key management"),
-    deny("POST", "/v5/user/delete-api", "API-key management"),
-    deny("POST", "/v5/user/delete-sub-api", "API-key management"),
-    deny("POST", "/asset/v3/private/withdraw/**", "withdrawal"),
-    deny("POST", "/asset/v3/private/transfer/**", "transfer"),
-];
+/// `timestamp + key + recvWindow + payload` (a GET's query, a POST's body): no method, no path.
+const SHAPE: Shape = Shape {
+    methods: &["GET", "POST"],
+    path_prefixes: &[],
+    query: Query::ReadOnly,
+    body: Body::Json,
+    covers: Covers::Payload,
+    adjacent: &[],
+};
 
 impl Preset for Bybit {
-    fn deny_list(&self) -> &'static [DenyEntry] {
-        DENY
+    fn shape(&self) -> &'static Shape {
+        &SHAPE
     }
 
     fn id(&self) -> &'static str {
@@ -65,17 +52,11 @@ impl Preset for Bybit {
         Ok(())
     }
     fn sign(&self, r: &HttpRequest, c: &Credentials<'_>, s: &Stamp) -> Result<Signed, PresetError> {
-        check_method(EX, &r.method, &["GET", "POST"], "GET, POST")?;
-        check_path(EX, &r.path)?;
-        check_query(EX, &r.query)?;
         check_timestamp(EX, self.time_format(), &s.timestamp)?;
         header_safe(EX, "api key", c.api_key)?;
         self.check_secret(c.secret)?;
         // GET signs the query string, POST signs the raw JSON body; never both.
         let payload: &[u8] = if r.method == "GET" {
-            if !r.body.is_empty() {
-                return Err(bad(EX, "a GET request must not have a body"));
-            }
             r.query.as_bytes()
         } else {
             &r.body

@@ -11,8 +11,7 @@
 
 use base64::Engine;
 
-use super::common::check_request;
-use crate::sign::preset::{deny, DenyEntry};
+use crate::sign::shape::{Body, Covers, Query, Shape, STANDARD_METHODS};
 use crate::sign::{
     Credentials, HttpRequest, KeyAlgorithm, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -29,19 +28,23 @@ fn b64url(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Refused by default (docs/exchanges.md lists the sources).
-const DENY: &[DenyEntry] = &[
-    deny("POST", "/v2/accounts/*/transactions", "withdrawal"),
-    deny(
-        "POST",
-        "/api/v3/brokerage/portfolios/move_funds",
-        "transfer",
-    ),
-];
+/// A JWT whose `uri` claim is `METHOD host/path`: neither the query nor the body is signed.
+const SHAPE: Shape = Shape {
+    methods: STANDARD_METHODS,
+    path_prefixes: &["/api/v3/brokerage/", "/v2/"],
+    query: Query::Any,
+    body: Body::Json,
+    covers: Covers::Endpoint {
+        query: false,
+        body: false,
+        host: true,
+    },
+    adjacent: &[],
+};
 
 impl Preset for CoinbaseAdvanced {
-    fn deny_list(&self) -> &'static [DenyEntry] {
-        DENY
+    fn shape(&self) -> &'static Shape {
+        &SHAPE
     }
 
     fn id(&self) -> &'static str {
@@ -66,7 +69,6 @@ impl Preset for CoinbaseAdvanced {
         credentials: &Credentials<'_>,
         stamp: &Stamp,
     ) -> Result<Signed, PresetError> {
-        check_request(ID, &request.method, &request.path, &request.query)?;
         let method = request.method.as_str();
         let signer = credentials.signer.ok_or(PresetError::KeyKind {
             exchange: ID,

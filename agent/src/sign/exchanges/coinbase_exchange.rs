@@ -4,10 +4,10 @@
 //! (https://docs.cdp.coinbase.com/exchange/rest-api/authentication).
 
 use super::common::*;
-use crate::sign::preset::{deny, DenyEntry};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
+use crate::sign::shape::{Body, Covers, Query, Shape, Slot, STANDARD_METHODS};
 
 const EX: &str = "coinbase-exchange";
 const SECRET_FORM: &str = "Coinbase Exchange secrets are base64 (as shown when the key was created); this one does not decode";
@@ -15,21 +15,23 @@ const SECRET_FORM: &str = "Coinbase Exchange secrets are base64 (as shown when t
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CoinbaseExchange;
 
-/// Refused by default (docs/exchanges.md lists the sources).
-const DENY: &[DenyEntry] = &[
-    deny("POST", "/withdrawals/*", "withdrawal"),
-    deny("POST", "/profiles/transfer", "transfer"),
-    deny("POST", "/profiles/margin-transfer", "transfer"),
-    deny("POST", "/profiles", "sub-account"),
-    deny("PUT", "/profiles/*/deactivate", "sub-account"),
-    deny("*", "/address-book", "withdrawal"),
-    deny("*", "/address-book/*", "withdrawal"),
-    deny("POST", "/coinbase-accounts/*/addresses", "withdrawal"),
-];
+/// `timestamp + METHOD + requestPath ["?" + query] + body`: path, query and body meet.
+const SHAPE: Shape = Shape {
+    methods: STANDARD_METHODS,
+    path_prefixes: &[],
+    query: Query::Any,
+    body: Body::Json,
+    covers: Covers::Endpoint {
+        query: true,
+        body: true,
+        host: false,
+    },
+    adjacent: &[Slot::Path, Slot::QueryWithMark, Slot::Body],
+};
 
 impl Preset for CoinbaseExchange {
-    fn deny_list(&self) -> &'static [DenyEntry] {
-        DENY
+    fn shape(&self) -> &'static Shape {
+        &SHAPE
     }
 
     fn id(&self) -> &'static str {
@@ -45,14 +47,6 @@ impl Preset for CoinbaseExchange {
         base64_secret(EX, secret, SECRET_FORM).map(drop)
     }
     fn sign(&self, r: &HttpRequest, c: &Credentials<'_>, s: &Stamp) -> Result<Signed, PresetError> {
-        check_method(
-            EX,
-            &r.method,
-            &["GET", "POST", "PUT", "DELETE"],
-            "GET, POST, PUT, DELETE",
-        )?;
-        check_path(EX, &r.path)?;
-        check_query(EX, &r.query)?;
         check_timestamp(EX, self.time_format(), &s.timestamp)?;
         header_safe(EX, "api key", c.api_key)?;
         let key = base64_secret(EX, c.secret, SECRET_FORM)?;

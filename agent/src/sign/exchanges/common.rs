@@ -9,26 +9,6 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use crate::sign::preset::{PresetError, TimeFormat};
 
-/// Returns the method if it is one of `allowed`. Only upper case is accepted because every
-/// exchange here puts the method into the prehash verbatim, so `get` would sign differently
-/// from what an HTTP library sends.
-pub(crate) fn check_method(
-    exchange: &'static str,
-    method: &str,
-    allowed: &'static [&'static str],
-    allowed_text: &'static str,
-) -> Result<(), PresetError> {
-    if allowed.contains(&method) {
-        Ok(())
-    } else {
-        Err(PresetError::Method {
-            exchange,
-            method: method.to_string(),
-            allowed: allowed_text,
-        })
-    }
-}
-
 pub(crate) fn bad(exchange: &'static str, reason: impl Into<String>) -> PresetError {
     PresetError::BadRequest {
         exchange,
@@ -235,58 +215,6 @@ pub(crate) fn path_and_query(path: &str, query: &str) -> String {
     }
 }
 
-/// The methods most presets accept, and how errors name them.
-pub(crate) const STANDARD_METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE"];
-pub(crate) const STANDARD_METHODS_TEXT: &str = "GET, POST, PUT, DELETE";
-
-/// The method, path and query checks most presets start with.
-pub(crate) fn check_request(
-    exchange: &'static str,
-    method: &str,
-    path: &str,
-    query: &str,
-) -> Result<(), PresetError> {
-    check_method(exchange, method, STANDARD_METHODS, STANDARD_METHODS_TEXT)?;
-    check_path(exchange, path)?;
-    check_query(exchange, query)
-}
-
-/// Paths are signed verbatim, so they must be absolute and may not carry their own query.
-pub(crate) fn check_path(exchange: &'static str, path: &str) -> Result<(), PresetError> {
-    if !path.starts_with('/') {
-        return Err(bad(exchange, format!("path {path:?} must start with '/'")));
-    }
-    if path.contains('?') || path.contains('#') {
-        return Err(bad(
-            exchange,
-            format!("path {path:?} must not contain '?' or '#'; put the query in the query field"),
-        ));
-    }
-    if path.chars().any(|c| c.is_control() || c == ' ') {
-        return Err(bad(
-            exchange,
-            "the path contains spaces or control characters",
-        ));
-    }
-    Ok(())
-}
-
-pub(crate) fn check_query(exchange: &'static str, query: &str) -> Result<(), PresetError> {
-    if query.starts_with('?') {
-        return Err(bad(exchange, "the query must not start with '?'"));
-    }
-    if query
-        .chars()
-        .any(|c| c.is_control() || c == ' ' || c == '#')
-    {
-        return Err(bad(
-            exchange,
-            "the query contains spaces, '#' or control characters; send it percent-encoded",
-        ));
-    }
-    Ok(())
-}
-
 /// Splits `a=1&b=2` into pairs, refusing empty keys so a malformed form is caught before it is
 /// signed rather than rejected by the exchange with a vaguer message.
 pub(crate) fn form_pairs<'a>(
@@ -327,7 +255,29 @@ pub(crate) fn headers(pairs: &[(&'static str, &str)]) -> Vec<(&'static str, Stri
 
 #[cfg(test)]
 pub(crate) mod test_support {
-    use crate::sign::preset::{Credentials, HttpRequest, Stamp};
+    use crate::sign::preset::{Credentials, HttpRequest, Preset, PresetError, Signed, Stamp};
+
+    /// A preset's signing after the canonical checks, as `sign::sign` runs them.
+    pub trait SignChecked {
+        fn sign_checked(
+            &self,
+            r: &HttpRequest,
+            c: &Credentials<'_>,
+            s: &Stamp,
+        ) -> Result<Signed, PresetError>;
+    }
+
+    impl<P: Preset + ?Sized> SignChecked for P {
+        fn sign_checked(
+            &self,
+            r: &HttpRequest,
+            c: &Credentials<'_>,
+            s: &Stamp,
+        ) -> Result<Signed, PresetError> {
+            crate::sign::request::check(self.id(), self.shape(), r)?;
+            self.sign(r, c, s)
+        }
+    }
 
     pub fn req(method: &str, path: &str, query: &str, body: &str) -> HttpRequest {
         HttpRequest {

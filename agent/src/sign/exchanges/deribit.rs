@@ -4,89 +4,33 @@
 //! deri-hmac-sha256" (https://docs.deribit.com/#authentication).
 
 use super::common::*;
-use crate::sign::preset::{deny, DenyEntry};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
+use crate::sign::shape::{Body, Covers, Query, Shape};
 
 const EX: &str = "deribit";
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Deribit;
 
-/// Refused by default (docs/exchanges.md lists the sources).
-const DENY: &[DenyEntry] = &[
-    deny("*", "/api/v2/private/withdraw", "withdrawal"),
-    deny("*", "/api/v2/private/cancel_withdrawal", "withdrawal"),
-    deny(
-        "*",
-        "/api/v2/private/submit_transfer_to_subaccount",
-        "transfer",
-    ),
-    deny("*", "/api/v2/private/submit_transfer_to_user", "transfer"),
-    deny(
-        "*",
-        "/api/v2/private/submit_transfer_between_subaccounts",
-        "transfer",
-    ),
-    deny("*", "/api/v2/private/cancel_transfer_by_id", "transfer"),
-    deny("*", "/api/v2/private/add_to_address_book", "withdrawal"),
-    deny("*", "/api/v2/private/update_in_address_book", "withdrawal"),
-    deny(
-        "*",
-        "/api/v2/private/remove_from_address_book",
-        "withdrawal",
-    ),
-    deny("*", "/api/v2/private/create_subaccount", "sub-account"),
-    deny("*", "/api/v2/private/remove_subaccount", "sub-account"),
-    deny("*", "/api/v2/private/change_subaccount_name", "sub-account"),
-    deny(
-        "*",
-        "/api/v2/private/set_email_for_subaccount",
-        "sub-account",
-    ),
-    deny(
-        "*",
-        "/api/v2/private/set_password_for_subaccount",
-        "sub-account",
-    ),
-    deny(
-        "*",
-        "/api/v2/private/toggle_subaccount_login",
-        "sub-account",
-    ),
-    deny(
-        "*",
-        "/api/v2/private/disable_tfa_for_subaccount",
-        "sub-account",
-    ),
-    deny("*", "/api/v2/private/create_api_key", "API-key management"),
-    deny("*", "/api/v2/private/edit_api_key", "API-key management"),
-    deny("*", "/api/v2/private/remove_api_key", "API-key management"),
-    deny("*", "/api/v2/private/reset_api_key", "API-key management"),
-    deny("*", "/api/v2/private/enable_api_key", "API-key management"),
-    deny("*", "/api/v2/private/disable_api_key", "API-key management"),
-    deny(
-        "*",
-        "/api/v2/private/change_scope_in_api_key",
-        "API-key management",
-    ),
-    deny(
-        "*",
-        "/api/v2/private/change_api_key_name",
-        "API-key management",
-    ),
-    deny(
-        "*",
-        "/api/v2/private/set_api_key_as_default",
-        "API-key management",
-    ),
-    deny("*", "/api/v2/private/list_api_keys", "API-key management"),
-];
+/// `ts\nnonce\nMETHOD\nURI\nbody\n`: every part on its own line.
+const SHAPE: Shape = Shape {
+    methods: &["GET", "POST"],
+    path_prefixes: &["/api/v2/"],
+    query: Query::Any,
+    body: Body::Json,
+    covers: Covers::Endpoint {
+        query: true,
+        body: true,
+        host: false,
+    },
+    adjacent: &[],
+};
 
 impl Preset for Deribit {
-    fn deny_list(&self) -> &'static [DenyEntry] {
-        DENY
+    fn shape(&self) -> &'static Shape {
+        &SHAPE
     }
 
     fn id(&self) -> &'static str {
@@ -103,9 +47,6 @@ impl Preset for Deribit {
         nonempty_secret(EX, secret)
     }
     fn sign(&self, r: &HttpRequest, c: &Credentials<'_>, s: &Stamp) -> Result<Signed, PresetError> {
-        check_method(EX, &r.method, &["GET", "POST"], "GET, POST")?;
-        check_path(EX, &r.path)?;
-        check_query(EX, &r.query)?;
         check_timestamp(EX, self.time_format(), &s.timestamp)?;
         header_safe(EX, "client id", c.api_key)?;
         // The id sits inside a comma-separated header value; a comma or '=' would let it forge

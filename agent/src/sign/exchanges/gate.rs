@@ -4,43 +4,33 @@
 //! (https://www.gate.io/docs/developers/apiv4/en/#api-signature-string-generation).
 
 use super::common::*;
-use crate::sign::preset::{deny, DenyEntry};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
+use crate::sign::shape::{Body, Covers, Query, Shape};
 
 const EX: &str = "gate";
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Gate;
 
-/// Refused by default (docs/exchanges.md lists the sources).
-const DENY: &[DenyEntry] = &[
-    deny("POST", "/api/v4/withdrawals", "withdrawal"),
-    deny("DELETE", "/api/v4/withdrawals/*", "withdrawal"),
-    deny("POST", "/api/v4/withdrawals/push", "withdrawal"),
-    deny("POST", "/api/v4/wallet/transfers", "transfer"),
-    deny("POST", "/api/v4/wallet/sub_account_transfers", "transfer"),
-    deny(
-        "POST",
-        "/api/v4/wallet/sub_account_to_sub_account",
-        "transfer",
-    ),
-    deny("POST", "/api/v4/sub_accounts", "sub-account"),
-    deny("POST", "/api/v4/sub_accounts/*/lock", "sub-account"),
-    deny("POST", "/api/v4/sub_accounts/*/unlock", "sub-account"),
-    deny("POST", "/api/v4/sub_accounts/*/keys", "API-key management"),
-    deny("PUT", "/api/v4/sub_accounts/*/keys/*", "API-key management"),
-    deny(
-        "DELETE",
-        "/api/v4/sub_accounts/*/keys/*",
-        "API-key management",
-    ),
-];
+/// `METHOD\npath\nquery\nSHA512(body)\ntimestamp`: every part on its own line, the body hashed.
+const SHAPE: Shape = Shape {
+    methods: &["GET", "POST", "PUT", "PATCH", "DELETE"],
+    path_prefixes: &["/api/v4/"],
+    query: Query::Any,
+    body: Body::Json,
+    covers: Covers::Endpoint {
+        query: true,
+        body: true,
+        host: false,
+    },
+    adjacent: &[],
+};
 
 impl Preset for Gate {
-    fn deny_list(&self) -> &'static [DenyEntry] {
-        DENY
+    fn shape(&self) -> &'static Shape {
+        &SHAPE
     }
 
     fn id(&self) -> &'static str {
@@ -53,20 +43,6 @@ impl Preset for Gate {
         nonempty_secret(EX, secret)
     }
     fn sign(&self, r: &HttpRequest, c: &Credentials<'_>, s: &Stamp) -> Result<Signed, PresetError> {
-        check_method(
-            EX,
-            &r.method,
-            &["GET", "POST", "PUT", "PATCH", "DELETE"],
-            "GET, POST, PUT, PATCH, DELETE",
-        )?;
-        check_path(EX, &r.path)?;
-        if !r.path.starts_with("/api/v4/") {
-            return Err(bad(
-                EX,
-                format!("path {:?} is not an API v4 path (/api/v4/...)", r.path),
-            ));
-        }
-        check_query(EX, &r.query)?;
         check_timestamp(EX, self.time_format(), &s.timestamp)?;
         header_safe(EX, "api key", c.api_key)?;
         nonempty_secret(EX, c.secret)?;

@@ -8,10 +8,10 @@
 //! api.htx.com) would be rejected by the exchange; see exchanges.md.
 
 use super::common::*;
-use crate::sign::preset::{deny, DenyEntry};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
+use crate::sign::shape::{Body, Covers, Query, Shape};
 
 const EX: &str = "htx";
 
@@ -46,43 +46,23 @@ fn htx_timestamp(ts: &str) -> Result<&str, PresetError> {
     }
 }
 
-/// Refused by default (docs/exchanges.md lists the sources).
-const DENY: &[DenyEntry] = &[
-    deny("POST", "/v1/dw/withdraw/api/create", "withdrawal"),
-    deny("POST", "/v1/dw/withdraw-virtual/*/cancel", "withdrawal"),
-    deny("POST", "/v1/account/transfer", "transfer"),
-    deny("POST", "/v2/account/transfer", "transfer"),
-    deny("POST", "/v1/futures/transfer", "transfer"),
-    deny("POST", "/v2/point/transfer", "transfer"),
-    deny("POST", "/v5/account/universal_transfer", "transfer"),
-    deny("POST", "/v1/dw/transfer-in/margin", "transfer"),
-    deny("POST", "/v1/dw/transfer-out/margin", "transfer"),
-    deny("POST", "/v1/cross-margin/transfer-in", "transfer"),
-    deny("POST", "/v1/cross-margin/transfer-out", "transfer"),
-    deny("POST", "/v1/subuser/transfer", "transfer"),
-    deny("POST", "/v2/sub-user/creation", "sub-account"),
-    deny("POST", "/v2/sub-user/management", "sub-account"),
-    deny("POST", "/v2/sub-user/transferability", "sub-account"),
-    deny(
-        "POST",
-        "/v2/sub-user/api-key-generation",
-        "API-key management",
-    ),
-    deny(
-        "POST",
-        "/v2/sub-user/api-key-modification",
-        "API-key management",
-    ),
-    deny(
-        "POST",
-        "/v2/sub-user/api-key-deletion",
-        "API-key management",
-    ),
-];
+/// `METHOD\nhost\npath\nsorted query`: the body of a POST is not signed.
+const SHAPE: Shape = Shape {
+    methods: &["GET", "POST"],
+    path_prefixes: &[],
+    query: Query::Any,
+    body: Body::Json,
+    covers: Covers::Endpoint {
+        query: true,
+        body: false,
+        host: true,
+    },
+    adjacent: &[],
+};
 
 impl Preset for Htx {
-    fn deny_list(&self) -> &'static [DenyEntry] {
-        DENY
+    fn shape(&self) -> &'static Shape {
+        &SHAPE
     }
 
     fn id(&self) -> &'static str {
@@ -95,9 +75,6 @@ impl Preset for Htx {
         nonempty_secret(EX, secret)
     }
     fn sign(&self, r: &HttpRequest, c: &Credentials<'_>, s: &Stamp) -> Result<Signed, PresetError> {
-        check_method(EX, &r.method, &["GET", "POST"], "GET, POST")?;
-        check_path(EX, &r.path)?;
-        check_query(EX, &r.query)?;
         header_safe(EX, "api key", c.api_key)?;
         nonempty_secret(EX, c.secret)?;
         let ts = htx_timestamp(&s.timestamp)?;

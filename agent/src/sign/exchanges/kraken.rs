@@ -4,10 +4,10 @@
 //! (https://docs.kraken.com/api/docs/guides/spot-rest-auth).
 
 use super::common::*;
-use crate::sign::preset::{deny, DenyEntry};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
+use crate::sign::shape::{Body, Covers, Query, Shape};
 
 const EX: &str = "kraken";
 const SECRET_FORM: &str =
@@ -16,18 +16,23 @@ const SECRET_FORM: &str =
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Kraken;
 
-/// Refused by default (docs/exchanges.md lists the sources).
-const DENY: &[DenyEntry] = &[
-    deny("POST", "/0/private/Withdraw", "withdrawal"),
-    deny("POST", "/0/private/WithdrawCancel", "withdrawal"),
-    deny("POST", "/0/private/WalletTransfer", "transfer"),
-    deny("POST", "/0/private/CreateSubaccount", "sub-account"),
-    deny("POST", "/0/private/AccountTransfer", "transfer"),
-];
+/// `path + SHA256(nonce + form body)`: the body hashed; the query is not signed.
+const SHAPE: Shape = Shape {
+    methods: &["POST"],
+    path_prefixes: &["/0/private/"],
+    query: Query::Never,
+    body: Body::Form,
+    covers: Covers::Endpoint {
+        query: false,
+        body: true,
+        host: false,
+    },
+    adjacent: &[],
+};
 
 impl Preset for Kraken {
-    fn deny_list(&self) -> &'static [DenyEntry] {
-        DENY
+    fn shape(&self) -> &'static Shape {
+        &SHAPE
     }
 
     fn id(&self) -> &'static str {
@@ -44,29 +49,11 @@ impl Preset for Kraken {
     }
     fn sign(&self, r: &HttpRequest, c: &Credentials<'_>, s: &Stamp) -> Result<Signed, PresetError> {
         // Every private spot endpoint is a form POST; the nonce lives in that form.
-        check_method(EX, &r.method, &["POST"], "POST")?;
-        check_path(EX, &r.path)?;
-        if !r.path.starts_with("/0/private/") {
-            return Err(bad(
-                EX,
-                format!(
-                    "path {:?} is not a private spot endpoint (/0/private/...)",
-                    r.path
-                ),
-            ));
-        }
-        check_query(EX, &r.query)?;
         header_safe(EX, "api key", c.api_key)?;
         let key = base64_secret(EX, c.secret, SECRET_FORM)?;
         let nonce = stamped_nonce(EX, s.nonce.as_deref(), true)?;
 
         let form = utf8(EX, "body", &r.body)?;
-        if form.trim_start().starts_with('{') {
-            return Err(bad(
-                EX,
-                "the body is JSON; this preset signs url-encoded form bodies (key=value&...)",
-            ));
-        }
         let pairs = form_pairs(EX, "body", form)?;
         // The agent owns the nonce: a client-chosen one would bypass its monotonic counter.
         if pairs.iter().any(|(k, _)| *k == "nonce") {

@@ -5,10 +5,10 @@
 //! (https://docs.kraken.com/api/docs/guides/futures-rest/).
 
 use super::common::*;
-use crate::sign::preset::{deny, DenyEntry};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
+use crate::sign::shape::{Body, Covers, Query, Shape, Slot, STANDARD_METHODS};
 
 const EX: &str = "kraken-futures";
 const SECRET_FORM: &str =
@@ -17,25 +17,23 @@ const SECRET_FORM: &str =
 #[derive(Debug, Clone, Copy, Default)]
 pub struct KrakenFutures;
 
-/// Refused by default (docs/exchanges.md lists the sources).
-const DENY: &[DenyEntry] = &[
-    deny("POST", "/derivatives/api/v3/withdrawal", "withdrawal"),
-    deny("POST", "/derivatives/api/v3/transfer", "transfer"),
-    deny(
-        "POST",
-        "/derivatives/api/v3/transfer/subaccount",
-        "transfer",
-    ),
-    deny(
-        "PUT",
-        "/derivatives/api/v3/subaccount/*/trading-enabled",
-        "sub-account",
-    ),
-];
+/// `SHA256(postData + nonce + endpointPath)`: the parameters meet the agent's nonce, the nonce the path.
+const SHAPE: Shape = Shape {
+    methods: STANDARD_METHODS,
+    path_prefixes: &["/derivatives/api/"],
+    query: Query::NotWithBody,
+    body: Body::Form,
+    covers: Covers::Endpoint {
+        query: true,
+        body: true,
+        host: false,
+    },
+    adjacent: &[Slot::Params, Slot::Number, Slot::Path],
+};
 
 impl Preset for KrakenFutures {
-    fn deny_list(&self) -> &'static [DenyEntry] {
-        DENY
+    fn shape(&self) -> &'static Shape {
+        &SHAPE
     }
 
     fn id(&self) -> &'static str {
@@ -56,14 +54,6 @@ impl Preset for KrakenFutures {
         base64_secret(EX, secret, SECRET_FORM).map(drop)
     }
     fn sign(&self, r: &HttpRequest, c: &Credentials<'_>, s: &Stamp) -> Result<Signed, PresetError> {
-        check_method(
-            EX,
-            &r.method,
-            &["GET", "POST", "PUT", "DELETE"],
-            "GET, POST, PUT, DELETE",
-        )?;
-        check_path(EX, &r.path)?;
-        check_query(EX, &r.query)?;
         header_safe(EX, "api key", c.api_key)?;
         let key = base64_secret(EX, c.secret, SECRET_FORM)?;
         // The URL carries /derivatives, the signed endpointPath does not. The prefix is required:

@@ -5,10 +5,10 @@
 //! (https://www.kucoin.com/docs-new/authentication).
 
 use super::common::*;
-use crate::sign::preset::{deny, DenyEntry};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
+use crate::sign::shape::{Body, Covers, Query, Shape, Slot, STANDARD_METHODS};
 
 const EX: &str = "kucoin";
 
@@ -19,27 +19,23 @@ pub const KEY_VERSION: &str = "2";
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Kucoin;
 
-/// Refused by default (docs/exchanges.md lists the sources).
-const DENY: &[DenyEntry] = &[
-    deny("POST", "/api/v1/withdrawals", "withdrawal"),
-    deny("POST", "/api/v3/withdrawals", "withdrawal"),
-    deny("DELETE", "/api/v1/withdrawals/*", "withdrawal"),
-    deny("POST", "/api/v2/accounts/inner-transfer", "transfer"),
-    deny("POST", "/api/v2/accounts/sub-transfer", "transfer"),
-    deny("POST", "/api/v3/accounts/universal-transfer", "transfer"),
-    deny("POST", "/api/v3/transfer-out", "transfer"),
-    deny("POST", "/api/v1/transfer-in", "transfer"),
-    deny("POST", "/api/v1/transfer-out", "transfer"),
-    deny("POST", "/api/v2/sub/user/created", "sub-account"),
-    deny("POST", "/api/v1/sub/api-key", "API-key management"),
-    deny("POST", "/api/v1/sub/api-key/update", "API-key management"),
-    deny("DELETE", "/api/v1/sub/api-key", "API-key management"),
-    deny("*", "/api/v1/broker/nd/**", "sub-account"),
-];
+/// `timestamp + METHOD + endpoint ["?" + query] + body`: path, query and body meet.
+const SHAPE: Shape = Shape {
+    methods: STANDARD_METHODS,
+    path_prefixes: &["/api/"],
+    query: Query::Any,
+    body: Body::Json,
+    covers: Covers::Endpoint {
+        query: true,
+        body: true,
+        host: false,
+    },
+    adjacent: &[Slot::Path, Slot::QueryWithMark, Slot::Body],
+};
 
 impl Preset for Kucoin {
-    fn deny_list(&self) -> &'static [DenyEntry] {
-        DENY
+    fn shape(&self) -> &'static Shape {
+        &SHAPE
     }
 
     fn id(&self) -> &'static str {
@@ -55,14 +51,6 @@ impl Preset for Kucoin {
         nonempty_secret(EX, secret)
     }
     fn sign(&self, r: &HttpRequest, c: &Credentials<'_>, s: &Stamp) -> Result<Signed, PresetError> {
-        check_method(
-            EX,
-            &r.method,
-            &["GET", "POST", "PUT", "DELETE"],
-            "GET, POST, PUT, DELETE",
-        )?;
-        check_path(EX, &r.path)?;
-        check_query(EX, &r.query)?;
         check_timestamp(EX, self.time_format(), &s.timestamp)?;
         header_safe(EX, "api key", c.api_key)?;
         nonempty_secret(EX, c.secret)?;

@@ -4,43 +4,29 @@
 //! /api/v3/order" (https://mexcdevelop.github.io/apidocs/spot_v3_en/#signed).
 
 use super::common::*;
-use crate::sign::preset::{deny, DenyEntry};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
+use crate::sign::shape::{Body, Covers, Query, Shape, STANDARD_METHODS};
 
 const EX: &str = "mexc";
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Mexc;
 
-/// Refused by default (docs/exchanges.md lists the sources).
-const DENY: &[DenyEntry] = &[
-    deny("POST", "/api/v3/capital/withdraw", "withdrawal"),
-    deny("POST", "/api/v3/capital/withdraw/apply", "withdrawal"),
-    deny("DELETE", "/api/v3/capital/withdraw", "withdrawal"),
-    deny("POST", "/api/v3/capital/withdraw/address", "withdrawal"),
-    deny("POST", "/api/v3/capital/transfer", "transfer"),
-    deny("POST", "/api/v3/capital/transfer/internal", "transfer"),
-    deny(
-        "POST",
-        "/api/v3/capital/sub-account/universalTransfer",
-        "transfer",
-    ),
-    deny(
-        "POST",
-        "/api/v3/sub-account/virtualSubAccount",
-        "sub-account",
-    ),
-    deny("POST", "/api/v3/sub-account/futures", "sub-account"),
-    deny("POST", "/api/v3/sub-account/margin", "sub-account"),
-    deny("POST", "/api/v3/sub-account/apiKey", "API-key management"),
-    deny("DELETE", "/api/v3/sub-account/apiKey", "API-key management"),
-];
+/// `totalParams` (query, then body): no method, no path.
+const SHAPE: Shape = Shape {
+    methods: STANDARD_METHODS,
+    path_prefixes: &["/api/v3/"],
+    query: Query::Any,
+    body: Body::Form,
+    covers: Covers::Parameters,
+    adjacent: &[],
+};
 
 impl Preset for Mexc {
-    fn deny_list(&self) -> &'static [DenyEntry] {
-        DENY
+    fn shape(&self) -> &'static Shape {
+        &SHAPE
     }
 
     fn id(&self) -> &'static str {
@@ -53,14 +39,6 @@ impl Preset for Mexc {
         nonempty_secret(EX, secret)
     }
     fn sign(&self, r: &HttpRequest, c: &Credentials<'_>, s: &Stamp) -> Result<Signed, PresetError> {
-        check_method(
-            EX,
-            &r.method,
-            &["GET", "POST", "PUT", "DELETE"],
-            "GET, POST, PUT, DELETE",
-        )?;
-        check_path(EX, &r.path)?;
-        check_query(EX, &r.query)?;
         check_timestamp(EX, self.time_format(), &s.timestamp)?;
         header_safe(EX, "api key", c.api_key)?;
         nonempty_secret(EX, c.secret)?;

@@ -4,56 +4,33 @@
 //! (https://www.okx.com/docs-v5/en/#overview-rest-authentication-signature).
 
 use super::common::*;
-use crate::sign::preset::{deny, DenyEntry};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
+use crate::sign::shape::{Body, Covers, Query, Shape, Slot};
 
 const EX: &str = "okx";
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Okx;
 
-/// Refused by default (docs/exchanges.md lists the sources).
-const DENY: &[DenyEntry] = &[
-    deny("POST", "/api/v5/asset/withdrawal", "withdrawal"),
-    deny("POST", "/api/v5/asset/withdrawal-lightning", "withdrawal"),
-    deny("POST", "/api/v5/asset/cancel-withdrawal", "withdrawal"),
-    deny("POST", "/api/v5/fiat/create-withdrawal", "withdrawal"),
-    deny("POST", "/api/v5/fiat/cancel-withdrawal", "withdrawal"),
-    deny("POST", "/api/v5/asset/transfer", "transfer"),
-    deny("POST", "/api/v5/asset/subaccount/transfer", "transfer"),
-    deny(
-        "POST",
-        "/api/v5/users/subaccount/create-subaccount",
-        "sub-account",
-    ),
-    deny(
-        "POST",
-        "/api/v5/users/subaccount/set-transfer-out",
-        "sub-account",
-    ),
-    deny(
-        "POST",
-        "/api/v5/users/subaccount/apikey",
-        "API-key management",
-    ),
-    deny(
-        "POST",
-        "/api/v5/users/subaccount/modify-apikey",
-        "API-key management",
-    ),
-    deny(
-        "POST",
-        "/api/v5/users/subaccount/delete-apikey",
-        "API-key management",
-    ),
-    deny("*", "/api/v5/broker/**", "sub-account"),
-];
+/// `timestamp + METHOD + path ["?" + query] + body`: path, query and body meet.
+const SHAPE: Shape = Shape {
+    methods: &["GET", "POST"],
+    path_prefixes: &["/api/v5/"],
+    query: Query::Any,
+    body: Body::Json,
+    covers: Covers::Endpoint {
+        query: true,
+        body: true,
+        host: false,
+    },
+    adjacent: &[Slot::Path, Slot::QueryWithMark, Slot::Body],
+};
 
 impl Preset for Okx {
-    fn deny_list(&self) -> &'static [DenyEntry] {
-        DENY
+    fn shape(&self) -> &'static Shape {
+        &SHAPE
     }
 
     fn id(&self) -> &'static str {
@@ -69,9 +46,6 @@ impl Preset for Okx {
         nonempty_secret(EX, secret)
     }
     fn sign(&self, r: &HttpRequest, c: &Credentials<'_>, s: &Stamp) -> Result<Signed, PresetError> {
-        check_method(EX, &r.method, &["GET", "POST"], "GET, POST")?;
-        check_path(EX, &r.path)?;
-        check_query(EX, &r.query)?;
         check_timestamp(EX, self.time_format(), &s.timestamp)?;
         header_safe(EX, "api key", c.api_key)?;
         nonempty_secret(EX, c.secret)?;

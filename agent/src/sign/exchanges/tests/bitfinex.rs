@@ -52,7 +52,7 @@ fn order_submit_matches_ccxt() {
 fn refuses_missing_nonce_get_and_public_path() {
     let c = creds("k", "s", None);
     let e = Bitfinex
-        .sign(
+        .sign_checked(
             &req("POST", "/v2/auth/r/wallets", "", "{}"),
             &c,
             &stamp("1", None),
@@ -60,7 +60,7 @@ fn refuses_missing_nonce_get_and_public_path() {
         .unwrap_err();
     assert!(e.to_string().contains("nonce"), "{e}");
     let e = Bitfinex
-        .sign(
+        .sign_checked(
             &req("GET", "/v2/auth/r/wallets", "", ""),
             &c,
             &stamp("1", Some("1")),
@@ -68,7 +68,7 @@ fn refuses_missing_nonce_get_and_public_path() {
         .unwrap_err();
     assert!(matches!(e, PresetError::Method { .. }));
     let e = Bitfinex
-        .sign(
+        .sign_checked(
             &req("POST", "/v2/tickers", "", ""),
             &c,
             &stamp("1", Some("1")),

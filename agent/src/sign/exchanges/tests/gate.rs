@@ -57,7 +57,7 @@ fn post_with_body_matches_ccxt() {
 fn refuses_millisecond_timestamps_and_foreign_paths() {
     let c = creds("k", "s", None);
     let e = Gate
-        .sign(
+        .sign_checked(
             &req("GET", "/api/v4/spot/orders", "", ""),
             &c,
             &stamp("1700000000.5", None),
@@ -65,7 +65,7 @@ fn refuses_millisecond_timestamps_and_foreign_paths() {
         .unwrap_err();
     assert!(e.to_string().contains("UnixSeconds"), "{e}");
     let e = Gate
-        .sign(
+        .sign_checked(
             &req("GET", "/spot/orders", "", ""),
             &c,
             &stamp("1700000000", None),

@@ -71,7 +71,7 @@ fn refuses_non_base64_secret_json_body_client_nonce_and_get() {
     let c = creds("k", DOC_SECRET, None);
     let st = stamp("1", Some("1"));
     let e = Kraken
-        .sign(
+        .sign_checked(
             &req("POST", "/0/private/AddOrder", "", r#"{"pair":"XBTUSD"}"#),
             &c,
             &st,
@@ -79,7 +79,7 @@ fn refuses_non_base64_secret_json_body_client_nonce_and_get() {
         .unwrap_err();
     assert!(e.to_string().contains("JSON"), "{e}");
     let e = Kraken
-        .sign(
+        .sign_checked(
             &req("POST", "/0/private/AddOrder", "", "nonce=5&pair=XBTUSD"),
             &c,
             &st,
@@ -87,15 +87,15 @@ fn refuses_non_base64_secret_json_body_client_nonce_and_get() {
         .unwrap_err();
     assert!(e.to_string().contains("nonce"), "{e}");
     let e = Kraken
-        .sign(&req("POST", "/0/private/AddOrder", "", "pair"), &c, &st)
+        .sign_checked(&req("POST", "/0/private/AddOrder", "", "pair"), &c, &st)
         .unwrap_err();
     assert!(e.to_string().contains("key=value"), "{e}");
     let e = Kraken
-        .sign(&req("GET", "/0/private/Balance", "", ""), &c, &st)
+        .sign_checked(&req("GET", "/0/private/Balance", "", ""), &c, &st)
         .unwrap_err();
     assert!(matches!(e, PresetError::Method { .. }));
     let e = Kraken
-        .sign(
+        .sign_checked(
             &req("POST", "/0/private/Balance", "", ""),
             &c,
             &stamp("1", None),

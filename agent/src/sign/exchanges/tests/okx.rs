@@ -62,11 +62,11 @@ fn post_with_json_body_matches_ccxt() {
 fn refuses_missing_passphrase_and_bad_method_and_timestamp() {
     let r = req("GET", "/api/v5/account/balance", "", "");
     assert_eq!(
-        Okx.sign(&r, &creds("k", "s", None), &stamp(TS, None)),
+        Okx.sign_checked(&r, &creds("k", "s", None), &stamp(TS, None)),
         Err(PresetError::MissingPassphrase { exchange: "okx" })
     );
     let e = Okx
-        .sign(
+        .sign_checked(
             &req("DELETE", "/x", "", ""),
             &creds("k", "s", Some("p")),
             &stamp(TS, None),
@@ -74,7 +74,7 @@ fn refuses_missing_passphrase_and_bad_method_and_timestamp() {
         .unwrap_err();
     assert!(matches!(e, PresetError::Method { .. }), "{e}");
     let e = Okx
-        .sign(
+        .sign_checked(
             &r,
             &creds("k", "s", Some("p")),
             &stamp("1700000000123", None),

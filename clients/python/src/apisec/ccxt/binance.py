@@ -1,14 +1,11 @@
 """Binance: the request ccxt 4.5.90 builds in binance.sign(), signed by the agent.
 
 ccxt puts `timestamp` FIRST (extend({'timestamp': ...}, params)), then the params, then
-recvWindow, signs that string and appends `&signature=`. The agent's binance preset appends
-`timestamp=` to the END of the query and refuses a query that already has one, so ccxt's order
-cannot be asked for directly. Binance signs totalParams = query + body (no separator), and the
-agent signs `query + "timestamp=T" + body`; so the adapter sends an empty query and the rest
-of ccxt's string, "&symbol=...", as the body: the agent's MAC then covers exactly
-"timestamp=T&symbol=...", ccxt's string, and the adapter places it where ccxt would (URL for
-GET/DELETE, form body otherwise). See the report: the preset should accept a leading
-`timestamp=` equal to the stamp (as the mexc preset does) so this detour is not needed."""
+recvWindow, signs that string and appends `&signature=`. The agent's binance preset stamps the
+timestamp where an empty `timestamp=` stands first in the query, so the adapter asks for
+"timestamp=&symbol=..." and gets ccxt's exact string back, signed; it then places it where ccxt
+would (URL for GET/DELETE, form body otherwise: Binance signs query + body, so moving the whole
+string into the body keeps the signature valid)."""
 
 from __future__ import annotations
 
@@ -72,7 +69,7 @@ def sign(ex: Any, signer: Signer, path: str, api: List[str], method: str, params
     encoded_rest = encoder(ex, api_name, path, method)(rest) if rest else ""
     tail = "&" + encoded_rest if encoded_rest else ""
     timestamp = str(client_ts) if client_ts is not None else signer.client_value(ex.nonce)
-    result = signer.sign(method, url_path(url), "", tail, timestamp=timestamp)
+    result = signer.sign(method, url_path(url), "timestamp=" + tail, "", timestamp=timestamp)
     stamped = result.query_additions.get("timestamp")
     signature = result.query_additions.get("signature")
     if stamped is None or signature is None:

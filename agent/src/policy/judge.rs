@@ -1,0 +1,212 @@
+//! Every request a signature is good for, judged: the policy must allow all of them, because the
+//! exchange will accept any of them with it.
+//!
+//! - the request the client names;
+//! - the other readings of its signed string, where the exchange concatenates the client's parts
+//!   with nothing between them (`sign::request::alternatives`);
+//! - for an exchange that does not sign the endpoint (Binance and MEXC sign the parameters,
+//!   Bybit the payload): every endpoint of the exchange whose mandatory parameters the signed
+//!   ones carry. An endpoint whose mandatory parameters the named endpoint itself requires cannot
+//!   be told apart from it by anyone but the exchange: those are the residual risk
+//!   (`docs/threat-model.md`), closed only by the key's own permissions at the exchange.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::fields::{request_fields, RepeatedField};
+use super::rules::{evaluate, Decision, Judged, Policy, Remedy};
+use crate::sign::endpoints::{self, Class, Endpoint};
+use crate::sign::request::{alternatives, Covers};
+use crate::sign::{HttpRequest, Preset};
+
+/// What the judging needs beyond the request, worked out once per unsealed secret.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// For an exchange that does not sign the endpoint: the endpoints a signature's parameters
+    /// could reach that the policy may refuse (the others it allows whatever the parameters).
+    candidates: Vec<&'static Endpoint>,
+}
+
+impl Plan {
+    pub fn new(policy: &Policy, preset: &dyn Preset) -> Self {
+        let shape = preset.shape();
+        let Some(table) = endpoints::table(preset.id()) else {
+            return Self::default();
+        };
+        if shape.covers.endpoint() {
+            return Self::default();
+        }
+        let may_refuse = |e: &Endpoint| {
+            (policy.default_deny && !e.class.allowed_by_default())
+                || policy.rules.iter().any(|r| {
+                    r.action != super::rules::Action::Allow
+                        && (r.methods.is_empty() || r.methods.contains(&e.method))
+                        && match (&r.path, r.class) {
+                            (Some(p), _) => super::glob::matches(p, e.path.as_str()),
+                            (None, Some(c)) => c == e.class,
+                            (None, None) => false,
+                        }
+                })
+        };
+        let candidates = table
+            .endpoints()
+            .iter()
+            .filter(|e| e.params.as_ref().is_some_and(|m| !m.is_empty()))
+            .filter(|e| {
+                shape.path_prefixes.is_empty()
+                    || shape
+                        .path_prefixes
+                        .iter()
+                        .any(|p| e.path.as_str().starts_with(p))
+            })
+            .filter(|e| may_refuse(e))
+            .collect();
+        Self { candidates }
+    }
+}
+
+/// The outcome for one signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub decision: Decision,
+    /// The class of the endpoint the client named (`None`: the table does not know it).
+    pub class: Option<Class>,
+}
+
+/// The strictest class among the table's entries for one method and path (one path may be
+/// served by several hosts), and what that endpoint does.
+fn lookup(
+    table: Option<&'static endpoints::Table>,
+    method: &str,
+    path: &str,
+) -> (Option<Class>, &'static str, Vec<&'static Endpoint>) {
+    let found = table.map(|t| t.find(method, path)).unwrap_or_default();
+    let worst = found.iter().max_by_key(|e| e.class);
+    (
+        worst.map(|e| e.class),
+        worst.map_or("", |e| e.what.as_str()),
+        found,
+    )
+}
+
+/// Judges every request a signature of `request` is good for; the strictest decision wins.
+pub fn judge(
+    policy: &Policy,
+    plan: &Plan,
+    secret: &str,
+    preset: &dyn Preset,
+    request: &HttpRequest,
+) -> Result<Verdict, RepeatedField> {
+    let shape = preset.shape();
+    let table = endpoints::table(preset.id());
+    let unbound = !shape.covers.endpoint();
+    let remedy = Remedy {
+        secret,
+        exchange: preset.id(),
+        unbound,
+    };
+    let tests_fields = policy.rules.iter().any(|r| !r.fields.is_empty());
+    let fields = if tests_fields || unbound {
+        request_fields(&request.query, &request.body)?
+    } else {
+        BTreeMap::new()
+    };
+    let (class, what, named) = lookup(table, &request.method, &request.path);
+    let primary = Judged {
+        method: &request.method,
+        path: &request.path,
+        class,
+        what,
+        fields: &fields,
+    };
+    let mut worst = evaluate(policy, &primary, &remedy);
+    let mut consider = |decision: Decision, why: &dyn Fn() -> String| {
+        if decision.severity() > worst.severity() {
+            worst = match decision {
+                Decision::Deny(m) => Decision::Deny(format!("{}: {m}", why())),
+                Decision::StepUp(m) => Decision::StepUp(format!("{m}, for {}", why())),
+                Decision::Allow => Decision::Allow,
+            };
+        }
+    };
+    for alt in alternatives(shape, request) {
+        let alt_fields = if tests_fields {
+            request_fields(&alt.query, &alt.body).unwrap_or_default()
+        } else {
+            BTreeMap::new()
+        };
+        let (class, what, _) = lookup(table, &alt.method, &alt.path);
+        let judged = Judged {
+            method: &alt.method,
+            path: &alt.path,
+            class,
+            what,
+            fields: &alt_fields,
+        };
+        let decision = evaluate(policy, &judged, &remedy);
+        consider(decision, &|| {
+            format!(
+                "{}'s signed string reads the same as {} {}{} (bytes move between its parts), \
+                 and that request is refused",
+                preset.id(),
+                alt.method,
+                alt.path,
+                if alt.query.is_empty() {
+                    String::new()
+                } else {
+                    format!("?{}", alt.query)
+                }
+            )
+        });
+    }
+    if unbound {
+        let keys: BTreeSet<&str> = fields.keys().map(String::as_str).collect();
+        let named_params: BTreeSet<&str> = named
+            .iter()
+            .filter_map(|e| e.params.as_ref())
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        let reads = matches!(request.method.as_str(), "GET" | "DELETE");
+        for e in &plan.candidates {
+            // Bybit's payload is a GET's query or a POST's JSON: a signature is good only for
+            // endpoints of the same kind.
+            if shape.covers == Covers::Payload
+                && matches!(e.method.as_str(), "GET" | "DELETE") != reads
+            {
+                continue;
+            }
+            let mandatory = e.params.as_deref().unwrap_or_default();
+            let carried = mandatory.iter().all(|p| keys.contains(p.as_str()));
+            let indistinguishable = mandatory.iter().all(|p| named_params.contains(p.as_str()));
+            if !carried || indistinguishable || named.iter().any(|n| std::ptr::eq(*n, *e)) {
+                continue;
+            }
+            let judged = Judged {
+                method: &e.method,
+                path: e.path.as_str(),
+                class: Some(e.class),
+                what: &e.what,
+                fields: &fields,
+            };
+            let decision = evaluate(policy, &judged, &remedy);
+            consider(decision, &|| {
+                format!(
+                    "{} does not sign the endpoint, and these parameters carry the mandatory ones \
+                     ({}) of {} ({}), so the signature is good for it too",
+                    preset.id(),
+                    mandatory.join(", "),
+                    e.describe(),
+                    e.what
+                )
+            });
+        }
+    }
+    Ok(Verdict {
+        decision: worst,
+        class,
+    })
+}
+
+#[cfg(test)]
+#[path = "judge_tests.rs"]
+mod tests;

@@ -1,0 +1,123 @@
+use super::*;
+use crate::policy::file::parse;
+use crate::sign::exchanges;
+
+fn req(method: &str, path: &str, query: &str, body: &str) -> HttpRequest {
+    HttpRequest {
+        method: method.into(),
+        path: path.into(),
+        query: query.into(),
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+fn verdict(id: &str, policy: &Policy, r: &HttpRequest) -> Decision {
+    let preset = exchanges::by_id(id).unwrap();
+    let plan = Plan::new(policy, preset);
+    judge(policy, &plan, "s", preset, r).unwrap().decision
+}
+
+#[test]
+fn the_named_request_is_judged_by_its_class() {
+    let p = Policy::standard();
+    let d = verdict(
+        "bitget",
+        &p,
+        &req("POST", "/api/v2/spot/wallet/withdrawal", "", "{}"),
+    );
+    assert!(matches!(d, Decision::Deny(m) if m.contains("transfer endpoint")));
+    let d = verdict(
+        "bitget",
+        &p,
+        &req("GET", "/api/v2/spot/account/assets", "coin=USDT", ""),
+    );
+    assert_eq!(d, Decision::Allow);
+    let v = judge(
+        &p,
+        &Plan::default(),
+        "s",
+        exchanges::by_id("bitget").unwrap(),
+        &req("GET", "/api/v2/spot/account/assets", "", ""),
+    )
+    .unwrap();
+    assert_eq!(v.class, Some(Class::Read));
+}
+
+/// Another reading of the signed string is judged even when the named request is allowed.
+#[test]
+fn another_reading_of_the_signed_string_is_judged_too() {
+    let (p, _) =
+        parse("default_deny = false\n[[rule]]\naction = \"deny\"\nclass = \"transfer\"\n").unwrap();
+    // Not a Bitfinex endpoint, so no rule matches it: but its signature is also a withdrawal's.
+    let d = verdict(
+        "bitfinex",
+        &p,
+        &req("POST", "/v2/auth/w/withdraw1", "", "{}"),
+    );
+    assert!(
+        matches!(&d, Decision::Deny(m) if m.contains("reads the same as POST /v2/auth/w/withdraw") && m.contains("rule 1")),
+        "{d:?}"
+    );
+}
+
+/// Binance signs the parameters only: a read endpoint named with a withdrawal's parameters is a
+/// withdrawal.
+#[test]
+fn unbound_parameters_are_judged_by_the_endpoints_they_reach() {
+    let p = Policy::standard();
+    let r = req(
+        "GET",
+        "/api/v3/account",
+        "coin=USDT&network=TRX&address=TXyz&amount=100",
+        "",
+    );
+    let d = verdict("binance", &p, &r);
+    assert!(
+        matches!(&d, Decision::Deny(m) if m.contains("/sapi/v1/capital/withdraw/apply") && m.contains("does not sign the endpoint")),
+        "{d:?}"
+    );
+    assert_eq!(
+        verdict("binance", &p, &req("GET", "/api/v3/account", "", "")),
+        Decision::Allow
+    );
+    let (allow, _) = parse("[[rule]]\naction = \"allow\"\nclass = \"transfer\"\n").unwrap();
+    assert_eq!(verdict("binance", &allow, &r), Decision::Allow);
+    let (step, _) = parse("[[rule]]\naction = \"step-up\"\nclass = \"transfer\"\n").unwrap();
+    assert!(matches!(verdict("binance", &step, &r), Decision::StepUp(_)));
+}
+
+/// Bybit: the payload kind (a GET's query, a POST's JSON) decides which endpoints it reaches;
+/// an endpoint whose parameters the named one needs too cannot be told apart from it.
+#[test]
+fn a_payload_reaches_endpoints_of_its_kind_and_the_indistinguishable_are_left() {
+    let p = Policy::standard();
+    let bybit = exchanges::by_id("bybit").unwrap();
+    let table = endpoints::table("bybit").unwrap();
+    let info = table.find("POST", "/v5/p2p/order/info");
+    assert!(!info.is_empty(), "the table has p2p/order/info");
+    let finish = table.find("POST", "/v5/p2p/order/finish");
+    assert!(finish.iter().all(|e| !e.class.allowed_by_default()));
+    // Named as the read it is: the release it cannot be told from is the residual.
+    let d = verdict(
+        "bybit",
+        &p,
+        &req("POST", "/v5/p2p/order/info", "", "{\"orderId\":\"1\"}"),
+    );
+    assert_eq!(d, Decision::Allow);
+    // The same parameters under a read that does not need them: refused.
+    let d = verdict(
+        "bybit",
+        &p,
+        &req(
+            "POST",
+            "/v5/crypto-loan-common/max-loan",
+            "",
+            "{\"orderId\":\"1\",\"currency\":\"USDT\"}",
+        ),
+    );
+    assert!(
+        matches!(&d, Decision::Deny(m) if m.contains("mandatory ones (orderId)") && m.contains("transfer endpoint")),
+        "{d:?}"
+    );
+    let _ = bybit;
+}

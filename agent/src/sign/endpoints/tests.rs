@@ -1,0 +1,109 @@
+use super::*;
+use crate::sign::exchanges;
+
+#[test]
+fn every_preset_has_a_table_that_parses_with_every_class() {
+    for preset in exchanges::ALL {
+        let t = table(preset.id()).unwrap_or_else(|| panic!("{} has no table", preset.id()));
+        for class in [Class::Read, Class::Trade] {
+            assert!(
+                t.endpoints().iter().any(|e| e.class == class),
+                "{} has no {class} endpoint",
+                preset.id()
+            );
+        }
+        assert!(
+            t.endpoints().iter().any(|e| !e.class.allowed_by_default()),
+            "{} lists no transfer or admin endpoint",
+            preset.id()
+        );
+    }
+    assert!(table("nope").is_none());
+}
+
+#[test]
+fn lookups_find_the_endpoint_its_class_and_its_parameters() {
+    let bitget = table("bitget").unwrap();
+    let w = bitget.find("POST", "/api/v2/spot/wallet/withdrawal");
+    assert_eq!(w.len(), 1);
+    assert_eq!(w[0].class, Class::Transfer);
+    // Another version of the same thing is in the table too (the old deny list missed it).
+    assert_eq!(
+        bitget.find("POST", "/api/spot/v1/wallet/withdrawal")[0].class,
+        Class::Transfer
+    );
+    assert_eq!(
+        bitget.find("GET", "/api/v2/spot/account/assets")[0].class,
+        Class::Read
+    );
+    // The method is part of the endpoint; a spelling the exchange does not serve is not found.
+    assert!(bitget
+        .find("GET", "/api/v2/spot/wallet/withdrawal")
+        .is_empty());
+    assert!(bitget
+        .find("POST", "/api/v2/spot/wallet/Withdrawal")
+        .is_empty());
+    assert!(bitget
+        .find("POST", "/api/v2/spot/wallet/withdrawal/")
+        .is_empty());
+
+    let binance = table("binance").unwrap();
+    let apply = binance.find("POST", "/sapi/v1/capital/withdraw/apply");
+    assert_eq!(apply[0].class, Class::Transfer);
+    let params = apply[0].params.as_ref().expect("mandatory parameters");
+    for p in ["coin", "address", "amount"] {
+        assert!(params.iter().any(|x| x == p), "{params:?}");
+    }
+}
+
+#[test]
+fn placeholders_fill_a_segment_or_part_of_one_and_literals_win() {
+    let p = Pattern::parse("/v2/auth/r/order/{symbol}:{id}/trades").unwrap();
+    let segs = |s: &'static str| s[1..].split('/').collect::<Vec<_>>();
+    assert!(p.matches_segments(&segs("/v2/auth/r/order/tBTCUSD:123/trades")));
+    assert!(p.matches_segments(&segs("/v2/auth/r/order/tBTCF0:USTF0:9/trades")));
+    assert!(!p.matches_segments(&segs("/v2/auth/r/order/tBTCUSD/trades")));
+    assert!(!p.matches_segments(&segs("/v2/auth/r/order/a%2Fb:1/trades")));
+    assert!(Pattern::parse("/a//b").is_none());
+    assert!(Pattern::parse("a/b").is_none());
+
+    let t = Table::parse(
+        "GET /orders/{id} read -- one order\nGET /orders/all read -- every order\n\
+         DELETE /orders/{id} trade -- cancel\n",
+    )
+    .unwrap();
+    assert_eq!(t.find("GET", "/orders/all")[0].what, "every order");
+    assert_eq!(t.find("GET", "/orders/42")[0].what, "one order");
+    assert_eq!(t.find("DELETE", "/orders/42")[0].class, Class::Trade);
+}
+
+#[test]
+fn a_bad_line_is_named() {
+    let e = Table::parse("# c\nGET /a read\nFETCH /b read\n").unwrap_err();
+    assert_eq!(e.line, 3);
+    assert!(e.reason.contains("FETCH"), "{e}");
+    assert!(Table::parse("GET /a reading\n")
+        .unwrap_err()
+        .reason
+        .contains("reading"));
+    assert!(Table::parse("GET /a read colour=blue\n")
+        .unwrap_err()
+        .reason
+        .contains("colour"));
+}
+
+/// One method and path, one class: two lines for the same endpoint (on two hosts) that disagree
+/// would leave the decision to the order of the file.
+#[test]
+fn no_endpoint_has_two_classes() {
+    for preset in exchanges::ALL {
+        let t = table(preset.id()).unwrap();
+        let mut seen: std::collections::HashMap<(String, String), Class> = Default::default();
+        for e in t.endpoints() {
+            let key = (e.method.clone(), e.path.as_str().to_owned());
+            if let Some(c) = seen.insert(key.clone(), e.class) {
+                assert_eq!(c, e.class, "{}: {key:?} has two classes", preset.id());
+            }
+        }
+    }
+}

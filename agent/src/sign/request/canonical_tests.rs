@@ -1,0 +1,118 @@
+use super::*;
+use crate::sign::exchanges;
+
+fn req(method: &str, path: &str, query: &str, body: &str) -> HttpRequest {
+    HttpRequest {
+        method: method.into(),
+        path: path.into(),
+        query: query.into(),
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+fn check_on(id: &str, r: &HttpRequest) -> Result<(), String> {
+    let p = exchanges::by_id(id).unwrap();
+    check(p.id(), p.shape(), r).map_err(|e| e.to_string())
+}
+
+/// The spellings a server may normalise to a denied path are refused, each with its reason.
+#[test]
+fn every_other_spelling_of_a_path_is_refused() {
+    for (path, says) in [
+        ("/api/v2/spot/wallet/withdrawal/", "ends with '/'"),
+        ("/api/v2//spot/wallet/withdrawal", "empty segment"),
+        ("/api/v2/spot/./wallet/withdrawal", "'.' segment"),
+        ("/api/v2/spot/x/../wallet/withdrawal", "'..' segment"),
+        ("/api/v2/spot/wallet/%77ithdrawal", "percent-escape"),
+        ("/api/v2/spot/wallet/withdrawal;x=1", "after ';'"),
+        ("/api/v2/spot/wallet/with drawal", "spaces"),
+        ("api/v2/spot/wallet/withdrawal", "must start with '/'"),
+        ("/api/v2/spot/wallet/withdrawal?x=1", "'?' or '#'"),
+        ("/api/v2/spot/wallet/with\"drawal", "holds '\"'"),
+    ] {
+        let e = check_on("bitget", &req("POST", path, "", "{}")).unwrap_err();
+        assert!(e.contains(says), "{path}: {e}");
+    }
+    check_on(
+        "bitget",
+        &req("POST", "/api/v2/spot/wallet/withdrawal", "", "{}"),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_query_and_a_body_must_be_what_they_claim() {
+    let get = |q: &str| check_on("bitget", &req("GET", "/api/v2/spot/account/assets", q, ""));
+    get("coin=USDT&limit=5").unwrap();
+    get("coin=%55SDT").unwrap();
+    assert!(get("coin=USDT&coin=BTC").unwrap_err().contains("twice"));
+    assert!(get("coin=a=b")
+        .unwrap_err()
+        .contains("percent-encode it (%3D)"));
+    assert!(get("coin").unwrap_err().contains("key=value"));
+    assert!(get("coin=%zz").unwrap_err().contains("not an escape"));
+    assert!(get("=1").unwrap_err().contains("name"));
+    assert!(get("coin=US DT").unwrap_err().contains("spaces"));
+    let post = |b: &str| {
+        check_on(
+            "bitget",
+            &req("POST", "/api/v2/spot/trade/place-order", "", b),
+        )
+    };
+    post("{\"symbol\":\"BTCUSDT\"}").unwrap();
+    post("[{\"a\":1}]").unwrap();
+    assert!(post("drawal{\"a\":1}")
+        .unwrap_err()
+        .contains("JSON object or array"));
+    assert!(post("{\"a\":1}{\"b\":2}")
+        .unwrap_err()
+        .contains("not valid JSON"));
+    assert!(post(" {\"a\":1}").unwrap_err().contains("starting with"));
+    let e = check_on(
+        "bitget",
+        &req("GET", "/api/v2/spot/account/assets", "", "{}"),
+    )
+    .unwrap_err();
+    assert!(e.contains("carries no body"), "{e}");
+    // A form preset refuses JSON, and the other way round.
+    let e = check_on(
+        "kraken",
+        &req("POST", "/0/private/Balance", "", "{\"a\":1}"),
+    )
+    .unwrap_err();
+    assert!(e.contains("url-encoded form"), "{e}");
+}
+
+#[test]
+fn parameters_go_where_the_exchange_signs_them() {
+    let e = check_on(
+        "bitfinex",
+        &req("POST", "/v2/auth/r/wallets", "limit=1", "{}"),
+    )
+    .unwrap_err();
+    assert!(e.contains("does not sign the query"), "{e}");
+    let e = check_on("kraken", &req("POST", "/0/private/Balance", "x=1", "")).unwrap_err();
+    assert!(e.contains("does not sign the query"), "{e}");
+    let e = check_on("bybit", &req("POST", "/v5/order/create", "a=1", "{}")).unwrap_err();
+    assert!(e.contains("signs a POST's body, not its query"), "{e}");
+    check_on(
+        "bybit",
+        &req(
+            "GET",
+            "/v5/account/wallet-balance",
+            "accountType=UNIFIED",
+            "",
+        ),
+    )
+    .unwrap();
+    let e = check_on(
+        "kraken-futures",
+        &req("POST", "/derivatives/api/v3/sendorder", "a=1", "b=2"),
+    )
+    .unwrap_err();
+    assert!(e.contains("in one place"), "{e}");
+    let e = check_on("gate", &req("GET", "/api/v3/spot/accounts", "", "")).unwrap_err();
+    assert!(e.contains("start with /api/v4/"), "{e}");
+    let e = check_on("okx", &req("PATCH", "/api/v5/account/balance", "", "")).unwrap_err();
+    assert!(e.contains("PATCH") && e.contains("GET, POST"), "{e}");
+}

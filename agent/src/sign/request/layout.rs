@@ -1,0 +1,220 @@
+//! The other readings of a signed string. Where an exchange concatenates the client's parts with
+//! nothing between them (`path + "?" + query + body`, `path + nonce + body`), the same bytes can
+//! be split another way: `/api/v2/spot/wallet/with` + `drawal{...}` signs exactly what
+//! `/api/v2/spot/wallet/withdrawal` + `{...}` does, and a path ending in a digit lends it to the
+//! nonce that follows. Every reading the exchange could accept is a request the signature is good
+//! for, so the policy judges each of them.
+//!
+//! A reading the exchange could accept: each part well formed in its own right (a path of path
+//! characters starting with `/`, a query of query characters after `?`, a body that is the JSON
+//! or form the exchange parses, a number of digits). The canonical checks make the client's
+//! request well formed; here the boundaries move.
+
+use super::canonical::{form_key_char, path_char, query_value_char};
+use crate::sign::preset::HttpRequest;
+use crate::sign::shape::{Body, Shape, Slot};
+
+/// A byte of the signed run, or the agent's number (its digits are the agent's to choose).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    Byte(u8),
+    Number,
+}
+
+fn query_char(c: u8) -> bool {
+    query_value_char(c) || form_key_char(c) || c == b'=' || c == b'&'
+}
+
+/// The run of adjacent slots as the request fills them, and where each slot ends.
+fn run(shape: &Shape, r: &HttpRequest) -> (Vec<Unit>, Vec<usize>) {
+    let mut units = Vec::new();
+    let mut ends = Vec::new();
+    let params_in_body = !r.body.is_empty();
+    for slot in shape.adjacent {
+        let bytes: Vec<u8> = match slot {
+            Slot::Path => r.path.as_bytes().to_vec(),
+            Slot::QueryWithMark if r.query.is_empty() => Vec::new(),
+            Slot::QueryWithMark => [b"?", r.query.as_bytes()].concat(),
+            Slot::Params if params_in_body => r.body.clone(),
+            Slot::Params => r.query.as_bytes().to_vec(),
+            Slot::Body => r.body.clone(),
+            Slot::Number => {
+                units.push(Unit::Number);
+                ends.push(units.len());
+                continue;
+            }
+        };
+        units.extend(bytes.into_iter().map(Unit::Byte));
+        ends.push(units.len());
+    }
+    (units, ends)
+}
+
+fn bytes(units: &[Unit]) -> Vec<u8> {
+    units
+        .iter()
+        .filter_map(|u| match u {
+            Unit::Byte(b) => Some(*b),
+            Unit::Number => None,
+        })
+        .collect()
+}
+
+fn byte(u: &Unit) -> Option<u8> {
+    match u {
+        Unit::Byte(b) => Some(*b),
+        Unit::Number => None,
+    }
+}
+
+/// Whether `part` could be this slot, as the exchange reads it.
+fn valid(shape: &Shape, slot: Slot, part: &[Unit], is_last: bool, method: &str) -> bool {
+    let all = |ok: &dyn Fn(u8) -> bool| part.iter().all(|u| byte(u).is_some_and(ok));
+    match slot {
+        Slot::Path => part.first().and_then(byte) == Some(b'/') && all(&path_char),
+        Slot::QueryWithMark => {
+            part.is_empty()
+                || (part.len() > 1
+                    && part.first().and_then(byte) == Some(b'?')
+                    && part[1..].iter().all(|u| byte(u).is_some_and(query_char)))
+        }
+        Slot::Params => all(&query_char),
+        Slot::Body => {
+            if part.is_empty() {
+                return is_last;
+            }
+            if matches!(method, "GET" | "DELETE") {
+                return false;
+            }
+            match shape.body {
+                // Cheap tests first: a body is long, and most candidates fail at its first byte.
+                Body::Json => {
+                    matches!(part.first().and_then(byte), Some(b'{' | b'['))
+                        && part.iter().all(|u| byte(u).is_some())
+                        && serde_json::from_slice::<serde::de::IgnoredAny>(&bytes(part)).is_ok()
+                }
+                Body::Form => all(&query_char),
+            }
+        }
+        Slot::Number => false,
+    }
+}
+
+/// Every split of `units` into `slots` other than the client's, depth first. `cuts` holds the
+/// ends chosen so far.
+fn splits(
+    shape: &Shape,
+    method: &str,
+    units: &[Unit],
+    slots: &[Slot],
+    start: usize,
+    cuts: &mut Vec<usize>,
+    out: &mut Vec<Vec<usize>>,
+) {
+    let Some((&slot, rest)) = slots.split_first() else {
+        if start == units.len() {
+            out.push(cuts.clone());
+        }
+        return;
+    };
+    if slot == Slot::Number {
+        // Digits borrowed from the part before, then the agent's number.
+        let mut end = start;
+        while let Some(Unit::Byte(c)) = units.get(end) {
+            if !c.is_ascii_digit() {
+                return;
+            }
+            end += 1;
+        }
+        if units.get(end) == Some(&Unit::Number) {
+            cuts.push(end + 1);
+            splits(shape, method, units, rest, end + 1, cuts, out);
+            cuts.pop();
+        }
+        return;
+    }
+    let is_last = rest.is_empty();
+    let ends: Vec<usize> = if is_last {
+        vec![units.len()]
+    } else {
+        // A part can reach as far as its characters allow; the number stops every part.
+        let mut reach = start;
+        while let Some(Unit::Byte(c)) = units.get(reach) {
+            let ok = match slot {
+                Slot::Path => path_char(*c),
+                Slot::QueryWithMark | Slot::Params => query_char(*c) || *c == b'?',
+                Slot::Body => true,
+                Slot::Number => false,
+            };
+            if !ok {
+                break;
+            }
+            reach += 1;
+        }
+        (start..=reach).collect()
+    };
+    for end in ends {
+        if valid(shape, slot, &units[start..end], is_last, method) {
+            cuts.push(end);
+            splits(shape, method, units, rest, end, cuts, out);
+            cuts.pop();
+        }
+    }
+}
+
+/// The other requests a signature of `request` is good for: each split of its adjacent parts
+/// the exchange could read, with the parts in their places (the digits lent to a number are not
+/// part of the request any more). Empty when the exchange separates or hashes the parts.
+pub fn alternatives(shape: &Shape, request: &HttpRequest) -> Vec<HttpRequest> {
+    if shape.adjacent.is_empty() {
+        return Vec::new();
+    }
+    let (units, original) = run(shape, request);
+    let mut found = Vec::new();
+    splits(
+        shape,
+        &request.method,
+        &units,
+        shape.adjacent,
+        0,
+        &mut Vec::new(),
+        &mut found,
+    );
+    let params_in_body = !request.body.is_empty();
+    found
+        .into_iter()
+        .filter(|cuts| *cuts != original)
+        .map(|cuts| {
+            let mut alt = HttpRequest {
+                method: request.method.clone(),
+                ..Default::default()
+            };
+            let mut start = 0;
+            for (slot, &end) in shape.adjacent.iter().zip(&cuts) {
+                let part = bytes(&units[start..end]);
+                match slot {
+                    Slot::Path => alt.path = String::from_utf8_lossy(&part).into_owned(),
+                    Slot::QueryWithMark => {
+                        alt.query =
+                            String::from_utf8_lossy(part.get(1..).unwrap_or(&[])).into_owned()
+                    }
+                    Slot::Params if params_in_body => alt.body = part,
+                    Slot::Params => alt.query = String::from_utf8_lossy(&part).into_owned(),
+                    Slot::Body => alt.body = part,
+                    Slot::Number => {}
+                }
+                start = end;
+            }
+            if !shape.adjacent.contains(&Slot::QueryWithMark)
+                && !shape.adjacent.contains(&Slot::Params)
+            {
+                alt.query = request.query.clone();
+            }
+            alt
+        })
+        .collect()
+}
+
+#[cfg(test)]
+#[path = "layout_tests.rs"]
+mod tests;

@@ -1,0 +1,93 @@
+use super::*;
+use crate::sign::exchanges;
+
+fn req(method: &str, path: &str, query: &str, body: &str) -> HttpRequest {
+    HttpRequest {
+        method: method.into(),
+        path: path.into(),
+        query: query.into(),
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+fn alts(id: &str, r: &HttpRequest) -> Vec<(String, String, String)> {
+    let p = exchanges::by_id(id).unwrap();
+    alternatives(p.shape(), r)
+        .into_iter()
+        .map(|a| (a.path, a.query, String::from_utf8(a.body).unwrap()))
+        .collect()
+}
+
+#[test]
+fn a_canonical_request_of_separated_parts_reads_one_way() {
+    for (id, r) in [
+        (
+            "bitget",
+            req(
+                "POST",
+                "/api/v2/spot/trade/place-order",
+                "",
+                "{\"size\":\"1\"}",
+            ),
+        ),
+        (
+            "bitget",
+            req("GET", "/api/v2/spot/account/assets", "coin=USDT", ""),
+        ),
+        (
+            "okx",
+            req("POST", "/api/v5/trade/order", "", "[{\"sz\":\"10\"}]"),
+        ),
+        (
+            "gate",
+            req("GET", "/api/v4/spot/accounts", "currency=USDT1", ""),
+        ),
+    ] {
+        assert_eq!(alts(id, &r), vec![], "{id}");
+    }
+}
+
+/// A path's trailing digits can join the agent's number: each such reading is a request the
+/// signature is good for.
+#[test]
+fn digits_before_the_agents_number_give_other_readings() {
+    let got = alts(
+        "bitfinex",
+        &req("POST", "/v2/auth/w/withdraw12", "", "{\"a\":1}"),
+    );
+    assert_eq!(
+        got,
+        vec![
+            ("/v2/auth/w/withdraw".into(), "".into(), "{\"a\":1}".into()),
+            ("/v2/auth/w/withdraw1".into(), "".into(), "{\"a\":1}".into()),
+        ]
+    );
+    let got = alts("bitmex", &req("GET", "/api/v1/order", "count=100", ""));
+    assert_eq!(
+        got,
+        vec![
+            ("/api/v1/order".into(), "count=".into(), "".into()),
+            ("/api/v1/order".into(), "count=1".into(), "".into()),
+            ("/api/v1/order".into(), "count=10".into(), "".into()),
+        ]
+    );
+    let got = alts(
+        "kraken-futures",
+        &req("POST", "/derivatives/api/v3/withdrawal", "", "amount=10"),
+    );
+    assert_eq!(
+        got,
+        vec![
+            (
+                "/derivatives/api/v3/withdrawal".into(),
+                "".into(),
+                "amount=".into()
+            ),
+            (
+                "/derivatives/api/v3/withdrawal".into(),
+                "".into(),
+                "amount=1".into()
+            ),
+        ]
+    );
+}

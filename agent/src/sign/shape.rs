@@ -1,0 +1,92 @@
+//! What each preset says about the requests it signs: which methods, where parameters may go,
+//! what the signature covers, and how the client's parts lie next to each other in the signed
+//! string. Data, one constant per preset; [`super::check`] and [`super::alternatives`] read it.
+
+/// Where a request's parameters may travel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Query {
+    /// In the query, with any method.
+    Any,
+    /// In the query of a GET (or DELETE) only: the exchange signs a POST's body alone.
+    ReadOnly,
+    /// In the query or the body, not both: the exchange signs one parameter string.
+    NotWithBody,
+    /// Never: the exchange does not sign the query.
+    Never,
+}
+
+/// What a body must be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Body {
+    /// A JSON object or array (never on GET or DELETE).
+    Json,
+    /// `application/x-www-form-urlencoded` pairs (never on GET or DELETE).
+    Form,
+}
+
+/// What an exchange's signature covers, and so what the policy can judge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Covers {
+    /// The endpoint (method and path), and the parts marked true.
+    Endpoint { query: bool, body: bool, host: bool },
+    /// The parameters only (`totalParams`): the signature is good for every endpoint of the
+    /// exchange that accepts them (Binance, MEXC).
+    Parameters,
+    /// The payload only (a GET's query, a POST's JSON body): good for every endpoint of the
+    /// exchange that accepts it (Bybit).
+    Payload,
+}
+
+impl Covers {
+    pub fn endpoint(self) -> bool {
+        matches!(self, Self::Endpoint { .. })
+    }
+
+    /// Whether the signature covers the request's fields where they are: the query's (GET)
+    /// and the body's (POST).
+    pub fn fields(self, method: &str) -> bool {
+        let read = matches!(method, "GET" | "DELETE");
+        match self {
+            Self::Endpoint { query, body, .. } => {
+                if read {
+                    query
+                } else {
+                    body && query
+                }
+            }
+            Self::Parameters | Self::Payload => true,
+        }
+    }
+}
+
+/// One client-chosen part of the signed string, in the order the exchange concatenates them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Slot {
+    /// The path.
+    Path,
+    /// `?` and the query, or nothing when there is no query.
+    QueryWithMark,
+    /// The parameter string (the query, or the body when the parameters travel there).
+    Params,
+    /// The body.
+    Body,
+    /// A number the agent stamps (a nonce, an expiry): digits the exchange reads as one number.
+    Number,
+}
+
+/// A preset's requests.
+#[derive(Clone, Copy, Debug)]
+pub struct Shape {
+    pub methods: &'static [&'static str],
+    /// Paths must start with one of these (empty: any path).
+    pub path_prefixes: &'static [&'static str],
+    pub query: Query,
+    pub body: Body,
+    pub covers: Covers,
+    /// The client's parts that lie side by side in the signed string with nothing between
+    /// them that the client cannot also write: bytes can slide across their boundaries, so the
+    /// agent judges every other reading of them (empty: the parts are separated or hashed).
+    pub adjacent: &'static [Slot],
+}
+
+pub const STANDARD_METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE"];
