@@ -3,7 +3,8 @@
 //!
 //! - the request the client names;
 //! - the other readings of its signed string, where the exchange concatenates the client's parts
-//!   with nothing between them (`sign::request::alternatives`);
+//!   with nothing between them (`sign::request::alternatives`): a reading whose endpoint the
+//!   table does not know is taken for one the exchange does not serve;
 //! - for an exchange that does not sign the endpoint (Binance and MEXC sign the parameters,
 //!   Bybit the payload): every endpoint of the exchange whose mandatory parameters the signed
 //!   ones carry. An endpoint whose mandatory parameters the named endpoint itself requires cannot
@@ -13,7 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::fields::{request_fields, RepeatedField};
-use super::rules::{evaluate, Decision, Judged, Policy, Remedy};
+use super::rules::{evaluate, evaluate_reading, Decision, Judged, Policy, Remedy};
 use crate::sign::endpoints::{self, Class, Endpoint};
 use crate::sign::request::{alternatives, Covers};
 use crate::sign::{HttpRequest, Preset};
@@ -142,7 +143,7 @@ pub fn judge(
             what,
             fields: &alt_fields,
         };
-        let decision = evaluate(policy, &judged, &remedy);
+        let decision = evaluate_reading(policy, &judged, &remedy);
         consider(decision, &|| {
             format!(
                 "{}'s signed string reads the same as {} {}{} (bytes move between its parts), \

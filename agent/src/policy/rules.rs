@@ -226,6 +226,18 @@ pub struct Remedy<'a> {
 
 /// Decides one request: the first rule that matches, else the default refusals.
 pub fn evaluate(policy: &Policy, r: &Judged<'_>, remedy: &Remedy<'_>) -> Decision {
+    decide(policy, r, remedy, true)
+}
+
+/// Decides another reading of a signed string (`policy::judge`): as [`evaluate`], except that a
+/// path the table does not know is taken for one the exchange does not serve (it would answer
+/// 404), so only the user's rules can refuse it. The tables are what the agent knows of the
+/// exchanges; a client naming an unknown endpoint is refused, a reading nobody named is not.
+pub fn evaluate_reading(policy: &Policy, r: &Judged<'_>, remedy: &Remedy<'_>) -> Decision {
+    decide(policy, r, remedy, r.class.is_some())
+}
+
+fn decide(policy: &Policy, r: &Judged<'_>, remedy: &Remedy<'_>, defaults: bool) -> Decision {
     let secret = remedy.secret;
     for (i, rule) in policy.rules.iter().enumerate() {
         if rule.matches(r) {
@@ -240,7 +252,7 @@ pub fn evaluate(policy: &Policy, r: &Judged<'_>, remedy: &Remedy<'_>) -> Decisio
             };
         }
     }
-    if !policy.default_deny {
+    if !policy.default_deny || !defaults {
         return Decision::Allow;
     }
     let exchange = remedy.exchange;
