@@ -7,8 +7,9 @@ request exactly as ccxt 4.5.90 does and asks the agent for the authentication pa
     ex.fetch_balance()
 
 Supported: bitget, binance, okx, bybit, kraken, kucoin (agent presets of the same ids).
-Refusals surface as ccxt exceptions (AuthenticationError, BadRequest) whose `__cause__` is the
-apisec exception (SecretSealed, ApprovalDenied, ...)."""
+Refusals surface as ccxt exceptions whose `__cause__` is the apisec exception: PermissionDenied
+for what the secret's policy or its approver refuses, BadRequest for a request the agent cannot
+sign, AuthenticationError for the rest (SecretSealed, ...)."""
 
 from __future__ import annotations
 

@@ -49,6 +49,9 @@ class Signer:
             return self.agent.sign(self.name, method, path, query, body, timestamp, nonce)
         except (errors.SignError, errors.BadRequest) as e:
             raise ccxt.BadRequest(f"{self.exchange_id} apisec agent refused to sign: {e}") from e
+        except (errors.PolicyRefused, errors.ApprovalDenied) as e:
+            # What the secret's policy (or its human) does not allow: ccxt's "the key may not".
+            raise ccxt.PermissionDenied(f"{self.exchange_id} apisec agent: {e}") from e
         except errors.AgentError as e:
             raise ccxt.AuthenticationError(f"{self.exchange_id} apisec agent: {e}") from e
 
