@@ -95,10 +95,21 @@ impl Client {
         Ok(proto::decode_count(&self.call(&req)?)?)
     }
 
+    /// Every entry's state, with the notes on what weakens each (an agent older than the
+    /// notes leaves them empty).
     pub fn status(&mut self) -> Result<proto::StatusReply, ClientError> {
-        Ok(proto::StatusReply::decode(
-            &self.call(&ApisecRequest::Status)?,
-        )?)
+        let req = ApisecRequest::Status(proto::StatusRequest {
+            flags: proto::STATUS_WANT_NOTES,
+        });
+        let reply = match self.call(&req) {
+            // An agent that predates the notes reads no details and calls the flags malformed:
+            // ask again as 0.1.0 did.
+            Err(ClientError::Agent(e)) if e.code == proto::ErrorCode::BadRequest => {
+                self.call(&ApisecRequest::Status(proto::StatusRequest::default()))?
+            }
+            other => other?,
+        };
+        Ok(proto::StatusReply::decode(&reply)?)
     }
 
     pub fn sign(&mut self, request: proto::SignRequest) -> Result<proto::SignReply, ClientError> {

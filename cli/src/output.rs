@@ -46,6 +46,7 @@ pub fn status(out: &mut impl Write, s: &StatusReply, json_out: bool) -> io::Resu
                     "expires": if e.expires.is_empty() { None } else { Some(&e.expires) },
                     "forget_at": if e.forget_at == 0 { None } else { Some(e.forget_at) },
                     "problem": if e.problem.is_empty() { None } else { Some(&e.problem) },
+                    "weakened_by": e.notes.lines().collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -92,6 +93,9 @@ pub fn status(out: &mut impl Write, s: &StatusReply, json_out: bool) -> io::Resu
             expires,
             forget_note(e.forget_at)
         )?;
+        for note in e.notes.lines() {
+            writeln!(out, "{:<24} WEAKENED: {note}", "")?;
+        }
     }
     Ok(())
 }

@@ -215,3 +215,55 @@ fn release_0_1_0_store_config_token_and_audit_log_keep_working() {
     let now = verified_records(&env);
     assert!(now >= written + 5 + 7, "{written} then {now}");
 }
+
+/// A newer client against an agent that predates the status notes: such an agent reads a
+/// `status@apisec` request with details as malformed (release 0.1.0 answers `bad-request`,
+/// checked by hand against its build); the client asks again without them and shows the status.
+#[test]
+fn a_newer_client_asks_an_older_agent_for_status_the_old_way() {
+    use apisec_agent::proto::{self, frame, ErrorCode, ErrorReply, StatusEntry, StatusReply};
+    use std::os::unix::net::UnixListener;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old-agent.sock");
+    let listener = UnixListener::bind(&path).unwrap();
+    let old_agent = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            let request = frame::read_blocking(&mut conn).unwrap();
+            // type 27, string "status@apisec", then the details.
+            let details = request[1 + 4 + proto::EXT_STATUS.len()..].to_vec();
+            let reply = if details.is_empty() {
+                let old = StatusReply {
+                    version: "0.1.0".into(),
+                    pid: 1,
+                    agent_locked: false,
+                    entries: vec![StatusEntry {
+                        name: "bg".into(),
+                        exchange: "bitget".into(),
+                        api_key: "k".into(),
+                        unsealed: false,
+                        expires: String::new(),
+                        forget_at: 0,
+                        problem: String::new(),
+                        notes: String::new(),
+                    }],
+                };
+                proto::extension_response_frame(proto::EXT_STATUS, &old.encode())
+            } else {
+                ErrorReply::new(ErrorCode::BadRequest, "status@apisec: 4 trailing bytes").to_frame()
+            };
+            seen.push(details);
+            frame::write_blocking(&mut conn, &reply).unwrap();
+        }
+        seen
+    });
+    let mut client = apisec_agent::client::Client::connect(&path).unwrap();
+    let status = client.status().expect("status from an older agent");
+    assert_eq!(status.version, "0.1.0");
+    assert_eq!(status.entries[0].name, "bg");
+    assert_eq!(status.entries[0].notes, "");
+    let seen = old_agent.join().unwrap();
+    assert_eq!(seen, [vec![0, 0, 0, 1], vec![]]);
+}

@@ -49,6 +49,12 @@ pub enum Command {
     Audit(AuditCommand),
     /// Remove a secret from the store (and from a running agent's memory)
     Remove(RemoveArgs),
+    /// List an exchange's private endpoints as the agent classifies them (read, trade, transfer,
+    /// admin)
+    Endpoints(EndpointsArgs),
+    /// Check what a secret's policy decides for a request, without signing it
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Start the agent in the background and print the shell lines that point clients at it
     Start(StartArgs),
     /// Run the agent in the foreground (for systemd, containers and tests)
@@ -235,6 +241,60 @@ pub struct ListArgs {
     /// Print JSON instead of a table
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  apisec-agent endpoints bitget --class transfer\n  \
+    apisec-agent endpoints binance --residual\n  apisec-agent endpoints binance --json"
+)]
+pub struct EndpointsArgs {
+    /// Exchange preset: bitget, binance, ...
+    #[arg(value_name = "EXCHANGE")]
+    pub exchange: String,
+    /// Only this class: read, trade, transfer or admin
+    #[arg(long, value_name = "CLASS")]
+    pub class: Option<String>,
+    /// Only the transfer and admin endpoints no policy can refuse on an exchange that does not
+    /// sign the endpoint (a harmless request's signature is also good for them); the key's
+    /// permissions at the exchange must close them (docs/threat-model.md)
+    #[arg(long)]
+    pub residual: bool,
+    /// Print JSON instead of lines
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyCommand {
+    /// Judge one request with the secret's policy as the agent would, and print the endpoint's
+    /// class, the rule that decides and the decision (reads the store entry's clear copy of the
+    /// policy; the agent enforces the sealed copy, which `list` shows is the same)
+    #[command(
+        after_help = "Exit status: 0 when the request would be signed (at once or after a \
+        step-up approval), 1 when it would be refused or cannot be judged.\n\nExample:\n  \
+        apisec-agent policy check bitget-main --method POST --path /api/v2/spot/wallet/withdrawal \\\n    \
+        --body withdraw.json"
+    )]
+    Check(PolicyCheckArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PolicyCheckArgs {
+    /// Name of the secret
+    pub name: String,
+    /// HTTP method
+    #[arg(long, value_name = "METHOD")]
+    pub method: String,
+    /// Request path, e.g. /api/v2/spot/account/assets
+    #[arg(long, value_name = "PATH")]
+    pub path: String,
+    /// Query string without '?', exactly as it will be sent
+    #[arg(long, value_name = "QUERY", default_value = "")]
+    pub query: String,
+    /// Body: a file, or '-' for stdin
+    #[arg(long, value_name = "FILE|-")]
+    pub body: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -30,6 +30,7 @@ pub fn run(config_path: &Path, a: ListArgs) -> CmdResult {
                     "recipients": f.recipients,
                     "key_type": f.key_type,
                     "policy": f.policy,
+                    "weakened_by": f.weakened(),
                 }),
                 Err(e) => serde_json::json!({ "name": name, "error": e.to_string() }),
             })
@@ -61,6 +62,9 @@ pub fn run(config_path: &Path, a: ListArgs) -> CmdResult {
                     expiry::note(f.expires.as_deref(), apisec_agent::timefmt::unix_secs())
                 );
                 println!("{:<24} policy: {}", "", f.policy.summary());
+                for note in f.weakened() {
+                    println!("{:<24} WEAKENED: {note}", "");
+                }
             }
             Err(e) => println!("{name:<24} UNUSABLE: {e}"),
         }

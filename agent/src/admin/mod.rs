@@ -7,12 +7,14 @@ pub mod add;
 pub mod args;
 pub mod audit;
 pub mod completions;
+pub mod endpoints;
 pub mod init;
 pub mod init_piv;
 pub mod keygen;
 pub mod list;
 pub mod man;
 pub mod new_entry;
+pub mod policy_check;
 pub mod remove;
 pub mod rotate;
 pub mod run;
@@ -70,6 +72,8 @@ pub fn dispatch(cli: args::Cli) -> CmdResult {
         args::Command::List(a) => list::run(&config, a),
         args::Command::Keygen(a) => keygen::run(&config, a),
         args::Command::Remove(a) => remove::run(&config, a),
+        args::Command::Endpoints(a) => endpoints::run(a),
+        args::Command::Policy(args::PolicyCommand::Check(a)) => policy_check::run(&config, a),
         args::Command::Rotate(a) => rotate::run(&config, a),
         args::Command::Audit(a) => audit::run(&config, a),
         args::Command::Start(a) => start::run(&config, a),

@@ -136,6 +136,9 @@ pub fn write_entry(config: &Config, meta: &EntryMeta, material: &SecretMaterial<
         config.recipients.len(),
         store.entry_path(&meta.name).display()
     );
+    for note in meta.weakened() {
+        eprintln!("warning: {} is weakened by choice: {note}", meta.name);
+    }
     if let Some(pid) = notify_agent(config, None) {
         println!(
             "told the running agent (pid {pid}); unlock it with `apisec unlock {}`",

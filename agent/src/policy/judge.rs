@@ -3,8 +3,9 @@
 //!
 //! - the request the client names;
 //! - the other readings of its signed string, where the exchange concatenates the client's parts
-//!   with nothing between them (`sign::request::alternatives`): a reading whose endpoint the
-//!   table does not know is taken for one the exchange does not serve;
+//!   with nothing between them or does not sign the method (`sign::request::alternatives`): a
+//!   reading whose endpoint the table does not know is taken for one the exchange does not
+//!   serve;
 //! - for an exchange that does not sign the endpoint (Binance and MEXC sign the parameters,
 //!   Bybit the payload): every endpoint of the exchange whose mandatory parameters the signed
 //!   ones carry. An endpoint whose mandatory parameters the named endpoint itself requires cannot
@@ -14,9 +15,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::fields::{request_fields, RepeatedField};
+use super::residual::reaches;
 use super::rules::{evaluate, evaluate_reading, Decision, Judged, Policy, Remedy};
 use crate::sign::endpoints::{self, Class, Endpoint};
-use crate::sign::request::{alternatives, Covers};
+use crate::sign::request::alternatives;
 use crate::sign::{HttpRequest, Preset};
 
 /// What the judging needs beyond the request, worked out once per unsealed secret.
@@ -146,8 +148,8 @@ pub fn judge(
         let decision = evaluate_reading(policy, &judged, &remedy);
         consider(decision, &|| {
             format!(
-                "{}'s signed string reads the same as {} {}{} (bytes move between its parts), \
-                 and that request is refused",
+                "{}'s signed string for it is also that of {} {}{} (bytes move between its \
+                 parts, or the method is not signed), and that request is refused",
                 preset.id(),
                 alt.method,
                 alt.path,
@@ -167,19 +169,14 @@ pub fn judge(
             .flatten()
             .map(String::as_str)
             .collect();
-        let reads = matches!(request.method.as_str(), "GET" | "DELETE");
         for e in &plan.candidates {
-            // Bybit's payload is a GET's query or a POST's JSON: a signature is good only for
-            // endpoints of the same kind.
-            if shape.covers == Covers::Payload
-                && matches!(e.method.as_str(), "GET" | "DELETE") != reads
-            {
-                continue;
-            }
             let mandatory = e.params.as_deref().unwrap_or_default();
-            let carried = mandatory.iter().all(|p| keys.contains(p.as_str()));
-            let indistinguishable = mandatory.iter().all(|p| named_params.contains(p.as_str()));
-            if !carried || indistinguishable || named.iter().any(|n| std::ptr::eq(*n, *e)) {
+            // Not reached, or reached by every valid request of the named endpoint too: the
+            // latter only the exchange can tell apart (`policy::residual`).
+            if !reaches(shape, &request.method, &keys, e)
+                || reaches(shape, &request.method, &named_params, e)
+                || named.iter().any(|n| std::ptr::eq(*n, *e))
+            {
                 continue;
             }
             let judged = Judged {

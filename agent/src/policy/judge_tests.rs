@@ -55,7 +55,7 @@ fn another_reading_of_the_signed_string_is_judged_too() {
         &req("POST", "/v2/auth/w/withdraw1", "", "{}"),
     );
     assert!(
-        matches!(&d, Decision::Deny(m) if m.contains("reads the same as POST /v2/auth/w/withdraw") && m.contains("rule 1")),
+        matches!(&d, Decision::Deny(m) if m.contains("is also that of POST /v2/auth/w/withdraw") && m.contains("rule 1")),
         "{d:?}"
     );
 }
@@ -120,4 +120,32 @@ fn a_payload_reaches_endpoints_of_its_kind_and_the_indistinguishable_are_left() 
         "{d:?}"
     );
     let _ = bybit;
+}
+
+/// Kraken Futures does not sign the method: a GET to the withdrawal's path is judged as the
+/// withdrawal (POST) its signature is also good for, even where unknown endpoints are allowed.
+#[test]
+fn an_unsigned_method_is_judged_for_every_method() {
+    let (p, _) =
+        parse("default_deny = false\n[[rule]]\naction = \"deny\"\nclass = \"transfer\"\n").unwrap();
+    let d = verdict(
+        "kraken-futures",
+        &p,
+        &req(
+            "GET",
+            "/derivatives/api/v3/withdrawal",
+            "amount=1&currency=xbt",
+            "",
+        ),
+    );
+    assert!(
+        matches!(&d, Decision::Deny(m) if m.contains("is also that of POST /derivatives/api/v3/withdrawal")),
+        "{d:?}"
+    );
+    let d = verdict(
+        "kraken-futures",
+        &Policy::standard(),
+        &req("GET", "/derivatives/api/v3/openpositions", "", ""),
+    );
+    assert_eq!(d, Decision::Allow);
 }

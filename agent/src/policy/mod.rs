@@ -16,6 +16,7 @@ pub mod file;
 pub mod glob;
 pub mod judge;
 pub mod rate;
+pub mod residual;
 pub mod rules;
 
 pub use rules::{Decision, Policy};

@@ -224,6 +224,15 @@ pub struct Remedy<'a> {
     pub unbound: bool,
 }
 
+/// The first rule that matches `r` (its index from 0), if any: the rule that decides it.
+pub fn matching_rule<'p>(policy: &'p Policy, r: &Judged<'_>) -> Option<(usize, &'p Rule)> {
+    policy
+        .rules
+        .iter()
+        .enumerate()
+        .find(|(_, rule)| rule.matches(r))
+}
+
 /// Decides one request: the first rule that matches, else the default refusals.
 pub fn evaluate(policy: &Policy, r: &Judged<'_>, remedy: &Remedy<'_>) -> Decision {
     decide(policy, r, remedy, true)
@@ -239,18 +248,16 @@ pub fn evaluate_reading(policy: &Policy, r: &Judged<'_>, remedy: &Remedy<'_>) ->
 
 fn decide(policy: &Policy, r: &Judged<'_>, remedy: &Remedy<'_>, defaults: bool) -> Decision {
     let secret = remedy.secret;
-    for (i, rule) in policy.rules.iter().enumerate() {
-        if rule.matches(r) {
-            return match rule.action {
-                Action::Allow => Decision::Allow,
-                Action::StepUp => Decision::StepUp(format!("rule {} ({})", i + 1, rule.describe())),
-                Action::Deny => Decision::Deny(format!(
-                    "refused by rule {} of {secret}'s policy ({})",
-                    i + 1,
-                    rule.describe()
-                )),
-            };
-        }
+    if let Some((i, rule)) = matching_rule(policy, r) {
+        return match rule.action {
+            Action::Allow => Decision::Allow,
+            Action::StepUp => Decision::StepUp(format!("rule {} ({})", i + 1, rule.describe())),
+            Action::Deny => Decision::Deny(format!(
+                "refused by rule {} of {secret}'s policy ({})",
+                i + 1,
+                rule.describe()
+            )),
+        };
     }
     if !policy.default_deny || !defaults {
         return Decision::Allow;

@@ -54,7 +54,7 @@ impl ApisecRequest {
     /// The access class of this extension.
     pub fn access(&self) -> Access {
         match self {
-            Self::Query | Self::Status | Self::Sign(_) | Self::Mac(_) => Access::AnyClient,
+            Self::Query | Self::Status(_) | Self::Sign(_) | Self::Mac(_) => Access::AnyClient,
             Self::Unlock(_) => Access::Unseal,
             Self::Lock(_) | Self::Reload | Self::Shutdown => Access::OwnerOnly,
         }

@@ -1,5 +1,8 @@
 use super::*;
-use crate::proto::{LockRequest, MacRequest, SignRequest, UnlockRequest, EXTENSIONS};
+use crate::proto::{
+    LockRequest, MacRequest, SignRequest, StatusRequest, UnlockRequest, EXTENSIONS,
+    STATUS_WANT_NOTES,
+};
 
 fn ssh_string(s: &[u8]) -> Vec<u8> {
     let mut v = (s.len() as u32).to_be_bytes().to_vec();
@@ -22,7 +25,9 @@ fn every_extension() -> Vec<ApisecRequest> {
             names: vec!["a".into()],
         }),
         ApisecRequest::Lock(LockRequest { names: vec![] }),
-        ApisecRequest::Status,
+        ApisecRequest::Status(StatusRequest {
+            flags: STATUS_WANT_NOTES,
+        }),
         ApisecRequest::Sign(SignRequest {
             name: "a".into(),
             method: "GET".into(),

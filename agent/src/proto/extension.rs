@@ -32,6 +32,15 @@ pub const EXTENSIONS: &[&str] = &[
 /// `unlock@apisec` flag: send `progress@apisec` frames before the final reply.
 pub const UNLOCK_WANT_PROGRESS: u32 = 1;
 
+/// `status@apisec` flag: append each entry's notes (what weakens its policy) to the reply. A
+/// request without flags gets the reply of 0.1.0, which an older client decodes.
+pub const STATUS_WANT_NOTES: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StatusRequest {
+    pub flags: u32,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnlockRequest {
     pub flags: u32,
@@ -92,7 +101,7 @@ pub enum ApisecRequest {
     Query,
     Unlock(UnlockRequest),
     Lock(LockRequest),
-    Status,
+    Status(StatusRequest),
     Sign(SignRequest),
     Mac(MacRequest),
     Reload,
@@ -105,7 +114,7 @@ impl ApisecRequest {
             Self::Query => EXT_QUERY,
             Self::Unlock(_) => EXT_UNLOCK,
             Self::Lock(_) => EXT_LOCK,
-            Self::Status => EXT_STATUS,
+            Self::Status(_) => EXT_STATUS,
             Self::Sign(_) => EXT_SIGN,
             Self::Mac(_) => EXT_MAC,
             Self::Reload => EXT_RELOAD,
@@ -117,7 +126,12 @@ impl ApisecRequest {
     pub fn encode_details(&self) -> Vec<u8> {
         let mut o = Out::default();
         match self {
-            Self::Query | Self::Status | Self::Reload | Self::Shutdown => {}
+            Self::Query | Self::Reload | Self::Shutdown => {}
+            // No flags, no details: what every agent since 0.1.0 reads.
+            Self::Status(r) if r.flags == 0 => {}
+            Self::Status(r) => {
+                o.u32(r.flags);
+            }
             Self::Unlock(r) => {
                 o.u32(r.flags).text_list(&r.names);
             }
@@ -153,7 +167,13 @@ impl ApisecRequest {
         let mut c = Cursor::new(details);
         let req = match name {
             EXT_QUERY => Self::Query,
-            EXT_STATUS => Self::Status,
+            EXT_STATUS => Self::Status(StatusRequest {
+                flags: if details.is_empty() {
+                    0
+                } else {
+                    c.u32("status flags")?
+                },
+            }),
             EXT_RELOAD => Self::Reload,
             EXT_SHUTDOWN => Self::Shutdown,
             EXT_UNLOCK => Self::Unlock(UnlockRequest {

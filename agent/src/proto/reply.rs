@@ -111,6 +111,9 @@ pub struct StatusEntry {
     pub forget_at: u64,
     /// Empty when the entry is fine; otherwise why it cannot be used (damaged file, ...).
     pub problem: String,
+    /// What weakens its policy by design (raw MAC allowed, no freshness window, no default
+    /// refusals), one per line; sent only to a client that asked (`STATUS_WANT_NOTES`).
+    pub notes: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,7 +126,13 @@ pub struct StatusReply {
 }
 
 impl StatusReply {
+    /// The reply of 0.1.0: what a client that asked for no notes decodes.
     pub fn encode(&self) -> Vec<u8> {
+        self.encode_for(0)
+    }
+
+    /// The reply with what `flags` asked for appended after the fields an older client reads.
+    pub fn encode_for(&self, flags: u32) -> Vec<u8> {
         let mut o = Out::default();
         o.text(&self.version)
             .u32(self.pid)
@@ -138,8 +147,14 @@ impl StatusReply {
                 .u64(e.forget_at)
                 .text(&e.problem);
         }
+        if flags & super::STATUS_WANT_NOTES != 0 {
+            let notes: Vec<&str> = self.entries.iter().map(|e| e.notes.as_str()).collect();
+            o.text_list(&notes);
+        }
         o.buf
     }
+
+    /// Decodes either form; fields a newer agent appends after those known here are ignored.
     pub fn decode(details: &[u8]) -> Result<Self, WireError> {
         let mut c = Cursor::new(details);
         let version = c.text("status version")?.to_owned();
@@ -156,9 +171,21 @@ impl StatusReply {
                 expires: c.text("status expires")?.to_owned(),
                 forget_at: c.u64("status forget_at")?,
                 problem: c.text("status problem")?.to_owned(),
+                notes: String::new(),
             });
         }
-        c.finish("status reply")?;
+        if !c.is_empty() {
+            let notes = c.text_list("status notes")?;
+            if notes.len() != entries.len() {
+                return Err(WireError {
+                    what: "status notes",
+                    reason: "not one per entry",
+                });
+            }
+            for (e, note) in entries.iter_mut().zip(notes) {
+                e.notes = note.to_owned();
+            }
+        }
         Ok(Self {
             version,
             pid,

@@ -25,7 +25,10 @@ fn unlock_request_frame_is_pinned() {
 fn every_request_round_trips() {
     let all = [
         ApisecRequest::Query,
-        ApisecRequest::Status,
+        ApisecRequest::Status(StatusRequest::default()),
+        ApisecRequest::Status(StatusRequest {
+            flags: STATUS_WANT_NOTES,
+        }),
         ApisecRequest::Reload,
         ApisecRequest::Shutdown,
         ApisecRequest::Unlock(UnlockRequest {
@@ -64,6 +67,8 @@ fn unknown_extension_is_none_and_trailing_bytes_are_errors() {
         None
     );
     let err = ApisecRequest::decode(EXT_STATUS, b"x").unwrap_err();
+    assert_eq!(err.what, "status flags");
+    let err = ApisecRequest::decode(EXT_STATUS, b"\0\0\0\x01x").unwrap_err();
     assert_eq!(err.what, "status@apisec");
 }
 
@@ -81,9 +86,20 @@ fn replies_round_trip() {
             expires: "2027-01-01".into(),
             forget_at: 9,
             problem: String::new(),
+            notes: "allow_raw = true: ...\nfreshness = \"off\": ...".into(),
         }],
     };
-    assert_eq!(StatusReply::decode(&s.encode()).unwrap(), s);
+    assert_eq!(
+        StatusReply::decode(&s.encode_for(STATUS_WANT_NOTES)).unwrap(),
+        s
+    );
+    // The reply to a request without flags is the 0.1.0 reply: no notes, nothing appended.
+    let plain = s.encode();
+    assert!(s.encode_for(STATUS_WANT_NOTES).starts_with(&plain));
+    let mut without_notes = s.clone();
+    without_notes.entries[0].notes.clear();
+    assert_eq!(StatusReply::decode(&plain).unwrap(), without_notes);
+    assert_eq!(without_notes.encode_for(0), plain);
     let r = SignReply {
         headers: vec![("A".into(), "b".into())],
         query_additions: vec![],

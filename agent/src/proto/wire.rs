@@ -111,6 +111,11 @@ impl<'a> Cursor<'a> {
     }
 
     /// Ends parsing: leftover bytes mean the peer and we disagree about the format.
+    /// Whether every byte was read (a reply may carry fields a newer agent appended).
+    pub fn is_empty(&self) -> bool {
+        self.rest.is_empty()
+    }
+
     pub fn finish(self, what: &'static str) -> Result<(), WireError> {
         if self.rest.is_empty() {
             Ok(())

@@ -123,9 +123,10 @@ async fn dispatch(decoded: Decoded, conn: &mut Connection<'_>) -> io::Result<()>
         Decoded::Apisec(ApisecRequest::Query) => {
             extension_reply(proto::EXT_QUERY, Ok(proto::encode_query_reply()))
         }
-        Decoded::Apisec(ApisecRequest::Status) => {
-            extension_reply(proto::EXT_STATUS, Ok(ops::status::status(agent).encode()))
-        }
+        Decoded::Apisec(ApisecRequest::Status(r)) => extension_reply(
+            proto::EXT_STATUS,
+            Ok(ops::status::status(agent).encode_for(r.flags)),
+        ),
         Decoded::Apisec(ApisecRequest::Lock(r)) => {
             let n = ops::lock::lock(agent, &r.names, peer);
             extension_reply(proto::EXT_LOCK, Ok(proto::encode_count(n)))

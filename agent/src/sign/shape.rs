@@ -27,8 +27,14 @@ pub enum Body {
 /// What an exchange's signature covers, and so what the policy can judge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Covers {
-    /// The endpoint (method and path), and the parts marked true.
-    Endpoint { query: bool, body: bool, host: bool },
+    /// The path, and the parts marked true (Kraken Futures does not sign the method: a
+    /// signature is good for the same path with every method the exchange takes).
+    Endpoint {
+        method: bool,
+        query: bool,
+        body: bool,
+        host: bool,
+    },
     /// The parameters only (`totalParams`): the signature is good for every endpoint of the
     /// exchange that accepts them (Binance, MEXC).
     Parameters,
@@ -40,6 +46,12 @@ pub enum Covers {
 impl Covers {
     pub fn endpoint(self) -> bool {
         matches!(self, Self::Endpoint { .. })
+    }
+
+    /// Whether the method is in the signed string (false for the exchanges that sign the
+    /// parameters only, too).
+    pub fn method(self) -> bool {
+        matches!(self, Self::Endpoint { method: true, .. })
     }
 
     /// Whether the signature covers the request's fields where they are: the query's (GET)

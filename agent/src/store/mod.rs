@@ -5,6 +5,7 @@ pub mod atomic;
 pub mod entry;
 pub mod spelled;
 pub mod unseal;
+pub mod weakened;
 
 use std::fs;
 use std::io;

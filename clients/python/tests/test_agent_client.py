@@ -66,6 +66,10 @@ def test_status_query_and_lock(agent_env: AgentEnv, creds: Dict[str, Any]) -> No
         assert bg.api_key == creds["bitget"].api_key
         sealed = st.secret("sealed-t")
         assert sealed is not None and not sealed.unsealed
+        # The session's secrets are added with freshness off (to replay documented vectors):
+        # the agent says so; the one added with the defaults carries no note.
+        assert [n.split(":")[0] for n in bg.weakened_by] == ['freshness = "off"']
+        assert sealed.weakened_by == ()
 
 
 def test_not_running() -> None:

@@ -3,8 +3,8 @@
 For every preset that signs the endpoint, and every money-movement endpoint of the deny lists the
 agent had before it classified endpoints, this asks the real agent for every request a client
 could send whose signed string equals the forbidden one's, or nearly: every split of its signed
-string across path, query, body and the agent's nonce or expiry, and every other spelling of its
-path. Each is refused, or the signature returned is shown, by this file's own computation of the
+string across path, query, body and the agent's nonce or expiry, every other spelling of its
+path, and the same request with each other method. Each is refused, or the signature returned is shown, by this file's own computation of the
 exchange's signature (written from each exchange's authentication documentation, cited beside
 it), not to be valid for the forbidden request with the stamp the agent chose. A control request
 per preset is signed and checked the same way, so the computations are known to be right.
@@ -320,6 +320,18 @@ def spellings(f: Req) -> Iterator[Req]:
             yield Req(f.method, v, f.query, f.body)
 
 
+def other_methods(f: Req) -> Iterator[Req]:
+    """The forbidden request with each other method, its parameters where that method carries
+    them: the same request to an exchange that does not sign the method (Kraken Futures)."""
+    for m in ("GET", "POST", "PUT", "DELETE"):
+        if m == f.method:
+            continue
+        if m in ("GET", "DELETE"):
+            yield Req(m, f.path, f.query or f.body, "")
+        else:
+            yield Req(m, f.path, f.query, f.body)
+
+
 SECRETS: Dict[str, Tuple[str, Optional[str], List[str]]] = {
     "bitget": (os.urandom(24).hex(), "pp", []),
     "okx": (os.urandom(24).hex(), "pp", []),
@@ -392,7 +404,8 @@ def test_no_other_request_signs_a_forbidden_one(bound_env: AgentEnv, ex: Exchang
             name = f"{ex.preset}-{policy}"
             for f in ex.forbidden:
                 assert attempt(agent, ex, name, f) is None, f"{name}: {f} itself was signed"
-                for r in [*splits(ex, f), *digit_variants(ex, f), *spellings(f)]:
+                for r in [*splits(ex, f), *digit_variants(ex, f), *spellings(f),
+                          *other_methods(f)]:
                     if r == f:
                         continue
                     tried += 1

@@ -61,9 +61,36 @@ def test_lock_request_and_reply() -> None:
 
 
 def test_status_request() -> None:
-    assert wire.encode_status() == h(
+    # Without notes: the request of 0.1.0 (no details).
+    assert wire.encode_status(False) == h(
         "00 00 00 12 1b 00 00 00 0d 73 74 61 74 75 73 40 61 70 69 73 65 63"
     )
+    assert wire.encode_status(True) == h(
+        "00 00 00 16 1b 00 00 00 0d 73 74 61 74 75 73 40 61 70 69 73 65 63 00 00 00 01"
+    )
+
+
+def _status_entry(name: bytes) -> bytes:
+    def s(b: bytes) -> bytes:
+        return len(b).to_bytes(4, "big") + b
+
+    return (
+        s(name) + s(b"bitget") + s(b"k") + b"\x01" + s(b"") + (0).to_bytes(8, "big") + s(b"")
+    )
+
+
+def test_status_reply_with_and_without_notes() -> None:
+    head = b"\x00\x00\x00\x05" + b"0.1.0" + (7).to_bytes(4, "big") + b"\x00"
+    entries = (2).to_bytes(4, "big") + _status_entry(b"a") + _status_entry(b"b")
+    version, pid, locked, got = wire.decode_status(head + entries)
+    assert (version, pid, locked) == ("0.1.0", 7, False)
+    assert [e[0] for e in got] == ["a", "b"] and all(e[7] == () for e in got)
+    notes = (2).to_bytes(4, "big") + (0).to_bytes(4, "big") + (7).to_bytes(4, "big") + b"one\ntwo"
+    _, _, _, got = wire.decode_status(head + entries + notes)
+    assert got[0][7] == () and got[1][7] == ("one", "two")
+    one_note = (1).to_bytes(4, "big") + (0).to_bytes(4, "big")
+    with pytest.raises(wire.WireError, match="not one notes field per entry"):
+        wire.decode_status(head + entries + one_note)
 
 
 def test_sign_request() -> None:

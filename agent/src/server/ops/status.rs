@@ -13,6 +13,7 @@ pub fn status(agent: &Agent) -> proto::StatusReply {
         let held = agent.held(&name);
         let entry = match store.load(&name) {
             Ok(f) => proto::StatusEntry {
+                notes: f.weakened().join("\n"),
                 name: name.clone(),
                 exchange: f.exchange,
                 api_key: f.api_key,
@@ -29,6 +30,7 @@ pub fn status(agent: &Agent) -> proto::StatusReply {
                 expires: String::new(),
                 forget_at: 0,
                 problem: e.to_string(),
+                notes: String::new(),
             },
         };
         entries.push(entry);

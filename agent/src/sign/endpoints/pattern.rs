@@ -82,20 +82,39 @@ impl Pattern {
                 .segments
                 .iter()
                 .zip(segments)
-                .all(|(parts, seg)| parts_match(parts, seg.as_bytes()))
+                .all(|(parts, seg)| parts_match(parts, seg.as_bytes(), false))
+    }
+
+    /// [`Self::matches_segments`] with the literal parts compared without regard to ASCII case:
+    /// how a server that routes case-insensitively would read the path.
+    pub fn matches_segments_ignoring_case(&self, segments: &[&str]) -> bool {
+        self.segments.len() == segments.len()
+            && self
+                .segments
+                .iter()
+                .zip(segments)
+                .all(|(parts, seg)| parts_match(parts, seg.as_bytes(), true))
     }
 }
 
-fn parts_match(parts: &[Part], s: &[u8]) -> bool {
+fn parts_match(parts: &[Part], s: &[u8], fold: bool) -> bool {
     match parts.split_first() {
         None => s.is_empty(),
         Some((Part::Literal(l), rest)) => {
-            s.starts_with(l.as_bytes()) && parts_match(rest, &s[l.len()..])
+            let l = l.as_bytes();
+            let same = s.get(..l.len()).is_some_and(|head| {
+                if fold {
+                    head.eq_ignore_ascii_case(l)
+                } else {
+                    head == l
+                }
+            });
+            same && parts_match(rest, &s[l.len()..], fold)
         }
         Some((Part::Placeholder(_), rest)) => {
             // One character at least; the shortest filling that lets the rest match.
             let most = s.iter().take_while(|&&c| placeholder_char(c)).count();
-            (1..=most).any(|n| parts_match(rest, &s[n..]))
+            (1..=most).any(|n| parts_match(rest, &s[n..], fold))
         }
     }
 }

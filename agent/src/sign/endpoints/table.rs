@@ -146,4 +146,15 @@ impl Table {
         }
         found
     }
+
+    /// The endpoint `method path` would be if the exchange ignored the case of its path, when
+    /// it is not that endpoint exactly: another spelling of a known endpoint.
+    pub fn find_ignoring_case(&self, method: &str, path: &str) -> Option<&Endpoint> {
+        let segments: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
+        self.endpoints.iter().find(|e| {
+            e.method == method
+                && e.path.as_str() != path
+                && e.path.matches_segments_ignoring_case(&segments)
+        })
+    }
 }

@@ -107,3 +107,24 @@ fn no_endpoint_has_two_classes() {
         }
     }
 }
+
+/// Where the signature does not bind the endpoint, the judge tells a transfer or an admin
+/// endpoint from a harmless request by its mandatory parameters: a line without them could not
+/// be judged at all, so each must say (`params=` with nothing after it for none).
+#[test]
+fn unbound_exchanges_list_the_parameters_of_every_refused_endpoint() {
+    for preset in exchanges::ALL {
+        if preset.shape().covers.endpoint() {
+            continue;
+        }
+        for e in table(preset.id()).unwrap().endpoints() {
+            assert!(
+                e.class.allowed_by_default() || e.params.is_some(),
+                "{}: {} ({}) lists no params=",
+                preset.id(),
+                e.describe(),
+                e.class
+            );
+        }
+    }
+}

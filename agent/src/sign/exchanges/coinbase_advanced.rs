@@ -35,6 +35,7 @@ const SHAPE: Shape = Shape {
     query: Query::Any,
     body: Body::Json,
     covers: Covers::Endpoint {
+        method: true,
         query: false,
         body: false,
         host: true,

@@ -53,6 +53,7 @@ const SHAPE: Shape = Shape {
     query: Query::Any,
     body: Body::Json,
     covers: Covers::Endpoint {
+        method: true,
         query: true,
         body: false,
         host: true,

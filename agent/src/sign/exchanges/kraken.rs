@@ -23,6 +23,8 @@ const SHAPE: Shape = Shape {
     query: Query::Never,
     body: Body::Form,
     covers: Covers::Endpoint {
+        // Not in the signed string; the exchange serves these endpoints by POST only.
+        method: false,
         query: false,
         body: true,
         host: false,

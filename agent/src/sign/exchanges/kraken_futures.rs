@@ -24,6 +24,8 @@ const SHAPE: Shape = Shape {
     query: Query::NotWithBody,
     body: Body::Form,
     covers: Covers::Endpoint {
+        // postData + nonce + path: the method is not in the signed string.
+        method: false,
         query: true,
         body: true,
         host: false,

@@ -26,6 +26,7 @@ const SHAPE: Shape = Shape {
     query: Query::Any,
     body: Body::Json,
     covers: Covers::Endpoint {
+        method: true,
         query: true,
         body: true,
         host: false,

@@ -5,6 +5,7 @@
 //! bytes signed. A path that a server normalises (`//`, `/./`, a trailing `/`, `%77`, `;x=1`)
 //! or a query and body an exchange parses differently from the agent would make the two differ.
 
+use crate::sign::endpoints;
 use crate::sign::preset::{HttpRequest, PresetError};
 use crate::sign::shape::{Body, Query, Shape};
 
@@ -111,6 +112,28 @@ fn check_path(ex: &'static str, shape: &Shape, path: &str) -> Result<(), PresetE
     Ok(())
 }
 
+/// A path that is a known endpoint in another case is refused: a server that routes without
+/// regard to case would serve that endpoint, while the table (and every rule) would not see it.
+pub(super) fn check_case(ex: &'static str, request: &HttpRequest) -> Result<(), PresetError> {
+    let Some(table) = endpoints::table(ex) else {
+        return Ok(());
+    };
+    if !table.find(&request.method, &request.path).is_empty() {
+        return Ok(());
+    }
+    match table.find_ignoring_case(&request.method, &request.path) {
+        Some(e) => Err(bad(
+            ex,
+            format!(
+                "path {:?} is {} in another case; send it as {ex} serves it",
+                request.path,
+                e.describe()
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// `k=v&k=v`, every name once: `what` is "query" or "body".
 fn check_pairs(ex: &'static str, what: &str, text: &str) -> Result<(), PresetError> {
     if text.is_empty() {
@@ -205,6 +228,7 @@ pub fn check(
         });
     }
     check_path(exchange, shape, &request.path)?;
+    check_case(exchange, request)?;
     if request.query.starts_with('?') {
         return Err(bad(exchange, "the query must not start with '?'"));
     }
@@ -228,13 +252,15 @@ pub fn check(
                     format!("{exchange} does not sign the query; send the parameters in the body"),
                 ))
             }
-            Query::ReadOnly if !reads => return Err(bad(
-                exchange,
-                format!(
+            Query::ReadOnly if !reads => {
+                return Err(bad(
+                    exchange,
+                    format!(
                     "{exchange} signs a {}'s body, not its query; send the parameters in the body",
                     request.method
                 ),
-            )),
+                ))
+            }
             Query::ReadOnly => {}
             Query::NotWithBody if !request.body.is_empty() => {
                 return Err(bad(

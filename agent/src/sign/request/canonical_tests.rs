@@ -29,6 +29,15 @@ fn every_other_spelling_of_a_path_is_refused() {
         ("api/v2/spot/wallet/withdrawal", "must start with '/'"),
         ("/api/v2/spot/wallet/withdrawal?x=1", "'?' or '#'"),
         ("/api/v2/spot/wallet/with\"drawal", "holds '\"'"),
+        (
+            "/api/v2/spot/wallet/WITHDRAWAL",
+            "is POST /api/v2/spot/wallet/withdrawal in another case",
+        ),
+        ("/API/V2/SPOT/WALLET/WITHDRAWAL", "not a private endpoint"),
+        (
+            "/api/v2/Spot/Wallet/Withdrawal",
+            "is POST /api/v2/spot/wallet/withdrawal in another case",
+        ),
     ] {
         let e = check_on("bitget", &req("POST", path, "", "{}")).unwrap_err();
         assert!(e.contains(says), "{path}: {e}");
@@ -38,6 +47,42 @@ fn every_other_spelling_of_a_path_is_refused() {
         &req("POST", "/api/v2/spot/wallet/withdrawal", "", "{}"),
     )
     .unwrap();
+    // Case inside a placeholder is the value's (an order id, a symbol), not the path's.
+    check_on(
+        "kraken",
+        &req("POST", "/0/private/Withdraw", "", "asset=XBT"),
+    )
+    .unwrap();
+    let e = check_on(
+        "kraken",
+        &req("POST", "/0/private/withdraw", "", "asset=XBT"),
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("is POST /0/private/Withdraw in another case"),
+        "{e}"
+    );
+    for p in crate::sign::exchanges::ALL {
+        let Some(t) = crate::sign::endpoints::table(p.id()) else {
+            continue;
+        };
+        for e in t
+            .endpoints()
+            .iter()
+            .filter(|e| !e.path.as_str().contains('{'))
+        {
+            let upper = e.path.as_str().to_ascii_uppercase();
+            if upper != e.path.as_str() && t.find(&e.method, &upper).is_empty() {
+                let r = req(&e.method, &upper, "", "");
+                assert!(
+                    crate::sign::request::canonical::check_case(p.id(), &r).is_err(),
+                    "{}: {} {upper} passed",
+                    p.id(),
+                    e.method
+                );
+            }
+        }
+    }
 }
 
 #[test]

@@ -166,6 +166,38 @@ fn splits(
 /// the exchange could read, with the parts in their places (the digits lent to a number are not
 /// part of the request any more). Empty when the exchange separates or hashes the parts.
 pub fn alternatives(shape: &Shape, request: &HttpRequest) -> Vec<HttpRequest> {
+    let mut readings = splits_of(shape, request);
+    if shape.covers.endpoint() && !shape.covers.method() {
+        let with_original: Vec<HttpRequest> = std::iter::once(request.clone())
+            .chain(readings.iter().cloned())
+            .collect();
+        for r in with_original {
+            readings.extend(other_methods(shape, &r));
+        }
+    }
+    readings
+}
+
+/// The same request with each other method the exchange takes, its parameters where that
+/// method carries them (a GET's in the query): for an exchange that does not sign the method.
+fn other_methods(shape: &Shape, r: &HttpRequest) -> Vec<HttpRequest> {
+    shape
+        .methods
+        .iter()
+        .filter(|m| **m != r.method)
+        .map(|m| {
+            let mut alt = r.clone();
+            alt.method = (*m).to_owned();
+            if matches!(*m, "GET" | "DELETE") && !alt.body.is_empty() && alt.query.is_empty() {
+                alt.query = String::from_utf8_lossy(&alt.body).into_owned();
+                alt.body.clear();
+            }
+            alt
+        })
+        .collect()
+}
+
+fn splits_of(shape: &Shape, request: &HttpRequest) -> Vec<HttpRequest> {
     if shape.adjacent.is_empty() {
         return Vec::new();
     }

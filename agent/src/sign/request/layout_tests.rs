@@ -10,12 +10,77 @@ fn req(method: &str, path: &str, query: &str, body: &str) -> HttpRequest {
     }
 }
 
+/// The readings with the request's own method, as (path, query, body).
 fn alts(id: &str, r: &HttpRequest) -> Vec<(String, String, String)> {
     let p = exchanges::by_id(id).unwrap();
     alternatives(p.shape(), r)
         .into_iter()
+        .filter(|a| a.method == r.method)
         .map(|a| (a.path, a.query, String::from_utf8(a.body).unwrap()))
         .collect()
+}
+
+fn methods_of(id: &str, r: &HttpRequest) -> Vec<(String, String, String, String)> {
+    let p = exchanges::by_id(id).unwrap();
+    alternatives(p.shape(), r)
+        .into_iter()
+        .filter(|a| a.method != r.method)
+        .map(|a| {
+            (
+                a.method,
+                a.path,
+                a.query,
+                String::from_utf8(a.body).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Kraken Futures signs `postData + nonce + path`: a signature is good for the same path with
+/// any method, its parameters in the query or the body. Every other exchange signs the method.
+#[test]
+fn an_unsigned_method_gives_a_reading_per_method() {
+    let got = methods_of(
+        "kraken-futures",
+        &req(
+            "GET",
+            "/derivatives/api/v3/withdrawal",
+            "amount=10&currency=xbt",
+            "",
+        ),
+    );
+    let methods: Vec<&str> = got.iter().map(|(m, ..)| m.as_str()).collect();
+    assert!(methods.contains(&"POST"), "{got:?}");
+    assert!(got.iter().any(|(m, p, q, _)| m == "POST"
+        && p == "/derivatives/api/v3/withdrawal"
+        && q == "amount=10&currency=xbt"));
+    let got = methods_of(
+        "kraken-futures",
+        &req(
+            "POST",
+            "/derivatives/api/v3/sendorder",
+            "",
+            "symbol=PF_XBTUSD",
+        ),
+    );
+    assert!(
+        got.iter()
+            .any(|(m, _, q, b)| m == "GET" && q == "symbol=PF_XBTUSD" && b.is_empty()),
+        "a GET carries the parameters in its query: {got:?}"
+    );
+    for p in exchanges::ALL {
+        if p.id() == "kraken-futures" {
+            continue;
+        }
+        let r = req(p.shape().methods[0], "/api/v5/account/balance", "", "");
+        assert!(
+            alternatives(p.shape(), &r)
+                .iter()
+                .all(|a| a.method == r.method),
+            "{} signs the method",
+            p.id()
+        );
+    }
 }
 
 #[test]

@@ -81,8 +81,13 @@ def encode_lock(names: Sequence[str]) -> bytes:
     return extension("lock@apisec", string_list(names))
 
 
-def encode_status() -> bytes:
-    return extension("status@apisec")
+STATUS_FLAG_NOTES = 1
+
+
+def encode_status(notes: bool) -> bytes:
+    """With `notes`, asks for each entry's notes (what weakens it); without, the request of
+    0.1.0, whose reply `decode_status` also reads."""
+    return extension("status@apisec", u32(STATUS_FLAG_NOTES) if notes else b"")
 
 
 def encode_sign(
@@ -154,6 +159,9 @@ class Reader:
     def pairs(self) -> List[Tuple[str, str]]:
         return [(self.text(), self.text()) for _ in range(self.u32())]
 
+    def at_end(self) -> bool:
+        return self._pos == len(self._data)
+
     def end(self) -> None:
         if self._pos != len(self._data):
             raise WireError(f"{len(self._data) - self._pos} trailing bytes in the agent's reply")
@@ -219,17 +227,23 @@ def decode_sign(details: bytes) -> SignFields:
     return headers, additions, query, (body if replaced else None)
 
 
-StatusEntry = Tuple[str, str, str, bool, str, int, str]
+StatusEntry = Tuple[str, str, str, bool, str, int, str, Tuple[str, ...]]
 
 
 def decode_status(details: bytes) -> Tuple[str, int, bool, List[StatusEntry]]:
     r = Reader(details)
     version, pid, locked = r.text(), r.u32(), r.boolean()
-    entries = [
+    fields = [
         (r.text(), r.text(), r.text(), r.boolean(), r.text(), r.u64(), r.text())
         for _ in range(r.u32())
     ]
+    notes = [""] * len(fields)
+    if not r.at_end():
+        notes = [r.text() for _ in range(r.u32())]
+        if len(notes) != len(fields):
+            raise WireError("status reply: not one notes field per entry")
     r.end()
+    entries = [f + (tuple(n.splitlines()),) for f, n in zip(fields, notes)]
     return version, pid, locked, entries
 
 

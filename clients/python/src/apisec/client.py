@@ -238,7 +238,11 @@ class Agent:
         return wire.decode_lock(details)
 
     def status(self) -> AgentStatus:
-        details = self._request(wire.encode_status(), "status@apisec", self.timeout)
+        try:
+            details = self._request(wire.encode_status(True), "status@apisec", self.timeout)
+        except BadRequest:
+            # An agent that predates the notes reads no details and calls the flag malformed.
+            details = self._request(wire.encode_status(False), "status@apisec", self.timeout)
         version, pid, locked, entries = wire.decode_status(details)
         return AgentStatus(version, pid, locked, [SecretStatus(*e) for e in entries])
 

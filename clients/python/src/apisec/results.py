@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,9 @@ class SecretStatus:
     expires: str
     forget_at: int
     problem: str
+    # What weakens this secret's guarantee by the owner's choice (allow_raw, freshness off,
+    # default_deny = false); empty from an agent that predates the notes.
+    weakened_by: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
