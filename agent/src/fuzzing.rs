@@ -168,7 +168,12 @@ pub fn policy(data: &[u8]) {
                     query: query.into(),
                     body: body.to_vec(),
                 };
-                let _ = crate::policy::judge::judge(&policy, &plan, "fuzz", preset, &request);
+                // Only a canonical request reaches the judge, as in the agent.
+                if let Ok(canonical) =
+                    crate::sign::request::check(preset.id(), preset.shape(), &request)
+                {
+                    let _ = crate::policy::judge::judge(&policy, &plan, "fuzz", preset, canonical);
+                }
             }
         }
     }

@@ -76,7 +76,7 @@ fn fill(pattern: &str) -> String {
 /// Endpoints the preset signs at all: its methods, its path prefixes.
 fn signable(id: &str, e: &Endpoint) -> bool {
     let shape = exchanges::by_id(id).unwrap().shape();
-    shape.methods.contains(&e.method.as_str())
+    shape.methods.contains(&e.method)
         && (shape.path_prefixes.is_empty()
             || shape
                 .path_prefixes
@@ -133,14 +133,14 @@ fn every_table_is_enforced_by_class() {
         let id = p.id();
         let table = endpoints::table(id).unwrap();
         for e in table.endpoints().iter().filter(|e| signable(id, e)) {
-            let params: Vec<&str> = e.params.iter().flatten().map(String::as_str).collect();
-            let r = request_for(id, e, &e.method, e.path.as_str(), &params);
+            let params: Vec<&str> = e.params.iter().flatten().copied().collect();
+            let r = request_for(id, e, e.method, e.path.as_str(), &params);
             let got = sign(&mut client, &r);
             if e.class.allowed_by_default() {
                 // A read may share its path with a refused endpoint of another host: then the
                 // stricter class is the endpoint's, and the refusal names it.
                 let shared = table
-                    .find(&e.method, &r.path)
+                    .find(e.method, &r.path)
                     .iter()
                     .any(|o| !o.class.allowed_by_default());
                 // Where the method is not signed (Kraken Futures), a read whose path a refused
@@ -214,22 +214,21 @@ fn every_table_is_enforced_by_class() {
             let Some(params) = e.params.as_ref().filter(|m| !m.is_empty()) else {
                 continue; // the residual: nothing tells it from any request
             };
-            let kind_get = matches!(e.method.as_str(), "GET" | "DELETE");
+            let kind_get = matches!(e.method, "GET" | "DELETE");
             let (method, path) = if id == "bybit" && !kind_get {
                 ("POST", read_post)
             } else {
                 ("GET", read_get)
             };
-            let mut carried: Vec<&str> = params.iter().map(String::as_str).collect();
+            let mut carried: Vec<&str> = params.to_vec();
             if path == "/v5/crypto-loan-common/max-loan" {
                 carried.push("currency");
                 carried.sort();
                 carried.dedup();
             }
             let named = &table.find(method, path)[0];
-            let named_params: Vec<&str> =
-                named.params.iter().flatten().map(String::as_str).collect();
-            if params.iter().all(|p| named_params.contains(&p.as_str())) {
+            let named_params: Vec<&str> = named.params.iter().flatten().copied().collect();
+            if params.iter().all(|p| named_params.contains(p)) {
                 continue; // indistinguishable from the named read itself
             }
             let r = request_for(id, named, method, path, &carried);

@@ -35,7 +35,7 @@ pub fn run(config_path: &Path, a: PolicyCheckArgs) -> CmdResult {
         println!("weakened: {note}");
     }
     println!("{}", coverage_note(preset.id(), preset.shape().covers));
-    sign::request::check(preset.id(), preset.shape(), &request)
+    let canonical = sign::request::check(preset.id(), preset.shape(), &request)
         .map_err(|e| CliError::new(format!("refused before the policy: {e}")))?;
     let found = endpoints::table(preset.id())
         .map(|t| t.find(&request.method, &request.path))
@@ -70,7 +70,7 @@ pub fn run(config_path: &Path, a: PolicyCheckArgs) -> CmdResult {
         None => println!("rule for the request as named: none; default_deny = false allows it"),
     }
     let plan = Plan::new(policy, preset);
-    let verdict = judge(policy, &plan, &a.name, preset, &request)
+    let verdict = judge(policy, &plan, &a.name, preset, canonical)
         .map_err(|e| CliError::new(format!("refused before the policy: {e}")))?;
     match verdict.decision {
         Decision::Allow => {

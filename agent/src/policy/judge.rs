@@ -12,21 +12,23 @@
 //!   be told apart from it by anyone but the exchange: those are the residual risk
 //!   (`docs/threat-model.md`), closed only by the key's own permissions at the exchange.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap};
 
 use super::fields::{request_fields, RepeatedField};
-use super::residual::reaches;
+use super::residual::{names, Mandatory};
 use super::rules::{evaluate, evaluate_reading, Decision, Judged, Policy, Remedy};
 use crate::sign::endpoints::{self, Class, Endpoint};
-use crate::sign::request::alternatives;
-use crate::sign::{HttpRequest, Preset};
+use crate::sign::request::{alternatives, Canonical};
+use crate::sign::Preset;
 
 /// What the judging needs beyond the request, worked out once per unsealed secret.
 #[derive(Debug, Default)]
 pub struct Plan {
     /// For an exchange that does not sign the endpoint: the endpoints a signature's parameters
-    /// could reach that the policy may refuse (the others it allows whatever the parameters).
-    candidates: Vec<&'static Endpoint>,
+    /// could reach that the policy may refuse (the others it allows whatever the parameters),
+    /// indexed by one of their mandatory parameters: a signature reaches only endpoints indexed
+    /// under one of its own.
+    candidates: HashMap<String, Vec<Mandatory>>,
 }
 
 impl Plan {
@@ -42,7 +44,7 @@ impl Plan {
             (policy.default_deny && !e.class.allowed_by_default())
                 || policy.rules.iter().any(|r| {
                     r.action != super::rules::Action::Allow
-                        && (r.methods.is_empty() || r.methods.contains(&e.method))
+                        && (r.methods.is_empty() || r.methods.iter().any(|m| m == e.method))
                         && match (&r.path, r.class) {
                             (Some(p), _) => super::glob::matches(p, e.path.as_str()),
                             (None, Some(c)) => c == e.class,
@@ -50,7 +52,8 @@ impl Plan {
                         }
                 })
         };
-        let candidates = table
+        let mut candidates: HashMap<String, Vec<Mandatory>> = HashMap::new();
+        for e in table
             .endpoints()
             .iter()
             .filter(|e| e.params.as_ref().is_some_and(|m| !m.is_empty()))
@@ -62,7 +65,12 @@ impl Plan {
                         .any(|p| e.path.as_str().starts_with(p))
             })
             .filter(|e| may_refuse(e))
-            .collect();
+        {
+            let m = Mandatory::of(e);
+            if let Some(name) = m.any_name() {
+                candidates.entry(name.to_owned()).or_default().push(m);
+            }
+        }
         Self { candidates }
     }
 }
@@ -84,11 +92,7 @@ fn lookup(
 ) -> (Option<Class>, &'static str, Vec<&'static Endpoint>) {
     let found = table.map(|t| t.find(method, path)).unwrap_or_default();
     let worst = found.iter().max_by_key(|e| e.class);
-    (
-        worst.map(|e| e.class),
-        worst.map_or("", |e| e.what.as_str()),
-        found,
-    )
+    (worst.map(|e| e.class), worst.map_or("", |e| e.what), found)
 }
 
 /// Judges every request a signature of `request` is good for; the strictest decision wins.
@@ -97,8 +101,9 @@ pub fn judge(
     plan: &Plan,
     secret: &str,
     preset: &dyn Preset,
-    request: &HttpRequest,
+    request: Canonical<'_>,
 ) -> Result<Verdict, RepeatedField> {
+    let request = request.request();
     let shape = preset.shape();
     let table = endpoints::table(preset.id());
     let unbound = !shape.covers.endpoint();
@@ -162,28 +167,32 @@ pub fn judge(
         });
     }
     if unbound {
-        let keys: BTreeSet<&str> = fields.keys().map(String::as_str).collect();
-        let named_params: BTreeSet<&str> = named
+        let keys = names(fields.keys());
+        let named_params = names(named.iter().filter_map(|e| e.params.as_ref()).flatten());
+        let mut reachable: Vec<&Mandatory> = keys
             .iter()
-            .filter_map(|e| e.params.as_ref())
+            .filter_map(|k| plan.candidates.get(k))
             .flatten()
-            .map(String::as_str)
             .collect();
-        for e in &plan.candidates {
+        // A refusal names the endpoint the parameters match most closely.
+        reachable
+            .sort_by_key(|m| std::cmp::Reverse(m.endpoint.params.as_ref().map_or(0, Vec::len)));
+        for m in reachable {
+            let e = m.endpoint;
             let mandatory = e.params.as_deref().unwrap_or_default();
             // Not reached, or reached by every valid request of the named endpoint too: the
             // latter only the exchange can tell apart (`policy::residual`).
-            if !reaches(shape, &request.method, &keys, e)
-                || reaches(shape, &request.method, &named_params, e)
-                || named.iter().any(|n| std::ptr::eq(*n, *e))
+            if !m.reached(shape, &request.method, &keys)
+                || m.reached(shape, &request.method, &named_params)
+                || named.iter().any(|n| std::ptr::eq(*n, e))
             {
                 continue;
             }
             let judged = Judged {
-                method: &e.method,
+                method: e.method,
                 path: e.path.as_str(),
                 class: Some(e.class),
-                what: &e.what,
+                what: e.what,
                 fields: &fields,
             };
             let decision = evaluate(policy, &judged, &remedy);

@@ -1,6 +1,7 @@
 use super::*;
 use crate::policy::file::parse;
 use crate::sign::exchanges;
+use crate::sign::HttpRequest;
 
 fn req(method: &str, path: &str, query: &str, body: &str) -> HttpRequest {
     HttpRequest {
@@ -14,7 +15,10 @@ fn req(method: &str, path: &str, query: &str, body: &str) -> HttpRequest {
 fn verdict(id: &str, policy: &Policy, r: &HttpRequest) -> Decision {
     let preset = exchanges::by_id(id).unwrap();
     let plan = Plan::new(policy, preset);
-    judge(policy, &plan, "s", preset, r).unwrap().decision
+    let canonical = crate::sign::request::check(preset.id(), preset.shape(), r).unwrap();
+    judge(policy, &plan, "s", preset, canonical)
+        .unwrap()
+        .decision
 }
 
 #[test]
@@ -32,14 +36,10 @@ fn the_named_request_is_judged_by_its_class() {
         &req("GET", "/api/v2/spot/account/assets", "coin=USDT", ""),
     );
     assert_eq!(d, Decision::Allow);
-    let v = judge(
-        &p,
-        &Plan::default(),
-        "s",
-        exchanges::by_id("bitget").unwrap(),
-        &req("GET", "/api/v2/spot/account/assets", "", ""),
-    )
-    .unwrap();
+    let bitget = exchanges::by_id("bitget").unwrap();
+    let r = req("GET", "/api/v2/spot/account/assets", "", "");
+    let canonical = crate::sign::request::check(bitget.id(), bitget.shape(), &r).unwrap();
+    let v = judge(&p, &Plan::default(), "s", bitget, canonical).unwrap();
     assert_eq!(v.class, Some(Class::Read));
 }
 
@@ -79,6 +79,17 @@ fn unbound_parameters_are_judged_by_the_endpoints_they_reach() {
     assert_eq!(
         verdict("binance", &p, &req("GET", "/api/v3/account", "", "")),
         Decision::Allow
+    );
+    // Another case of the names is the same parameters, should the exchange read them so.
+    let shouted = req(
+        "GET",
+        "/api/v3/account",
+        "COIN=USDT&Network=TRX&ADDRESS=TXyz&amount=100",
+        "",
+    );
+    assert!(
+        matches!(verdict("binance", &p, &shouted), Decision::Deny(m) if m.contains("/sapi/v1/capital/withdraw/apply")),
+        "names in another case"
     );
     let (allow, _) = parse("[[rule]]\naction = \"allow\"\nclass = \"transfer\"\n").unwrap();
     assert_eq!(verdict("binance", &allow, &r), Decision::Allow);

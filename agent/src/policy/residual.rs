@@ -5,7 +5,8 @@
 //! generated from the tables (a test keeps the list and the tables in step); only the key's own
 //! permissions at the exchange close them.
 //!
-//! The judge (`policy::judge`) and this list share one definition of "reaches": [`reaches`].
+//! The judge (`policy::judge`) and this list share one definition of "reaches":
+//! [`Mandatory::reached`].
 
 use std::collections::BTreeSet;
 
@@ -13,19 +14,50 @@ use crate::sign::endpoints::{self, Endpoint};
 use crate::sign::request::{Covers, Shape};
 use crate::sign::Preset;
 
-/// Whether a signature whose signed parameters are `signed`, made for a request of `method`,
-/// is good for endpoint `e` too: it carries all of `e`'s mandatory parameters and, on an
-/// exchange that signs the method's kind of payload (Bybit: a GET's query, a POST's body), the
-/// request is of `e`'s kind.
-pub fn reaches(shape: &Shape, method: &str, signed: &BTreeSet<&str>, e: &Endpoint) -> bool {
-    if shape.covers == Covers::Payload && is_read(&e.method) != is_read(method) {
-        return false;
+/// Parameter names as [`Mandatory::reached`] compares them: without regard to ASCII case, so that an
+/// exchange that matched names case-insensitively could not take `ADDRESS` for `address`
+/// behind the judge's back.
+pub fn names<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> BTreeSet<String> {
+    names
+        .into_iter()
+        .map(|n| n.as_ref().to_ascii_lowercase())
+        .collect()
+}
+
+/// An endpoint's mandatory parameters as [`names`] gives them, worked out once: the judge asks
+/// for each signature which endpoints its parameters reach.
+#[derive(Debug)]
+pub struct Mandatory {
+    pub endpoint: &'static Endpoint,
+    names: Vec<String>,
+}
+
+impl Mandatory {
+    pub fn of(endpoint: &'static Endpoint) -> Self {
+        Self {
+            endpoint,
+            names: names(endpoint.params.as_deref().unwrap_or_default())
+                .into_iter()
+                .collect(),
+        }
     }
-    e.params
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .all(|p| signed.contains(p.as_str()))
+
+    /// One of the names (`None` when it needs none): a signature reaches the endpoint only if
+    /// it carries this one, so the judge indexes the endpoints by it.
+    pub fn any_name(&self) -> Option<&str> {
+        self.names.first().map(String::as_str)
+    }
+
+    /// Whether a signature whose signed parameters are `signed` (as [`names`] gives them),
+    /// made for a request of `method`, is good for this endpoint too: it carries all of its
+    /// mandatory parameters and, on an exchange that signs the method's kind of payload (Bybit:
+    /// a GET's query, a POST's body), the request is of the endpoint's kind.
+    pub fn reached(&self, shape: &Shape, method: &str, signed: &BTreeSet<String>) -> bool {
+        if shape.covers == Covers::Payload && is_read(self.endpoint.method) != is_read(method) {
+            return false;
+        }
+        self.names.iter().all(|p| signed.contains(p))
+    }
 }
 
 fn is_read(method: &str) -> bool {
@@ -76,18 +108,13 @@ pub fn residual(preset: &dyn Preset) -> Vec<Residual> {
             });
             continue;
         }
+        let reach = Mandatory::of(e);
         let within: Vec<&'static Endpoint> = harmless
             .iter()
             .copied()
             .filter(|n| {
-                let signed: BTreeSet<&str> = n
-                    .params
-                    .as_deref()
-                    .unwrap_or_default()
-                    .iter()
-                    .map(String::as_str)
-                    .collect();
-                reaches(shape, &n.method, &signed, e)
+                let signed = names(n.params.as_deref().unwrap_or_default());
+                reach.reached(shape, n.method, &signed)
             })
             .collect();
         if !within.is_empty() {

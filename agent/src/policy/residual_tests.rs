@@ -5,8 +5,8 @@ use crate::sign::exchanges;
 use crate::sign::HttpRequest;
 
 /// The request of endpoint `n` carrying `params`, where the exchange signs them.
-fn request_of(id: &str, n: &Endpoint, params: &[String]) -> HttpRequest {
-    let mut names: Vec<&str> = params.iter().map(String::as_str).collect();
+fn request_of(id: &str, n: &Endpoint, params: &[&str]) -> HttpRequest {
+    let mut names: Vec<&str> = params.to_vec();
     if id != "bybit" {
         names.push("timestamp");
     }
@@ -19,14 +19,14 @@ fn request_of(id: &str, n: &Endpoint, params: &[String]) -> HttpRequest {
             .collect::<Vec<_>>()
             .join(",")
     );
-    let read = matches!(n.method.as_str(), "GET" | "DELETE");
+    let read = matches!(n.method, "GET" | "DELETE");
     let (query, body) = match (id, read) {
         (_, true) => (pairs.join("&"), String::new()),
         ("bybit", false) => (String::new(), json),
         _ => (String::new(), pairs.join("&")),
     };
     HttpRequest {
-        method: n.method.clone(),
+        method: n.method.to_owned(),
         path: n.path.as_str().to_owned(),
         query,
         body: body.into_bytes(),
@@ -48,7 +48,9 @@ fn residual_endpoints_are_the_ones_the_judge_cannot_refuse() {
             let plan = Plan::new(&policy, *preset);
             let params = n.params.clone().unwrap_or_default();
             let request = request_of(preset.id(), n, &params);
-            let verdict = judge(&policy, &plan, "s", *preset, &request).unwrap();
+            let canonical =
+                crate::sign::request::check(preset.id(), preset.shape(), &request).unwrap();
+            let verdict = judge(&policy, &plan, "s", *preset, canonical).unwrap();
             if let Decision::Deny(m) = &verdict.decision {
                 assert!(
                     !m.contains(&format!(" of {} (", r.endpoint.describe())),

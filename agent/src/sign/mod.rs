@@ -39,12 +39,13 @@ pub struct TimeContext<'a> {
     pub freshness: Freshness,
 }
 
-/// Signs `request` with the preset of `exchange`: the agent stamps the time (or checks the
-/// client's against the freshness window), then the preset computes the headers. `agent_nonce`
+/// Signs `request`, in the canonical form of `exchange` (`request::check`), with that
+/// exchange's preset: the agent stamps the time (or checks the client's against the freshness
+/// window), then the preset computes the headers. `agent_nonce`
 /// gives the agent's next nonce for this secret.
 pub fn sign(
     exchange: &str,
-    request: &HttpRequest,
+    request: request::Canonical<'_>,
     credentials: &Credentials<'_>,
     time: &TimeContext<'_>,
     agent_nonce: &mut dyn FnMut() -> Result<u64, String>,
@@ -68,7 +69,14 @@ pub fn sign(
         }
         .into());
     }
-    request::check(preset.id(), preset.shape(), request)?;
+    if request.exchange() != preset.id() {
+        return Err(PresetError::BadRequest {
+            exchange: preset.id(),
+            reason: format!("the request was checked for {}", request.exchange()),
+        }
+        .into());
+    }
+    let request = request.request();
     let stamp_at = time.now_ms + preset.timestamp_lead_ms();
     let timestamp = time::stamp(
         preset.time_format(),

@@ -116,10 +116,11 @@ pub async fn sign(
         )))
     })?;
     let http = http_request(request);
-    // The canonical form first: the policy judges only requests the exchange reads one way.
-    sign::request::check(preset.id(), preset.shape(), &http)
+    // The canonical form first: the policy judges only requests the exchange reads one way,
+    // and the preset signs only what the policy judged.
+    let canonical = sign::request::check(preset.id(), preset.shape(), &http)
         .map_err(|e| refuse(sign::SignError::Preset(e).into()))?;
-    let verdict = judge(&meta.policy, &held.plan, &request.name, preset, &http)
+    let verdict = judge(&meta.policy, &held.plan, &request.name, preset, canonical)
         .map_err(|e| refuse(ErrorReply::new(ErrorCode::Refused, e.to_string())))?;
     let decision = verdict.decision;
     let approval = match decision {
@@ -139,7 +140,7 @@ pub async fn sign(
         Arc::clone(&held)
     };
     let compute = || {
-        let r = compute_signature(agent, &held, request);
+        let r = compute_signature(agent, &held, request, canonical);
         crate::secret::wipe_stack();
         r
     };
@@ -213,6 +214,7 @@ fn compute_signature(
     agent: &Agent,
     held: &Held,
     request: &proto::SignRequest,
+    canonical: sign::request::Canonical<'_>,
 ) -> Result<sign::Signed, ErrorReply> {
     let meta = &held.unsealed.meta;
     let credentials = sign::Credentials {
@@ -224,7 +226,6 @@ fn compute_signature(
             .as_deref()
             .map(|s| s as &dyn sign::AsymmetricSigner),
     };
-    let http = http_request(request);
     let time = sign::TimeContext {
         client_timestamp: &request.timestamp,
         client_nonce: &request.nonce,
@@ -233,7 +234,7 @@ fn compute_signature(
     };
     Ok(sign::sign(
         &meta.exchange,
-        &http,
+        canonical,
         &credentials,
         &time,
         &mut || agent.nonces().next(&request.name, unix_micros()),

@@ -76,18 +76,18 @@ pub enum Carrier {
 /// One private endpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Endpoint {
-    pub method: String,
+    pub method: &'static str,
     pub path: Pattern,
     pub class: Class,
     /// The parameters the exchange requires (besides the ones the signer adds itself); `None`
     /// when the table does not say.
-    pub params: Option<Vec<String>>,
+    pub params: Option<Vec<&'static str>>,
     /// Where the parameters travel, when it differs from the exchange's usual place.
     pub carrier: Option<Carrier>,
     /// The host that serves it, when it is not the exchange's main REST host.
-    pub host: Option<String>,
+    pub host: Option<&'static str>,
     /// A few words on what it does.
-    pub what: String,
+    pub what: &'static str,
 }
 
 impl Endpoint {

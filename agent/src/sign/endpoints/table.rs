@@ -16,51 +16,64 @@ pub struct TableError {
     pub reason: String,
 }
 
-/// Index key: method, segment count, and the first two segments when they are literal.
-type Key = (String, usize, String, String);
+/// Index key of a pattern with placeholders: a hash of the method, the segment count and the
+/// first two segments (a collision only adds candidates, which the match then filters).
+fn prefix_key(method: &str, count: usize, first: &str, second: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    // SipHash with fixed keys: the same in every process, no allocation per lookup.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (method, count, first, second).hash(&mut h);
+    h.finish()
+}
 
+/// The lookups run on every signature, so the index avoids allocating: a literal path is one
+/// map lookup; a path with placeholders is found among the few sharing its first segments.
 #[derive(Debug)]
 pub struct Table {
     endpoints: Vec<Endpoint>,
-    by_prefix: HashMap<Key, Vec<usize>>,
-    /// Endpoints whose first two segments hold a placeholder.
+    /// Literal patterns: method, then path, giving the first endpoint of that method and path;
+    /// `next_same` chains the others (one path on several hosts).
+    exact: HashMap<&'static str, HashMap<&'static str, u32>>,
+    next_same: Vec<u32>,
+    /// Patterns with a placeholder after their first two segments.
+    by_prefix: HashMap<u64, Vec<usize>>,
+    /// Patterns whose first two segments hold a placeholder.
     others: Vec<usize>,
 }
 
 const METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "PATCH"];
 
-fn parse_line(line: &str) -> Result<Endpoint, String> {
+/// The end of a `next_same` chain.
+const NONE: u32 = u32::MAX;
+
+fn parse_line(line: &'static str) -> Result<Endpoint, String> {
     let (main, what) = match line.split_once(" -- ") {
         Some((m, w)) => (m, w.trim()),
         None => (line, ""),
     };
     let mut words = main.split_whitespace();
     let method = words.next().ok_or("no method")?;
-    if !METHODS.contains(&method) {
-        return Err(format!("unknown method {method:?}"));
-    }
+    let method = *METHODS
+        .iter()
+        .find(|m| **m == method)
+        .ok_or_else(|| format!("unknown method {method:?}"))?;
     let path = words.next().ok_or("no path")?;
     let path = Pattern::parse(path).ok_or_else(|| format!("bad path {path:?}"))?;
     let class = words.next().ok_or("no class")?;
     let class = Class::parse(class).ok_or_else(|| format!("unknown class {class:?}"))?;
     let mut endpoint = Endpoint {
-        method: method.to_owned(),
+        method,
         path,
         class,
         params: None,
         carrier: None,
         host: None,
-        what: what.to_owned(),
+        what,
     };
     for word in words {
         match word.split_once('=') {
             Some(("params", list)) => {
-                endpoint.params = Some(
-                    list.split(',')
-                        .filter(|p| !p.is_empty())
-                        .map(str::to_owned)
-                        .collect(),
-                )
+                endpoint.params = Some(list.split(',').filter(|p| !p.is_empty()).collect())
             }
             Some(("body", carrier)) => {
                 endpoint.carrier = Some(match carrier {
@@ -70,7 +83,7 @@ fn parse_line(line: &str) -> Result<Endpoint, String> {
                     other => return Err(format!("unknown body={other}")),
                 })
             }
-            Some(("host", host)) => endpoint.host = Some(host.to_owned()),
+            Some(("host", host)) => endpoint.host = Some(host),
             _ => return Err(format!("unknown field {word:?}")),
         }
     }
@@ -78,7 +91,7 @@ fn parse_line(line: &str) -> Result<Endpoint, String> {
 }
 
 impl Table {
-    pub fn parse(text: &str) -> Result<Self, TableError> {
+    pub fn parse(text: &'static str) -> Result<Self, TableError> {
         let mut endpoints = Vec::new();
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();
@@ -90,23 +103,44 @@ impl Table {
                 reason,
             })?);
         }
-        let mut by_prefix: HashMap<Key, Vec<usize>> = HashMap::new();
+        endpoints.shrink_to_fit();
+        let mut exact: HashMap<&'static str, HashMap<&'static str, u32>> = HashMap::new();
+        let mut next_same = vec![NONE; endpoints.len()];
+        let mut by_prefix: HashMap<u64, Vec<usize>> = HashMap::new();
         let mut others = Vec::new();
-        for (i, e) in endpoints.iter().enumerate() {
+        for (i, e) in endpoints.iter().enumerate().rev() {
+            if !e.path.as_str().contains('{') {
+                // Walking backwards, each entry goes in front: the chain is in table order.
+                let first = exact
+                    .entry(e.method)
+                    .or_default()
+                    .entry(e.path.as_str())
+                    .or_insert(NONE);
+                next_same[i] = *first;
+                *first = i as u32;
+                continue;
+            }
+            let count = e.path.segment_count();
             match (e.path.literal_segment(0), e.path.literal_segment(1)) {
                 (Some(a), Some(b)) => by_prefix
-                    .entry((e.method.clone(), e.path.segment_count(), a.into(), b.into()))
+                    .entry(prefix_key(e.method, count, a, b))
                     .or_default()
                     .push(i),
-                (Some(a), None) if e.path.segment_count() == 1 => by_prefix
-                    .entry((e.method.clone(), 1, a.into(), String::new()))
+                (Some(a), None) if count == 1 => by_prefix
+                    .entry(prefix_key(e.method, 1, a, ""))
                     .or_default()
                     .push(i),
                 _ => others.push(i),
             }
         }
+        for ids in by_prefix.values_mut() {
+            ids.reverse();
+        }
+        others.reverse();
         Ok(Self {
             endpoints,
+            exact,
+            next_same,
             by_prefix,
             others,
         })
@@ -120,15 +154,25 @@ impl Table {
     /// own entry); a literal segment wins over a placeholder (`/orders/all` is not
     /// `/orders/{id}`).
     pub fn find(&self, method: &str, path: &str) -> Vec<&Endpoint> {
+        // A literal pattern is the most literal there is: when one matches, it is the endpoint.
+        if let Some(&first) = self.exact.get(method).and_then(|paths| paths.get(path)) {
+            let mut found = Vec::new();
+            let mut i = first;
+            while i != NONE {
+                found.push(&self.endpoints[i as usize]);
+                i = self.next_same[i as usize];
+            }
+            return found;
+        }
         let Some(rest) = path.strip_prefix('/') else {
             return Vec::new();
         };
         let segments: Vec<&str> = rest.split('/').collect();
-        let key = (
-            method.to_owned(),
+        let key = prefix_key(
+            method,
             segments.len(),
-            segments[0].to_owned(),
-            segments.get(1).map_or(String::new(), |s| (*s).to_owned()),
+            segments[0],
+            segments.get(1).copied().unwrap_or_default(),
         );
         let candidates = self
             .by_prefix

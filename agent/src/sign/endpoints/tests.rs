@@ -52,7 +52,7 @@ fn lookups_find_the_endpoint_its_class_and_its_parameters() {
     assert_eq!(apply[0].class, Class::Transfer);
     let params = apply[0].params.as_ref().expect("mandatory parameters");
     for p in ["coin", "address", "amount"] {
-        assert!(params.iter().any(|x| x == p), "{params:?}");
+        assert!(params.contains(&p), "{params:?}");
     }
 }
 
@@ -98,9 +98,9 @@ fn a_bad_line_is_named() {
 fn no_endpoint_has_two_classes() {
     for preset in exchanges::ALL {
         let t = table(preset.id()).unwrap();
-        let mut seen: std::collections::HashMap<(String, String), Class> = Default::default();
+        let mut seen: std::collections::HashMap<(&str, String), Class> = Default::default();
         for e in t.endpoints() {
-            let key = (e.method.clone(), e.path.as_str().to_owned());
+            let key = (e.method, e.path.as_str().to_owned());
             if let Some(c) = seen.insert(key.clone(), e.class) {
                 assert_eq!(c, e.class, "{}: {key:?} has two classes", preset.id());
             }

@@ -214,12 +214,39 @@ fn check_json(ex: &'static str, body: &[u8]) -> Result<(), PresetError> {
         .map_err(|e| bad(ex, format!("the body is not valid JSON ({e})")))
 }
 
+/// A request that passed [`check`] for one exchange: what the judge judges and what the preset
+/// signs, so neither can be handed a request that skipped the check, and the check runs once.
+#[derive(Clone, Copy, Debug)]
+pub struct Canonical<'a> {
+    exchange: &'static str,
+    request: &'a HttpRequest,
+}
+
+impl<'a> Canonical<'a> {
+    /// The exchange whose canonical form it has.
+    pub fn exchange(&self) -> &'static str {
+        self.exchange
+    }
+
+    pub fn request(&self) -> &'a HttpRequest {
+        self.request
+    }
+}
+
+impl std::ops::Deref for Canonical<'_> {
+    type Target = HttpRequest;
+
+    fn deref(&self) -> &HttpRequest {
+        self.request
+    }
+}
+
 /// Checks `request` against the canonical form of `exchange`'s requests.
-pub fn check(
+pub fn check<'a>(
     exchange: &'static str,
     shape: &Shape,
-    request: &HttpRequest,
-) -> Result<(), PresetError> {
+    request: &'a HttpRequest,
+) -> Result<Canonical<'a>, PresetError> {
     if !shape.methods.contains(&request.method.as_str()) {
         return Err(PresetError::Method {
             exchange,
@@ -290,7 +317,7 @@ pub fn check(
             }
         }
     }
-    Ok(())
+    Ok(Canonical { exchange, request })
 }
 
 #[cfg(test)]

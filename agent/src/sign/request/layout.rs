@@ -100,64 +100,131 @@ fn valid(shape: &Shape, slot: Slot, part: &[Unit], is_last: bool, method: &str) 
     }
 }
 
-/// Every split of `units` into `slots` other than the client's, depth first. `cuts` holds the
-/// ends chosen so far.
-fn splits(
-    shape: &Shape,
-    method: &str,
-    units: &[Unit],
-    slots: &[Slot],
-    start: usize,
-    cuts: &mut Vec<usize>,
-    out: &mut Vec<Vec<usize>>,
-) {
-    let Some((&slot, rest)) = slots.split_first() else {
-        if start == units.len() {
-            out.push(cuts.clone());
-        }
-        return;
-    };
-    if slot == Slot::Number {
-        // Digits borrowed from the part before, then the agent's number.
-        let mut end = start;
-        while let Some(Unit::Byte(c)) = units.get(end) {
-            if !c.is_ascii_digit() {
-                return;
+/// Whether the slots `rest` could begin at `at`: the first that cannot be empty must start with
+/// the byte it starts with (a cheap look ahead that prunes almost every cut; `true` when in
+/// doubt, the full checks follow).
+fn may_follow(shape: &Shape, rest: &[Slot], units: &[Unit], at: usize) -> bool {
+    let next = units.get(at);
+    for slot in rest {
+        match slot {
+            Slot::Path => return next.and_then(byte) == Some(b'/'),
+            // Empty, or starting with '?'.
+            Slot::QueryWithMark if next.and_then(byte) == Some(b'?') => return true,
+            Slot::QueryWithMark => continue,
+            Slot::Params => return true,
+            Slot::Body => {
+                return match shape.body {
+                    Body::Json => {
+                        next.is_none() || matches!(next.and_then(byte), Some(b'{' | b'['))
+                    }
+                    Body::Form => true,
+                }
             }
-            end += 1;
+            Slot::Number => {
+                return matches!(next, Some(Unit::Number))
+                    || next.and_then(byte).is_some_and(|c| c.is_ascii_digit())
+            }
         }
-        if units.get(end) == Some(&Unit::Number) {
-            cuts.push(end + 1);
-            splits(shape, method, units, rest, end + 1, cuts, out);
-            cuts.pop();
-        }
-        return;
     }
-    let is_last = rest.is_empty();
-    let ends: Vec<usize> = if is_last {
-        vec![units.len()]
-    } else {
-        // A part can reach as far as its characters allow; the number stops every part.
-        let mut reach = start;
-        while let Some(Unit::Byte(c)) = units.get(reach) {
-            let ok = match slot {
-                Slot::Path => path_char(*c),
-                Slot::QueryWithMark | Slot::Params => query_char(*c) || *c == b'?',
-                Slot::Body => true,
-                Slot::Number => false,
-            };
-            if !ok {
-                break;
-            }
-            reach += 1;
+    next.is_none()
+}
+
+/// [`valid`] for a part whose characters are known to be the slot's.
+fn begins_right(shape: &Shape, slot: Slot, part: &[Unit], method: &str) -> bool {
+    match slot {
+        Slot::Path => part.first().and_then(byte) == Some(b'/'),
+        Slot::QueryWithMark => {
+            part.is_empty()
+                || (part.len() > 1
+                    && part.first().and_then(byte) == Some(b'?')
+                    && part[1..].iter().all(|u| byte(u) != Some(b'?')))
         }
-        (start..=reach).collect()
-    };
-    for end in ends {
-        if valid(shape, slot, &units[start..end], is_last, method) {
-            cuts.push(end);
-            splits(shape, method, units, rest, end, cuts, out);
-            cuts.pop();
+        Slot::Params => true,
+        Slot::Body => valid(shape, slot, part, false, method),
+        Slot::Number => false,
+    }
+}
+
+/// The search for the other splits of one signed run.
+struct Search<'a> {
+    shape: &'a Shape,
+    method: &'a str,
+    units: &'a [Unit],
+    /// The client's own split, which is not another reading.
+    original: &'a [usize],
+    found: Vec<Vec<usize>>,
+}
+
+impl Search<'_> {
+    /// Every split of the run from `start` into `slots`, depth first. `cuts` holds the ends
+    /// chosen so far.
+    fn splits(&mut self, slots: &[Slot], start: usize, cuts: &mut Vec<usize>) {
+        let units = self.units;
+        let Some((&slot, rest)) = slots.split_first() else {
+            if start == units.len() {
+                self.found.push(cuts.clone());
+            }
+            return;
+        };
+        if slot == Slot::Number {
+            // Digits borrowed from the part before, then the agent's number.
+            let mut end = start;
+            while let Some(Unit::Byte(c)) = units.get(end) {
+                if !c.is_ascii_digit() {
+                    return;
+                }
+                end += 1;
+            }
+            if units.get(end) == Some(&Unit::Number) {
+                cuts.push(end + 1);
+                self.splits(rest, end + 1, cuts);
+                cuts.pop();
+            }
+            return;
+        }
+        let is_last = rest.is_empty();
+        let ends = if is_last {
+            units.len()..=units.len()
+        } else {
+            // A part can reach as far as its characters allow; the number stops every part.
+            let mut reach = start;
+            while let Some(Unit::Byte(c)) = units.get(reach) {
+                let ok = match slot {
+                    Slot::Path => path_char(*c),
+                    Slot::QueryWithMark | Slot::Params => query_char(*c) || *c == b'?',
+                    Slot::Body => true,
+                    Slot::Number => false,
+                };
+                if !ok {
+                    break;
+                }
+                reach += 1;
+            }
+            start..=reach
+        };
+        for end in ends {
+            if !is_last && !may_follow(self.shape, rest, units, end) {
+                continue;
+            }
+            // The client's own reading is not another one (and its last part, often a long
+            // body, was checked as the canonical request).
+            if is_last && cuts.as_slice() == &self.original[..cuts.len()] {
+                continue;
+            }
+            let part = &units[start..end];
+            // Up to `reach` every character is already one the slot takes: only how the part
+            // begins is left to check (and the whole of the last part, which `reach` did not
+            // scan).
+            let ok = if is_last {
+                valid(self.shape, slot, part, is_last, self.method)
+            } else {
+                begins_right(self.shape, slot, part, self.method)
+            };
+            if ok {
+                cuts.push(end);
+                self.splits(rest, end, cuts);
+                cuts.pop();
+            }
         }
     }
 }
@@ -202,20 +269,18 @@ fn splits_of(shape: &Shape, request: &HttpRequest) -> Vec<HttpRequest> {
         return Vec::new();
     }
     let (units, original) = run(shape, request);
-    let mut found = Vec::new();
-    splits(
+    let mut search = Search {
         shape,
-        &request.method,
-        &units,
-        shape.adjacent,
-        0,
-        &mut Vec::new(),
-        &mut found,
-    );
+        method: &request.method,
+        units: &units,
+        original: &original,
+        found: Vec::new(),
+    };
+    search.splits(shape.adjacent, 0, &mut Vec::new());
+    let found = search.found;
     let params_in_body = !request.body.is_empty();
     found
         .into_iter()
-        .filter(|cuts| *cuts != original)
         .map(|cuts| {
             let mut alt = HttpRequest {
                 method: request.method.clone(),

@@ -8,5 +8,5 @@ mod canonical;
 mod layout;
 
 pub use super::shape::{Body, Covers, Query, Shape, Slot, STANDARD_METHODS};
-pub use canonical::{check, form_key_char, path_char, query_value_char};
+pub use canonical::{check, form_key_char, path_char, query_value_char, Canonical};
 pub use layout::alternatives;

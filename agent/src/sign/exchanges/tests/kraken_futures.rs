@@ -116,9 +116,11 @@ fn the_agent_stamps_its_nonce_on_every_request() {
         freshness: Freshness::Window { millis: 5000 },
     };
     let mut asked = 0;
+    let preset = crate::sign::exchanges::by_id("kraken-futures").unwrap();
+    let r = req("POST", "/derivatives/api/v3/sendorder", ORDER, "");
     let s = crate::sign::sign(
         "kraken-futures",
-        &req("POST", "/derivatives/api/v3/sendorder", ORDER, ""),
+        crate::sign::request::check(preset.id(), preset.shape(), &r).unwrap(),
         &creds("kf-key", S, None),
         &time,
         &mut || {

@@ -84,9 +84,10 @@ fn a_client_nonce_is_refused_where_no_nonce_is_signed() {
                 now_ms: 1_700_000_000_000,
                 freshness,
             };
+            let r = sample_request(*p);
             let e = sign(
                 p.id(),
-                &sample_request(*p),
+                crate::sign::request::check(p.id(), p.shape(), &r).unwrap(),
                 &creds("k", "czNjcjN0", Some("p")),
                 &time,
                 &mut || unreachable!("{} signs no nonce", p.id()),
@@ -110,7 +111,35 @@ pub(super) fn sample_request(p: &dyn crate::sign::Preset) -> crate::sign::HttpRe
         .filter(|e| {
             e.class == crate::sign::endpoints::Class::Read && !e.path.as_str().contains('{')
         })
-        .map(|e| req(&e.method, e.path.as_str(), "", ""))
+        .map(|e| req(e.method, e.path.as_str(), "", ""))
         .find(|r| crate::sign::request::check(p.id(), p.shape(), r).is_ok())
         .unwrap_or_else(|| panic!("{} has no plain read endpoint", p.id()))
+}
+
+/// A request checked for one exchange is not signed by another's preset: the canonical form is
+/// the exchange's own.
+#[test]
+fn a_request_checked_for_another_exchange_is_not_signed() {
+    use crate::sign::{sign, Freshness, SignError, TimeContext};
+    let okx = by_id("okx").unwrap();
+    let r = req("GET", "/api/v5/account/balance", "", "");
+    let checked = crate::sign::request::check(okx.id(), okx.shape(), &r).unwrap();
+    let time = TimeContext {
+        client_timestamp: "",
+        client_nonce: "",
+        now_ms: 1_700_000_000_000,
+        freshness: Freshness::DEFAULT,
+    };
+    let e = sign(
+        "bitget",
+        checked,
+        &creds("k", "s3cr3t", Some("p")),
+        &time,
+        &mut || unreachable!(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&e, SignError::Preset(PresetError::BadRequest { reason, .. }) if reason.contains("checked for okx")),
+        "{e}"
+    );
 }
