@@ -29,14 +29,14 @@ skipped=()
 root=0
 [ "$(id -u)" -eq 0 ] && root=1
 
-cargo test --workspace 2>&1 | tee "$log" || status=$?
+cargo test --workspace --no-fail-fast 2>&1 | tee "$log" || status=$?
 
 # The ignored tests that need root (their names start with `as_root_`): listed when they cannot run.
 root_tests() {
   cargo test --workspace -q -- --ignored --list as_root_ 2>/dev/null | sed -n 's/: test$//p'
 }
 if ((root)); then
-  cargo test --workspace -- --ignored as_root_ 2>&1 | tee -a "$log" || status=$?
+  cargo test --workspace --no-fail-fast -- --ignored as_root_ 2>&1 | tee -a "$log" || status=$?
 else
   names=$(root_tests)
   n=$(printf '%s\n' "$names" | grep -c . || true)
@@ -51,7 +51,7 @@ other_pcscd=$(ps -C pcscd -o stat=,pid= 2>/dev/null | awk '$1 !~ /^Z/ {print $2}
 if ((root)) && [ -z "$other_pcscd" ]; then
   # Every ignored test but the root ones (run above) needs it: the same build as the first pass.
   tests/vcard/scripts/with-pcscd.sh \
-    cargo test --workspace -- --ignored --skip as_root_ --test-threads=1 2>&1 | tee -a "$log" || status=$?
+    cargo test --workspace --no-fail-fast -- --ignored --skip as_root_ --test-threads=1 2>&1 | tee -a "$log" || status=$?
 else
   why="not root: a private pcscd needs /run/pcscd"
   [ -n "$other_pcscd" ] && why="this machine already runs pcscd (pid $other_pcscd), and only one can run"

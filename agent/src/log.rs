@@ -20,16 +20,45 @@ fn render(stamp: &str, pid: u32, level: &str, message: &str) -> String {
     out
 }
 
-/// Appends `text` with its control characters escaped (`\n`, `\u{1b}`): for text that came from
-/// a client and is shown on one line, to a log or a terminal.
+/// Appends `text` with its control characters escaped (`\n`, `\u{1b}`), and the invisible
+/// format characters that reorder or hide text (`\u{202e}`): for text that came from a client
+/// and is shown to a human, in a log, a prompt or a terminal.
 pub fn push_escaped(out: &mut String, text: &str) {
     for c in text.chars() {
         if c.is_control() {
             out.extend(c.escape_default());
+        } else if hides_or_reorders(c) {
+            out.extend(c.escape_unicode());
         } else {
             out.push(c);
         }
     }
+}
+
+/// `text` with control and invisible format characters escaped (see [`push_escaped`]): the
+/// one way anything a client chose is shown to a human (logs, prompts, the audit tail).
+pub fn escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    push_escaped(&mut out, text);
+    out
+}
+
+/// The format characters that change how text reads without being seen: bidirectional
+/// overrides, embeddings and isolates (U+202A..U+202E, U+2066..U+2069), the direction marks,
+/// zero-width characters, the soft hyphen, word joiners and the byte-order mark.
+fn hides_or_reorders(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+    )
 }
 
 #[macro_export]

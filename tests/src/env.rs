@@ -222,6 +222,18 @@ impl Env {
         run_with_stdin(self.cli_cmd().args(args), stdin)
     }
 
+    /// Starts `apisec sign NAME --method POST --path PATH --body BODY` without waiting for it: a
+    /// client that waits on a step-up while the test looks at the approver, or hangs up.
+    pub fn spawn_post(&self, name: &str, path: &str, body: &Path) -> std::process::Child {
+        self.cli_cmd()
+            .args(["sign", name, "--method", "POST", "--path", path, "--body"])
+            .arg(body)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("apisec starts")
+    }
+
     /// `apisec-agent init --generate` on the test token with the PIN file.
     pub fn init(&self) {
         let module = softhsm_module();
@@ -346,9 +358,15 @@ impl Env {
         fs::write(self.root().join("approver.mode"), mode).unwrap();
     }
 
-    /// Every prompt the approver was shown, one per line.
+    /// Every short line (`$1`) the approver was given, with its environment, one per line.
     pub fn approver_log(&self) -> String {
         fs::read_to_string(self.root().join("approver.log")).unwrap_or_default()
+    }
+
+    /// Every full prompt the approver read on its standard input, each ending with
+    /// `--- end of prompt ---`.
+    pub fn approver_stdin(&self) -> String {
+        fs::read_to_string(self.root().join("approver.stdin")).unwrap_or_default()
     }
 
     pub fn store_dir(&self) -> PathBuf {
@@ -389,10 +407,13 @@ impl Drop for Env {
     }
 }
 
-/// The scripted approver: logs each prompt and the request's environment, then does what
+/// The scripted approver: logs each `$1` and the request's environment (`approver.log`, a line
+/// each) and each full prompt from its standard input (`approver.stdin`), then does what
 /// `approver.mode` says (`approve`, `deny`, `hang`, or `sleep N` then approve).
 const APPROVER_SCRIPT: &str = r#"#!/bin/sh
-echo "$1|pid=$APISEC_CLIENT_PID|exe=$APISEC_CLIENT_EXE|secrets=$APISEC_SECRETS" >> @DIR@/approver.log
+echo "$1|pid=$APISEC_CLIENT_PID|exe=$APISEC_CLIENT_EXE|secrets=$APISEC_SECRETS|class=$APISEC_CLASS" >> @DIR@/approver.log
+echo $$ > @DIR@/approver.pid
+{ cat; echo "--- end of prompt ---"; } >> @DIR@/approver.stdin
 mode=$(cat @DIR@/approver.mode)
 case "$mode" in
   approve) exit 0 ;;

@@ -202,10 +202,10 @@ fn release_0_1_0_store_config_token_and_audit_log_keep_working() {
         stdout(&out)
     );
     assert!(
-        env.approver_log()
-            .contains("/api/v2/spot/wallet/withdrawal"),
+        env.approver_stdin()
+            .contains("request: POST /api/v2/spot/wallet/withdrawal"),
         "the approver was asked: {}",
-        env.approver_log()
+        env.approver_stdin()
     );
 
     // The chain the release began goes on: every new decision is appended to it and verifies.
@@ -214,6 +214,43 @@ fn release_0_1_0_store_config_token_and_audit_log_keep_working() {
         .expect("the agent stops");
     let now = verified_records(&env);
     assert!(now >= written + 5 + 7, "{written} then {now}");
+}
+
+/// A Deribit entry of 0.1.0 has no `allow_login`, and every Deribit signature is also a login
+/// (`public/auth` with `client_signature`): it stays on disk and listed, its unlock is refused
+/// with the reason and the remedy, and nothing else of the store is affected.
+#[test]
+fn a_deribit_entry_of_0_1_0_is_refused_at_unlock_and_says_how_to_fix_it() {
+    let mut env = Env::from_fixture(&fixture("0.1.0"));
+    let out = env.agent(&["list"]);
+    assert_ok(&out, "list");
+    assert!(stdout(&out).contains("deribit-main"), "{}", stdout(&out));
+    env.start(&[]);
+    let out = env.cli(&["unlock", "deribit-main"]);
+    assert!(!out.status.success(), "unlocked: {}", stdout(&out));
+    let why = stderr(&out);
+    for part in [
+        "deribit-main",
+        "public/auth",
+        "allow_login = true",
+        "add the secret again",
+    ] {
+        assert!(why.contains(part), "{part:?} missing from: {why}");
+    }
+    let out = env.cli(&[
+        "sign",
+        "deribit-main",
+        "--method",
+        "GET",
+        "--path",
+        "/api/v2/private/get_account_summary",
+    ]);
+    assert!(!out.status.success(), "signed: {}", stdout(&out));
+    assert_ok(
+        &env.cli(&["unlock", "bitget-main"]),
+        "unlock of another entry",
+    );
+    assert_cli_bitget_get_signs(&env, "bitget-main", BITGET_SECRET);
 }
 
 /// A newer client against an agent that predates the status notes: such an agent reads a

@@ -284,22 +284,7 @@ fn a_client_that_hangs_up_during_a_step_up_cancels_it() {
     env.set_approver("hang");
     let body = env.root().join("withdrawal.json");
     std::fs::write(&body, "{\"coin\":\"USDT\"}").unwrap();
-    let mut client = env
-        .cli_cmd()
-        .args([
-            "sign",
-            "bg",
-            "--method",
-            "POST",
-            "--path",
-            "/api/v2/spot/wallet/withdrawal",
-            "--body",
-        ])
-        .arg(&body)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut client = env.spawn_post("bg", "/api/v2/spot/wallet/withdrawal", &body);
     let approver_child = hung_approver_child(&env);
     // The client gives up (a bot killed while it waits): its socket closes.
     client.kill().unwrap();

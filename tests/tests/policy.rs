@@ -85,9 +85,21 @@ fn withdrawal_is_refused_by_default_and_step_up_asks_every_time() {
     let log = env.approver_log();
     let prompt = log.lines().nth(before).expect("the approver was asked");
     assert!(
-        prompt.starts_with("sign bg-w (bitget): POST /api/v2/spot/wallet/withdrawal address=TXYZ coin=USDT size=100 transferType=on_chain, asked by apisec"),
+        prompt.starts_with("sign bg-w (bitget): a transfer request, asked by apisec")
+            && prompt.contains("|class=transfer"),
         "{prompt}"
     );
+    let full = env.approver_stdin();
+    for line in [
+        "request: POST /api/v2/spot/wallet/withdrawal",
+        "endpoint class: transfer",
+        "  address = \"TXYZ\"",
+        "  coin = \"USDT\"",
+        "  size = \"100\"",
+        "  transferType = \"on_chain\"",
+    ] {
+        assert!(full.contains(line), "{line:?} in\n{full}");
+    }
     let headers = parse_headers(&stdout(&out));
     let ts = header(&headers, "ACCESS-TIMESTAMP");
     assert_eq!(
@@ -444,6 +456,8 @@ fn policy_files_with_errors_are_refused_naming_the_line() {
         ("[[rule]]\naction = \"deny\"\npath = \"/x\"\ncolor = \"red\"\n", "line 4: unknown field `color`"),
         ("[[rule]]\naction = \"deny\"\npath = \"/x\"\n\n[[rule]]\naction = \"allow\"\npath = \"/x\"\n", "line 5: this rule (allow * /x) contradicts the rule at line 1"),
         ("[[rule]]\naction = \"allow\"\nmethods = [\"FETCH\"]\npath = \"/x\"\n", "line 1: unknown method \"FETCH\""),
+        ("[[rule]]\naction = \"deny\"\npath = \"/x\"\nrequire = [\"clientOid\"]\n", "line 1: require = [...] belongs on an allow or step-up rule"),
+        ("[[rule]]\naction = \"allow\"\npath = \"/x\"\nrequire = [\" clientOid\"]\n", "line 1: require names fields by their exact name"),
     ];
     for (i, (text, expect)) in cases.iter().enumerate() {
         let p = write(&env, &format!("bad{i}.toml"), text);
@@ -469,5 +483,85 @@ fn policy_files_with_errors_are_refused_naming_the_line() {
         &out,
         1,
         "contradicts freshness = \"off\" in the policy file",
+    );
+}
+
+/// docs/policy.md, "Replays": a step-up approves one signature, which the exchange would still
+/// take twice within its window; `require` makes the client id part of what is approved. A
+/// withdrawal without it, with it empty, under another spelling of its name, or with it outside
+/// the signed bytes, is refused before anyone is asked; with it, asked and signed.
+#[test]
+fn a_required_client_id_is_checked_before_the_approval_and_in_the_signed_bytes() {
+    let mut env = Env::new();
+    env.init();
+    let policy = write(
+        &env,
+        "replay.toml",
+        "[[rule]]\naction = \"step-up\"\nmethods = [\"POST\"]\npath = \"/api/v2/spot/wallet/withdrawal\"\n\
+         require = [\"clientOid\"]\n",
+    );
+    assert_ok(
+        &env.secret("bg", "bitget")
+            .api_key("k")
+            .secret_bytes(SECRET)
+            .passphrase(b"p")
+            .args(&["--policy", &policy])
+            .add(),
+        "add",
+    );
+    let list = stdout(&env.agent(&["list"]));
+    assert!(
+        list.contains("step-up POST /api/v2/spot/wallet/withdrawal require=clientOid"),
+        "{list}"
+    );
+    env.start(&[]);
+    assert_ok(&env.cli(&["unlock", "bg"]), "unlock");
+    let asked = || env.approver_log().lines().count();
+    let before = asked();
+    let bodies = [
+        WITHDRAW_BODY.to_owned(),
+        WITHDRAW_BODY.replace("}", r#","clientOid":""}"#),
+        WITHDRAW_BODY.replace("}", r#","clientoid":"w-1"}"#),
+        WITHDRAW_BODY.replace("}", r#","extra":{"clientOid":"w-1"}}"#),
+    ];
+    for (i, body) in bodies.iter().enumerate() {
+        let file = write(&env, &format!("w{i}.json"), body);
+        let out = env.cli(&[
+            "sign", "bg", "--method", "POST", "--path", WITHDRAW, "--body", &file,
+        ]);
+        assert_fails_with(&out, 1, "the request must carry clientOid");
+    }
+    // The client id in the query, which Bitget's POST does not read: refused too.
+    let file = write(&env, "wq.json", WITHDRAW_BODY);
+    let out = env.cli(&[
+        "sign",
+        "bg",
+        "--method",
+        "POST",
+        "--path",
+        WITHDRAW,
+        "--query",
+        "clientOid=w-1",
+        "--body",
+        &file,
+    ]);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    assert_eq!(
+        asked(),
+        before,
+        "nobody was asked for a request the policy refuses"
+    );
+
+    let body = WITHDRAW_BODY.replace("}", r#","clientOid":"w-1"}"#);
+    let file = write(&env, "ok.json", &body);
+    let out = env.cli(&[
+        "sign", "bg", "--method", "POST", "--path", WITHDRAW, "--body", &file,
+    ]);
+    assert_ok(&out, "withdrawal with its client id");
+    assert_eq!(asked(), before + 1, "the step-up asked");
+    assert!(
+        env.approver_stdin().contains("  clientOid = \"w-1\"\n"),
+        "the prompt shows the client id: {}",
+        env.approver_stdin()
     );
 }

@@ -300,6 +300,17 @@ fn a_rule_on_fields_the_signature_does_not_cover_is_refused_at_add_and_at_unlock
         &add(&env, "hx-get", "htx", &["--policy", &get_rule]),
         "GET field rule",
     );
+    // Requiring a field of an unsigned body is testing it: refused the same way.
+    let require_rule = write(
+        &env,
+        "htx-require.toml",
+        "[[rule]]\naction = \"step-up\"\nmethods = [\"POST\"]\npath = \"/v1/dw/withdraw/api/create\"\nrequire = [\"client-order-id\"]\n",
+    );
+    assert_fails_with(
+        &add(&env, "hx-req", "htx", &["--policy", &require_rule]),
+        1,
+        "line 1: this rule tests fields, but htx does not sign a POST request's fields",
+    );
 
     // An entry sealed before the check existed (sealed directly, as an older `add` wrote it).
     use apisec_agent::store::{entry, EntryMeta, SecretMaterial, Store};

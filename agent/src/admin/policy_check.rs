@@ -57,6 +57,7 @@ pub fn run(config_path: &Path, a: PolicyCheckArgs) -> CmdResult {
         class: worst.map(|e| e.class),
         what: "",
         fields: &fields,
+        query: &request.query,
     };
     match matching_rule(policy, &named) {
         Some((i, rule)) => println!(

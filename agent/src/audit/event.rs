@@ -51,6 +51,11 @@ pub struct Event<'a> {
     pub path: Option<&'a str>,
     /// SHA-256 of the request body, computed by the caller (no copy of the body travels).
     pub body_sha256: Option<[u8; 32]>,
+    /// The class of the endpoint judged (`read`, ..., `login` for a signature that is one).
+    pub class: Option<&'a str>,
+    /// SHA-256 of the bytes the signature covers (the exchange's signed string, as the preset
+    /// fed it to the MAC or the signing key): what was signed, not what the client named.
+    pub signed_sha256: Option<[u8; 32]>,
     pub allowed: bool,
     pub reason: Option<&'a str>,
     pub approval: Option<&'a str>,
@@ -123,6 +128,19 @@ impl<'a> Event<'a> {
         }
     }
 
+    /// The class the policy judged the request to be.
+    pub fn judged(self, class: Option<&'a str>) -> Self {
+        Self { class, ..self }
+    }
+
+    /// The digest of the bytes actually signed.
+    pub fn signing(self, signed_sha256: [u8; 32]) -> Self {
+        Self {
+            signed_sha256: Some(signed_sha256),
+            ..self
+        }
+    }
+
     /// A note on the outcome (`forgot 3 secret(s)`); empty means none.
     pub fn noting(self, note: &'a str) -> Self {
         Self {
@@ -145,6 +163,8 @@ pub struct Queued<'q> {
     pub method: Option<&'q str>,
     pub path: Option<&'q str>,
     pub body_sha256: Option<&'q [u8; 32]>,
+    pub class: Option<&'q str>,
+    pub signed_sha256: Option<&'q [u8; 32]>,
     pub allowed: bool,
     pub reason: Option<&'q str>,
     pub approval: Option<&'q str>,
@@ -208,6 +228,8 @@ pub fn encode(queue: &mut Vec<u8>, event: &Event<'_>, peer: Option<&PeerInfo>, t
         put_text(queue, field);
     }
     put(queue, event.body_sha256.as_ref().map(|d| &d[..]));
+    put_text(queue, event.class);
+    put(queue, event.signed_sha256.as_ref().map(|d| &d[..]));
     put_text(queue, event.reason);
     put_text(queue, event.approval);
 }
@@ -281,6 +303,11 @@ impl<'q> Iterator for Reader<'q> {
                 Some(d) => Some(d.try_into().ok()?),
                 None => None,
             },
+            class: self.text()?,
+            signed_sha256: match self.field()? {
+                Some(d) => Some(d.try_into().ok()?),
+                None => None,
+            },
             reason: self.text()?,
             approval: self.text()?,
         })
@@ -342,6 +369,8 @@ mod tests {
             "/api/v2/spot/trade/place-order",
             digest,
         )
+        .judged(Some("trade"))
+        .signing([9u8; 32])
         .allowed(Some("step-up approver (rule 2)"));
         let second = Event::agent(Action::Lock).noting("forgot 3 secret(s) \u{e9}\"\n");
         let mut queue = Vec::new();
@@ -362,6 +391,8 @@ mod tests {
                     method: Some("POST"),
                     path: Some("/api/v2/spot/trade/place-order"),
                     body_sha256: Some(&digest),
+                    class: Some("trade"),
+                    signed_sha256: Some(&[9u8; 32]),
                     allowed: true,
                     reason: None,
                     approval: Some("step-up approver (rule 2)"),
@@ -377,6 +408,8 @@ mod tests {
                     method: None,
                     path: None,
                     body_sha256: None,
+                    class: None,
+                    signed_sha256: None,
                     allowed: false,
                     reason: Some("forgot 3 secret(s) \u{e9}\"\n"),
                     approval: None,

@@ -25,6 +25,12 @@ fn optional(out: &mut Vec<u8>, key: &str, value: Option<&str>) {
     }
 }
 
+fn digest_field(out: &mut Vec<u8>, key: &str, digest: &[u8; 32]) {
+    let mut hex = [0u8; 64];
+    hex::encode_to_slice(digest, &mut hex).expect("64 hex digits");
+    string(out, key, std::str::from_utf8(&hex).expect("hex"));
+}
+
 /// Appends the line of `event` (with its newline) to `out` and returns its hash (hex).
 pub fn append(out: &mut Vec<u8>, seq: u64, event: &Queued<'_>, prev: &str) -> [u8; 64] {
     let start = out.len();
@@ -45,9 +51,11 @@ pub fn append(out: &mut Vec<u8>, seq: u64, event: &Queued<'_>, prev: &str) -> [u
     optional(out, "method", event.method);
     optional(out, "path", event.path);
     if let Some(digest) = event.body_sha256 {
-        let mut hex = [0u8; 64];
-        hex::encode_to_slice(digest, &mut hex).expect("64 hex digits");
-        string(out, "body_sha256", std::str::from_utf8(&hex).expect("hex"));
+        digest_field(out, "body_sha256", digest);
+    }
+    optional(out, "class", event.class);
+    if let Some(digest) = event.signed_sha256 {
+        digest_field(out, "signed_sha256", digest);
     }
     string(
         out,
@@ -93,6 +101,8 @@ mod tests {
             method: own(q.method),
             path: own(q.path),
             body_sha256: q.body_sha256.map(hex::encode),
+            class: own(q.class),
+            signed_sha256: q.signed_sha256.map(hex::encode),
             decision: if q.allowed { "allowed" } else { "denied" }.to_owned(),
             reason: own(q.reason),
             approval: own(q.approval),
@@ -122,6 +132,8 @@ mod tests {
                 method: Some("POST"),
                 path: Some("/api/v2/spot/trade/place-order"),
                 body_sha256: Some([0xab; 32]),
+                class: Some("trade"),
+                signed_sha256: Some([0xcd; 32]),
                 allowed: true,
                 reason: None,
                 approval: Some("step-up approver (rule 1)"),

@@ -44,6 +44,13 @@ pub struct Record {
     pub path: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body_sha256: Option<String>,
+    /// The class of the endpoint judged; `login` for a signature that is a login. Absent in
+    /// records written before the endpoint tables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+    /// SHA-256 of the bytes the signature covers. Absent before the endpoint tables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_sha256: Option<String>,
     /// `allowed` or `denied`.
     pub decision: String,
     /// Why: the rule that decided, or the error.
@@ -168,6 +175,9 @@ pub fn render(r: &Record) -> String {
     if let (Some(m), Some(p)) = (&r.method, &r.path) {
         s.push_str(&format!(" {m} {p}"));
     }
+    if let Some(class) = &r.class {
+        s.push_str(&format!(" ({class})"));
+    }
     s.push_str(&format!(" by {who}"));
     if let Some(a) = &r.approval {
         s.push_str(&format!(" [approval: {a}]"));
@@ -245,6 +255,8 @@ mod tests {
             method: None,
             path: None,
             body_sha256: None,
+            class: None,
+            signed_sha256: None,
             decision: "allowed".into(),
             reason: None,
             approval: None,

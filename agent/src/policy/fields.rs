@@ -55,7 +55,7 @@ pub fn request_fields(query: &str, body: &[u8]) -> Result<BTreeMap<String, Strin
 }
 
 /// `application/x-www-form-urlencoded` decoding; a `%` not followed by two hex digits stays.
-fn form_decode(s: &str) -> String {
+pub(super) fn form_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -107,6 +107,14 @@ impl<'de> Deserialize<'de> for JsonFields {
         }
         d.deserialize_map(Members)
     }
+}
+
+/// Whether the query names `field` (decoded as [`request_fields`] decodes it).
+pub(super) fn query_names(query: &str, field: &str) -> bool {
+    query
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .any(|kv| form_decode(kv.split_once('=').map_or(kv, |(k, _)| k)) == field)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use super::glob;
-use super::rules::{yes, Clients, Policy, Rate, Rule};
+use super::rules::{yes, Action, Clients, Policy, Rate, Rule};
 use crate::sign::request::Shape;
 
 /// A policy file: the policy, and optionally the entry settings it may also carry.
@@ -17,6 +17,8 @@ struct PolicyFile {
     rule: Vec<toml::Spanned<Rule>>,
     #[serde(default = "yes")]
     default_deny: bool,
+    #[serde(default)]
+    allow_login: bool,
     #[serde(default)]
     rate: Option<toml::Spanned<Rate>>,
     #[serde(default)]
@@ -115,6 +117,23 @@ fn parse_with_lines(text: &str) -> Result<(Policy, EntrySettings, Vec<usize>), P
             (Some(path), None) => glob::check(path).map_err(|e| PolicyFileError::at(line, e))?,
             (None, Some(_)) => {}
         }
+        if !rule.require.is_empty() && rule.action == Action::Deny {
+            return Err(PolicyFileError::at(
+                line,
+                "require = [...] belongs on an allow or step-up rule: a deny rule refuses the \
+                 request whatever it carries",
+            ));
+        }
+        if let Some(bad) = rule
+            .require
+            .iter()
+            .find(|f| f.trim().is_empty() || f.trim() != *f)
+        {
+            return Err(PolicyFileError::at(
+                line,
+                format!("require names fields by their exact name; {bad:?} is not one"),
+            ));
+        }
         for m in &rule.methods {
             if !METHODS.contains(&m.as_str()) {
                 return Err(PolicyFileError::at(
@@ -177,6 +196,7 @@ fn parse_with_lines(text: &str) -> Result<(Policy, EntrySettings, Vec<usize>), P
         Policy {
             clients: file.clients,
             rules,
+            allow_login: file.allow_login,
             default_deny: file.default_deny,
             rate,
         },

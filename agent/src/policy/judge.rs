@@ -81,6 +81,22 @@ pub struct Verdict {
     pub decision: Decision,
     /// The class of the endpoint the client named (`None`: the table does not know it).
     pub class: Option<Class>,
+    /// What that endpoint does, from the table (empty when it does not know it).
+    pub what: &'static str,
+    /// The signature is also a login (`Class::Login`): an endpoint, a reading or the
+    /// exchange's scheme makes it one. Audited so.
+    pub login: bool,
+}
+
+impl Verdict {
+    /// The class the audit log records: `login` for a signature that is one.
+    pub fn audited_class(&self) -> Option<Class> {
+        if self.login {
+            Some(Class::Login)
+        } else {
+            self.class
+        }
+    }
 }
 
 /// The strictest class among the table's entries for one method and path (one path may be
@@ -112,19 +128,47 @@ pub fn judge(
         exchange: preset.id(),
         unbound,
     };
-    let tests_fields = policy.rules.iter().any(|r| !r.fields.is_empty());
-    let fields = if tests_fields || unbound {
+    let tests_fields = policy
+        .rules
+        .iter()
+        .any(|r| !r.fields.is_empty() || !r.require.is_empty());
+    let fields = if tests_fields || unbound || !shape.login.params.is_empty() {
         request_fields(&request.query, &request.body)?
     } else {
         BTreeMap::new()
     };
     let (class, what, named) = lookup(table, &request.method, &request.path);
+    // A signature the exchange also takes as a login, whatever endpoint it names.
+    let scheme_login = shape.login.every_signature.map(str::to_owned).or_else(|| {
+        let p = shape
+            .login
+            .params
+            .iter()
+            .find(|p| fields.keys().any(|k| k.eq_ignore_ascii_case(p)))?;
+        Some(format!(
+            "{} signs these parameters as a WebSocket API request: they include {p}, which no \
+             REST request carries",
+            preset.id()
+        ))
+    });
+    if let Some(why) = &scheme_login {
+        if !policy.allow_login {
+            return Ok(Verdict {
+                decision: Decision::Deny(super::rules::login_refusal(secret, why)),
+                class,
+                what,
+                login: true,
+            });
+        }
+    }
+    let mut login = scheme_login.is_some() || class == Some(Class::Login);
     let primary = Judged {
         method: &request.method,
         path: &request.path,
         class,
         what,
         fields: &fields,
+        query: &request.query,
     };
     let mut worst = evaluate(policy, &primary, &remedy);
     let mut consider = |decision: Decision, why: &dyn Fn() -> String| {
@@ -143,12 +187,14 @@ pub fn judge(
             BTreeMap::new()
         };
         let (class, what, _) = lookup(table, &alt.method, &alt.path);
+        login |= class == Some(Class::Login);
         let judged = Judged {
             method: &alt.method,
             path: &alt.path,
             class,
             what,
             fields: &alt_fields,
+            query: &alt.query,
         };
         let decision = evaluate_reading(policy, &judged, &remedy);
         consider(decision, &|| {
@@ -188,12 +234,14 @@ pub fn judge(
             {
                 continue;
             }
+            login |= e.class == Class::Login;
             let judged = Judged {
                 method: e.method,
                 path: e.path.as_str(),
                 class: Some(e.class),
                 what: e.what,
                 fields: &fields,
+                query: &request.query,
             };
             let decision = evaluate(policy, &judged, &remedy);
             consider(decision, &|| {
@@ -211,6 +259,8 @@ pub fn judge(
     Ok(Verdict {
         decision: worst,
         class,
+        what,
+        login,
     })
 }
 

@@ -3,7 +3,8 @@
 //! limits. Written as TOML (`apisec-agent add --policy FILE`), sealed with the secret, enforced
 //! from the sealed copy.
 //!
-//! Order of decision for one request: the first user rule that matches decides; when none
+//! Order of decision for one request: a login (class `login`) is refused outright unless the
+//! policy says `allow_login = true`; then the first user rule that matches decides; when none
 //! matches, the default refusals (unless `default_deny = false`): an endpoint of class
 //! `transfer` or `admin`, and an endpoint the exchange's table does not know; everything else is
 //! allowed. [`super::judge`] decides every request a signature is good for this way.
@@ -25,6 +26,11 @@ pub struct Policy {
     /// Rules, first match wins.
     #[serde(default, rename = "rule", skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<Rule>,
+    /// Whether signatures that open a session outside the agent may be made: WebSocket login
+    /// tokens, and the signatures an exchange also takes as a login (every Deribit signature).
+    /// No rule can allow a login without it (default: no).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub allow_login: bool,
     /// Whether the default refusals (classes `transfer` and `admin`, endpoints the table does
     /// not know) apply to requests no rule matched (default: yes).
     #[serde(default = "yes", skip_serializing_if = "is_true")]
@@ -39,6 +45,10 @@ pub(super) fn yes() -> bool {
 
 fn is_true(b: &bool) -> bool {
     *b
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Policy {
@@ -61,6 +71,9 @@ impl Policy {
             }
             .to_owned(),
         );
+        if self.allow_login {
+            parts.push("logins allowed".to_owned());
+        }
         for r in &self.rules {
             parts.push(r.describe());
         }
@@ -135,6 +148,12 @@ pub struct Rule {
     /// body fields), e.g. `{ coin = "USDT" }`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fields: BTreeMap<String, String>,
+    /// Fields an allowed or stepped-up request must carry, non-empty, or it is refused: the
+    /// exchange's client id for the operation (`clientOid`, `withdrawOrderId`, ...), which makes
+    /// a second send of the same signature a duplicate the exchange turns away
+    /// (docs/policy.md, "Replays").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub require: Vec<String>,
 }
 
 impl Rule {
@@ -154,7 +173,21 @@ impl Rule {
         for (k, v) in &self.fields {
             s.push_str(&format!(" {k}={v}"));
         }
+        if !self.require.is_empty() {
+            s.push_str(&format!(" require={}", self.require.join(",")));
+        }
         s
+    }
+
+    /// The first required field the request lacks (or leaves empty). A request with a body
+    /// (POST, PUT) must carry it in the body: exchanges read such a request's parameters there,
+    /// and one that ignores the query would take the withdrawal without its client id.
+    fn missing<'r>(&'r self, r: &Judged<'_>) -> Option<&'r str> {
+        let body_method = matches!(r.method, "POST" | "PUT");
+        self.require.iter().map(String::as_str).find(|k| {
+            r.fields.get(*k).is_none_or(|v| v.is_empty())
+                || (body_method && super::fields::query_names(r.query, k))
+        })
     }
 
     fn matches(&self, r: &Judged<'_>) -> bool {
@@ -213,6 +246,8 @@ pub struct Judged<'a> {
     /// What the endpoint does, from the table ("withdraw to an external address").
     pub what: &'a str,
     pub fields: &'a BTreeMap<String, String>,
+    /// The query of this reading: where a field came from, for `require`.
+    pub query: &'a str,
 }
 
 /// How to allow what the defaults refuse, for the refusal message.
@@ -248,7 +283,25 @@ pub fn evaluate_reading(policy: &Policy, r: &Judged<'_>, remedy: &Remedy<'_>) ->
 
 fn decide(policy: &Policy, r: &Judged<'_>, remedy: &Remedy<'_>, defaults: bool) -> Decision {
     let secret = remedy.secret;
+    if r.class == Some(Class::Login) && !policy.allow_login {
+        return Decision::Deny(login_refusal(
+            secret,
+            &format!(
+                "{} {} of {} is a login ({})",
+                r.method, r.path, remedy.exchange, r.what
+            ),
+        ));
+    }
     if let Some((i, rule)) = matching_rule(policy, r) {
+        if let Some(field) = rule.missing(r) {
+            return Decision::Deny(format!(
+                "refused by rule {} of {secret}'s policy ({}): the request must carry {field}, \
+                 the exchange's client id, so that a second send of this signature is a \
+                 duplicate the exchange refuses (docs/policy.md, \"Replays\")",
+                i + 1,
+                rule.describe()
+            ));
+        }
         return match rule.action {
             Action::Allow => Decision::Allow,
             Action::StepUp => Decision::StepUp(format!("rule {} ({})", i + 1, rule.describe())),
@@ -265,6 +318,8 @@ fn decide(policy: &Policy, r: &Judged<'_>, remedy: &Remedy<'_>, defaults: bool) 
     let exchange = remedy.exchange;
     match r.class {
         Some(class) if class.allowed_by_default() => Decision::Allow,
+        // Past the check above, a login is one the policy allows (`allow_login = true`).
+        Some(Class::Login) => Decision::Allow,
         Some(class) => Decision::Deny(format!(
             "refused: {} {} is {} {class} endpoint of {exchange} ({}); a trading bot should not \
              need it; to allow it, add a rule to {secret}'s policy with class = \"{class}\" or \
@@ -292,6 +347,15 @@ fn decide(policy: &Policy, r: &Judged<'_>, remedy: &Remedy<'_>, defaults: bool) 
             r.method, r.path
         )),
     }
+}
+
+/// The refusal of a login: `what` says why the request is one.
+pub fn login_refusal(secret: &str, what: &str) -> String {
+    format!(
+        "refused: {what}: a session opened with it makes requests the agent never sees, so the \
+         policy could not judge them; if {secret} should log in, add it again with \
+         allow_login = true in its policy (docs/policy.md)"
+    )
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ fn decide(
         class,
         what: "withdraw",
         fields: &fields,
+        query: "",
     };
     evaluate(
         p,
@@ -95,4 +96,80 @@ fn the_first_rule_that_matches_decides_by_path_or_by_class() {
         Decision::Deny(_)
     ));
     assert_eq!(p.rules[2].describe(), "allow * class=admin");
+}
+
+#[test]
+fn a_login_needs_allow_login_which_no_rule_replaces() {
+    let login = Some(Class::Login);
+    let ws = "/api/v1/bullet-private";
+    // Without allow_login: refused by default, by a rule naming the class, by one naming the
+    // path, and with default_deny off.
+    for text in [
+        "",
+        "[[rule]]\naction = \"allow\"\nclass = \"login\"\n",
+        "[[rule]]\naction = \"allow\"\npath = \"/api/v1/bullet-private\"\n",
+        "default_deny = false\n",
+    ] {
+        let p = parse(text).unwrap().0;
+        assert!(
+            matches!(decide(&p, "POST", ws, login, &[]), Decision::Deny(m)
+                if m.contains("is a login") && m.contains("allow_login = true")),
+            "{text:?}"
+        );
+    }
+    // With it: allowed by default, and a rule still decides first.
+    let p = parse("allow_login = true\n").unwrap().0;
+    assert_eq!(decide(&p, "POST", ws, login, &[]), Decision::Allow);
+    let p = parse("allow_login = true\n[[rule]]\naction = \"step-up\"\nclass = \"login\"\n")
+        .unwrap()
+        .0;
+    assert!(matches!(
+        decide(&p, "POST", ws, login, &[]),
+        Decision::StepUp(_)
+    ));
+    let p = parse("allow_login = true\n[[rule]]\naction = \"deny\"\npath = \"/api/v1/*\"\n")
+        .unwrap()
+        .0;
+    assert!(matches!(
+        decide(&p, "POST", ws, login, &[]),
+        Decision::Deny(_)
+    ));
+    // It allows logins only: a transfer is refused as before.
+    let p = parse("allow_login = true\n").unwrap().0;
+    assert!(matches!(
+        decide(&p, "POST", "/x", Some(Class::Transfer), &[]),
+        Decision::Deny(_)
+    ));
+}
+
+#[test]
+fn a_required_field_must_be_there_and_not_empty() {
+    let p = parse(
+        "[[rule]]\naction = \"allow\"\nmethods = [\"POST\"]\npath = \"/w\"\nrequire = [\"clientOid\"]\n",
+    )
+    .unwrap()
+    .0;
+    let refused = |f: &[(&str, &str)]| {
+        matches!(decide(&p, "POST", "/w", Some(Class::Transfer), f), Decision::Deny(m)
+            if m.contains("rule 1") && m.contains("must carry clientOid") && m.contains("Replays"))
+    };
+    assert!(refused(&[]));
+    assert!(refused(&[("clientOid", "")]));
+    assert!(refused(&[("clientoid", "x")]));
+    assert_eq!(
+        decide(
+            &p,
+            "POST",
+            "/w",
+            Some(Class::Transfer),
+            &[("clientOid", "x")]
+        ),
+        Decision::Allow
+    );
+    // A request the rule does not match is not asked for it.
+    assert_eq!(
+        decide(&p, "POST", "/other", Some(Class::Trade), &[]),
+        Decision::Allow
+    );
+    assert_eq!(p.rules[0].describe(), "allow POST /w require=clientOid");
 }

@@ -24,21 +24,26 @@ pub fn touch_line(notice: TouchNotice, name: &str, index: usize, total: usize) -
     text
 }
 
-/// Runs `program TEXT` in the background, with the request's environment (the approver's
-/// variables: `APISEC_ACTION`, `APISEC_SECRETS`, `APISEC_EXCHANGES`, `APISEC_CLIENT_*`, ...);
-/// failures are logged, never fatal.
+/// Runs `program TEXT` in the background: `TEXT` the short line (no request details; argv is
+/// readable by every uid), the full prompt on its standard input as the approver gets it, the
+/// approver's environment (`APISEC_ACTION`, `APISEC_SECRETS`, `APISEC_EXCHANGES`,
+/// `APISEC_CLASS`, `APISEC_CLIENT_*`, and `APISEC_NOTICE`: the text). Failures are logged,
+/// never fatal.
 pub fn notify(program: &Path, text: &str, request: &ApprovalRequest<'_>) {
-    let spawned = tokio::process::Command::new(program)
-        .arg(text)
-        .envs(request.env())
-        .env("APISEC_NOTICE", text)
-        .stdin(Stdio::null())
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.arg(text);
+    request.apply_env(&mut cmd, &[("APISEC_NOTICE", text.to_owned())]);
+    let spawned = cmd
+        .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn();
     match spawned {
         // Reaped in the background, so it never lingers as a zombie.
         Ok(mut child) => {
+            if let Some(stdin) = child.stdin.take() {
+                crate::approval::feed(stdin, request.full_text());
+            }
             tokio::spawn(async move {
                 let _ = child.wait().await;
             });

@@ -105,6 +105,8 @@ pub struct Signed {
     /// `Some` when the preset had to put a value into the body (Kraken spot adds `nonce=`): the
     /// exact body to send instead of the client's.
     pub body: Option<Vec<u8>>,
+    /// SHA-256 of the bytes the signature covers (for the audit log; never sent).
+    pub signed_sha256: [u8; 32],
 }
 
 impl fmt::Debug for Signed {

@@ -99,6 +99,25 @@ pub struct Shape {
     /// them that the client cannot also write: bytes can slide across their boundaries, so the
     /// agent judges every other reading of them (empty: the parts are separated or hashed).
     pub adjacent: &'static [Slot],
+    /// Which of its signatures the exchange also takes as a login (`policy`: class `login`).
+    pub login: Login,
+}
+
+/// Signatures that are also logins, beyond the endpoints the table marks `login`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Login {
+    /// Every signature is also a login, and why (Deribit: `public/auth` takes any of them).
+    pub every_signature: Option<&'static str>,
+    /// A signature over parameters that include one of these is a WebSocket API request's
+    /// signature (Binance signs `apiKey` among the parameters of each; no REST request has it).
+    pub params: &'static [&'static str],
+}
+
+impl Login {
+    pub const NONE: Self = Self {
+        every_signature: None,
+        params: &[],
+    };
 }
 
 pub const STANDARD_METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE"];

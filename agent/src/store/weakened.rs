@@ -25,6 +25,12 @@ pub fn notes(
              taken now can be used later, after a lock or revocation",
         );
     }
+    if policy.allow_login {
+        out.push(
+            "allow_login = true: logins may be signed (WebSocket tokens, and every Deribit \
+             signature), and a session opened with one makes requests the agent never sees",
+        );
+    }
     if !policy.default_deny {
         out.push(
             "default_deny = false: transfer, admin and unknown endpoints are signed unless a \

@@ -357,11 +357,20 @@ def bound_env() -> Iterator[AgentEnv]:
         env.init()
         permissive = env.root / "permissive.toml"
         permissive.write_text(PERMISSIVE)
+        # Every Deribit signature is also a login: its secrets sign only with allow_login.
+        logins = env.root / "logins.toml"
+        logins.write_text("allow_login = true\n")
+        permissive_logins = env.root / "permissive-logins.toml"
+        permissive_logins.write_text("allow_login = true\n" + PERMISSIVE)
         names = []
         for preset, (secret, passphrase, _) in SECRETS.items():
             for policy in ("std", "open"):
                 name = f"{preset}-{policy}"
-                extra = ["--policy", str(permissive)] if policy == "open" else []
+                if preset == "deribit":
+                    chosen = permissive_logins if policy == "open" else logins
+                    extra = ["--policy", str(chosen)]
+                else:
+                    extra = ["--policy", str(permissive)] if policy == "open" else []
                 env.add(name, preset, "k" + os.urandom(4).hex(), secret.encode(),
                         None if passphrase is None else passphrase.encode(), extra)
                 names.append(name)

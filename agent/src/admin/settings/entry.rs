@@ -72,6 +72,8 @@ impl NewEntry {
         let allow_raw =
             merge(allow_raw.then_some(true), settings.allow_raw, "allow-raw")?.unwrap_or(false);
         let preset = values::preset(exchange)?;
+        apisec_agent::policy::coverage::logins(&policy, preset.id(), preset.shape())
+            .map_err(CliError::new)?;
         if let Some((path, text)) = &policy_text {
             // What the exchange's signature covers decides what a rule may test.
             policy_file::parse_for(text, preset.id(), preset.shape())

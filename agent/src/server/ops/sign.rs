@@ -4,13 +4,13 @@
 
 use std::sync::Arc;
 
-use crate::approval::ApprovalRequest;
+use crate::approval::{ApprovalRequest, StepUp};
 use crate::audit::Event;
 use crate::keys::KeyType;
 use crate::peer::PeerInfo;
 use crate::policy::admit::admit;
 use crate::policy::fields::request_fields;
-use crate::policy::judge::judge;
+use crate::policy::judge::{judge, Verdict};
 use crate::policy::rules::Decision;
 use crate::proto::{self, ErrorCode, ErrorReply};
 use crate::sign;
@@ -21,24 +21,6 @@ use super::super::state::{Agent, Held};
 
 /// The longest request path the agent signs.
 const MAX_PATH: usize = 2048;
-
-/// At most this many body fields are shown in a step-up prompt.
-const PROMPT_FIELDS: usize = 6;
-
-/// `POST /api/v2/spot/wallet/withdrawal coin=USDT size=100 ...`: what a human approves.
-fn describe(method: &str, path: &str, query: &str, body: &[u8]) -> String {
-    // A request whose fields cannot be read was refused before it got here; show none then.
-    let fields = request_fields(query, body).unwrap_or_default();
-    let mut s = format!("{method} {path}");
-    for (k, v) in fields.iter().take(PROMPT_FIELDS) {
-        let v: String = v.chars().take(48).collect();
-        s.push_str(&format!(" {k}={v}"));
-    }
-    if fields.len() > PROMPT_FIELDS {
-        s.push_str(&format!(" (+{} more fields)", fields.len() - PROMPT_FIELDS));
-    }
-    s
-}
 
 fn http_request(request: &proto::SignRequest) -> sign::HttpRequest {
     sign::HttpRequest {
@@ -85,6 +67,8 @@ pub async fn sign(
     };
     let meta = &held.unsealed.meta;
     let exchange = Some(meta.exchange.as_str());
+    // The class the judge found, once it has judged: every later record names it.
+    let judged_class: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
     let refuse = |e: ErrorReply| {
         crate::info!(
             "sign refused: {} {} {} for {}: {}",
@@ -94,7 +78,9 @@ pub async fn sign(
             peer.describe(),
             e.message
         );
-        let refused = sign_event(request, body_sha256, exchange).denied(&e.message);
+        let refused = sign_event(request, body_sha256, exchange)
+            .judged(judged_class.get().copied())
+            .denied(&e.message);
         agent.audit(&refused, Some(peer));
         e
     };
@@ -122,12 +108,16 @@ pub async fn sign(
         .map_err(|e| refuse(sign::SignError::Preset(e).into()))?;
     let verdict = judge(&meta.policy, &held.plan, &request.name, preset, canonical)
         .map_err(|e| refuse(ErrorReply::new(ErrorCode::Refused, e.to_string())))?;
-    let decision = verdict.decision;
-    let approval = match decision {
+    if let Some(class) = verdict.audited_class() {
+        let _ = judged_class.set(class.as_str());
+    }
+    let approval = match &verdict.decision {
         Decision::Allow => None,
-        Decision::Deny(reason) => return Err(refuse(ErrorReply::new(ErrorCode::Refused, reason))),
+        Decision::Deny(reason) => {
+            return Err(refuse(ErrorReply::new(ErrorCode::Refused, reason.clone())))
+        }
         Decision::StepUp(rule) => Some(
-            step_up(agent, request, &meta.exchange, peer, &rule)
+            step_up(agent, request, &meta.exchange, peer, rule, &verdict)
                 .await
                 .map_err(refuse)?,
         ),
@@ -152,7 +142,10 @@ pub async fn sign(
     };
     match signed {
         Ok(reply) => {
-            let allowed = sign_event(request, body_sha256, exchange).allowed(approval.as_deref());
+            let allowed = sign_event(request, body_sha256, exchange)
+                .judged(judged_class.get().copied())
+                .signing(reply.signed_sha256)
+                .allowed(approval.as_deref());
             agent.audit(&allowed, Some(peer));
             Ok(reply)
         }
@@ -167,19 +160,27 @@ async fn step_up(
     exchange: &str,
     peer: &PeerInfo,
     rule: &str,
+    verdict: &Verdict,
 ) -> Result<String, ErrorReply> {
     let approver = &agent.settings().approver;
     let secrets = vec![(request.name.clone(), exchange.to_owned())];
+    // A request whose fields cannot be read was refused before it got here.
+    let fields = request_fields(&request.query, &request.body)
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
     let ask = ApprovalRequest {
         action: "sign",
         secrets: &secrets,
         client: peer,
-        detail: Some(describe(
-            &request.method,
-            &request.path,
-            &request.query,
-            &request.body,
-        )),
+        step_up: Some(StepUp {
+            method: &request.method,
+            path: &request.path,
+            class: verdict.audited_class().map(|c| c.as_str()),
+            what: verdict.what,
+            why: rule,
+            fields,
+        }),
         fresh: true,
     };
     if approver.waits(&ask) {

@@ -48,13 +48,7 @@ pub async fn unlock(
             .iter()
             .map(|(n, f)| (n.clone(), f.exchange.clone()))
             .collect();
-        let request = ApprovalRequest {
-            action: "unlock",
-            secrets: &secrets,
-            client: peer,
-            detail: None,
-            fresh: false,
-        };
+        let request = ApprovalRequest::unlock(&secrets, peer);
         let prompt = request.prompt();
         // With the touch as approval, the touch line below is what the client waits for.
         let notice = format!("waiting for approval: {prompt}");
@@ -163,15 +157,6 @@ async fn announce_touch(
         let _ = tx.send(text.clone());
     }
     let secrets = [(name.to_owned(), exchange.to_owned())];
-    agent.notify_waiting(
-        &text,
-        &ApprovalRequest {
-            action: "unlock",
-            secrets: &secrets,
-            client: peer,
-            detail: None,
-            fresh: false,
-        },
-    );
+    agent.notify_waiting(&text, &ApprovalRequest::unlock(&secrets, peer));
     true
 }

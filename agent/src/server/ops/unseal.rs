@@ -63,6 +63,15 @@ fn plan_for(unsealed: &Unsealed) -> Result<Plan, ErrorReply> {
     let Some(preset) = sign::exchanges::by_id(&meta.exchange) else {
         return Ok(Plan::default());
     };
+    if let Err(why) = coverage::logins(&meta.policy, preset.id(), preset.shape()) {
+        return Err(ErrorReply::new(
+            ErrorCode::BadEntry,
+            format!(
+                "store entry {:?}: {why}; add the secret again with such a policy",
+                meta.name
+            ),
+        ));
+    }
     if let Err((i, why)) = coverage::check(&meta.policy, preset.id(), preset.shape()) {
         return Err(ErrorReply::new(
             ErrorCode::BadEntry,

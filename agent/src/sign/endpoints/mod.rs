@@ -29,6 +29,10 @@ pub enum Class {
     Read,
     /// Places, amends or cancels orders; trading settings (leverage, margin mode).
     Trade,
+    /// Opens a session that later requests use without the agent: a WebSocket login token or
+    /// a signature the exchange also takes as a login. Signed only for a secret whose policy
+    /// says `allow_login = true`.
+    Login,
     /// Moves funds: withdrawals, transfers between accounts or users, lending and borrowing,
     /// earn subscriptions, payments.
     Transfer,
@@ -37,12 +41,19 @@ pub enum Class {
 }
 
 impl Class {
-    pub const ALL: [Class; 4] = [Class::Read, Class::Trade, Class::Transfer, Class::Admin];
+    pub const ALL: [Class; 5] = [
+        Class::Read,
+        Class::Trade,
+        Class::Login,
+        Class::Transfer,
+        Class::Admin,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Read => "read",
             Self::Trade => "trade",
+            Self::Login => "login",
             Self::Transfer => "transfer",
             Self::Admin => "admin",
         }
@@ -53,7 +64,7 @@ impl Class {
     }
 
     /// Whether the default policy allows it: reads and trades yes; moving funds and
-    /// administering the account no.
+    /// administering the account no; logins only where `allow_login` says so.
     pub fn allowed_by_default(self) -> bool {
         matches!(self, Self::Read | Self::Trade)
     }

@@ -14,8 +14,8 @@
 //! Ed25519 API keys (same page, "SIGNED Endpoint Example for POST /api/v3/order - Ed25519 Keys"):
 //! the signature is base64(Ed25519(totalParams)), percent-encoded in the query.
 
-use super::common::{b64, hmac_sha256, percent_encode};
-use crate::sign::shape::{Body, Covers, Query, Shape, STANDARD_METHODS};
+use super::common::{b64, hmac_sha256, percent_encode, signed_digest};
+use crate::sign::shape::{Body, Covers, Login, Query, Shape, STANDARD_METHODS};
 use crate::sign::{
     Credentials, HttpRequest, KeyAlgorithm, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -32,6 +32,13 @@ const SHAPE: Shape = Shape {
     body: Body::Form,
     covers: Covers::Parameters,
     adjacent: &[],
+    // https://developers.binance.com/docs/binance-spot-api-docs/websocket-api/request-security:
+    // a WebSocket API request (session.logon included) signs its parameters with `apiKey`
+    // among them; REST sends the key in a header, never as a parameter.
+    login: Login {
+        every_signature: None,
+        params: &["apiKey"],
+    },
 };
 
 impl Preset for Binance {
@@ -85,11 +92,10 @@ impl Preset for Binance {
             (true, false) => format!("{stamp_param}&{rest}"),
             (false, false) => format!("{rest}&{stamp_param}"),
         };
+        let signed_parts: &[&[u8]] = &[query.as_bytes(), &request.body];
+        let signed_sha256 = signed_digest(signed_parts);
         let signature = match credentials.signer {
-            None => hex::encode(hmac_sha256(
-                credentials.secret,
-                &[query.as_bytes(), &request.body],
-            )),
+            None => hex::encode(hmac_sha256(credentials.secret, signed_parts)),
             Some(signer) => {
                 let mut total = query.clone().into_bytes();
                 total.extend_from_slice(&request.body);
@@ -110,6 +116,7 @@ impl Preset for Binance {
             ],
             query,
             body: None,
+            signed_sha256,
         })
     }
 }

@@ -8,7 +8,7 @@ use super::common::*;
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
-use crate::sign::shape::{Body, Covers, Query, Shape, Slot};
+use crate::sign::shape::{Body, Covers, Login, Query, Shape, Slot};
 
 const EX: &str = "bitfinex";
 
@@ -29,6 +29,7 @@ const SHAPE: Shape = Shape {
         host: false,
     },
     adjacent: &[Slot::Path, Slot::Number, Slot::Body],
+    login: Login::NONE,
 };
 
 impl Preset for Bitfinex {
@@ -55,11 +56,10 @@ impl Preset for Bitfinex {
         header_safe(EX, "api key", c.api_key)?;
         nonempty_secret(EX, c.secret)?;
         let nonce = stamped_nonce(EX, s.nonce.as_deref(), true)?;
-        let sig = hex::encode(hmac_sha384(
-            raw_key(c.secret),
-            &[b"/api", r.path.as_bytes(), nonce.as_bytes(), &r.body],
-        ));
+        let signed_parts: &[&[u8]] = &[b"/api", r.path.as_bytes(), nonce.as_bytes(), &r.body];
+        let sig = hex::encode(hmac_sha384(raw_key(c.secret), signed_parts));
         Ok(Signed {
+            signed_sha256: signed_digest(signed_parts),
             headers: headers(&[
                 ("bfx-nonce", nonce),
                 ("bfx-apikey", c.api_key),

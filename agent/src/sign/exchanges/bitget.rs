@@ -6,8 +6,8 @@
 //! timestamp in milliseconds, sent with `ACCESS-KEY`, `ACCESS-TIMESTAMP`, `ACCESS-PASSPHRASE`.
 //! Bitget publishes no example vector.
 
-use super::common::{b64, hmac_sha256, passphrase};
-use crate::sign::shape::{Body, Covers, Query, Shape, Slot, STANDARD_METHODS};
+use super::common::{b64, hmac_sha256, passphrase, signed_digest};
+use crate::sign::shape::{Body, Covers, Login, Query, Shape, Slot, STANDARD_METHODS};
 use crate::sign::{Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat};
 
 pub struct Bitget;
@@ -28,6 +28,7 @@ const SHAPE: Shape = Shape {
         host: false,
     },
     adjacent: &[Slot::Path, Slot::QueryWithMark, Slot::Body],
+    login: Login::NONE,
 };
 
 impl Preset for Bitget {
@@ -60,17 +61,16 @@ impl Preset for Bitget {
         } else {
             format!("?{}", request.query)
         };
-        let mac = hmac_sha256(
-            credentials.secret,
-            &[
-                stamp.timestamp.as_bytes(),
-                method.as_bytes(),
-                request.path.as_bytes(),
-                query_part.as_bytes(),
-                &request.body,
-            ],
-        );
+        let signed_parts: &[&[u8]] = &[
+            stamp.timestamp.as_bytes(),
+            method.as_bytes(),
+            request.path.as_bytes(),
+            query_part.as_bytes(),
+            &request.body,
+        ];
+        let mac = hmac_sha256(credentials.secret, signed_parts);
         Ok(Signed {
+            signed_sha256: signed_digest(signed_parts),
             headers: vec![
                 ("ACCESS-KEY", credentials.api_key.to_owned()),
                 ("ACCESS-SIGN", b64(&mac)),

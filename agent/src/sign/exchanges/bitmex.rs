@@ -7,7 +7,7 @@ use super::common::*;
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
-use crate::sign::shape::{Body, Covers, Query, Shape, Slot, STANDARD_METHODS};
+use crate::sign::shape::{Body, Covers, Login, Query, Shape, Slot, STANDARD_METHODS};
 
 const EX: &str = "bitmex";
 
@@ -27,6 +27,7 @@ const SHAPE: Shape = Shape {
         host: false,
     },
     adjacent: &[Slot::Path, Slot::QueryWithMark, Slot::Number, Slot::Body],
+    login: Login::NONE,
 };
 
 impl Preset for Bitmex {
@@ -56,16 +57,15 @@ impl Preset for Bitmex {
         header_safe(EX, "api key", c.api_key)?;
         nonempty_secret(EX, c.secret)?;
         let path = path_and_query(&r.path, &r.query);
-        let sig = hex::encode(hmac_sha256(
-            raw_key(c.secret),
-            &[
-                r.method.as_bytes(),
-                path.as_bytes(),
-                s.timestamp.as_bytes(),
-                &r.body,
-            ],
-        ));
+        let signed_parts: &[&[u8]] = &[
+            r.method.as_bytes(),
+            path.as_bytes(),
+            s.timestamp.as_bytes(),
+            &r.body,
+        ];
+        let sig = hex::encode(hmac_sha256(raw_key(c.secret), signed_parts));
         Ok(Signed {
+            signed_sha256: signed_digest(signed_parts),
             headers: headers(&[
                 ("api-expires", &s.timestamp),
                 ("api-key", c.api_key),

@@ -8,7 +8,7 @@ use super::common::*;
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
-use crate::sign::shape::{Body, Covers, Query, Shape};
+use crate::sign::shape::{Body, Covers, Login, Query, Shape};
 
 const EX: &str = "bybit";
 
@@ -27,6 +27,7 @@ const SHAPE: Shape = Shape {
     body: Body::Json,
     covers: Covers::Payload,
     adjacent: &[],
+    login: Login::NONE,
 };
 
 impl Preset for Bybit {
@@ -61,17 +62,16 @@ impl Preset for Bybit {
         } else {
             &r.body
         };
-        let mac = hmac_sha256(
-            raw_key(c.secret),
-            &[
-                s.timestamp.as_bytes(),
-                c.api_key.as_bytes(),
-                RECV_WINDOW.as_bytes(),
-                payload,
-            ],
-        );
+        let signed_parts: &[&[u8]] = &[
+            s.timestamp.as_bytes(),
+            c.api_key.as_bytes(),
+            RECV_WINDOW.as_bytes(),
+            payload,
+        ];
+        let mac = hmac_sha256(raw_key(c.secret), signed_parts);
         let sig = hex::encode(mac);
         Ok(Signed {
+            signed_sha256: signed_digest(signed_parts),
             headers: headers(&[
                 ("X-BAPI-API-KEY", c.api_key),
                 ("X-BAPI-TIMESTAMP", &s.timestamp),

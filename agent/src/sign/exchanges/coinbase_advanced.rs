@@ -11,7 +11,8 @@
 
 use base64::Engine;
 
-use crate::sign::shape::{Body, Covers, Query, Shape, STANDARD_METHODS};
+use super::common::signed_digest;
+use crate::sign::shape::{Body, Covers, Login, Query, Shape, STANDARD_METHODS};
 use crate::sign::{
     Credentials, HttpRequest, KeyAlgorithm, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -41,6 +42,7 @@ const SHAPE: Shape = Shape {
         host: true,
     },
     adjacent: &[],
+    login: Login::NONE,
 };
 
 impl Preset for CoinbaseAdvanced {
@@ -119,6 +121,7 @@ impl Preset for CoinbaseAdvanced {
             query_additions: vec![],
             query: request.query.clone(),
             body: None,
+            signed_sha256: signed_digest(&[signing_input.as_bytes()]),
         })
     }
 }

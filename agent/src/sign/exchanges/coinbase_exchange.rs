@@ -7,7 +7,7 @@ use super::common::*;
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
-use crate::sign::shape::{Body, Covers, Query, Shape, Slot, STANDARD_METHODS};
+use crate::sign::shape::{Body, Covers, Login, Query, Shape, Slot, STANDARD_METHODS};
 
 const EX: &str = "coinbase-exchange";
 const SECRET_FORM: &str = "Coinbase Exchange secrets are base64 (as shown when the key was created); this one does not decode";
@@ -28,6 +28,7 @@ const SHAPE: Shape = Shape {
         host: false,
     },
     adjacent: &[Slot::Path, Slot::QueryWithMark, Slot::Body],
+    login: Login::NONE,
 };
 
 impl Preset for CoinbaseExchange {
@@ -53,16 +54,15 @@ impl Preset for CoinbaseExchange {
         let key = base64_secret(EX, c.secret, SECRET_FORM)?;
         let pass = passphrase(EX, c.passphrase)?;
         let request_path = path_and_query(&r.path, &r.query);
-        let sig = b64(&hmac_sha256(
-            &key,
-            &[
-                s.timestamp.as_bytes(),
-                r.method.as_bytes(),
-                request_path.as_bytes(),
-                &r.body,
-            ],
-        ));
+        let signed_parts: &[&[u8]] = &[
+            s.timestamp.as_bytes(),
+            r.method.as_bytes(),
+            request_path.as_bytes(),
+            &r.body,
+        ];
+        let sig = b64(&hmac_sha256(&key, signed_parts));
         Ok(Signed {
+            signed_sha256: signed_digest(signed_parts),
             headers: headers(&[
                 ("CB-ACCESS-KEY", c.api_key),
                 ("CB-ACCESS-SIGN", &sig),

@@ -178,6 +178,14 @@ pub(crate) fn hmac_sha512(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     m.finalize().into_bytes().to_vec()
 }
 
+/// The digest of the bytes a signature covers, for the audit log: the parts the preset fed to
+/// the MAC (or to the signing key), in order.
+pub(crate) fn signed_digest(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    parts.iter().for_each(|p| h.update(p));
+    h.finalize().into()
+}
+
 pub(crate) fn sha256(parts: &[&[u8]]) -> Vec<u8> {
     let mut h = Sha256::new();
     parts.iter().for_each(|p| h.update(p));

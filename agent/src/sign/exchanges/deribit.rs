@@ -7,7 +7,7 @@ use super::common::*;
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
-use crate::sign::shape::{Body, Covers, Query, Shape};
+use crate::sign::shape::{Body, Covers, Login, Query, Shape};
 
 const EX: &str = "deribit";
 
@@ -27,6 +27,17 @@ const SHAPE: Shape = Shape {
         host: false,
     },
     adjacent: &[],
+    // https://docs.deribit.com/#public-auth: grant_type=client_signature takes timestamp,
+    // nonce and `data`, and signs `timestamp\nnonce\ndata`; the HTTP signature's string is
+    // `timestamp\nnonce\nMETHOD\nURI\nbody\n`, which is that with data = the last three lines.
+    login: Login {
+        every_signature: Some(
+            "every deribit signature is also a public/auth login (grant_type=client_signature, \
+             with data = the request's method, URI and body), which yields an access token with \
+             the key's whole scope",
+        ),
+        params: &[],
+    },
 };
 
 impl Preset for Deribit {
@@ -58,26 +69,25 @@ impl Preset for Deribit {
         nonempty_secret(EX, c.secret)?;
         let nonce = stamped_nonce(EX, s.nonce.as_deref(), false)?;
         let uri = path_and_query(&r.path, &r.query);
-        let sig = hex::encode(hmac_sha256(
-            raw_key(c.secret),
-            &[
-                s.timestamp.as_bytes(),
-                b"\n",
-                nonce.as_bytes(),
-                b"\n",
-                r.method.as_bytes(),
-                b"\n",
-                uri.as_bytes(),
-                b"\n",
-                &r.body,
-                b"\n",
-            ],
-        ));
+        let signed_parts: &[&[u8]] = &[
+            s.timestamp.as_bytes(),
+            b"\n",
+            nonce.as_bytes(),
+            b"\n",
+            r.method.as_bytes(),
+            b"\n",
+            uri.as_bytes(),
+            b"\n",
+            &r.body,
+            b"\n",
+        ];
+        let sig = hex::encode(hmac_sha256(raw_key(c.secret), signed_parts));
         let auth = format!(
             "deri-hmac-sha256 id={},ts={},sig={},nonce={}",
             c.api_key, s.timestamp, sig, nonce
         );
         Ok(Signed {
+            signed_sha256: signed_digest(signed_parts),
             headers: headers(&[("Authorization", &auth)]),
             query_additions: Vec::new(),
             query: r.query.clone(),

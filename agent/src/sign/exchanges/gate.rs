@@ -7,7 +7,7 @@ use super::common::*;
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
-use crate::sign::shape::{Body, Covers, Query, Shape};
+use crate::sign::shape::{Body, Covers, Login, Query, Shape};
 
 const EX: &str = "gate";
 
@@ -27,6 +27,7 @@ const SHAPE: Shape = Shape {
         host: false,
     },
     adjacent: &[],
+    login: Login::NONE,
 };
 
 impl Preset for Gate {
@@ -53,8 +54,10 @@ impl Preset for Gate {
             "{}\n{}\n{}\n{}\n{}",
             r.method, r.path, r.query, body_hash, s.timestamp
         );
-        let sig = hex::encode(hmac_sha512(raw_key(c.secret), &[prehash.as_bytes()]));
+        let signed_parts: &[&[u8]] = &[prehash.as_bytes()];
+        let sig = hex::encode(hmac_sha512(raw_key(c.secret), signed_parts));
         Ok(Signed {
+            signed_sha256: signed_digest(signed_parts),
             headers: headers(&[
                 ("KEY", c.api_key),
                 ("Timestamp", &s.timestamp),

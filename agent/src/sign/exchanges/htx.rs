@@ -11,7 +11,7 @@ use super::common::*;
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
-use crate::sign::shape::{Body, Covers, Query, Shape};
+use crate::sign::shape::{Body, Covers, Login, Query, Shape};
 
 const EX: &str = "htx";
 
@@ -59,6 +59,7 @@ const SHAPE: Shape = Shape {
         host: true,
     },
     adjacent: &[],
+    login: Login::NONE,
 };
 
 impl Preset for Htx {
@@ -103,10 +104,12 @@ impl Preset for Htx {
             .collect::<Vec<_>>()
             .join("&");
         let prehash = format!("{}\n{}\n{}\n{}", r.method, HOST, r.path, canonical);
-        let sig = b64(&hmac_sha256(raw_key(c.secret), &[prehash.as_bytes()]));
+        let signed_parts: &[&[u8]] = &[prehash.as_bytes()];
+        let sig = b64(&hmac_sha256(raw_key(c.secret), signed_parts));
         let mut additions = additions;
         additions.push(("Signature".into(), percent_encode(&sig)));
         Ok(Signed {
+            signed_sha256: signed_digest(signed_parts),
             headers: Vec::new(),
             query: join_query(&r.query, &additions),
             query_additions: additions,

@@ -7,7 +7,7 @@ use super::common::*;
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
-use crate::sign::shape::{Body, Covers, Query, Shape};
+use crate::sign::shape::{Body, Covers, Login, Query, Shape};
 
 const EX: &str = "kraken";
 const SECRET_FORM: &str =
@@ -30,6 +30,7 @@ const SHAPE: Shape = Shape {
         host: false,
     },
     adjacent: &[],
+    login: Login::NONE,
 };
 
 impl Preset for Kraken {
@@ -71,8 +72,10 @@ impl Preset for Kraken {
             format!("nonce={nonce}&{form}")
         };
         let inner = sha256(&[nonce.as_bytes(), body.as_bytes()]);
-        let sig = b64(&hmac_sha512(&key, &[r.path.as_bytes(), &inner]));
+        let signed_parts: &[&[u8]] = &[r.path.as_bytes(), &inner];
+        let sig = b64(&hmac_sha512(&key, signed_parts));
         Ok(Signed {
+            signed_sha256: signed_digest(signed_parts),
             headers: headers(&[("API-Key", c.api_key), ("API-Sign", &sig)]),
             query_additions: Vec::new(),
             query: r.query.clone(),

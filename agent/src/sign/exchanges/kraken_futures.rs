@@ -8,7 +8,7 @@ use super::common::*;
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
-use crate::sign::shape::{Body, Covers, Query, Shape, Slot, STANDARD_METHODS};
+use crate::sign::shape::{Body, Covers, Login, Query, Shape, Slot, STANDARD_METHODS};
 
 const EX: &str = "kraken-futures";
 const SECRET_FORM: &str =
@@ -31,6 +31,7 @@ const SHAPE: Shape = Shape {
         host: false,
     },
     adjacent: &[Slot::Params, Slot::Number, Slot::Path],
+    login: Login::NONE,
 };
 
 impl Preset for KrakenFutures {
@@ -92,12 +93,14 @@ impl Preset for KrakenFutures {
             nonce.unwrap_or("").as_bytes(),
             endpoint.as_bytes(),
         ]);
-        let sig = b64(&hmac_sha512(&key, &[&digest]));
+        let signed_parts: &[&[u8]] = &[&digest];
+        let sig = b64(&hmac_sha512(&key, signed_parts));
         let mut h = headers(&[("APIKey", c.api_key), ("Authent", &sig)]);
         if let Some(n) = nonce {
             h.push(("Nonce", n.into()));
         }
         Ok(Signed {
+            signed_sha256: signed_digest(signed_parts),
             headers: h,
             query_additions: Vec::new(),
             query: r.query.clone(),

@@ -8,7 +8,7 @@ use super::common::*;
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
-use crate::sign::shape::{Body, Covers, Query, Shape, Slot, STANDARD_METHODS};
+use crate::sign::shape::{Body, Covers, Login, Query, Shape, Slot, STANDARD_METHODS};
 
 const EX: &str = "kucoin";
 
@@ -32,6 +32,7 @@ const SHAPE: Shape = Shape {
         host: false,
     },
     adjacent: &[Slot::Path, Slot::QueryWithMark, Slot::Body],
+    login: Login::NONE,
 };
 
 impl Preset for Kucoin {
@@ -58,17 +59,16 @@ impl Preset for Kucoin {
         let key = raw_key(c.secret);
         let pass = passphrase(EX, c.passphrase)?;
         let endpoint = path_and_query(&r.path, &r.query);
-        let sig = b64(&hmac_sha256(
-            key,
-            &[
-                s.timestamp.as_bytes(),
-                r.method.as_bytes(),
-                endpoint.as_bytes(),
-                &r.body,
-            ],
-        ));
+        let signed_parts: &[&[u8]] = &[
+            s.timestamp.as_bytes(),
+            r.method.as_bytes(),
+            endpoint.as_bytes(),
+            &r.body,
+        ];
+        let sig = b64(&hmac_sha256(key, signed_parts));
         let signed_pass = b64(&hmac_sha256(key, &[pass.as_bytes()]));
         Ok(Signed {
+            signed_sha256: signed_digest(signed_parts),
             headers: headers(&[
                 ("KC-API-KEY", c.api_key),
                 ("KC-API-SIGN", &sig),

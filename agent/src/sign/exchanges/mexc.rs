@@ -7,7 +7,7 @@ use super::common::*;
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
-use crate::sign::shape::{Body, Covers, Query, Shape, STANDARD_METHODS};
+use crate::sign::shape::{Body, Covers, Login, Query, Shape, STANDARD_METHODS};
 
 const EX: &str = "mexc";
 
@@ -22,6 +22,7 @@ const SHAPE: Shape = Shape {
     body: Body::Form,
     covers: Covers::Parameters,
     adjacent: &[],
+    login: Login::NONE,
 };
 
 impl Preset for Mexc {
@@ -68,13 +69,12 @@ impl Preset for Mexc {
         let query = join_query(&r.query, &additions);
         // totalParams is the query string immediately followed by the body, with no separator
         // (MEXC's Example 3 signs "...type=LIMITquantity=1...").
-        let sig = hex::encode(hmac_sha256(
-            raw_key(c.secret),
-            &[query.as_bytes(), body.as_bytes()],
-        ));
+        let signed_parts: &[&[u8]] = &[query.as_bytes(), body.as_bytes()];
+        let sig = hex::encode(hmac_sha256(raw_key(c.secret), signed_parts));
         additions.push(("signature".to_string(), sig.clone()));
         let query = join_query(&query, &[("signature".to_string(), sig)]);
         Ok(Signed {
+            signed_sha256: signed_digest(signed_parts),
             headers: headers(&[("X-MEXC-APIKEY", c.api_key)]),
             query_additions: additions,
             query,

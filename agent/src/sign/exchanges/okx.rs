@@ -7,7 +7,7 @@ use super::common::*;
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
-use crate::sign::shape::{Body, Covers, Query, Shape, Slot};
+use crate::sign::shape::{Body, Covers, Login, Query, Shape, Slot};
 
 const EX: &str = "okx";
 
@@ -27,6 +27,7 @@ const SHAPE: Shape = Shape {
         host: false,
     },
     adjacent: &[Slot::Path, Slot::QueryWithMark, Slot::Body],
+    login: Login::NONE,
 };
 
 impl Preset for Okx {
@@ -53,17 +54,16 @@ impl Preset for Okx {
         let pass = passphrase(EX, c.passphrase)?;
         // requestPath includes the query for GET; OKX documents the body as "" for GET.
         let request_path = path_and_query(&r.path, &r.query);
-        let mac = hmac_sha256(
-            raw_key(c.secret),
-            &[
-                s.timestamp.as_bytes(),
-                r.method.as_bytes(),
-                request_path.as_bytes(),
-                &r.body,
-            ],
-        );
+        let signed_parts: &[&[u8]] = &[
+            s.timestamp.as_bytes(),
+            r.method.as_bytes(),
+            request_path.as_bytes(),
+            &r.body,
+        ];
+        let mac = hmac_sha256(raw_key(c.secret), signed_parts);
         let sig = b64(&mac);
         Ok(Signed {
+            signed_sha256: signed_digest(signed_parts),
             headers: headers(&[
                 ("OK-ACCESS-KEY", c.api_key),
                 ("OK-ACCESS-SIGN", &sig),

@@ -20,9 +20,11 @@ SO_PIN = "65432100"
 TOKEN_LABEL = "apisec-test"
 KEY_LABEL = "apisec-wrap"
 
-# The approver logs each prompt, then does what approver.mode says (as in tests/src/lib.rs).
+# The approver logs its short line ($1) and the full prompt it reads on standard input, then does
+# what approver.mode says (as in tests/src/env.rs).
 APPROVER_SCRIPT = """#!/bin/sh
-echo "$1|pid=$APISEC_CLIENT_PID|secrets=$APISEC_SECRETS" >> @DIR@/approver.log
+echo "$1|pid=$APISEC_CLIENT_PID|secrets=$APISEC_SECRETS|class=$APISEC_CLASS" >> @DIR@/approver.log
+{ cat; echo "--- end of prompt ---"; } >> @DIR@/approver.stdin
 mode=$(cat @DIR@/approver.mode)
 case "$mode" in
   approve) exit 0 ;;
@@ -210,7 +212,13 @@ class AgentEnv:
         (self.root / "approver.mode").write_text(mode)
 
     def approver_log(self) -> str:
+        """Every short line ($1) the approver was given, one per line."""
         p = self.root / "approver.log"
+        return p.read_text() if p.exists() else ""
+
+    def approver_stdin(self) -> str:
+        """Every full prompt the approver read on its standard input."""
+        p = self.root / "approver.stdin"
         return p.read_text() if p.exists() else ""
 
     def log(self) -> str:

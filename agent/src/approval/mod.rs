@@ -8,8 +8,11 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
+mod prompt;
+
+pub use prompt::{ApprovalRequest, StepUp};
+
 use crate::envelope::Ecdh;
-use crate::peer::PeerInfo;
 use crate::token::{TokenError, TokenHandle};
 
 /// The name users give for the development-only automatic approver.
@@ -35,74 +38,6 @@ pub enum Approver {
     InsecureAuto,
     /// Nothing configured: every unseal is refused.
     None,
-}
-
-/// What is being approved, shown to the human.
-pub struct ApprovalRequest<'a> {
-    /// `unlock`.
-    pub action: &'a str,
-    /// (name, exchange) of each secret concerned.
-    pub secrets: &'a [(String, String)],
-    pub client: &'a PeerInfo,
-    /// For a step-up: the request (method, path and the body's key fields).
-    pub detail: Option<String>,
-    /// This one request must be approved by itself (a step-up), not by an earlier approval.
-    pub fresh: bool,
-}
-
-impl ApprovalRequest<'_> {
-    /// One line for the approver, the waiting client and the log.
-    pub fn prompt(&self) -> String {
-        let list = self
-            .secrets
-            .iter()
-            .map(|(n, e)| format!("{n} ({e})"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        match &self.detail {
-            Some(d) => format!(
-                "{} {list}: {d}, asked by {}",
-                self.action,
-                self.client.describe()
-            ),
-            None => format!(
-                "{} {list}, asked by {}",
-                self.action,
-                self.client.describe()
-            ),
-        }
-    }
-}
-
-impl ApprovalRequest<'_> {
-    /// The environment an approver or notify program gets: `APISEC_ACTION` (unlock or sign),
-    /// `APISEC_REQUEST` (a step-up's request, else empty), `APISEC_SECRETS` and `APISEC_EXCHANGES`
-    /// (comma-separated, in the same order), `APISEC_CLIENT_UID`, `APISEC_CLIENT_PID`,
-    /// `APISEC_CLIENT_EXE` (the requesting program).
-    pub fn env(&self) -> Vec<(&'static str, String)> {
-        let names: Vec<&str> = self.secrets.iter().map(|(n, _)| n.as_str()).collect();
-        let exchanges: Vec<&str> = self.secrets.iter().map(|(_, e)| e.as_str()).collect();
-        let client = self.client;
-        vec![
-            ("APISEC_ACTION", self.action.to_owned()),
-            ("APISEC_REQUEST", self.detail.clone().unwrap_or_default()),
-            ("APISEC_SECRETS", names.join(",")),
-            ("APISEC_EXCHANGES", exchanges.join(",")),
-            ("APISEC_CLIENT_UID", client.uid.to_string()),
-            (
-                "APISEC_CLIENT_PID",
-                client.pid.map(|p| p.to_string()).unwrap_or_default(),
-            ),
-            (
-                "APISEC_CLIENT_EXE",
-                client
-                    .exe
-                    .as_ref()
-                    .map(|e| e.display().to_string())
-                    .unwrap_or_default(),
-            ),
-        ]
-    }
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -198,9 +133,9 @@ async fn run_program(
 ) -> Result<&'static str, ApprovalError> {
     let program = path.display().to_string();
     let mut cmd = tokio::process::Command::new(path);
-    cmd.arg(request.prompt())
-        .envs(request.env())
-        .stdin(Stdio::null())
+    cmd.arg(request.prompt());
+    request.apply_env(&mut cmd, &[]);
+    cmd.stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         // Its own process group, so a time-out kills whatever it started too.
@@ -210,6 +145,9 @@ async fn run_program(
         program: program.clone(),
         reason: e.to_string(),
     })?;
+    if let Some(stdin) = child.stdin.take() {
+        feed(stdin, request.full_text());
+    }
     // Kills the approver's whole group when this future ends early or is dropped (the client hung
     // up, the agent shuts down): nothing it started outlives the request.
     struct GroupGuard(Option<u32>);
@@ -252,9 +190,20 @@ async fn run_program(
     }
 }
 
+/// Writes the full prompt to a child's standard input and closes it, in the background: a
+/// program that never reads it (or exits first) does not hold up the answer.
+pub fn feed(mut stdin: tokio::process::ChildStdin, text: String) {
+    use tokio::io::AsyncWriteExt;
+    tokio::spawn(async move {
+        let _ = stdin.write_all(text.as_bytes()).await;
+        let _ = stdin.shutdown().await;
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::peer::PeerInfo;
     use std::os::unix::fs::PermissionsExt;
 
     fn script(dir: &std::path::Path, body: &str) -> PathBuf {
@@ -279,13 +228,7 @@ mod tests {
         let log = dir.path().join("log");
         let secrets = vec![("bitget-main".to_owned(), "bitget".to_owned())];
         let p = peer();
-        let req = ApprovalRequest {
-            action: "unlock",
-            secrets: &secrets,
-            client: &p,
-            detail: None,
-            fresh: false,
-        };
+        let req = ApprovalRequest::unlock(&secrets, &p);
         let ok = script(
             dir.path(),
             &format!("echo \"$1|$APISEC_CLIENT_PID\" > {}", log.display()),
@@ -338,13 +281,7 @@ mod tests {
         let token = TokenHandle::spawn(CountingCard(count.clone()));
         let secrets = vec![("x".to_owned(), "bitget".to_owned())];
         let p = peer();
-        let mut req = ApprovalRequest {
-            action: "unlock",
-            secrets: &secrets,
-            client: &p,
-            detail: None,
-            fresh: false,
-        };
+        let mut req = ApprovalRequest::unlock(&secrets, &p);
         let always = Approver::TokenTouch {
             token: token.clone(),
             fresh_touch: true,
@@ -375,13 +312,7 @@ mod tests {
         );
         let secrets = vec![("x".to_owned(), "bitget".to_owned())];
         let p = peer();
-        let req = ApprovalRequest {
-            action: "unlock",
-            secrets: &secrets,
-            client: &p,
-            detail: None,
-            fresh: false,
-        };
+        let req = ApprovalRequest::unlock(&secrets, &p);
         let a = Approver::Program {
             path: hang,
             timeout: Duration::from_millis(500),
