@@ -27,8 +27,49 @@ pub struct Client {
     stream: UnixStream,
 }
 
+/// Refuses a socket another uid could have put there: its directory a symbolic link, or a
+/// directory someone else owns inside a directory anyone may write to (`/tmp`, where the
+/// fallback `/tmp/apisec-UID` lives: another user could create it first and listen in it, to
+/// read every request and answer with signatures of its own).
+fn check_socket_dir(socket: &Path) -> Result<(), ClientError> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let Some(dir) = socket.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    let planted = |why: String| ClientError::Connect {
+        path: socket.to_owned(),
+        source: io::Error::new(io::ErrorKind::PermissionDenied, why),
+    };
+    let Ok(meta) = std::fs::symlink_metadata(dir) else {
+        return Ok(()); // connect says what is missing
+    };
+    if meta.file_type().is_symlink() {
+        return Err(planted(format!(
+            "its directory {} is a symbolic link, which another user may have planted; \
+             refusing to use it (remove it, or set APISEC_AUTH_SOCK)",
+            dir.display()
+        )));
+    }
+    let me = crate::hardening::current_uid();
+    let shared_parent = dir
+        .parent()
+        .and_then(|p| std::fs::metadata(p).ok())
+        .is_some_and(|p| p.permissions().mode() & 0o002 != 0);
+    if shared_parent && meta.uid() != me && meta.uid() != 0 {
+        return Err(planted(format!(
+            "its directory {} is owned by uid {}, not by you (uid {me}), in a directory anyone \
+             may write to; refusing to use it: another user may have created it first (remove \
+             it, or set APISEC_AUTH_SOCK to the agent's real socket)",
+            dir.display(),
+            meta.uid()
+        )));
+    }
+    Ok(())
+}
+
 impl Client {
     pub fn connect(path: &Path) -> Result<Self, ClientError> {
+        check_socket_dir(path)?;
         let stream = UnixStream::connect(path).map_err(|source| ClientError::Connect {
             path: path.to_owned(),
             source,
@@ -136,6 +177,19 @@ impl Client {
         Ok(proto::decode_count(&self.call(&ApisecRequest::Reload)?)?)
     }
 
+    /// The approvals waiting for an admin's answer.
+    pub fn approvals(&mut self) -> Result<Vec<proto::WaitingApproval>, ClientError> {
+        Ok(proto::decode_approvals(
+            &self.call(&ApisecRequest::Approvals)?,
+        )?)
+    }
+
+    /// Approves (or denies) the waiting approval `id`.
+    pub fn answer(&mut self, id: u32, approve: bool) -> Result<(), ClientError> {
+        self.call(&ApisecRequest::Answer(proto::AnswerRequest { id, approve }))
+            .map(|_| ())
+    }
+
     pub fn shutdown(&mut self) -> Result<(), ClientError> {
         self.call(&ApisecRequest::Shutdown).map(|_| ())
     }
@@ -151,5 +205,56 @@ impl Client {
             .collect();
         c.finish("query reply")?;
         Ok(names)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A directory anyone may write to, like /tmp.
+    fn shared_tmp() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+        dir
+    }
+
+    fn refused(path: &Path) -> String {
+        match check_socket_dir(path) {
+            Err(e) => e.to_string(),
+            Ok(()) => panic!("{} was accepted", path.display()),
+        }
+    }
+
+    #[test]
+    fn a_socket_whose_directory_is_a_planted_link_is_refused() {
+        let tmp = shared_tmp();
+        let real = tmp.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        let planted = tmp.path().join("apisec-1000");
+        std::os::unix::fs::symlink(&real, &planted).unwrap();
+        let why = refused(&planted.join("agent.sock"));
+        assert!(why.contains("symbolic link"), "{why}");
+        // A directory of our own there is fine.
+        assert!(check_socket_dir(&real.join("agent.sock")).is_ok());
+    }
+
+    #[test]
+    #[ignore = "needs root: gives a directory to another uid; scripts/test.sh runs it as root"]
+    fn as_root_a_socket_directory_another_uid_made_in_tmp_is_refused() {
+        let tmp = shared_tmp();
+        let theirs = tmp.path().join("apisec-0");
+        std::fs::create_dir(&theirs).unwrap();
+        std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+        let why = refused(&theirs.join("agent.sock"));
+        assert!(why.contains("owned by uid 65534"), "{why}");
+        // Outside a directory anyone may write to, ownership is the deployment's choice (the
+        // separated deployment's socket directory is the agent user's).
+        let private = tempfile::tempdir().unwrap();
+        let agents = private.path().join("apisec");
+        std::fs::create_dir(&agents).unwrap();
+        std::os::unix::fs::chown(&agents, Some(65534), Some(65534)).unwrap();
+        assert!(check_socket_dir(&agents.join("agent.sock")).is_ok());
     }
 }

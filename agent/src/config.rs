@@ -103,6 +103,12 @@ pub struct ApprovalSection {
     /// e.g. to show a desktop notification or send a chat message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify: Option<PathBuf>,
+    /// Whether admins (`[agent] admin_uids`, and the agent's own uid) may answer approvals over
+    /// the socket (`apisec approvals`, `apisec approve ID`, `apisec deny ID`), beside the approver
+    /// program or the touch: for the separated deployment, where the human is not the agent's
+    /// user. Waits at most `timeout`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub over_socket: Option<bool>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
@@ -114,6 +120,22 @@ pub struct AgentSection {
     /// Uids allowed to connect besides the agent's own.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_uids: Vec<u32>,
+    /// Uids that may also send the owner's messages (lock, forget, reload, shut down, answer
+    /// approvals); they may connect.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub admin_uids: Vec<u32>,
+    /// The group the socket is shared with (the separated deployment): the socket's directory
+    /// becomes 0750 and the socket 0660, both of that group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socket_group: Option<String>,
+    /// Whether any admitted client may ask for an unseal (`apisec unlock`); `false` reserves it
+    /// to the agent's uid and `admin_uids`. Default: true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clients_may_unlock: Option<bool>,
+    /// Where the agent keeps its state (nonce marks, and the audit log unless `[audit] path`);
+    /// default `$XDG_STATE_HOME/apisec`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_dir: Option<PathBuf>,
 }
 
 impl ApprovalSection {
@@ -166,6 +188,13 @@ pub struct Config {
     pub notify: Option<PathBuf>,
     pub lifetime: Option<Duration>,
     pub allowed_uids: Vec<u32>,
+    pub admin_uids: Vec<u32>,
+    /// The socket's group: its gid and name, resolved when the config is read.
+    pub socket_group: Option<(u32, String)>,
+    pub clients_may_unlock: bool,
+    /// `[approval] over_socket`.
+    pub approvals_over_socket: bool,
+    pub state_dir: PathBuf,
     pub audit_path: PathBuf,
 }
 
@@ -339,6 +368,23 @@ impl ConfigFile {
             }
             None => None,
         };
+        let socket_group = match &self.agent.socket_group {
+            Some(name) => Some((
+                crate::accounts::group_id(name).ok_or_else(|| {
+                    invalid(format!(
+                        "agent.socket_group: no group {name:?} on this host (create it, e.g. \
+                         `groupadd --system {name}`, or run `apisec-agent setup-system`)"
+                    ))
+                })?,
+                name.clone(),
+            )),
+            None => None,
+        };
+        let state_dir = self
+            .agent
+            .state_dir
+            .clone()
+            .unwrap_or_else(crate::paths::default_state_dir);
         Ok(Config {
             path: path.to_owned(),
             store_dir: self.store.unwrap_or_else(crate::paths::default_store),
@@ -350,10 +396,15 @@ impl ConfigFile {
             notify: self.approval.notify,
             lifetime,
             allowed_uids: self.agent.allowed_uids,
+            admin_uids: self.agent.admin_uids,
+            socket_group,
+            clients_may_unlock: self.agent.clients_may_unlock.unwrap_or(true),
+            approvals_over_socket: self.approval.over_socket.unwrap_or(false),
             audit_path: self
                 .audit
                 .path
-                .unwrap_or_else(|| crate::paths::default_state_dir().join("audit.jsonl")),
+                .unwrap_or_else(|| state_dir.join("audit.jsonl")),
+            state_dir,
         })
     }
 }

@@ -26,9 +26,11 @@
 //! - [`config`]: the config file, validated, and written.
 //! - [`audit`]: the hash-chained audit log.
 //! - [`hardening`]: no core dumps, not dumpable, private umask.
+//! - [`accounts`]: the host's users and groups, by name.
 //! - [`server`]: the socket, peer checks, sessions, the operations, the unsealed secrets.
 //! - [`fuzzing`]: one never-panicking entry point per parser, for `fuzz/` and the corpus test.
 
+pub mod accounts;
 pub mod client;
 pub mod expiry;
 #[cfg(feature = "manpages")]

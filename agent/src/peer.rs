@@ -1,5 +1,7 @@
 //! Who is on the other end of a connection: `SO_PEERCRED` uid, gid and pid, and the executable
-//! read from `/proc/PID/exe`, for prompts, policy and the log.
+//! read from `/proc/PID/exe`, for prompts, policy and the log. Across uids the agent cannot read
+//! another process's `/proc/PID/exe`; it then has only `/proc/PID/comm`, a name the client
+//! chooses itself (`prctl(PR_SET_NAME)`), and says so wherever it shows it.
 
 use std::path::PathBuf;
 
@@ -9,12 +11,26 @@ pub struct PeerInfo {
     pub gid: u32,
     pub pid: Option<i32>,
     pub exe: Option<PathBuf>,
+    /// `/proc/PID/comm`, when the executable could not be read: chosen by the client.
+    pub comm: Option<String>,
 }
 
 impl PeerInfo {
     pub fn from_cred(uid: u32, gid: u32, pid: Option<i32>) -> Self {
         let exe = pid.and_then(|p| std::fs::read_link(format!("/proc/{p}/exe")).ok());
-        Self { uid, gid, pid, exe }
+        let comm = match (&exe, pid) {
+            (None, Some(p)) => std::fs::read_to_string(format!("/proc/{p}/comm"))
+                .ok()
+                .map(|c| c.trim_end_matches('\n').to_owned()),
+            _ => None,
+        };
+        Self {
+            uid,
+            gid,
+            pid,
+            exe,
+            comm,
+        }
     }
 
     /// `python3 (pid 4242, uid 1000)`.
@@ -24,6 +40,11 @@ impl PeerInfo {
             .as_ref()
             .and_then(|e| e.file_name())
             .map(|n| n.to_string_lossy().into_owned())
+            .or_else(|| {
+                self.comm
+                    .as_ref()
+                    .map(|c| format!("{c:?} (a name the client chose)"))
+            })
             .unwrap_or_else(|| "unknown program".into());
         match self.pid {
             Some(pid) => format!("{name} (pid {pid}, uid {})", self.uid),

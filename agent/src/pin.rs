@@ -65,14 +65,61 @@ pub enum PinError {
     Cancelled,
 }
 
+/// PINs taken out of the environment at start-up ([`PinSource::take_from_env`]), in locked
+/// memory, for the token to log in again later (a token pulled out and put back).
+static TAKEN: std::sync::Mutex<Vec<(String, crate::secret::LockedBytes)>> =
+    std::sync::Mutex::new(Vec::new());
+
 impl PinSource {
+    /// For an environment PIN: moves it from the environment into locked memory, so that no
+    /// child the agent starts (approver, notify program, pinentry) inherits it and it is not in
+    /// `/proc/PID/environ`. Call before any thread starts (it changes the environment). Other
+    /// sources: nothing to do.
+    pub fn take_from_env(&self) {
+        let Self::Env(var) = self else {
+            return;
+        };
+        if let Some(value) = std::env::var_os(var) {
+            use std::os::unix::ffi::OsStrExt;
+            let locked = crate::secret::LockedBytes::new(value.as_bytes());
+            let mut value = value.into_encoded_bytes();
+            zeroize::Zeroize::zeroize(&mut value);
+            // The variable's text lives on in the process's original environment block (what
+            // /proc/PID/environ shows) after it is unset: overwrite it there first.
+            if let Ok(name) = std::ffi::CString::new(var.as_str()) {
+                // SAFETY: still one thread; getenv returns null or the NUL-terminated value,
+                // writable memory of the environment, which is overwritten within its length.
+                unsafe {
+                    let p = libc::getenv(name.as_ptr());
+                    if !p.is_null() {
+                        std::ptr::write_bytes(p, 0, libc::strlen(p));
+                    }
+                }
+            }
+            std::env::remove_var(var);
+            let mut taken = TAKEN.lock().unwrap_or_else(|p| p.into_inner());
+            taken.retain(|(v, _)| v != var);
+            taken.push((var.clone(), locked));
+        }
+    }
+
     /// Obtains the PIN. `description` is shown by pinentry.
     pub fn read(&self, description: &str) -> Result<Pin, PinError> {
         match self {
-            Self::Env(var) => match std::env::var(var) {
-                Ok(v) if !v.is_empty() => Ok(Pin(Zeroizing::new(v))),
-                _ => Err(PinError::EnvMissing(var.clone())),
-            },
+            Self::Env(var) => {
+                let taken = TAKEN.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some((_, locked)) = taken.iter().find(|(v, _)| v == var) {
+                    return match std::str::from_utf8(locked.as_slice()) {
+                        Ok(v) if !v.is_empty() => Ok(Pin(Zeroizing::new(v.to_owned()))),
+                        _ => Err(PinError::EnvMissing(var.clone())),
+                    };
+                }
+                drop(taken);
+                match std::env::var(var) {
+                    Ok(v) if !v.is_empty() => Ok(Pin(Zeroizing::new(v))),
+                    _ => Err(PinError::EnvMissing(var.clone())),
+                }
+            }
             Self::File(path) => read_file(path),
             Self::Pinentry(program) => pinentry(program, description),
         }

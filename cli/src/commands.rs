@@ -86,6 +86,29 @@ enum Command {
         #[arg(long, value_enum, default_value = "hex")]
         encoding: Encoding,
     },
+    /// List the approvals waiting for an admin (agents with [approval] over_socket = true)
+    #[command(
+        after_help = "Each approval shows its id, how long it has waited and the whole prompt \
+        (the request, every field). Only the agent's uid and [agent] admin_uids may list or \
+        answer.\n\nExamples:\n  apisec approvals\n  apisec approvals --json"
+    )]
+    Approvals {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a waiting approval (see `apisec approvals`)
+    #[command(after_help = "Example:\n  apisec approve 3")]
+    Approve {
+        /// The approval's id
+        id: u32,
+    },
+    /// Deny a waiting approval (see `apisec approvals`)
+    #[command(after_help = "Example:\n  apisec deny 3")]
+    Deny {
+        /// The approval's id
+        id: u32,
+    },
     /// Print a shell completion script (bash, zsh, fish) to stdout
     #[command(after_help = "Examples:\n  \
         apisec completions bash > ~/.local/share/bash-completion/completions/apisec\n  \
@@ -253,6 +276,18 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Status { json } => {
             let status = connect(&cli.socket)?.status()?;
             output::status(&mut out, &status, json)?;
+        }
+        Command::Approvals { json } => {
+            let waiting = connect(&cli.socket)?.approvals()?;
+            output::approvals(&mut out, &waiting, json)?;
+        }
+        Command::Approve { id } => {
+            connect(&cli.socket)?.answer(id, true)?;
+            writeln!(out, "approved {id}")?;
+        }
+        Command::Deny { id } => {
+            connect(&cli.socket)?.answer(id, false)?;
+            writeln!(out, "denied {id}")?;
         }
         Command::Sign(a) => {
             let format = if a.json { Format::Json } else { a.format };

@@ -177,3 +177,44 @@ pub fn signed(
     }
     Ok(())
 }
+
+/// `apisec approvals`: each waiting approval with its id, how long it has waited, and the whole
+/// prompt (already escaped by the agent), or JSON.
+pub fn approvals(
+    out: &mut impl Write,
+    waiting: &[apisec_agent::proto::WaitingApproval],
+    json_out: bool,
+) -> io::Result<()> {
+    if json_out {
+        let list: Vec<_> = waiting
+            .iter()
+            .map(|a| {
+                json!({
+                    "id": a.id,
+                    "line": a.line,
+                    "prompt": a.prompt,
+                    "waited_secs": a.waited_secs,
+                })
+            })
+            .collect();
+        return writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&list).expect("json")
+        );
+    }
+    if waiting.is_empty() {
+        return writeln!(out, "nothing waits for an approval");
+    }
+    for a in waiting {
+        writeln!(
+            out,
+            "== approval {} (waiting {} s): apisec approve {} / apisec deny {}",
+            a.id, a.waited_secs, a.id, a.id
+        )?;
+        for line in a.prompt.lines() {
+            writeln!(out, "   {line}")?;
+        }
+    }
+    Ok(())
+}

@@ -78,11 +78,14 @@ fn a_waiting_approver_has_the_whole_request_on_stdin_and_none_in_argv_or_env() {
     let mut env = Env::new();
     env.init();
     let notify_log = env.root().join("notify.log");
+    // What the running notify program finds in its own /proc/PID/environ.
+    let notify_environ = env.root().join("notify.environ");
     let notify = env.root().join("notify.sh");
     fs::write(
         &notify,
         format!(
-            "#!/bin/sh\nexec >> {}\necho \"argv: $1\"\ncat\necho '--- end ---'\n",
+            "#!/bin/sh\ntr '\\0' '\\n' < /proc/$$/environ > {}\nexec >> {}\necho \"argv: $1\"\ncat\necho '--- end ---'\n",
+            notify_environ.display(),
             notify_log.display()
         ),
     )
@@ -137,6 +140,16 @@ fn a_waiting_approver_has_the_whole_request_on_stdin_and_none_in_argv_or_env() {
         "the PIN variable reached the approver: {names:?}"
     );
     assert!(!environ.contains(PIN), "the PIN reached the approver");
+    // The agent itself: the PIN left its environment at start-up, and its original environment
+    // block (what /proc/PID/environ shows) was overwritten. To another uid the file is
+    // unreadable anyway: the agent is not dumpable.
+    match fs::read(format!("/proc/{}/environ", env.agent_pid())) {
+        Ok(own) => assert!(
+            !String::from_utf8_lossy(&own).contains(&format!("{PIN_VARIABLE}={PIN}")),
+            "the PIN is still in the agent's environment"
+        ),
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::PermissionDenied, "{e}"),
+    }
     assert!(!names.contains(&"APISEC_TEST_UNRELATED"), "{names:?}");
     assert!(!names.contains(&"SOFTHSM2_CONF"), "{names:?}");
     for name in &names {
@@ -205,6 +218,11 @@ fn a_waiting_approver_has_the_whole_request_on_stdin_and_none_in_argv_or_env() {
         notified.contains(&format!("  address = \"{ADDRESS}\"")),
         "{notified}"
     );
+    let environ = wait_for(&notify_environ, Duration::from_secs(10));
+    assert!(!environ.contains(PIN_VARIABLE), "the PIN variable reached notify: {environ}");
+    assert!(!environ.contains(&format!("={PIN}\n")), "the PIN reached notify");
+    assert!(environ.contains("APISEC_NOTICE=waiting for approval"), "{environ}");
+    assert!(!environ.contains("APISEC_TEST_UNRELATED"), "{environ}");
 
     // Hanging up cancels the wait, and nothing was signed.
     client.kill().unwrap();

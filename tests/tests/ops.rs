@@ -274,6 +274,61 @@ fn systemd_units_pass_systemd_analyze_verify() {
     }
 }
 
+/// The separated deployment's system units: they verify, the socket is the agent user's and the
+/// clients' group's only, and the service runs as the agent's user with no capabilities.
+#[test]
+fn the_system_units_pass_systemd_analyze_verify_and_share_only_the_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../contrib/systemd/system");
+    let bin_dir = binary("apisec-agent").parent().unwrap().to_owned();
+    let mut units = Vec::new();
+    for name in ["apisec-agent.socket", "apisec-agent.service"] {
+        let text = fs::read_to_string(src.join(name)).unwrap();
+        let p = dir.path().join(name);
+        fs::write(
+            &p,
+            text.replace("/usr/local/bin/", &format!("{}/", bin_dir.display())),
+        )
+        .unwrap();
+        units.push(p);
+    }
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .args(&units)
+        .env("SYSTEMD_LOG_LEVEL", "notice")
+        .current_dir(dir.path())
+        .output()
+        .expect("systemd-analyze (apt-get install systemd; .ci/run installs it)");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).trim().is_empty(),
+        "systemd-analyze verify warned:\n{}",
+        stderr(&out)
+    );
+    let socket = fs::read_to_string(src.join("apisec-agent.socket")).unwrap();
+    for line in [
+        "ListenStream=/run/apisec/agent.sock",
+        "SocketUser=apisec",
+        "SocketGroup=apisec-clients",
+        "SocketMode=0660",
+        "DirectoryMode=0750",
+    ] {
+        assert!(socket.lines().any(|l| l == line), "{line}");
+    }
+    let service = fs::read_to_string(src.join("apisec-agent.service")).unwrap();
+    for line in [
+        "User=apisec",
+        "NoNewPrivileges=yes",
+        "ProtectHome=yes",
+        "ReadWritePaths=/var/lib/apisec",
+        "CapabilityBoundingSet=",
+        "UMask=0077",
+        "LimitCORE=0",
+    ] {
+        assert!(service.lines().any(|l| l == line), "{line}");
+    }
+}
+
 /// A notify program that appends its argv[1] and the request's environment to a file.
 fn notify_script(env: &Env) -> (PathBuf, PathBuf) {
     let log = env.root().join("notify.log");

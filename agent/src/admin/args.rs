@@ -61,6 +61,9 @@ pub enum Command {
     Run(RunArgs),
     /// Stop the running agent
     Stop(StopArgs),
+    /// Set up the separated deployment (as root): the agent's own system user and group, its
+    /// directories, the bots' group for the socket, and a check that no bot can write its files
+    SetupSystem(SetupSystemArgs),
     /// Print a shell completion script (bash, zsh, fish) to stdout
     #[command(after_help = "Examples:\n  \
         apisec-agent completions bash > ~/.local/share/bash-completion/completions/apisec-agent\n  \
@@ -358,6 +361,42 @@ pub struct StartArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub daemon: DaemonArgs,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Run as root; run it again at any time: it changes only what is missing \
+    or wrong, and refuses (exit 1, naming the path) a layout where another user could write the \
+    agent's files. When the config exists (after `init`, run as the agent's user) it also writes \
+    the [agent] keys (socket_group, allowed_uids, admin_uids, state_dir).\n\n\
+    Example:\n  sudo apisec-agent setup-system --bot freqtrade --admin alice\n  \
+    sudo -u apisec apisec-agent --config /var/lib/apisec/config.toml init ... \\\n    \
+    --store /var/lib/apisec/store --socket /run/apisec/agent.sock\n  \
+    sudo apisec-agent setup-system --bot freqtrade --admin alice"
+)]
+pub struct SetupSystemArgs {
+    /// The agent's system user (created if missing)
+    #[arg(long, default_value = "apisec", value_name = "USER")]
+    pub user: String,
+    /// The group the socket is shared with (created if missing); the bots are added to it
+    #[arg(long, default_value = "apisec-clients", value_name = "GROUP")]
+    pub group: String,
+    /// The agent's home and state directory (0700, the agent's user)
+    #[arg(long, default_value = "/var/lib/apisec", value_name = "DIR")]
+    pub state_dir: PathBuf,
+    /// The socket's directory (0750, the agent's user and the socket group)
+    #[arg(long, default_value = "/run/apisec", value_name = "DIR")]
+    pub socket_dir: PathBuf,
+    /// A bot's user: added to the socket group and to [agent] allowed_uids (repeatable)
+    #[arg(long = "bot", value_name = "USER")]
+    pub bots: Vec<String>,
+    /// An owner's user: added to the socket group and to [agent] admin_uids; may lock, reload,
+    /// stop the agent and answer approvals (repeatable)
+    #[arg(long = "admin", value_name = "USER")]
+    pub admins: Vec<String>,
+    /// Only check the layout; change nothing
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Args, Debug)]

@@ -19,6 +19,7 @@ pub mod remove;
 pub mod rotate;
 pub mod run;
 pub mod settings;
+pub mod setup_system;
 pub mod start;
 pub mod stop;
 
@@ -79,6 +80,7 @@ pub fn dispatch(cli: args::Cli) -> CmdResult {
         args::Command::Start(a) => start::run(&config, a),
         args::Command::Run(a) => run::run(&config, a),
         args::Command::Stop(a) => stop::run(&config, a),
+        args::Command::SetupSystem(a) => setup_system::run(a),
         args::Command::Completions(a) => completions::run(a),
         args::Command::Man(a) => man::run(a),
     }

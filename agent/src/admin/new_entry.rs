@@ -139,6 +139,24 @@ pub fn write_entry(config: &Config, meta: &EntryMeta, material: &SecretMaterial<
     for note in meta.weakened() {
         eprintln!("warning: {} is weakened by choice: {note}", meta.name);
     }
+    let separated = config.socket_group.is_some()
+        || !config.allowed_uids.is_empty()
+        || !config.admin_uids.is_empty();
+    if separated
+        && meta
+            .policy
+            .clients
+            .as_ref()
+            .is_some_and(|c| !c.executables.is_empty())
+    {
+        eprintln!(
+            "warning: {}'s policy names [clients] executables, but this agent serves other uids: \
+             it cannot read another uid's /proc/PID/exe, so a client of another uid is refused \
+             as an unknown executable; the check is for the single-user set-up (name the bots' \
+             uids in [clients] uids instead)",
+            meta.name
+        );
+    }
     if let Some(pid) = notify_agent(config, None) {
         println!(
             "told the running agent (pid {pid}); unlock it with `apisec unlock {}`",

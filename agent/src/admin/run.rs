@@ -40,6 +40,8 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
             }
         }
     }
+    // Still one thread: the PIN leaves the environment before any child could inherit it.
+    config.token.pin_source().take_from_env();
     let settings = RunSettings::resolve(&config, &args)?;
     let recipient = &config.recipients[0];
     let token = token::spawn(&config.token, recipient, settings.touch_approves);
@@ -78,9 +80,12 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
                     configured.display()
                 );
             }
-            (a.listener, path, false)
+            (a.listener, path, None)
         }
-        None => (socket::bind(&configured)?, configured, true),
+        None => {
+            let (listener, bound) = socket::bind(&configured, config.socket_group.as_ref())?;
+            (listener, configured, Some(bound))
+        }
     };
     let agent = Arc::new(Agent::new(AgentSettings {
         store: Store::new(&config.store_dir),
@@ -89,7 +94,14 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
         approver,
         notify: config.notify.clone(),
         lifetime,
-        state_dir: apisec_agent::paths::default_state_dir(),
+        state_dir: config.state_dir.clone(),
+        owners: std::iter::once(hardening::current_uid())
+            .chain(config.admin_uids.iter().copied())
+            .collect(),
+        clients_may_unlock: config.clients_may_unlock,
+        over_socket: config
+            .approvals_over_socket
+            .then_some(config.approval_timeout),
         audit: Some(
             apisec_agent::audit::AuditLog::open(&config.audit_path).map_err(|e| {
                 CliError::new(format!(
@@ -102,6 +114,7 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
     let token = agent.token().clone();
     let mut allowed = vec![hardening::current_uid()];
     allowed.extend(config.allowed_uids.iter().copied());
+    allowed.extend(config.admin_uids.iter().copied());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -119,8 +132,8 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
         );
         server::run(listener, Arc::clone(&agent), allowed, shutdown_signal()?).await;
         let forgotten = agent.forget(&[]);
-        if owned {
-            let _ = std::fs::remove_file(&socket_path);
+        if let Some(bound) = &owned {
+            bound.remove();
             info!(
                 "stopped; forgot {forgotten} unsealed secret(s) and removed {}",
                 socket_path.display()

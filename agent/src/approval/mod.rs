@@ -9,8 +9,10 @@ use std::process::Stdio;
 use std::time::Duration;
 
 mod prompt;
+mod waiting;
 
 pub use prompt::{ApprovalRequest, StepUp};
+pub use waiting::Waiting;
 
 use crate::envelope::Ecdh;
 use crate::token::{TokenError, TokenHandle};
@@ -219,6 +221,7 @@ mod tests {
             gid: 1000,
             pid: Some(4242),
             exe: Some("/usr/bin/freqtrade".into()),
+            comm: None,
         }
     }
 

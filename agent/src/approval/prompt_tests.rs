@@ -6,6 +6,7 @@ fn peer() -> PeerInfo {
         gid: 1000,
         pid: Some(4242),
         exe: Some("/usr/bin/python3.11".into()),
+        comm: None,
     }
 }
 

@@ -23,6 +23,12 @@ pub enum Action {
     AgentLock,
     /// `ssh-add -X`.
     AgentUnlock,
+    /// `reload@apisec`.
+    Reload,
+    /// `shutdown@apisec`.
+    Shutdown,
+    /// `answer@apisec`: an admin's answer to a waiting approval.
+    Answer,
 }
 
 impl Action {
@@ -36,6 +42,9 @@ impl Action {
             Self::RemoveAll => "remove-all",
             Self::AgentLock => "agent-lock",
             Self::AgentUnlock => "agent-unlock",
+            Self::Reload => "reload",
+            Self::Shutdown => "shutdown",
+            Self::Answer => "answer",
         }
     }
 }
@@ -157,6 +166,7 @@ pub struct Queued<'q> {
     pub uid: u32,
     pub pid: Option<i32>,
     pub exe: Option<&'q [u8]>,
+    pub comm: Option<&'q str>,
     pub action: &'q str,
     pub secret: Option<&'q str>,
     pub exchange: Option<&'q str>,
@@ -223,6 +233,7 @@ pub fn encode(queue: &mut Vec<u8>, event: &Event<'_>, peer: Option<&PeerInfo>, t
         peer.and_then(|p| p.exe.as_deref())
             .map(|e| e.as_os_str().as_bytes()),
     );
+    put_text(queue, peer.and_then(|p| p.comm.as_deref()));
     put(queue, Some(event.action.as_str().as_bytes()));
     for field in [event.secret, event.exchange, event.method, event.path] {
         put_text(queue, field);
@@ -294,6 +305,7 @@ impl<'q> Iterator for Reader<'q> {
             pid: (flags & 1 != 0).then_some(pid),
             allowed: flags & 2 != 0,
             exe: self.field()?,
+            comm: self.text()?,
             action: self.text()?.unwrap_or(""),
             secret: self.text()?,
             exchange: self.text()?,
@@ -360,6 +372,7 @@ mod tests {
             gid: 1000,
             pid: Some(4242),
             exe: Some("/usr/bin/bot".into()),
+            comm: None,
         };
         let digest = [7u8; 32];
         let first = Event::sign(
@@ -385,6 +398,7 @@ mod tests {
                     uid: 1000,
                     pid: Some(4242),
                     exe: Some(b"/usr/bin/bot"),
+                    comm: None,
                     action: "sign",
                     secret: Some("bitget-main"),
                     exchange: Some("bitget"),
@@ -402,6 +416,7 @@ mod tests {
                     uid: crate::hardening::current_uid(),
                     pid: None,
                     exe: None,
+                    comm: None,
                     action: "lock",
                     secret: None,
                     exchange: None,

@@ -45,6 +45,7 @@ pub fn append(out: &mut Vec<u8>, seq: u64, event: &Queued<'_>, prev: &str) -> [u
     if let Some(exe) = event.exe {
         string(out, "exe", &String::from_utf8_lossy(exe));
     }
+    optional(out, "comm", event.comm);
     string(out, "action", event.action);
     optional(out, "secret", event.secret);
     optional(out, "exchange", event.exchange);
@@ -95,6 +96,7 @@ mod tests {
             uid: q.uid,
             pid: q.pid,
             exe: q.exe.map(|e| String::from_utf8_lossy(e).into_owned()),
+            comm: own(q.comm),
             action: q.action.to_owned(),
             secret: own(q.secret),
             exchange: own(q.exchange),
@@ -123,6 +125,7 @@ mod tests {
             pid: Some(77),
             // Not UTF-8: the log shows it as the lossy text, as before.
             exe: Some(std::ffi::OsStr::from_bytes(b"/opt/b\xffot").into()),
+            comm: None,
         };
         let events = [
             Event {

@@ -31,8 +31,12 @@ pub struct Record {
     pub pid: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exe: Option<String>,
+    /// `/proc/PID/comm` of a client whose executable the agent could not read: a name the
+    /// client chose itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comm: Option<String>,
     /// [`Action::as_str`]: `unlock`, `sign`, `mac`, `lock`, `remove-all`, `agent-lock`,
-    /// `agent-unlock`.
+    /// `agent-unlock`, `reload`, `shutdown`, `answer`.
     pub action: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
@@ -160,6 +164,11 @@ pub fn render(r: &Record) -> String {
             exe.rsplit('/').next().unwrap_or(exe),
             r.uid
         ),
+        (None, Some(pid)) if r.comm.is_some() => format!(
+            "{:?} (a name the client chose; pid {pid}, uid {})",
+            r.comm.as_deref().unwrap_or_default(),
+            r.uid
+        ),
         _ => format!("uid {}", r.uid),
     };
     let mut s = format!(
@@ -249,6 +258,7 @@ mod tests {
             uid: 0,
             pid: None,
             exe: None,
+            comm: None,
             action: "lock".into(),
             secret: None,
             exchange: None,

@@ -56,7 +56,9 @@ impl ApisecRequest {
         match self {
             Self::Query | Self::Status(_) | Self::Sign(_) | Self::Mac(_) => Access::AnyClient,
             Self::Unlock(_) => Access::Unseal,
-            Self::Lock(_) | Self::Reload | Self::Shutdown => Access::OwnerOnly,
+            Self::Lock(_) | Self::Reload | Self::Shutdown | Self::Approvals | Self::Answer(_) => {
+                Access::OwnerOnly
+            }
         }
     }
 }

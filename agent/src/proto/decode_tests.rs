@@ -1,6 +1,6 @@
 use super::*;
 use crate::proto::{
-    LockRequest, MacRequest, SignRequest, StatusRequest, UnlockRequest, EXTENSIONS,
+    AnswerRequest, LockRequest, MacRequest, SignRequest, StatusRequest, UnlockRequest, EXTENSIONS,
     STATUS_WANT_NOTES,
 };
 
@@ -44,6 +44,11 @@ fn every_extension() -> Vec<ApisecRequest> {
         }),
         ApisecRequest::Reload,
         ApisecRequest::Shutdown,
+        ApisecRequest::Approvals,
+        ApisecRequest::Answer(AnswerRequest {
+            id: 7,
+            approve: true,
+        }),
     ]
 }
 
@@ -91,7 +96,8 @@ fn every_message_has_its_access_class() {
     let expected = |name: &str| match name {
         "query" | "status@apisec" | "sign@apisec" | "mac@apisec" => Access::AnyClient,
         "unlock@apisec" => Access::Unseal,
-        "lock@apisec" | "reload@apisec" | "shutdown@apisec" => Access::OwnerOnly,
+        "lock@apisec" | "reload@apisec" | "shutdown@apisec" | "approvals@apisec"
+        | "answer@apisec" => Access::OwnerOnly,
         other => panic!("{other} has no row in the access table"),
     };
     let requests = every_extension();

@@ -12,6 +12,10 @@ pub const EXT_SIGN: &str = "sign@apisec";
 pub const EXT_MAC: &str = "mac@apisec";
 pub const EXT_RELOAD: &str = "reload@apisec";
 pub const EXT_SHUTDOWN: &str = "shutdown@apisec";
+/// The approvals waiting for an answer over the socket (`[approval] over_socket`).
+pub const EXT_APPROVALS: &str = "approvals@apisec";
+/// An admin's answer to one waiting approval.
+pub const EXT_ANSWER: &str = "answer@apisec";
 /// An interim reply to `unlock@apisec` while an approval or a touch is awaited (only when asked for).
 pub const EXT_PROGRESS: &str = "progress@apisec";
 /// The standard extension that lists the others (draft-miller-ssh-agent section 3.8.1).
@@ -27,6 +31,8 @@ pub const EXTENSIONS: &[&str] = &[
     EXT_MAC,
     EXT_RELOAD,
     EXT_SHUTDOWN,
+    EXT_APPROVALS,
+    EXT_ANSWER,
 ];
 
 /// `unlock@apisec` flag: send `progress@apisec` frames before the final reply.
@@ -95,6 +101,13 @@ impl std::fmt::Debug for MacRequest {
     }
 }
 
+/// `answer@apisec`: approve (or deny) the waiting approval `id` (from `approvals@apisec`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnswerRequest {
+    pub id: u32,
+    pub approve: bool,
+}
+
 /// The agent's own operations, decoded from an extension message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApisecRequest {
@@ -106,6 +119,8 @@ pub enum ApisecRequest {
     Mac(MacRequest),
     Reload,
     Shutdown,
+    Approvals,
+    Answer(AnswerRequest),
 }
 
 impl ApisecRequest {
@@ -119,6 +134,8 @@ impl ApisecRequest {
             Self::Mac(_) => EXT_MAC,
             Self::Reload => EXT_RELOAD,
             Self::Shutdown => EXT_SHUTDOWN,
+            Self::Approvals => EXT_APPROVALS,
+            Self::Answer(_) => EXT_ANSWER,
         }
     }
 
@@ -126,7 +143,10 @@ impl ApisecRequest {
     pub fn encode_details(&self) -> Vec<u8> {
         let mut o = Out::default();
         match self {
-            Self::Query | Self::Reload | Self::Shutdown => {}
+            Self::Query | Self::Reload | Self::Shutdown | Self::Approvals => {}
+            Self::Answer(r) => {
+                o.u32(r.id).bool(r.approve);
+            }
             // No flags, no details: what every agent since 0.1.0 reads.
             Self::Status(r) if r.flags == 0 => {}
             Self::Status(r) => {
@@ -176,6 +196,11 @@ impl ApisecRequest {
             }),
             EXT_RELOAD => Self::Reload,
             EXT_SHUTDOWN => Self::Shutdown,
+            EXT_APPROVALS => Self::Approvals,
+            EXT_ANSWER => Self::Answer(AnswerRequest {
+                id: c.u32("answer id")?,
+                approve: c.bool("answer approve")?,
+            }),
             EXT_UNLOCK => Self::Unlock(UnlockRequest {
                 flags: c.u32("unlock flags")?,
                 names: owned(c.text_list("unlock names")?),

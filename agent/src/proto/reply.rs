@@ -288,3 +288,42 @@ pub fn decode_mac_reply(details: &[u8]) -> Result<Vec<u8>, WireError> {
     c.finish("mac reply")?;
     Ok(mac)
 }
+
+/// One approval waiting for an answer (`approvals@apisec`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitingApproval {
+    pub id: u32,
+    /// The short line (`sign bg (bitget): a transfer request, asked by ...`).
+    pub line: String,
+    /// The whole prompt, as the approver program reads it.
+    pub prompt: String,
+    /// How long it has waited, in seconds.
+    pub waited_secs: u32,
+}
+
+/// `approvals@apisec` reply: `uint32 n`, then per approval `uint32 id, string line, string
+/// prompt, uint32 waited_secs`.
+pub fn encode_approvals(list: &[WaitingApproval]) -> Vec<u8> {
+    let mut o = Out::default();
+    o.u32(list.len() as u32);
+    for a in list {
+        o.u32(a.id).text(&a.line).text(&a.prompt).u32(a.waited_secs);
+    }
+    o.buf
+}
+
+pub fn decode_approvals(details: &[u8]) -> Result<Vec<WaitingApproval>, WireError> {
+    let mut c = Cursor::new(details);
+    let n = c.u32("approvals count")?;
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(WaitingApproval {
+            id: c.u32("approval id")?,
+            line: c.text("approval line")?.to_owned(),
+            prompt: c.text("approval prompt")?.to_owned(),
+            waited_secs: c.u32("approval waited")?,
+        });
+    }
+    c.finish("approvals reply")?;
+    Ok(out)
+}

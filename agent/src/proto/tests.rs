@@ -119,3 +119,33 @@ fn replies_round_trip() {
     assert_eq!(f[4], msg::EXTENSION_FAILURE);
     assert_eq!(ErrorReply::decode(&f[5..]), e);
 }
+
+#[test]
+fn the_approvals_reply_round_trips_and_a_short_one_is_an_error() {
+    let list = vec![
+        WaitingApproval {
+            id: 3,
+            line: "unlock bg (bitget), asked by python3 (pid 1, uid 1001)".into(),
+            prompt: "apisec-agent asks for approval\n\nunlock bg (bitget)\n".into(),
+            waited_secs: 12,
+        },
+        WaitingApproval {
+            id: 4,
+            line: String::new(),
+            prompt: "\u{e9}".into(),
+            waited_secs: 0,
+        },
+    ];
+    let bytes = encode_approvals(&list);
+    assert_eq!(decode_approvals(&bytes).unwrap(), list);
+    assert_eq!(decode_approvals(&encode_approvals(&[])).unwrap(), vec![]);
+    assert!(decode_approvals(&bytes[..bytes.len() - 1]).is_err());
+    let answer = ApisecRequest::Answer(AnswerRequest {
+        id: 9,
+        approve: false,
+    });
+    assert_eq!(
+        ApisecRequest::decode(EXT_ANSWER, &answer.encode_details()).unwrap(),
+        Some(answer)
+    );
+}

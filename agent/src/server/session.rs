@@ -90,6 +90,10 @@ pub async fn serve(stream: UnixStream, peer: PeerInfo, agent: Arc<Agent>, shutdo
 /// operation that answers it.
 async fn dispatch(decoded: Decoded, conn: &mut Connection<'_>) -> io::Result<()> {
     let (agent, peer) = (conn.agent, conn.peer);
+    if !agent.admits(decoded.access(), peer.uid) {
+        let reply = ops::owner_only::refuse(decoded, agent, peer);
+        return conn.write.write_all(&reply).await;
+    }
     let reply = match decoded {
         // No SSH keys are served (yet): an empty list, so `ssh-add -l` says so without error.
         Decoded::Identities => frame::encode(msg::IDENTITIES_ANSWER, &0u32.to_be_bytes()),
@@ -125,7 +129,7 @@ async fn dispatch(decoded: Decoded, conn: &mut Connection<'_>) -> io::Result<()>
         }
         Decoded::Apisec(ApisecRequest::Status(r)) => extension_reply(
             proto::EXT_STATUS,
-            Ok(ops::status::status(agent).encode_for(r.flags)),
+            Ok(ops::status::status(agent, peer).encode_for(r.flags)),
         ),
         Decoded::Apisec(ApisecRequest::Lock(r)) => {
             let n = ops::lock::lock(agent, &r.names, peer);
@@ -140,6 +144,12 @@ async fn dispatch(decoded: Decoded, conn: &mut Connection<'_>) -> io::Result<()>
         Decoded::Apisec(ApisecRequest::Mac(r)) => {
             let mac = ops::mac::mac(agent, &r, peer);
             extension_reply(proto::EXT_MAC, mac.map(|m| proto::encode_mac_reply(&m)))
+        }
+        Decoded::Apisec(ApisecRequest::Approvals) => {
+            extension_reply(proto::EXT_APPROVALS, ops::approvals::list(agent))
+        }
+        Decoded::Apisec(ApisecRequest::Answer(r)) => {
+            extension_reply(proto::EXT_ANSWER, ops::approvals::answer(agent, &r, peer))
         }
         Decoded::Malformed(e) => ErrorReply::new(ErrorCode::BadRequest, e.to_string()).to_frame(),
         Decoded::Unknown => failure(),

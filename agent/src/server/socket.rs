@@ -1,5 +1,9 @@
-//! The listening socket: a directory only we can use (0700, ours), a socket 0600, a stale socket
-//! from a crashed agent replaced, a live agent never displaced.
+//! The listening socket: a directory only the agent's uid can change (0700, or 0750 of the
+//! socket group in the separated deployment), a socket 0600 (0660 of that group), a stale socket
+//! from a crashed agent replaced, a live agent never displaced. The directory is created and
+//! checked without following a symbolic link: in `/tmp` (the fallback when `XDG_RUNTIME_DIR` is
+//! unset) another uid could plant one to have the agent listen, and its clients connect, where it
+//! chooses.
 
 use std::fs;
 use std::io;
@@ -13,42 +17,97 @@ pub enum SocketError {
     #[error("cannot create the socket directory {path}: {source}")]
     CreateDir { path: PathBuf, source: io::Error },
     #[error(
+        "the socket directory {0} is a symbolic link; refusing to follow it (another user may \
+         have planted it): remove it, or choose another socket path"
+    )]
+    DirSymlink(PathBuf),
+    #[error(
         "the socket directory {path} is owned by uid {owner}, not by this user (uid {me}); \
          refusing to use it: choose another socket path"
     )]
     DirOwner { path: PathBuf, owner: u32, me: u32 },
     #[error(
         "the socket directory {path} can be used by others (mode {mode:o}); refusing to use it: \
-         run `chmod 700 {path}` or choose another socket path"
+         run `chmod {want:o} {path}` or choose another socket path"
     )]
-    DirMode { path: PathBuf, mode: u32 },
+    DirMode { path: PathBuf, mode: u32, want: u32 },
+    #[error(
+        "the socket directory {path} belongs to group {found}, not to the socket group {name} \
+         (gid {gid}): run `chgrp {name} {path}`"
+    )]
+    DirGroup {
+        path: PathBuf,
+        found: u32,
+        name: String,
+        gid: u32,
+    },
+    #[error("cannot give {path} to the socket group {name}: {source} (is the agent's user a member of {name}?)")]
+    Chown {
+        path: PathBuf,
+        name: String,
+        source: io::Error,
+    },
     #[error("an agent is already listening on {0}; stop it first (`apisec-agent stop`)")]
     InUse(PathBuf),
     #[error("cannot listen on {path}: {source}")]
     Bind { path: PathBuf, source: io::Error },
 }
 
-/// Prepares the socket's directory: created 0700 if missing; if it exists it must be ours and
-/// not writable or searchable by others.
-pub fn prepare_dir(socket: &Path) -> Result<(), SocketError> {
+/// The group a socket is shared with: its gid and name (`[agent] socket_group`).
+pub type SocketGroup = (u32, String);
+
+fn chown_group(path: &Path, group: &SocketGroup) -> Result<(), SocketError> {
+    std::os::unix::fs::lchown(path, None, Some(group.0)).map_err(|source| SocketError::Chown {
+        path: path.to_owned(),
+        name: group.1.clone(),
+        source,
+    })
+}
+
+/// Prepares the socket's directory: created (0700, or 0750 of the socket group) if missing,
+/// without following a symbolic link in its last component; if it exists it must be a real
+/// directory, ours, not writable by others, and of the socket group when there is one.
+pub fn prepare_dir(socket: &Path, group: Option<&SocketGroup>) -> Result<(), SocketError> {
     let dir = socket
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .ok_or_else(|| SocketError::NoParent(socket.to_owned()))?;
-    if !dir.exists() {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|source| SocketError::CreateDir {
-                path: dir.to_owned(),
-                source,
-            })?;
-    }
-    let meta = fs::metadata(dir).map_err(|source| SocketError::CreateDir {
+    let create_err = |source| SocketError::CreateDir {
         path: dir.to_owned(),
         source,
-    })?;
+    };
+    let want = if group.is_some() { 0o750 } else { 0o700 };
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if !parent.exists() {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
+                .map_err(create_err)?;
+        }
+    }
+    // mkdir itself never follows a link: it fails with EEXIST on anything already there, which
+    // the checks below then judge.
+    match fs::DirBuilder::new().mode(want).create(dir) {
+        Ok(()) => {
+            if let Some(g) = group {
+                chown_group(dir, g)?;
+                fs::set_permissions(dir, fs::Permissions::from_mode(want)).map_err(create_err)?;
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(create_err(e)),
+    }
+    let meta = fs::symlink_metadata(dir).map_err(create_err)?;
+    if meta.file_type().is_symlink() {
+        return Err(SocketError::DirSymlink(dir.to_owned()));
+    }
+    if !meta.is_dir() {
+        return Err(create_err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "it exists and is not a directory",
+        )));
+    }
     let me = crate::hardening::current_uid();
     if meta.uid() != me {
         return Err(SocketError::DirOwner {
@@ -58,26 +117,70 @@ pub fn prepare_dir(socket: &Path) -> Result<(), SocketError> {
         });
     }
     let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
+    let forbidden = if group.is_some() { 0o027 } else { 0o077 };
+    if mode & forbidden != 0 {
         return Err(SocketError::DirMode {
             path: dir.to_owned(),
             mode,
+            want,
         });
+    }
+    if let Some(g) = group {
+        if meta.gid() != g.0 {
+            return Err(SocketError::DirGroup {
+                path: dir.to_owned(),
+                found: meta.gid(),
+                name: g.1.clone(),
+                gid: g.0,
+            });
+        }
     }
     Ok(())
 }
 
-/// Binds the socket with mode 0600. A leftover socket nobody answers on is removed first.
-pub fn bind(socket: &Path) -> Result<std::os::unix::net::UnixListener, SocketError> {
-    prepare_dir(socket)?;
-    if socket.exists() {
+/// The socket file this agent bound, so that it removes only its own: another agent may have
+/// replaced the file at the path since.
+#[derive(Debug)]
+pub struct Bound {
+    pub path: PathBuf,
+    dev_ino: Option<(u64, u64)>,
+}
+
+impl Bound {
+    /// Removes the socket file if it is still the one bound.
+    pub fn remove(&self) -> bool {
+        let now = fs::symlink_metadata(&self.path)
+            .ok()
+            .map(|m| (m.dev(), m.ino()));
+        if now.is_some() && now == self.dev_ino {
+            return fs::remove_file(&self.path).is_ok();
+        }
+        false
+    }
+}
+
+/// Binds the socket with mode 0600 (0660 of the socket group). A leftover socket nobody answers
+/// on is removed first.
+pub fn bind(
+    socket: &Path,
+    group: Option<&SocketGroup>,
+) -> Result<(std::os::unix::net::UnixListener, Bound), SocketError> {
+    prepare_dir(socket, group)?;
+    if let Ok(meta) = fs::symlink_metadata(socket) {
         if std::os::unix::net::UnixStream::connect(socket).is_ok() {
             return Err(SocketError::InUse(socket.to_owned()));
         }
-        let _ = fs::remove_file(socket);
+        if replaceable(meta.file_type()) {
+            let _ = fs::remove_file(socket);
+        }
     }
-    // SAFETY: umask cannot fail; 0177 makes the socket 0600 from its creation, no window.
-    let old = unsafe { libc::umask(0o177) };
+    let (mask, mode) = if group.is_some() {
+        (0o117, 0o660)
+    } else {
+        (0o177, 0o600)
+    };
+    // SAFETY: umask cannot fail; the mask gives the socket its mode from its creation, no window.
+    let old = unsafe { libc::umask(mask) };
     let result = std::os::unix::net::UnixListener::bind(socket);
     // SAFETY: as above.
     unsafe { libc::umask(old) };
@@ -85,14 +188,33 @@ pub fn bind(socket: &Path) -> Result<std::os::unix::net::UnixListener, SocketErr
         path: socket.to_owned(),
         source,
     })?;
-    let _ = fs::set_permissions(socket, fs::Permissions::from_mode(0o600));
+    if let Some(g) = group {
+        chown_group(socket, g)?;
+    }
+    let _ = fs::set_permissions(socket, fs::Permissions::from_mode(mode));
     listener
         .set_nonblocking(true)
         .map_err(|source| SocketError::Bind {
             path: socket.to_owned(),
             source,
         })?;
-    Ok(listener)
+    let dev_ino = fs::symlink_metadata(socket)
+        .ok()
+        .map(|m| (m.dev(), m.ino()));
+    Ok((
+        listener,
+        Bound {
+            path: socket.to_owned(),
+            dev_ino,
+        },
+    ))
+}
+
+/// Whether `bind` may replace what is at the path: a stale socket, or a regular file or link
+/// left there; never a directory.
+fn replaceable(t: fs::FileType) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    t.is_socket() || t.is_symlink() || t.is_file()
 }
 
 /// The first file descriptor systemd passes (`SD_LISTEN_FDS_START`).
@@ -228,32 +350,84 @@ fn check_listening_unix_stream(fd: i32) -> Result<(), String> {
 mod tests {
     use super::*;
 
+    fn mode_of(p: &Path) -> u32 {
+        fs::symlink_metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
     #[test]
     fn refuses_a_directory_others_can_use_and_binds_0600() {
         let dir = tempfile::tempdir().unwrap();
         let open = dir.path().join("open");
         fs::create_dir(&open).unwrap();
         fs::set_permissions(&open, fs::Permissions::from_mode(0o755)).unwrap();
-        let err = bind(&open.join("agent.sock")).unwrap_err();
+        let err = bind(&open.join("agent.sock"), None).unwrap_err();
         assert!(
             matches!(err, SocketError::DirMode { mode: 0o755, .. }),
             "{err}"
         );
 
         let sock = dir.path().join("private/agent.sock");
-        let listener = bind(&sock).unwrap();
-        let mode = fs::metadata(&sock).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-        let dmode = fs::metadata(sock.parent().unwrap())
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777;
-        assert_eq!(dmode, 0o700);
+        let (listener, _) = bind(&sock, None).unwrap();
+        assert_eq!(mode_of(&sock), 0o600);
+        assert_eq!(mode_of(sock.parent().unwrap()), 0o700);
         // A live agent is never displaced.
-        assert!(matches!(bind(&sock), Err(SocketError::InUse(_))));
+        assert!(matches!(bind(&sock, None), Err(SocketError::InUse(_))));
         drop(listener);
         // A stale socket file is replaced.
-        bind(&sock).unwrap();
+        bind(&sock, None).unwrap();
+    }
+
+    #[test]
+    fn a_planted_symlink_for_the_directory_is_refused_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        // Ours, private, and still refused: the link could be swapped for another at any time.
+        let target = dir.path().join("target");
+        fs::create_dir(&target).unwrap();
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o700)).unwrap();
+        let planted = dir.path().join("apisec-1000");
+        std::os::unix::fs::symlink(&target, &planted).unwrap();
+        let err = bind(&planted.join("agent.sock"), None).expect_err("refused");
+        assert!(matches!(err, SocketError::DirSymlink(_)), "{err}");
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert!(
+            !target.join("agent.sock").exists(),
+            "nothing was made through the link"
+        );
+    }
+
+    #[test]
+    fn a_socket_group_gets_a_0750_directory_and_a_0660_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        // The process's own group: one it may always give files to.
+        // SAFETY: getgid cannot fail.
+        let gid = unsafe { libc::getgid() };
+        let group = (gid, "own".to_owned());
+        let sock = dir.path().join("shared/agent.sock");
+        let (_listener, bound) = bind(&sock, Some(&group)).unwrap();
+        assert_eq!(mode_of(&sock), 0o660);
+        assert_eq!(mode_of(sock.parent().unwrap()), 0o750);
+        assert_eq!(fs::metadata(&sock).unwrap().gid(), gid);
+        // Removed only while it is still the socket this agent bound.
+        assert!(bound.remove());
+        assert!(!sock.exists());
+        let (_again_listener, again) = bind(&sock, Some(&group)).unwrap();
+        fs::remove_file(&sock).unwrap();
+        fs::write(&sock, b"someone else's").unwrap();
+        assert!(
+            !again.remove(),
+            "a file that replaced the socket is left alone"
+        );
+        assert!(sock.exists());
+        // A group-writable directory is refused.
+        fs::remove_file(&sock).unwrap();
+        fs::set_permissions(sock.parent().unwrap(), fs::Permissions::from_mode(0o770)).unwrap();
+        assert!(matches!(
+            bind(&sock, Some(&group)),
+            Err(SocketError::DirMode {
+                mode: 0o770,
+                want: 0o750,
+                ..
+            })
+        ));
     }
 }

@@ -55,6 +55,13 @@ pub struct AgentSettings {
     pub state_dir: std::path::PathBuf,
     /// The audit log; `None` only in tests that do not look at it.
     pub audit: Option<crate::audit::AuditLog>,
+    /// The uids that may send the owner's messages: the agent's own and `[agent] admin_uids`.
+    pub owners: Vec<u32>,
+    /// Whether any admitted client may ask for an unseal (`[agent] clients_may_unlock`).
+    pub clients_may_unlock: bool,
+    /// Approvals may be answered over the socket by an admin, waiting this long at most
+    /// (`[approval] over_socket`).
+    pub over_socket: Option<Duration>,
 }
 
 pub struct Agent {
@@ -63,6 +70,7 @@ pub struct Agent {
     held: Mutex<HashMap<String, Arc<Held>>>,
     lock: Mutex<Option<AgentLock>>,
     limiter: Mutex<Limiter>,
+    approvals: crate::approval::Waiting,
 }
 
 impl Agent {
@@ -72,12 +80,55 @@ impl Agent {
             settings,
             held: Mutex::new(HashMap::new()),
             lock: Mutex::new(None),
+            approvals: crate::approval::Waiting::default(),
             limiter: Mutex::new(Default::default()),
         }
     }
 
     pub fn settings(&self) -> &AgentSettings {
         &self.settings
+    }
+
+    /// Whether a client of `uid` may send a message of this access class.
+    pub fn admits(&self, access: crate::proto::Access, uid: u32) -> bool {
+        use crate::proto::Access;
+        match access {
+            Access::AnyClient => true,
+            Access::Unseal => self.settings.clients_may_unlock || self.is_owner(uid),
+            Access::OwnerOnly => self.is_owner(uid),
+        }
+    }
+
+    /// Whether asking for `request`'s approval means waiting for a human (then the notify
+    /// program runs).
+    pub fn approval_waits(&self, request: &crate::approval::ApprovalRequest<'_>) -> bool {
+        self.settings.over_socket.is_some() || self.settings.approver.waits(request)
+    }
+
+    /// Asks for an approval: the approver (or the touch), and admins over the socket when the
+    /// config allows it; says how it was approved.
+    pub async fn ask_approval(
+        &self,
+        request: &crate::approval::ApprovalRequest<'_>,
+    ) -> Result<&'static str, crate::approval::ApprovalError> {
+        match self.settings.over_socket {
+            Some(timeout) => {
+                self.approvals
+                    .ask(&self.settings.approver, request, timeout)
+                    .await
+            }
+            None => self.settings.approver.ask(request).await,
+        }
+    }
+
+    /// The approvals an admin may answer over the socket.
+    pub fn waiting_approvals(&self) -> &crate::approval::Waiting {
+        &self.approvals
+    }
+
+    /// The agent's own uid, or one of `admin_uids`.
+    pub fn is_owner(&self, uid: u32) -> bool {
+        self.settings.owners.contains(&uid)
     }
 
     pub fn store(&self) -> &Store {
@@ -236,13 +287,27 @@ impl Agent {
         }
     }
 
-    /// The held secret, or an error that says how to get it unsealed.
-    pub fn usable(&self, name: &str) -> Result<Arc<Held>, ErrorReply> {
+    /// The held secret, or an error that says how to get it unsealed. To a uid whose entry's
+    /// policy does not admit it, a sealed entry is one that does not exist, as in `status`.
+    pub fn usable(&self, name: &str, uid: u32) -> Result<Arc<Held>, ErrorReply> {
         self.check_not_locked()?;
         store::check_name(name)?;
         let Some(held) = self.held(name) else {
             // Say whether it exists at all, so the remedy is right.
             return Err(match self.settings.store.load(name) {
+                Ok(f)
+                    if !self.is_owner(uid)
+                        && f.policy
+                            .clients
+                            .as_ref()
+                            .is_some_and(|c| !c.uids.is_empty() && !c.uids.contains(&uid)) =>
+                {
+                    store::StoreError::NotFound {
+                        name: name.to_owned(),
+                        dir: self.settings.store.dir().to_owned(),
+                    }
+                    .into()
+                }
                 Ok(_) => ErrorReply::new(
                     ErrorCode::Sealed,
                     format!(

@@ -22,6 +22,13 @@ impl TokenConfig {
         matches!(self, Self::Piv { spec, .. } if spec.touch.needs_touch())
     }
 
+    /// Where its PIN comes from.
+    pub fn pin_source(&self) -> &PinSource {
+        match self {
+            Self::Pkcs11 { pin, .. } | Self::Piv { pin, .. } => pin,
+        }
+    }
+
     /// True when every use of the key takes a touch of its own (PIV, touch `always`).
     pub fn touch_is_fresh(&self) -> bool {
         matches!(self, Self::Piv { spec, .. } if spec.touch == super::piv::card::Touch::Always)

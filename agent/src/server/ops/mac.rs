@@ -16,7 +16,7 @@ pub fn mac(
 ) -> Result<Vec<u8>, ErrorReply> {
     let data_sha256 = <sha2::Sha256 as sha2::Digest>::digest(&request.data).into();
     let event = Event::mac(&request.name, &request.algorithm, data_sha256);
-    let result = agent.usable(&request.name).and_then(|held| {
+    let result = agent.usable(&request.name, peer.uid).and_then(|held| {
         admit(
             &request.name,
             &held.unsealed.meta.policy,

@@ -57,7 +57,7 @@ pub async fn sign(
     peer: &PeerInfo,
 ) -> Result<sign::Signed, ErrorReply> {
     let body_sha256 = body_digest(request);
-    let held = match agent.usable(&request.name) {
+    let held = match agent.usable(&request.name, peer.uid) {
         Ok(h) => h,
         Err(e) => {
             let refused = sign_event(request, body_sha256, None).denied(&e.message);
@@ -125,7 +125,7 @@ pub async fn sign(
     // A step-up can wait a minute for its human: a `lock`, `ssh-add -x` or lifetime end in the
     // meantime wins over the approval.
     let held = if approval.is_some() {
-        agent.usable(&request.name).map_err(refuse)?
+        agent.usable(&request.name, peer.uid).map_err(refuse)?
     } else {
         Arc::clone(&held)
     };
@@ -162,7 +162,6 @@ async fn step_up(
     rule: &str,
     verdict: &Verdict,
 ) -> Result<String, ErrorReply> {
-    let approver = &agent.settings().approver;
     let secrets = vec![(request.name.clone(), exchange.to_owned())];
     // A request whose fields cannot be read was refused before it got here.
     let fields = request_fields(&request.query, &request.body)
@@ -183,10 +182,10 @@ async fn step_up(
         }),
         fresh: true,
     };
-    if approver.waits(&ask) {
+    if agent.approval_waits(&ask) {
         agent.notify_waiting(&format!("waiting for approval: {}", ask.prompt()), &ask);
     }
-    match approver.ask(&ask).await {
+    match agent.ask_approval(&ask).await {
         Ok(how) => {
             crate::info!("step-up approved by {how} ({rule}): {}", ask.prompt());
             Ok(format!("step-up {how} ({rule})"))
@@ -204,7 +203,7 @@ async fn step_up(
 /// Records a step-up its client gave up on (it hung up while the approval was asked): a
 /// denial, like every sign record with the secret's exchange when the secret is still held.
 pub fn audit_abandoned_step_up(agent: &Agent, request: &proto::SignRequest, peer: &PeerInfo) {
-    let held = agent.usable(&request.name).ok();
+    let held = agent.usable(&request.name, peer.uid).ok();
     let exchange = held.as_ref().map(|h| h.unsealed.meta.exchange.as_str());
     let abandoned = sign_event(request, body_digest(request), exchange)
         .denied("the client hung up while the step-up waited for approval");

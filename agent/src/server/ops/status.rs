@@ -1,17 +1,35 @@
-//! `status@apisec`: every store entry, whether it is unsealed and until when, and the agent's
-//! own version, pid and lock. Clear metadata only: no touch, no secret.
+//! `status@apisec`: the store entries the asking uid may use, whether each is unsealed and until
+//! when, and the agent's own version, pid and lock. Clear metadata only: no touch, no secret.
+//! The agent's uid and `admin_uids` see every entry; another uid only those whose policy admits
+//! it (no `[clients] uids`, or its uid among them).
 
+use crate::peer::PeerInfo;
 use crate::proto;
 
 use super::super::state::Agent;
 
-pub fn status(agent: &Agent) -> proto::StatusReply {
+pub fn status(agent: &Agent, peer: &PeerInfo) -> proto::StatusReply {
     let store = agent.store();
     let names = store.names().unwrap_or_default();
+    let owner = agent.is_owner(peer.uid);
     let mut entries = Vec::new();
     for name in names {
         let held = agent.held(&name);
-        let entry = match store.load(&name) {
+        let loaded = store.load(&name);
+        let visible = match &loaded {
+            Ok(f) => {
+                owner
+                    || f.policy
+                        .clients
+                        .as_ref()
+                        .is_none_or(|c| c.uids.is_empty() || c.uids.contains(&peer.uid))
+            }
+            Err(_) => owner,
+        };
+        if !visible {
+            continue;
+        }
+        let entry = match loaded {
             Ok(f) => proto::StatusEntry {
                 notes: f.weakened().join("\n"),
                 name: name.clone(),

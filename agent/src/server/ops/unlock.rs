@@ -55,10 +55,10 @@ pub async fn unlock(
         if let (Some(tx), false) = (&progress, settings.approver.is_token_touch()) {
             let _ = tx.send(notice.clone());
         }
-        if settings.approver.waits(&request) {
+        if agent.approval_waits(&request) {
             agent.notify_waiting(&notice, &request);
         }
-        let how = match settings.approver.ask(&request).await {
+        let how = match agent.ask_approval(&request).await {
             Ok(how) => how,
             Err(e) => {
                 crate::info!("unlock refused: {prompt}: {e}");
