@@ -219,9 +219,18 @@ fn a_waiting_approver_has_the_whole_request_on_stdin_and_none_in_argv_or_env() {
         "{notified}"
     );
     let environ = wait_for(&notify_environ, Duration::from_secs(10));
-    assert!(!environ.contains(PIN_VARIABLE), "the PIN variable reached notify: {environ}");
-    assert!(!environ.contains(&format!("={PIN}\n")), "the PIN reached notify");
-    assert!(environ.contains("APISEC_NOTICE=waiting for approval"), "{environ}");
+    assert!(
+        !environ.contains(PIN_VARIABLE),
+        "the PIN variable reached notify: {environ}"
+    );
+    assert!(
+        !environ.contains(&format!("={PIN}\n")),
+        "the PIN reached notify"
+    );
+    assert!(
+        environ.contains("APISEC_NOTICE=waiting for approval"),
+        "{environ}"
+    );
     assert!(!environ.contains("APISEC_TEST_UNRELATED"), "{environ}");
 
     // Hanging up cancels the wait, and nothing was signed.

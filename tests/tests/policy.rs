@@ -445,6 +445,43 @@ fn rotate_while_the_agent_runs_switches_the_next_signature_and_keeps_a_backup() 
         "{}",
         env.log()
     );
+
+    // `remove` takes the backups with it (they hold the old secret), and only bg's: not those of
+    // an entry whose name starts with bg's.
+    let other = env.store_dir().join("backup/bg.x.20260101T000000Z.toml");
+    std::fs::write(&other, "not bg's").unwrap();
+    let out = env.agent(&["remove", "bg"]);
+    assert_ok(&out, "remove");
+    assert!(
+        stdout(&out).contains("removed its rotation backup"),
+        "{}",
+        stdout(&out)
+    );
+    let left: Vec<_> = std::fs::read_dir(env.store_dir().join("backup"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(left, vec![other], "only bg's backups are removed");
+}
+
+#[test]
+fn remove_keep_backups_says_where_the_old_secret_is() {
+    let env = Env::ready_with_bitget(SECRET, b"p");
+    let f = write(&env, "new-secret", "rotated-secret-2");
+    assert_ok(&env.agent(&["rotate", "bg", "--secret-file", &f]), "rotate");
+    let out = env.agent(&["remove", "bg", "--keep-backups"]);
+    assert_ok(&out, "remove --keep-backups");
+    assert!(
+        stdout(&out).contains("kept its rotation backup") && stdout(&out).contains("backup/bg."),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        std::fs::read_dir(env.store_dir().join("backup"))
+            .unwrap()
+            .count(),
+        1
+    );
 }
 
 #[test]

@@ -308,6 +308,10 @@ pub struct PolicyCheckArgs {
 pub struct RemoveArgs {
     /// Name of the secret
     pub name: String,
+    /// Keep the entry's rotation backups (STORE/backup/NAME.*.toml), from which the removed
+    /// secret could be restored; by default they are removed with it
+    #[arg(long)]
+    pub keep_backups: bool,
 }
 
 #[derive(Args, Debug, Clone, Default)]

@@ -1,4 +1,5 @@
-//! `apisec-agent remove`: a secret out of the store, and out of a running agent's memory.
+//! `apisec-agent remove`: a secret out of the store (with its rotation backups, from which it
+//! could otherwise be restored), and out of a running agent's memory.
 
 use std::path::Path;
 
@@ -9,8 +10,23 @@ use super::{load_config, notify_agent, CmdResult};
 
 pub fn run(config_path: &Path, a: RemoveArgs) -> CmdResult {
     let config = load_config(config_path)?;
-    Store::new(&config.store_dir).remove(&a.name)?;
+    let store = Store::new(&config.store_dir);
+    let backups = store.backups_of(&a.name)?;
+    store.remove(&a.name)?;
     println!("removed {}", a.name);
+    if a.keep_backups {
+        for b in &backups {
+            println!(
+                "kept its rotation backup {} (it holds the old secret)",
+                b.display()
+            );
+        }
+    } else {
+        for b in &backups {
+            std::fs::remove_file(b).map_err(|e| apisec_agent::store::io_error(b.clone(), e))?;
+            println!("removed its rotation backup {}", b.display());
+        }
+    }
     if let Some(pid) = notify_agent(&config, Some(&a.name)) {
         println!("the running agent (pid {pid}) forgot it");
     }

@@ -90,14 +90,9 @@ pub fn run(config_path: &Path, a: RotateArgs) -> CmdResult {
         &config.recipients,
     )?;
     // Backup first, then the atomic replacement: a crash leaves the old entry or the new one.
-    let backup_dir = store.dir().join("backup");
-    std::fs::create_dir_all(&backup_dir).map_err(|e| store::io_error(backup_dir.clone(), e))?;
-    let stamp: String = old_file
-        .created
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect();
-    let backup = backup_dir.join(format!("{}.{stamp}.toml", a.name));
+    let backup = store.backup_path(&a.name, &old_file.created);
+    let backup_dir = backup.parent().expect("a backup path has a directory");
+    std::fs::create_dir_all(backup_dir).map_err(|e| store::io_error(backup_dir.to_owned(), e))?;
     match atomic::write(
         &backup,
         old_file.to_toml().as_bytes(),

@@ -178,6 +178,43 @@ impl Store {
     }
 
     /// Removes an entry (and fsyncs the directory).
+    /// Where `rotate` keeps the entry it replaced: `STORE/backup/NAME.STAMP.toml`, STAMP the old
+    /// entry's creation time without separators.
+    pub fn backup_path(&self, name: &str, created: &str) -> PathBuf {
+        let stamp: String = created
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect();
+        self.dir.join("backup").join(format!("{name}.{stamp}.toml"))
+    }
+
+    /// The rotation backups of `name` (not those of a name that merely starts with it).
+    pub fn backups_of(&self, name: &str) -> Result<Vec<PathBuf>, StoreError> {
+        check_name(name)?;
+        let dir = self.dir.join("backup");
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(self.io(&dir)(e)),
+        };
+        let mut out = Vec::new();
+        for e in entries {
+            let e = e.map_err(self.io(&dir))?;
+            let file = e.file_name();
+            let Some(file) = file.to_str() else { continue };
+            let stamp = file
+                .strip_prefix(name)
+                .and_then(|r| r.strip_prefix('.'))
+                .and_then(|r| r.strip_suffix(".toml"));
+            if stamp.is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric()))
+            {
+                out.push(e.path());
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     pub fn remove(&self, name: &str) -> Result<(), StoreError> {
         check_name(name)?;
         let path = self.entry_path(name);
