@@ -44,6 +44,10 @@ pub struct AuditSection {
     /// The audit log (default `$XDG_STATE_HOME/apisec/audit.jsonl`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<PathBuf>,
+    /// `"refuse"` (the default): while the log cannot be written, signing is refused; `"warn"`:
+    /// signing goes on and the decisions wait in memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<String>,
 }
 
 impl AuditSection {
@@ -196,6 +200,8 @@ pub struct Config {
     pub approvals_over_socket: bool,
     pub state_dir: PathBuf,
     pub audit_path: PathBuf,
+    /// `[audit] on_failure = "refuse"` (the default).
+    pub audit_refuses: bool,
 }
 
 pub const DEFAULT_APPROVAL_TIMEOUT: Duration = Duration::from_secs(60);
@@ -380,6 +386,15 @@ impl ConfigFile {
             )),
             None => None,
         };
+        let audit_refuses = match self.audit.on_failure.as_deref() {
+            None | Some("refuse") => true,
+            Some("warn") => false,
+            Some(other) => {
+                return Err(invalid(format!(
+                    "audit.on_failure: {other:?} is neither \"refuse\" nor \"warn\""
+                )))
+            }
+        };
         let state_dir = self
             .agent
             .state_dir
@@ -405,6 +420,7 @@ impl ConfigFile {
                 .path
                 .unwrap_or_else(|| state_dir.join("audit.jsonl")),
             state_dir,
+            audit_refuses,
         })
     }
 }

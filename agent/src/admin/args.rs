@@ -437,8 +437,13 @@ pub struct RotateArgs {
 pub enum AuditCommand {
     /// Check the hash chain; report the first broken, missing or reordered line
     Verify {
-        /// The log [default: the config's audit path]
-        file: Option<PathBuf>,
+        /// The log's files, oldest first [default: the config's audit path, after the files
+        /// logrotate made of it (PATH.N ... PATH.1)]
+        files: Vec<PathBuf>,
+        /// The first file continues a chain whose earlier files are gone (rotated away): check
+        /// from its first line instead of requiring the chain's start
+        #[arg(long)]
+        continues: bool,
     },
     /// Print the last lines readably
     Tail {

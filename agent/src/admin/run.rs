@@ -99,6 +99,7 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
             .chain(config.admin_uids.iter().copied())
             .collect(),
         clients_may_unlock: config.clients_may_unlock,
+        audit_refuses: config.audit_refuses,
         over_socket: config
             .approvals_over_socket
             .then_some(config.approval_timeout),

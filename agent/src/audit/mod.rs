@@ -105,9 +105,45 @@ fn hex_sha256(bytes: &[u8]) -> String {
 
 /// Checks a log; `Err` names the first line that was edited, deleted, inserted or moved.
 pub fn verify(text: &str) -> Result<usize, String> {
-    let mut prev = GENESIS.to_owned();
-    let mut expected_seq: Option<Option<u64>> = None;
+    verify_from(text, &Start::Genesis).map(|(n, _)| n)
+}
+
+/// Where a file's chain must start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    /// At the beginning: its first line's `prev` is the genesis value.
+    Genesis,
+    /// Where the previous file (a rotated log) ended: its last hash, and the next `seq`.
+    After { prev: String, seq: u64 },
+    /// Anywhere: the earlier files are gone (logrotate deleted them); checked from line 1 on.
+    Anywhere,
+}
+
+/// Verifies the files of a rotated log, oldest first: each continues the chain of the one
+/// before. Returns the number of lines; errors name the file (by its index in `texts`).
+pub fn verify_files(texts: &[&str], first: Start) -> Result<usize, (usize, String)> {
+    let mut start = first;
+    let mut total = 0;
+    for (i, text) in texts.iter().enumerate() {
+        let (n, end) = verify_from(text, &start).map_err(|e| (i, e))?;
+        total += n;
+        if let Some(end) = end {
+            start = end;
+        }
+    }
+    Ok(total)
+}
+
+/// Verifies one file from `start`; returns its line count and where its chain ends (`None`
+/// when it is empty).
+fn verify_from(text: &str, start: &Start) -> Result<(usize, Option<Start>), String> {
+    let (mut prev, mut expected_seq) = match start {
+        Start::Genesis => (Some(GENESIS.to_owned()), None),
+        Start::After { prev, seq } => (Some(prev.clone()), Some(Some(*seq))),
+        Start::Anywhere => (None, None),
+    };
     let mut count = 0;
+    let mut last_seq = None;
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
         let record: Record = serde_json::from_str(line)
@@ -136,9 +172,15 @@ pub fn verify(text: &str) -> Result<usize, String> {
                 });
             }
         }
-        if record.prev != prev {
-            return Err(if n == 1 {
-                "line 1: it does not start the chain: earlier lines were removed".to_string()
+        if prev.as_ref().is_some_and(|p| *p != record.prev) {
+            return Err(if n == 1 && *start == Start::Genesis {
+                "line 1: it does not start the chain: earlier lines were removed (a rotated \
+                 log: pass the earlier files first, or --continues when they are gone)"
+                    .to_string()
+            } else if n == 1 {
+                "line 1: it does not follow the last line of the file before it: a line is \
+                 missing between the files, or they are out of order"
+                    .to_string()
             } else {
                 format!(
                     "line {n}: it does not follow line {}: line {} was edited or a line is missing",
@@ -148,10 +190,18 @@ pub fn verify(text: &str) -> Result<usize, String> {
             });
         }
         expected_seq = Some(record.seq.checked_add(1));
-        prev = record.hash;
+        last_seq = Some(record.seq);
+        prev = Some(record.hash);
         count += 1;
     }
-    Ok(count)
+    let end = match (prev, last_seq) {
+        (Some(prev), Some(seq)) => Some(Start::After {
+            prev,
+            seq: seq.wrapping_add(1),
+        }),
+        _ => None,
+    };
+    Ok((count, end))
 }
 
 /// One record as a human reads it, on one line: the fields clients chose (a path, a method) have

@@ -2,11 +2,19 @@
 //! queue for its spare one (both keep their capacity, so a steady agent allocates nothing here),
 //! writes the batch's lines and fsyncs: at once when the log was quiet, at most every 50 ms under
 //! load. A signature never waits for the disk, and a crash loses at most the last 50 ms of lines.
+//!
+//! The log fails closed: it is opened without following a symbolic link and must be a regular
+//! file of the agent's uid, mode 0600 (a link to `/dev/null` would discard every record); before
+//! each batch the writer checks that the path still names the file it writes, and when it was
+//! renamed (logrotate) or replaced it opens a new file at the path and goes on with the same chain,
+//! so `audit verify` checks the files in turn. While a write fails, [`AuditLog::failure`] says why,
+//! and the agent refuses to sign (`[audit] on_failure = "refuse"`, the default) until the writer,
+//! which retries every second, has written everything kept in memory.
 
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -33,12 +41,80 @@ const TAIL: u64 = 64 * 1024;
 /// can; beyond this they are dropped, and the log's own warning says how many.
 const MAX_UNWRITTEN: usize = 16 << 20;
 
+/// How often a writer that could not write tries again, with or without new decisions.
+const RETRY_EVERY: Duration = Duration::from_secs(1);
+
+/// Refuses a log path that is not a regular file of ours, mode 0600 (a missing one is fine: it
+/// is created so).
+fn check_existing(path: &Path) -> std::io::Result<()> {
+    let refuse = |why: String| {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{}: {why}", path.display()),
+        ))
+    };
+    let m = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if m.file_type().is_symlink() {
+        return refuse(
+            "is a symbolic link; the audit log must be a regular file (remove the link)".into(),
+        );
+    }
+    if !m.file_type().is_file() {
+        return refuse(
+            "is not a regular file (a device such as /dev/null would discard every record); \
+             remove it or point [audit] path at a file"
+                .into(),
+        );
+    }
+    let me = crate::hardening::current_uid();
+    if m.uid() != me {
+        return refuse(format!(
+            "is owned by uid {}, not by the agent's uid {me}: whoever owns it can rewrite it",
+            m.uid()
+        ));
+    }
+    let mode = m.permissions().mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return refuse(format!(
+            "has mode {mode:o}; the audit log must be 0600: `chmod 600`"
+        ));
+    }
+    Ok(())
+}
+
+/// Opens the log for appending, creating it 0600, never through a symbolic link.
+fn open_for_append(path: &Path) -> std::io::Result<std::fs::File> {
+    check_existing(path)?;
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    if !file.metadata()?.file_type().is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
+    Ok(file)
+}
+
 /// Where the chain continues: the last complete line's `seq` and `hash`. A torn last line (the
 /// agent died mid-write) is cut off first, so that new lines follow a valid one instead of
 /// leaving `verify` stuck on a fragment forever.
 fn resume(path: &Path) -> std::io::Result<(u64, String)> {
     use std::io::{Read, Seek, SeekFrom};
-    let mut f = match OpenOptions::new().read(true).write(true).open(path) {
+    let mut f = match OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+    {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, GENESIS.to_owned())),
         Err(e) => return Err(e),
@@ -87,6 +163,9 @@ struct Pending {
     wake: Condvar,
     idle: AtomicBool,
     closed: AtomicBool,
+    /// Why the last write failed, while decisions wait in memory for the log; `None` once all
+    /// of them are written.
+    failure: Mutex<Option<String>>,
 }
 
 /// Handle to the writer thread.
@@ -98,6 +177,7 @@ pub struct AuditLog {
 
 /// The chain's state and the file, owned by the writer thread.
 struct Chain {
+    path: PathBuf,
     file: std::fs::File,
     /// The file's length after the last complete write: a failed write is cut back to it.
     len: u64,
@@ -106,24 +186,76 @@ struct Chain {
     out: Vec<u8>,
     /// Encoded decisions whose lines could not be written yet.
     unwritten: Vec<u8>,
+    /// How much of `unwritten` a warning has already told of.
+    reported: usize,
 }
 
 impl Chain {
-    /// Writes the lines of `batch` (after any decisions a failed write left over).
-    fn write_batch(&mut self, batch: &[u8]) {
+    /// Makes sure the path still names the file being written: after a rename (logrotate) or a
+    /// replacement a new file is opened at the path, and the chain goes on in it.
+    fn follow_path(&mut self) -> std::io::Result<()> {
+        let open = self.file.metadata()?;
+        match std::fs::symlink_metadata(&self.path) {
+            Ok(m) if m.dev() == open.dev() && m.ino() == open.ino() => return Ok(()),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let file = open_for_append(&self.path)?;
+        self.len = file.metadata()?.len();
+        self.file = file;
+        crate::info!(
+            "audit log {} was moved or replaced; the chain goes on in a new file there (line \
+             {} follows the last line of the old one)",
+            self.path.display(),
+            self.seq.wrapping_add(1)
+        );
+        Ok(())
+    }
+
+    /// Writes the lines of `batch` (after any decisions a failed write left over); says why it
+    /// could not.
+    fn write_batch(&mut self, batch: &[u8]) -> Result<(), String> {
+        if let Err(e) = self.follow_path() {
+            self.keep(batch, &e.to_string());
+            return Err(e.to_string());
+        }
         if self.unwritten.is_empty() {
-            self.write_events(batch);
+            self.write_events(batch)
         } else {
             let mut all = std::mem::take(&mut self.unwritten);
             all.extend_from_slice(batch);
-            self.write_events(&all);
+            self.write_events(&all)
+        }
+    }
+
+    /// Keeps `batch` (after what is already kept) for the next write. Warns once per new
+    /// decision kept, not at every retry.
+    fn keep(&mut self, batch: &[u8], why: &str) {
+        let count = Reader::new(batch).count();
+        if self.unwritten.len() + batch.len() <= MAX_UNWRITTEN {
+            self.unwritten.extend_from_slice(batch);
+            let new = self.unwritten.len() > self.reported;
+            self.reported = self.unwritten.len();
+            if count > 0 && new {
+                crate::warn!(
+                    "cannot append to the audit log: {why}; {count} decision(s) kept in memory, \
+                     written once the log can be written"
+                );
+            }
+        } else {
+            crate::warn!(
+                "cannot append to the audit log: {why}; {count} decision(s) are lost (more than \
+                 {} MiB waited); free space for the log",
+                MAX_UNWRITTEN >> 20
+            );
         }
     }
 
     /// All of the lines or none: a write that fails (a full disk) is cut back, the chain is
     /// rewound, and the decisions are kept for the next write, so the log never holds a torn
     /// line or a `prev` naming a line that is not there.
-    fn write_events(&mut self, batch: &[u8]) {
+    fn write_events(&mut self, batch: &[u8]) -> Result<(), String> {
         if self.out.capacity() > KEEP_CAPACITY {
             self.out = Vec::new();
         }
@@ -146,57 +278,50 @@ impl Chain {
             );
         }
         match self.file.write_all(&self.out) {
-            Ok(()) => self.len += self.out.len() as u64,
+            Ok(()) => {
+                self.len += self.out.len() as u64;
+                self.reported = 0;
+                Ok(())
+            }
             Err(e) => {
                 let _ = self.file.set_len(self.len);
                 self.seq = seq_before;
                 self.prev = prev_before;
-                let count = Reader::new(batch).count();
-                if batch.len() <= MAX_UNWRITTEN {
-                    self.unwritten = batch.to_vec();
-                    crate::warn!(
-                        "cannot append to the audit log: {e}; {count} decision(s) kept in memory, \
-                         written with the next one once the log can be written"
-                    );
-                } else {
-                    crate::warn!(
-                        "cannot append to the audit log: {e}; {count} decision(s) are lost (more \
-                         than {} MiB waited); free space for the log",
-                        MAX_UNWRITTEN >> 20
-                    );
-                }
+                self.keep(batch, &e.to_string());
+                Err(e.to_string())
             }
         }
     }
 }
 
 impl AuditLog {
-    /// Opens (creating 0600) the log and continues its chain from its last line.
+    /// Opens (creating 0600) the log and continues its chain from its last line. Refuses a
+    /// path that is a symbolic link, not a regular file, not the agent's, or readable by others.
     pub fn open(path: &Path) -> std::io::Result<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
+        check_existing(path)?;
         let (seq, prev) = resume(path)?;
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(path)?;
+        let file = open_for_append(path)?;
         let len = file.metadata()?.len();
         let pending = Arc::new(Pending {
             queue: Mutex::new(Vec::new()),
             wake: Condvar::new(),
             idle: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            failure: Mutex::new(None),
         });
         let shared = Arc::clone(&pending);
         let chain = Chain {
+            path: path.to_owned(),
             file,
             len,
             seq,
             prev,
             out: Vec::new(),
             unwritten: Vec::new(),
+            reported: 0,
         };
         let writer = std::thread::Builder::new()
             .name("audit".into())
@@ -229,6 +354,15 @@ impl AuditLog {
         }
     }
 
+    /// Why the log cannot be written now, while it cannot (decisions wait in memory).
+    pub fn failure(&self) -> Option<String> {
+        self.pending
+            .failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// Writes and fsyncs what is pending, then stops the writer (the agent's shutdown).
     pub fn close(&self) {
         {
@@ -250,13 +384,29 @@ fn write_until_closed(shared: &Pending, mut chain: Chain) {
         let closed = {
             let mut queue = shared.queue.lock().expect("audit queue poisoned");
             while queue.is_empty() && !shared.closed.load(Ordering::Acquire) {
+                let retry = !chain.unwritten.is_empty();
                 let wait = if dirty {
                     SYNC_EVERY.saturating_sub(last_sync.elapsed())
+                } else if retry {
+                    RETRY_EVERY
                 } else {
                     Duration::from_secs(3600)
                 };
-                if dirty && wait.is_zero() {
+                if (dirty || retry) && wait.is_zero() {
                     break;
+                }
+                if retry && !dirty {
+                    shared.idle.store(true, Ordering::Release);
+                    let (q, timeout) = shared
+                        .wake
+                        .wait_timeout(queue, wait)
+                        .expect("audit queue poisoned");
+                    queue = q;
+                    shared.idle.store(false, Ordering::Release);
+                    if timeout.timed_out() {
+                        break;
+                    }
+                    continue;
                 }
                 shared.idle.store(true, Ordering::Release);
                 queue = shared
@@ -271,8 +421,13 @@ fn write_until_closed(shared: &Pending, mut chain: Chain) {
             // queued once closed, so an empty batch now is the last.
             shared.closed.load(Ordering::Acquire)
         };
-        if !batch.is_empty() {
-            chain.write_batch(&batch);
+        if !batch.is_empty() || !chain.unwritten.is_empty() {
+            let result = chain.write_batch(&batch);
+            *shared.failure.lock().unwrap_or_else(|p| p.into_inner()) = match result {
+                Ok(()) if chain.unwritten.is_empty() => None,
+                Ok(()) => Some("decisions wait to be written".into()),
+                Err(why) => Some(why),
+            };
             batch.clear();
             if batch.capacity() > KEEP_CAPACITY {
                 batch = Vec::new();
@@ -282,6 +437,8 @@ fn write_until_closed(shared: &Pending, mut chain: Chain) {
         if dirty && (closed || last_sync.elapsed() >= SYNC_EVERY) {
             if let Err(e) = chain.file.sync_data() {
                 crate::warn!("cannot fsync the audit log: {e}");
+                *shared.failure.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(format!("fsync failed: {e}"));
             }
             last_sync = Instant::now();
             dirty = false;
@@ -331,21 +488,25 @@ mod tests {
         let path = dir.path().join("audit.jsonl");
         std::fs::write(&path, "").unwrap();
         let mut chain = Chain {
+            path: path.clone(),
             file: std::fs::File::open(&path).unwrap(),
             len: 0,
             seq: 0,
             prev: GENESIS.to_owned(),
             out: Vec::new(),
             unwritten: Vec::new(),
+            reported: 0,
         };
-        chain.write_batch(&queued(&[Action::Unlock, Action::Sign]));
+        assert!(chain
+            .write_batch(&queued(&[Action::Unlock, Action::Sign]))
+            .is_err());
         assert_eq!(chain.seq, 0, "the chain moved on without its lines");
         assert_eq!(chain.prev, GENESIS);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
         assert_eq!(Reader::new(&chain.unwritten).count(), 2);
 
         chain.file = OpenOptions::new().append(true).open(&path).unwrap();
-        chain.write_batch(&queued(&[Action::Lock]));
+        assert!(chain.write_batch(&queued(&[Action::Lock])).is_ok());
         assert!(chain.unwritten.is_empty());
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(super::super::verify(&text), Ok(3), "{text}");
@@ -384,5 +545,103 @@ mod tests {
         );
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(super::super::verify(&text), Ok(100));
+    }
+
+    fn sign_event() -> Event<'static> {
+        Event {
+            action: Action::Sign,
+            secret: Some("bg"),
+            allowed: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_link_a_device_or_a_readable_file_is_refused_as_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("linked.jsonl");
+        std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+        let e = AuditLog::open(&link).err().expect("a link is refused");
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        let e = AuditLog::open(Path::new("/dev/null"))
+            .err()
+            .expect("a device is refused");
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        let open = dir.path().join("open.jsonl");
+        std::fs::write(&open, "").unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = AuditLog::open(&open)
+            .err()
+            .expect("a readable log is refused");
+        assert!(e.to_string().contains("must be 0600"), "{e}");
+    }
+
+    /// logrotate's `create` mode: the file is renamed, and the next line goes to a new file at
+    /// the path, chained to the old file's last line; the two verify together, in order.
+    #[test]
+    fn a_renamed_log_is_followed_by_a_new_file_that_continues_the_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = AuditLog::open(&path).unwrap();
+        log.record(&sign_event(), None);
+        log.record(&sign_event(), None);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::fs::read_to_string(&path).unwrap().lines().count() < 2 {
+            assert!(Instant::now() < deadline);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let rotated = dir.path().join("audit.jsonl.1");
+        std::fs::rename(&path, &rotated).unwrap();
+        log.record(&sign_event(), None);
+        log.close();
+        let old = std::fs::read_to_string(&rotated).unwrap();
+        let new = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(old.lines().count(), 2);
+        assert_eq!(
+            new.lines().count(),
+            1,
+            "the new line is in a new file at the path"
+        );
+        use super::super::{verify_files, Start};
+        assert_eq!(verify_files(&[&old, &new], Start::Genesis), Ok(3));
+        // Alone, the new file does not start the chain; out of order, they do not verify.
+        assert!(verify_files(&[&new], Start::Genesis).is_err());
+        assert_eq!(verify_files(&[&new], Start::Anywhere), Ok(1));
+        assert!(verify_files(&[&new, &old], Start::Genesis).is_err());
+        // A line removed between the files is caught.
+        let cut: String = old.lines().take(1).map(|l| format!("{l}\n")).collect();
+        assert!(verify_files(&[&cut, &new], Start::Genesis).is_err());
+    }
+
+    /// A log path replaced by a link while the agent runs: nothing is written through it, the
+    /// failure is reported (the agent then refuses to sign), and the decisions are kept.
+    #[test]
+    fn a_log_replaced_by_a_link_is_a_failure_not_a_silent_loss() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = AuditLog::open(&path).unwrap();
+        assert_eq!(log.failure(), None);
+        std::fs::remove_file(&path).unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::write(&elsewhere, "").unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &path).unwrap();
+        log.record(&sign_event(), None);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while log.failure().is_none() {
+            assert!(Instant::now() < deadline, "no failure reported");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(log.failure().unwrap().contains("symbolic link"));
+        assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), "");
+        // The path made right again: the writer's retry writes the kept decision.
+        std::fs::remove_file(&path).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while log.failure().is_some() {
+            assert!(Instant::now() < deadline, "the writer did not recover");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        log.close();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
     }
 }

@@ -62,6 +62,8 @@ pub struct AgentSettings {
     /// Approvals may be answered over the socket by an admin, waiting this long at most
     /// (`[approval] over_socket`).
     pub over_socket: Option<Duration>,
+    /// Refuse to sign while the audit log cannot be written (`[audit] on_failure`).
+    pub audit_refuses: bool,
 }
 
 pub struct Agent {
@@ -280,6 +282,25 @@ impl Agent {
         }
     }
 
+    /// With `[audit] on_failure = "refuse"`: an error while the log cannot be written, so that
+    /// nothing is signed that the log would not show.
+    pub fn check_audit(&self) -> Result<(), ErrorReply> {
+        let Some(log) = &self.settings.audit else {
+            return Ok(());
+        };
+        match log.failure() {
+            Some(why) if self.settings.audit_refuses => Err(ErrorReply::new(
+                ErrorCode::Refused,
+                format!(
+                    "the audit log cannot be written ({why}); signing is refused until it can \
+                     (free space, or fix the log's path; [audit] on_failure = \"warn\" signs \
+                     anyway)"
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Records a decision in the audit log.
     pub fn audit(&self, event: &crate::audit::Event<'_>, peer: Option<&PeerInfo>) {
         if let Some(log) = &self.settings.audit {
@@ -291,6 +312,7 @@ impl Agent {
     /// policy does not admit it, a sealed entry is one that does not exist, as in `status`.
     pub fn usable(&self, name: &str, uid: u32) -> Result<Arc<Held>, ErrorReply> {
         self.check_not_locked()?;
+        self.check_audit()?;
         store::check_name(name)?;
         let Some(held) = self.held(name) else {
             // Say whether it exists at all, so the remedy is right.
