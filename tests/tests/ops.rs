@@ -315,6 +315,14 @@ fn the_system_units_pass_systemd_analyze_verify_and_share_only_the_socket() {
     ] {
         assert!(socket.lines().any(|l| l == line), "{line}");
     }
+    // After a reboot the directory comes from tmpfiles.d, owned so that the bots can enter it.
+    let tmpfiles = fs::read_to_string(src.join("apisec-agent-tmpfiles.conf")).unwrap();
+    assert!(
+        tmpfiles
+            .lines()
+            .any(|l| l == "d /run/apisec 0750 apisec apisec-clients -"),
+        "{tmpfiles}"
+    );
     let service = fs::read_to_string(src.join("apisec-agent.service")).unwrap();
     for line in [
         "User=apisec",

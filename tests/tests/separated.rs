@@ -368,6 +368,14 @@ fn as_root_the_separated_deployment_keeps_the_bot_to_its_own_signatures() {
         )
     };
     assert_fails_with(&sign_admins(&bot), 1, "no secret named \"admin-bg\"");
+    // Nor can it ask for its unseal (which would put a request before the owner).
+    assert_fails_with(
+        &host.cli(&bot, &["unlock", "admin-bg"]),
+        1,
+        "no secret named \"admin-bg\"",
+    );
+    let out = host.cli(&admin, &["approvals"]);
+    assert!(stdout(&out).contains("nothing waits"), "{}", stdout(&out));
     assert_fails_with(&sign_admins(&admin), 5, "sealed");
 
     // 4. Owner-only messages from the bot: refused, audited, and the agent goes on serving.

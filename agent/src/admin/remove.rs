@@ -14,6 +14,17 @@ pub fn run(config_path: &Path, a: RemoveArgs) -> CmdResult {
     let backups = store.backups_of(&a.name)?;
     store.remove(&a.name)?;
     println!("removed {}", a.name);
+    // The next entry of this name is a change the owner approves at its first unlock.
+    let today = apisec_agent::timefmt::iso8601_seconds(apisec_agent::timefmt::unix_secs());
+    if let Err(e) = apisec_agent::server::approved::ApprovedPolicies::new(&config.state_dir)
+        .tombstone(&a.name, &today)
+    {
+        eprintln!(
+            "warning: cannot mark {} removed in the agent's state ({}): {e}",
+            a.name,
+            config.state_dir.display()
+        );
+    }
     if a.keep_backups {
         for b in &backups {
             println!(

@@ -44,6 +44,15 @@ pub fn run(a: SetupSystemArgs) -> CmdResult {
     })?;
     let bots = uids_of(&a.bots)?;
     let admins = uids_of(&a.admins)?;
+    if let Some((name, _)) = bots
+        .iter()
+        .find(|(_, b)| admins.iter().any(|(_, a)| a == b))
+    {
+        return Err(CliError::new(format!(
+            "{name} is given as both a bot and an admin: a bot that is also an admin could \
+             answer its own approvals; give each user one role"
+        )));
+    }
     if let Some((name, _)) = bots.iter().chain(&admins).find(|(_, u)| *u == uid) {
         return Err(CliError::new(format!(
             "{name} is the agent's own user: a bot or admin must be another user, or it could \

@@ -60,6 +60,9 @@ pub struct ApprovalRequest<'a> {
     pub step_up: Option<StepUp<'a>>,
     /// This one request must be approved by itself (a step-up), not by an earlier approval.
     pub fresh: bool,
+    /// What changed since the owner last approved these secrets (a rolled-back entry, another
+    /// policy, a name removed and added again): shown, so that the approval covers it.
+    pub changes: &'a [String],
 }
 
 impl<'a> ApprovalRequest<'a> {
@@ -71,6 +74,7 @@ impl<'a> ApprovalRequest<'a> {
             client,
             step_up: None,
             fresh: false,
+            changes: &[],
         }
     }
 }
@@ -109,6 +113,11 @@ impl ApprovalRequest<'_> {
                     None => "an unclassified".to_owned(),
                 }
             ),
+            None if !self.changes.is_empty() => format!(
+                "{} {}, asked by {who}; what changed since the last approval is on standard input",
+                self.action,
+                self.secret_list()
+            ),
             None => format!("{} {}, asked by {who}", self.action, self.secret_list()),
         }
     }
@@ -118,6 +127,12 @@ impl ApprovalRequest<'_> {
         let mut out = String::from("apisec-agent asks for approval\n\n");
         out.push_str(&format!("{} {}\n", self.action, self.secret_list()));
         out.push_str(&format!("asked by {}\n", client_line(self.client)));
+        if !self.changes.is_empty() {
+            out.push_str("\nchanged since the last approval:\n");
+            for c in self.changes {
+                out.push_str(&format!("  - {}\n", escaped(c)));
+            }
+        }
         let Some(s) = &self.step_up else {
             return out;
         };

@@ -38,6 +38,7 @@ fn hostile<'a>(secrets: &'a [(String, String)], client: &'a PeerInfo) -> Approva
             ],
         }),
         fresh: true,
+        changes: &[],
     }
 }
 

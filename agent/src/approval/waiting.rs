@@ -15,6 +15,29 @@ use tokio::sync::oneshot;
 use super::{ApprovalError, ApprovalRequest, Approver};
 use crate::proto::WaitingApproval;
 
+/// The most of one short line an approvals listing carries.
+const LISTED_LINE: usize = 1024;
+/// The most of one prompt an approvals listing carries.
+const LISTED_PROMPT: usize = 16 * 1024;
+/// The most of all prompts and lines one listing carries (a frame holds 256 KiB).
+const LISTED_TOTAL: usize = 160 * 1024;
+
+/// `text` cut at a character boundary to at most `max` bytes, marked when cut.
+fn cut(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}\n... ({} bytes in all; the approver program gets it whole)\n",
+        &text[..end],
+        text.len()
+    )
+}
+
 struct Entry {
     line: String,
     prompt: String,
@@ -53,15 +76,28 @@ impl Waiting {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// What waits now, oldest first.
+    /// What waits now, oldest first. The listing stays well inside one frame whatever the
+    /// clients sent: each prompt is cut at [`LISTED_PROMPT`] bytes, and once [`LISTED_TOTAL`]
+    /// bytes are listed the later entries come without their prompt.
     pub fn list(&self) -> Vec<WaitingApproval> {
+        let mut budget = LISTED_TOTAL;
         self.lock()
             .iter()
-            .map(|(id, e)| WaitingApproval {
-                id: *id,
-                line: e.line.clone(),
-                prompt: e.prompt.clone(),
-                waited_secs: e.since.elapsed().as_secs().min(u32::MAX as u64) as u32,
+            .map(|(id, e)| {
+                let line = cut(&e.line, LISTED_LINE);
+                let prompt = if budget >= LISTED_PROMPT.min(e.prompt.len()) + line.len() {
+                    cut(&e.prompt, LISTED_PROMPT)
+                } else {
+                    "(not listed: the listing is full; answer the earlier approvals first)\n"
+                        .to_owned()
+                };
+                budget = budget.saturating_sub(prompt.len() + line.len());
+                WaitingApproval {
+                    id: *id,
+                    line,
+                    prompt,
+                    waited_secs: e.since.elapsed().as_secs().min(u32::MAX as u64) as u32,
+                }
             })
             .collect()
     }
@@ -125,5 +161,41 @@ impl Waiting {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listing_fits_in_a_frame_whatever_the_prompts() {
+        let waiting = Waiting::default();
+        for id in 1..=40u32 {
+            let (tx, _rx) = oneshot::channel();
+            waiting.lock().insert(
+                id,
+                Entry {
+                    line: "l".repeat(5000),
+                    prompt: "p".repeat(200 * 1024),
+                    since: Instant::now(),
+                    answer: tx,
+                },
+            );
+        }
+        let list = waiting.list();
+        assert_eq!(
+            list.len(),
+            40,
+            "every approval is listed, if not every prompt"
+        );
+        let bytes = crate::proto::encode_approvals(&list);
+        assert!(
+            bytes.len() < crate::proto::MAX_FRAME - 1024,
+            "{}",
+            bytes.len()
+        );
+        assert!(list[0].prompt.contains("bytes in all"));
+        assert!(list[39].prompt.contains("not listed"));
     }
 }

@@ -29,6 +29,9 @@ pub enum Action {
     Shutdown,
     /// `answer@apisec`: an admin's answer to a waiting approval.
     Answer,
+    /// An entry whose policy or generation differs from what was last approved, approved (or
+    /// not) at unlock or reload.
+    PolicyChange,
 }
 
 impl Action {
@@ -45,6 +48,7 @@ impl Action {
             Self::Reload => "reload",
             Self::Shutdown => "shutdown",
             Self::Answer => "answer",
+            Self::PolicyChange => "policy-change",
         }
     }
 }

@@ -36,7 +36,7 @@ pub struct Record {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comm: Option<String>,
     /// [`Action::as_str`]: `unlock`, `sign`, `mac`, `lock`, `remove-all`, `agent-lock`,
-    /// `agent-unlock`, `reload`, `shutdown`, `answer`.
+    /// `agent-unlock`, `reload`, `shutdown`, `answer`, `policy-change`.
     pub action: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,

@@ -12,6 +12,7 @@
 //! socket), [`error_reply`] (library errors as replies), [`notify`] (telling the human that a
 //! request waits), [`nonces`], [`socket`].
 
+pub mod approved;
 pub mod error_reply;
 pub mod nonces;
 pub mod notify;

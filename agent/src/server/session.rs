@@ -118,6 +118,10 @@ async fn dispatch(decoded: Decoded, conn: &mut Connection<'_>) -> io::Result<()>
         Decoded::Apisec(ApisecRequest::Unlock(r)) => return unlock(&r, conn).await,
         Decoded::Apisec(ApisecRequest::Shutdown) => {
             crate::info!("shutdown requested by {}", peer.describe());
+            agent.audit(
+                &crate::audit::Event::agent(crate::audit::Action::Shutdown).allowed(None),
+                Some(peer),
+            );
             conn.write
                 .write_all(&proto::extension_response_frame(proto::EXT_SHUTDOWN, &[]))
                 .await?;
@@ -136,8 +140,15 @@ async fn dispatch(decoded: Decoded, conn: &mut Connection<'_>) -> io::Result<()>
             extension_reply(proto::EXT_LOCK, Ok(proto::encode_count(n)))
         }
         Decoded::Apisec(ApisecRequest::Reload) => {
-            let n = ops::reload::reload(agent).await.inspect(|n| {
+            let n = ops::reload::reload(agent, peer).await.inspect(|n| {
                 crate::info!("reload from {}: {n} store entries", peer.describe());
+                let note = format!("{n} store entries");
+                agent.audit(
+                    &crate::audit::Event::agent(crate::audit::Action::Reload)
+                        .allowed(None)
+                        .noting(&note),
+                    Some(peer),
+                );
             });
             extension_reply(proto::EXT_RELOAD, n.map(proto::encode_count))
         }

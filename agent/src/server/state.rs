@@ -73,12 +73,14 @@ pub struct Agent {
     lock: Mutex<Option<AgentLock>>,
     limiter: Mutex<Limiter>,
     approvals: crate::approval::Waiting,
+    approved: super::approved::ApprovedPolicies,
 }
 
 impl Agent {
     pub fn new(settings: AgentSettings) -> Self {
         Self {
             nonces: NonceStore::new(settings.state_dir.join("nonces")),
+            approved: super::approved::ApprovedPolicies::new(&settings.state_dir),
             settings,
             held: Mutex::new(HashMap::new()),
             lock: Mutex::new(None),
@@ -121,6 +123,11 @@ impl Agent {
             }
             None => self.settings.approver.ask(request).await,
         }
+    }
+
+    /// What the owner last approved for each secret.
+    pub fn approved(&self) -> &super::approved::ApprovedPolicies {
+        &self.approved
     }
 
     /// The approvals an admin may answer over the socket.
@@ -308,28 +315,41 @@ impl Agent {
         }
     }
 
+    /// Whether an entry with this policy is hidden from `uid`: its `[clients] uids` leave the
+    /// uid out, and the uid is not an owner. To such a uid the entry does not exist (status,
+    /// sign, mac, unlock all say so alike), so that it learns neither its name nor its state.
+    pub fn hidden_from(&self, policy: &crate::policy::Policy, uid: u32) -> bool {
+        !self.is_owner(uid)
+            && policy
+                .clients
+                .as_ref()
+                .is_some_and(|c| !c.uids.is_empty() && !c.uids.contains(&uid))
+    }
+
+    /// The reply for an entry that does not exist, or is hidden from the asking uid.
+    pub fn not_found(&self, name: &str) -> ErrorReply {
+        store::StoreError::NotFound {
+            name: name.to_owned(),
+            dir: self.settings.store.dir().to_owned(),
+        }
+        .into()
+    }
+
     /// The held secret, or an error that says how to get it unsealed. To a uid whose entry's
-    /// policy does not admit it, a sealed entry is one that does not exist, as in `status`.
+    /// policy does not admit it, the entry does not exist, held or not, as in `status`.
     pub fn usable(&self, name: &str, uid: u32) -> Result<Arc<Held>, ErrorReply> {
         self.check_not_locked()?;
         self.check_audit()?;
         store::check_name(name)?;
+        if let Some(held) = self.held(name) {
+            if self.hidden_from(&held.unsealed.meta.policy, uid) {
+                return Err(self.not_found(name));
+            }
+        }
         let Some(held) = self.held(name) else {
             // Say whether it exists at all, so the remedy is right.
             return Err(match self.settings.store.load(name) {
-                Ok(f)
-                    if !self.is_owner(uid)
-                        && f.policy
-                            .clients
-                            .as_ref()
-                            .is_some_and(|c| !c.uids.is_empty() && !c.uids.contains(&uid)) =>
-                {
-                    store::StoreError::NotFound {
-                        name: name.to_owned(),
-                        dir: self.settings.store.dir().to_owned(),
-                    }
-                    .into()
-                }
+                Ok(f) if self.hidden_from(&f.policy, uid) => self.not_found(name),
                 Ok(_) => ErrorReply::new(
                     ErrorCode::Sealed,
                     format!(

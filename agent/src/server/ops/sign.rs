@@ -181,6 +181,7 @@ async fn step_up(
             fields,
         }),
         fresh: true,
+        changes: &[],
     };
     if agent.approval_waits(&ask) {
         agent.notify_waiting(&format!("waiting for approval: {}", ask.prompt()), &ask);

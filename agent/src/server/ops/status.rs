@@ -17,13 +17,7 @@ pub fn status(agent: &Agent, peer: &PeerInfo) -> proto::StatusReply {
         let held = agent.held(&name);
         let loaded = store.load(&name);
         let visible = match &loaded {
-            Ok(f) => {
-                owner
-                    || f.policy
-                        .clients
-                        .as_ref()
-                        .is_none_or(|c| c.uids.is_empty() || c.uids.contains(&peer.uid))
-            }
+            Ok(f) => !agent.hidden_from(&f.policy, peer.uid),
             Err(_) => owner,
         };
         if !visible {

@@ -7,12 +7,13 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use crate::approval::ApprovalRequest;
-use crate::audit::Event;
+use crate::audit::{Action, Event};
 use crate::expiry::{expiry_state, ExpiryState};
 use crate::peer::PeerInfo;
 use crate::proto::{self, ErrorCode, ErrorReply};
 use crate::timefmt::unix_secs;
 
+use super::super::approved::Standing;
 use super::super::notify;
 use super::super::state::Agent;
 use super::unseal::unseal_held;
@@ -37,10 +38,20 @@ pub async fn unlock(
     // Read and check every entry before bothering a human.
     let mut todo = Vec::new();
     for name in names {
-        if agent.held(name).is_some() || todo.iter().any(|(n, _): &(String, _)| n == name) {
+        // An entry hidden from the asking uid does not exist for it, held or not.
+        if let Some(held) = agent.held(name) {
+            if agent.hidden_from(&held.unsealed.meta.policy, peer.uid) {
+                return Err(agent.not_found(name));
+            }
+            continue;
+        }
+        if todo.iter().any(|(n, _): &(String, _)| n == name) {
             continue;
         }
         let file = agent.store().load(name)?;
+        if agent.hidden_from(&file.policy, peer.uid) {
+            return Err(agent.not_found(name));
+        }
         todo.push((name.clone(), file));
     }
     if !todo.is_empty() {
@@ -48,7 +59,16 @@ pub async fn unlock(
             .iter()
             .map(|(n, f)| (n.clone(), f.exchange.clone()))
             .collect();
-        let request = ApprovalRequest::unlock(&secrets, peer);
+        // What changed since the owner last approved these secrets is part of what is approved.
+        let changes: Vec<String> = todo
+            .iter()
+            .filter_map(|(_, f)| match agent.approved().standing(f) {
+                Standing::Changed(why) => Some(why),
+                Standing::Approved => None,
+            })
+            .collect();
+        let mut request = ApprovalRequest::unlock(&secrets, peer);
+        request.changes = &changes;
         let prompt = request.prompt();
         // With the touch as approval, the touch line below is what the client waits for.
         let notice = format!("waiting for approval: {prompt}");
@@ -66,9 +86,24 @@ pub async fn unlock(
                 for (name, exchange) in &secrets {
                     agent.audit(&Event::unlock(name, exchange).denied(&reason), Some(peer));
                 }
+                for change in &changes {
+                    let note = format!("{change}: not approved ({reason})");
+                    agent.audit(
+                        &Event::agent(Action::PolicyChange).denied(&note),
+                        Some(peer),
+                    );
+                }
                 return Err(e.into());
             }
         };
+        for change in &changes {
+            agent.audit(
+                &Event::agent(Action::PolicyChange)
+                    .allowed(Some(how))
+                    .noting(change),
+                Some(peer),
+            );
+        }
         crate::info!("unlock approved by {how}: {prompt}");
         approved_by = Some(how.to_owned());
     }
@@ -86,6 +121,7 @@ pub async fn unlock(
             &progress,
         )
         .await as usize;
+        let approved_entry = file.clone();
         let mut held = unseal_held(agent, file, None).await.map_err(|mut e| {
             if !done.is_empty() {
                 e.message = format!("{} (already unlocked: {})", e.message, done.join(", "));
@@ -109,6 +145,9 @@ pub async fn unlock(
         held.forget_at = settings.lifetime.map(|l| unix_secs() + l.as_secs());
         agent.hold(&name, held);
         crate::info!("unsealed {name}");
+        if let Err(e) = agent.approved().approve(&approved_entry) {
+            crate::warn!("cannot record {name}'s approved policy in the agent's state: {e}");
+        }
         if crate::secret::take_mlock_warning() {
             crate::warn!(
                 "could not lock secret memory (RLIMIT_MEMLOCK is {} bytes): unsealed secrets may be \
