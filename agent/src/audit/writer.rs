@@ -166,6 +166,16 @@ struct Pending {
     /// Why the last write failed, while decisions wait in memory for the log; `None` once all
     /// of them are written.
     failure: Mutex<Option<String>>,
+    /// Whether `failure` is set: read on every signature without taking the lock.
+    failing: AtomicBool,
+}
+
+impl Pending {
+    fn set_failure(&self, failure: Option<String>) {
+        let mut slot = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+        self.failing.store(failure.is_some(), Ordering::Release);
+        *slot = failure;
+    }
 }
 
 /// Handle to the writer thread.
@@ -311,6 +321,7 @@ impl AuditLog {
             idle: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             failure: Mutex::new(None),
+            failing: AtomicBool::new(false),
         });
         let shared = Arc::clone(&pending);
         let chain = Chain {
@@ -356,6 +367,9 @@ impl AuditLog {
 
     /// Why the log cannot be written now, while it cannot (decisions wait in memory).
     pub fn failure(&self) -> Option<String> {
+        if !self.pending.failing.load(Ordering::Acquire) {
+            return None;
+        }
         self.pending
             .failure
             .lock()
@@ -423,11 +437,11 @@ fn write_until_closed(shared: &Pending, mut chain: Chain) {
         };
         if !batch.is_empty() || !chain.unwritten.is_empty() {
             let result = chain.write_batch(&batch);
-            *shared.failure.lock().unwrap_or_else(|p| p.into_inner()) = match result {
+            shared.set_failure(match result {
                 Ok(()) if chain.unwritten.is_empty() => None,
                 Ok(()) => Some("decisions wait to be written".into()),
                 Err(why) => Some(why),
-            };
+            });
             batch.clear();
             if batch.capacity() > KEEP_CAPACITY {
                 batch = Vec::new();
@@ -437,8 +451,7 @@ fn write_until_closed(shared: &Pending, mut chain: Chain) {
         if dirty && (closed || last_sync.elapsed() >= SYNC_EVERY) {
             if let Err(e) = chain.file.sync_data() {
                 crate::warn!("cannot fsync the audit log: {e}");
-                *shared.failure.lock().unwrap_or_else(|p| p.into_inner()) =
-                    Some(format!("fsync failed: {e}"));
+                shared.set_failure(Some(format!("fsync failed: {e}")));
             }
             last_sync = Instant::now();
             dirty = false;

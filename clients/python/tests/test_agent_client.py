@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import threading
+import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
@@ -13,6 +14,7 @@ import pytest
 
 from apisec import (
     Agent,
+    AgentError,
     AgentNotRunning,
     ApprovalDenied,
     BadRequest,
@@ -165,3 +167,47 @@ def test_unlock_returns_forget_times(agent_env: AgentEnv, creds: Dict[str, Any])
     with Agent(str(agent_env.socket)) as a:
         assert a.unlock(creds["bitget"].name) == {creds["bitget"].name: 0}
     assert Path(agent_env.socket).exists()
+
+
+def test_an_admin_answers_approvals_over_the_socket() -> None:
+    """`[approval] over_socket = true`: an unlock waits (the approver hangs) until this client,
+    the agent's own uid, lists it and approves it; a denial refuses the next one."""
+    env = AgentEnv()
+    try:
+        env.init()
+        env.add("bg", "bitget", "k", b"socket-approved", b"p")
+        config = env.home / ".config/apisec/config.toml"
+        config.write_text(config.read_text() + "\n[approval]\nover_socket = true\n")
+        env.set_approver("hang")
+        env.start()
+        results: List[object] = []
+
+        def unlock() -> None:
+            with Agent(str(env.socket)) as a:
+                try:
+                    results.append(a.unlock("bg"))
+                except AgentError as e:
+                    results.append(e)
+
+        for answer in ("approve", "deny"):
+            t = threading.Thread(target=unlock)
+            t.start()
+            with Agent(str(env.socket)) as admin:
+                deadline = time.monotonic() + 20
+                waiting = admin.approvals()
+                while not waiting:
+                    assert time.monotonic() < deadline, "nothing waited"
+                    time.sleep(0.05)
+                    waiting = admin.approvals()
+                assert "unlock bg (bitget)" in waiting[0].line
+                assert "apisec-agent asks for approval" in waiting[0].prompt
+                getattr(admin, answer)(waiting[0].id)
+            t.join(20)
+            if answer == "approve":
+                assert isinstance(results[-1], dict) and "bg" in results[-1], results
+                with Agent(str(env.socket)) as a:
+                    a.lock()
+            else:
+                assert isinstance(results[-1], ApprovalDenied), results
+    finally:
+        env.close()

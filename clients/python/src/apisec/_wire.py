@@ -198,6 +198,22 @@ def decode_unlock(details: bytes) -> List[Tuple[str, int]]:
     return out
 
 
+def encode_approvals() -> bytes:
+    return extension("approvals@apisec")
+
+
+def encode_answer(approval_id: int, approve: bool) -> bytes:
+    return extension("answer@apisec", u32(approval_id) + (b"\x01" if approve else b"\x00"))
+
+
+def decode_approvals(details: bytes) -> List[Tuple[int, str, str, int]]:
+    """(id, short line, whole prompt, seconds waited) per waiting approval, oldest first."""
+    r = Reader(details)
+    out = [(r.u32(), r.text(), r.text(), r.u32()) for _ in range(r.u32())]
+    r.end()
+    return out
+
+
 def decode_lock(details: bytes) -> int:
     r = Reader(details)
     n = r.u32()

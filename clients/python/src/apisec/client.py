@@ -7,11 +7,11 @@ import os
 import socket
 import threading
 import time
-from typing import Callable, Dict, Optional, Tuple, Union
+from typing import Callable, Dict, List, Optional, Tuple, Union
 
 from . import _wire as wire
 from .errors import AgentError, AgentNotRunning, BadRequest, UnsupportedRequest, from_code
-from .results import AgentStatus, SecretStatus, SignResult
+from .results import AgentStatus, SecretStatus, SignResult, WaitingApproval
 
 ProgressCallback = Callable[[str], None]
 Bytesish = Union[bytes, bytearray, str]
@@ -245,6 +245,19 @@ class Agent:
             details = self._request(wire.encode_status(False), "status@apisec", self.timeout)
         version, pid, locked, entries = wire.decode_status(details)
         return AgentStatus(version, pid, locked, [SecretStatus(*e) for e in entries])
+
+    def approvals(self) -> List[WaitingApproval]:
+        """The approvals waiting for an admin (only the agent's uid and admin_uids may ask)."""
+        details = self._request(wire.encode_approvals(), "approvals@apisec", self.timeout)
+        return [WaitingApproval(*a) for a in wire.decode_approvals(details)]
+
+    def approve(self, approval_id: int) -> None:
+        """Approves a waiting approval (see `approvals`)."""
+        self._request(wire.encode_answer(approval_id, True), "answer@apisec", self.timeout)
+
+    def deny(self, approval_id: int) -> None:
+        """Denies a waiting approval (see `approvals`)."""
+        self._request(wire.encode_answer(approval_id, False), "answer@apisec", self.timeout)
 
     def query(self) -> list:
         """The extension names the agent answers."""

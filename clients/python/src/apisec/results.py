@@ -55,3 +55,13 @@ class AgentStatus:
 
     def secret(self, name: str) -> Optional[SecretStatus]:
         return next((s for s in self.secrets if s.name == name), None)
+
+
+@dataclass(frozen=True)
+class WaitingApproval:
+    """An approval waiting for an admin's answer over the socket (`[approval] over_socket`)."""
+
+    id: int
+    line: str
+    prompt: str
+    waited_secs: int
