@@ -188,6 +188,36 @@ impl AsymmetricSigner for SoftKey {
     }
 }
 
+/// Whether `signature` is `public`'s signature of `message`: Ed25519 (32-byte key), or ECDSA
+/// P-256 over SHA-256 of the message (SEC1 key, `r || s`), as the token and [`SoftKey`] make
+/// them.
+pub fn verify(algorithm: KeyAlgorithm, public: &[u8], message: &[u8], signature: &[u8]) -> bool {
+    match algorithm {
+        KeyAlgorithm::Ed25519 => {
+            let (Ok(key), Ok(sig)) = (
+                <[u8; 32]>::try_from(public),
+                <[u8; 64]>::try_from(signature),
+            ) else {
+                return false;
+            };
+            ed25519_dalek::VerifyingKey::from_bytes(&key).is_ok_and(|k| {
+                k.verify_strict(message, &ed25519_dalek::Signature::from_bytes(&sig))
+                    .is_ok()
+            })
+        }
+        KeyAlgorithm::P256 => {
+            use p256::ecdsa::signature::Verifier;
+            let (Ok(key), Ok(sig)) = (
+                p256::ecdsa::VerifyingKey::from_sec1_bytes(public),
+                p256::ecdsa::Signature::from_slice(signature),
+            ) else {
+                return false;
+            };
+            key.verify(message, &sig).is_ok()
+        }
+    }
+}
+
 /// A new random private key (for `keygen --in-memory`).
 pub fn generate(algorithm: KeyAlgorithm) -> Zeroizing<Vec<u8>> {
     match algorithm {

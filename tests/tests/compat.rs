@@ -56,6 +56,18 @@ fn release_0_1_0_store_config_token_and_audit_log_keep_working() {
     );
 
     env.start(&[]);
+    // The token-key entry of 0.1.0 carries no attestation by the token (anyone with the
+    // recipient could have sealed it): refused with the migration, which its owner runs after
+    // checking its policy; then it unlocks as before.
+    assert_fails_with(
+        &env.cli(&["unlock", "binance-ed"]),
+        1,
+        "carries no attestation by the token",
+    );
+    assert!(stderr(&env.cli(&["unlock", "binance-ed"])).contains("apisec-agent attest binance-ed"));
+    let out = env.agent(&["attest", "binance-ed", "--yes"]);
+    assert_ok(&out, "attest");
+    assert!(stdout(&out).contains("policy: "), "{}", stdout(&out));
     let mut unlock = vec!["unlock"];
     unlock.extend(NAMES);
     assert_ok(&env.cli(&unlock), "unlock");

@@ -398,6 +398,35 @@ fn an_expired_secret_is_refused_with_the_way_to_rotate() {
         "/api/v2/spot/account/assets",
     ]);
     assert_fails_with(&out, 1, "secret \"old\" expired on 2020-01-31");
+
+    // The documented remedy, a new key: remove, then add it again. The new entry of the name is
+    // a change the unlock's approval shows; approved, it signs.
+    assert_ok(&env.agent(&["remove", "old"]), "remove");
+    assert_ok(
+        &env.secret("old", "bitget")
+            .api_key("k2")
+            .secret_bytes(SECRET)
+            .passphrase(b"p")
+            .add(),
+        "add again",
+    );
+    assert_ok(&env.cli(&["unlock", "old"]), "unlock the new entry");
+    assert!(
+        env.approver_stdin().contains("old was removed on"),
+        "{}",
+        env.approver_stdin()
+    );
+    assert_ok(
+        &env.cli(&[
+            "sign",
+            "old",
+            "--method",
+            "GET",
+            "--path",
+            "/api/v2/spot/account/assets",
+        ]),
+        "the new entry signs",
+    );
 }
 
 #[test]

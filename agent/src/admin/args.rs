@@ -49,6 +49,9 @@ pub enum Command {
     Audit(AuditCommand),
     /// Remove a secret from the store (and from a running agent's memory)
     Remove(RemoveArgs),
+    /// Have the token attest an entry of a token-held key made before entries were attested
+    /// (after you checked its policy), so that the agent uses it
+    Attest(AttestArgs),
     /// List an exchange's private endpoints as the agent classifies them (read, trade, transfer,
     /// admin)
     Endpoints(EndpointsArgs),
@@ -298,6 +301,20 @@ pub struct PolicyCheckArgs {
     /// Body: a file, or '-' for stdin
     #[arg(long, value_name = "FILE|-")]
     pub body: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Shows the entry's policy and asks before the token signs (--yes: do not \
+    ask). Only an entry whose policy you recognise should be attested: anyone with the token's \
+    public recipient could have sealed it.\n\nExample:\n  apisec-agent attest binance-ed"
+)]
+pub struct AttestArgs {
+    /// Name of the entry
+    pub name: String,
+    /// Attest without asking (the policy is still printed)
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Args, Debug)]

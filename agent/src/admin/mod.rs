@@ -5,6 +5,7 @@
 
 pub mod add;
 pub mod args;
+pub mod attest;
 pub mod audit;
 pub mod completions;
 pub mod endpoints;
@@ -73,6 +74,7 @@ pub fn dispatch(cli: args::Cli) -> CmdResult {
         args::Command::List(a) => list::run(&config, a),
         args::Command::Keygen(a) => keygen::run(&config, a),
         args::Command::Remove(a) => remove::run(&config, a),
+        args::Command::Attest(a) => attest::run(&config, a),
         args::Command::Endpoints(a) => endpoints::run(a),
         args::Command::Policy(args::PolicyCommand::Check(a)) => policy_check::run(&config, a),
         args::Command::Rotate(a) => rotate::run(&config, a),

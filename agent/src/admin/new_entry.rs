@@ -124,10 +124,34 @@ pub fn token_public_key(
     })
 }
 
+/// For an entry of a token-held key: the token key signs the entry's statement
+/// (`store::attest`), without which the agent will not use the entry. Other entries: nothing.
+pub fn attest_if_token_key(config: &Config, file: &mut entry::EntryFile) -> CmdResult {
+    let meta = file.meta();
+    let Some(key_type) = meta.key_type.get() else {
+        return Ok(());
+    };
+    if !key_type.in_token() {
+        return Ok(());
+    }
+    let algorithm = key_type.algorithm().expect("asymmetric");
+    let label = meta
+        .token_key
+        .clone()
+        .ok_or_else(|| CliError::new("a token key entry without token_key"))?;
+    let statement = apisec_agent::store::attest::statement(&meta);
+    let signature = with_session(config, "attest the entry with its token key", |s| {
+        Ok(pkcs11::sign_with_key(s, &label, algorithm, &statement)?)
+    })?;
+    file.attestation = Some(apisec_agent::store::attest::encode(&signature));
+    Ok(())
+}
+
 /// Seals and writes a new entry, then tells a running agent.
 pub fn write_entry(config: &Config, meta: &EntryMeta, material: &SecretMaterial<'_>) -> CmdResult {
     let store = Store::new(&config.store_dir);
-    let file = entry::seal(meta, material, &config.recipients)?;
+    let mut file = entry::seal(meta, material, &config.recipients)?;
+    attest_if_token_key(config, &mut file)?;
     store.create(&file)?;
     println!(
         "sealed {} ({}) to {} recipient(s): {}",

@@ -81,7 +81,7 @@ pub fn run(config_path: &Path, a: RotateArgs) -> CmdResult {
         meta.api_key = k.clone();
     }
     meta.created = timefmt::iso8601_seconds(now);
-    let new_file = entry::seal(
+    let mut new_file = entry::seal(
         &meta,
         &SecretMaterial {
             secret: &secret,
@@ -89,6 +89,7 @@ pub fn run(config_path: &Path, a: RotateArgs) -> CmdResult {
         },
         &config.recipients,
     )?;
+    super::new_entry::attest_if_token_key(&config, &mut new_file)?;
     // Backup first, then the atomic replacement: a crash leaves the old entry or the new one.
     let backup = store.backup_path(&a.name, &old_file.created);
     let backup_dir = backup.parent().expect("a backup path has a directory");

@@ -132,6 +132,10 @@ pub struct EntryFile {
     pub token_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_key: Option<String>,
+    /// For a token-held key: the token key's signature of the entry's statement
+    /// ([`super::attest`]), base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestation: Option<String>,
     /// The recipients the block is sealed to (informational; the age header is authoritative).
     pub recipients: Vec<String>,
     /// The ASCII-armored age file.
@@ -215,6 +219,7 @@ pub fn seal(
         key_type: meta.key_type.clone(),
         token_key: meta.token_key.clone(),
         public_key: meta.public_key.clone(),
+        attestation: None,
         recipients: recipients.iter().map(|r| r.to_string()).collect(),
         sealed,
         policy: meta.policy.clone(),

@@ -2,6 +2,7 @@
 //! atomically. See `entry.rs` for the format and `docs/formats.md` for the user's view.
 
 pub mod atomic;
+pub mod attest;
 pub mod entry;
 pub mod spelled;
 pub mod unseal;
@@ -177,7 +178,6 @@ impl Store {
         }
     }
 
-    /// Removes an entry (and fsyncs the directory).
     /// Where `rotate` keeps the entry it replaced: `STORE/backup/NAME.STAMP.toml`, STAMP the old
     /// entry's creation time without separators.
     pub fn backup_path(&self, name: &str, created: &str) -> PathBuf {
@@ -215,6 +215,7 @@ impl Store {
         Ok(out)
     }
 
+    /// Removes an entry (and fsyncs the directory).
     pub fn remove(&self, name: &str) -> Result<(), StoreError> {
         check_name(name)?;
         let path = self.entry_path(name);

@@ -150,6 +150,14 @@ pub trait KeyHolder: Send + 'static {
         algorithm: KeyAlgorithm,
         message: &[u8],
     ) -> Result<Vec<u8>, TokenError>;
+    /// The public half of a signing key on the token, as the token itself holds it: what a
+    /// store entry's attestation is checked with (never the entry's own copy).
+    fn public_key(&mut self, label: &str, algorithm: KeyAlgorithm) -> Result<Vec<u8>, TokenError> {
+        let _ = (label, algorithm);
+        Err(TokenError::BadKey(
+            "this token holds no signing keys the agent made".into(),
+        ))
+    }
     /// Closes sessions and lets other programs use the token; the next request reconnects.
     fn release(&mut self);
     /// Releases the token and unloads what the holder loaded, for good: the agent is exiting.
@@ -172,6 +180,11 @@ enum Job {
         label: String,
         algorithm: KeyAlgorithm,
         message: Vec<u8>,
+        reply: mpsc::SyncSender<Result<Vec<u8>, TokenError>>,
+    },
+    PublicKey {
+        label: String,
+        algorithm: KeyAlgorithm,
         reply: mpsc::SyncSender<Result<Vec<u8>, TokenError>>,
     },
     Release {
@@ -218,6 +231,13 @@ impl TokenHandle {
                         } => {
                             let _ = reply.send(holder.sign(&label, algorithm, &message));
                         }
+                        Job::PublicKey {
+                            label,
+                            algorithm,
+                            reply,
+                        } => {
+                            let _ = reply.send(holder.public_key(&label, algorithm));
+                        }
                         Job::Release { reply } => {
                             holder.release();
                             let _ = reply.send(());
@@ -253,6 +273,19 @@ impl TokenHandle {
                 label: label.to_owned(),
                 algorithm,
                 message: message.to_vec(),
+                reply: tx,
+            })
+            .map_err(|_| TokenError::ActorGone)?;
+        rx.recv().map_err(|_| TokenError::ActorGone)?
+    }
+
+    /// See [`KeyHolder::public_key`] (blocks until the token answers).
+    pub fn public_key(&self, label: &str, algorithm: KeyAlgorithm) -> Result<Vec<u8>, TokenError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.jobs
+            .send(Job::PublicKey {
+                label: label.to_owned(),
+                algorithm,
                 reply: tx,
             })
             .map_err(|_| TokenError::ActorGone)?;

@@ -51,7 +51,57 @@ fn unseal_file(agent: &Agent, file: &store::EntryFile) -> Result<Unsealed, Error
 fn unseal_file_inner(agent: &Agent, file: &store::EntryFile) -> Result<Unsealed, ErrorReply> {
     let settings = agent.settings();
     let identity = TokenIdentity::new(&settings.recipient, &settings.token);
-    store::unseal::open(file, &identity).map_err(|e| open_error(&file.name, e))
+    let unsealed = store::unseal::open(file, &identity).map_err(|e| open_error(&file.name, e))?;
+    check_attested(agent, file, &unsealed)?;
+    Ok(unsealed)
+}
+
+/// An entry for a token-held key must carry the token key's signature of its statement
+/// (`store::attest`), checked with the public key the token itself holds.
+fn check_attested(
+    agent: &Agent,
+    file: &store::EntryFile,
+    unsealed: &Unsealed,
+) -> Result<(), ErrorReply> {
+    let meta = &unsealed.meta;
+    let Some(KeyType::TokenEd25519 | KeyType::TokenP256) = meta.key_type.get() else {
+        return Ok(());
+    };
+    let key_type = meta.key_type.get().expect("matched above");
+    let algorithm = key_type.algorithm().expect("asymmetric");
+    let bad = |why: String| ErrorReply::new(ErrorCode::BadEntry, why);
+    let label = meta
+        .token_key
+        .as_deref()
+        .ok_or_else(|| bad(format!("store entry {:?} names no token key", meta.name)))?;
+    let Some(signature) = file.attestation.as_deref().and_then(store::attest::decode) else {
+        return Err(bad(format!(
+            "store entry {:?} is for the token key {label:?} but carries no attestation by the \
+             token: anyone with the token's public recipient can seal such an entry, with any \
+             policy, so the agent uses only one the token signed when it was made; if you made \
+             it (with a release before 0.2), check its policy with `apisec-agent list` and run \
+             `apisec-agent attest {}`",
+            meta.name, meta.name
+        )));
+    };
+    let public = agent
+        .token()
+        .public_key(label, algorithm)
+        .map_err(|e| ErrorReply::new(ErrorCode::Token, e.to_string()))?;
+    if !crate::keys::verify(
+        algorithm,
+        &public,
+        &store::attest::statement(meta),
+        &signature,
+    ) {
+        return Err(bad(format!(
+            "store entry {:?}: its attestation does not verify under the token key {label:?}: \
+             the entry was not made with this token's key, or was changed after; refusing it \
+             (add it again with `apisec-agent add --token-key`)",
+            meta.name
+        )));
+    }
+    Ok(())
 }
 
 type Signer = Box<dyn sign::AsymmetricSigner + Send + Sync>;

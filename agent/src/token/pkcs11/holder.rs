@@ -125,6 +125,19 @@ impl KeyHolder for Pkcs11Holder {
         unreachable!("the loop returns on its second pass")
     }
 
+    fn public_key(&mut self, label: &str, algorithm: KeyAlgorithm) -> Result<Vec<u8>, TokenError> {
+        for attempt in 0..2 {
+            self.connect()?;
+            let (session, _) = self.session.as_ref().expect("connected");
+            match find_signing_key(session, label, algorithm) {
+                Ok((_, public)) => return Ok(public),
+                Err(e) if session_lost_reported(&e) && attempt == 0 => self.session = None,
+                Err(e) => return Err(e),
+            }
+        }
+        unreachable!("the loop returns on its second pass")
+    }
+
     fn release(&mut self) {
         self.session = None;
     }

@@ -13,7 +13,7 @@ mod holder;
 mod objects;
 
 pub use holder::Pkcs11Holder;
-pub use objects::{find_key, find_signing_key, generate_key, generate_signing_key};
+pub use objects::{find_key, find_signing_key, generate_key, generate_signing_key, sign_with_key};
 
 use std::path::{Path, PathBuf};
 

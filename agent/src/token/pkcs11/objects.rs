@@ -285,6 +285,18 @@ pub fn find_signing_key(
     Ok((private, signing_public_key(session, public, algorithm)?))
 }
 
+/// Signs `message` with the token's signing key `label` (for `apisec-agent` itself: the
+/// attestation of a token-key entry).
+pub fn sign_with_key(
+    session: &Session,
+    label: &str,
+    algorithm: KeyAlgorithm,
+    message: &[u8],
+) -> Result<Vec<u8>, TokenError> {
+    let (key, _) = find_signing_key(session, label, algorithm)?;
+    sign_on_token(session, key, algorithm, message).map_err(ck)
+}
+
 /// Signs on the token: `CKM_EDDSA` (pure Ed25519) or `CKM_ECDSA` over our SHA-256 of the message.
 pub(super) fn sign_on_token(
     session: &Session,

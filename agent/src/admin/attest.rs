@@ -1,0 +1,57 @@
+//! `apisec-agent attest NAME`: the token signs the statement of an entry for a token-held key
+//! that was made before entries were attested (`store::attest`), once its owner has checked the
+//! policy it carries. The agent refuses such an entry until then.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+
+use apisec_agent::store::{atomic, Store};
+
+use super::args::AttestArgs;
+use super::new_entry::attest_if_token_key;
+use super::{load_config, notify_agent, CliError, CmdResult};
+
+pub fn run(config_path: &Path, a: AttestArgs) -> CmdResult {
+    let config = load_config(config_path)?;
+    let store = Store::new(&config.store_dir);
+    let mut file = store.load(&a.name)?;
+    if !file.key_type.get().is_some_and(|k| k.in_token()) {
+        return Err(CliError::new(format!(
+            "{} is not an entry of a token-held key; only those are attested",
+            a.name
+        )));
+    }
+    println!(
+        "{}: {} key {:?} on the token, API key {}, created {}\npolicy: {}",
+        a.name,
+        file.exchange,
+        file.token_key.as_deref().unwrap_or("?"),
+        file.api_key,
+        file.created,
+        file.policy.summary()
+    );
+    if !a.yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(
+                CliError::new("not attesting without asking: stdin is not a terminal")
+                    .hint("check the policy above, then run again with --yes"),
+            );
+        }
+        print!("attest this entry with its token key? [y/N] ");
+        std::io::stdout().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            return Err(CliError::new("not attested"));
+        }
+    }
+    attest_if_token_key(&config, &mut file)?;
+    let path = store.entry_path(&a.name);
+    atomic::write(&path, file.to_toml().as_bytes(), atomic::Mode::Replace)
+        .map_err(|e| apisec_agent::store::io_error(path.clone(), e))?;
+    println!("attested {} ({})", a.name, path.display());
+    if let Some(pid) = notify_agent(&config, None) {
+        println!("told the running agent (pid {pid})");
+    }
+    Ok(())
+}
