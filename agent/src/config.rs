@@ -48,6 +48,13 @@ pub struct AuditSection {
     /// signing goes on and the decisions wait in memory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_failure: Option<String>,
+    /// Also send every line to the systemd journal (`audit verify --journal` checks the file
+    /// against those copies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal: Option<bool>,
+    /// The journal's native socket (default `/run/systemd/journal/socket`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal_socket: Option<PathBuf>,
 }
 
 impl AuditSection {
@@ -202,6 +209,8 @@ pub struct Config {
     pub audit_path: PathBuf,
     /// `[audit] on_failure = "refuse"` (the default).
     pub audit_refuses: bool,
+    /// The journal socket every audit line is also sent to (`[audit] journal = true`).
+    pub audit_journal: Option<PathBuf>,
 }
 
 pub const DEFAULT_APPROVAL_TIMEOUT: Duration = Duration::from_secs(60);
@@ -432,6 +441,12 @@ impl ConfigFile {
                 .unwrap_or_else(|| state_dir.join("audit.jsonl")),
             state_dir,
             audit_refuses,
+            audit_journal: self.audit.journal.unwrap_or(false).then(|| {
+                self.audit
+                    .journal_socket
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(crate::audit::journal::DEFAULT_SOCKET))
+            }),
         })
     }
 }

@@ -21,6 +21,20 @@ fn sign(env: &Env) -> std::process::Output {
     ])
 }
 
+/// Adds the Bitget secret, starts the agent and unlocks it.
+fn start_with_bg(env: &mut Env) {
+    assert_ok(
+        &env.secret("bg", "bitget")
+            .api_key("k")
+            .secret_bytes(SECRET)
+            .passphrase(b"p")
+            .add(),
+        "add",
+    );
+    env.start(&[]);
+    assert_ok(&env.cli(&["unlock", "bg"]), "unlock");
+}
+
 fn audit_path(env: &Env) -> std::path::PathBuf {
     env.root().join("home/.local/state/apisec/audit.jsonl")
 }
@@ -126,16 +140,7 @@ fn as_root_a_full_disk_refuses_signing_until_the_log_can_be_written_and_loses_no
     let _guard = Unmount(mnt.clone());
     let log = mnt.join("audit.jsonl");
     with_audit_section(&env, &format!("path = {:?}", log.display().to_string()));
-    assert_ok(
-        &env.secret("bg", "bitget")
-            .api_key("k")
-            .secret_bytes(SECRET)
-            .passphrase(b"p")
-            .add(),
-        "add",
-    );
-    env.start(&[]);
-    assert_ok(&env.cli(&["unlock", "bg"]), "unlock");
+    start_with_bg(&mut env);
     assert_ok(&sign(&env), "sign before the disk is full");
     // Fill what is left.
     let fill = mnt.join("fill");
@@ -185,4 +190,121 @@ fn as_root_a_full_disk_refuses_signing_until_the_log_can_be_written_and_loses_no
     );
     let out = env.agent(&["audit", "verify", &log.display().to_string()]);
     assert_ok(&out, "verify");
+}
+
+/// `[audit] journal = true`: every line also goes to the journal, which records the sender's
+/// uid itself. A log re-chained with a record removed verifies on its own; against the journal's
+/// copies it does not. Copies claiming to be audit lines from another uid are not trusted. The
+/// journal here is a stand-in receiver on its own socket that takes `_UID` from the kernel, as
+/// journald does.
+#[test]
+fn a_rechained_log_verifies_alone_and_is_caught_by_the_journal() {
+    let mut env = Env::new();
+    env.init();
+    let socket = env.root().join("journal.socket");
+    let export = env.root().join("journal.json");
+    let receiver =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("support/journal_receiver.py");
+    let mut journal = Command::new("python3")
+        .arg(&receiver)
+        .arg(&socket)
+        .arg(&export)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut ready = String::new();
+    use std::io::BufRead;
+    std::io::BufReader::new(journal.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert_eq!(ready.trim(), "ready");
+    let _journal = Kill(journal);
+    with_audit_section(
+        &env,
+        &format!(
+            "journal = true\njournal_socket = {:?}",
+            socket.display().to_string()
+        ),
+    );
+    start_with_bg(&mut env);
+    for _ in 0..3 {
+        assert_ok(&sign(&env), "sign");
+    }
+    assert_ok(&env.agent(&["stop"]), "stop");
+    env.wait_agent_exit(Duration::from_secs(10));
+    let log = audit_path(&env);
+    let text = fs::read_to_string(&log).unwrap();
+    let lines = text.lines().count();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fs::read_to_string(&export)
+        .unwrap_or_default()
+        .lines()
+        .count()
+        < lines
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the journal has fewer copies than the log has lines"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let export_arg = export.display().to_string();
+    let log_arg = log.display().to_string();
+    let out = env.agent(&["audit", "verify", &log_arg, "--journal-file", &export_arg]);
+    assert_ok(&out, "verify against the journal");
+    assert!(
+        stdout(&out).contains(&format!("{lines} line(s) match")),
+        "{}",
+        stdout(&out)
+    );
+
+    // A copy from another uid (written into the export as if journald had recorded it) is not
+    // trusted: trusted, its seq 999 would be "a line the log lacks".
+    let forged = "{\"SYSLOG_IDENTIFIER\":\"apisec-agent-audit\",\"_UID\":\"65534\",\
+                  \"APISEC_AUDIT_SEQ\":\"999\",\"MESSAGE\":\"x\"}\n";
+    fs::write(&export, fs::read_to_string(&export).unwrap() + forged).unwrap();
+    let out = env.agent(&["audit", "verify", &log_arg, "--journal-file", &export_arg]);
+    assert_ok(&out, "a copy from another uid is ignored");
+    assert!(
+        stdout(&out).contains("1 copies from other uids ignored"),
+        "{}",
+        stdout(&out)
+    );
+
+    // Remove the second signature's record and re-chain everything after it.
+    let mut records: Vec<apisec_agent::audit::Record> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let second_sign = records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.action == "sign")
+        .nth(1)
+        .unwrap()
+        .0;
+    records.remove(second_sign);
+    let mut prev = apisec_agent::audit::GENESIS.to_owned();
+    let mut out_text = String::new();
+    for (i, r) in records.iter_mut().enumerate() {
+        r.seq = i as u64 + 1;
+        r.prev = prev.clone();
+        out_text.push_str(&r.seal_line());
+        out_text.push('\n');
+        prev = r.hash.clone();
+    }
+    fs::write(&log, out_text).unwrap();
+    assert_ok(
+        &env.agent(&["audit", "verify", &log_arg]),
+        "the re-chained log verifies on its own",
+    );
+    let out = env.agent(&["audit", "verify", &log_arg, "--journal-file", &export_arg]);
+    assert_fails_with(&out, 1, "differs from the journal's copy");
 }

@@ -461,6 +461,15 @@ pub enum AuditCommand {
         /// from its first line instead of requiring the chain's start
         #[arg(long)]
         continues: bool,
+        /// Also check the log against the copies the agent sent to the systemd journal
+        /// (`[audit] journal = true`), read with journalctl; only copies whose _UID is the log
+        /// file owner's are trusted
+        #[arg(long)]
+        journal: bool,
+        /// As --journal, with the journal's entries from this file (`journalctl -o json
+        /// SYSLOG_IDENTIFIER=apisec-agent-audit > FILE`) instead of journalctl
+        #[arg(long, value_name = "FILE")]
+        journal_file: Option<PathBuf>,
     },
     /// Print the last lines readably
     Tail {

@@ -23,6 +23,46 @@ fn with_rotated(log: &Path) -> Vec<std::path::PathBuf> {
     rotated
 }
 
+/// The log's lines against the journal's copies sent by the log file's owner (the agent's uid).
+fn check_journal(log: &Path, texts: &[&str], export: Option<&Path>) -> CmdResult {
+    use std::os::unix::fs::MetadataExt;
+    let text = match export {
+        Some(f) => std::fs::read_to_string(f)
+            .map_err(|e| CliError::new(format!("cannot read {}: {e}", f.display())))?,
+        None => {
+            let out = std::process::Command::new("journalctl")
+                .args(["-o", "json", "--no-pager"])
+                .arg(format!("SYSLOG_IDENTIFIER={}", audit::journal::IDENTIFIER))
+                .output()
+                .map_err(|e| CliError::new(format!("cannot run journalctl: {e}")))?;
+            if !out.status.success() {
+                return Err(CliError::new(format!(
+                    "journalctl failed: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                )));
+            }
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        }
+    };
+    let uid = std::fs::metadata(log)
+        .map_err(|e| CliError::new(format!("cannot read {}: {e}", log.display())))?
+        .uid();
+    let copies = audit::journal::parse_export(&text).map_err(CliError::new)?;
+    let lines: Vec<&str> = texts.iter().flat_map(|t| t.lines()).collect();
+    let n = audit::journal::check_against(&lines, &copies, uid)
+        .map_err(|e| CliError::new(format!("{}: {e}", log.display())))?;
+    let ignored = copies.iter().filter(|c| c.uid != Some(uid)).count();
+    println!(
+        "{n} line(s) match the journal's copies sent by uid {uid}{}",
+        if ignored > 0 {
+            format!(" ({ignored} copies from other uids ignored)")
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
+}
+
 pub fn run(config_path: &Path, command: AuditCommand) -> CmdResult {
     let path = |file: Option<std::path::PathBuf>| -> Result<std::path::PathBuf, CliError> {
         match file {
@@ -31,7 +71,12 @@ pub fn run(config_path: &Path, command: AuditCommand) -> CmdResult {
         }
     };
     match command {
-        AuditCommand::Verify { files, continues } => {
+        AuditCommand::Verify {
+            files,
+            continues,
+            journal,
+            journal_file,
+        } => {
             let files = if files.is_empty() {
                 with_rotated(&path(None)?)
             } else {
@@ -52,6 +97,10 @@ pub fn run(config_path: &Path, command: AuditCommand) -> CmdResult {
             };
             let n = audit::verify_files(&refs, first)
                 .map_err(|(i, e)| CliError::new(format!("{}: {e}", files[i].display())))?;
+            if journal || journal_file.is_some() {
+                let last = files.last().expect("at least the log");
+                check_journal(last, &refs, journal_file.as_deref())?;
+            }
             match files.as_slice() {
                 [one] => println!("{}: {n} lines, chain intact", one.display()),
                 all => println!(

@@ -104,7 +104,11 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
             .approvals_over_socket
             .then_some(config.approval_timeout),
         audit: Some(
-            apisec_agent::audit::AuditLog::open(&config.audit_path).map_err(|e| {
+            apisec_agent::audit::AuditLog::open_with_journal(
+                &config.audit_path,
+                config.audit_journal.as_deref(),
+            )
+            .map_err(|e| {
                 CliError::new(format!(
                     "cannot open the audit log {}: {e}",
                     config.audit_path.display()

@@ -9,6 +9,8 @@
 //! signature does not wait for the disk, and a crash can lose at most the last 50 ms of lines.
 
 mod event;
+mod file;
+pub mod journal;
 mod line;
 mod writer;
 
@@ -70,12 +72,11 @@ pub struct Record {
     pub hash: String,
 }
 
-#[cfg(test)]
 impl Record {
     /// The line for this record: its JSON without `hash`, then `hash` (SHA-256 of that JSON)
     /// appended as the last field. One serialization per line, and `verify` can recover the
-    /// hashed bytes from the line itself.
-    fn seal_line(&mut self) -> String {
+    /// hashed bytes from the line itself. (The writer makes the same bytes without serde.)
+    pub fn seal_line(&mut self) -> String {
         self.hash.clear();
         let bare = serde_json::to_string(&*self).expect("records serialize");
         self.hash = hex_sha256(bare.as_bytes());

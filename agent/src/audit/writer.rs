@@ -13,13 +13,14 @@
 
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use super::event::{self, Event, Reader};
+use super::file::{check_existing, open_for_append};
 use super::{Record, GENESIS};
 use crate::peer::PeerInfo;
 
@@ -43,66 +44,6 @@ const MAX_UNWRITTEN: usize = 16 << 20;
 
 /// How often a writer that could not write tries again, with or without new decisions.
 const RETRY_EVERY: Duration = Duration::from_secs(1);
-
-/// Refuses a log path that is not a regular file of ours, mode 0600 (a missing one is fine: it
-/// is created so).
-fn check_existing(path: &Path) -> std::io::Result<()> {
-    let refuse = |why: String| {
-        Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("{}: {why}", path.display()),
-        ))
-    };
-    let m = match std::fs::symlink_metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    if m.file_type().is_symlink() {
-        return refuse(
-            "is a symbolic link; the audit log must be a regular file (remove the link)".into(),
-        );
-    }
-    if !m.file_type().is_file() {
-        return refuse(
-            "is not a regular file (a device such as /dev/null would discard every record); \
-             remove it or point [audit] path at a file"
-                .into(),
-        );
-    }
-    let me = crate::hardening::current_uid();
-    if m.uid() != me {
-        return refuse(format!(
-            "is owned by uid {}, not by the agent's uid {me}: whoever owns it can rewrite it",
-            m.uid()
-        ));
-    }
-    let mode = m.permissions().mode() & 0o7777;
-    if mode & 0o077 != 0 {
-        return refuse(format!(
-            "has mode {mode:o}; the audit log must be 0600: `chmod 600`"
-        ));
-    }
-    Ok(())
-}
-
-/// Opens the log for appending, creating it 0600, never through a symbolic link.
-fn open_for_append(path: &Path) -> std::io::Result<std::fs::File> {
-    check_existing(path)?;
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)?;
-    if !file.metadata()?.file_type().is_file() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("{} is not a regular file", path.display()),
-        ));
-    }
-    Ok(file)
-}
 
 /// Where the chain continues: the last complete line's `seq` and `hash`. A torn last line (the
 /// agent died mid-write) is cut off first, so that new lines follow a valid one instead of
@@ -198,6 +139,9 @@ struct Chain {
     unwritten: Vec<u8>,
     /// How much of `unwritten` a warning has already told of.
     reported: usize,
+    /// Where each line of `out` ends, with its `seq` and hash: for the journal's copies.
+    lines: Vec<(usize, u64, [u8; 64])>,
+    journal: Option<super::journal::Journal>,
 }
 
 impl Chain {
@@ -270,6 +214,7 @@ impl Chain {
             self.out = Vec::new();
         }
         self.out.clear();
+        self.lines.clear();
         let (seq_before, prev_before) = (self.seq, self.prev.clone());
         let mut events = Reader::new(batch);
         for event in events.by_ref() {
@@ -277,6 +222,9 @@ impl Chain {
             // sequence number (verify reports that log).
             self.seq = self.seq.wrapping_add(1);
             let hash = super::line::append(&mut self.out, self.seq, &event, &self.prev);
+            if self.journal.is_some() {
+                self.lines.push((self.out.len(), self.seq, hash));
+            }
             self.prev.clear();
             self.prev
                 .push_str(std::str::from_utf8(&hash).expect("hex digits"));
@@ -291,6 +239,13 @@ impl Chain {
             Ok(()) => {
                 self.len += self.out.len() as u64;
                 self.reported = 0;
+                if let Some(journal) = &mut self.journal {
+                    let mut start = 0;
+                    for (end, seq, hash) in &self.lines {
+                        journal.send(&self.out[start..*end], *seq, hash);
+                        start = *end;
+                    }
+                }
                 Ok(())
             }
             Err(e) => {
@@ -308,6 +263,20 @@ impl AuditLog {
     /// Opens (creating 0600) the log and continues its chain from its last line. Refuses a
     /// path that is a symbolic link, not a regular file, not the agent's, or readable by others.
     pub fn open(path: &Path) -> std::io::Result<Self> {
+        Self::open_with_journal(path, None)
+    }
+
+    /// [`AuditLog::open`], also sending every line to the journal's socket `journal`.
+    pub fn open_with_journal(path: &Path, journal: Option<&Path>) -> std::io::Result<Self> {
+        let journal = match journal {
+            Some(socket) => Some(super::journal::Journal::open(socket).map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("cannot reach the journal at {}: {e}", socket.display()),
+                )
+            })?),
+            None => None,
+        };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
@@ -333,6 +302,8 @@ impl AuditLog {
             out: Vec::new(),
             unwritten: Vec::new(),
             reported: 0,
+            lines: Vec::new(),
+            journal,
         };
         let writer = std::thread::Builder::new()
             .name("audit".into())

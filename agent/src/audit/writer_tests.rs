@@ -32,6 +32,8 @@ fn decisions_survive_a_failed_write_and_the_chain_stays_whole() {
         out: Vec::new(),
         unwritten: Vec::new(),
         reported: 0,
+        lines: Vec::new(),
+        journal: None,
     };
     assert!(chain
         .write_batch(&queued(&[Action::Unlock, Action::Sign]))
@@ -105,7 +107,7 @@ fn a_link_a_device_or_a_readable_file_is_refused_as_the_log() {
     assert!(e.to_string().contains("not a regular file"), "{e}");
     let open = dir.path().join("open.jsonl");
     std::fs::write(&open, "").unwrap();
-    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(&open, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
     let e = AuditLog::open(&open)
         .err()
         .expect("a readable log is refused");
