@@ -21,14 +21,22 @@ pub fn run(config_path: &Path, a: AttestArgs) -> CmdResult {
             a.name
         )));
     }
+    // Everything the attestation will vouch for, escaped (the entry may come from anyone).
+    let e = apisec_agent::log::escaped;
     println!(
-        "{}: {} key {:?} on the token, API key {}, created {}\npolicy: {}",
-        a.name,
-        file.exchange,
-        file.token_key.as_deref().unwrap_or("?"),
-        file.api_key,
-        file.created,
-        file.policy.summary()
+        "{}: {} key {} on the token, API key {}, created {}\n\
+         expires: {}; freshness: {}; raw MAC: {}\npolicy: {}\n\
+         check these against what you made: anyone with the token's recipient can seal such an \
+         entry",
+        e(&a.name),
+        e(&file.exchange),
+        e(file.token_key.as_deref().unwrap_or("?")),
+        e(&file.api_key),
+        e(&file.created),
+        e(file.expires.as_deref().unwrap_or("never")),
+        e(file.freshness.as_str()),
+        if file.allow_raw { "allowed" } else { "off" },
+        e(&file.policy.summary())
     );
     if !a.yes {
         if !std::io::stdin().is_terminal() {

@@ -27,6 +27,9 @@ impl Journal {
     pub fn open(path: &Path) -> std::io::Result<Self> {
         let socket = UnixDatagram::unbound()?;
         socket.connect(path)?;
+        // A busy journal must not stall the audit writer (and with it the log): a copy that
+        // cannot be sent at once is dropped and warned about.
+        socket.set_nonblocking(true)?;
         Ok(Self {
             socket,
             path: path.to_owned(),
@@ -114,6 +117,12 @@ pub fn check_against(
             by_seq.insert(r.seq, line);
         }
     }
+    if !copies.iter().any(|c| c.uid == Some(uid)) {
+        return Err(format!(
+            "the journal holds no audit copies sent by uid {uid}: is [audit] journal = true, and \
+             may you read the journal (the systemd-journal or adm group)?"
+        ));
+    }
     let mut matched = 0;
     for c in copies.iter().filter(|c| c.uid == Some(uid)) {
         match by_seq.get(&c.seq) {
@@ -167,5 +176,10 @@ mod tests {
             .unwrap_err()
             .contains("differs"));
         assert!(parse_export("{").is_err());
+        // No copy from the agent's uid at all is not a pass (no access to the journal, or the
+        // copies dropped).
+        assert!(check_against(&[line], &copies, 9)
+            .unwrap_err()
+            .contains("no audit copies sent by uid 9"));
     }
 }

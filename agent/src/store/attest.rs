@@ -16,6 +16,10 @@ use super::entry::EntryMeta;
 /// The statement's first bytes.
 pub const PREFIX: &[u8] = b"apisec-agent token-key entry\0v1\0";
 
+/// The first bytes of the challenge the agent has a token key sign at unseal, to prove that the
+/// public key it checks an attestation with is that key's own (random bytes follow).
+pub const CHALLENGE_PREFIX: &[u8] = b"apisec-agent key check\0v1\0";
+
 /// What the token key signs for an entry: `PREFIX || name || NUL || created || NUL ||
 /// SHA-256(the sealed metadata as JSON)`.
 pub fn statement(meta: &EntryMeta) -> Vec<u8> {

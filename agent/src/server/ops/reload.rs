@@ -78,6 +78,8 @@ async fn approve_change(
     let mut request = ApprovalRequest::unlock(&secrets, peer);
     request.action = "reload";
     request.changes = &changes;
+    // Approved by someone shown the change: a fresh approval, never a cached touch.
+    request.fresh = true;
     if agent.approval_waits(&request) {
         agent.notify_waiting(
             &format!("waiting for approval: {}", request.prompt()),

@@ -69,6 +69,8 @@ pub async fn unlock(
             .collect();
         let mut request = ApprovalRequest::unlock(&secrets, peer);
         request.changes = &changes;
+        // A change must be approved by someone who was shown it: not by a cached touch.
+        request.fresh = !changes.is_empty();
         let prompt = request.prompt();
         // With the touch as approval, the touch line below is what the client waits for.
         let notice = format!("waiting for approval: {prompt}");

@@ -84,10 +84,29 @@ fn check_attested(
             meta.name, meta.name
         )));
     };
+    let token_error =
+        |e: crate::token::TokenError| ErrorReply::new(ErrorCode::Token, e.to_string());
     let public = agent
         .token()
         .public_key(label, algorithm)
-        .map_err(|e| ErrorReply::new(ErrorCode::Token, e.to_string()))?;
+        .map_err(token_error)?;
+    // The public object is found by its label, and a public object can be added to a token
+    // without its PIN: the private key signs a fresh challenge, so the public key checked is the
+    // private key's own.
+    let mut challenge = store::attest::CHALLENGE_PREFIX.to_vec();
+    challenge.extend_from_slice(&rand::random::<[u8; 32]>());
+    let proof = agent
+        .token()
+        .sign(label, algorithm, &challenge)
+        .map_err(token_error)?;
+    if !crate::keys::verify(algorithm, &public, &challenge, &proof) {
+        return Err(bad(format!(
+            "store entry {:?}: the token's public key labelled {label:?} is not its private \
+             key's (another public object under that label?); refusing the entry: check the \
+             token's objects with `pkcs11-tool --list-objects`",
+            meta.name
+        )));
+    }
     if !crate::keys::verify(
         algorithm,
         &public,
