@@ -143,6 +143,10 @@ pub struct AgentSection {
     /// to the agent's uid and `admin_uids`. Default: true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clients_may_unlock: Option<bool>,
+    /// The most connections one uid may hold at once (default 128), so that one client holding
+    /// connections cannot lock the others out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_connections_per_uid: Option<usize>,
     /// Where the agent keeps its state (nonce marks, and the audit log unless `[audit] path`);
     /// default `$XDG_STATE_HOME/apisec`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -205,6 +209,8 @@ pub struct Config {
     pub clients_may_unlock: bool,
     /// `[approval] over_socket`.
     pub approvals_over_socket: bool,
+    /// `[agent] max_connections_per_uid`.
+    pub max_connections_per_uid: usize,
     pub state_dir: PathBuf,
     pub audit_path: PathBuf,
     /// `[audit] on_failure = "refuse"` (the default).
@@ -214,6 +220,9 @@ pub struct Config {
 }
 
 pub const DEFAULT_APPROVAL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `[agent] max_connections_per_uid` when the config does not say.
+pub const DEFAULT_CONNECTIONS_PER_UID: usize = 128;
 
 /// Parses a duration such as `90s`, `15m`, `8h`, `1d`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -435,6 +444,15 @@ impl ConfigFile {
             socket_group,
             clients_may_unlock: self.agent.clients_may_unlock.unwrap_or(true),
             approvals_over_socket: self.approval.over_socket.unwrap_or(false),
+            max_connections_per_uid: match self.agent.max_connections_per_uid {
+                Some(0) => {
+                    return Err(invalid(
+                        "agent.max_connections_per_uid must be at least 1".into(),
+                    ))
+                }
+                Some(n) => n,
+                None => DEFAULT_CONNECTIONS_PER_UID,
+            },
             audit_path: self
                 .audit
                 .path

@@ -100,6 +100,7 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
             .collect(),
         clients_may_unlock: config.clients_may_unlock,
         audit_refuses: config.audit_refuses,
+        max_connections_per_uid: config.max_connections_per_uid,
         over_socket: config
             .approvals_over_socket
             .then_some(config.approval_timeout),

@@ -35,6 +35,44 @@ use crate::peer::PeerInfo;
 /// At most this many connections at once; more wait in the listen backlog.
 pub const MAX_CONNECTIONS: usize = 4096;
 
+/// Connections each uid holds now: a uid at its cap is refused more, so that one client holding
+/// connections cannot take every slot of [`MAX_CONNECTIONS`] from the others.
+#[derive(Default)]
+struct PerUid(std::sync::Mutex<std::collections::HashMap<u32, usize>>);
+
+/// One connection counted against its uid, given back when the session ends.
+struct Counted {
+    per_uid: Arc<PerUid>,
+    uid: u32,
+}
+
+impl PerUid {
+    fn admit(self: &Arc<Self>, uid: u32, cap: usize) -> Option<Counted> {
+        let mut held = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = held.entry(uid).or_default();
+        if *n >= cap {
+            return None;
+        }
+        *n += 1;
+        Some(Counted {
+            per_uid: Arc::clone(self),
+            uid,
+        })
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        let mut held = self.per_uid.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = held.get_mut(&self.uid) {
+            *n -= 1;
+            if *n == 0 {
+                held.remove(&self.uid);
+            }
+        }
+    }
+}
+
 /// Serves until `shutdown` completes or a client sends `shutdown@apisec`.
 pub async fn run(
     listener: UnixListener,
@@ -44,6 +82,8 @@ pub async fn run(
 ) {
     let stop = Arc::new(Notify::new());
     let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let per_uid = Arc::new(PerUid::default());
+    let cap = agent.settings().max_connections_per_uid;
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -79,11 +119,21 @@ pub async fn run(
             );
             continue;
         }
+        let Some(counted) = per_uid.admit(cred.uid(), cap) else {
+            crate::warn!(
+                "refused a connection from uid {} (pid {}): it holds {cap} already \
+                 ([agent] max_connections_per_uid)",
+                cred.uid(),
+                cred.pid().map_or("unknown".into(), |p| p.to_string())
+            );
+            continue;
+        };
         let peer = PeerInfo::from_cred(cred.uid(), cred.gid(), cred.pid());
         let agent = Arc::clone(&agent);
         let stop = Arc::clone(&stop);
         tokio::spawn(async move {
             session::serve(stream, peer, agent, stop).await;
+            drop(counted);
             drop(permit);
         });
     }

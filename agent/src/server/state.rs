@@ -64,6 +64,8 @@ pub struct AgentSettings {
     pub over_socket: Option<Duration>,
     /// Refuse to sign while the audit log cannot be written (`[audit] on_failure`).
     pub audit_refuses: bool,
+    /// The most connections one uid may hold (`[agent] max_connections_per_uid`).
+    pub max_connections_per_uid: usize,
 }
 
 pub struct Agent {
