@@ -382,8 +382,17 @@ impl Env {
 
     /// The usual set-up: init, one Bitget secret, agent running, secret unlocked.
     pub fn ready_with_bitget(secret: &[u8], passphrase: &[u8]) -> Self {
+        Self::ready_with_bitget_and(secret, passphrase, "")
+    }
+
+    /// [`Env::ready_with_bitget`], with `config` (TOML sections) added to the config first.
+    pub fn ready_with_bitget_and(secret: &[u8], passphrase: &[u8], config: &str) -> Self {
         let mut env = Self::new();
         env.init();
+        if !config.is_empty() {
+            let text = fs::read_to_string(&env.config).unwrap();
+            fs::write(&env.config, format!("{text}\n{config}\n")).unwrap();
+        }
         assert_ok(
             &env.secret("bg", "bitget")
                 .api_key("bg_test_key")

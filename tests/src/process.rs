@@ -92,3 +92,29 @@ pub fn as_nobody(env: &Env, program: &Path, args: &[&str]) -> Command {
         .args(args);
     cmd
 }
+
+/// A child process killed, and reaped, when this is dropped (a test's helper that runs until
+/// the test ends, however it ends).
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `cmd` with its standard output piped and waits for its first line (a helper saying
+/// it is ready, or what it found).
+pub fn spawn_for_first_line(cmd: &mut Command) -> (KillOnDrop, String) {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the helper");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("piped"))
+        .read_line(&mut line)
+        .expect("read the helper's first line");
+    (KillOnDrop(child), line.trim().to_owned())
+}

@@ -205,27 +205,13 @@ fn a_rechained_log_verifies_alone_and_is_caught_by_the_journal() {
     let export = env.root().join("journal.json");
     let receiver =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("support/journal_receiver.py");
-    let mut journal = Command::new("python3")
-        .arg(&receiver)
-        .arg(&socket)
-        .arg(&export)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3");
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut ready = String::new();
-    use std::io::BufRead;
-    std::io::BufReader::new(journal.stdout.take().unwrap())
-        .read_line(&mut ready)
-        .unwrap();
-    assert_eq!(ready.trim(), "ready");
-    let _journal = Kill(journal);
+    let (_journal, ready) = spawn_for_first_line(
+        Command::new("python3")
+            .arg(&receiver)
+            .arg(&socket)
+            .arg(&export),
+    );
+    assert_eq!(ready, "ready");
     with_audit_section(
         &env,
         &format!(

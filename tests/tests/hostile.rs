@@ -97,24 +97,7 @@ fn a_client_sending_one_byte_a_second_delays_no_one() {
 #[ignore = "needs root: counts the agent's descriptors in /proc (it is not dumpable); scripts/test.sh runs it as root"]
 fn as_root_a_thousand_connections_delay_no_one_and_are_all_released() {
     // One uid holds them all here: raise its cap (128 by default) above the thousand.
-    let mut env = Env::new();
-    env.init();
-    let config = std::fs::read_to_string(&env.config).unwrap();
-    std::fs::write(
-        &env.config,
-        format!("{config}\n[agent]\nmax_connections_per_uid = 2000\n"),
-    )
-    .unwrap();
-    assert_ok(
-        &env.secret("bg", "bitget")
-            .api_key("bg_test_key")
-            .secret_bytes(SECRET)
-            .passphrase(b"p")
-            .add(),
-        "add",
-    );
-    env.start(&[]);
-    assert_ok(&env.cli(&["unlock", "bg"]), "unlock");
+    let env = Env::ready_with_bitget_and(SECRET, b"p", "[agent]\nmax_connections_per_uid = 2000");
     let pid = env.agent_pid();
     // This test process needs more than the default 1024 descriptors.
     let mut r = libc::rlimit {
@@ -344,56 +327,29 @@ fn a_client_that_hangs_up_during_a_step_up_cancels_it() {
 #[test]
 #[ignore = "needs root: runs a client as another uid; scripts/test.sh runs it as root"]
 fn as_root_a_uid_holding_thousands_of_connections_does_not_lock_out_another() {
-    let mut env = Env::new();
-    env.init();
-    let config = std::fs::read_to_string(&env.config).unwrap();
-    std::fs::write(
-        &env.config,
-        format!("{config}\n[agent]\nallowed_uids = [65534]\nmax_connections_per_uid = 64\n"),
-    )
-    .unwrap();
-    assert_ok(
-        &env.secret("bg", "bitget")
-            .api_key("k")
-            .secret_bytes(SECRET)
-            .passphrase(b"p")
-            .add(),
-        "add",
+    let env = Env::ready_with_bitget_and(
+        SECRET,
+        b"p",
+        "[agent]\nallowed_uids = [65534]\nmax_connections_per_uid = 64",
     );
-    env.start(&[]);
-    assert_ok(&env.cli(&["unlock", "bg"]), "unlock");
     // uid 65534 reaches the 0700 socket directory through CAP_DAC_OVERRIDE, as a bot admitted by
     // allowed_uids would through the socket group.
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("support/hold_connections.py");
-    let mut hostile = std::process::Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=+dac_override",
-            "--ambient-caps=+dac_override",
-            "python3",
-        ])
-        .arg(&script)
-        .arg(&env.socket)
-        .arg("5000")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut line = String::new();
-    use std::io::BufRead;
-    std::io::BufReader::new(hostile.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let _hostile = Kill(hostile);
+    let (_hostile, line) = spawn_for_first_line(
+        std::process::Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--inh-caps=+dac_override",
+                "--ambient-caps=+dac_override",
+                "python3",
+            ])
+            .arg(&script)
+            .arg(&env.socket)
+            .arg("5000"),
+    );
     let held: usize = line
         .trim()
         .strip_prefix("held ")
