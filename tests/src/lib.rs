@@ -12,7 +12,7 @@
 //! - `add.rs`: `apisec-agent add` as a builder, [`Env::secret`] … [`AddSecret::add`].
 //! - `process.rs`: running commands and checking them: [`binary`], [`run_with_stdin`],
 //!   [`as_nobody`], [`stdout`], [`stderr`], [`assert_ok`], [`assert_fails_with`], and helpers
-//!   that run beside a test ([`spawn_for_first_line`], [`KillOnDrop`]).
+//!   that run beside a test ([`spawn_for_first_line`], [`KillOnDrop`], [`SmallTmpfs`]).
 //! - `wire.rs`: raw frames on the socket, built and read by hand: [`frames`], [`roundtrip_raw`],
 //!   [`read_frame`].
 //! - `memory.rs`: [`find_in_memory`], a secret searched for in a live process's memory.
@@ -39,7 +39,7 @@ pub use env::{softhsm_module, Env, KEY_LABEL, PIN, SO_PIN, TOKEN_LABEL};
 pub use memory::find_in_memory;
 pub use process::{
     as_nobody, assert_fails_with, assert_ok, binary, run_with_stdin, spawn_for_first_line, stderr,
-    stdout, KillOnDrop,
+    stdout, KillOnDrop, SmallTmpfs,
 };
 pub use signing::{
     assert_cli_bitget_get_signs, bitget_sign, header, hmac_sha256, parse_headers, sign, sign_json,

@@ -118,3 +118,26 @@ pub fn spawn_for_first_line(cmd: &mut Command) -> (KillOnDrop, String) {
         .expect("read the helper's first line");
     (KillOnDrop(child), line.trim().to_owned())
 }
+
+/// A small tmpfs (64 KiB, mode 0700) mounted at `dir` (made here) to fill up; unmounted when
+/// dropped. Needs root.
+pub struct SmallTmpfs(PathBuf);
+
+impl SmallTmpfs {
+    pub fn mount(dir: &Path) -> Self {
+        std::fs::create_dir(dir).expect("the mount point");
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs"])
+            .arg(dir)
+            .status()
+            .expect("mount");
+        assert!(status.success(), "mount tmpfs (the tests run as root)");
+        Self(dir.to_owned())
+    }
+}
+
+impl Drop for SmallTmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}

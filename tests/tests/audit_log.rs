@@ -124,20 +124,7 @@ fn as_root_a_full_disk_refuses_signing_until_the_log_can_be_written_and_loses_no
     let mut env = Env::new();
     env.init();
     let mnt = env.root().join("tiny-log");
-    fs::create_dir(&mnt).unwrap();
-    let status = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs"])
-        .arg(&mnt)
-        .status()
-        .unwrap();
-    assert!(status.success(), "mount tmpfs (the tests run as root)");
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let _guard = Unmount(mnt.clone());
+    let _tmpfs = SmallTmpfs::mount(&mnt);
     let log = mnt.join("audit.jsonl");
     with_audit_section(&env, &format!("path = {:?}", log.display().to_string()));
     start_with_bg(&mut env);

@@ -202,20 +202,7 @@ fn as_root_a_full_disk_is_a_clear_error_and_keeps_the_old_entry() {
     let mut env = Env::new();
     env.init();
     let mnt = env.root().join("tiny");
-    std::fs::create_dir(&mnt).unwrap();
-    let status = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs"])
-        .arg(&mnt)
-        .status()
-        .unwrap();
-    assert!(status.success(), "mount tmpfs (the tests run as root)");
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let _guard = Unmount(mnt.clone());
+    let _tmpfs = SmallTmpfs::mount(&mnt);
     let store = mnt.join("store");
     let config = std::fs::read_to_string(&env.config).unwrap();
     std::fs::write(

@@ -55,6 +55,18 @@ fn digest(file: &EntryFile) -> String {
     hex::encode(Sha256::digest(&bound))
 }
 
+/// What the digest covers, in one line, to show a change: the policy and the settings beside it
+/// (a change of freshness or raw MAC alone is a change too).
+fn describe(file: &EntryFile) -> String {
+    format!(
+        "{}; freshness {}; expires {}; raw MAC {}",
+        file.policy.summary(),
+        file.freshness.as_str(),
+        file.expires.as_deref().unwrap_or("never"),
+        if file.allow_raw { "allowed" } else { "off" }
+    )
+}
+
 /// The approvals kept in `dir` (`STATE/approved`).
 #[derive(Clone, Debug)]
 pub struct ApprovedPolicies {
@@ -99,7 +111,7 @@ impl ApprovedPolicies {
                 "{} was removed on {when}; this entry (created {}) takes its place, with policy: {}",
                 file.name,
                 file.created,
-                file.policy.summary()
+                describe(file)
             ));
         }
         if file.created < approved.created {
@@ -109,7 +121,7 @@ impl ApprovedPolicies {
                 file.name,
                 file.created,
                 approved.created,
-                file.policy.summary()
+                describe(file)
             ));
         }
         if digest(file) != approved.digest {
@@ -117,7 +129,7 @@ impl ApprovedPolicies {
                 "the policy or settings of {} differ from those last approved: before: {}; now: {}",
                 file.name,
                 approved.summary,
-                file.policy.summary()
+                describe(file)
             ));
         }
         Standing::Approved
@@ -130,7 +142,7 @@ impl ApprovedPolicies {
             &Approved {
                 digest: digest(file),
                 created: file.created.clone(),
-                summary: file.policy.summary(),
+                summary: describe(file),
                 removed: None,
             },
         )

@@ -343,11 +343,6 @@ impl Agent {
         self.check_not_locked()?;
         self.check_audit()?;
         store::check_name(name)?;
-        if let Some(held) = self.held(name) {
-            if self.hidden_from(&held.unsealed.meta.policy, uid) {
-                return Err(self.not_found(name));
-            }
-        }
         let Some(held) = self.held(name) else {
             // Say whether it exists at all, so the remedy is right.
             return Err(match self.settings.store.load(name) {
@@ -361,6 +356,9 @@ impl Agent {
                 Err(e) => e.into(),
             });
         };
+        if self.hidden_from(&held.unsealed.meta.policy, uid) {
+            return Err(self.not_found(name));
+        }
         match expiry_state(held.unsealed.meta.expires.as_deref(), unix_secs()) {
             ExpiryState::Expired => Err(ErrorReply::new(
                 ErrorCode::Refused,
