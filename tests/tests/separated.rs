@@ -22,6 +22,9 @@ struct Host {
     state: PathBuf,
     run: PathBuf,
     log: PathBuf,
+    /// The programs the other users run, copied where they can reach them: the clone may lie
+    /// in a directory only root can enter.
+    programs: PathBuf,
     child: Option<Child>,
 }
 
@@ -44,6 +47,7 @@ impl Drop for Host {
         let _ = fs::remove_dir_all(&self.state);
         let _ = fs::remove_dir_all(&self.run);
         let _ = fs::remove_file(&self.log);
+        let _ = fs::remove_dir_all(&self.programs);
     }
 }
 
@@ -58,8 +62,20 @@ impl Host {
             state: PathBuf::from(format!("/var/lib/apisec-test-{tag}")),
             run: PathBuf::from(format!("/run/apisec-test-{tag}")),
             log: PathBuf::from(format!("/tmp/apisec-separated-{tag}.log")),
+            programs: PathBuf::from(format!("/tmp/apisec-separated-{tag}-bin")),
             child: None,
         };
+        fs::create_dir_all(&host.programs).unwrap();
+        for name in ["apisec", "apisec-agent"] {
+            fs::copy(binary(name), host.programs.join(name)).unwrap();
+        }
+        fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("support/raw_frame.py"),
+            host.programs.join("raw_frame.py"),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&host.programs, fs::Permissions::from_mode(0o755)).unwrap();
         for user in [&host.bot, &host.admin] {
             let out = Command::new("useradd")
                 .args([
@@ -114,6 +130,7 @@ impl Host {
             "--",
         ])
         .arg(program)
+        .current_dir("/")
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("APISEC_AUTH_SOCK", self.socket());
@@ -132,18 +149,22 @@ impl Host {
     }
 
     fn cli(&self, user: &str, args: &[&str]) -> Output {
-        self.run(user, binary("apisec"), args)
+        self.run(user, self.programs.join("apisec"), args)
     }
 
     /// `apisec-agent ARGS` as the agent's user.
     fn agent_cmd(&self, args: &[&str]) -> Output {
-        self.run(&self.agent.clone(), binary("apisec-agent"), args)
+        self.run(
+            &self.agent.clone(),
+            self.programs.join("apisec-agent"),
+            args,
+        )
     }
 
     /// Sends one raw frame as `user` (python3: a client with no apisec code in it) and returns
     /// the reply's message type.
     fn raw(&self, user: &str, message: &[u8]) -> u8 {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("support/raw_frame.py");
+        let script = self.programs.join("raw_frame.py");
         let script = script.display().to_string();
         let out = self.run(user, "python3", &[&script, &hex::encode(message)]);
         assert_ok(&out, "raw frame");
@@ -281,7 +302,7 @@ fn as_root_the_separated_deployment_keeps_the_bot_to_its_own_signatures() {
     let log = fs::File::create(&host.log).unwrap();
     let approver = format!("{}/approve.sh", state.display());
     let child = host
-        .as_user(&agent, binary("apisec-agent"))
+        .as_user(&agent, host.programs.join("apisec-agent"))
         .args(["run", "--approver", &approver, "--approval-timeout", "60s"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -318,7 +339,7 @@ fn as_root_the_separated_deployment_keeps_the_bot_to_its_own_signatures() {
     };
     assert_fails_with(&sign(&bot), 5, "sealed");
     let unlock = host
-        .as_user(&bot, binary("apisec"))
+        .as_user(&bot, host.programs.join("apisec"))
         .args(["unlock", "bot-bg"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
