@@ -16,6 +16,9 @@ use crate::token::piv::PivSpec;
 use crate::token::pkcs11::Pkcs11Spec;
 use crate::token::TokenConfig;
 
+mod sections;
+pub use sections::{AgentSection, AlertSection, ApprovalSection};
+
 /// The file as written on disk.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -36,6 +39,8 @@ pub struct ConfigFile {
     pub agent: AgentSection,
     #[serde(default, skip_serializing_if = "AuditSection::is_empty")]
     pub audit: AuditSection,
+    #[serde(default, skip_serializing_if = "AlertSection::is_empty")]
+    pub alert: AlertSection,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
@@ -99,72 +104,6 @@ pub struct TokenSection {
     pub recipient: String,
 }
 
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct ApprovalSection {
-    /// A program asked to approve each unseal (exit 0 approves), like `SSH_ASKPASS`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub approver: Option<PathBuf>,
-    /// How long the approver may take, e.g. `60s`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<String>,
-    /// A program run (not waited for) whenever an unseal or a step-up waits for a human (an
-    /// approver program, or a YubiKey touch), with the waiting client's line ("waiting for
-    /// approval: ...", "touch your YubiKey ...") as its argument and the request's environment,
-    /// e.g. to show a desktop notification or send a chat message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notify: Option<PathBuf>,
-    /// Whether admins (`[agent] admin_uids`, and the agent's own uid) may answer approvals over
-    /// the socket (`apisec approvals`, `apisec approve ID`, `apisec deny ID`), beside the approver
-    /// program or the touch: for the separated deployment, where the human is not the agent's
-    /// user. Waits at most `timeout`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub over_socket: Option<bool>,
-}
-
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct AgentSection {
-    /// Forget unsealed secrets this long after unsealing, e.g. `8h`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lifetime: Option<String>,
-    /// Uids allowed to connect besides the agent's own.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub allowed_uids: Vec<u32>,
-    /// Uids that may also send the owner's messages (lock, forget, reload, shut down, answer
-    /// approvals); they may connect.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub admin_uids: Vec<u32>,
-    /// The group the socket is shared with (the separated deployment): the socket's directory
-    /// becomes 0750 and the socket 0660, both of that group.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub socket_group: Option<String>,
-    /// Whether any admitted client may ask for an unseal (`apisec unlock`); `false` reserves it
-    /// to the agent's uid and `admin_uids`. Default: true.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub clients_may_unlock: Option<bool>,
-    /// The most connections one uid may hold at once (default 128), so that one client holding
-    /// connections cannot lock the others out.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_connections_per_uid: Option<usize>,
-    /// Where the agent keeps its state (nonce marks, and the audit log unless `[audit] path`);
-    /// default `$XDG_STATE_HOME/apisec`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state_dir: Option<PathBuf>,
-}
-
-impl ApprovalSection {
-    fn is_empty(&self) -> bool {
-        *self == Self::default()
-    }
-}
-
-impl AgentSection {
-    fn is_empty(&self) -> bool {
-        *self == Self::default()
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("no config at {0}; create one with `apisec-agent init` (or point --config / APISEC_CONFIG at it)")]
@@ -211,6 +150,12 @@ pub struct Config {
     pub approvals_over_socket: bool,
     /// `[agent] max_connections_per_uid`.
     pub max_connections_per_uid: usize,
+    /// `[approval] max_running`.
+    pub approvers_at_once: usize,
+    /// `[approval] max_waiting_per_uid`.
+    pub approvals_per_uid: usize,
+    /// `[alert] program`.
+    pub alert: Option<PathBuf>,
     pub state_dir: PathBuf,
     pub audit_path: PathBuf,
     /// `[audit] on_failure = "refuse"` (the default).
@@ -223,6 +168,19 @@ pub const DEFAULT_APPROVAL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// `[agent] max_connections_per_uid` when the config does not say.
 pub const DEFAULT_CONNECTIONS_PER_UID: usize = 128;
+/// `[approval] max_running` when the config does not say.
+pub const DEFAULT_APPROVERS_AT_ONCE: usize = 4;
+/// `[approval] max_waiting_per_uid` when the config does not say.
+pub const DEFAULT_APPROVALS_PER_UID: usize = 8;
+
+/// A count from the config that must be at least one.
+fn at_least_one(value: Option<usize>, key: &str, default: usize) -> Result<usize, String> {
+    match value {
+        Some(0) => Err(format!("{key} must be at least 1")),
+        Some(n) => Ok(n),
+        None => Ok(default),
+    }
+}
 
 /// Parses a duration such as `90s`, `15m`, `8h`, `1d`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -444,15 +402,25 @@ impl ConfigFile {
             socket_group,
             clients_may_unlock: self.agent.clients_may_unlock.unwrap_or(true),
             approvals_over_socket: self.approval.over_socket.unwrap_or(false),
-            max_connections_per_uid: match self.agent.max_connections_per_uid {
-                Some(0) => {
-                    return Err(invalid(
-                        "agent.max_connections_per_uid must be at least 1".into(),
-                    ))
-                }
-                Some(n) => n,
-                None => DEFAULT_CONNECTIONS_PER_UID,
-            },
+            max_connections_per_uid: at_least_one(
+                self.agent.max_connections_per_uid,
+                "agent.max_connections_per_uid",
+                DEFAULT_CONNECTIONS_PER_UID,
+            )
+            .map_err(invalid)?,
+            approvers_at_once: at_least_one(
+                self.approval.max_running,
+                "approval.max_running",
+                DEFAULT_APPROVERS_AT_ONCE,
+            )
+            .map_err(invalid)?,
+            approvals_per_uid: at_least_one(
+                self.approval.max_waiting_per_uid,
+                "approval.max_waiting_per_uid",
+                DEFAULT_APPROVALS_PER_UID,
+            )
+            .map_err(invalid)?,
+            alert: self.alert.program,
             audit_path: self
                 .audit
                 .path

@@ -233,7 +233,9 @@ fn run(args: &Args) -> Result<(), String> {
     );
 
     if let Some(clients) = args.profile_clients {
-        return profile(&world, &agent, clients, args.seconds);
+        let profiled = profile(&world, &agent, clients, args.seconds);
+        agent.stop();
+        return profiled;
     }
 
     // (b) and (c): latency, one client.
@@ -297,6 +299,18 @@ fn run(args: &Args) -> Result<(), String> {
                 &format!("sign_over_{key}_rps_{c}"),
                 sign.rps / run.rps,
                 &format!("(d) sign / {label}, {c} clients{target}"),
+                "x",
+            );
+            // Fairness: a busy connection must not make the others wait (the tail).
+            let target = if *key == "echo" && c == 64 {
+                " (target <= 2)"
+            } else {
+                ""
+            };
+            put(
+                &format!("sign_p99_over_{key}_p99_{c}"),
+                sign.latency.percentile_us(99.0) / run.latency.percentile_us(99.0),
+                &format!("(d) sign p99 / {label} p99, {c} clients{target}"),
                 "x",
             );
         }

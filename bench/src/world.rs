@@ -405,6 +405,14 @@ impl EchoServer {
     }
 }
 
+/// However the bench ends (an error, a profile run), no agent is left running.
+impl Drop for AgentProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for EchoServer {
     fn drop(&mut self) {
         let _ = self.child.kill();

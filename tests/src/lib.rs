@@ -38,11 +38,12 @@ pub use add::AddSecret;
 pub use env::{softhsm_module, Env, KEY_LABEL, PIN, SO_PIN, TOKEN_LABEL};
 pub use memory::find_in_memory;
 pub use process::{
-    as_nobody, assert_fails_with, assert_ok, binary, run_with_stdin, spawn_for_first_line, stderr,
-    stdout, KillOnDrop, SmallTmpfs,
+    as_nobody, as_other_uid, assert_fails_with, assert_ok, binary, run_with_stdin,
+    spawn_for_first_line, stderr, stdout, KillOnDrop, SmallTmpfs,
 };
 pub use signing::{
-    assert_cli_bitget_get_signs, bitget_sign, header, hmac_sha256, parse_headers, sign, sign_json,
+    assert_cli_bitget_get_signs, bitget_sign, header, hmac_sha256, parse_headers, sign,
+    sign_assets, sign_json,
 };
 pub use wait::wait_until;
 pub use wire::{frames, read_frame, roundtrip_raw};

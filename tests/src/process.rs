@@ -1,5 +1,5 @@
 //! Running the binaries and other commands, and checking what they did: `binary`, `run_with_stdin`,
-//! `as_nobody`, `stdout`/`stderr`, `assert_ok`/`assert_fails_with`.
+//! `as_nobody`, `as_other_uid`, `stdout`/`stderr`, `assert_ok`/`assert_fails_with`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -90,6 +90,22 @@ pub fn as_nobody(env: &Env, program: &Path, args: &[&str]) -> Command {
     cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
         .arg(program)
         .args(args);
+    cmd
+}
+
+/// Runs `program` as uid/gid 65534 keeping CAP_DAC_OVERRIDE: it reaches the 0700 socket
+/// directory (and a test's files) as a bot admitted by `allowed_uids` would through the socket
+/// group, while the agent sees another uid on the socket.
+pub fn as_other_uid(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut cmd = Command::new("setpriv");
+    cmd.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=+dac_override",
+        "--ambient-caps=+dac_override",
+    ])
+    .arg(program);
     cmd
 }
 

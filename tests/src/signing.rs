@@ -40,6 +40,19 @@ pub fn sign(env: &Env, args: &[&str]) -> Vec<(String, String)> {
     parse_headers(&stdout(&out))
 }
 
+/// `apisec sign NAME --method GET --path /api/v2/spot/account/assets`: the Bitget read most
+/// tests sign, whatever its outcome.
+pub fn sign_assets(env: &Env, name: &str) -> std::process::Output {
+    env.cli(&[
+        "sign",
+        name,
+        "--method",
+        "GET",
+        "--path",
+        "/api/v2/spot/account/assets",
+    ])
+}
+
 /// `apisec sign ARGS --json`, checked to succeed; the JSON it printed.
 #[track_caller]
 pub fn sign_json(env: &Env, args: &[&str]) -> serde_json::Value {

@@ -178,15 +178,7 @@ fn a_client_that_hangs_up_while_waiting_cancels_its_approval() {
     drop(c);
     wait_until_ended(child);
     assert!(env.log().contains("unlock abandoned"), "{}", env.log());
-    let out = env.cli(&[
-        "sign",
-        "bg",
-        "--method",
-        "GET",
-        "--path",
-        "/api/v2/spot/account/assets",
-    ]);
-    assert_fails_with(&out, 5, "is sealed");
+    assert_fails_with(&sign_assets(&env, "bg"), 5, "is sealed");
 }
 
 /// The agent's reader peeks at a request and takes it off the socket after replying; a frame
@@ -332,20 +324,10 @@ fn as_root_a_uid_holding_thousands_of_connections_does_not_lock_out_another() {
         b"p",
         "[agent]\nallowed_uids = [65534]\nmax_connections_per_uid = 64",
     );
-    // uid 65534 reaches the 0700 socket directory through CAP_DAC_OVERRIDE, as a bot admitted by
-    // allowed_uids would through the socket group.
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("support/hold_connections.py");
     let (_hostile, line) = spawn_for_first_line(
-        std::process::Command::new("setpriv")
-            .args([
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                "--inh-caps=+dac_override",
-                "--ambient-caps=+dac_override",
-                "python3",
-            ])
+        as_other_uid("python3")
             .arg(&script)
             .arg(&env.socket)
             .arg("5000"),
@@ -364,17 +346,7 @@ fn as_root_a_uid_holding_thousands_of_connections_does_not_lock_out_another() {
     );
     // While it holds them, another uid signs at once.
     let started = Instant::now();
-    assert_ok(
-        &env.cli(&[
-            "sign",
-            "bg",
-            "--method",
-            "GET",
-            "--path",
-            "/api/v2/spot/account/assets",
-        ]),
-        "sign",
-    );
+    assert_ok(&sign_assets(&env, "bg"), "sign");
     assert!(
         started.elapsed() < Duration::from_secs(1),
         "{:?}",

@@ -281,17 +281,8 @@ fn as_root_another_uid_is_refused_at_the_socket_and_by_the_policy() {
     assert_ok(&env.cli(&["unlock", "bg"]), "unlock");
     // uid 65534 reaches the socket only thanks to CAP_DAC_OVERRIDE; the agent's own check refuses it.
     let as_nobody = |env: &Env, args: &[&str]| {
-        let mut cmd = std::process::Command::new("setpriv");
-        cmd.args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=+dac_override",
-            "--ambient-caps=+dac_override",
-        ])
-        .arg(binary("apisec"))
-        .args(args)
-        .env("APISEC_AUTH_SOCK", &env.socket);
+        let mut cmd = as_other_uid(binary("apisec"));
+        cmd.args(args).env("APISEC_AUTH_SOCK", &env.socket);
         run_with_stdin(&mut cmd, b"")
     };
     let out = as_nobody(&env, &["status"]);

@@ -44,7 +44,7 @@ pub enum Command {
     /// Check or read the audit log
     #[command(
         subcommand,
-        after_help = "Examples:\n  apisec-agent audit verify\n  apisec-agent audit tail -n 50"
+        after_help = "Examples:\n  apisec-agent audit verify\n  apisec-agent audit tail -n 50\n  apisec-agent audit tail -f --json"
     )]
     Audit(AuditCommand),
     /// Remove a secret from the store (and from a running agent's memory)
@@ -471,11 +471,18 @@ pub enum AuditCommand {
         #[arg(long, value_name = "FILE")]
         journal_file: Option<PathBuf>,
     },
-    /// Print the last lines readably
+    /// Print the last lines readably, and with -f every line as the agent writes it
     Tail {
         /// How many lines
         #[arg(short = 'n', default_value_t = 20)]
         lines: usize,
+        /// Keep printing lines as they are written, following the log across rotation (a
+        /// rename or a copy-and-truncate); until interrupted
+        #[arg(short = 'f', long)]
+        follow: bool,
+        /// Print each record as the log's own JSON line, for a program to read
+        #[arg(long)]
+        json: bool,
         /// The log [default: the config's audit path]
         file: Option<PathBuf>,
     },

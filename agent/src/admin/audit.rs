@@ -1,4 +1,5 @@
-//! `apisec-agent audit verify|tail`: check the audit log's hash chain, or read its last lines.
+//! `apisec-agent audit verify|tail`: check the audit log's hash chain, or read its last lines
+//! (`tail`, and `tail -f`, live in [`super::audit_follow`]).
 
 use std::path::Path;
 
@@ -114,18 +115,11 @@ pub fn run(config_path: &Path, command: AuditCommand) -> CmdResult {
             }
             Ok(())
         }
-        AuditCommand::Tail { lines, file } => {
-            let p = path(file)?;
-            let text = std::fs::read_to_string(&p)
-                .map_err(|e| CliError::new(format!("cannot read {}: {e}", p.display())))?;
-            let all: Vec<&str> = text.lines().collect();
-            for line in &all[all.len().saturating_sub(lines)..] {
-                match serde_json::from_str::<audit::Record>(line) {
-                    Ok(r) => println!("{}", audit::render(&r)),
-                    Err(_) => println!("(unreadable line) {line}"),
-                }
-            }
-            Ok(())
-        }
+        AuditCommand::Tail {
+            lines,
+            follow,
+            json,
+            file,
+        } => super::audit_follow::tail(&path(file)?, lines, follow, json),
     }
 }

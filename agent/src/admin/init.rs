@@ -67,6 +67,7 @@ pub fn run(config_path: &Path, a: InitArgs) -> CmdResult {
         },
         agent: Default::default(),
         audit: Default::default(),
+        alert: Default::default(),
     };
     file.write(config_path)?;
     println!("wrote {}", config_path.display());

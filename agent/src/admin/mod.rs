@@ -7,6 +7,7 @@ pub mod add;
 pub mod args;
 pub mod attest;
 pub mod audit;
+pub mod audit_follow;
 pub mod completions;
 pub mod endpoints;
 pub mod init;

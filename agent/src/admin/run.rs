@@ -101,6 +101,9 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
         clients_may_unlock: config.clients_may_unlock,
         audit_refuses: config.audit_refuses,
         max_connections_per_uid: config.max_connections_per_uid,
+        approvers_at_once: config.approvers_at_once,
+        approvals_per_uid: config.approvals_per_uid,
+        alert: config.alert.clone(),
         over_socket: config
             .approvals_over_socket
             .then_some(config.approval_timeout),

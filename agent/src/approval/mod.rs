@@ -11,7 +11,7 @@ use std::time::Duration;
 mod prompt;
 mod waiting;
 
-pub use prompt::{ApprovalRequest, StepUp};
+pub use prompt::{child_env, ApprovalRequest, StepUp};
 pub use waiting::Waiting;
 
 use crate::envelope::Ecdh;
@@ -64,6 +64,10 @@ pub enum ApprovalError {
     TouchNotFresh,
     #[error("this request needs a fresh touch of the card: {reason}")]
     Touch { reason: String, timed_out: bool },
+    #[error(
+        "uid {uid} already has {max} requests waiting for approval; this one is refused until          they are answered ([approval] max_waiting_per_uid)"
+    )]
+    TooMany { uid: u32, max: usize },
 }
 
 impl Approver {
@@ -76,6 +80,11 @@ impl Approver {
             Self::TokenTouch { .. } => request.fresh,
             _ => false,
         }
+    }
+
+    /// Whether asking runs a program (capped by `[approval] max_running`).
+    pub fn runs_program(&self) -> bool {
+        matches!(self, Self::Program { .. })
     }
 
     pub fn is_token_touch(&self) -> bool {

@@ -56,6 +56,8 @@ pub struct ApprovalRequest<'a> {
     /// (name, exchange) of each secret concerned.
     pub secrets: &'a [(String, String)],
     pub client: &'a PeerInfo,
+    /// The other requests waiting for the same unseal (merged unlocks), in the order they came.
+    pub others: &'a [PeerInfo],
     /// For a step-up: the request.
     pub step_up: Option<StepUp<'a>>,
     /// This one request must be approved by itself (a step-up), not by an earlier approval.
@@ -72,6 +74,7 @@ impl<'a> ApprovalRequest<'a> {
             action: "unlock",
             secrets,
             client,
+            others: &[],
             step_up: None,
             fresh: false,
             changes: &[],
@@ -87,7 +90,38 @@ fn client_line(client: &PeerInfo) -> String {
     escaped(&s)
 }
 
+/// The other requesters, one line each, a client asking over several connections once with
+/// their count: `python3 (pid 7, uid 1000, /usr/bin/python3.11), 299 requests`.
+fn others_lines(others: &[PeerInfo]) -> Vec<String> {
+    let mut seen: Vec<(&PeerInfo, usize)> = Vec::new();
+    for peer in others {
+        match seen
+            .iter_mut()
+            .find(|(p, _)| p.uid == peer.uid && p.pid == peer.pid)
+        {
+            Some((_, n)) => *n += 1,
+            None => seen.push((peer, 1)),
+        }
+    }
+    seen.into_iter()
+        .map(|(peer, n)| match n {
+            1 => client_line(peer),
+            n => format!("{}, {n} requests", client_line(peer)),
+        })
+        .collect()
+}
+
 impl ApprovalRequest<'_> {
+    /// `asked by X`, with how many more requests wait for the same approval.
+    fn asked_by(&self) -> String {
+        let who = escaped(&self.client.describe());
+        match self.others.len() {
+            0 => format!("asked by {who}"),
+            1 => format!("asked by {who} and 1 more request (listed on standard input)"),
+            n => format!("asked by {who} and {n} more requests (listed on standard input)"),
+        }
+    }
+
     fn secret_list(&self) -> String {
         let list = self
             .secrets
@@ -102,10 +136,10 @@ impl ApprovalRequest<'_> {
     /// `unlock bg (bitget), asked by python3 (pid 4242, uid 1000)`,
     /// `sign bg (bitget): a transfer request, asked by ...; the request is on standard input`.
     pub fn prompt(&self) -> String {
-        let who = escaped(&self.client.describe());
+        let who = self.asked_by();
         match &self.step_up {
             Some(s) => format!(
-                "{} {}: {} request, asked by {who}; the request is on standard input",
+                "{} {}: {} request, {who}; the request is on standard input",
                 self.action,
                 self.secret_list(),
                 match s.class {
@@ -114,11 +148,11 @@ impl ApprovalRequest<'_> {
                 }
             ),
             None if !self.changes.is_empty() => format!(
-                "{} {}, asked by {who}; what changed since the last approval is on standard input",
+                "{} {}, {who}; what changed since the last approval is on standard input",
                 self.action,
                 self.secret_list()
             ),
-            None => format!("{} {}, asked by {who}", self.action, self.secret_list()),
+            None => format!("{} {}, {who}", self.action, self.secret_list()),
         }
     }
 
@@ -127,6 +161,16 @@ impl ApprovalRequest<'_> {
         let mut out = String::from("apisec-agent asks for approval\n\n");
         out.push_str(&format!("{} {}\n", self.action, self.secret_list()));
         out.push_str(&format!("asked by {}\n", client_line(self.client)));
+        let others = others_lines(self.others);
+        if !others.is_empty() {
+            out.push_str(&format!(
+                "also waiting for this unseal ({} more requests):\n",
+                self.others.len()
+            ));
+            for line in others {
+                out.push_str(&format!("  - {line}\n"));
+            }
+        }
         if !self.changes.is_empty() {
             out.push_str("\nchanged since the last approval:\n");
             for c in self.changes {
@@ -174,7 +218,8 @@ impl ApprovalRequest<'_> {
     /// The `APISEC_*` variables: `APISEC_ACTION` (unlock or sign), `APISEC_SECRETS` and
     /// `APISEC_EXCHANGES` (comma-separated, in the same order), `APISEC_CLASS` (a step-up's
     /// endpoint class, else empty), `APISEC_CLIENT_UID`, `APISEC_CLIENT_PID`,
-    /// `APISEC_CLIENT_EXE` (the requesting program).
+    /// `APISEC_CLIENT_EXE` (the requesting program: the first, when several wait for one
+    /// unseal), `APISEC_REQUESTS` (how many requests the approval answers).
     pub fn env(&self) -> Vec<(&'static str, String)> {
         let names: Vec<&str> = self.secrets.iter().map(|(n, _)| n.as_str()).collect();
         let exchanges: Vec<&str> = self.secrets.iter().map(|(_, e)| e.as_str()).collect();
@@ -204,20 +249,27 @@ impl ApprovalRequest<'_> {
                     .map(|e| escaped(&e.display().to_string()))
                     .unwrap_or_default(),
             ),
+            ("APISEC_REQUESTS", (1 + self.others.len()).to_string()),
         ]
     }
 
     /// Gives `cmd` the child environment: cleared, then the allow-list, then the `APISEC_*`
     /// variables (and `extra`).
     pub fn apply_env(&self, cmd: &mut tokio::process::Command, extra: &[(&'static str, String)]) {
-        cmd.env_clear();
-        for name in PASSED_THROUGH {
-            if let Some(value) = std::env::var_os(name) {
-                cmd.env(name, value);
-            }
-        }
+        child_env(cmd);
         cmd.envs(self.env());
         cmd.envs(extra.iter().map(|(k, v)| (*k, v)));
+    }
+}
+
+/// Clears `cmd`'s environment, then gives it the allow-list of the agent's own: what every
+/// program the agent starts (approver, notify, alert) may see.
+pub fn child_env(cmd: &mut tokio::process::Command) {
+    cmd.env_clear();
+    for name in PASSED_THROUGH {
+        if let Some(value) = std::env::var_os(name) {
+            cmd.env(name, value);
+        }
     }
 }
 

@@ -20,6 +20,7 @@ fn hostile<'a>(secrets: &'a [(String, String)], client: &'a PeerInfo) -> Approva
         action: "sign",
         secrets,
         client,
+        others: &[],
         step_up: Some(StepUp {
             method: "POST",
             path: "/api/v2/spot/wallet/withdrawal",
@@ -119,4 +120,43 @@ fn an_unlock_prompt_names_the_secrets_and_the_client() {
     let env = req.env();
     assert!(env.iter().all(|(k, _)| k.starts_with("APISEC_")));
     assert!(env.contains(&("APISEC_CLASS", String::new())));
+}
+
+#[test]
+fn merged_unlocks_list_every_requester_once_with_its_count() {
+    let secrets = vec![("bg".to_owned(), "bitget".to_owned())];
+    let first = peer();
+    let other = PeerInfo {
+        uid: 1001,
+        pid: Some(77),
+        exe: Some("/usr/bin/freq\u{202e}trade".into()),
+        ..peer()
+    };
+    let others = vec![other.clone(), peer(), other.clone(), other];
+    let mut req = ApprovalRequest::unlock(&secrets, &first);
+    req.others = &others;
+    assert!(
+        req.prompt()
+            .ends_with("asked by python3.11 (pid 4242, uid 1000) and 4 more requests (listed on standard input)"),
+        "{}",
+        req.prompt()
+    );
+    let text = req.full_text();
+    assert!(
+        text.contains("also waiting for this unseal (4 more requests):\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  - python3.11 (pid 4242, uid 1000), /usr/bin/python3.11\n"),
+        "{text}"
+    );
+    // One line for pid 77's three connections, its program's name escaped.
+    let line = text
+        .lines()
+        .find(|l| l.contains("pid 77"))
+        .expect("pid 77 listed");
+    assert!(line.ends_with(", 3 requests"), "{line}");
+    assert!(!line.contains('\u{202e}'), "{line}");
+    assert_eq!(text.matches("pid 77").count(), 1, "{text}");
+    assert!(req.env().contains(&("APISEC_REQUESTS", "5".to_owned())));
 }

@@ -41,6 +41,13 @@ pub enum AdmitError {
     },
 }
 
+impl AdmitError {
+    /// Refused by a rate limit (not by who the client is).
+    pub fn is_rate_limit(&self) -> bool {
+        matches!(self, Self::Rate { .. } | Self::ClientRate { .. })
+    }
+}
+
 fn describe_exe(exe: &Option<PathBuf>) -> String {
     exe.as_ref()
         .map(|e| e.display().to_string())

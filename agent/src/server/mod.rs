@@ -12,11 +12,14 @@
 //! socket), [`error_reply`] (library errors as replies), [`notify`] (telling the human that a
 //! request waits), [`nonces`], [`socket`].
 
+pub mod alerts;
 pub mod approved;
 pub mod error_reply;
+pub mod flights;
 pub mod nonces;
 pub mod notify;
 pub mod ops;
+pub mod per_uid;
 pub mod request_reader;
 pub mod session;
 pub mod socket;
@@ -35,44 +38,6 @@ use crate::peer::PeerInfo;
 /// At most this many connections at once; more wait in the listen backlog.
 pub const MAX_CONNECTIONS: usize = 4096;
 
-/// Connections each uid holds now: a uid at its cap is refused more, so that one client holding
-/// connections cannot take every slot of [`MAX_CONNECTIONS`] from the others.
-#[derive(Default)]
-struct PerUid(std::sync::Mutex<std::collections::HashMap<u32, usize>>);
-
-/// One connection counted against its uid, given back when the session ends.
-struct Counted {
-    per_uid: Arc<PerUid>,
-    uid: u32,
-}
-
-impl PerUid {
-    fn admit(self: &Arc<Self>, uid: u32, cap: usize) -> Option<Counted> {
-        let mut held = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let n = held.entry(uid).or_default();
-        if *n >= cap {
-            return None;
-        }
-        *n += 1;
-        Some(Counted {
-            per_uid: Arc::clone(self),
-            uid,
-        })
-    }
-}
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        let mut held = self.per_uid.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = held.get_mut(&self.uid) {
-            *n -= 1;
-            if *n == 0 {
-                held.remove(&self.uid);
-            }
-        }
-    }
-}
-
 /// Serves until `shutdown` completes or a client sends `shutdown@apisec`.
 pub async fn run(
     listener: UnixListener,
@@ -82,7 +47,7 @@ pub async fn run(
 ) {
     let stop = Arc::new(Notify::new());
     let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let per_uid = Arc::new(PerUid::default());
+    let per_uid = per_uid::PerUid::default();
     let cap = agent.settings().max_connections_per_uid;
     tokio::pin!(shutdown);
     loop {
@@ -129,6 +94,7 @@ pub async fn run(
             continue;
         };
         let peer = PeerInfo::from_cred(cred.uid(), cred.gid(), cred.pid());
+        agent.alerts().connected(&peer, agent.is_owner(peer.uid));
         let agent = Arc::clone(&agent);
         let stop = Arc::clone(&stop);
         tokio::spawn(async move {

@@ -27,28 +27,37 @@ pub fn touch_line(notice: TouchNotice, name: &str, index: usize, total: usize) -
 /// Runs `program TEXT` in the background: `TEXT` the short line (no request details; argv is
 /// readable by every uid), the full prompt on its standard input as the approver gets it, the
 /// approver's environment (`APISEC_ACTION`, `APISEC_SECRETS`, `APISEC_EXCHANGES`,
-/// `APISEC_CLASS`, `APISEC_CLIENT_*`, and `APISEC_NOTICE`: the text). Failures are logged,
-/// never fatal.
+/// `APISEC_CLASS`, `APISEC_CLIENT_*`, `APISEC_REQUESTS`, and `APISEC_NOTICE`: the text).
+/// Failures are logged, never fatal.
 pub fn notify(program: &Path, text: &str, request: &ApprovalRequest<'_>) {
+    let mut env = request.env();
+    env.push(("APISEC_NOTICE", text.to_owned()));
+    run_in_background(program, text, &request.full_text(), &env);
+}
+
+/// Starts `program LINE` with `input` on its standard input, the allow-listed environment and
+/// `env`, and does not wait for it (it is reaped in the background, so it never lingers as a
+/// zombie). The notify and the alert programs both run this way.
+pub fn run_in_background(program: &Path, line: &str, input: &str, env: &[(&'static str, String)]) {
     let mut cmd = tokio::process::Command::new(program);
-    cmd.arg(text);
-    request.apply_env(&mut cmd, &[("APISEC_NOTICE", text.to_owned())]);
+    cmd.arg(line);
+    crate::approval::child_env(&mut cmd);
+    cmd.envs(env.iter().map(|(k, v)| (*k, v)));
     let spawned = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn();
     match spawned {
-        // Reaped in the background, so it never lingers as a zombie.
         Ok(mut child) => {
             if let Some(stdin) = child.stdin.take() {
-                crate::approval::feed(stdin, request.full_text());
+                crate::approval::feed(stdin, input.to_owned());
             }
             tokio::spawn(async move {
                 let _ = child.wait().await;
             });
         }
-        Err(e) => crate::warn!("cannot run the notify program {}: {e}", program.display()),
+        Err(e) => crate::warn!("cannot run {}: {e}", program.display()),
     }
 }
 

@@ -45,6 +45,10 @@ fn extension_reply(name: &str, result: Result<Vec<u8>, ErrorReply>) -> Vec<u8> {
     }
 }
 
+/// How many requests one connection gets answered in a row, when it always has the next one
+/// ready, before the other connections get a turn.
+const FAIR_STREAK: u32 = 1;
+
 /// What one connection needs besides its socket.
 struct Connection<'a> {
     peer: &'a PeerInfo,
@@ -59,9 +63,21 @@ struct Connection<'a> {
 pub async fn serve(stream: UnixStream, peer: PeerInfo, agent: Arc<Agent>, shutdown: Arc<Notify>) {
     let (read, mut write) = stream.into_split();
     let mut requests = RequestReader::new(read);
+    // Requests answered in a row without waiting for the client.
+    let mut streak = 0;
     loop {
-        let decoded = match requests.next().await {
-            Ok(message) => proto::decode(message),
+        let (decoded, waited) = next_request(&mut requests).await;
+        streak = if waited { 0 } else { streak + 1 };
+        if streak >= FAIR_STREAK {
+            // A client that sends its next request as soon as it has the reply finds the socket
+            // readable every time, so this loop never waits: without a turn for the others, one
+            // busy connection is served until tokio's budget runs out (128 requests) while every
+            // other connection's request sits queued.
+            streak = 0;
+            tokio::task::yield_now().await;
+        }
+        let decoded = match decoded {
+            Ok(decoded) => decoded,
             Err(FrameError::Closed) => return,
             Err(e) => {
                 crate::warn!("closing connection from {}: {e}", peer.describe());
@@ -84,6 +100,19 @@ pub async fn serve(stream: UnixStream, peer: PeerInfo, agent: Arc<Agent>, shutdo
             requests.wipe();
         }
     }
+}
+
+/// The next request, decoded, and whether it had to be waited for (it was not already queued).
+async fn next_request(requests: &mut RequestReader) -> (Result<Decoded, FrameError>, bool) {
+    let mut waited = false;
+    let mut next = std::pin::pin!(requests.next());
+    let message = std::future::poll_fn(|cx| {
+        let poll = next.as_mut().poll(cx);
+        waited |= poll.is_pending();
+        poll
+    })
+    .await;
+    (message.map(proto::decode), waited)
 }
 
 /// Answers one message, writing one or more frames: the one place where a message meets the

@@ -66,6 +66,12 @@ pub struct AgentSettings {
     pub audit_refuses: bool,
     /// The most connections one uid may hold (`[agent] max_connections_per_uid`).
     pub max_connections_per_uid: usize,
+    /// The most approver programs running at once (`[approval] max_running`).
+    pub approvers_at_once: usize,
+    /// The most requests of one uid waiting for an approval (`[approval] max_waiting_per_uid`).
+    pub approvals_per_uid: usize,
+    /// Run on unusual activity (`[alert] program`).
+    pub alert: Option<std::path::PathBuf>,
 }
 
 pub struct Agent {
@@ -76,6 +82,12 @@ pub struct Agent {
     limiter: Mutex<Limiter>,
     approvals: crate::approval::Waiting,
     approved: super::approved::ApprovedPolicies,
+    flights: super::flights::Flights,
+    /// One permit per approver program allowed to run.
+    approver_slots: tokio::sync::Semaphore,
+    /// Requests waiting for an approval, per uid.
+    approvals_by_uid: super::per_uid::PerUid,
+    alerts: super::alerts::Alerts,
 }
 
 impl Agent {
@@ -83,11 +95,15 @@ impl Agent {
         Self {
             nonces: NonceStore::new(settings.state_dir.join("nonces")),
             approved: super::approved::ApprovedPolicies::new(&settings.state_dir),
-            settings,
             held: Mutex::new(HashMap::new()),
             lock: Mutex::new(None),
             approvals: crate::approval::Waiting::default(),
             limiter: Mutex::new(Default::default()),
+            flights: Default::default(),
+            approver_slots: tokio::sync::Semaphore::new(settings.approvers_at_once),
+            approvals_by_uid: Default::default(),
+            alerts: super::alerts::Alerts::new(settings.alert.clone(), &settings.state_dir),
+            settings,
         }
     }
 
@@ -112,11 +128,22 @@ impl Agent {
     }
 
     /// Asks for an approval: the approver (or the touch), and admins over the socket when the
-    /// config allows it; says how it was approved.
+    /// config allows it; says how it was approved. A uid with `[approval] max_waiting_per_uid`
+    /// requests waiting already is refused; an approver program waits for one of the
+    /// `[approval] max_running` slots (its time-out starts once it runs).
     pub async fn ask_approval(
         &self,
         request: &crate::approval::ApprovalRequest<'_>,
     ) -> Result<&'static str, crate::approval::ApprovalError> {
+        let uid = request.client.uid;
+        let max = self.settings.approvals_per_uid;
+        let Some(_waiting) = self.approvals_by_uid.admit(uid, max) else {
+            return Err(crate::approval::ApprovalError::TooMany { uid, max });
+        };
+        let _slot = match self.settings.approver.runs_program() {
+            true => Some(self.approver_slots.acquire().await.expect("never closed")),
+            false => None,
+        };
         match self.settings.over_socket {
             Some(timeout) => {
                 self.approvals
@@ -125,6 +152,16 @@ impl Agent {
             }
             None => self.settings.approver.ask(request).await,
         }
+    }
+
+    /// The unseals in flight, which every unlock of the same secret joins.
+    pub fn flights(&self) -> &super::flights::Flights {
+        &self.flights
+    }
+
+    /// Telling the owner about unusual activity.
+    pub fn alerts(&self) -> &super::alerts::Alerts {
+        &self.alerts
     }
 
     /// What the owner last approved for each secret.

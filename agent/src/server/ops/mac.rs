@@ -16,13 +16,18 @@ pub fn mac(
 ) -> Result<Vec<u8>, ErrorReply> {
     let data_sha256 = <sha2::Sha256 as sha2::Digest>::digest(&request.data).into();
     let event = Event::mac(&request.name, &request.algorithm, data_sha256);
+    let mut rate_limited = false;
     let result = agent.usable(&request.name, peer.uid).and_then(|held| {
         admit(
             &request.name,
             &held.unsealed.meta.policy,
             peer,
             agent.limiter(),
-        )?;
+        )
+        .map_err(|e| {
+            rate_limited = e.is_rate_limit();
+            ErrorReply::from(e)
+        })?;
         if !held.unsealed.meta.allow_raw {
             return Err(ErrorReply::new(
                 ErrorCode::Refused,
@@ -48,6 +53,15 @@ pub fn mac(
                 e.message
             );
             agent.audit(&event.denied(&e.message), Some(peer));
+            let what = format!("mac {}", request.algorithm);
+            let refusal = crate::server::alerts::Refusal {
+                secret: &request.name,
+                class: None,
+                rate_limited,
+                request: &what,
+                reason: &e.message,
+            };
+            agent.alerts().refused(peer, &refusal);
         }
     }
     result

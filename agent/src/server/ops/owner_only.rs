@@ -60,6 +60,7 @@ pub fn refuse(decoded: Decoded, agent: &Agent, peer: &PeerInfo) -> Vec<u8> {
     };
     crate::warn!("{} from {}", reason, peer.describe());
     agent.audit(&Event::agent(action).denied(&reason), Some(peer));
+    agent.alerts().owner_only(peer, what, &reason);
     if ssh {
         frame::encode(msg::FAILURE, &[])
     } else {

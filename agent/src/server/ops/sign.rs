@@ -62,6 +62,7 @@ pub async fn sign(
         Err(e) => {
             let refused = sign_event(request, body_sha256, None).denied(&e.message);
             agent.audit(&refused, Some(peer));
+            alert_refusal(agent, request, peer, None, false, &e);
             return Err(e);
         }
     };
@@ -69,7 +70,7 @@ pub async fn sign(
     let exchange = Some(meta.exchange.as_str());
     // The class the judge found, once it has judged: every later record names it.
     let judged_class: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
-    let refuse = |e: ErrorReply| {
+    let refuse_as = |e: ErrorReply, rate_limited: bool| {
         crate::info!(
             "sign refused: {} {} {} for {}: {}",
             request.name,
@@ -82,9 +83,15 @@ pub async fn sign(
             .judged(judged_class.get().copied())
             .denied(&e.message);
         agent.audit(&refused, Some(peer));
+        let class = judged_class.get().copied();
+        alert_refusal(agent, request, peer, class, rate_limited, &e);
         e
     };
-    admit(&request.name, &meta.policy, peer, agent.limiter()).map_err(|e| refuse(e.into()))?;
+    let refuse = |e: ErrorReply| refuse_as(e, false);
+    admit(&request.name, &meta.policy, peer, agent.limiter()).map_err(|e| {
+        let rate_limited = e.is_rate_limit();
+        refuse_as(e.into(), rate_limited)
+    })?;
     // Policy patterns are matched by backtracking; a client-chosen path of hundreds of KiB
     // against several `**` would cost polynomial time. No exchange path comes near this.
     if request.path.len() > MAX_PATH {
@@ -153,6 +160,26 @@ pub async fn sign(
     }
 }
 
+/// Tells the alerts about a refused sign request.
+fn alert_refusal(
+    agent: &Agent,
+    request: &proto::SignRequest,
+    peer: &PeerInfo,
+    class: Option<&str>,
+    rate_limited: bool,
+    e: &ErrorReply,
+) {
+    let what = format!("sign {} {}", request.method, request.path);
+    let refusal = crate::server::alerts::Refusal {
+        secret: &request.name,
+        class,
+        rate_limited,
+        request: &what,
+        reason: &e.message,
+    };
+    agent.alerts().refused(peer, &refusal);
+}
+
 /// Asks for the fresh approval a step-up rule wants; says how it was approved.
 async fn step_up(
     agent: &Agent,
@@ -172,6 +199,7 @@ async fn step_up(
         action: "sign",
         secrets: &secrets,
         client: peer,
+        others: &[],
         step_up: Some(StepUp {
             method: &request.method,
             path: &request.path,
