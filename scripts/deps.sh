@@ -17,6 +17,8 @@ esac
 
 missing=()
 absent_machine=()
+crates=()
+tools=${APISEC_TOOLS_DIR:-$HOME/.cache/apisec-tools}
 while read -r kind name tags provides; do
   case "$kind" in ''|'#'*) continue ;; esac
   if ((only_demo)) && [[ ",$tags," != *,demo,* ]]; then
@@ -28,6 +30,14 @@ while read -r kind name tags provides; do
         || missing+=("$name")
       ;;
     optional) ;;
+    cargo)
+      # NAME@VERSION: built unless that version's binaries are there already.
+      version=${name#*@}
+      for program in $provides; do
+        "$tools/bin/$program" --version 2>/dev/null | grep -qF " $version" \
+          || { crates+=("$name"); break; }
+      done
+      ;;
     machine)
       for program in $provides; do
         command -v "$program" >/dev/null || absent_machine+=("$program ($name)")
@@ -55,3 +65,8 @@ if ((${#missing[@]})); then
   "${sudo[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}"
 fi
+# After the Debian packages: the crates build against them (libpcsclite-dev, pkg-config).
+for crate in "${crates[@]}"; do
+  echo "deps: building $crate into $tools (cargo install --locked; minutes the first time)"
+  cargo install --quiet --locked --root "$tools" "$crate"
+done

@@ -4,8 +4,11 @@
 //!
 //! Format facts (age-plugin-yubikey `src/format.rs` and `src/p256.rs`):
 //! - recipient: bech32 (not bech32m), HRP `age1yubikey`, data = compressed SEC1 point (33 bytes);
-//! - stanza: `-> piv-p256 TAG EPK` where TAG = base64(SHA-256(recipient string)[..4]) and EPK =
-//!   base64 of the compressed ephemeral point (both unpadded standard base64);
+//! - stanza: `-> piv-p256 TAG EPK` where TAG = base64(SHA-256(compressed recipient point)[..4])
+//!   (age-plugin-yubikey `src/p256.rs`, `Recipient::tag`) and EPK = base64 of the compressed
+//!   ephemeral point (both unpadded standard base64). Releases before 0.2 hashed the recipient
+//!   *string* instead; stock tools skip such a stanza without trying the card, so entries sealed
+//!   then are still opened here ([`Recipient::legacy_tag`]) and sealed again by `rotate`;
 //! - wrap key = HKDF-SHA256(ikm = ECDH x-coordinate, salt = EPK || recipient point (both
 //!   compressed), info = "piv-p256"); body = ChaCha20-Poly1305(wrap key, zero nonce, file key).
 //!
@@ -60,8 +63,16 @@ impl Recipient {
         out
     }
 
-    /// The 4-byte stanza tag: the first bytes of SHA-256 of the recipient string.
+    /// The 4-byte stanza tag, as age-plugin-yubikey computes it: the first bytes of SHA-256 of
+    /// the 33-byte compressed point.
     pub fn tag(&self) -> [u8; 4] {
+        let digest = Sha256::digest(self.compressed());
+        [digest[0], digest[1], digest[2], digest[3]]
+    }
+
+    /// The tag releases before 0.2 wrote (SHA-256 of the recipient string): accepted when
+    /// opening, never written.
+    pub fn legacy_tag(&self) -> [u8; 4] {
         let digest = Sha256::digest(self.to_string().as_bytes());
         [digest[0], digest[1], digest[2], digest[3]]
     }
@@ -140,6 +151,8 @@ pub struct TokenIdentity<'a, E: Ecdh> {
     recipient: &'a Recipient,
     holder: &'a E,
     error: RefCell<Option<E::Error>>,
+    /// The stanza it opened carried the tag of releases before 0.2.
+    legacy: std::cell::Cell<bool>,
 }
 
 impl<'a, E: Ecdh> TokenIdentity<'a, E> {
@@ -148,11 +161,18 @@ impl<'a, E: Ecdh> TokenIdentity<'a, E> {
             recipient,
             holder,
             error: RefCell::new(None),
+            legacy: std::cell::Cell::new(false),
         }
     }
 
     pub fn take_error(&self) -> Option<E::Error> {
         self.error.borrow_mut().take()
+    }
+
+    /// Whether the stanza it opened was addressed with [`Recipient::legacy_tag`]: the entry
+    /// opens here, but not with stock age-plugin-yubikey until it is sealed again.
+    pub fn opened_legacy_tag(&self) -> bool {
+        self.legacy.get()
     }
 }
 
@@ -162,7 +182,8 @@ impl<E: Ecdh> age::Identity for TokenIdentity<'_, E> {
             return None;
         }
         let tag = B64.decode(&stanza.args[0]).ok()?;
-        if tag != self.recipient.tag() {
+        let legacy = tag == self.recipient.legacy_tag();
+        if tag != self.recipient.tag() && !legacy {
             return None; // addressed to another recipient (a backup token)
         }
         let epk_bytes = match B64.decode(&stanza.args[1]) {
@@ -194,6 +215,7 @@ impl<E: Ecdh> age::Identity for TokenIdentity<'_, E> {
         };
         let mut fk = Box::new([0u8; 16]);
         fk.copy_from_slice(&plain);
+        self.legacy.set(legacy);
         Some(Ok(FileKey::new(fk)))
     }
 }
@@ -315,6 +337,57 @@ mod tests {
         assert_eq!(B64.decode(&stanzas[0].args[0]).unwrap(), r.tag());
         assert_eq!(B64.decode(&stanzas[0].args[1]).unwrap().len(), 33);
         assert_eq!(stanzas[0].body.len(), 32);
+    }
+
+    /// age-plugin-yubikey's tag for a fixed point: private scalar 1, the generator.
+    #[test]
+    fn the_tag_is_age_plugin_yubikeys_for_a_fixed_point() {
+        let g = hex::decode("036b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296")
+            .unwrap();
+        let r = Recipient::from_sec1(&g).unwrap();
+        assert_eq!(
+            r.to_string(),
+            "age1yubikey1qd43050juykyy3lchnnw2caygre8wqmasyk7kvaq7jsnj3wcnrpfvpkgk82"
+        );
+        assert_eq!(B64.encode(r.tag()), "W6/4nQ");
+        assert_eq!(B64.encode(r.legacy_tag()), "Z4SK+w");
+    }
+
+    /// Seals as releases before 0.2 did: the stanza addressed with the legacy tag.
+    struct LegacySealer(Recipient);
+
+    impl age::Recipient for LegacySealer {
+        fn wrap_file_key(
+            &self,
+            file_key: &FileKey,
+        ) -> Result<(Vec<Stanza>, HashSet<String>), age::EncryptError> {
+            let (mut stanzas, labels) = self.0.wrap_file_key(file_key)?;
+            stanzas[0].args[0] = B64.encode(self.0.legacy_tag());
+            Ok((stanzas, labels))
+        }
+    }
+
+    #[test]
+    fn an_entry_sealed_with_the_legacy_tag_still_opens_and_says_so() {
+        let (key, r) = soft();
+        let legacy = LegacySealer(r.clone());
+        let recipients: Vec<&dyn age::Recipient> = vec![&legacy];
+        let encryptor = age::Encryptor::with_recipients(recipients.into_iter()).unwrap();
+        let mut armored = Vec::new();
+        let armor =
+            age::armor::ArmoredWriter::wrap_output(&mut armored, age::armor::Format::AsciiArmor)
+                .unwrap();
+        let mut w = encryptor.wrap_output(armor).unwrap();
+        w.write_all(b"old entry").unwrap();
+        w.finish().unwrap().finish().unwrap();
+        let armored = String::from_utf8(armored).unwrap();
+        let id = TokenIdentity::new(&r, &key);
+        assert_eq!(&unseal(&armored, &id).unwrap()[..], b"old entry");
+        assert!(id.opened_legacy_tag());
+        let current = seal(std::slice::from_ref(&r), b"new entry").unwrap();
+        let id = TokenIdentity::new(&r, &key);
+        assert_eq!(&unseal(&current, &id).unwrap()[..], b"new entry");
+        assert!(!id.opened_legacy_tag());
     }
 
     #[test]

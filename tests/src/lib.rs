@@ -24,6 +24,7 @@
 //! - `vcard.rs`: the virtual YubiKey as a fixture (the card tests, with pcscd).
 
 pub mod soft_piv;
+pub mod stock;
 pub mod vcard;
 
 mod add;

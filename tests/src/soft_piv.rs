@@ -4,7 +4,9 @@
 //! format.
 //!
 //! Format: recipient = bech32("age1yubikey", compressed point); stanza `piv-p256 TAG EPK` with
-//! TAG = SHA-256(recipient)[..4], EPK = compressed ephemeral point (unpadded base64); wrap key =
+//! TAG = SHA-256(compressed point)[..4] (age-plugin-yubikey `src/p256.rs`; stock rage with the
+//! plugin checks it, tests/tests/stock_age.rs), EPK = compressed ephemeral point (unpadded
+//! base64); wrap key =
 //! HKDF-SHA256(salt = EPK || recipient point, ikm = ECDH x, info = "piv-p256"); body =
 //! ChaCha20-Poly1305(wrap key, nonce 0, file key).
 
@@ -58,7 +60,8 @@ impl age::Identity for SoftPivIdentity {
         if stanza.tag != "piv-p256" || stanza.args.len() != 2 {
             return None;
         }
-        let tag = &Sha256::digest(self.recipient.as_bytes())[..4];
+        // age-plugin-yubikey's tag (src/p256.rs): SHA-256 of the compressed point.
+        let tag = &Sha256::digest(&self.compressed)[..4];
         if b64.decode(&stanza.args[0]).ok()? != tag {
             return None;
         }
@@ -96,4 +99,44 @@ pub fn decrypt(armored: &str, identity: &SoftPivIdentity) -> Result<Vec<u8>, Str
     let mut out = Vec::new();
     stream.read_to_end(&mut out).map_err(|e| e.to_string())?;
     Ok(out)
+}
+
+/// The `piv-p256` stanza tag age-plugin-yubikey gives `recipient` (`age1yubikey1...`): SHA-256 of
+/// the compressed point, first 4 bytes, unpadded base64.
+pub fn plugin_tag(recipient: &str) -> String {
+    use bech32::FromBase32;
+    let (_, data, _) = bech32::decode(recipient).expect("an age1yubikey1 recipient");
+    let point = Vec::<u8>::from_base32(&data).unwrap();
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(&Sha256::digest(&point)[..4])
+}
+
+/// The tags of the `piv-p256` stanzas in the header of an ASCII-armored age file, read from the
+/// header's text (`-> piv-p256 TAG EPK`) without opening anything.
+pub fn stanza_tags(armored: &str) -> Vec<String> {
+    let b64: String = armored
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let binary = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .expect("armored base64");
+    let header_end = binary
+        .windows(4)
+        .position(|w| w == b"\n---")
+        .expect("an age header");
+    String::from_utf8_lossy(&binary[..header_end])
+        .lines()
+        .filter_map(|l| l.strip_prefix("-> piv-p256 "))
+        .filter_map(|args| args.split(' ').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The armored block of a store entry file.
+pub fn sealed_block(entry: &str) -> String {
+    let start = entry
+        .find("-----BEGIN AGE ENCRYPTED FILE-----")
+        .expect("a sealed block");
+    let end = entry.find("-----END AGE ENCRYPTED FILE-----").unwrap();
+    format!("{}-----END AGE ENCRYPTED FILE-----\n", &entry[start..end])
 }

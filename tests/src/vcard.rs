@@ -63,6 +63,13 @@ impl VCard {
         fs::rename(tmp, self.control().join(name)).unwrap();
     }
 
+    /// As if a while had passed since the last touch: the card forgets it before its next
+    /// command (a `cached` touch no longer counts), and the `touches` counter starts again at 0.
+    pub fn forget_touches(&self) {
+        self.set("forget-touch", "1");
+        self.set("touches", "0");
+    }
+
     /// A counter the emulator writes (`touches`, `touch-requests`, `touch-waiting`).
     pub fn count(&self, name: &str) -> u64 {
         fs::read_to_string(self.control().join(name))

@@ -158,6 +158,19 @@ fn each_kind_of_unusual_activity_runs_the_alert_program_once() {
         "{}",
         seen[3]
     );
+    // A withdrawal refused by the rate limit, before any rule judged it: still a transfer.
+    let refused = c
+        .sign(request("rl", "POST", "/api/v2/spot/wallet/withdrawal"))
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("rate limit of rl"), "{refused}");
+    let seen = alerts_settle(dir.path(), 5);
+    assert_eq!(seen.len(), 5, "{seen:#?}");
+    assert!(
+        seen[4].starts_with("refused a transfer request for rl from "),
+        "{}",
+        seen[4]
+    );
     // The agent's log says each one too.
     assert!(
         env.log()

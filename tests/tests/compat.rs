@@ -231,6 +231,50 @@ fn release_0_1_0_store_config_token_and_audit_log_keep_working() {
 /// A Deribit entry of 0.1.0 has no `allow_login`, and every Deribit signature is also a login
 /// (`public/auth` with `client_signature`): it stays on disk and listed, its unlock is refused
 /// with the reason and the remedy, and nothing else of the store is affected.
+/// 0.1.0 addressed its stanzas with a tag stock age-plugin-yubikey does not recognise (SHA-256
+/// of the recipient string): such an entry still opens, the agent says how to re-seal it, and
+/// `rotate` seals it again with the plugin's tag.
+#[test]
+fn an_entry_of_0_1_0_with_the_old_stanza_tag_opens_and_rotate_reseals_it_with_the_plugins() {
+    use apisec_tests::soft_piv::{plugin_tag, sealed_block, stanza_tags};
+    let mut env = Env::from_fixture(&fixture("0.1.0"));
+    let entry_path = env.store_dir().join("bitget-main.toml");
+    let recipient = std::fs::read_to_string(&env.config)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("recipient = "))
+        .map(|r| r.trim_matches('"').to_owned())
+        .expect("the config's recipient");
+    let tags = || {
+        stanza_tags(&sealed_block(
+            &std::fs::read_to_string(&entry_path).unwrap(),
+        ))
+    };
+    let b64 = base64::engine::general_purpose::STANDARD_NO_PAD;
+    let legacy = b64.encode(&<sha2::Sha256 as sha2::Digest>::digest(recipient.as_bytes())[..4]);
+    assert_eq!(tags(), vec![legacy]);
+    env.start(&[]);
+    assert_ok(&env.cli(&["unlock", "bitget-main"]), "unlock");
+    env.wait_for_log("was sealed by a release before 0.2");
+    assert!(
+        env.log().contains("apisec-agent rotate bitget-main"),
+        "{}",
+        env.log()
+    );
+    let secret = env.root().join("new-secret");
+    std::fs::write(&secret, b"rotated-bitget-secret").unwrap();
+    let out = env.agent(&[
+        "rotate",
+        "bitget-main",
+        "--secret-file",
+        secret.to_str().unwrap(),
+    ]);
+    assert_ok(&out, "rotate");
+    assert_eq!(tags(), vec![plugin_tag(&recipient)]);
+    assert_ok(&env.cli(&["unlock", "bitget-main"]), "unlock after rotate");
+    assert_cli_bitget_get_signs(&env, "bitget-main", b"rotated-bitget-secret");
+}
+
 #[test]
 fn a_deribit_entry_of_0_1_0_is_refused_at_unlock_and_says_how_to_fix_it() {
     let mut env = Env::from_fixture(&fixture("0.1.0"));

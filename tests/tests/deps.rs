@@ -764,6 +764,8 @@ fn each_listed_program_and_file_comes_from_its_package() {
         for item in &entry.provides {
             let path = if item.starts_with('/') {
                 Some(PathBuf::from(item))
+            } else if entry.kind == "cargo" {
+                Some(apisec_tests::stock::tools_dir().join("bin").join(item))
             } else {
                 which(item)
             };
@@ -779,6 +781,19 @@ fn each_listed_program_and_file_comes_from_its_package() {
             };
             match entry.kind.as_str() {
                 "machine" | "optional" => {}
+                // Built by scripts/deps.sh: the pinned version is the one there.
+                "cargo" => {
+                    let version = entry.package.split_once('@').map_or("", |(_, v)| v);
+                    let out = Command::new(&path).arg("--version").output().unwrap();
+                    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+                    if version.is_empty() || !said.contains(&format!(" {version}")) {
+                        wrong.push(format!(
+                            "{item} ({}): {} says {said:?}",
+                            entry.package,
+                            path.display()
+                        ));
+                    }
+                }
                 "debian" => match owner(&path) {
                     Some(pkg) if depends(&entry.package, &mut direct).contains(&pkg) => {}
                     other => wrong.push(format!(

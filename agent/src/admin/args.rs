@@ -52,6 +52,9 @@ pub enum Command {
     /// Have the token attest an entry of a token-held key made before entries were attested
     /// (after you checked its policy), so that the agent uses it
     Attest(AttestArgs),
+    /// Print how to recover entries without apisec-agent: the identity line to keep and the
+    /// commands for stock rage + age-plugin-yubikey (YubiKey PIV)
+    Recovery(RecoveryArgs),
     /// List an exchange's private endpoints as the agent classifies them (read, trade, transfer,
     /// admin)
     Endpoints(EndpointsArgs),
@@ -301,6 +304,13 @@ pub struct PolicyCheckArgs {
     /// Body: a file, or '-' for stdin
     #[arg(long, value_name = "FILE|-")]
     pub body: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  apisec-agent recovery\n  apisec-agent recovery bitget-main")]
+pub struct RecoveryArgs {
+    /// The entry the commands recover [default: NAME, to fill in]
+    pub name: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -20,17 +20,48 @@ const POLL: Duration = Duration::from_millis(200);
 const GRACE: Duration = Duration::from_secs(2);
 
 /// Where the printed lines go; a reader that went away (`| head`) ends the command quietly.
+/// Records are numbered (`seq`): a gap (lines written and rotated away between two looks, a log
+/// replaced) is said on standard error, so that nothing goes missing unseen.
 struct Printer {
     json: bool,
+    last_seq: Option<u64>,
 }
 
 impl Printer {
     /// Prints one line; false once standard output is closed.
-    fn line(&self, line: &str) -> Result<bool, CliError> {
-        let text = match (self.json, serde_json::from_str::<audit::Record>(line)) {
-            (true, _) => line.to_owned(),
-            (false, Ok(r)) => audit::render(&r),
-            (false, Err(_)) => format!("(unreadable line) {line}"),
+    fn line(&mut self, line: &str) -> Result<bool, CliError> {
+        let record = serde_json::from_str::<audit::Record>(line).ok();
+        if let Some(r) = &record {
+            match self.last_seq {
+                Some(last) if r.seq > last + 1 => eprintln!(
+                    "apisec-agent: records {} to {} are not shown (written and rotated away \
+                     between two looks); `apisec-agent audit verify` checks the files",
+                    last + 1,
+                    r.seq - 1
+                ),
+                Some(last) if r.seq <= last => eprintln!(
+                    "apisec-agent: the log starts again at record {} (after {last}): another \
+                     log was put in its place",
+                    r.seq
+                ),
+                _ => {}
+            }
+            self.last_seq = Some(r.seq);
+        }
+        let text = match (self.json, &record) {
+            (true, Some(_)) => line.to_owned(),
+            (false, Some(r)) => audit::render(r),
+            // Not a record: said on standard error for a program reading JSON lines...
+            (true, None) => {
+                eprintln!(
+                    "apisec-agent: a line of the log is not a record (skipped): {}",
+                    apisec_agent::log::escaped(line)
+                );
+                return Ok(true);
+            }
+            // ...shown escaped to a human, so that it cannot move the terminal's cursor or
+            // reorder what is shown.
+            (false, None) => format!("(unreadable line) {}", apisec_agent::log::escaped(line)),
         };
         let mut out = std::io::stdout().lock();
         match writeln!(out, "{text}").and_then(|()| out.flush()) {
@@ -95,7 +126,10 @@ impl Reader {
 
 /// Prints the last `lines` lines of the log at `path`, then, with `follow`, every new one.
 pub fn tail(path: &Path, lines: usize, follow: bool, json: bool) -> CmdResult {
-    let printer = Printer { json };
+    let mut printer = Printer {
+        json,
+        last_seq: None,
+    };
     let mut current = open(path)?;
     let read_error =
         |e: std::io::Error| CliError::new(format!("cannot read {}: {e}", path.display()));

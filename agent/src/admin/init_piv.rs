@@ -9,6 +9,7 @@ use std::path::Path;
 use apisec_agent::config::{ApprovalSection, ConfigFile, TokenSection};
 use apisec_agent::envelope::Recipient;
 use apisec_agent::token::piv::card::{self, SlotInfo, Touch};
+use apisec_agent::token::piv::stock_plugin;
 use apisec_agent::token::TokenError;
 use yubikey::piv::{self, AlgorithmId, ManagementAlgorithmId, ManagementSlotId, SlotId};
 use yubikey::{MgmKey, PinPolicy, YubiKey};
@@ -154,7 +155,44 @@ fn generate(
         card::slot_name(slot)
     );
     // Read back what the card recorded, rather than trusting what was asked.
-    Ok(card::slot_info(yk, slot)?)
+    let info = card::slot_info(yk, slot)?;
+    write_certificate(yk, slot, &info, a)?;
+    Ok(info)
+}
+
+/// The slot certificate stock age-plugin-yubikey needs to see the key (`stock_plugin`): signed by
+/// the new key itself, so it takes the PIN and, with touch policy always or cached, a touch.
+fn write_certificate(
+    yk: &mut YubiKey,
+    slot: u8,
+    info: &SlotInfo,
+    a: &InitArgs,
+) -> Result<(), CliError> {
+    let source = super::settings::init::pin_source(a);
+    eprintln!(
+        "writing the slot certificate age-plugin-yubikey looks for: it is signed by the new key, \
+         which takes the PIN (from {})",
+        source.describe()
+    );
+    let pin = source
+        .read("PIN of the YubiKey, to sign the new key's certificate")
+        .map_err(|e| CliError::new(e.to_string()))?;
+    yk.verify_pin(pin.expose_secret_bytes())
+        .map_err(|e| CliError::new(format!("the YubiKey refused the PIN: {e}")))?;
+    if info.touch.needs_touch() {
+        eprintln!("touch the YubiKey now (its touch policy is {})", info.touch);
+    }
+    stock_plugin::write(yk, slot, &info.point, info.pin_policy, info.touch).map_err(|e| {
+        CliError::new(format!("writing the slot certificate failed: {e}")).hint(
+            "the key was generated and works with the agent; age-plugin-yubikey will not see it \
+             until a certificate is written (docs/yubikey.md, \"Recovery with stock tools\")",
+        )
+    })?;
+    eprintln!(
+        "wrote the slot certificate (O=age-plugin-yubikey): `age-plugin-yubikey --identity` lists \
+         this key"
+    );
+    Ok(())
 }
 
 /// Management-key authentication: the key file, else the factory key, else a prompt.

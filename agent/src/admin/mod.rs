@@ -17,6 +17,7 @@ pub mod list;
 pub mod man;
 pub mod new_entry;
 pub mod policy_check;
+pub mod recovery;
 pub mod remove;
 pub mod rotate;
 pub mod run;
@@ -76,6 +77,7 @@ pub fn dispatch(cli: args::Cli) -> CmdResult {
         args::Command::Keygen(a) => keygen::run(&config, a),
         args::Command::Remove(a) => remove::run(&config, a),
         args::Command::Attest(a) => attest::run(&config, a),
+        args::Command::Recovery(a) => recovery::run(&config, a),
         args::Command::Endpoints(a) => endpoints::run(a),
         args::Command::Policy(args::PolicyCommand::Check(a)) => policy_check::run(&config, a),
         args::Command::Rotate(a) => rotate::run(&config, a),

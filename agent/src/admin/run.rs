@@ -50,7 +50,9 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
             warn!("--insecure-auto-approve: every unseal will be approved without asking anyone; development only");
             Approver::InsecureAuto
         }
-        Approval::Program { path, timeout } => Approver::Program { path, timeout },
+        Approval::Program { path, timeout } => {
+            Approver::program(path, timeout, config.approvers_at_once)
+        }
         Approval::TokenTouch { fresh } => {
             info!("no approver program: the YubiKey's touch approves each unseal");
             Approver::TokenTouch {
@@ -101,7 +103,6 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
         clients_may_unlock: config.clients_may_unlock,
         audit_refuses: config.audit_refuses,
         max_connections_per_uid: config.max_connections_per_uid,
-        approvers_at_once: config.approvers_at_once,
         approvals_per_uid: config.approvals_per_uid,
         alert: config.alert.clone(),
         over_socket: config

@@ -9,9 +9,11 @@ use std::process::Stdio;
 use std::time::Duration;
 
 mod prompt;
+mod slots;
 mod waiting;
 
 pub use prompt::{child_env, ApprovalRequest, StepUp};
+pub use slots::Slots;
 pub use waiting::Waiting;
 
 use crate::envelope::Ecdh;
@@ -25,6 +27,8 @@ pub enum Approver {
     Program {
         path: PathBuf,
         timeout: Duration,
+        /// How many programs run at once (`[approval] max_running`), shared by every request.
+        slots: std::sync::Arc<Slots>,
     },
     /// The card's touch approves. An unseal is itself a card operation the card waits on (its
     /// touch policy), so nothing more is asked for it. A request that must be approved on its
@@ -71,6 +75,15 @@ pub enum ApprovalError {
 }
 
 impl Approver {
+    /// An approver program, at most `max_running` of them at once.
+    pub fn program(path: PathBuf, timeout: Duration, max_running: usize) -> Self {
+        Self::Program {
+            path,
+            timeout,
+            slots: std::sync::Arc::new(Slots::new(max_running)),
+        }
+    }
+
     /// Whether asking means waiting for someone (an approver program, which may ask a human):
     /// the agent then runs the notify program. The touch has its own notice, when the card
     /// really waits; the automatic approver and a missing approver answer at once.
@@ -80,11 +93,6 @@ impl Approver {
             Self::TokenTouch { .. } => request.fresh,
             _ => false,
         }
-    }
-
-    /// Whether asking runs a program (capped by `[approval] max_running`).
-    pub fn runs_program(&self) -> bool {
-        matches!(self, Self::Program { .. })
     }
 
     pub fn is_token_touch(&self) -> bool {
@@ -107,7 +115,14 @@ impl Approver {
                 );
                 Ok(INSECURE_AUTO)
             }
-            Self::Program { path, timeout } => run_program(path, *timeout, request).await,
+            Self::Program {
+                path,
+                timeout,
+                slots,
+            } => {
+                let _slot = slots.acquire(request.client.uid).await;
+                run_program(path, *timeout, request).await
+            }
         }
     }
 }
@@ -245,20 +260,14 @@ mod tests {
             dir.path(),
             &format!("echo \"$1|$APISEC_CLIENT_PID\" > {}", log.display()),
         );
-        let a = Approver::Program {
-            path: ok,
-            timeout: Duration::from_secs(5),
-        };
+        let a = Approver::program(ok, Duration::from_secs(5), 4);
         assert_eq!(a.ask(&req).await.unwrap(), "approver");
         assert_eq!(
             std::fs::read_to_string(&log).unwrap().trim(),
             "unlock bitget-main (bitget), asked by freqtrade (pid 4242, uid 1000)|4242"
         );
         let deny = script(dir.path(), "exit 3");
-        let a = Approver::Program {
-            path: deny,
-            timeout: Duration::from_secs(5),
-        };
+        let a = Approver::program(deny, Duration::from_secs(5), 4);
         assert!(
             matches!(a.ask(&req).await, Err(ApprovalError::Denied { ref status, .. }) if status == "exit status 3")
         );
@@ -325,10 +334,7 @@ mod tests {
         let secrets = vec![("x".to_owned(), "bitget".to_owned())];
         let p = peer();
         let req = ApprovalRequest::unlock(&secrets, &p);
-        let a = Approver::Program {
-            path: hang,
-            timeout: Duration::from_millis(500),
-        };
+        let a = Approver::program(hang, Duration::from_millis(500), 4);
         assert!(matches!(
             a.ask(&req).await,
             Err(ApprovalError::Timeout { .. })

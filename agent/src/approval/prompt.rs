@@ -90,8 +90,13 @@ fn client_line(client: &PeerInfo) -> String {
     escaped(&s)
 }
 
+/// The most lines the other requesters take in a prompt; the rest are counted per uid.
+const LISTED_REQUESTERS: usize = 20;
+
 /// The other requesters, one line each, a client asking over several connections once with
-/// their count: `python3 (pid 7, uid 1000, /usr/bin/python3.11), 299 requests`.
+/// their count: `python3 (pid 7, uid 1000, /usr/bin/python3.11), 299 requests`; past
+/// [`LISTED_REQUESTERS`] lines, `and 40 more requests from uid 1001` (a prompt stays short
+/// however many processes a bot starts).
 fn others_lines(others: &[PeerInfo]) -> Vec<String> {
     let mut seen: Vec<(&PeerInfo, usize)> = Vec::new();
     for peer in others {
@@ -103,15 +108,42 @@ fn others_lines(others: &[PeerInfo]) -> Vec<String> {
             None => seen.push((peer, 1)),
         }
     }
-    seen.into_iter()
+    let mut lines: Vec<String> = seen
+        .iter()
+        .take(LISTED_REQUESTERS)
         .map(|(peer, n)| match n {
             1 => client_line(peer),
             n => format!("{}, {n} requests", client_line(peer)),
         })
-        .collect()
+        .collect();
+    let mut rest: Vec<(u32, usize)> = Vec::new();
+    for (peer, n) in seen.iter().skip(LISTED_REQUESTERS) {
+        match rest.iter_mut().find(|(uid, _)| *uid == peer.uid) {
+            Some((_, count)) => *count += n,
+            None => rest.push((peer.uid, *n)),
+        }
+    }
+    for (uid, n) in rest {
+        lines.push(format!("and {n} more request(s) from uid {uid}"));
+    }
+    lines
 }
 
 impl ApprovalRequest<'_> {
+    /// Every uid the approval answers, the first requester's first, comma-separated.
+    fn client_uids(&self) -> String {
+        let mut uids = vec![self.client.uid];
+        for peer in self.others {
+            if !uids.contains(&peer.uid) {
+                uids.push(peer.uid);
+            }
+        }
+        uids.iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
     /// `asked by X`, with how many more requests wait for the same approval.
     fn asked_by(&self) -> String {
         let who = escaped(&self.client.describe());
@@ -161,20 +193,22 @@ impl ApprovalRequest<'_> {
         let mut out = String::from("apisec-agent asks for approval\n\n");
         out.push_str(&format!("{} {}\n", self.action, self.secret_list()));
         out.push_str(&format!("asked by {}\n", client_line(self.client)));
-        let others = others_lines(self.others);
-        if !others.is_empty() {
-            out.push_str(&format!(
-                "also waiting for this unseal ({} more requests):\n",
-                self.others.len()
-            ));
-            for line in others {
-                out.push_str(&format!("  - {line}\n"));
-            }
-        }
+        // What changed comes before the other requesters: however many there are, it stays in
+        // view (and inside a cut listing).
         if !self.changes.is_empty() {
             out.push_str("\nchanged since the last approval:\n");
             for c in self.changes {
                 out.push_str(&format!("  - {}\n", escaped(c)));
+            }
+        }
+        let others = others_lines(self.others);
+        if !others.is_empty() {
+            out.push_str(&format!(
+                "\nalso waiting for this unseal ({} more requests):\n",
+                self.others.len()
+            ));
+            for line in others {
+                out.push_str(&format!("  - {line}\n"));
             }
         }
         let Some(s) = &self.step_up else {
@@ -219,7 +253,8 @@ impl ApprovalRequest<'_> {
     /// `APISEC_EXCHANGES` (comma-separated, in the same order), `APISEC_CLASS` (a step-up's
     /// endpoint class, else empty), `APISEC_CLIENT_UID`, `APISEC_CLIENT_PID`,
     /// `APISEC_CLIENT_EXE` (the requesting program: the first, when several wait for one
-    /// unseal), `APISEC_REQUESTS` (how many requests the approval answers).
+    /// unseal), `APISEC_REQUESTS` (how many requests the approval answers), `APISEC_CLIENT_UIDS`
+    /// (every uid it answers for, comma-separated).
     pub fn env(&self) -> Vec<(&'static str, String)> {
         let names: Vec<&str> = self.secrets.iter().map(|(n, _)| n.as_str()).collect();
         let exchanges: Vec<&str> = self.secrets.iter().map(|(_, e)| e.as_str()).collect();
@@ -250,6 +285,7 @@ impl ApprovalRequest<'_> {
                     .unwrap_or_default(),
             ),
             ("APISEC_REQUESTS", (1 + self.others.len()).to_string()),
+            ("APISEC_CLIENT_UIDS", self.client_uids()),
         ]
     }
 

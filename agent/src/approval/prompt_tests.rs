@@ -159,4 +159,35 @@ fn merged_unlocks_list_every_requester_once_with_its_count() {
     assert!(!line.contains('\u{202e}'), "{line}");
     assert_eq!(text.matches("pid 77").count(), 1, "{text}");
     assert!(req.env().contains(&("APISEC_REQUESTS", "5".to_owned())));
+    assert!(req
+        .env()
+        .contains(&("APISEC_CLIENT_UIDS", "1000,1001".to_owned())));
+}
+
+#[test]
+fn hundreds_of_requesters_do_not_push_what_changed_out_of_the_prompt() {
+    let secrets = vec![("bg".to_owned(), "bitget".to_owned())];
+    let first = peer();
+    let others: Vec<PeerInfo> = (0..300)
+        .map(|i| PeerInfo {
+            uid: 1001,
+            pid: Some(10_000 + i),
+            ..peer()
+        })
+        .collect();
+    let changes = vec!["its policy changed: rule 1 now allows transfer".to_owned()];
+    let mut req = ApprovalRequest::unlock(&secrets, &first);
+    req.others = &others;
+    req.changes = &changes;
+    let text = req.full_text();
+    let changed = text
+        .find("changed since the last approval")
+        .expect("changes listed");
+    let also = text.find("also waiting").expect("others listed");
+    assert!(changed < also, "{text}");
+    assert!(text.len() < 4096, "{} bytes", text.len());
+    assert!(
+        text.contains("  - and 280 more request(s) from uid 1001\n"),
+        "{text}"
+    );
 }

@@ -39,7 +39,10 @@ fn a_refused_transfer_alerts_once_with_its_details_on_standard_input_only() {
         "{}",
         a.details
     );
-    // The same again soon: no second alert.
+    // The same request again soon: no second alert; another withdrawal path is news.
+    let mut other = refusal(Some("transfer"), false);
+    other.request = "POST /api/v2/spot/wallet/transfer";
+    assert_eq!(w.refused(t, &peer(1000), &other).len(), 1);
     let again = w.refused(
         t + Duration::from_secs(5),
         &peer(1000),
@@ -102,18 +105,47 @@ fn bursts_of_refusals_and_of_rate_limit_hits_are_counted_per_uid_within_the_wind
 fn alerts_are_rate_limited_themselves_and_the_next_one_says_how_many_were_held_back() {
     let mut w = Watch::default();
     let t = Instant::now();
+    // One uid raising one owner-only alert per operation it tries: BURST go out, then none.
+    let ops: Vec<String> = (0..BURST as usize + 5).map(|i| format!("op{i}")).collect();
     let mut sent = 0;
-    for uid in 0..(BURST as u32 + 5) {
-        sent += usize::from(w.new_uid(t, &peer(uid)).is_some());
+    for op in &ops {
+        sent += usize::from(w.owner_only(t, &peer(7), op).is_some());
     }
     assert_eq!(sent, BURST as usize);
-    let next = w.new_uid(t + REFILL, &peer(500)).expect("refilled");
+    // Its refused transfers are counted apart: still alerted.
+    let transfer = w.refused(t, &peer(7), &refusal(Some("transfer"), false));
+    assert_eq!(transfer[0].kind, "refused-transfer");
     assert!(
-        next.details.contains("5 earlier alert(s) were held back"),
+        transfer[0]
+            .details
+            .contains("5 earlier alert(s) were held back"),
         "{}",
-        next.details
+        transfer[0].details
     );
-    assert!(w.new_uid(t + REFILL, &peer(501)).is_none());
+    // Another uid has its own limit.
+    assert!(w.owner_only(t, &peer(8), "op0").is_some());
+    // After a refill, one more; and the summary says nothing new was held back since.
+    assert!(w.owner_only(t + REFILL, &peer(7), "late").is_some());
+    assert!(w.owner_only(t + REFILL, &peer(7), "later").is_none());
+    let summary = w.summary(t + REFILL).expect("one was held back since");
+    assert_eq!(summary.kind, "held-back");
+    assert!(
+        summary.line.starts_with("1 alert(s) were held back"),
+        "{}",
+        summary.line
+    );
+    assert!(w.summary(t + REFILL).is_none(), "said once");
+}
+
+#[test]
+fn counting_keeps_no_more_than_a_burst_needs() {
+    let mut w = Watch::default();
+    let t = Instant::now();
+    for i in 0..100_000u64 {
+        w.refused(t + Duration::from_nanos(i), &peer(9), &refusal(None, true));
+    }
+    assert!(w.refusals[&9].len() <= REFUSAL_BURST);
+    assert!(w.rate_hits[&9].len() <= RATE_LIMIT_BURST);
 }
 
 #[test]
@@ -124,19 +156,5 @@ fn an_owner_only_refusal_names_the_operation_and_the_client() {
     assert_eq!(
         a.line,
         "refused reload from python3 (pid 4242, uid 1000): only the owner may"
-    );
-}
-
-#[test]
-fn seen_uids_are_remembered_in_the_state_directory() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("seen-uids");
-    remember(&file, 1000).unwrap();
-    remember(&file, 1001).unwrap();
-    assert_eq!(read_seen(&file), HashSet::from([1000, 1001]));
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
-        0o600
     );
 }

@@ -3,10 +3,15 @@
 //! a secret starts a flight (`ops::unlock` runs it as a task of its own); a request for a secret
 //! already in flight joins it, gets the flight's progress lines, and waits for its outcome.
 //!
-//! A requester that hangs up leaves the flight; the others go on waiting. When the last one has
-//! gone while the approval is still asked, the flight is abandoned (its approver killed, nothing
-//! unsealed for nobody); once approved, the unseal finishes whoever still waits, so that a touch
-//! given is not wasted.
+//! A requester that hangs up leaves the flight (and its list: a client connecting and hanging up
+//! in a loop costs nothing that stays); the others go on waiting. When the last one has gone while
+//! the approval is still asked, the flight is abandoned (its approver killed, nothing unsealed for
+//! nobody); once approved, the unseal finishes whoever still waits, so that a touch given is not
+//! wasted.
+//!
+//! A requester may have asked for only some of a flight's secrets (another client asked for
+//! `a, b`, it for `b`): it is sent a line naming only its own secrets, and its audit records are
+//! of its own secrets, so that a flight never tells a client about an entry it did not name.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -25,16 +30,45 @@ pub enum Outcome {
 }
 
 struct Requester {
+    id: u64,
     peer: PeerInfo,
-    /// Its progress lines; `None` when it asked for none or has hung up.
+    /// The flight's secrets it asked for.
+    names: Vec<String>,
+    /// Its progress lines; `None` when it asked for none.
     progress: Option<mpsc::UnboundedSender<String>>,
+}
+
+impl Requester {
+    fn asked_for_all(&self, secrets: &[(String, String)]) -> bool {
+        secrets.iter().all(|(n, _)| self.names.contains(n))
+    }
+
+    /// The line this requester is sent: the flight's own, or one naming only its secrets.
+    fn line_for(&self, line: &str, secrets: &[(String, String)]) -> String {
+        if self.asked_for_all(secrets) {
+            line.to_owned()
+        } else {
+            format!(
+                "waiting for the unlock of {}, which another request started",
+                self.names.join(", ")
+            )
+        }
+    }
+
+    fn send(&self, line: String) {
+        if let Some(tx) = &self.progress {
+            let _ = tx.send(line);
+        }
+    }
 }
 
 #[derive(Default)]
 struct FlightState {
+    /// The requesters still waiting, in the order they came.
     requesters: Vec<Requester>,
-    /// Requesters still waiting.
-    waiting: usize,
+    next_id: u64,
+    /// Every request that joined, hung up or not (the gathering before an approval counts them).
+    joins: usize,
     /// Approved: the unseal finishes even if every requester leaves.
     committed: bool,
     /// The line the requesters were last sent, for one that joins later.
@@ -45,6 +79,8 @@ struct FlightState {
 pub struct Flight {
     /// (name, exchange) of each secret it unseals.
     pub secrets: Vec<(String, String)>,
+    /// Who started it: named in the unseal's record when every requester has gone.
+    pub starter: PeerInfo,
     state: Mutex<FlightState>,
     outcome: watch::Sender<Option<Outcome>>,
     /// Told when the last requester left before the approval came.
@@ -56,7 +92,7 @@ impl Flight {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Who asked, in order: the first started the flight.
+    /// Who waits now, in the order they came; the first is the one an approval names first.
     pub fn requesters(&self) -> Vec<PeerInfo> {
         self.state()
             .requesters
@@ -65,37 +101,44 @@ impl Flight {
             .collect()
     }
 
-    /// How many requesters have joined so far (hung up or not).
-    pub fn joined(&self) -> usize {
-        self.state().requesters.len()
+    /// Who waits now for `name` (the requesters that asked for it).
+    pub fn requesters_of(&self, name: &str) -> Vec<PeerInfo> {
+        self.state()
+            .requesters
+            .iter()
+            .filter(|r| r.names.iter().any(|n| n == name))
+            .map(|r| r.peer.clone())
+            .collect()
     }
 
-    /// Sends `line` to every requester still waiting that asked for progress.
+    /// How many requests have joined so far, hung up or not.
+    pub fn joins(&self) -> usize {
+        self.state().joins
+    }
+
+    /// Sends `line` to every requester that asked for progress (naming only its own secrets).
     pub fn tell(&self, line: &str) {
         let mut state = self.state();
-        for r in &mut state.requesters {
-            if let Some(tx) = &r.progress {
-                if tx.send(line.to_owned()).is_err() {
-                    r.progress = None;
-                }
-            }
+        for r in &state.requesters {
+            r.send(r.line_for(line, &self.secrets));
         }
         state.last_line = Some(line.to_owned());
     }
 
-    /// Whether requesters still wait (false once the last one has hung up).
-    pub fn wanted(&self) -> bool {
-        self.state().waiting > 0
-    }
-
-    /// Completes when the last requester has left before the approval came.
+    /// Completes when the last requester left before the approval came.
     pub async fn abandoned(&self) {
         self.abandoned.notified().await
     }
 
-    /// The approval came: from here the flight finishes whoever still waits.
-    pub fn commit(&self) {
-        self.state().committed = true;
+    /// The approval came: from here the flight finishes whoever still waits. False when every
+    /// requester has gone already (then nothing is to be unsealed).
+    pub fn commit(&self) -> bool {
+        let mut state = self.state();
+        if state.requesters.is_empty() {
+            return false;
+        }
+        state.committed = true;
+        true
     }
 }
 
@@ -109,7 +152,7 @@ pub struct Flights {
 pub struct Ticket<'f> {
     flights: &'f Flights,
     flight: Arc<Flight>,
-    index: usize,
+    id: u64,
 }
 
 impl Ticket<'_> {
@@ -126,15 +169,24 @@ impl Ticket<'_> {
             )),
         }
     }
+
+    /// Whether this requester asked for every secret of its flight.
+    pub fn asked_for_all(&self) -> bool {
+        let state = self.flight.state();
+        state
+            .requesters
+            .iter()
+            .find(|r| r.id == self.id)
+            .is_some_and(|r| r.asked_for_all(&self.flight.secrets))
+    }
 }
 
 impl Drop for Ticket<'_> {
     fn drop(&mut self) {
         let mut by_name = self.flights.lock();
         let mut state = self.flight.state();
-        state.waiting -= 1;
-        state.requesters[self.index].progress = None;
-        if state.waiting == 0 && !state.committed {
+        state.requesters.retain(|r| r.id != self.id);
+        if state.requesters.is_empty() && !state.committed {
             // Nobody waits: a new request starts a new flight (and a new approval).
             by_name.retain(|_, f| !Arc::ptr_eq(f, &self.flight));
             self.flight.abandoned.notify_one();
@@ -142,11 +194,12 @@ impl Drop for Ticket<'_> {
     }
 }
 
-/// What joining gave a requester: its tickets, and the flight it must start, if any.
-pub struct Joined<'f> {
+/// What joining gave a requester: its tickets, and the flight it must start, if any, with what
+/// admitted it.
+pub struct Joined<'f, A> {
     pub tickets: Vec<Ticket<'f>>,
     /// A new flight for the secrets that none was unsealing yet; the caller runs it.
-    pub started: Option<Arc<Flight>>,
+    pub started: Option<(Arc<Flight>, A)>,
 }
 
 impl Flights {
@@ -154,13 +207,16 @@ impl Flights {
         self.by_name.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Joins the flights already unsealing any of `secrets`, and starts one for the rest.
-    pub fn join(
+    /// Joins the flights already unsealing any of `secrets`, and starts one for the rest if
+    /// `admit` lets this requester start one (it is asked only then; its `Err` is returned with
+    /// nothing joined).
+    pub fn join<A, E>(
         &self,
         secrets: &[(String, String)],
         peer: &PeerInfo,
         progress: Option<&mpsc::UnboundedSender<String>>,
-    ) -> Joined<'_> {
+        admit: impl FnOnce() -> Result<A, E>,
+    ) -> Result<Joined<'_, A>, E> {
         let mut by_name = self.lock();
         let mut flights: Vec<Arc<Flight>> = Vec::new();
         let mut fresh: Vec<(String, String)> = Vec::new();
@@ -173,10 +229,14 @@ impl Flights {
                 None => fresh.push(secret.clone()),
             }
         }
-        let started = (!fresh.is_empty()).then(|| {
+        let started = if fresh.is_empty() {
+            None
+        } else {
+            let admitted = admit()?;
             let (outcome, _) = watch::channel(None);
             let flight = Arc::new(Flight {
                 secrets: fresh,
+                starter: peer.clone(),
                 state: Mutex::new(FlightState::default()),
                 outcome,
                 abandoned: Notify::new(),
@@ -185,32 +245,40 @@ impl Flights {
                 by_name.insert(name.clone(), Arc::clone(&flight));
             }
             flights.push(Arc::clone(&flight));
-            flight
-        });
+            Some((flight, admitted))
+        };
         let tickets = flights
             .into_iter()
             .map(|flight| {
-                let index = {
+                let id = {
                     let mut state = flight.state();
-                    let progress = progress.cloned();
-                    if let (Some(tx), Some(line)) = (&progress, &state.last_line) {
-                        let _ = tx.send(line.clone());
-                    }
-                    state.requesters.push(Requester {
+                    let names = secrets
+                        .iter()
+                        .filter(|(n, _)| flight.secrets.iter().any(|(m, _)| m == n))
+                        .map(|(n, _)| n.clone())
+                        .collect();
+                    let requester = Requester {
+                        id: state.next_id,
                         peer: peer.clone(),
-                        progress,
-                    });
-                    state.waiting += 1;
-                    state.requesters.len() - 1
+                        names,
+                        progress: progress.cloned(),
+                    };
+                    if let Some(line) = &state.last_line {
+                        requester.send(requester.line_for(line, &flight.secrets));
+                    }
+                    state.requesters.push(requester);
+                    state.next_id += 1;
+                    state.joins += 1;
+                    state.next_id - 1
                 };
                 Ticket {
                     flights: self,
                     flight,
-                    index,
+                    id,
                 }
             })
             .collect();
-        Joined { tickets, started }
+        Ok(Joined { tickets, started })
     }
 
     /// Ends `flight` with `outcome`: told to every requester, and its secrets no longer in

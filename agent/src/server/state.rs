@@ -66,8 +66,6 @@ pub struct AgentSettings {
     pub audit_refuses: bool,
     /// The most connections one uid may hold (`[agent] max_connections_per_uid`).
     pub max_connections_per_uid: usize,
-    /// The most approver programs running at once (`[approval] max_running`).
-    pub approvers_at_once: usize,
     /// The most requests of one uid waiting for an approval (`[approval] max_waiting_per_uid`).
     pub approvals_per_uid: usize,
     /// Run on unusual activity (`[alert] program`).
@@ -83,8 +81,6 @@ pub struct Agent {
     approvals: crate::approval::Waiting,
     approved: super::approved::ApprovedPolicies,
     flights: super::flights::Flights,
-    /// One permit per approver program allowed to run.
-    approver_slots: tokio::sync::Semaphore,
     /// Requests waiting for an approval, per uid.
     approvals_by_uid: super::per_uid::PerUid,
     alerts: super::alerts::Alerts,
@@ -100,7 +96,6 @@ impl Agent {
             approvals: crate::approval::Waiting::default(),
             limiter: Mutex::new(Default::default()),
             flights: Default::default(),
-            approver_slots: tokio::sync::Semaphore::new(settings.approvers_at_once),
             approvals_by_uid: Default::default(),
             alerts: super::alerts::Alerts::new(settings.alert.clone(), &settings.state_dir),
             settings,
@@ -127,23 +122,25 @@ impl Agent {
         self.settings.over_socket.is_some() || self.settings.approver.waits(request)
     }
 
-    /// Asks for an approval: the approver (or the touch), and admins over the socket when the
-    /// config allows it; says how it was approved. A uid with `[approval] max_waiting_per_uid`
-    /// requests waiting already is refused; an approver program waits for one of the
-    /// `[approval] max_running` slots (its time-out starts once it runs).
+    /// Counts one more request of `uid` waiting for an approval, or refuses it when the uid has
+    /// `[approval] max_waiting_per_uid` waiting already. Held for as long as it waits.
+    pub fn admit_approval(
+        &self,
+        uid: u32,
+    ) -> Result<super::per_uid::Counted, crate::approval::ApprovalError> {
+        let max = self.settings.approvals_per_uid;
+        self.approvals_by_uid
+            .admit(uid, max)
+            .ok_or(crate::approval::ApprovalError::TooMany { uid, max })
+    }
+
+    /// Asks for an approval (admitted by [`Agent::admit_approval`]): the approver (or the
+    /// touch), and admins over the socket when the config allows it; says how it was approved.
     pub async fn ask_approval(
         &self,
         request: &crate::approval::ApprovalRequest<'_>,
+        _admitted: &super::per_uid::Counted,
     ) -> Result<&'static str, crate::approval::ApprovalError> {
-        let uid = request.client.uid;
-        let max = self.settings.approvals_per_uid;
-        let Some(_waiting) = self.approvals_by_uid.admit(uid, max) else {
-            return Err(crate::approval::ApprovalError::TooMany { uid, max });
-        };
-        let _slot = match self.settings.approver.runs_program() {
-            true => Some(self.approver_slots.acquire().await.expect("never closed")),
-            false => None,
-        };
         match self.settings.over_socket {
             Some(timeout) => {
                 self.approvals

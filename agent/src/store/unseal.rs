@@ -32,5 +32,14 @@ where
     let plaintext = envelope::unseal(&file.sealed, identity).map_err(OpenError::Envelope)?;
     let unsealed = entry::parse_sealed(&plaintext).map_err(OpenError::Plaintext)?;
     check_untampered(file, &unsealed.meta).map_err(OpenError::Tampered)?;
+    if identity.opened_legacy_tag() {
+        crate::warn!(
+            "store entry {:?} was sealed by a release before 0.2, whose stanza tag stock rage + \
+             age-plugin-yubikey do not recognise: it opens here, but cannot be recovered with \
+             those tools until it is sealed again: run `apisec-agent rotate {}` (docs/yubikey.md)",
+            file.name,
+            file.name
+        );
+    }
     Ok(unsealed)
 }

@@ -6,6 +6,8 @@
 //!   give up (deny). Default 0 for approve, the touch timeout for deny.
 //! * `touch-timeout-ms`: overrides `--touch-timeout-ms` (default 15000).
 //! * `present`: `1` (default) card inserted, `0` card removed.
+//! * `forget-touch`: present once: before its next command the card forgets its last touch, as
+//!   when the 15 s of touch policy `cached` have passed (removed when done).
 //!
 //! Files the emulator writes:
 //! * `touches`: number of accepted touches (integer).
@@ -56,6 +58,11 @@ impl ControlDir {
         if std::fs::write(&tmp, value).is_ok() {
             let _ = std::fs::rename(&tmp, self.dir.join(name));
         }
+    }
+
+    /// Whether the one-shot file `name` was there (it is removed).
+    pub fn take(&self, name: &str) -> bool {
+        std::fs::remove_file(self.dir.join(name)).is_ok()
     }
 
     /// Adds one to an integer file and returns the new value.

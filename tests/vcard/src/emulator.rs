@@ -79,6 +79,13 @@ impl Emulator {
                 None
             }
             apdu => {
+                if self
+                    .control
+                    .as_ref()
+                    .is_some_and(|c| c.take("forget-touch"))
+                {
+                    self.card.forget_touch();
+                }
                 let resp = self.transport.handle(apdu, &mut self.card);
                 if self.card.take_dirty() {
                     self.save();

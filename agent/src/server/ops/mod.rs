@@ -10,4 +10,5 @@ pub mod reload;
 pub mod sign;
 pub mod status;
 pub mod unlock;
+mod unlock_flight;
 mod unseal;

@@ -86,7 +86,11 @@ async fn approve_change(
             &request,
         );
     }
-    match agent.ask_approval(&request).await {
+    let asked = match agent.admit_approval(peer.uid) {
+        Ok(admitted) => agent.ask_approval(&request, &admitted).await,
+        Err(e) => Err(e),
+    };
+    match asked {
         Ok(how) => {
             crate::info!("reload: the change of {name} was approved by {how}: {why}");
             agent.audit(

@@ -62,7 +62,7 @@ pub async fn sign(
         Err(e) => {
             let refused = sign_event(request, body_sha256, None).denied(&e.message);
             agent.audit(&refused, Some(peer));
-            alert_refusal(agent, request, peer, None, false, &e);
+            alert_refusal(agent, request, peer, (None, None), false, &e);
             return Err(e);
         }
     };
@@ -84,7 +84,7 @@ pub async fn sign(
             .denied(&e.message);
         agent.audit(&refused, Some(peer));
         let class = judged_class.get().copied();
-        alert_refusal(agent, request, peer, class, rate_limited, &e);
+        alert_refusal(agent, request, peer, (exchange, class), rate_limited, &e);
         e
     };
     let refuse = |e: ErrorReply| refuse_as(e, false);
@@ -160,16 +160,23 @@ pub async fn sign(
     }
 }
 
-/// Tells the alerts about a refused sign request.
+/// Tells the alerts about a refused sign request: its class as judged or, refused before
+/// judging (a rate limit, a malformed request, the wrong program), as the endpoint table gives
+/// it, so that a withdrawal refused early still raises its alert.
 fn alert_refusal(
     agent: &Agent,
     request: &proto::SignRequest,
     peer: &PeerInfo,
-    class: Option<&str>,
+    (exchange, class): (Option<&str>, Option<&str>),
     rate_limited: bool,
     e: &ErrorReply,
 ) {
     let what = format!("sign {} {}", request.method, request.path);
+    let class = class.or_else(|| {
+        let id = exchange?;
+        let path = request.path.split('?').next().unwrap_or_default();
+        sign::endpoints::class_of(id, &request.method, path).map(|c| c.as_str())
+    });
     let refusal = crate::server::alerts::Refusal {
         secret: &request.name,
         class,
@@ -211,21 +218,25 @@ async fn step_up(
         fresh: true,
         changes: &[],
     };
-    if agent.approval_waits(&ask) {
-        agent.notify_waiting(&format!("waiting for approval: {}", ask.prompt()), &ask);
-    }
-    match agent.ask_approval(&ask).await {
-        Ok(how) => {
-            crate::info!("step-up approved by {how} ({rule}): {}", ask.prompt());
-            Ok(format!("step-up {how} ({rule})"))
-        }
-        Err(e) => Err(ErrorReply::new(
+    let refused = |e: crate::approval::ApprovalError| {
+        ErrorReply::new(
             approval_code(&e),
             format!(
                 "{rule} of {}'s policy needs a fresh approval for this request: {e}",
                 request.name
             ),
-        )),
+        )
+    };
+    let admitted = agent.admit_approval(peer.uid).map_err(refused)?;
+    if agent.approval_waits(&ask) {
+        agent.notify_waiting(&format!("waiting for approval: {}", ask.prompt()), &ask);
+    }
+    match agent.ask_approval(&ask, &admitted).await {
+        Ok(how) => {
+            crate::info!("step-up approved by {how} ({rule}): {}", ask.prompt());
+            Ok(format!("step-up {how} ({rule})"))
+        }
+        Err(e) => Err(refused(e)),
     }
 }
 

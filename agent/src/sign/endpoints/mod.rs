@@ -144,6 +144,12 @@ pub fn table(id: &str) -> Option<&'static Table> {
     }
 }
 
+/// The strictest class the table gives `METHOD path` on exchange `id` (one path may be served by
+/// several hosts), when it knows the endpoint: what a refusal before judging was aimed at.
+pub fn class_of(id: &str, method: &str, path: &str) -> Option<Class> {
+    table(id)?.find(method, path).iter().map(|e| e.class).max()
+}
+
 #[cfg(test)]
 #[path = "tests.rs"]
 mod tests;

@@ -10,6 +10,7 @@
 //! - after a removal every call fails with a PC/SC error; only a new handle helps.
 
 pub mod card;
+pub mod stock_plugin;
 
 use std::time::{Duration, Instant};
 

@@ -112,6 +112,11 @@ impl PivCard {
     }
 
     /// Reset / power cycle / reinsertion: back to "nothing selected, nothing verified".
+    /// Forgets the last touch, as when the window of touch policy `cached` has passed.
+    pub fn forget_touch(&mut self) {
+        self.last_touch = None;
+    }
+
     pub fn reset_session(&mut self) {
         self.session = Session::new();
     }
