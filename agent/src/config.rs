@@ -29,7 +29,8 @@ pub struct ConfigFile {
     /// The agent's socket (default `$XDG_RUNTIME_DIR/apisec/agent.sock`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub socket: Option<PathBuf>,
-    /// More recipients every entry is sealed to (a backup token kept in a safe).
+    /// More recipients every entry is sealed to: a backup token kept in a safe
+    /// (`age1yubikey1...`), or an offline age X25519 key (`age1...`, recovery with stock rage).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub backup_recipients: Vec<String>,
     pub token: TokenSection,
@@ -133,8 +134,11 @@ pub struct Config {
     pub path: PathBuf,
     pub store_dir: PathBuf,
     pub socket: PathBuf,
-    /// The primary token's recipient first, then the backups.
+    /// The primary token's recipient first, then the backup tokens'.
     pub recipients: Vec<Recipient>,
+    /// Offline age X25519 recipients (`backup_recipients = ["age1..."]`): recovery keys the agent
+    /// never uses.
+    pub offline_recipients: Vec<age::x25519::Recipient>,
     pub token: TokenConfig,
     pub approver: Option<PathBuf>,
     pub approval_timeout: Duration,
@@ -193,6 +197,21 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
                 Ok(d)
             }
         })
+}
+
+impl Config {
+    /// Everything a new entry is sealed to: the tokens' keys, then the offline ones.
+    pub fn seal_to(&self) -> Vec<crate::envelope::SealTo> {
+        use crate::envelope::SealTo;
+        let tokens = self.recipients.iter().cloned().map(SealTo::Token);
+        let offline = self.offline_recipients.iter().cloned().map(SealTo::Offline);
+        tokens.chain(offline).collect()
+    }
+
+    /// How many recipients besides the primary token's open an entry sealed now.
+    pub fn backups(&self) -> usize {
+        self.recipients.len() - 1 + self.offline_recipients.len()
+    }
 }
 
 impl ConfigFile {
@@ -265,11 +284,15 @@ impl ConfigFile {
             .recipient
             .parse::<Recipient>()
             .map_err(|e| invalid(format!("token.recipient: {e}")))?];
+        let mut offline_recipients = Vec::new();
         for r in &self.backup_recipients {
-            recipients.push(
-                r.parse::<Recipient>()
-                    .map_err(|e| invalid(format!("backup_recipients: {e}")))?,
-            );
+            match r
+                .parse::<crate::envelope::SealTo>()
+                .map_err(|e| invalid(format!("backup_recipients: {e}")))?
+            {
+                crate::envelope::SealTo::Token(t) => recipients.push(t),
+                crate::envelope::SealTo::Offline(o) => offline_recipients.push(o),
+            }
         }
         let t = &self.token;
         let pin = match (&t.pin_env, &t.pin_file) {
@@ -392,6 +415,7 @@ impl ConfigFile {
             store_dir: self.store.unwrap_or_else(crate::paths::default_store),
             socket: self.socket.unwrap_or_else(crate::paths::default_socket),
             recipients,
+            offline_recipients,
             token,
             approver: self.approval.approver,
             approval_timeout,

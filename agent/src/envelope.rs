@@ -137,6 +137,57 @@ fn wrap_key(shared_x: &[u8], epk_compressed: &[u8], recipient: &Recipient) -> Ze
     ))
 }
 
+/// What an entry is sealed to: a token's P-256 key, which the agent unseals with, or an offline
+/// age X25519 key (`age-keygen`, `rage-keygen`): a recovery key kept on paper or offline media,
+/// which stock `rage -d -i key.txt` (or `age`) opens and the agent never uses.
+#[derive(Clone)]
+pub enum SealTo {
+    Token(Recipient),
+    Offline(age::x25519::Recipient),
+}
+
+impl FromStr for SealTo {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.starts_with("age1yubikey1") {
+            return s.parse().map(Self::Token);
+        }
+        s.parse::<age::x25519::Recipient>()
+            .map(Self::Offline)
+            .map_err(|_| {
+                format!(
+                    "{s:?} is neither an age1yubikey1... recipient (a token's P-256 key) nor an \
+                     age1... X25519 recipient (from age-keygen or rage-keygen)"
+                )
+            })
+    }
+}
+
+impl fmt::Display for SealTo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Token(r) => r.fmt(f),
+            Self::Offline(r) => r.fmt(f),
+        }
+    }
+}
+
+impl fmt::Debug for SealTo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SealTo({self})")
+    }
+}
+
+impl SealTo {
+    fn as_age(&self) -> &dyn age::Recipient {
+        match self {
+            Self::Token(r) => r,
+            Self::Offline(r) => r,
+        }
+    }
+}
+
 /// Whatever holds the private key: computes the ECDH shared x-coordinate with a peer point
 /// (uncompressed, 65 bytes). A token does it inside the token.
 pub trait Ecdh {
@@ -229,13 +280,12 @@ pub enum SealError {
 }
 
 /// Seals `plaintext` to every recipient; returns the ASCII-armored age file.
-pub fn seal(recipients: &[Recipient], plaintext: &[u8]) -> Result<String, SealError> {
+pub fn seal(recipients: &[SealTo], plaintext: &[u8]) -> Result<String, SealError> {
     if recipients.is_empty() {
         return Err(SealError::NoRecipient);
     }
-    let encryptor =
-        age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
-            .map_err(|e| SealError::Age(e.to_string()))?;
+    let encryptor = age::Encryptor::with_recipients(recipients.iter().map(SealTo::as_age))
+        .map_err(|e| SealError::Age(e.to_string()))?;
     let mut armored = Vec::new();
     let armor =
         age::armor::ArmoredWriter::wrap_output(&mut armored, age::armor::Format::AsciiArmor)
@@ -319,7 +369,7 @@ mod tests {
     #[test]
     fn seal_then_unseal() {
         let (key, r) = soft();
-        let armored = seal(std::slice::from_ref(&r), b"top secret").unwrap();
+        let armored = seal(&[SealTo::Token(r.clone())], b"top secret").unwrap();
         assert!(armored.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"));
         let id = TokenIdentity::new(&r, &key);
         assert_eq!(&unseal(&armored, &id).unwrap()[..], b"top secret");
@@ -384,7 +434,7 @@ mod tests {
         let id = TokenIdentity::new(&r, &key);
         assert_eq!(&unseal(&armored, &id).unwrap()[..], b"old entry");
         assert!(id.opened_legacy_tag());
-        let current = seal(std::slice::from_ref(&r), b"new entry").unwrap();
+        let current = seal(&[SealTo::Token(r.clone())], b"new entry").unwrap();
         let id = TokenIdentity::new(&r, &key);
         assert_eq!(&unseal(&current, &id).unwrap()[..], b"new entry");
         assert!(!id.opened_legacy_tag());
@@ -395,7 +445,11 @@ mod tests {
         let (k1, r1) = soft();
         let (k2, r2) = soft();
         let (k3, r3) = soft();
-        let armored = seal(&[r1.clone(), r2.clone()], b"x").unwrap();
+        let armored = seal(
+            &[SealTo::Token(r1.clone()), SealTo::Token(r2.clone())],
+            b"x",
+        )
+        .unwrap();
         assert_eq!(
             &unseal(&armored, &TokenIdentity::new(&r1, &k1)).unwrap()[..],
             b"x"
@@ -420,7 +474,7 @@ mod tests {
             }
         }
         let (_, r) = soft();
-        let armored = seal(std::slice::from_ref(&r), b"x").unwrap();
+        let armored = seal(&[SealTo::Token(r.clone())], b"x").unwrap();
         match unseal(&armored, &TokenIdentity::new(&r, &Broken)) {
             Err(UnsealError::Token(e)) => assert_eq!(e, "PIN incorrect"),
             other => panic!("{other:?}"),

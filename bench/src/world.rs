@@ -176,7 +176,7 @@ impl World {
                     secret: s.as_bytes(),
                     passphrase: Some(b"passphrase"),
                 },
-                &config.recipients,
+                &config.seal_to(),
             )
             .map_err(|e| e.to_string())?;
             store.create(&file).map_err(|e| e.to_string())?;

@@ -380,6 +380,19 @@ impl Env {
         s
     }
 
+    /// Adds a Bitget secret `name` (API key `k`, passphrase `p`), checked to succeed.
+    pub fn add_bitget(&self, name: &str, secret: &[u8]) {
+        assert_ok(
+            &self
+                .secret(name, "bitget")
+                .api_key("k")
+                .secret_bytes(secret)
+                .passphrase(b"p")
+                .add(),
+            "add",
+        );
+    }
+
     /// The usual set-up: init, one Bitget secret, agent running, secret unlocked.
     pub fn ready_with_bitget(secret: &[u8], passphrase: &[u8]) -> Self {
         Self::ready_with_bitget_and(secret, passphrase, "")

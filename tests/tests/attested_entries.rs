@@ -54,11 +54,11 @@ fn a_forged_token_key_entry_is_refused_and_the_real_one_signs() {
         secret: b"",
         passphrase: None,
     };
-    let forged = entry::seal(&meta, &empty, &config.recipients).unwrap();
+    let forged = entry::seal(&meta, &empty, &config.seal_to()).unwrap();
     store.create(&forged).unwrap();
     // 2. The same, carrying the real entry's attestation.
     meta.name = "copied".into();
-    let mut copied = entry::seal(&meta, &empty, &config.recipients).unwrap();
+    let mut copied = entry::seal(&meta, &empty, &config.seal_to()).unwrap();
     copied.attestation = real.attestation.clone();
     store.create(&copied).unwrap();
 
@@ -84,7 +84,7 @@ fn a_forged_token_key_entry_is_refused_and_the_real_one_signs() {
     assert_ok(&env.cli(&["lock"]), "lock");
     let mut meta = real.meta();
     meta.policy = loose_policy();
-    let mut swapped = entry::seal(&meta, &empty, &config.recipients).unwrap();
+    let mut swapped = entry::seal(&meta, &empty, &config.seal_to()).unwrap();
     swapped.attestation = real.attestation.clone();
     std::fs::write(store.entry_path("bn"), swapped.to_toml()).unwrap();
     assert_fails_with(
@@ -165,7 +165,7 @@ fn a_public_key_planted_under_the_label_does_not_make_a_forged_entry_good() {
             secret: b"",
             passphrase: None,
         },
-        &config.recipients,
+        &config.seal_to(),
     )
     .unwrap();
     let statement = apisec_agent::store::attest::statement(&meta);

@@ -1,4 +1,4 @@
-//! Faults: `kill -9` of `add` and `rotate` at random moments never leaves a half-written or lost
+//! Faults: `kill -9` of `add`, `rotate` and `reseal` at random moments never leaves a half-written or lost
 //! entry; a full disk is a clear error that keeps the old entry; a token that disappears gives a
 //! clear error while unsealed secrets keep signing; an agent killed under load loses nothing.
 
@@ -58,6 +58,20 @@ fn kill_at_random(cmd: &mut Command, rng: &mut Rng, max_ms: u64) -> bool {
     let _ = child.kill();
     let _ = child.wait();
     killed
+}
+
+/// SoftHSM's `token.object` of the test's token, and its bytes now (to put back after a kill
+/// truncated it: SoftHSM rewrites it in place at login, see the rotate test).
+fn softhsm_token_object(env: &Env) -> (std::path::PathBuf, Vec<u8>) {
+    let path = std::fs::read_dir(env.root().join("tokens"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.path().is_dir())
+        .unwrap()
+        .path()
+        .join("token.object");
+    let bytes = std::fs::read(&path).unwrap();
+    (path, bytes)
 }
 
 #[test]
@@ -130,14 +144,7 @@ fn kill_9_of_add_at_random_moments_never_leaves_a_half_entry() {
 fn kill_9_of_rotate_at_random_moments_keeps_a_usable_entry() {
     let mut env = Env::new();
     env.init();
-    assert_ok(
-        &env.secret("bg", "bitget")
-            .api_key("k")
-            .secret_bytes(SECRET)
-            .passphrase(b"p")
-            .add(),
-        "add",
-    );
+    env.add_bitget("bg", SECRET);
     // One rotation to completion, to know it works and how long it takes.
     let f = env.root().join("first");
     std::fs::write(&f, "rotated-secret-first").unwrap();
@@ -153,14 +160,7 @@ fn kill_9_of_rotate_at_random_moments_keeps_a_usable_entry() {
     // flags), so a kill -9 at that moment leaves it empty and the token gone: a limitation of
     // SoftHSM's file store, not of the agent's (docs/operations.md). The test puts SoftHSM's file
     // back when that happens, and checks what is ours: the store entry.
-    let token_object = std::fs::read_dir(env.root().join("tokens"))
-        .unwrap()
-        .flatten()
-        .find(|e| e.path().is_dir())
-        .unwrap()
-        .path()
-        .join("token.object");
-    let pristine = std::fs::read(&token_object).unwrap();
+    let (token_object, pristine) = softhsm_token_object(&env);
     let mut softhsm_truncations = 0;
     for i in 0..30 {
         let f = env.root().join(format!("new{i}"));
@@ -194,6 +194,62 @@ fn kill_9_of_rotate_at_random_moments_keeps_a_usable_entry() {
         ]),
         "and signs",
     );
+}
+
+#[test]
+fn kill_9_of_reseal_at_random_moments_leaves_every_entry_whole_with_the_old_or_new_recipients() {
+    let mut env = Env::new();
+    env.init();
+    let names = ["r1", "r2", "r3"];
+    for name in names {
+        env.add_bitget(name, SECRET);
+    }
+    let token_recipients = |name: &str| {
+        let text = std::fs::read_to_string(env.store_dir().join(format!("{name}.toml"))).unwrap();
+        text.lines()
+            .find(|l| l.starts_with("recipients = "))
+            .unwrap()
+            .to_owned()
+    };
+    let old_set = token_recipients("r1");
+    // An offline recipient to reseal to (a fixed X25519 key: the test needs no key file).
+    let offline = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+    assert_ok(
+        &env.agent(&["backup", "add-recipient", offline]),
+        "add-recipient",
+    );
+    // One reseal to completion (to the new set), to know how long one takes; the killed runs
+    // then reseal every entry again with `--all`.
+    let t = Instant::now();
+    assert_ok(&env.agent(&["reseal", "--yes"]), "reseal");
+    let full_ms = (t.elapsed().as_millis() as u64).max(2);
+    let new_set = token_recipients("r1");
+    assert_ne!(old_set, new_set);
+    let (token_object, pristine) = softhsm_token_object(&env);
+    let mut rng = Rng(seed());
+    let mut killed = 0;
+    for _ in 0..20 {
+        let mut cmd = env.agent_cmd();
+        cmd.args(["reseal", "--all", "--yes"]);
+        killed += kill_at_random(&mut cmd, &mut rng, full_ms) as usize;
+        // SoftHSM's own file, rewritten in place at login (see the rotate test above).
+        if std::fs::read(&token_object).unwrap().is_empty() {
+            std::fs::write(&token_object, &pristine).unwrap();
+        }
+        store_is_whole(&env);
+        for name in names {
+            let set = token_recipients(name);
+            assert!(set == old_set || set == new_set, "{name}: {set}");
+        }
+    }
+    assert!(
+        killed > 5,
+        "only {killed} of 20 reseals were killed mid-way"
+    );
+    env.start(&[]);
+    let mut unlock = vec!["unlock"];
+    unlock.extend(names);
+    assert_ok(&env.cli(&unlock), "every entry still unseals");
 }
 
 #[test]

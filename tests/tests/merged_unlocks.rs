@@ -19,14 +19,7 @@ fn env_with(names: &[&str], config: &str) -> Env {
         std::fs::write(&env.config, format!("{text}\n{config}\n")).unwrap();
     }
     for name in names {
-        assert_ok(
-            &env.secret(name, "bitget")
-                .api_key("k")
-                .secret_bytes(SECRET)
-                .passphrase(b"p")
-                .add(),
-            "add",
-        );
+        env.add_bitget(name, SECRET);
     }
     env.start(&["--approval-timeout", "60s"]);
     env

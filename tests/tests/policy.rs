@@ -364,7 +364,7 @@ fn an_expired_secret_is_refused_with_the_way_to_rotate() {
             secret: SECRET,
             passphrase: Some(b"p"),
         },
-        &config.recipients,
+        &config.seal_to(),
     )
     .unwrap();
     Store::new(env.store_dir()).create(&file).unwrap();

@@ -338,7 +338,7 @@ fn a_rule_on_fields_the_signature_does_not_cover_is_refused_at_add_and_at_unlock
             secret: SECRET,
             passphrase: None,
         },
-        &config.recipients,
+        &config.seal_to(),
     )
     .unwrap();
     Store::new(env.store_dir()).create(&file).unwrap();

@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+pub use super::audit::AuditCommand;
+pub use super::backup::BackupCommand;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
@@ -47,6 +49,15 @@ pub enum Command {
         after_help = "Examples:\n  apisec-agent audit verify\n  apisec-agent audit tail -n 50\n  apisec-agent audit tail -f --json"
     )]
     Audit(AuditCommand),
+    /// Seal existing entries again to the current recipients (after adding a backup), keeping
+    /// their secrets, policies and settings
+    Reseal(super::reseal::ResealArgs),
+    /// Backups: the recipients every entry is sealed to besides the token
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  rage-keygen -o key.txt && apisec-agent backup add-recipient age1...\n  apisec-agent backup list"
+    )]
+    Backup(BackupCommand),
     /// Remove a secret from the store (and from a running agent's memory)
     Remove(RemoveArgs),
     /// Have the token attest an entry of a token-held key made before entries were attested
@@ -458,42 +469,4 @@ pub struct RotateArgs {
     /// Read the new passphrase from FILE ('-' = stdin); default: keep the old one
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum AuditCommand {
-    /// Check the hash chain; report the first broken, missing or reordered line
-    Verify {
-        /// The log's files, oldest first [default: the config's audit path, after the files
-        /// logrotate made of it (PATH.N ... PATH.1)]
-        files: Vec<PathBuf>,
-        /// The first file continues a chain whose earlier files are gone (rotated away): check
-        /// from its first line instead of requiring the chain's start
-        #[arg(long)]
-        continues: bool,
-        /// Also check the log against the copies the agent sent to the systemd journal
-        /// (`[audit] journal = true`), read with journalctl; only copies whose _UID is the log
-        /// file owner's are trusted
-        #[arg(long)]
-        journal: bool,
-        /// As --journal, with the journal's entries from this file (`journalctl -o json
-        /// SYSLOG_IDENTIFIER=apisec-agent-audit > FILE`) instead of journalctl
-        #[arg(long, value_name = "FILE")]
-        journal_file: Option<PathBuf>,
-    },
-    /// Print the last lines readably, and with -f every line as the agent writes it
-    Tail {
-        /// How many lines
-        #[arg(short = 'n', default_value_t = 20)]
-        lines: usize,
-        /// Keep printing lines as they are written, following the log across rotation (a
-        /// rename or a copy-and-truncate); until interrupted
-        #[arg(short = 'f', long)]
-        follow: bool,
-        /// Print each record as the log's own JSON line, for a program to read
-        #[arg(long)]
-        json: bool,
-        /// The log [default: the config's audit path]
-        file: Option<PathBuf>,
-    },
 }

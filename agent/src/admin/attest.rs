@@ -2,7 +2,6 @@
 //! that was made before entries were attested (`store::attest`), once its owner has checked the
 //! policy it carries. The agent refuses such an entry until then.
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
 use apisec_agent::store::{atomic, Store};
@@ -39,19 +38,11 @@ pub fn run(config_path: &Path, a: AttestArgs) -> CmdResult {
         e(&file.policy.summary())
     );
     if !a.yes {
-        if !std::io::stdin().is_terminal() {
-            return Err(
-                CliError::new("not attesting without asking: stdin is not a terminal")
-                    .hint("check the policy above, then run again with --yes"),
-            );
-        }
-        print!("attest this entry with its token key? [y/N] ");
-        std::io::stdout().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            return Err(CliError::new("not attested"));
-        }
+        super::ask_yes(
+            "attest this entry with its token key?",
+            "check the policy above, then run again with --yes",
+            "not attested",
+        )?;
     }
     attest_if_token_key(&config, &mut file)?;
     let path = store.entry_path(&a.name);

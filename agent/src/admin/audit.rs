@@ -1,12 +1,12 @@
 //! `apisec-agent audit verify|tail`: check the audit log's hash chain, or read its last lines
 //! (`tail`, and `tail -f`, live in [`super::audit_follow`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use apisec_agent::audit;
 
-use super::args::AuditCommand;
 use super::{load_config, CliError, CmdResult};
+use clap::Subcommand;
 
 /// The log and the uncompressed files logrotate made of it, oldest first: PATH.N, ..., PATH.1,
 /// PATH.
@@ -122,4 +122,42 @@ pub fn run(config_path: &Path, command: AuditCommand) -> CmdResult {
             file,
         } => super::audit_follow::tail(&path(file)?, lines, follow, json),
     }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Check the hash chain; report the first broken, missing or reordered line
+    Verify {
+        /// The log's files, oldest first [default: the config's audit path, after the files
+        /// logrotate made of it (PATH.N ... PATH.1)]
+        files: Vec<PathBuf>,
+        /// The first file continues a chain whose earlier files are gone (rotated away): check
+        /// from its first line instead of requiring the chain's start
+        #[arg(long)]
+        continues: bool,
+        /// Also check the log against the copies the agent sent to the systemd journal
+        /// (`[audit] journal = true`), read with journalctl; only copies whose _UID is the log
+        /// file owner's are trusted
+        #[arg(long)]
+        journal: bool,
+        /// As --journal, with the journal's entries from this file (`journalctl -o json
+        /// SYSLOG_IDENTIFIER=apisec-agent-audit > FILE`) instead of journalctl
+        #[arg(long, value_name = "FILE")]
+        journal_file: Option<PathBuf>,
+    },
+    /// Print the last lines readably, and with -f every line as the agent writes it
+    Tail {
+        /// How many lines
+        #[arg(short = 'n', default_value_t = 20)]
+        lines: usize,
+        /// Keep printing lines as they are written, following the log across rotation (a
+        /// rename or a copy-and-truncate); until interrupted
+        #[arg(short = 'f', long)]
+        follow: bool,
+        /// Print each record as the log's own JSON line, for a program to read
+        #[arg(long)]
+        json: bool,
+        /// The log [default: the config's audit path]
+        file: Option<PathBuf>,
+    },
 }

@@ -62,6 +62,12 @@ pub fn run(config_path: &Path, a: ListArgs) -> CmdResult {
                     expiry::note(f.expires.as_deref(), apisec_agent::timefmt::unix_secs())
                 );
                 println!("{:<24} policy: {}", "", f.policy.summary());
+                if f.recipients.len() < 2 {
+                    println!(
+                        "{:<24} NO BACKUP: sealed to the token only (`apisec-agent backup list`)",
+                        ""
+                    );
+                }
                 for note in f.weakened() {
                     println!("{:<24} WEAKENED: {note}", "");
                 }

@@ -8,6 +8,7 @@ pub mod args;
 pub mod attest;
 pub mod audit;
 pub mod audit_follow;
+pub mod backup;
 pub mod completions;
 pub mod endpoints;
 pub mod init;
@@ -19,6 +20,7 @@ pub mod new_entry;
 pub mod policy_check;
 pub mod recovery;
 pub mod remove;
+pub mod reseal;
 pub mod rotate;
 pub mod run;
 pub mod settings;
@@ -82,6 +84,8 @@ pub fn dispatch(cli: args::Cli) -> CmdResult {
         args::Command::Policy(args::PolicyCommand::Check(a)) => policy_check::run(&config, a),
         args::Command::Rotate(a) => rotate::run(&config, a),
         args::Command::Audit(a) => audit::run(&config, a),
+        args::Command::Backup(a) => backup::run(&config, a),
+        args::Command::Reseal(a) => reseal::run(&config, a),
         args::Command::Start(a) => start::run(&config, a),
         args::Command::Run(a) => run::run(&config, a),
         args::Command::Stop(a) => stop::run(&config, a),
@@ -89,6 +93,26 @@ pub fn dispatch(cli: args::Cli) -> CmdResult {
         args::Command::Completions(a) => completions::run(a),
         args::Command::Man(a) => man::run(a),
     }
+}
+
+/// Asks the human at the terminal `question` (`[y/N]`); refuses without asking when stdin is no
+/// terminal (`hint`: how to go on, e.g. with `--yes`). `Err(refused)` unless the answer is yes.
+pub fn ask_yes(question: &str, hint: &str, refused: &str) -> CmdResult {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::new(format!(
+            "not going on without asking: stdin is not a terminal ({question})"
+        ))
+        .hint(hint));
+    }
+    print!("{question} [y/N] ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if !matches!(answer.trim(), "y" | "Y" | "yes") {
+        return Err(CliError::new(refused));
+    }
+    Ok(())
 }
 
 /// Best effort: tell a running agent about a store change. Returns its pid when one answered.

@@ -150,16 +150,24 @@ pub fn attest_if_token_key(config: &Config, file: &mut entry::EntryFile) -> CmdR
 /// Seals and writes a new entry, then tells a running agent.
 pub fn write_entry(config: &Config, meta: &EntryMeta, material: &SecretMaterial<'_>) -> CmdResult {
     let store = Store::new(&config.store_dir);
-    let mut file = entry::seal(meta, material, &config.recipients)?;
+    let mut file = entry::seal(meta, material, &config.seal_to())?;
     attest_if_token_key(config, &mut file)?;
     store.create(&file)?;
     println!(
         "sealed {} ({}) to {} recipient(s): {}",
         meta.name,
         meta.exchange,
-        config.recipients.len(),
+        file.recipients.len(),
         store.entry_path(&meta.name).display()
     );
+    if config.backups() == 0 {
+        eprintln!(
+            "warning: {} is sealed to one token only: if it is lost, so is this secret; add a \
+             backup (`apisec-agent backup add-recipient` or `backup add-token`, then \
+             `apisec-agent reseal`)",
+            meta.name
+        );
+    }
     for note in meta.weakened() {
         eprintln!("warning: {} is weakened by choice: {note}", meta.name);
     }

@@ -104,10 +104,10 @@ fn print_pkcs11(config: &Config, module: &str) {
         );
     }
     println!();
-    if config.recipients.len() > 1 {
+    if config.backups() > 0 {
         println!(
             "The entries are also sealed to {} backup recipient(s) (backup_recipients): each opens",
-            config.recipients.len() - 1
+            config.backups()
         );
         println!("them too; keep that token (or key) in a safe place.");
     } else {

@@ -9,7 +9,7 @@ use apisec_agent::envelope::TokenIdentity;
 use apisec_agent::keys::KeyType;
 use apisec_agent::sign::exchanges;
 use apisec_agent::store::unseal::OpenError;
-use apisec_agent::store::{self, atomic, entry, EntryFile, SecretMaterial, Store, Unsealed};
+use apisec_agent::store::{self, entry, EntryFile, SecretMaterial, Store, Unsealed};
 use apisec_agent::{timefmt, token};
 
 use super::args::RotateArgs;
@@ -18,7 +18,7 @@ use super::{load_config, notify_agent, CliError, CmdResult};
 
 /// Unseals an entry with the token, locally, and checks it was not tampered with: rotation must
 /// carry over the sealed policy, never a clear copy someone edited.
-fn unseal_locally(config: &Config, file: &EntryFile) -> Result<Unsealed, CliError> {
+pub fn unseal_locally(config: &Config, file: &EntryFile) -> Result<Unsealed, CliError> {
     let recipient = &config.recipients[0];
     let token = token::spawn(&config.token, recipient, config.token.touch_approves());
     let identity = TokenIdentity::new(recipient, &token);
@@ -87,29 +87,11 @@ pub fn run(config_path: &Path, a: RotateArgs) -> CmdResult {
             secret: &secret,
             passphrase: passphrase.as_ref().map(|p| &p[..]),
         },
-        &config.recipients,
+        &config.seal_to(),
     )?;
     super::new_entry::attest_if_token_key(&config, &mut new_file)?;
     // Backup first, then the atomic replacement: a crash leaves the old entry or the new one.
-    let backup = store.backup_path(&a.name, &old_file.created);
-    let backup_dir = backup.parent().expect("a backup path has a directory");
-    std::fs::create_dir_all(backup_dir).map_err(|e| store::io_error(backup_dir.to_owned(), e))?;
-    match atomic::write(
-        &backup,
-        old_file.to_toml().as_bytes(),
-        atomic::Mode::CreateNew,
-    ) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(store::io_error(backup, e).into()),
-    }
-    let target = store.entry_path(&a.name);
-    atomic::write(
-        &target,
-        new_file.to_toml().as_bytes(),
-        atomic::Mode::Replace,
-    )
-    .map_err(|e| store::io_error(target.clone(), e))?;
+    let backup = store.replace(&old_file, &new_file)?;
     println!(
         "rotated {} (policy kept); the old entry is in {}",
         a.name,

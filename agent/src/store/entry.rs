@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::spelled::Spelled;
-use crate::envelope::{self, Recipient};
+use crate::envelope;
 use crate::keys::KeyType;
 use crate::policy::Policy;
 use crate::proto::wire::{Cursor, Out};
@@ -196,7 +196,7 @@ pub struct SecretMaterial<'a> {
 pub fn seal(
     meta: &EntryMeta,
     material: &SecretMaterial<'_>,
-    recipients: &[Recipient],
+    recipients: &[envelope::SealTo],
 ) -> Result<EntryFile, envelope::SealError> {
     let meta_json = serde_json::to_vec(meta).expect("metadata always serializes");
     let mut out = Out::default();

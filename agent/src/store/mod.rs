@@ -178,6 +178,26 @@ impl Store {
         }
     }
 
+    /// Replaces the entry `old` with `new` (same name), keeping `old` in its backup file first:
+    /// a crash at any moment leaves the old entry or the new one, and the old one is kept either
+    /// way. Returns the backup's path.
+    pub fn replace(&self, old: &EntryFile, new: &EntryFile) -> Result<PathBuf, StoreError> {
+        check_name(&new.name)?;
+        let backup = self.backup_path(&old.name, &old.created);
+        let backup_dir = backup.parent().expect("a backup path has a directory");
+        fs::create_dir_all(backup_dir).map_err(self.io(backup_dir))?;
+        match atomic::write(&backup, old.to_toml().as_bytes(), atomic::Mode::CreateNew) {
+            Ok(()) => {}
+            // Kept already (a run killed after its backup, or an entry replaced twice at once).
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(self.io(&backup)(e)),
+        }
+        let target = self.entry_path(&new.name);
+        atomic::write(&target, new.to_toml().as_bytes(), atomic::Mode::Replace)
+            .map_err(self.io(&target))?;
+        Ok(backup)
+    }
+
     /// Where `rotate` keeps the entry it replaced: `STORE/backup/NAME.STAMP.toml`, STAMP the old
     /// entry's creation time without separators.
     pub fn backup_path(&self, name: &str, created: &str) -> PathBuf {

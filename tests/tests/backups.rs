@@ -1,0 +1,214 @@
+//! Backups: an offline age X25519 recipient (from stock `rage-keygen`) added with `backup
+//! add-recipient` (the config edited in place, its comments kept); every new entry's sealed block
+//! then opens with stock `rage -d -i key.txt` and no token, and with no other key; `backup list`
+//! and `list` say which entries lack a backup.
+
+use std::process::Command;
+
+use apisec_tests::soft_piv::sealed_block;
+use apisec_tests::stock::stock_tool;
+use apisec_tests::*;
+
+const SECRET: &[u8] = b"backed-up-secret-4040";
+
+/// A fresh X25519 key from stock rage-keygen: (key file, its public recipient).
+fn offline_key(env: &Env, name: &str) -> (std::path::PathBuf, String) {
+    let key = env.root().join(name);
+    let out = Command::new(stock_tool("rage-keygen"))
+        .arg("-o")
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert_ok(&out, "rage-keygen");
+    let text = std::fs::read_to_string(&key).unwrap();
+    let public = text
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .expect("rage-keygen writes the public key")
+        .to_owned();
+    (key, public)
+}
+
+fn rage_decrypt(env: &Env, key: &std::path::Path, name: &str) -> std::process::Output {
+    let entry = std::fs::read_to_string(env.store_dir().join(format!("{name}.toml"))).unwrap();
+    let block = env.root().join(format!("{name}.age"));
+    std::fs::write(&block, sealed_block(&entry)).unwrap();
+    Command::new(stock_tool("rage"))
+        .arg("-d")
+        .arg("-i")
+        .arg(key)
+        .arg(&block)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn an_offline_recipient_opens_every_new_entry_with_stock_rage_and_no_token() {
+    let env = Env::new();
+    env.init();
+    // A comment of the owner's, which the in-place edit must keep.
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    std::fs::write(&env.config, format!("# my apisec config\n{text}")).unwrap();
+    env.add_bitget("before", SECRET);
+    let listed = stdout(&env.agent(&["backup", "list"]));
+    assert!(listed.contains("warning: no backup"), "{listed}");
+    assert!(stdout(&env.agent(&["list"])).contains("NO BACKUP"));
+
+    let (key, public) = offline_key(&env, "key.txt");
+    let out = env.agent(&["backup", "add-recipient", &public]);
+    assert_ok(&out, "backup add-recipient");
+    assert!(
+        stdout(&out).contains("keep its key file offline"),
+        "{}",
+        stdout(&out)
+    );
+    let config = std::fs::read_to_string(&env.config).unwrap();
+    assert!(config.starts_with("# my apisec config\n"), "{config}");
+    assert!(config.contains(&public), "{config}");
+    // Twice is once.
+    assert!(stdout(&env.agent(&["backup", "add-recipient", &public])).contains("already"));
+    assert_eq!(
+        std::fs::read_to_string(&env.config)
+            .unwrap()
+            .matches(&public)
+            .count(),
+        1
+    );
+
+    env.add_bitget("after", SECRET);
+    let out = rage_decrypt(&env, &key, "after");
+    assert_ok(&out, "rage -d -i key.txt");
+    assert!(out.stdout.starts_with(b"apisec-sealed-v1\n"));
+    assert!(out.stdout.windows(SECRET.len()).any(|w| w == SECRET));
+    // Only that key: another one opens nothing, and the entry made before is not sealed to it.
+    let (other, _) = offline_key(&env, "other.txt");
+    assert!(!rage_decrypt(&env, &other, "after").status.success());
+    assert!(!rage_decrypt(&env, &key, "before").status.success());
+    let listed = stdout(&env.agent(&["backup", "list"]));
+    assert!(
+        listed.contains(&public)
+            && listed.contains("before: 1 missing")
+            && !listed.contains("after:"),
+        "{listed}"
+    );
+    // The agent still unseals with the token.
+    let mut env = env;
+    env.start(&[]);
+    assert_ok(&env.cli(&["unlock", "after", "before"]), "unlock");
+    assert_cli_bitget_get_signs(&env, "after", SECRET);
+
+    // reseal: the entry made before the backup is sealed to it too, its secret, policy and
+    // settings kept, with a new generation; the running agent is told.
+    let entry_of =
+        |name: &str| std::fs::read_to_string(env.store_dir().join(format!("{name}.toml"))).unwrap();
+    let old = entry_of("before");
+    let out = env.agent(&["reseal", "--yes"]);
+    assert_ok(&out, "reseal");
+    assert!(stdout(&out).contains("resealed before"), "{}", stdout(&out));
+    assert!(
+        !stdout(&out).contains("resealed after"),
+        "already current: {}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("told the running agent"),
+        "{}",
+        stdout(&out)
+    );
+    assert_ok(
+        &rage_decrypt(&env, &key, "before"),
+        "rage opens the resealed entry",
+    );
+    let new = entry_of("before");
+    let field = |text: &str, key: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{key} = ")))
+            .map(str::to_owned)
+    };
+    assert_eq!(field(&old, "api_key"), field(&new, "api_key"));
+    assert_eq!(field(&old, "policy"), field(&new, "policy"));
+    assert_ne!(
+        field(&old, "created"),
+        field(&new, "created"),
+        "a new generation"
+    );
+    assert!(stdout(&env.agent(&["backup", "list"])).contains("every entry is sealed to all"));
+    assert!(stdout(&env.agent(&["reseal", "--yes"])).contains("nothing to do"));
+    assert_ok(&env.cli(&["unlock", "before"]), "unlock the resealed entry");
+    assert_cli_bitget_get_signs(&env, "before", SECRET);
+}
+
+#[test]
+fn a_bad_recipient_is_refused_and_the_config_is_left_alone() {
+    let env = Env::new();
+    env.init();
+    let before = std::fs::read_to_string(&env.config).unwrap();
+    assert_fails_with(
+        &env.agent(&["backup", "add-recipient", "age1notarecipient"]),
+        1,
+        "neither an age1yubikey1",
+    );
+    assert_eq!(std::fs::read_to_string(&env.config).unwrap(), before);
+}
+
+/// "The machine is lost" (docs/operations.md, "Backups"), run as written: the config, the store
+/// and the agent's state copied to a fresh home on another machine, the same token plugged in
+/// there (here: its SoftHSM files), the PIN file made again; the agent there unlocks and signs,
+/// and the audit log goes on with its chain.
+#[test]
+fn the_restore_procedure_brings_a_working_agent_up_in_a_fresh_home() {
+    let mut old = Env::new();
+    old.init();
+    old.add_bitget("bg", SECRET);
+    old.start(&[]);
+    assert_ok(&old.cli(&["unlock", "bg"]), "unlock");
+    assert_cli_bitget_get_signs(&old, "bg", SECRET);
+    assert_ok(&old.agent(&["stop"]), "stop");
+    old.wait_agent_exit(std::time::Duration::from_secs(10));
+
+    let mut new = Env::new();
+    // The same token on the new machine.
+    std::fs::remove_dir_all(new.root().join("tokens")).unwrap();
+    copy(&old.root().join("tokens"), new.root());
+    // What the procedure backs up: ~/.config/apisec, ~/.local/share/apisec, ~/.local/state/apisec.
+    for part in [
+        ".config/apisec",
+        ".local/share/apisec",
+        ".local/state/apisec",
+    ] {
+        let to = new.home.join(part);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        copy(&old.home.join(part), to.parent().unwrap());
+    }
+    // The PIN file is not in the backup (it is the token's PIN): made again, in the place the
+    // config names after it is edited for the new machine's paths.
+    let config = std::fs::read_to_string(&new.config).unwrap();
+    let moved = config.replace(
+        &old.root().display().to_string(),
+        &new.root().display().to_string(),
+    );
+    assert_ne!(config, moved, "the config names the old PIN file");
+    std::fs::write(&new.config, moved).unwrap();
+    new.start(&[]);
+    assert_ok(&new.cli(&["unlock", "bg"]), "unlock on the new machine");
+    assert_cli_bitget_get_signs(&new, "bg", SECRET);
+    assert!(
+        !new.log().contains("changed since"),
+        "the restored state knows what was approved: {}",
+        new.log()
+    );
+    assert_ok(&new.agent(&["stop"]), "stop");
+    new.wait_agent_exit(std::time::Duration::from_secs(10));
+    let verified = new.agent(&["audit", "verify"]);
+    assert_ok(&verified, "audit verify of the restored log");
+}
+
+fn copy(from: &std::path::Path, into: &std::path::Path) {
+    let out = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(into)
+        .output()
+        .unwrap();
+    assert_ok(&out, "cp -a");
+}
