@@ -140,7 +140,7 @@ impl Client {
     /// notes leaves them empty).
     pub fn status(&mut self) -> Result<proto::StatusReply, ClientError> {
         let req = ApisecRequest::Status(proto::StatusRequest {
-            flags: proto::STATUS_WANT_NOTES,
+            flags: proto::STATUS_WANT_NOTES | proto::STATUS_WANT_RECIPIENTS,
         });
         let reply = match self.call(&req) {
             // An agent that predates the notes reads no details and calls the flags malformed:

@@ -9,15 +9,13 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::envelope::Recipient;
-use crate::pin::PinSource;
 use crate::store::atomic;
-use crate::token::piv::card::{self, Touch};
-use crate::token::piv::PivSpec;
-use crate::token::pkcs11::Pkcs11Spec;
 use crate::token::TokenConfig;
 
 mod sections;
+mod token_section;
 pub use sections::{AgentSection, AlertSection, ApprovalSection};
+pub use token_section::TokenSection;
 
 /// The file as written on disk.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
@@ -34,6 +32,10 @@ pub struct ConfigFile {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub backup_recipients: Vec<String>,
     pub token: TokenSection,
+    /// More tokens, each with its own PIN source: entries are sealed to every one, and the agent
+    /// unseals with the first that is present.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backup_tokens: Vec<TokenSection>,
     #[serde(default, skip_serializing_if = "ApprovalSection::is_empty")]
     pub approval: ApprovalSection,
     #[serde(default, skip_serializing_if = "AgentSection::is_empty")]
@@ -67,42 +69,6 @@ impl AuditSection {
     fn is_empty(&self) -> bool {
         *self == Self::default()
     }
-}
-
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct TokenSection {
-    /// `pkcs11`, or `piv` (a YubiKey PIV slot, natively through pcscd).
-    pub kind: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub module: Option<PathBuf>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token_label: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slot_id: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_label: Option<String>,
-    /// `piv`: the YubiKey's serial (needed when several are connected).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub serial: Option<u32>,
-    /// `piv`: the key's slot, hex (e.g. "82").
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slot: Option<String>,
-    /// `piv`: the key's touch policy (`always`, `cached`, `never`), as `init` found it; with
-    /// `always` or `cached` and no approver, the touch approves each unseal.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub touch_policy: Option<String>,
-    /// Name of an environment variable holding the PIN (CI).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pin_env: Option<String>,
-    /// A 0600 file whose first line is the PIN.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pin_file: Option<PathBuf>,
-    /// The pinentry program used when neither pin_env nor pin_file is set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pinentry: Option<String>,
-    /// The age recipient of the token's key, derived at `init`: sealing needs only this.
-    pub recipient: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +105,9 @@ pub struct Config {
     /// Offline age X25519 recipients (`backup_recipients = ["age1..."]`): recovery keys the agent
     /// never uses.
     pub offline_recipients: Vec<age::x25519::Recipient>,
+    /// More tokens the agent may unseal with (`[[backup_tokens]]`), each with its recipient, in
+    /// the config's order: at unseal the first one present is used (docs/operations.md).
+    pub backup_tokens: Vec<(TokenConfig, Recipient)>,
     pub token: TokenConfig,
     pub approver: Option<PathBuf>,
     pub approval_timeout: Duration,
@@ -294,75 +263,18 @@ impl ConfigFile {
                 crate::envelope::SealTo::Offline(o) => offline_recipients.push(o),
             }
         }
-        let t = &self.token;
-        let pin = match (&t.pin_env, &t.pin_file) {
-            (Some(_), Some(_)) => {
-                return Err(invalid("token: set pin_env or pin_file, not both".into()))
-            }
-            (Some(v), None) => PinSource::Env(v.clone()),
-            (None, Some(f)) => PinSource::File(f.clone()),
-            (None, None) => {
-                PinSource::Pinentry(t.pinentry.clone().unwrap_or_else(|| "pinentry".into()))
-            }
-        };
-        let token = match t.kind.as_str() {
-            "pkcs11" => {
-                let module = t.module.clone().ok_or_else(|| {
-                    invalid("token.module is required for kind = \"pkcs11\"".into())
-                })?;
-                let key_label = t.key_label.clone().ok_or_else(|| {
-                    invalid("token.key_label is required for kind = \"pkcs11\"".into())
-                })?;
-                if t.token_label.is_some() && t.slot_id.is_some() {
-                    return Err(invalid(
-                        "token: set token_label or slot_id, not both".into(),
-                    ));
-                }
-                TokenConfig::Pkcs11 {
-                    spec: Pkcs11Spec {
-                        module,
-                        token_label: t.token_label.clone(),
-                        slot_id: t.slot_id,
-                        key_label,
-                    },
-                    pin,
-                }
-            }
-            "piv" => {
-                if t.module.is_some() || t.key_label.is_some() || t.token_label.is_some() {
-                    return Err(invalid(
-                        "token: module, token_label and key_label are for kind = \"pkcs11\"; \
-                         kind = \"piv\" uses serial and slot"
-                            .into(),
-                    ));
-                }
-                let slot = card::parse_slot(t.slot.as_deref().unwrap_or("82"))
-                    .map_err(|e| invalid(format!("token.slot: {e}")))?;
-                let touch = t.touch_policy.as_deref().ok_or_else(|| {
-                    invalid(
-                        "token.touch_policy is required for kind = \"piv\" (init writes it)".into(),
-                    )
-                })?;
-                let touch = Touch::parse(touch).ok_or_else(|| {
-                    invalid(format!(
-                        "token.touch_policy = {touch:?}: use \"always\", \"cached\" or \"never\""
-                    ))
-                })?;
-                TokenConfig::Piv {
-                    spec: PivSpec {
-                        serial: t.serial,
-                        slot,
-                        touch,
-                    },
-                    pin,
-                }
-            }
-            other => {
-                return Err(invalid(format!(
-                    "token.kind = {other:?} is not supported; use \"pkcs11\" or \"piv\""
-                )))
-            }
-        };
+        let token = self.token.to_config("token").map_err(&invalid)?;
+        let mut backup_tokens = Vec::new();
+        for (i, t) in self.backup_tokens.iter().enumerate() {
+            let key = format!("backup_tokens[{i}]");
+            let recipient = t
+                .recipient
+                .parse::<Recipient>()
+                .map_err(|e| invalid(format!("{key}.recipient: {e}")))?;
+            let config = t.to_config(&key).map_err(&invalid)?;
+            recipients.push(recipient.clone());
+            backup_tokens.push((config, recipient));
+        }
         let approval_timeout = match &self.approval.timeout {
             Some(s) => parse_duration(s).map_err(|e| invalid(format!("approval.timeout: {e}")))?,
             None => DEFAULT_APPROVAL_TIMEOUT,
@@ -417,6 +329,7 @@ impl ConfigFile {
             recipients,
             offline_recipients,
             token,
+            backup_tokens,
             approver: self.approval.approver,
             approval_timeout,
             notify: self.approval.notify,

@@ -1,4 +1,7 @@
 use super::*;
+use crate::pin::PinSource;
+use crate::token::piv::card::Touch;
+use crate::token::piv::PivSpec;
 
 fn sample() -> String {
     let key = p256::SecretKey::random(&mut rand::rngs::OsRng);

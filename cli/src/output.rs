@@ -47,6 +47,7 @@ pub fn status(out: &mut impl Write, s: &StatusReply, json_out: bool) -> io::Resu
                     "forget_at": if e.forget_at == 0 { None } else { Some(e.forget_at) },
                     "problem": if e.problem.is_empty() { None } else { Some(&e.problem) },
                     "weakened_by": e.notes.lines().collect::<Vec<_>>(),
+                    "recipients": e.recipients,
                 })
             })
             .collect();
@@ -95,6 +96,14 @@ pub fn status(out: &mut impl Write, s: &StatusReply, json_out: bool) -> io::Resu
         )?;
         for note in e.notes.lines() {
             writeln!(out, "{:<24} WEAKENED: {note}", "")?;
+        }
+        // An older agent sends no recipients: nothing to say then.
+        if e.recipients.len() == 1 {
+            writeln!(
+                out,
+                "{:<24} NO BACKUP: sealed to one token only (apisec-agent backup list)",
+                ""
+            )?;
         }
     }
     Ok(())

@@ -91,9 +91,27 @@ fn an_offline_recipient_opens_every_new_entry_with_stock_rage_and_no_token() {
             && !listed.contains("after:"),
         "{listed}"
     );
-    // The agent still unseals with the token.
+    // The agent still unseals with the token; its status says which entry has no backup.
     let mut env = env;
     env.start(&[]);
+    let status = stdout(&env.cli(&["status"]));
+    let before_at = status.find("before ").expect("before in status");
+    let after_at = status.find("after ").expect("after in status");
+    let warning = status.find("NO BACKUP").expect("a warning");
+    assert!(
+        before_at < warning && (warning < after_at || after_at < before_at),
+        "{status}"
+    );
+    assert_eq!(status.matches("NO BACKUP").count(), 1, "{status}");
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&env.cli(&["status", "--json"]))).unwrap();
+    let after = json["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "after")
+        .unwrap();
+    assert_eq!(after["recipients"].as_array().unwrap().len(), 2, "{after}");
     assert_ok(&env.cli(&["unlock", "after", "before"]), "unlock");
     assert_cli_bitget_get_signs(&env, "after", SECRET);
 
@@ -211,4 +229,89 @@ fn copy(from: &std::path::Path, into: &std::path::Path) {
         .output()
         .unwrap();
     assert_ok(&out, "cp -a");
+}
+
+/// Two tokens configured (`backup add-token`, each with its PIN source); the primary token
+/// deleted (`softhsm2-util --delete-token`); the restarted agent unlocks and signs through the
+/// backup token, asking no PIN of the absent one.
+#[test]
+fn with_the_primary_token_deleted_the_agent_unseals_through_the_backup_token() {
+    let mut env = Env::new();
+    env.init();
+    let conf = env.softhsm_conf.clone();
+    let softhsm = |args: &[&str]| {
+        let out = Command::new("softhsm2-util")
+            .env("SOFTHSM2_CONF", &conf)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_ok(&out, "softhsm2-util");
+    };
+    softhsm(&[
+        "--init-token",
+        "--free",
+        "--label",
+        "apisec-backup",
+        "--pin",
+        PIN,
+        "--so-pin",
+        SO_PIN,
+    ]);
+    let module = softhsm_module();
+    let out = env.agent(&[
+        "backup",
+        "add-token",
+        "--pkcs11-module",
+        module.to_str().unwrap(),
+        "--token-label",
+        "apisec-backup",
+        "--key-label",
+        KEY_LABEL,
+        "--generate",
+        "--pin-file",
+        env.pin_file.to_str().unwrap(),
+    ]);
+    assert_ok(&out, "backup add-token");
+    let backup = stdout(&out)
+        .lines()
+        .find_map(|l| l.strip_prefix("recipient: "))
+        .expect("the backup token's recipient")
+        .to_owned();
+    assert!(
+        stdout(&env.agent(&["backup", "list"])).contains(&format!("{backup}  a backup token")),
+        "{}",
+        stdout(&env.agent(&["backup", "list"]))
+    );
+    env.add_bitget("bg", SECRET);
+    let entry = std::fs::read_to_string(env.store_dir().join("bg.toml")).unwrap();
+    assert!(
+        entry.contains(&backup),
+        "sealed to the backup token too: {entry}"
+    );
+
+    env.start(&[]);
+    assert_ok(&env.cli(&["unlock", "bg"]), "unlock with the primary token");
+    assert!(!env.log().contains("with backup token"), "{}", env.log());
+    assert_ok(&env.agent(&["stop"]), "stop");
+    env.wait_agent_exit(std::time::Duration::from_secs(10));
+
+    softhsm(&["--delete-token", "--token", TOKEN_LABEL]);
+    env.start(&[]);
+    assert_ok(&env.cli(&["unlock", "bg"]), "unlock with the backup token");
+    env.wait_for_log("unsealed bg with backup token 1");
+    assert_cli_bitget_get_signs(&env, "bg", SECRET);
+
+    // Neither token there (the agent restarted without them): a clear error naming the primary
+    // token and saying that no backup token is there either.
+    assert_ok(&env.agent(&["stop"]), "stop");
+    env.wait_agent_exit(std::time::Duration::from_secs(10));
+    softhsm(&["--delete-token", "--token", "apisec-backup"]);
+    env.start(&[]);
+    let out = env.cli(&["unlock", "bg"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(TOKEN_LABEL) && stderr(&out).contains("none of the 1 backup token"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -341,6 +341,7 @@ fn a_newer_client_asks_an_older_agent_for_status_the_old_way() {
                         forget_at: 0,
                         problem: String::new(),
                         notes: String::new(),
+                        recipients: Vec::new(),
                     }],
                 };
                 proto::extension_response_frame(proto::EXT_STATUS, &old.encode())
@@ -358,5 +359,5 @@ fn a_newer_client_asks_an_older_agent_for_status_the_old_way() {
     assert_eq!(status.entries[0].name, "bg");
     assert_eq!(status.entries[0].notes, "");
     let seen = old_agent.join().unwrap();
-    assert_eq!(seen, [vec![0, 0, 0, 1], vec![]]);
+    assert_eq!(seen, [vec![0, 0, 0, 3], vec![]]);
 }

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 pub use super::audit::AuditCommand;
-pub use super::backup::BackupCommand;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
@@ -469,4 +468,22 @@ pub struct RotateArgs {
     /// Read the new passphrase from FILE ('-' = stdin); default: keep the old one
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BackupCommand {
+    /// Seal new entries (and, after `apisec-agent reseal`, the existing ones) also to RECIPIENT:
+    /// an age X25519 key (age1..., from rage-keygen or age-keygen; keep the key file offline) or
+    /// another YubiKey's age1yubikey1... (from its `init --yubikey`, or age-plugin-yubikey)
+    AddRecipient {
+        /// The recipient: age1... or age1yubikey1...
+        recipient: String,
+    },
+    /// Add a backup token the agent unseals with when the primary one is absent, and seal new
+    /// entries (and, after `apisec-agent reseal`, the existing ones) to it too: the token flags
+    /// of `init` (--pkcs11-module ... --key-label ..., or --yubikey --serial N ...; --generate to
+    /// make its key), each token with its own PIN source
+    AddToken(Box<InitArgs>),
+    /// List what entries are sealed to, and the entries sealed to less than that
+    List,
 }

@@ -9,26 +9,14 @@ use std::path::Path;
 use apisec_agent::config::ConfigFile;
 use apisec_agent::envelope::SealTo;
 use apisec_agent::store::{atomic, Store};
-use clap::Subcommand;
 
+use super::args::{BackupCommand, InitArgs};
 use super::{load_config, CliError, CmdResult};
-
-#[derive(Subcommand, Debug)]
-pub enum BackupCommand {
-    /// Seal new entries (and, after `apisec-agent reseal`, the existing ones) also to RECIPIENT:
-    /// an age X25519 key (age1..., from rage-keygen or age-keygen; keep the key file offline) or
-    /// another YubiKey's age1yubikey1... (from its `init --yubikey`, or age-plugin-yubikey)
-    AddRecipient {
-        /// The recipient: age1... or age1yubikey1...
-        recipient: String,
-    },
-    /// List what entries are sealed to, and the entries sealed to less than that
-    List,
-}
 
 pub fn run(config_path: &Path, command: BackupCommand) -> CmdResult {
     match command {
         BackupCommand::AddRecipient { recipient } => add_recipient(config_path, &recipient),
+        BackupCommand::AddToken(a) => add_token(config_path, &a),
         BackupCommand::List => list(config_path),
     }
 }
@@ -41,33 +29,18 @@ fn add_recipient(config_path: &Path, recipient: &str) -> CmdResult {
         println!("{recipient} is already a recipient; nothing changed");
         return Ok(());
     }
-    let text = std::fs::read_to_string(config_path)
-        .map_err(|e| CliError::new(format!("cannot read {}: {e}", config_path.display())))?;
-    let mut doc: toml_edit::DocumentMut = text
-        .parse()
-        .map_err(|e| CliError::new(format!("{}: {e}", config_path.display())))?;
-    let fresh = !doc.contains_key("backup_recipients");
-    let list = doc
-        .entry("backup_recipients")
-        .or_insert_with(|| toml_edit::value(toml_edit::Array::new()))
-        .as_array_mut()
-        .ok_or_else(|| {
-            CliError::new(format!(
-                "{}: backup_recipients is not a list",
-                config_path.display()
-            ))
-        })?;
-    list.push(recipient.as_str());
-    if fresh {
-        keep_header_on_top(&mut doc, "backup_recipients");
-    }
-    let edited = doc.to_string();
-    // The whole edited file must still be a valid config before it replaces the old one.
-    ConfigFile::parse(&edited)
-        .map_err(|e| CliError::new(format!("{}: {e}", config_path.display())))?
-        .validate(config_path)?;
-    atomic::write(config_path, edited.as_bytes(), atomic::Mode::Replace)
-        .map_err(|e| CliError::new(format!("cannot write {}: {e}", config_path.display())))?;
+    edit_config(config_path, |doc| {
+        let fresh = !doc.contains_key("backup_recipients");
+        doc.entry("backup_recipients")
+            .or_insert_with(|| toml_edit::value(toml_edit::Array::new()))
+            .as_array_mut()
+            .ok_or_else(|| CliError::new("backup_recipients in the config is not a list"))?
+            .push(recipient.as_str());
+        if fresh {
+            keep_header_on_top(doc, "backup_recipients");
+        }
+        Ok(())
+    })?;
     println!(
         "added {recipient} to backup_recipients in {}",
         config_path.display()
@@ -85,6 +58,70 @@ fn add_recipient(config_path: &Path, recipient: &str) -> CmdResult {
         "new entries are sealed to it; run `apisec-agent reseal` to seal the existing ones to it"
     );
     Ok(())
+}
+
+fn add_token(config_path: &Path, a: &InitArgs) -> CmdResult {
+    if a.store.is_some() || a.socket.is_some() || a.approver.is_some() || a.force {
+        return Err(CliError::new(
+            "--store, --socket, --approver and --force are init's, not a backup token's",
+        ));
+    }
+    let config = load_config(config_path)?;
+    let section = if a.yubikey {
+        super::init_piv::token_section(a)?
+    } else {
+        super::init::token_section(a)?
+    };
+    if config
+        .seal_to()
+        .iter()
+        .any(|r| r.to_string() == section.recipient)
+    {
+        return Err(CliError::new(format!(
+            "{} is already a recipient of this config (the same key)",
+            section.recipient
+        ))
+        .hint("a backup token is another token, with its own key"));
+    }
+    let table: toml_edit::DocumentMut = toml::to_string(&section)
+        .map_err(|e| CliError::new(e.to_string()))?
+        .parse()
+        .map_err(|e| CliError::new(format!("{e}")))?;
+    edit_config(config_path, |doc| {
+        doc.entry("backup_tokens")
+            .or_insert_with(|| toml_edit::Item::ArrayOfTables(toml_edit::ArrayOfTables::new()))
+            .as_array_of_tables_mut()
+            .ok_or_else(|| CliError::new("backup_tokens in the config is not a list of tables"))?
+            .push(table.as_table().clone());
+        Ok(())
+    })?;
+    println!("added a backup token to {}", config_path.display());
+    println!("recipient: {}", section.recipient);
+    println!(
+        "new entries are sealed to it; run `apisec-agent reseal` to seal the existing ones to it, \
+         and restart the agent so that it unseals with it when the primary token is absent"
+    );
+    Ok(())
+}
+
+/// Edits the config file in place (its comments and layout kept): `edit` changes the document,
+/// and the whole edited file must still be a valid config before it replaces the old one.
+fn edit_config(
+    config_path: &Path,
+    edit: impl FnOnce(&mut toml_edit::DocumentMut) -> Result<(), CliError>,
+) -> CmdResult {
+    let text = std::fs::read_to_string(config_path)
+        .map_err(|e| CliError::new(format!("cannot read {}: {e}", config_path.display())))?;
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|e| CliError::new(format!("{}: {e}", config_path.display())))?;
+    edit(&mut doc)?;
+    let edited = doc.to_string();
+    ConfigFile::parse(&edited)
+        .map_err(|e| CliError::new(format!("{}: {e}", config_path.display())))?
+        .validate(config_path)?;
+    atomic::write(config_path, edited.as_bytes(), atomic::Mode::Replace)
+        .map_err(|e| CliError::new(format!("cannot write {}: {e}", config_path.display())))
 }
 
 /// A new top-level key is written before the first table, and the file's leading comments

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use apisec_agent::config::{ApprovalSection, ConfigFile, TokenSection};
+use apisec_agent::config::TokenSection;
 use apisec_agent::envelope::Recipient;
 use apisec_agent::pin::PinSource;
 use apisec_agent::token::pkcs11::{self, Pkcs11Spec};
@@ -24,6 +24,13 @@ pub fn run(config_path: &Path, a: InitArgs) -> CmdResult {
     if a.yubikey {
         return super::init_piv::run(config_path, a);
     }
+    let token = token_section(&a)?;
+    super::init_config::write_config(config_path, token, &a)
+}
+
+/// The `[token]` section for the PKCS#11 token the flags name: its key found (or generated with
+/// `--generate`), its recipient derived. `init` writes it; `backup add-token` appends it.
+pub fn token_section(a: &InitArgs) -> Result<TokenSection, CliError> {
     let (Some(module), Some(key_label)) = (a.pkcs11_module.clone(), a.key_label.clone()) else {
         return Err(CliError::new(
             "--pkcs11-module and --key-label are needed (or --yubikey)",
@@ -41,38 +48,22 @@ pub fn run(config_path: &Path, a: InitArgs) -> CmdResult {
         slot_id: a.slot_id,
         key_label: key_label.clone(),
     };
-    let pin_source = pin_source(&a);
+    let pin_source = pin_source(a);
     let point = key_point(&spec, &pin_source, a.generate)?;
     let recipient = Recipient::from_sec1(&point).ok_or_else(|| {
         CliError::new("the token returned a public key that is not a valid P-256 point")
     })?;
-    let file = ConfigFile {
-        store: a.store,
-        socket: a.socket,
-        backup_recipients: vec![],
-        token: TokenSection {
-            kind: "pkcs11".into(),
-            module: Some(module),
-            token_label: a.token_label,
-            slot_id: a.slot_id,
-            key_label: Some(key_label),
-            pin_env: a.pin_env,
-            pin_file: a.pin_file,
-            recipient: recipient.to_string(),
-            ..Default::default()
-        },
-        approval: ApprovalSection {
-            approver: a.approver,
-            ..Default::default()
-        },
-        agent: Default::default(),
-        audit: Default::default(),
-        alert: Default::default(),
-    };
-    file.write(config_path)?;
-    println!("wrote {}", config_path.display());
-    println!("recipient: {recipient}");
-    Ok(())
+    Ok(TokenSection {
+        kind: "pkcs11".into(),
+        module: Some(module),
+        token_label: a.token_label.clone(),
+        slot_id: a.slot_id,
+        key_label: Some(key_label),
+        pin_env: a.pin_env.clone(),
+        pin_file: a.pin_file.clone(),
+        recipient: recipient.to_string(),
+        ..Default::default()
+    })
 }
 
 /// The key's public point, generating the key pair first when asked.

@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use apisec_agent::config::{ApprovalSection, ConfigFile, TokenSection};
+use apisec_agent::config::TokenSection;
 use apisec_agent::envelope::Recipient;
 use apisec_agent::token::piv::card::{self, SlotInfo, Touch};
 use apisec_agent::token::piv::stock_plugin;
@@ -20,18 +20,26 @@ use super::settings::init::PivInit;
 use super::{CliError, CmdResult};
 
 pub fn run(config_path: &Path, a: InitArgs) -> CmdResult {
+    let token = token_section(&a)?;
+    super::init_config::write_config(config_path, token, &a)
+}
+
+/// The `[token]` section for the YubiKey slot the flags name: its key used (or generated, with
+/// its slot certificate, with `--generate`), its recipient derived, what it means said. `init
+/// --yubikey` writes it; `backup add-token --yubikey` appends it.
+pub fn token_section(a: &InitArgs) -> Result<TokenSection, CliError> {
     let PivInit {
         slot,
         touch: wanted_touch,
         pin_policy,
-    } = PivInit::from_args(&a)?;
+    } = PivInit::from_args(a)?;
     if a.generate && wanted_touch == Touch::Never && !a.allow_no_touch {
         return Err(refuse_no_touch(slot));
     }
     let mut yk = card::open(a.serial)?;
     let serial = yk.serial().0;
     let info = if a.generate {
-        generate(&mut yk, slot, pin_policy, wanted_touch, &a)?
+        generate(&mut yk, slot, pin_policy, wanted_touch, a)?
     } else {
         card::slot_info(&mut yk, slot)?
     };
@@ -45,31 +53,6 @@ pub fn run(config_path: &Path, a: InitArgs) -> CmdResult {
     }
     let recipient = Recipient::from_sec1(&info.point)
         .ok_or_else(|| CliError::new("the card returned a public key that is not on P-256"))?;
-    let file = ConfigFile {
-        store: a.store,
-        socket: a.socket,
-        backup_recipients: vec![],
-        token: TokenSection {
-            kind: "piv".into(),
-            serial: Some(serial),
-            slot: Some(card::slot_name(slot)),
-            touch_policy: Some(info.touch.as_str().into()),
-            pin_env: a.pin_env,
-            pin_file: a.pin_file,
-            recipient: recipient.to_string(),
-            ..Default::default()
-        },
-        approval: ApprovalSection {
-            approver: a.approver.clone(),
-            ..Default::default()
-        },
-        agent: Default::default(),
-        audit: Default::default(),
-        alert: Default::default(),
-    };
-    file.write(config_path)?;
-    println!("wrote {}", config_path.display());
-    println!("recipient: {recipient}");
     println!(
         "YubiKey serial {serial}, slot {}, PIN policy {}, touch policy {}",
         card::slot_name(slot),
@@ -85,7 +68,16 @@ pub fn run(config_path: &Path, a: InitArgs) -> CmdResult {
              cached (one touch per 15 s) is easier for several secrets"
         );
     }
-    Ok(())
+    Ok(TokenSection {
+        kind: "piv".into(),
+        serial: Some(serial),
+        slot: Some(card::slot_name(slot)),
+        touch_policy: Some(info.touch.as_str().into()),
+        pin_env: a.pin_env.clone(),
+        pin_file: a.pin_file.clone(),
+        recipient: recipient.to_string(),
+        ..Default::default()
+    })
 }
 
 fn pin_policy_name(p: PinPolicy) -> &'static str {

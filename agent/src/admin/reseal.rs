@@ -11,8 +11,8 @@ use apisec_agent::store::{entry, EntryFile, SecretMaterial, Store};
 use apisec_agent::timefmt;
 use clap::Args;
 
+use super::local_unseal::unseal_locally;
 use super::new_entry::attest_if_token_key;
-use super::rotate::unseal_locally;
 use super::{load_config, notify_agent, CmdResult};
 
 #[derive(Args, Debug)]

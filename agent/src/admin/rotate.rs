@@ -4,33 +4,15 @@
 use std::io::IsTerminal;
 use std::path::Path;
 
-use apisec_agent::config::Config;
-use apisec_agent::envelope::TokenIdentity;
 use apisec_agent::keys::KeyType;
 use apisec_agent::sign::exchanges;
-use apisec_agent::store::unseal::OpenError;
-use apisec_agent::store::{self, entry, EntryFile, SecretMaterial, Store, Unsealed};
-use apisec_agent::{timefmt, token};
+use apisec_agent::store::{entry, SecretMaterial, Store};
+use apisec_agent::timefmt;
 
 use super::args::RotateArgs;
+use super::local_unseal::unseal_locally;
 use super::new_entry::read_source;
 use super::{load_config, notify_agent, CliError, CmdResult};
-
-/// Unseals an entry with the token, locally, and checks it was not tampered with: rotation must
-/// carry over the sealed policy, never a clear copy someone edited.
-pub fn unseal_locally(config: &Config, file: &EntryFile) -> Result<Unsealed, CliError> {
-    let recipient = &config.recipients[0];
-    let token = token::spawn(&config.token, recipient, config.token.touch_approves());
-    let identity = TokenIdentity::new(recipient, &token);
-    let unsealed = store::unseal::open(file, &identity).map_err(|e| match e {
-        OpenError::Envelope(e) => CliError::new(format!("cannot unseal {}: {e}", file.name)),
-        OpenError::Plaintext(e) => CliError::new(format!("store entry {:?}: {e}", file.name)),
-        OpenError::Tampered(e) => e.into(),
-    });
-    // Closed here, not by the token thread while this process exits (TokenHandle::shut_down).
-    token.shut_down(token::configured::SHUTDOWN_PATIENCE);
-    unsealed
-}
 
 pub fn run(config_path: &Path, a: RotateArgs) -> CmdResult {
     let config = load_config(config_path)?;

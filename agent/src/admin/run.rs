@@ -93,6 +93,11 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
         store: Store::new(&config.store_dir),
         recipient: recipient.clone(),
         token,
+        backup_tokens: config
+            .backup_tokens
+            .iter()
+            .map(|(t, r)| (r.clone(), token::spawn(t, r, settings.touch_approves)))
+            .collect(),
         approver,
         notify: config.notify.clone(),
         lifetime,

@@ -42,6 +42,10 @@ pub const UNLOCK_WANT_PROGRESS: u32 = 1;
 /// request without flags gets the reply of 0.1.0, which an older client decodes.
 pub const STATUS_WANT_NOTES: u32 = 1;
 
+/// `status@apisec` flag: also append each entry's recipients (after the notes, which come with
+/// it), so that a client can warn about an entry without a backup.
+pub const STATUS_WANT_RECIPIENTS: u32 = 2;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StatusRequest {
     pub flags: u32,

@@ -114,6 +114,9 @@ pub struct StatusEntry {
     /// What weakens its policy by design (raw MAC allowed, no freshness window, no default
     /// refusals), one per line; sent only to a client that asked (`STATUS_WANT_NOTES`).
     pub notes: String,
+    /// The recipients its sealed block is sealed to, as the entry file lists them; sent only to
+    /// a client that asked (`STATUS_WANT_RECIPIENTS`), empty otherwise (and from older agents).
+    pub recipients: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,9 +150,19 @@ impl StatusReply {
                 .u64(e.forget_at)
                 .text(&e.problem);
         }
-        if flags & super::STATUS_WANT_NOTES != 0 {
+        // The recipients come after the notes, so asking for them brings the notes too.
+        if flags & (super::STATUS_WANT_NOTES | super::STATUS_WANT_RECIPIENTS) != 0 {
             let notes: Vec<&str> = self.entries.iter().map(|e| e.notes.as_str()).collect();
             o.text_list(&notes);
+        }
+        if flags & super::STATUS_WANT_RECIPIENTS != 0 {
+            let recipients: Vec<String> = self
+                .entries
+                .iter()
+                .map(|e| e.recipients.join("\n"))
+                .collect();
+            let refs: Vec<&str> = recipients.iter().map(String::as_str).collect();
+            o.text_list(&refs);
         }
         o.buf
     }
@@ -172,6 +185,7 @@ impl StatusReply {
                 forget_at: c.u64("status forget_at")?,
                 problem: c.text("status problem")?.to_owned(),
                 notes: String::new(),
+                recipients: Vec::new(),
             });
         }
         if !c.is_empty() {
@@ -184,6 +198,18 @@ impl StatusReply {
             }
             for (e, note) in entries.iter_mut().zip(notes) {
                 e.notes = note.to_owned();
+            }
+        }
+        if !c.is_empty() {
+            let recipients = c.text_list("status recipients")?;
+            if recipients.len() != entries.len() {
+                return Err(WireError {
+                    what: "status recipients",
+                    reason: "not one list per entry",
+                });
+            }
+            for (e, list) in entries.iter_mut().zip(recipients) {
+                e.recipients = list.lines().map(str::to_owned).collect();
             }
         }
         Ok(Self {

@@ -87,16 +87,27 @@ fn replies_round_trip() {
             forget_at: 9,
             problem: String::new(),
             notes: "allow_raw = true: ...\nfreshness = \"off\": ...".into(),
+            recipients: vec!["age1yubikey1q...".into(), "age1q...".into()],
         }],
     };
     assert_eq!(
-        StatusReply::decode(&s.encode_for(STATUS_WANT_NOTES)).unwrap(),
+        StatusReply::decode(&s.encode_for(STATUS_WANT_NOTES | STATUS_WANT_RECIPIENTS)).unwrap(),
         s
+    );
+    // Recipients come after the notes: a client that asked for notes only reads that prefix.
+    assert!(s
+        .encode_for(STATUS_WANT_NOTES | STATUS_WANT_RECIPIENTS)
+        .starts_with(&s.encode_for(STATUS_WANT_NOTES)));
+    let mut notes_only = s.clone();
+    notes_only.entries[0].recipients.clear();
+    assert_eq!(
+        StatusReply::decode(&s.encode_for(STATUS_WANT_NOTES)).unwrap(),
+        notes_only
     );
     // The reply to a request without flags is the 0.1.0 reply: no notes, nothing appended.
     let plain = s.encode();
     assert!(s.encode_for(STATUS_WANT_NOTES).starts_with(&plain));
-    let mut without_notes = s.clone();
+    let mut without_notes = notes_only.clone();
     without_notes.entries[0].notes.clear();
     assert_eq!(StatusReply::decode(&plain).unwrap(), without_notes);
     assert_eq!(without_notes.encode_for(0), plain);

@@ -46,6 +46,9 @@ pub struct AgentSettings {
     /// The primary token's recipient: the stanza this agent unwraps.
     pub recipient: Recipient,
     pub token: TokenHandle,
+    /// The backup tokens (`[[backup_tokens]]`), each with its recipient: tried in order when the
+    /// primary token is absent.
+    pub backup_tokens: Vec<(Recipient, TokenHandle)>,
     pub approver: Approver,
     /// Run with the notice whenever an unseal or a step-up waits for a touch or an approver
     /// (`[approval] notify`).
@@ -182,6 +185,12 @@ impl Agent {
 
     pub fn token(&self) -> &TokenHandle {
         &self.settings.token
+    }
+
+    /// Every token the agent may unseal with, primary first: (its recipient, the token).
+    pub fn tokens(&self) -> impl Iterator<Item = (&Recipient, &TokenHandle)> {
+        std::iter::once((&self.settings.recipient, &self.settings.token))
+            .chain(self.settings.backup_tokens.iter().map(|(r, t)| (r, t)))
     }
 
     /// The agent's nonces, strictly increasing per secret across restarts.

@@ -132,6 +132,20 @@ pub enum TokenError {
     NotSupported(String),
 }
 
+impl TokenError {
+    /// The token is not there (not plugged in, deleted, its module or pcscd missing): found out
+    /// before any PIN is asked for, so that another configured token may be tried.
+    pub fn is_absent(&self) -> bool {
+        matches!(
+            self,
+            Self::NoToken { .. }
+                | Self::ModuleLoad { .. }
+                | Self::PivNoCard { .. }
+                | Self::PivPcscd(_)
+        )
+    }
+}
+
 /// What the waiting client is told before a card operation that needs a touch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TouchNotice {

@@ -33,6 +33,7 @@ pub fn status(agent: &Agent, peer: &PeerInfo) -> proto::StatusReply {
                 expires: f.expires.unwrap_or_default(),
                 forget_at: held.as_ref().and_then(|h| h.forget_at).unwrap_or(0),
                 problem: String::new(),
+                recipients: f.recipients,
             },
             Err(e) => proto::StatusEntry {
                 name: name.clone(),
@@ -43,6 +44,7 @@ pub fn status(agent: &Agent, peer: &PeerInfo) -> proto::StatusReply {
                 forget_at: 0,
                 problem: e.to_string(),
                 notes: String::new(),
+                recipients: Vec::new(),
             },
         };
         entries.push(entry);

@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use crate::envelope::TokenIdentity;
+use crate::envelope::{TokenIdentity, UnsealError};
 use crate::keys::{KeyType, SoftKey};
 use crate::policy::coverage;
 use crate::policy::judge::Plan;
 use crate::proto::{ErrorCode, ErrorReply};
 use crate::sign;
+use crate::store::unseal::OpenError;
 use crate::store::{self, Unsealed};
 use crate::token::TokenSigner;
 
@@ -49,11 +50,49 @@ fn unseal_file(agent: &Agent, file: &store::EntryFile) -> Result<Unsealed, Error
 }
 
 fn unseal_file_inner(agent: &Agent, file: &store::EntryFile) -> Result<Unsealed, ErrorReply> {
-    let settings = agent.settings();
-    let identity = TokenIdentity::new(&settings.recipient, &settings.token);
-    let unsealed = store::unseal::open(file, &identity).map_err(|e| open_error(&file.name, e))?;
+    let unsealed = open_with_first_present(agent, file)?;
     check_attested(agent, file, &unsealed)?;
     Ok(unsealed)
+}
+
+/// Opens `file` with the first configured token that is present: the primary, else each backup
+/// token in the config's order. A token found absent (before any PIN is asked for) or not among
+/// the entry's recipients is passed over; any other failure (a wrong PIN, a refused touch, a
+/// damaged entry) is the answer.
+fn open_with_first_present(agent: &Agent, file: &store::EntryFile) -> Result<Unsealed, ErrorReply> {
+    let mut first_error = None;
+    for (i, (recipient, token)) in agent.tokens().enumerate() {
+        let identity = TokenIdentity::new(recipient, token);
+        match store::unseal::open(file, &identity) {
+            Ok(unsealed) => {
+                if i > 0 {
+                    crate::info!(
+                        "unsealed {} with backup token {i} ({recipient}): the tokens before it \
+                         are absent or not among its recipients",
+                        file.name
+                    );
+                }
+                return Ok(unsealed);
+            }
+            // Absent, or not a recipient of this entry: the next token may open it; the first
+            // such reason is the answer when none does.
+            Err(OpenError::Envelope(e @ (UnsealError::Token(_) | UnsealError::NotForThisKey)))
+                if !matches!(&e, UnsealError::Token(t) if !t.is_absent()) =>
+            {
+                first_error.get_or_insert_with(|| open_error(&file.name, OpenError::Envelope(e)));
+            }
+            Err(e) => return Err(open_error(&file.name, e)),
+        }
+    }
+    let mut e = first_error.expect("at least the primary token was tried");
+    let backups = agent.settings().backup_tokens.len();
+    if backups > 0 {
+        e.message = format!(
+            "{} (and none of the {backups} backup token(s) is present and among its recipients)",
+            e.message
+        );
+    }
+    Err(e)
 }
 
 /// An entry for a token-held key must carry the token key's signature of its statement

@@ -145,12 +145,7 @@ impl KeyHolder for Pkcs11Holder {
     fn shut_down(&mut self) {
         self.session = None;
         if let Some(ctx) = self.ctx.take() {
-            if let Err(e) = ctx.finalize() {
-                crate::warn!(
-                    "closing the PKCS#11 module {}: {e}",
-                    self.spec.module.display()
-                );
-            }
+            super::release_module(&self.spec.module, ctx);
         }
     }
 }

@@ -93,8 +93,45 @@ pub(super) fn session_lost_reported(e: &TokenError) -> bool {
 }
 
 /// Loads and initializes a PKCS#11 module. `C_Initialize` may be called once per process, so the
-/// agent keeps the one context for its whole life.
+/// agent keeps the one context of each module for its whole life, shared by every token of that
+/// module (a primary and a backup token on one HSM, or two SoftHSM tokens).
 pub fn load_module(module: &Path) -> Result<Pkcs11, TokenError> {
+    let mut loaded = loaded();
+    if let Some((_, ctx, users)) = loaded.iter_mut().find(|(path, _, _)| path == module) {
+        *users += 1;
+        return Ok(ctx.clone());
+    }
+    let ctx = initialize(module)?;
+    loaded.push((module.to_owned(), ctx.clone(), 1));
+    Ok(ctx)
+}
+
+/// Gives back a context [`load_module`] gave: the last user finalizes the module
+/// (`C_Finalize`), so that the next load initializes it anew.
+pub fn release_module(module: &Path, ctx: Pkcs11) {
+    let mut loaded = loaded();
+    let Some(i) = loaded.iter().position(|(path, _, _)| path == module) else {
+        return;
+    };
+    loaded[i].2 -= 1;
+    if loaded[i].2 > 0 {
+        return;
+    }
+    loaded.remove(i);
+    drop(loaded);
+    if let Err(e) = ctx.finalize() {
+        crate::warn!("closing the PKCS#11 module {}: {e}", module.display());
+    }
+}
+
+/// The modules loaded in this process: (path, context, how many users hold it).
+fn loaded() -> std::sync::MutexGuard<'static, Vec<(std::path::PathBuf, Pkcs11, usize)>> {
+    static LOADED: std::sync::Mutex<Vec<(std::path::PathBuf, Pkcs11, usize)>> =
+        std::sync::Mutex::new(Vec::new());
+    LOADED.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn initialize(module: &Path) -> Result<Pkcs11, TokenError> {
     if !module.exists() {
         return Err(TokenError::ModuleLoad {
             module: module.to_owned(),
