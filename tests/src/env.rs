@@ -380,6 +380,31 @@ impl Env {
         s
     }
 
+    /// `apisec-agent backup add-token` for a SoftHSM token of this world (`token_label`, a new
+    /// key made there, this world's PIN file), checked to succeed; the backup's recipient.
+    pub fn backup_add_softhsm_token(&self, token_label: &str) -> String {
+        let module = softhsm_module();
+        let out = self.agent(&[
+            "backup",
+            "add-token",
+            "--pkcs11-module",
+            module.to_str().unwrap(),
+            "--token-label",
+            token_label,
+            "--key-label",
+            KEY_LABEL,
+            "--generate",
+            "--pin-file",
+            self.pin_file.to_str().unwrap(),
+        ]);
+        assert_ok(&out, "backup add-token");
+        crate::stdout(&out)
+            .lines()
+            .find_map(|l| l.strip_prefix("recipient: "))
+            .expect("the backup token's recipient")
+            .to_owned()
+    }
+
     /// Adds a Bitget secret `name` (API key `k`, passphrase `p`), checked to succeed.
     pub fn add_bitget(&self, name: &str, secret: &[u8]) {
         assert_ok(

@@ -257,26 +257,7 @@ fn with_the_primary_token_deleted_the_agent_unseals_through_the_backup_token() {
         "--so-pin",
         SO_PIN,
     ]);
-    let module = softhsm_module();
-    let out = env.agent(&[
-        "backup",
-        "add-token",
-        "--pkcs11-module",
-        module.to_str().unwrap(),
-        "--token-label",
-        "apisec-backup",
-        "--key-label",
-        KEY_LABEL,
-        "--generate",
-        "--pin-file",
-        env.pin_file.to_str().unwrap(),
-    ]);
-    assert_ok(&out, "backup add-token");
-    let backup = stdout(&out)
-        .lines()
-        .find_map(|l| l.strip_prefix("recipient: "))
-        .expect("the backup token's recipient")
-        .to_owned();
+    let backup = env.backup_add_softhsm_token("apisec-backup");
     assert!(
         stdout(&env.agent(&["backup", "list"])).contains(&format!("{backup}  a backup token")),
         "{}",
@@ -300,6 +281,12 @@ fn with_the_primary_token_deleted_the_agent_unseals_through_the_backup_token() {
     assert_ok(&env.cli(&["unlock", "bg"]), "unlock with the backup token");
     env.wait_for_log("unsealed bg with backup token 1");
     assert_cli_bitget_get_signs(&env, "bg", SECRET);
+    // The admin commands that open an entry do as the agent does: reseal goes on without the
+    // primary token.
+    assert_ok(
+        &env.agent(&["reseal", "--all", "--yes"]),
+        "reseal through the backup token",
+    );
 
     // Neither token there (the agent restarted without them): a clear error naming the primary
     // token and saying that no backup token is there either.

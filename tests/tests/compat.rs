@@ -235,7 +235,8 @@ fn release_0_1_0_store_config_token_and_audit_log_keep_working() {
 /// of the recipient string): such an entry still opens, the agent says how to re-seal it, and
 /// `rotate` seals it again with the plugin's tag.
 #[test]
-fn an_entry_of_0_1_0_with_the_old_stanza_tag_opens_and_rotate_reseals_it_with_the_plugins() {
+fn an_entry_of_0_1_0_with_the_old_stanza_tag_opens_and_reseal_finds_it_and_seals_it_with_the_plugins_tag(
+) {
     use apisec_tests::soft_piv::{plugin_tag, sealed_block, stanza_tags};
     let mut env = Env::from_fixture(&fixture("0.1.0"));
     let entry_path = env.store_dir().join("bitget-main.toml");
@@ -257,10 +258,29 @@ fn an_entry_of_0_1_0_with_the_old_stanza_tag_opens_and_rotate_reseals_it_with_th
     assert_ok(&env.cli(&["unlock", "bitget-main"]), "unlock");
     env.wait_for_log("was sealed by a release before 0.2");
     assert!(
-        env.log().contains("apisec-agent rotate bitget-main"),
+        env.log().contains("apisec-agent reseal bitget-main"),
         "{}",
         env.log()
     );
+    // `reseal`, without names, finds the entries with the old tag (same recipients as the
+    // config's, so only the header tells), and leaves the token-key entry alone.
+    let out = env.agent(&["reseal", "--yes"]);
+    assert_ok(&out, "reseal");
+    assert!(
+        stdout(&out).contains("resealed bitget-main"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("binance-ed: skipped"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(tags(), vec![plugin_tag(&recipient)]);
+    assert!(stdout(&env.agent(&["reseal", "--yes"])).contains("nothing to do"));
+    assert_ok(&env.cli(&["unlock", "bitget-main"]), "unlock after reseal");
+    assert_cli_bitget_get_signs(&env, "bitget-main", BITGET_SECRET);
+    // rotate, too, writes the plugin's tag.
     let secret = env.root().join("new-secret");
     std::fs::write(&secret, b"rotated-bitget-secret").unwrap();
     let out = env.agent(&[

@@ -503,3 +503,37 @@ fn a_config_claiming_always_for_a_cached_key_is_refused_with_the_remedy() {
     );
     assert!(!is_unsealed(&w.env, "a"));
 }
+
+/// With no approver program the YubiKey's touch approves each unseal, which holds only on a card
+/// that waits for one: a backup token that does not (a PKCS#11 token here) would unseal for any
+/// client while the YubiKey is absent. The agent refuses to start so configured, and starts with
+/// an approver program.
+#[test]
+#[ignore = "needs pcscd + vpcd: tests/vcard/scripts/with-pcscd.sh ... -- --ignored --test-threads=1"]
+fn a_backup_token_without_touch_is_refused_when_the_touch_is_the_approval() {
+    let mut w = World::new(424251);
+    w.init("cached");
+    w.env.backup_add_softhsm_token(TOKEN_LABEL);
+    let mut agent = w
+        .env
+        .agent_cmd()
+        .arg("run")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = wait_until(
+        Duration::from_secs(20),
+        || agent.try_wait().unwrap(),
+        || "the agent started with a backup token the touch cannot approve".into(),
+    );
+    assert!(!status.success());
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut agent.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(err.contains("does not wait for a touch"), "{err}");
+    // With an approver program, the program approves whichever token opens the entry.
+    w.env.start(&[]);
+    w.add_bitget("bg");
+    assert_ok(&w.env.cli(&["unlock", "bg"]), "unlock with the approver");
+}

@@ -176,8 +176,9 @@ fn write_certificate(
     }
     stock_plugin::write(yk, slot, &info.point, info.pin_policy, info.touch).map_err(|e| {
         CliError::new(format!("writing the slot certificate failed: {e}")).hint(
-            "the key was generated and works with the agent; age-plugin-yubikey will not see it \
-             until a certificate is written (docs/yubikey.md, \"Recovery with stock tools\")",
+            "the key was generated on the card but no config was written: run init again \
+             without --generate to use it, and add the certificate with ykman (docs/yubikey.md, \
+             \"The slot certificate\")",
         )
     })?;
     eprintln!(

@@ -67,6 +67,7 @@ fn print_piv(config: &Config, serial: u32, slot: u8, identity: &str, name: &str)
     println!("To recover the entry {name} on any machine, with the YubiKey plugged in:");
     println!();
     println!("  cargo install --locked rage@{RAGE} age-plugin-yubikey@{AGE_PLUGIN_YUBIKEY}");
+    println!("  umask 077    # what rage writes below holds the secret: for your eyes only");
     println!("  echo '{identity}' > identity.txt");
     println!(
         "  sed -n '/^-----BEGIN AGE ENCRYPTED FILE-----$/,/^-----END AGE ENCRYPTED FILE-----$/p' \\"

@@ -41,8 +41,15 @@ pub fn run(config_path: &Path, a: ResealArgs) -> CmdResult {
     let mut todo: Vec<EntryFile> = Vec::new();
     for name in names {
         let file = store.load(&name)?;
+        if file.key_type.get().is_some_and(|k| k.in_token()) {
+            // Its key lives on the token only: another recipient could open nothing of use, and
+            // sealing it again would have the token attest it anew (`attest` is for that).
+            println!("{name}: skipped (a key held on the token: nothing to seal for a backup)");
+            continue;
+        }
         let current = file.recipients.len() == wanted.len()
-            && wanted.iter().all(|w| file.recipients.contains(w));
+            && wanted.iter().all(|w| file.recipients.contains(w))
+            && !apisec_agent::envelope::has_legacy_tag(&file.sealed, &config.recipients);
         if a.all || !a.names.is_empty() || !current {
             todo.push(file);
         }

@@ -42,7 +42,29 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
     }
     // Still one thread: the PIN leaves the environment before any child could inherit it.
     config.token.pin_source().take_from_env();
+    for (backup, _) in &config.backup_tokens {
+        backup.pin_source().take_from_env();
+    }
     let settings = RunSettings::resolve(&config, &args)?;
+    if matches!(settings.approval, Approval::TokenTouch { .. }) {
+        // The touch approves an unseal only on a card that waits for one: a backup token that
+        // does not would unseal for any client with nobody asked.
+        if let Some((_, r)) = config
+            .backup_tokens
+            .iter()
+            .find(|(t, _)| !t.touch_approves())
+        {
+            return Err(CliError::new(format!(
+                "the backup token {r} does not wait for a touch, and no approver program is \
+                 configured: when the YubiKey is absent, it would unseal secrets with nobody \
+                 asked"
+            ))
+            .hint(
+                "set [approval] approver (it approves every unseal, whichever token opens it), \
+                 or use backup YubiKeys with touch policy always or cached",
+            ));
+        }
+    }
     let recipient = &config.recipients[0];
     let token = token::spawn(&config.token, recipient, settings.touch_approves);
     let approver = match settings.approval {

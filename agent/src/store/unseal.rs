@@ -36,7 +36,7 @@ where
         crate::warn!(
             "store entry {:?} was sealed by a release before 0.2, whose stanza tag stock rage + \
              age-plugin-yubikey do not recognise: it opens here, but cannot be recovered with \
-             those tools until it is sealed again: run `apisec-agent rotate {}` (docs/yubikey.md)",
+             those tools until it is sealed again: run `apisec-agent reseal {}` (docs/yubikey.md)",
             file.name,
             file.name
         );

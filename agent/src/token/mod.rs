@@ -380,6 +380,26 @@ impl AsymmetricSigner for TokenSigner {
 
 #[cfg(test)]
 mod tests {
+    use super::TokenError;
+
+    #[test]
+    fn only_a_token_that_is_not_there_is_absent() {
+        let module = std::path::PathBuf::from("/x.so");
+        assert!(TokenError::NoToken {
+            wanted: "t".into(),
+            module: module.clone()
+        }
+        .is_absent());
+        assert!(TokenError::ModuleLoad {
+            module,
+            reason: "no such file".into()
+        }
+        .is_absent());
+        // pcscd failing, or the card held by another program: not a reason to use another token.
+        assert!(!TokenError::PivPcscd("SCARD_E_SHARING_VIOLATION".into()).is_absent());
+        assert!(!TokenError::PinLocked.is_absent());
+    }
+
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use super::*;

@@ -66,7 +66,7 @@ fn open_with_first_present(agent: &Agent, file: &store::EntryFile) -> Result<Uns
         match store::unseal::open(file, &identity) {
             Ok(unsealed) => {
                 if i > 0 {
-                    crate::info!(
+                    crate::warn!(
                         "unsealed {} with backup token {i} ({recipient}): the tokens before it \
                          are absent or not among its recipients",
                         file.name
