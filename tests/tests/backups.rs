@@ -302,3 +302,27 @@ fn with_the_primary_token_deleted_the_agent_unseals_through_the_backup_token() {
         stderr(&out)
     );
 }
+
+/// Run as root for the agent's user (the separated deployment), `backup add-recipient` edits the
+/// file a symbolic link names, and the file keeps its owner.
+#[test]
+#[ignore = "needs root: changes a file's owner; scripts/test.sh runs it as root"]
+fn as_root_editing_the_config_keeps_its_owner_and_a_symbolic_link() {
+    use std::os::unix::fs::MetadataExt;
+    let env = Env::new();
+    env.init();
+    let real = env.root().join("real-config.toml");
+    std::fs::rename(&env.config, &real).unwrap();
+    std::os::unix::fs::symlink(&real, &env.config).unwrap();
+    std::os::unix::fs::chown(&real, Some(65534), Some(65534)).unwrap();
+    let offline = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+    assert_ok(
+        &env.agent(&["backup", "add-recipient", offline]),
+        "backup add-recipient",
+    );
+    let link = std::fs::symlink_metadata(&env.config).unwrap();
+    assert!(link.file_type().is_symlink(), "the link stays a link");
+    let meta = std::fs::metadata(&real).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
+    assert!(std::fs::read_to_string(&real).unwrap().contains(offline));
+}

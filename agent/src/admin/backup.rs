@@ -120,8 +120,26 @@ fn edit_config(
     ConfigFile::parse(&edited)
         .map_err(|e| CliError::new(format!("{}: {e}", config_path.display())))?
         .validate(config_path)?;
-    atomic::write(config_path, edited.as_bytes(), atomic::Mode::Replace)
-        .map_err(|e| CliError::new(format!("cannot write {}: {e}", config_path.display())))
+    // The file a symbolic link names is the config (the link stays), and it keeps its owner:
+    // run as root for the agent's user (the separated deployment), it must stay that user's.
+    let target = std::fs::canonicalize(config_path)
+        .map_err(|e| CliError::new(format!("cannot read {}: {e}", config_path.display())))?;
+    let owner = std::fs::metadata(&target).map(|m| {
+        use std::os::unix::fs::MetadataExt;
+        (m.uid(), m.gid())
+    });
+    atomic::write(&target, edited.as_bytes(), atomic::Mode::Replace)
+        .map_err(|e| CliError::new(format!("cannot write {}: {e}", target.display())))?;
+    if let Ok((uid, gid)) = owner {
+        if let Err(e) = std::os::unix::fs::chown(&target, Some(uid), Some(gid)) {
+            eprintln!(
+                "warning: {} could not be given back to uid {uid}: {e}; the agent's user must be \
+                 able to read it",
+                target.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// A new top-level key is written before the first table, and the file's leading comments

@@ -63,6 +63,12 @@ pub fn run(config_path: &Path, a: RotateArgs) -> CmdResult {
         meta.api_key = k.clone();
     }
     meta.created = timefmt::iso8601_seconds(now);
+    if meta.created <= old_file.created {
+        // Two rotations within one second: the generation must still move forward, or the entry
+        // rotated out could be put back as if it were the current one.
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        meta.created = timefmt::iso8601_seconds(apisec_agent::timefmt::unix_secs());
+    }
     let mut new_file = entry::seal(
         &meta,
         &SecretMaterial {

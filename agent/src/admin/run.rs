@@ -67,6 +67,11 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
     }
     let recipient = &config.recipients[0];
     let token = token::spawn(&config.token, recipient, settings.touch_approves);
+    let backup_handles: Vec<_> = config
+        .backup_tokens
+        .iter()
+        .map(|(t, r)| token::spawn(t, r, settings.touch_approves))
+        .collect();
     let approver = match settings.approval {
         Approval::InsecureAuto => {
             warn!("--insecure-auto-approve: every unseal will be approved without asking anyone; development only");
@@ -115,10 +120,10 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
         store: Store::new(&config.store_dir),
         recipient: recipient.clone(),
         token,
-        backup_tokens: config
-            .backup_tokens
+        backup_tokens: backup_handles
             .iter()
-            .map(|(t, r)| (r.clone(), token::spawn(t, r, settings.touch_approves)))
+            .zip(&config.backup_tokens)
+            .map(|(handle, (_, r))| (r.clone(), handle.clone()))
             .collect(),
         approver,
         notify: config.notify.clone(),
@@ -188,11 +193,13 @@ pub fn run(config_path: &Path, a: RunArgs) -> CmdResult {
     runtime.shutdown_timeout(Duration::from_secs(2));
     // After the sessions: a signature finished while the agent was stopping is still recorded.
     exiting.close_audit();
-    if !token.shut_down(SHUTDOWN_PATIENCE) {
-        warn!(
-            "the token did not close its session within {} s; exiting anyway",
-            SHUTDOWN_PATIENCE.as_secs()
-        );
+    for token in std::iter::once(&token).chain(backup_handles.iter()) {
+        if !token.shut_down(SHUTDOWN_PATIENCE) {
+            warn!(
+                "a token did not close its session within {} s; exiting anyway",
+                SHUTDOWN_PATIENCE.as_secs()
+            );
+        }
     }
     served
 }
@@ -216,9 +223,13 @@ fn spawn_housekeeping(agent: Arc<Agent>) -> Result<(), CliError> {
                     info!("SIGUSR1: forgot {n} unsealed secret(s)");
                 }
                 _ = hup.recv() => {
-                    let token = agent.token().clone();
-                    let _ = tokio::task::spawn_blocking(move || token.release()).await;
-                    info!("SIGHUP: released the token; it is reopened on the next unseal");
+                    let tokens: Vec<_> = agent.tokens().map(|(_, t)| t.clone()).collect();
+                    let n = tokens.len();
+                    let _ = tokio::task::spawn_blocking(move || {
+                        tokens.iter().for_each(|t| t.release())
+                    })
+                    .await;
+                    info!("SIGHUP: released the token(s) ({n}); each is reopened on its next use");
                 }
             }
         }

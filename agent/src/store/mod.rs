@@ -183,14 +183,30 @@ impl Store {
     /// way. Returns the backup's path.
     pub fn replace(&self, old: &EntryFile, new: &EntryFile) -> Result<PathBuf, StoreError> {
         check_name(&new.name)?;
-        let backup = self.backup_path(&old.name, &old.created);
-        let backup_dir = backup.parent().expect("a backup path has a directory");
-        fs::create_dir_all(backup_dir).map_err(self.io(backup_dir))?;
-        match atomic::write(&backup, old.to_toml().as_bytes(), atomic::Mode::CreateNew) {
-            Ok(()) => {}
-            // Kept already (a run killed after its backup, or an entry replaced twice at once).
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(self.io(&backup)(e)),
+        let first = self.backup_path(&old.name, &old.created);
+        let backup_dir = first
+            .parent()
+            .expect("a backup path has a directory")
+            .to_owned();
+        fs::create_dir_all(&backup_dir).map_err(self.io(&backup_dir))?;
+        let text = old.to_toml();
+        let mut backup = first.clone();
+        for n in 1.. {
+            match atomic::write(&backup, text.as_bytes(), atomic::Mode::CreateNew) {
+                Ok(()) => break,
+                // Kept already (a run killed after its backup): the same bytes are there.
+                Err(e)
+                    if e.kind() == io::ErrorKind::AlreadyExists
+                        && fs::read(&backup).is_ok_and(|b| b == text.as_bytes()) =>
+                {
+                    break
+                }
+                // Another entry of the same name and generation was kept there: a name of its own.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    backup = first.with_extension(format!("{n}.toml"));
+                }
+                Err(e) => return Err(self.io(&backup)(e)),
+            }
         }
         let target = self.entry_path(&new.name);
         atomic::write(&target, new.to_toml().as_bytes(), atomic::Mode::Replace)

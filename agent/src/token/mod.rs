@@ -133,15 +133,14 @@ pub enum TokenError {
 }
 
 impl TokenError {
-    /// The token is not there (not plugged in, deleted, its module or pcscd missing): found out
-    /// before any PIN is asked for, so that another configured token may be tried.
+    /// The token is not there (not plugged in, deleted, its module missing): found out before
+    /// any PIN is asked for, so that another configured token may be tried. A card that is there
+    /// but busy (held by another program, pcscd failing) is not absent: the next token is not
+    /// tried behind the owner's back.
     pub fn is_absent(&self) -> bool {
         matches!(
             self,
-            Self::NoToken { .. }
-                | Self::ModuleLoad { .. }
-                | Self::PivNoCard { .. }
-                | Self::PivPcscd(_)
+            Self::NoToken { .. } | Self::ModuleLoad { .. } | Self::PivNoCard { .. }
         )
     }
 }

@@ -118,7 +118,7 @@ pub fn release_module(module: &Path, ctx: Pkcs11) {
         return;
     }
     loaded.remove(i);
-    drop(loaded);
+    // Under the lock: a load meanwhile waits, and initializes the module anew after this.
     if let Err(e) = ctx.finalize() {
         crate::warn!("closing the PKCS#11 module {}: {e}", module.display());
     }
