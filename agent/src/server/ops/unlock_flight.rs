@@ -83,17 +83,14 @@ async fn gather(flight: &Flight) {
 /// Records `event` (about secret `name`) once for every request that waits for it, or with the
 /// starter's name when none does any more: the unseal is recorded either way.
 fn audit_each(agent: &Agent, flight: &Flight, name: &str, event: &Event<'_>) {
-    let waiting = flight.requesters_of(name);
-    if waiting.is_empty() {
+    let waiting = flight.each_requester_of(name, |peer| agent.audit(event, Some(peer)));
+    if waiting == 0 {
         let note = "every request for it hung up before the reply";
         let event = match event.reason {
             Some(_) => *event,
             None => event.noting(note),
         };
         agent.audit(&event, Some(&flight.starter));
-    }
-    for peer in waiting {
-        agent.audit(event, Some(&peer));
     }
 }
 
@@ -192,13 +189,14 @@ async fn unseal_all(
     let mut done: Vec<String> = Vec::new();
     let total = files.len();
     let mut touches = 0;
+    // Named in a touch's notice: the first request still waiting when the unseals begin.
+    let asking = flight
+        .requesters()
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| flight.starter.clone());
     for file in files {
         let (name, exchange) = (file.name.clone(), file.exchange.clone());
-        let asking = flight
-            .requesters_of(&name)
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| flight.starter.clone());
         touches += announce_touch(
             agent,
             flight,
