@@ -11,14 +11,7 @@ use apisec_tests::*;
 const SECRET: &[u8] = b"audit-secret-9f3e";
 
 fn sign(env: &Env) -> std::process::Output {
-    env.cli(&[
-        "sign",
-        "bg",
-        "--method",
-        "GET",
-        "--path",
-        "/api/v2/spot/account/assets",
-    ])
+    sign_assets(env, "bg")
 }
 
 /// Adds the Bitget secret, starts the agent and unlocks it.

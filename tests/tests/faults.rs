@@ -183,17 +183,7 @@ fn kill_9_of_rotate_at_random_moments_keeps_a_usable_entry() {
     );
     env.start(&[]);
     assert_ok(&env.cli(&["unlock", "bg"]), "the entry still unseals");
-    assert_ok(
-        &env.cli(&[
-            "sign",
-            "bg",
-            "--method",
-            "GET",
-            "--path",
-            "/api/v2/spot/account/assets",
-        ]),
-        "and signs",
-    );
+    assert_ok(&sign_assets(&env, "bg"), "and signs");
 }
 
 #[test]

@@ -42,17 +42,7 @@ fn as_root_secret_is_in_memory_while_unsealed_and_nowhere_after_lock() {
 
     // The same after ssh-add -D style forgetting and a new unseal + signatures.
     assert_ok(&env.cli(&["unlock", "bg"]), "unlock again");
-    assert_ok(
-        &env.cli(&[
-            "sign",
-            "bg",
-            "--method",
-            "GET",
-            "--path",
-            "/api/v2/spot/account/assets",
-        ]),
-        "sign",
-    );
+    assert_ok(&sign_assets(&env, "bg"), "sign");
     assert!(!find_in_memory(pid, SECRET).is_empty());
     // SAFETY: signalling our own child.
     unsafe { libc::kill(pid as i32, libc::SIGUSR1) };
@@ -201,17 +191,7 @@ fn as_root_same_uid_cannot_read_the_agent_and_a_small_memlock_limit_is_reported(
 #[ignore = "needs root: reads the agent's memory (it is not dumpable); scripts/test.sh runs it as root"]
 fn as_root_remove_deletes_the_entry_and_the_running_agent_forgets_the_secret() {
     let env = Env::ready_with_bitget(SECRET, b"pass");
-    assert_ok(
-        &env.cli(&[
-            "sign",
-            "bg",
-            "--method",
-            "GET",
-            "--path",
-            "/api/v2/spot/account/assets",
-        ]),
-        "sign",
-    );
+    assert_ok(&sign_assets(&env, "bg"), "sign");
     let pid = env.agent_pid();
     assert!(!find_in_memory(pid, SECRET).is_empty());
     let out = env.agent(&["remove", "bg"]);
@@ -222,18 +202,7 @@ fn as_root_remove_deletes_the_entry_and_the_running_agent_forgets_the_secret() {
         stdout(&out)
     );
     assert!(!env.store_dir().join("bg.toml").exists());
-    assert_fails_with(
-        &env.cli(&[
-            "sign",
-            "bg",
-            "--method",
-            "GET",
-            "--path",
-            "/api/v2/spot/account/assets",
-        ]),
-        1,
-        "no secret named \"bg\"",
-    );
+    assert_fails_with(&sign_assets(&env, "bg"), 1, "no secret named \"bg\"");
     let hits = find_in_memory(pid, SECRET);
     assert!(
         hits.is_empty(),

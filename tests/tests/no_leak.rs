@@ -32,14 +32,7 @@ fn as_root_the_secret_is_nowhere_but_sealed() {
     let mut env = Env::ready_with_bitget(SECRET, PASSPHRASE);
     let mut outputs = Vec::new();
     // A signed Bitget request: the passphrase is a header, the secret must not be there.
-    let signed = env.cli(&[
-        "sign",
-        "bg",
-        "--method",
-        "GET",
-        "--path",
-        "/api/v2/spot/account/assets",
-    ]);
+    let signed = sign_assets(&env, "bg");
     assert_ok(&signed, "sign");
     assert!(
         contains(&signed.stdout, PASSPHRASE),

@@ -191,14 +191,7 @@ fn no_touch_times_out_and_the_secret_stays_sealed() {
         stderr(&out)
     );
     assert!(!is_unsealed(&w.env, "bg"));
-    let out = w.env.cli(&[
-        "sign",
-        "bg",
-        "--method",
-        "GET",
-        "--path",
-        "/api/v2/spot/account/assets",
-    ]);
+    let out = sign_assets(&w.env, "bg");
     assert_fails_with(&out, 5, "is sealed");
     assert_eq!(w.card.pin_tries_left(), 3, "no PIN try was spent");
 
@@ -452,17 +445,7 @@ fn step_up_with_the_touch_as_approval_needs_a_fresh_touch_each_time() {
         "one fresh touch per step-up"
     );
     // An ordinary request needs none.
-    assert_ok(
-        &w.env.cli(&[
-            "sign",
-            "bg",
-            "--method",
-            "GET",
-            "--path",
-            "/api/v2/spot/account/assets",
-        ]),
-        "plain sign",
-    );
+    assert_ok(&sign_assets(&w.env, "bg"), "plain sign");
     assert_eq!(w.card.count("touches"), before + 1);
     w.card.set("touch", "never");
     let out = w.env.cli(&withdraw);

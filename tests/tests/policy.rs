@@ -167,17 +167,7 @@ fn withdrawal_is_refused_by_default_and_step_up_asks_every_time() {
 fn audit_verify_names_an_edited_deleted_or_swapped_line() {
     let mut env = Env::ready_with_bitget(SECRET, b"p");
     for _ in 0..3 {
-        assert_ok(
-            &env.cli(&[
-                "sign",
-                "bg",
-                "--method",
-                "GET",
-                "--path",
-                "/api/v2/spot/account/assets",
-            ]),
-            "sign",
-        );
+        assert_ok(&sign_assets(&env, "bg"), "sign");
     }
     let n = env.audit_when(|rs| rs.len() >= 4).len();
     assert!(n >= 4);
@@ -235,26 +225,9 @@ fn rate_limit_allows_the_burst_then_refuses_clearly() {
     env.start(&[]);
     assert_ok(&env.cli(&["unlock", "bg"]), "unlock");
     for i in 0..3 {
-        assert_ok(
-            &env.cli(&[
-                "sign",
-                "bg",
-                "--method",
-                "GET",
-                "--path",
-                "/api/v2/spot/account/assets",
-            ]),
-            &format!("request {i}"),
-        );
+        assert_ok(&sign_assets(&env, "bg"), &format!("request {i}"));
     }
-    let out = env.cli(&[
-        "sign",
-        "bg",
-        "--method",
-        "GET",
-        "--path",
-        "/api/v2/spot/account/assets",
-    ]);
+    let out = sign_assets(&env, "bg");
     assert_fails_with(
         &out,
         1,
@@ -321,17 +294,7 @@ fn as_root_another_uid_is_refused_at_the_socket_and_by_the_policy() {
     );
     // To a uid its policy leaves out, the entry does not exist (as in status).
     assert_fails_with(&out, 1, "no secret named \"bg\"");
-    assert_ok(
-        &env.cli(&[
-            "sign",
-            "bg",
-            "--method",
-            "GET",
-            "--path",
-            "/api/v2/spot/account/assets",
-        ]),
-        "uid 0 is allowed",
-    );
+    assert_ok(&sign_assets(&env, "bg"), "uid 0 is allowed");
 }
 
 #[test]
@@ -432,14 +395,7 @@ fn rotate_while_the_agent_runs_switches_the_next_signature_and_keeps_a_backup() 
         "{}",
         stdout(&out)
     );
-    let out = env.cli(&[
-        "sign",
-        "bg",
-        "--method",
-        "GET",
-        "--path",
-        "/api/v2/spot/account/assets",
-    ]);
+    let out = sign_assets(&env, "bg");
     assert_ok(&out, "sign after rotation");
     let headers = parse_headers(&stdout(&out));
     let ts = header(&headers, "ACCESS-TIMESTAMP");

@@ -188,28 +188,11 @@ fn raw_mac_needs_allow_raw() {
 #[test]
 fn lock_forgets_and_sign_then_fails_clearly() {
     let env = Env::ready_with_bitget(SECRET, PASSPHRASE);
-    assert_ok(
-        &env.cli(&[
-            "sign",
-            "bg",
-            "--method",
-            "GET",
-            "--path",
-            "/api/v2/spot/account/assets",
-        ]),
-        "sign before lock",
-    );
+    assert_ok(&sign_assets(&env, "bg"), "sign before lock");
     let out = env.cli(&["lock"]);
     assert_ok(&out, "lock");
     assert_eq!(stdout(&out).trim(), "forgot 1 unsealed secret(s)");
-    let out = env.cli(&[
-        "sign",
-        "bg",
-        "--method",
-        "GET",
-        "--path",
-        "/api/v2/spot/account/assets",
-    ]);
+    let out = sign_assets(&env, "bg");
     assert_fails_with(
         &out,
         5,
@@ -252,14 +235,7 @@ fn approver_sees_who_asks_and_a_denial_is_clear() {
         log.contains("|exe=") && log.contains("apisec|secrets=bg"),
         "{log}"
     );
-    let out = env.cli(&[
-        "sign",
-        "bg",
-        "--method",
-        "GET",
-        "--path",
-        "/api/v2/spot/account/assets",
-    ]);
+    let out = sign_assets(&env, "bg");
     assert_fails_with(&out, 5, "is sealed");
     // Approve now: the same secret unlocks.
     env.set_approver("approve");
@@ -298,14 +274,7 @@ fn hanging_approver_times_out_and_other_clients_are_served_meanwhile() {
     );
     let out = waiting.wait_with_output().unwrap();
     assert_fails_with(&out, 4, "gave no answer within 2 s");
-    let out = env.cli(&[
-        "sign",
-        "bg",
-        "--method",
-        "GET",
-        "--path",
-        "/api/v2/spot/account/assets",
-    ]);
+    let out = sign_assets(&env, "bg");
     assert_fails_with(&out, 5, "is sealed");
 }
 
@@ -352,26 +321,9 @@ fn lifetime_forgets_secrets() {
         "{}",
         stdout(&out)
     );
-    assert_ok(
-        &env.cli(&[
-            "sign",
-            "bg",
-            "--method",
-            "GET",
-            "--path",
-            "/api/v2/spot/account/assets",
-        ]),
-        "sign within lifetime",
-    );
+    assert_ok(&sign_assets(&env, "bg"), "sign within lifetime");
     env.wait_for_log("lifetime over: forgot bg");
-    let out = env.cli(&[
-        "sign",
-        "bg",
-        "--method",
-        "GET",
-        "--path",
-        "/api/v2/spot/account/assets",
-    ]);
+    let out = sign_assets(&env, "bg");
     assert_fails_with(&out, 5, "is sealed");
 }
 
@@ -422,18 +374,7 @@ fn sigterm_shuts_down_cleanly_and_sigusr1_forgets() {
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(pid, libc::SIGUSR1) };
     env.wait_for_log("SIGUSR1: forgot 1");
-    assert_fails_with(
-        &env.cli(&[
-            "sign",
-            "bg",
-            "--method",
-            "GET",
-            "--path",
-            "/api/v2/spot/account/assets",
-        ]),
-        5,
-        "is sealed",
-    );
+    assert_fails_with(&sign_assets(&env, "bg"), 5, "is sealed");
     // SAFETY: as above.
     unsafe { libc::kill(pid, libc::SIGTERM) };
     let status = env

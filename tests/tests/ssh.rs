@@ -42,14 +42,7 @@ fn ssh_add_lists_locks_unlocks_and_forgets() {
     assert!(stderr(&out).contains("Agent locked."), "{}", stderr(&out));
     // Locked: the secret was forgotten and nothing unseals or signs until ssh-add -X.
     assert_fails_with(
-        &env.cli(&[
-            "sign",
-            "bg",
-            "--method",
-            "GET",
-            "--path",
-            "/api/v2/spot/account/assets",
-        ]),
+        &sign_assets(&env, "bg"),
         5,
         "the agent is locked (ssh-add -x)",
     );
@@ -86,18 +79,7 @@ fn ssh_add_lists_locks_unlocks_and_forgets() {
         "{}",
         stderr(&out)
     );
-    assert_fails_with(
-        &env.cli(&[
-            "sign",
-            "bg",
-            "--method",
-            "GET",
-            "--path",
-            "/api/v2/spot/account/assets",
-        ]),
-        5,
-        "is sealed",
-    );
+    assert_fails_with(&sign_assets(&env, "bg"), 5, "is sealed");
     let audited =
         |records: &[serde_json::Value], action: &str| records.iter().any(|r| r["action"] == action);
     let records = env.audit_when(|rs| audited(rs, "remove-all"));

@@ -101,16 +101,6 @@ impl Flight {
             .collect()
     }
 
-    /// Who waits now for `name` (the requesters that asked for it).
-    pub fn requesters_of(&self, name: &str) -> Vec<PeerInfo> {
-        self.state()
-            .requesters
-            .iter()
-            .filter(|r| r.names.iter().any(|n| n == name))
-            .map(|r| r.peer.clone())
-            .collect()
-    }
-
     /// Calls `f` with each requester waiting now for `name`, under the flight's lock (no copies:
     /// an unseal of a thousand secrets records each without a list per secret); how many.
     pub fn each_requester_of(&self, name: &str, mut f: impl FnMut(&PeerInfo)) -> usize {

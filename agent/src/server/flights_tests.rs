@@ -52,8 +52,8 @@ async fn requests_for_a_secret_in_flight_join_it_and_share_its_outcome() {
         "waiting for the unlock of b, which another request started"
     );
     assert!(!second.tickets[0].asked_for_all());
-    assert_eq!(flight.requesters_of("a").len(), 1);
-    assert_eq!(flight.requesters_of("b").len(), 2);
+    assert_eq!(flight.each_requester_of("a", |_| {}), 1);
+    assert_eq!(flight.each_requester_of("b", |_| {}), 2);
     flights.finish(&flight, Outcome::Unsealed);
     assert!(matches!(
         second.tickets[0].outcome().await,
