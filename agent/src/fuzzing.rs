@@ -167,6 +167,7 @@ pub fn policy(data: &[u8]) {
                     path: path.into(),
                     query: query.into(),
                     body: body.to_vec(),
+                    ..Default::default()
                 };
                 // Only a canonical request reaches the judge, as in the agent.
                 if let Ok(canonical) =

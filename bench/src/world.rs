@@ -37,6 +37,7 @@ pub fn sign_request(name: &str) -> SignRequest {
         body: ORDER_BODY.as_bytes().to_vec(),
         timestamp: String::new(),
         nonce: String::new(),
+        ..Default::default()
     }
 }
 
@@ -114,6 +115,7 @@ pub fn in_process_sign_ns(n: usize) -> f64 {
         path: ORDER_PATH.into(),
         query: String::new(),
         body: ORDER_BODY.as_bytes().to_vec(),
+        ..Default::default()
     };
     let stamp = Stamp {
         timestamp: "1700000000000".into(),

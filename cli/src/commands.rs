@@ -138,7 +138,8 @@ enum Command {
     parameter the agent added, --data-binary with the body when the agent replaced it; give \
     curl the URL with your own query.\n\n\
     Examples:\n  apisec sign bitget-main --method GET --path /api/v2/spot/account/assets --query coin=USDT\n  \
-    apisec sign bitget-main --method POST --path /api/v2/spot/trade/place-order --body order.json --format curl"
+    apisec sign bitget-main --method POST --path /api/v2/spot/trade/place-order --body order.json --format curl\n  \
+    apisec sign htx-main --host api.hbdm.com --method POST --path /linear-swap-api/v1/swap_account_info"
 )]
 struct SignArgs {
     /// Name of the secret
@@ -161,6 +162,11 @@ struct SignArgs {
     /// A client nonce (only on a secret added with --freshness off, for an exchange that signs one)
     #[arg(long)]
     nonce: Option<String>,
+    /// The host the request goes to, for an exchange that signs it (htx: api.huobi.pro, the
+    /// default, or api.hbdm.com for its contract APIs; see docs/exchanges.md); refused for an
+    /// exchange that does not sign the host
+    #[arg(long)]
+    host: Option<String>,
     /// Same as --format json
     #[arg(long)]
     json: bool,
@@ -300,6 +306,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 body,
                 timestamp: a.timestamp.unwrap_or_default(),
                 nonce: a.nonce.unwrap_or_default(),
+                host: a.host.unwrap_or_default(),
             })?;
             output::signed(&mut out, &reply, &a.path, &a.query, format)?;
         }

@@ -22,6 +22,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from typing import Mapping, Optional
+from urllib.parse import unquote_plus
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,9 @@ UNKNOWN_KEY = AuthError("40037", "Apikey does not exist")
 
 
 def prehash(timestamp: str, method: str, path: str, query: str, body: bytes) -> bytes:
-    q = "?" + query if query else ""
+    # The query as Bitget signs it: decoded (its SDK's toQueryWithNoEncode; the URL carries it
+    # encoded).
+    q = "?" + unquote_plus(query) if query else ""
     return (timestamp + method.upper() + path + q).encode("utf-8") + body
 
 

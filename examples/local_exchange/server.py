@@ -164,12 +164,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--credentials", help="JSON file with api_key, secret, passphrase")
     p.add_argument("--recv-window", type=float, default=30.0,
                    help="seconds a timestamp may be from this server's clock (default 30)")
+    p.add_argument("--clock-offset", type=float, default=0.0,
+                   help="seconds this server's clock is ahead of the host's (a skewed host)")
     p.add_argument("--balances", default="USDT=10000,BTC=1", help="e.g. USDT=10000,BTC=1")
     p.add_argument("--log-file", help="append one JSON line per request (no secrets)")
     a = p.parse_args(argv)
     exchange = Exchange(
         load_credentials(a.credentials), Book(parse_balances(a.balances)),
         int(a.recv_window * 1000), Path(a.log_file) if a.log_file else None,
+        clock=lambda: now_ms() + int(a.clock_offset * 1000),
     )
     server = serve(exchange, a.port)
     port = server.server_address[1]

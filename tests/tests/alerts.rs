@@ -61,6 +61,7 @@ fn request(name: &str, method: &str, path: &str) -> SignRequest {
         },
         timestamp: String::new(),
         nonce: String::new(),
+        ..Default::default()
     }
 }
 

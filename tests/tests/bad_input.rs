@@ -391,6 +391,7 @@ fn a_path_with_a_newline_cannot_forge_a_log_line() {
         body: vec![],
         timestamp: String::new(),
         nonce: String::new(),
+        ..Default::default()
     });
     assert!(refused.is_err(), "a path with a newline was signed");
     let log = env.log();

@@ -31,7 +31,13 @@ fn request_for(id: &str, e: &Endpoint, method: &str, path: &str, params: &[&str]
     let preset = exchanges::by_id(id).unwrap();
     let json = preset.shape().body == request::Body::Json;
     let reads = matches!(method, "GET" | "DELETE");
-    let _ = e;
+    // Where the exchange signs the host (HTX), the request names the one that serves it.
+    let host = preset
+        .shape()
+        .hosts
+        .iter()
+        .find(|h| h.table == e.host)
+        .map_or("", |h| h.name);
     let pairs: Vec<(String, String)> = params
         .iter()
         .map(|p| (p.to_string(), "1".to_string()))
@@ -57,6 +63,7 @@ fn request_for(id: &str, e: &Endpoint, method: &str, path: &str, params: &[&str]
         body,
         timestamp: String::new(),
         nonce: String::new(),
+        host: host.to_owned(),
     }
 }
 

@@ -383,6 +383,7 @@ fn an_agent_killed_under_load_loses_no_sealed_secret() {
                                 body: vec![],
                                 timestamp: String::new(),
                                 nonce: String::new(),
+                                ..Default::default()
                             })
                             .is_ok()
                         {

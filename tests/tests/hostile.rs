@@ -64,6 +64,7 @@ fn slowest_sign(env: &Env, n: usize) -> Duration {
             body: vec![],
             timestamp: String::new(),
             nonce: String::new(),
+            ..Default::default()
         })
         .expect("sign");
         worst = worst.max(t.elapsed());
@@ -195,6 +196,7 @@ fn large_split_and_pipelined_sign_requests_are_all_signed_right() {
         body,
         timestamp: String::new(),
         nonce: String::new(),
+        ..Default::default()
     };
     let check = |reply: &[u8], body: &[u8]| {
         assert_eq!(reply[0], 29, "{}", String::from_utf8_lossy(reply));

@@ -29,6 +29,7 @@ pub fn run(config_path: &Path, a: PolicyCheckArgs) -> CmdResult {
         path: a.path.clone(),
         query: a.query.clone(),
         body,
+        ..Default::default()
     };
     println!("secret: {} ({})", a.name, preset.id());
     for note in file.weakened() {

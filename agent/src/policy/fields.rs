@@ -54,33 +54,10 @@ pub fn request_fields(query: &str, body: &[u8]) -> Result<BTreeMap<String, Strin
     Ok(out)
 }
 
-/// `application/x-www-form-urlencoded` decoding; a `%` not followed by two hex digits stays.
+/// `application/x-www-form-urlencoded` decoding (`sign::encoding`); bytes that are not UTF-8
+/// become U+FFFD, which no rule's value names.
 pub(super) fn form_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        match (
-            b[i],
-            b.get(i + 1).copied().and_then(hex),
-            b.get(i + 2).copied().and_then(hex),
-        ) {
-            (b'%', Some(hi), Some(lo)) => {
-                out.push((hi * 16 + lo) as u8);
-                i += 3;
-            }
-            (b'+', _, _) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (c, _, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8_lossy(&crate::sign::encoding::form_decode_bytes(s)).into_owned()
 }
 
 /// A JSON object's top-level members in order, duplicates kept (a map would keep only the last).

@@ -18,8 +18,9 @@ use super::fields::{request_fields, RepeatedField};
 use super::residual::{names, Mandatory};
 use super::rules::{evaluate, evaluate_reading, Decision, Judged, Policy, Remedy};
 use crate::sign::endpoints::{self, Class, Endpoint};
-use crate::sign::request::{alternatives, Canonical};
-use crate::sign::Preset;
+use crate::sign::request::{alternatives, decoded, Canonical};
+use crate::sign::shape::{Shape, SignedQuery};
+use crate::sign::{HttpRequest, Preset};
 
 /// What the judging needs beyond the request, worked out once per unsealed secret.
 #[derive(Debug, Default)]
@@ -100,15 +101,88 @@ impl Verdict {
 }
 
 /// The strictest class among the table's entries for one method and path (one path may be
-/// served by several hosts), and what that endpoint does.
+/// served by several hosts; where the exchange signs the host, only that host's entries), and
+/// what that endpoint does.
 fn lookup(
     table: Option<&'static endpoints::Table>,
-    method: &str,
-    path: &str,
+    shape: &Shape,
+    request: &HttpRequest,
 ) -> (Option<Class>, &'static str, Vec<&'static Endpoint>) {
-    let found = table.map(|t| t.find(method, path)).unwrap_or_default();
+    let (method, path) = (request.method.as_str(), request.path.as_str());
+    let found = match (table, shape.hosts.is_empty()) {
+        (None, _) => Vec::new(),
+        (Some(t), true) => t.find(method, path),
+        // The canonical check let no other host through; an unknown one finds nothing. A path
+        // another host serves as a login, a transfer or an administration keeps that class on
+        // every host: which paths a host's gateway routes is not the table's to promise, and
+        // only the classes refused by default matter here.
+        (Some(t), false) => {
+            let mut found = match shape.host(&request.host) {
+                Some(host) => t.find_on_host(method, path, host.table),
+                None => Vec::new(),
+            };
+            for e in t.find(method, path) {
+                if !e.class.allowed_by_default() && !found.iter().any(|f| std::ptr::eq(*f, e)) {
+                    found.push(e);
+                }
+            }
+            found
+        }
+    };
     let worst = found.iter().max_by_key(|e| e.class);
     (worst.map(|e| e.class), worst.map_or("", |e| e.what), found)
+}
+
+/// For an exchange that signs the query decoded: the other groupings of `reading`'s
+/// parameters the same signed bytes stand for (`sign::request::decoded`), each judged. Only a
+/// policy that tests fields can tell them apart: the method and path stay.
+fn judge_groupings(
+    policy: &Policy,
+    remedy: &Remedy<'_>,
+    preset: &dyn Preset,
+    table: Option<&'static endpoints::Table>,
+    reading: &HttpRequest,
+    consider: &mut dyn FnMut(Decision, &dyn Fn() -> String),
+) {
+    let shape = preset.shape();
+    let Some(signed) = crate::sign::encoding::form_decode(&reading.query) else {
+        return;
+    };
+    let (class, what, _) = lookup(table, shape, reading);
+    let groupings = match decoded::groupings(&signed) {
+        Ok(g) => g,
+        Err(n) => {
+            consider(
+                Decision::Deny(format!(
+                    "{} signs the query decoded, so these parameters could also be sent grouped                      {n} other ways (a value holding '&' or '='), more than the {} the agent                      judges, and the policy tests fields: send at most ten query parameters",
+                    preset.id(),
+                    decoded::MAX_GROUPINGS
+                )),
+                &|| format!("{} {}", reading.method, reading.path),
+            );
+            return;
+        }
+    };
+    for query in groupings {
+        let fields = request_fields(&query, &reading.body).unwrap_or_default();
+        let judged = Judged {
+            method: &reading.method,
+            path: &reading.path,
+            class,
+            what,
+            fields: &fields,
+            query: &query,
+        };
+        let decision = evaluate_reading(policy, &judged, remedy);
+        consider(decision, &|| {
+            format!(
+                "{} signs the query decoded, so the signature is also good for {} {}?{query}                  (the same parameters grouped otherwise, '&' and '=' sent as %26 and %3D), and                  that request is refused",
+                preset.id(),
+                reading.method,
+                reading.path
+            )
+        });
+    }
 }
 
 /// Judges every request a signature of `request` is good for; the strictest decision wins.
@@ -137,7 +211,7 @@ pub fn judge(
     } else {
         BTreeMap::new()
     };
-    let (class, what, named) = lookup(table, &request.method, &request.path);
+    let (class, what, named) = lookup(table, shape, request);
     // A signature the exchange also takes as a login, whatever endpoint it names.
     let scheme_login = shape.login.every_signature.map(str::to_owned).or_else(|| {
         let p = shape
@@ -180,13 +254,19 @@ pub fn judge(
             };
         }
     };
-    for alt in alternatives(shape, request) {
+    let readings = alternatives(shape, request);
+    if tests_fields && shape.signed_query == SignedQuery::Decoded {
+        for reading in std::iter::once(request).chain(&readings) {
+            judge_groupings(policy, &remedy, preset, table, reading, &mut consider);
+        }
+    }
+    for alt in readings {
         let alt_fields = if tests_fields {
             request_fields(&alt.query, &alt.body).unwrap_or_default()
         } else {
             BTreeMap::new()
         };
-        let (class, what, _) = lookup(table, &alt.method, &alt.path);
+        let (class, what, _) = lookup(table, shape, &alt);
         login |= class == Some(Class::Login);
         let judged = Judged {
             method: &alt.method,

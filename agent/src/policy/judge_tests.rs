@@ -9,6 +9,7 @@ fn req(method: &str, path: &str, query: &str, body: &str) -> HttpRequest {
         path: path.into(),
         query: query.into(),
         body: body.as_bytes().to_vec(),
+        ..Default::default()
     }
 }
 
@@ -159,4 +160,106 @@ fn an_unsigned_method_is_judged_for_every_method() {
         &req("GET", "/derivatives/api/v3/openpositions", "", ""),
     );
     assert_eq!(d, Decision::Allow);
+}
+
+/// Bitget signs the query decoded: a signature of `symbol=BTCUSDT&limit=10` is also good for
+/// `symbol%3DBTCUSDT%26limit=10` (one parameter, no `symbol`). A rule that requires `symbol`
+/// is judged on that grouping too, and refuses; where the query is signed as sent (OKX), the
+/// same rule allows it.
+#[test]
+fn a_grouping_of_a_decoded_query_is_judged() {
+    let rules = |path: &str| {
+        format!("[[rule]]\naction = \"allow\"\npath = \"{path}\"\nrequire = [\"instId\"]\n")
+    };
+    let (p, _) = parse(&rules("/api/v2/spot/trade/unfilled-orders")).unwrap();
+    let path = "/api/v2/spot/trade/unfilled-orders";
+    assert_eq!(
+        verdict("bitget", &p, &req("GET", path, "instId=BTCUSDT", "")),
+        Decision::Allow,
+        "one parameter has no other grouping"
+    );
+    let d = verdict(
+        "bitget",
+        &p,
+        &req("GET", path, "instId=BTCUSDT&limit=10", ""),
+    );
+    assert!(
+        matches!(&d, Decision::Deny(m) if m.contains("signs the query decoded")
+            && m.contains("instId%3DBTCUSDT%26limit=10")),
+        "{d:?}"
+    );
+    let (p, _) = parse(&rules("/api/v5/trade/orders-pending")).unwrap();
+    let okx = req(
+        "GET",
+        "/api/v5/trade/orders-pending",
+        "instId=BTC-USDT&limit=10",
+        "",
+    );
+    assert_eq!(verdict("okx", &p, &okx), Decision::Allow);
+}
+
+/// A policy that tests no fields cannot tell the groupings apart (same method, same path):
+/// none is made, however many parameters.
+#[test]
+fn groupings_are_judged_only_where_fields_are_tested() {
+    let p = Policy::standard();
+    let many: Vec<String> = (0..14).map(|i| format!("p{i}=v")).collect();
+    let r = req(
+        "GET",
+        "/api/v2/spot/trade/unfilled-orders",
+        &many.join("&"),
+        "",
+    );
+    assert_eq!(verdict("bitget", &p, &r), Decision::Allow);
+    let (p, _) = parse(
+        "[[rule]]\naction = \"deny\"\npath = \"/api/v2/spot/wallet/*\"\nfields = { coin = \"BTC\" }\n",
+    )
+    .unwrap();
+    let d = verdict("bitget", &p, &r);
+    assert!(
+        matches!(&d, Decision::Deny(m) if m.contains("at most ten query parameters")),
+        "{d:?}"
+    );
+}
+
+/// HTX signs the host: a contract endpoint is known on the contract host only, and a spot
+/// endpoint there is an unknown one.
+#[test]
+fn htx_endpoints_are_judged_on_the_host_named() {
+    let p = Policy::standard();
+    let mut r = req("POST", "/linear-swap-api/v1/swap_account_info", "", "{}");
+    let d = verdict("htx", &p, &r);
+    assert!(
+        matches!(&d, Decision::Deny(m) if m.contains("no endpoint")),
+        "on the spot host: {d:?}"
+    );
+    for host in ["api.hbdm.com", "api.hbdm.vn"] {
+        r.host = host.into();
+        assert_eq!(verdict("htx", &p, &r), Decision::Allow, "{host}");
+    }
+    let mut spot = req("GET", "/v1/account/accounts", "", "");
+    assert_eq!(verdict("htx", &p, &spot), Decision::Allow);
+    spot.host = "api.hbdm.com".into();
+    let d = verdict("htx", &p, &spot);
+    assert!(
+        matches!(&d, Decision::Deny(m) if m.contains("no endpoint")),
+        "{d:?}"
+    );
+}
+
+/// A bot that names the other HTX host for a withdrawal, under a policy that signs unknown
+/// endpoints: the class the spot host gives the path follows it to every host.
+#[test]
+fn a_refused_class_follows_its_path_to_every_host() {
+    let (open, _) =
+        parse("default_deny = false\n[[rule]]\naction = \"deny\"\nclass = \"transfer\"\n").unwrap();
+    for host in ["", "api-aws.huobi.pro", "api.hbdm.com", "api.hbdm.vn"] {
+        let mut w = req("POST", "/v1/dw/withdraw/api/create", "", "{}");
+        w.host = host.into();
+        let d = verdict("htx", &open, &w);
+        assert!(
+            matches!(&d, Decision::Deny(m) if m.contains("transfer")),
+            "{host}: {d:?}"
+        );
+    }
 }

@@ -30,6 +30,7 @@ fn request_of(id: &str, n: &Endpoint, params: &[&str]) -> HttpRequest {
         path: n.path.as_str().to_owned(),
         query,
         body: body.into_bytes(),
+        ..Default::default()
     }
 }
 

@@ -36,6 +36,7 @@ fn every_extension() -> Vec<ApisecRequest> {
             body: vec![],
             timestamp: String::new(),
             nonce: String::new(),
+            ..Default::default()
         }),
         ApisecRequest::Mac(MacRequest {
             name: "a".into(),

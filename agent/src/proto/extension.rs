@@ -63,7 +63,7 @@ pub struct LockRequest {
     pub names: Vec<String>,
 }
 
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct SignRequest {
     pub name: String,
     pub method: String,
@@ -74,6 +74,10 @@ pub struct SignRequest {
     pub timestamp: String,
     /// Empty: the agent makes the nonce.
     pub nonce: String,
+    /// The host the request goes to, for an exchange that signs it (HTX); empty: the preset's
+    /// default host. A trailing field: sent only when set, so an older agent, which reads none,
+    /// still takes every request that names no host.
+    pub host: String,
 }
 
 impl std::fmt::Debug for SignRequest {
@@ -82,6 +86,7 @@ impl std::fmt::Debug for SignRequest {
             .field("name", &self.name)
             .field("method", &self.method)
             .field("path", &self.path)
+            .field("host", &self.host)
             .field("body_len", &self.body.len())
             .finish()
     }
@@ -170,6 +175,9 @@ impl ApisecRequest {
                     .bytes(&r.body)
                     .text(&r.timestamp)
                     .text(&r.nonce);
+                if !r.host.is_empty() {
+                    o.text(&r.host);
+                }
             }
             Self::Mac(r) => {
                 o.text(&r.name).text(&r.algorithm).bytes(&r.data);
@@ -220,6 +228,11 @@ impl ApisecRequest {
                 body: c.bytes("sign body")?.to_vec(),
                 timestamp: c.text("sign timestamp")?.to_owned(),
                 nonce: c.text("sign nonce")?.to_owned(),
+                host: if c.is_empty() {
+                    String::new()
+                } else {
+                    c.text("sign host")?.to_owned()
+                },
             }),
             EXT_MAC => Self::Mac(MacRequest {
                 name: c.text("mac name")?.to_owned(),

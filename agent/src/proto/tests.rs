@@ -44,6 +44,7 @@ fn every_request_round_trips() {
             body: b"{}".to_vec(),
             timestamp: "1".into(),
             nonce: String::new(),
+            ..Default::default()
         }),
         ApisecRequest::Mac(MacRequest {
             name: "n".into(),

@@ -2,6 +2,7 @@
 //! raw MAC. Everything here is a pure function of its inputs; the server passes in the unsealed
 //! secret and the time.
 
+pub mod encoding;
 pub mod endpoints;
 pub mod exchanges;
 pub mod mac;

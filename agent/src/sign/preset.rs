@@ -9,13 +9,15 @@ use std::fmt;
 use super::shape::Shape;
 
 /// What a client asks to have signed. `query` is the raw query string without the leading `?`,
-/// exactly as it will be sent; `body` is the exact body bytes.
+/// exactly as it will be sent; `body` is the exact body bytes; `host` the host it goes to, for
+/// an exchange that signs the host (empty: the preset's default host, `Shape::hosts`).
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct HttpRequest {
     pub method: String,
     pub path: String,
     pub query: String,
     pub body: Vec<u8>,
+    pub host: String,
 }
 
 impl fmt::Debug for HttpRequest {
@@ -26,6 +28,7 @@ impl fmt::Debug for HttpRequest {
             .field("path", &self.path)
             .field("query", &self.query)
             .field("body_len", &self.body.len())
+            .field("host", &self.host)
             .finish()
     }
 }

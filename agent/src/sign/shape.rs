@@ -22,6 +22,9 @@ pub enum Body {
     Json,
     /// `application/x-www-form-urlencoded` pairs (never on GET or DELETE).
     Form,
+    /// Either: form pairs, or a JSON object (the exchange tells them apart by Content-Type;
+    /// Kraken spot).
+    FormOrJson,
 }
 
 /// What an exchange's signature covers, and so what the policy can judge.
@@ -86,6 +89,31 @@ pub enum Slot {
     Number,
 }
 
+/// How the query stands in the signed string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignedQuery {
+    /// The bytes the client sends.
+    AsSent,
+    /// Form-decoded (`%XX` and `+` decoded, `unquote_plus`): the exchange signs the values
+    /// unencoded (Bitget, KuCoin, Gate). `&` or `=` inside a decoded value would read as a
+    /// separator, so the agent refuses them, and judges the other groupings of the parameters
+    /// the same decoded bytes could be sent as.
+    Decoded,
+    /// Decoded, then re-encoded by the exchange's own rule (HTX: RFC 3986, upper-case hex, the
+    /// parameters sorted), whatever spelling the client sends.
+    Reencoded,
+}
+
+/// A host a preset signs for (where the host is in the signed string).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Host {
+    /// The name as the client sends it and the exchange signs it (lower case).
+    pub name: &'static str,
+    /// The `host=` of its endpoints in the preset's table; `None`: the main host, whose
+    /// endpoints carry no `host=`.
+    pub table: Option<&'static str>,
+}
+
 /// A preset's requests.
 #[derive(Clone, Copy, Debug)]
 pub struct Shape {
@@ -101,6 +129,23 @@ pub struct Shape {
     pub adjacent: &'static [Slot],
     /// Which of its signatures the exchange also takes as a login (`policy`: class `login`).
     pub login: Login,
+    /// How the query stands in the signed string.
+    pub signed_query: SignedQuery,
+    /// The hosts a client may name, the default first: empty unless the signature covers the
+    /// host (`Covers::Endpoint { host: true }`), since elsewhere a host changes nothing signed.
+    pub hosts: &'static [Host],
+}
+
+impl Shape {
+    /// The host `name` stands for; the default host for an empty name. `None`: not one of
+    /// the preset's hosts (or the preset signs no host).
+    pub fn host(&self, name: &str) -> Option<&'static Host> {
+        if name.is_empty() {
+            self.hosts.first()
+        } else {
+            self.hosts.iter().find(|h| h.name == name)
+        }
+    }
 }
 
 /// Signatures that are also logins, beyond the endpoints the table marks `login`.

@@ -27,32 +27,40 @@ PASSPHRASE = "bot-pass-" + os.urandom(3).hex()
 WINDOW_S = 2.0  # the exchange's timestamp window, short so the stale test waits little
 
 
+def start_exchange(env: AgentEnv, tag: str, *extra: str) -> Tuple[subprocess.Popen, str, Path]:
+    """The local exchange, knowing the bot's key, on a free port: (process, URL, request log)."""
+    creds = env.root / f"exchange-creds-{tag}.json"
+    creds.write_text(json.dumps({"api_key": API_KEY, "secret": SECRET,
+                                 "passphrase": PASSPHRASE}))
+    creds.chmod(0o600)
+    port_file, log_file = env.root / f"port-{tag}", env.root / f"requests-{tag}.jsonl"
+    server = subprocess.Popen(
+        [sys.executable, str(EXAMPLES / "local_exchange" / "server.py"), "--port", "0",
+         "--port-file", str(port_file), "--credentials", str(creds),
+         "--recv-window", str(WINDOW_S), "--log-file", str(log_file), *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    line = server.stdout.readline() if server.stdout else ""
+    assert line.startswith("listening on http://127.0.0.1:"), line + server.stderr.read()
+    assert port_file.read_text() == line.strip().rsplit(":", 1)[1]
+    return server, line.strip().split("listening on ", 1)[1], log_file
+
+
 @pytest.fixture(scope="module")
 def world() -> Iterator[Tuple[AgentEnv, str, Path]]:
     env = AgentEnv()
-    server = None
+    servers: List[subprocess.Popen] = []
     try:
         env.init()
         env.add("bg-bot", "bitget", API_KEY, SECRET.encode(), PASSPHRASE.encode())
         env.start()
         env.unlock("bg-bot")
-        creds = env.root / "exchange-creds.json"
-        creds.write_text(json.dumps({"api_key": API_KEY, "secret": SECRET,
-                                     "passphrase": PASSPHRASE}))
-        creds.chmod(0o600)
-        port_file, log_file = env.root / "port", env.root / "requests.jsonl"
-        server = subprocess.Popen(
-            [sys.executable, str(EXAMPLES / "local_exchange" / "server.py"), "--port", "0",
-             "--port-file", str(port_file), "--credentials", str(creds),
-             "--recv-window", str(WINDOW_S), "--log-file", str(log_file)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-        line = server.stdout.readline() if server.stdout else ""
-        assert line.startswith("listening on http://127.0.0.1:"), line + server.stderr.read()
-        assert port_file.read_text() == line.strip().rsplit(":", 1)[1]
-        yield env, line.strip().split("listening on ", 1)[1], log_file
+        server, url, log_file = start_exchange(env, "main")
+        servers.append(server)
+        env.exchanges = servers  # type: ignore[attr-defined]
+        yield env, url, log_file
     finally:
-        if server is not None:
+        for server in servers:
             server.terminate()
             server.wait(timeout=10)
         env.close()
@@ -134,3 +142,38 @@ def test_bot_reports_an_unreachable_exchange(world: Tuple[AgentEnv, str, Path]) 
     env, _, _ = world
     out = run_bot(env, "http://127.0.0.1:9")  # discard port: nothing listens
     assert out.returncode == 1 and "cannot reach the exchange" in out.stderr
+
+
+def attached_bitget(env: AgentEnv, base_url: str) -> Any:
+    import ccxt
+    from apisec.ccxt import attach
+
+    ex = ccxt.bitget({"enableRateLimit": False})
+    ex.urls["api"] = dict(ex.urls["api"], spot=base_url)
+    return attach(ex, "bg-bot", Agent(str(env.socket)))
+
+
+def test_ccxt_query_values_that_need_encoding_are_accepted(
+    world: Tuple[AgentEnv, str, Path]
+) -> None:
+    """ccxt through the adapter, over real HTTP: the query goes out percent-encoded, the
+    exchange checks the decoded form Bitget signs, and accepts it."""
+    env, base_url, log_file = world
+    ex = attached_bitget(env, base_url)
+    reply = ex.private_spot_get_v2_spot_account_assets({"coin": "USDT", "note": "a b/\u20ac"})
+    assert reply["code"] == "00000", reply
+    assert exchange_log(log_file)[-1]["query"] == "coin=USDT&note=a%20b%2F%E2%82%AC"
+
+
+def test_a_skewed_clock_is_named_in_ccxts_error(world: Tuple[AgentEnv, str, Path]) -> None:
+    """An exchange whose clock is two minutes from the agent's host refuses the agent's
+    timestamp: ccxt's error says to check the agent host's clock, not the bot's offset."""
+    import ccxt
+
+    env, _, _ = world
+    server, url, _ = start_exchange(env, "skewed", "--clock-offset", "120")
+    env.exchanges.append(server)  # type: ignore[attr-defined]
+    ex = attached_bitget(env, url)
+    with pytest.raises(ccxt.InvalidNonce) as e:
+        ex.private_spot_get_v2_spot_account_assets({"coin": "USDT"})
+    assert "40008" in str(e.value) and "clock of the host the agent runs on" in str(e.value)

@@ -28,6 +28,7 @@ fn http_request(request: &proto::SignRequest) -> sign::HttpRequest {
         path: request.path.clone(),
         query: request.query.clone(),
         body: request.body.clone(),
+        host: request.host.clone(),
     }
 }
 

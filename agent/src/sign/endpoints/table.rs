@@ -164,6 +164,11 @@ impl Table {
             }
             return found;
         }
+        self.patterns(method, path)
+    }
+
+    /// The entries with placeholders that `method path` matches, the most literal ones.
+    fn patterns(&self, method: &str, path: &str) -> Vec<&Endpoint> {
         let Some(rest) = path.strip_prefix('/') else {
             return Vec::new();
         };
@@ -187,6 +192,19 @@ impl Table {
         let literalness = |e: &Endpoint| e.path.as_str().matches('{').count();
         if let Some(best) = found.iter().map(|e| literalness(e)).min() {
             found.retain(|e| literalness(e) == best);
+        }
+        found
+    }
+
+    /// Every endpoint `method path` is on one host (`host`: the `host=` of its entries, `None`
+    /// for the main host): for an exchange that signs the host, where the signature is good
+    /// on that host alone. A literal entry of another host does not hide a pattern of this one.
+    pub fn find_on_host(&self, method: &str, path: &str, host: Option<&str>) -> Vec<&Endpoint> {
+        let mut found = self.find(method, path);
+        found.retain(|e| e.host == host);
+        if found.is_empty() && self.exact.get(method).is_some_and(|p| p.contains_key(path)) {
+            found = self.patterns(method, path);
+            found.retain(|e| e.host == host);
         }
         found
     }

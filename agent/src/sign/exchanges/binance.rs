@@ -11,11 +11,19 @@
 //! in that place instead (Binance takes the parameters in any order; ccxt puts the timestamp
 //! first, and its adapter asks for the same string).
 //!
+//! Since 2026-01-15 Binance refuses a signature over a payload that is not percent-encoded
+//! (CHANGELOG, 2025-12-17: "percent-encode payloads before computing signatures. Requests that
+//! do not follow this order will be rejected with -1022 INVALID_SIGNATURE"; the same page:
+//! "Any non-ASCII character must be percent-encoded before signing"). The agent decodes each
+//! name and value and encodes it again (RFC 3986 unreserved characters kept, upper-case hex, a
+//! space as `%20`: what the page's non-ASCII example and ccxt's `urlencode` give), signs that,
+//! and returns the query and body to send, which the client must use.
+//!
 //! Ed25519 API keys (same page, "SIGNED Endpoint Example for POST /api/v3/order - Ed25519 Keys"):
 //! the signature is base64(Ed25519(totalParams)), percent-encoded in the query.
 
-use super::common::{b64, hmac_sha256, percent_encode, signed_digest};
-use crate::sign::shape::{Body, Covers, Login, Query, Shape, STANDARD_METHODS};
+use super::common::{b64, hmac_sha256, percent_encode, reencode_form, signed_digest, utf8};
+use crate::sign::shape::{Body, Covers, Login, Query, Shape, SignedQuery, STANDARD_METHODS};
 use crate::sign::{
     Credentials, HttpRequest, KeyAlgorithm, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -39,6 +47,8 @@ const SHAPE: Shape = Shape {
         every_signature: None,
         params: &["apiKey"],
     },
+    signed_query: SignedQuery::AsSent,
+    hosts: &[],
 };
 
 impl Preset for Binance {
@@ -86,19 +96,26 @@ impl Preset for Binance {
                         .into(),
             });
         }
+        let rest = reencode_form(ID, "query", rest)?;
+        let rest = rest.as_str();
+        let body = if request.body.is_empty() {
+            Vec::new()
+        } else {
+            reencode_form(ID, "body", utf8(ID, "body", &request.body)?)?.into_bytes()
+        };
         let stamp_param = format!("timestamp={}", stamp.timestamp);
         let mut query = match (stamp_first, rest.is_empty()) {
             (true, true) | (false, true) => stamp_param,
             (true, false) => format!("{stamp_param}&{rest}"),
             (false, false) => format!("{rest}&{stamp_param}"),
         };
-        let signed_parts: &[&[u8]] = &[query.as_bytes(), &request.body];
+        let signed_parts: &[&[u8]] = &[query.as_bytes(), &body];
         let signed_sha256 = signed_digest(signed_parts);
         let signature = match credentials.signer {
             None => hex::encode(hmac_sha256(credentials.secret, signed_parts)),
             Some(signer) => {
                 let mut total = query.clone().into_bytes();
-                total.extend_from_slice(&request.body);
+                total.extend_from_slice(&body);
                 let raw = signer.sign(&total).map_err(|reason| PresetError::Signer {
                     exchange: ID,
                     reason,
@@ -115,7 +132,9 @@ impl Preset for Binance {
                 ("signature".into(), signature),
             ],
             query,
-            body: None,
+            // Returned only when it differs, as the Kraken preset returns its body with the
+            // nonce: an already encoded body is sent as it is.
+            body: (body != request.body).then_some(body),
             signed_sha256,
         })
     }
@@ -142,6 +161,7 @@ mod tests {
             query: "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1&recvWindow=5000"
                 .into(),
             body: vec![],
+            ..Default::default()
         };
         let stamp = Stamp {
             timestamp: "1499827319559".into(),
@@ -160,6 +180,65 @@ mod tests {
         assert_eq!(signed.headers, vec![("X-MBX-APIKEY", creds.api_key.into())]);
     }
 
+    /// The same page's non-ASCII example (added with the 2026-01-15 change): the symbol
+    /// `１２３４５６` percent-encoded as UTF-8 before signing. A client that sends it encoded in
+    /// lower-case hex, or sends other characters unencoded, gets the same encoded payload back
+    /// to send, signed as published.
+    #[test]
+    fn published_non_ascii_example_and_the_payload_is_encoded() {
+        let creds = Credentials {
+            api_key: "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A",
+            secret: b"NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j",
+            passphrase: None,
+            signer: None,
+        };
+        let stamp = Stamp {
+            timestamp: "1499827319559".into(),
+            nonce: None,
+        };
+        let rest = "side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1&recvWindow=5000";
+        let published =
+            format!("symbol=%EF%BC%91%EF%BC%92%EF%BC%93%EF%BC%94%EF%BC%95%EF%BC%96&{rest}");
+        let expected = "e1353ec6b14d888f1164ae9af8228a3dbd508bc82eb867db8ab6046442f33ef3";
+        for query in [
+            published.clone(),
+            published.to_lowercase().replace(
+                "side=buy&type=limit&timeinforce=gtc&quantity=1&price=0.1&recvwindow=5000",
+                rest,
+            ),
+        ] {
+            let req = HttpRequest {
+                method: "POST".into(),
+                path: "/api/v3/order".into(),
+                query: query.clone(),
+                ..Default::default()
+            };
+            let signed = Binance.sign(&req, &creds, &stamp).unwrap();
+            assert_eq!(signed.query_additions[1].1, expected, "{query}");
+            assert_eq!(
+                signed.query,
+                format!("{published}&timestamp=1499827319559&signature={expected}")
+            );
+        }
+        // A form body is encoded too, and returned to be sent instead.
+        let req = HttpRequest {
+            method: "POST".into(),
+            path: "/api/v3/order".into(),
+            body: b"newClientOrderId=a,b:c@d".to_vec(),
+            ..Default::default()
+        };
+        let signed = Binance.sign(&req, &creds, &stamp).unwrap();
+        assert_eq!(
+            signed.body.as_deref(),
+            Some(&b"newClientOrderId=a%2Cb%3Ac%40d"[..])
+        );
+        let req = HttpRequest {
+            body: b"newClientOrderId=abc".to_vec(),
+            ..req
+        };
+        assert_eq!(Binance.sign(&req, &creds, &stamp).unwrap().body, None);
+    }
+
     #[test]
     fn client_supplied_signature_or_timestamp_is_refused() {
         let creds = Credentials {
@@ -173,6 +252,7 @@ mod tests {
             path: "/api/v3/account".into(),
             query: "timestamp=1".into(),
             body: vec![],
+            ..Default::default()
         };
         let stamp = Stamp {
             timestamp: "2".into(),
@@ -208,6 +288,7 @@ mod tests {
             path: "/api/v3/order".into(),
             query: "symbol=BTCUSDT&side=SELL&type=LIMIT&timeInForce=GTC&quantity=1&price=0.2&recvWindow=5000".into(),
             body: vec![],
+            ..Default::default()
         };
         let stamp = Stamp {
             timestamp: "1668481559918".into(),

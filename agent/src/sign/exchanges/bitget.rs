@@ -4,10 +4,12 @@
 //! (https://www.bitget.com/api-doc/common/signature): `ACCESS-SIGN` is
 //! base64(HMAC-SHA256(secret, timestamp + METHOD + requestPath + ["?" + queryString] + body)),
 //! timestamp in milliseconds, sent with `ACCESS-KEY`, `ACCESS-TIMESTAMP`, `ACCESS-PASSPHRASE`.
+//! The queryString signed is the decoded one (`SignedQuery::Decoded`).
 //! Bitget publishes no example vector.
 
 use super::common::{b64, hmac_sha256, passphrase, signed_digest};
-use crate::sign::shape::{Body, Covers, Login, Query, Shape, Slot, STANDARD_METHODS};
+use crate::sign::request::decoded;
+use crate::sign::shape::{Body, Covers, Login, Query, Shape, SignedQuery, Slot, STANDARD_METHODS};
 use crate::sign::{Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat};
 
 pub struct Bitget;
@@ -29,6 +31,8 @@ const SHAPE: Shape = Shape {
     },
     adjacent: &[Slot::Path, Slot::QueryWithMark, Slot::Body],
     login: Login::NONE,
+    signed_query: SignedQuery::Decoded,
+    hosts: &[],
 };
 
 impl Preset for Bitget {
@@ -56,10 +60,12 @@ impl Preset for Bitget {
     ) -> Result<Signed, PresetError> {
         let method = request.method.as_str();
         let passphrase = passphrase(ID, credentials.passphrase)?;
+        // Bitget signs the query decoded (its API docs' signature sample builds it with
+        // `toQueryWithNoEncode`); the URL carries it as the client sends it.
         let query_part = if request.query.is_empty() {
             String::new()
         } else {
-            format!("?{}", request.query)
+            format!("?{}", decoded::signed(ID, &request.query)?)
         };
         let signed_parts: &[&[u8]] = &[
             stamp.timestamp.as_bytes(),
@@ -112,6 +118,7 @@ mod tests {
             path: "/api/v2/spot/account/assets".into(),
             query: "coin=USDT".into(),
             body: vec![],
+            ..Default::default()
         };
         let stamp = Stamp {
             timestamp: "1700000000000".into(),

@@ -7,7 +7,7 @@ use super::common::*;
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
-use crate::sign::shape::{Body, Covers, Login, Query, Shape, Slot, STANDARD_METHODS};
+use crate::sign::shape::{Body, Covers, Login, Query, Shape, SignedQuery, Slot, STANDARD_METHODS};
 
 const EX: &str = "bitmex";
 
@@ -28,6 +28,8 @@ const SHAPE: Shape = Shape {
     },
     adjacent: &[Slot::Path, Slot::QueryWithMark, Slot::Number, Slot::Body],
     login: Login::NONE,
+    signed_query: SignedQuery::AsSent,
+    hosts: &[],
 };
 
 impl Preset for Bitmex {

@@ -8,7 +8,8 @@ use super::common::*;
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
-use crate::sign::shape::{Body, Covers, Login, Query, Shape};
+use crate::sign::request::decoded;
+use crate::sign::shape::{Body, Covers, Login, Query, Shape, SignedQuery};
 
 const EX: &str = "bybit";
 
@@ -28,6 +29,8 @@ const SHAPE: Shape = Shape {
     covers: Covers::Payload,
     adjacent: &[],
     login: Login::NONE,
+    signed_query: SignedQuery::Decoded,
+    hosts: &[],
 };
 
 impl Preset for Bybit {
@@ -56,9 +59,13 @@ impl Preset for Bybit {
         check_timestamp(EX, self.time_format(), &s.timestamp)?;
         header_safe(EX, "api key", c.api_key)?;
         self.check_secret(c.secret)?;
-        // GET signs the query string, POST signs the raw JSON body; never both.
+        // GET signs the query string, decoded (Bybit's official pybit signs the parameters
+        // joined unencoded, `prepare_payload`, and so does ccxt); POST the raw JSON body; never
+        // both.
+        let query;
         let payload: &[u8] = if r.method == "GET" {
-            r.query.as_bytes()
+            query = decoded::signed(EX, &r.query)?;
+            query.as_bytes()
         } else {
             &r.body
         };

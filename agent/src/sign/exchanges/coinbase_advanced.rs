@@ -12,7 +12,7 @@
 use base64::Engine;
 
 use super::common::signed_digest;
-use crate::sign::shape::{Body, Covers, Login, Query, Shape, STANDARD_METHODS};
+use crate::sign::shape::{Body, Covers, Host, Login, Query, Shape, SignedQuery, STANDARD_METHODS};
 use crate::sign::{
     Credentials, HttpRequest, KeyAlgorithm, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -43,6 +43,11 @@ const SHAPE: Shape = Shape {
     },
     adjacent: &[],
     login: Login::NONE,
+    signed_query: SignedQuery::AsSent,
+    hosts: &[Host {
+        name: HOST,
+        table: None,
+    }],
 };
 
 impl Preset for CoinbaseAdvanced {
@@ -153,6 +158,7 @@ mod tests {
             path: "/api/v3/brokerage/accounts".into(),
             query: "limit=5".into(),
             body: vec![],
+            ..Default::default()
         };
         let stamp = Stamp {
             timestamp: "1700000000".into(),

@@ -7,7 +7,7 @@ use super::common::*;
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
-use crate::sign::shape::{Body, Covers, Login, Query, Shape, Slot, STANDARD_METHODS};
+use crate::sign::shape::{Body, Covers, Login, Query, Shape, SignedQuery, Slot, STANDARD_METHODS};
 
 const EX: &str = "coinbase-exchange";
 const SECRET_FORM: &str = "Coinbase Exchange secrets are base64 (as shown when the key was created); this one does not decode";
@@ -29,6 +29,8 @@ const SHAPE: Shape = Shape {
     },
     adjacent: &[Slot::Path, Slot::QueryWithMark, Slot::Body],
     login: Login::NONE,
+    signed_query: SignedQuery::AsSent,
+    hosts: &[],
 };
 
 impl Preset for CoinbaseExchange {

@@ -200,19 +200,8 @@ pub(crate) fn b64(bytes: &[u8]) -> String {
     STANDARD.encode(bytes)
 }
 
-/// RFC 3986 unreserved characters stay, everything else becomes `%XX` with upper-case hex,
-/// which is what HTX's signature v2 compares against.
-pub(crate) fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+use crate::sign::encoding::form_decode;
+pub(crate) use crate::sign::encoding::percent_encode;
 
 /// `path` plus `?query` when there is one: the "request path" most exchanges sign.
 pub(crate) fn path_and_query(path: &str, query: &str) -> String {
@@ -242,6 +231,37 @@ pub(crate) fn form_pairs<'a>(
             )),
         })
         .collect()
+}
+
+/// A value decoded, then encoded again the one way (`percent_encode`): for exchanges that sign
+/// a canonical encoding whatever spelling the client sent.
+pub(crate) fn reencode_value(
+    exchange: &'static str,
+    what: &str,
+    name: &str,
+    value: &str,
+) -> Result<String, PresetError> {
+    let text = form_decode(value).ok_or_else(|| {
+        bad(
+            exchange,
+            format!("the value of {name:?} in the {what} does not decode to UTF-8 text"),
+        )
+    })?;
+    Ok(percent_encode(&text))
+}
+
+/// A form (`k=v&...`) with every name and value re-encoded ([`reencode_value`]), in order.
+pub(crate) fn reencode_form(
+    exchange: &'static str,
+    what: &str,
+    form: &str,
+) -> Result<String, PresetError> {
+    let mut out = Vec::new();
+    for (k, v) in form_pairs(exchange, what, form)? {
+        let name = reencode_value(exchange, what, k, k)?;
+        out.push(format!("{name}={}", reencode_value(exchange, what, k, v)?));
+    }
+    Ok(out.join("&"))
 }
 
 pub(crate) fn join_query(query: &str, additions: &[(String, String)]) -> String {
@@ -293,6 +313,7 @@ pub(crate) mod test_support {
             path: path.into(),
             query: query.into(),
             body: body.as_bytes().to_vec(),
+            ..Default::default()
         }
     }
 

@@ -7,7 +7,7 @@ use super::common::*;
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
-use crate::sign::shape::{Body, Covers, Login, Query, Shape};
+use crate::sign::shape::{Body, Covers, Login, Query, Shape, SignedQuery};
 
 const EX: &str = "deribit";
 
@@ -38,6 +38,8 @@ const SHAPE: Shape = Shape {
         ),
         params: &[],
     },
+    signed_query: SignedQuery::AsSent,
+    hosts: &[],
 };
 
 impl Preset for Deribit {

@@ -7,7 +7,8 @@ use super::common::*;
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
-use crate::sign::shape::{Body, Covers, Login, Query, Shape};
+use crate::sign::request::decoded;
+use crate::sign::shape::{Body, Covers, Login, Query, Shape, SignedQuery};
 
 const EX: &str = "gate";
 
@@ -28,6 +29,8 @@ const SHAPE: Shape = Shape {
     },
     adjacent: &[],
     login: Login::NONE,
+    signed_query: SignedQuery::Decoded,
+    hosts: &[],
 };
 
 impl Preset for Gate {
@@ -50,9 +53,11 @@ impl Preset for Gate {
         nonempty_secret(EX, c.secret)?;
         // Gate hashes the body even when empty (sha512 of ""), so the line is never blank.
         let body_hash = sha512_hex(&r.body);
+        // The query line is decoded: Gate's official SDK signs `unquote_plus(urlencode(query))`.
+        let query = decoded::signed(EX, &r.query)?;
         let prehash = format!(
             "{}\n{}\n{}\n{}\n{}",
-            r.method, r.path, r.query, body_hash, s.timestamp
+            r.method, r.path, query, body_hash, s.timestamp
         );
         let signed_parts: &[&[u8]] = &[prehash.as_bytes()];
         let sig = hex::encode(hmac_sha512(raw_key(c.secret), signed_parts));

@@ -3,20 +3,44 @@
 //! Source: HTX spot API docs, "Quick Start > Authentication" (steps 1-5 of "Signature Method")
 //! (https://www.htx.com/en-us/opend/newApiPages/?id=419).
 //!
-//! The host is part of the signed string but not part of [`HttpRequest`], so this preset signs for
-//! the fixed default host [`HOST`]. Requests sent to another HTX host (api-aws.huobi.pro,
-//! api.htx.com) would be rejected by the exchange; see exchanges.md.
+//! The host is part of the signed string: the client names it (`HttpRequest::host`, one of
+//! [`HOSTS`]), and the policy judges the endpoints the table lists for that host; no host is the
+//! spot host [`HOST`]. The contract APIs (coin-M futures and swaps, USDT-M) are served by
+//! `api.hbdm.com` (same scheme, HTX's contract docs, "Authentication").
 
 use super::common::*;
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
-use crate::sign::shape::{Body, Covers, Login, Query, Shape};
+use crate::sign::shape::{Body, Covers, Host, Login, Query, Shape, SignedQuery};
 
 const EX: &str = "htx";
 
-/// The host HTX signatures are computed for. Lower case, as the exchange compares it.
+/// The host HTX signatures are computed for when the client names none. Lower case, as the
+/// exchange compares it.
 pub const HOST: &str = "api.huobi.pro";
+
+/// The hosts a client may name: spot (and its AWS address), contracts (and the AWS address
+/// ccxt uses by default). Each is signed as named; the table knows spot endpoints without
+/// `host=` and contract ones as `host=api.hbdm.com`.
+pub const HOSTS: &[Host] = &[
+    Host {
+        name: HOST,
+        table: None,
+    },
+    Host {
+        name: "api-aws.huobi.pro",
+        table: None,
+    },
+    Host {
+        name: "api.hbdm.com",
+        table: Some("api.hbdm.com"),
+    },
+    Host {
+        name: "api.hbdm.vn",
+        table: Some("api.hbdm.com"),
+    },
+];
 
 const AUTH_PARAMS: [&str; 5] = [
     "AccessKeyId",
@@ -60,6 +84,8 @@ const SHAPE: Shape = Shape {
     },
     adjacent: &[],
     login: Login::NONE,
+    signed_query: SignedQuery::Reencoded,
+    hosts: HOSTS,
 };
 
 impl Preset for Htx {
@@ -80,6 +106,10 @@ impl Preset for Htx {
         header_safe(EX, "api key", c.api_key)?;
         nonempty_secret(EX, c.secret)?;
         let ts = htx_timestamp(&s.timestamp)?;
+        let host = SHAPE
+            .host(&r.host)
+            .ok_or_else(|| bad(EX, format!("{:?} is not an HTX API host", r.host)))?
+            .name;
         let client = form_pairs(EX, "query", &r.query)?;
         if let Some((k, _)) = client.iter().find(|(k, _)| AUTH_PARAMS.contains(k)) {
             return Err(bad(
@@ -93,9 +123,16 @@ impl Preset for Htx {
             ("SignatureVersion".into(), "2".into()),
             ("Timestamp".into(), percent_encode(ts)),
         ];
-        // HTX signs every query parameter (client's and auth) sorted by name in byte order; the
-        // body of a POST is not signed. The server sorts on its side, so the sent order is free.
-        let mut sorted: Vec<(&str, &str)> = client.clone();
+        // HTX signs every query parameter (client's and auth) sorted by name in byte order,
+        // each value decoded and encoded again its one way (upper-case hex, a space as %20); the
+        // body of a POST is not signed. The server sorts and encodes on its side, so the order
+        // and spelling the client sends are free.
+        let mut reencoded = Vec::with_capacity(client.len());
+        for (k, v) in &client {
+            reencoded.push((*k, reencode_value(EX, "query", k, v)?));
+        }
+        let mut sorted: Vec<(&str, &str)> =
+            reencoded.iter().map(|(k, v)| (*k, v.as_str())).collect();
         sorted.extend(additions.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         sorted.sort_by(|a, b| a.0.cmp(b.0));
         let canonical = sorted
@@ -103,7 +140,7 @@ impl Preset for Htx {
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join("&");
-        let prehash = format!("{}\n{}\n{}\n{}", r.method, HOST, r.path, canonical);
+        let prehash = format!("{}\n{}\n{}\n{}", r.method, host, r.path, canonical);
         let signed_parts: &[&[u8]] = &[prehash.as_bytes()];
         let sig = b64(&hmac_sha256(raw_key(c.secret), signed_parts));
         let mut additions = additions;

@@ -8,7 +8,7 @@ use super::common::*;
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
-use crate::sign::shape::{Body, Covers, Login, Query, Shape, Slot, STANDARD_METHODS};
+use crate::sign::shape::{Body, Covers, Login, Query, Shape, SignedQuery, Slot, STANDARD_METHODS};
 
 const EX: &str = "kraken-futures";
 const SECRET_FORM: &str =
@@ -20,7 +20,9 @@ pub struct KrakenFutures;
 /// `SHA256(postData + nonce + endpointPath)`: the parameters meet the agent's nonce, the nonce the path.
 const SHAPE: Shape = Shape {
     methods: STANDARD_METHODS,
-    path_prefixes: &["/derivatives/api/"],
+    // The trading API under /derivatives/api/; the history API (account log, executions,
+    // orders, triggers) at /api/history/ on the same host, signed the same way.
+    path_prefixes: &["/derivatives/api/", "/api/history/"],
     query: Query::NotWithBody,
     body: Body::Form,
     covers: Covers::Endpoint {
@@ -32,7 +34,37 @@ const SHAPE: Shape = Shape {
     },
     adjacent: &[Slot::Params, Slot::Number, Slot::Path],
     login: Login::NONE,
+    signed_query: SignedQuery::AsSent,
+    hosts: &[],
 };
+
+/// The endpointPath Kraken signs for a request path. The trading API's URL carries
+/// /derivatives, its endpointPath does not; the history API's is the path itself. The prefix
+/// is required on the trading API, so that `/api/v3/withdrawal` (which the table does not
+/// know) cannot sign what `/derivatives/api/v3/withdrawal` does; the history API is refused
+/// under /derivatives, where its endpointPath would be the same as at its own path.
+fn endpoint_path(path: &str) -> Result<&str, PresetError> {
+    if path.starts_with("/api/history/") {
+        return Ok(path);
+    }
+    match path.strip_prefix("/derivatives") {
+        Some(endpoint) if endpoint.starts_with("/api/history/") => Err(bad(
+            EX,
+            format!(
+                "path {path:?}: Kraken's history API is at {endpoint}, without /derivatives; \
+                 send it there"
+            ),
+        )),
+        Some(endpoint) if endpoint.starts_with("/api/") => Ok(endpoint),
+        _ => Err(bad(
+            EX,
+            format!(
+                "path {path:?} is not a Kraken Futures API path (/derivatives/api/... or \
+                 /api/history/...)"
+            ),
+        )),
+    }
+}
 
 impl Preset for KrakenFutures {
     fn shape(&self) -> &'static Shape {
@@ -59,19 +91,7 @@ impl Preset for KrakenFutures {
     fn sign(&self, r: &HttpRequest, c: &Credentials<'_>, s: &Stamp) -> Result<Signed, PresetError> {
         header_safe(EX, "api key", c.api_key)?;
         let key = base64_secret(EX, c.secret, SECRET_FORM)?;
-        // The URL carries /derivatives, the signed endpointPath does not. The prefix is required:
-        // policy rules and the deny list match the path as given, so `/api/v3/withdrawal` must
-        // not sign what `/derivatives/api/v3/withdrawal` would.
-        let endpoint = r.path.strip_prefix("/derivatives").unwrap_or("");
-        if !endpoint.starts_with("/api/") {
-            return Err(bad(
-                EX,
-                format!(
-                    "path {:?} is not a Kraken Futures API path (/derivatives/api/...)",
-                    r.path
-                ),
-            ));
-        }
+        let endpoint = endpoint_path(&r.path)?;
         // postData is "the parameters sent", wherever they travel. Signing both would not match
         // what Kraken recomputes, so a request must carry its parameters in one place.
         let post_data: &[u8] = match (r.query.is_empty(), r.body.is_empty()) {

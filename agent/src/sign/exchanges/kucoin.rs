@@ -8,7 +8,8 @@ use super::common::*;
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
-use crate::sign::shape::{Body, Covers, Login, Query, Shape, Slot, STANDARD_METHODS};
+use crate::sign::request::decoded;
+use crate::sign::shape::{Body, Covers, Login, Query, Shape, SignedQuery, Slot, STANDARD_METHODS};
 
 const EX: &str = "kucoin";
 
@@ -33,6 +34,8 @@ const SHAPE: Shape = Shape {
     },
     adjacent: &[Slot::Path, Slot::QueryWithMark, Slot::Body],
     login: Login::NONE,
+    signed_query: SignedQuery::Decoded,
+    hosts: &[],
 };
 
 impl Preset for Kucoin {
@@ -58,7 +61,9 @@ impl Preset for Kucoin {
         nonempty_secret(EX, c.secret)?;
         let key = raw_key(c.secret);
         let pass = passphrase(EX, c.passphrase)?;
-        let endpoint = path_and_query(&r.path, &r.query);
+        // "the URL must use the content that has not been URL-encoded" (the docs' "Signing a
+        // Message"): the query decoded, as sent otherwise.
+        let endpoint = path_and_query(&r.path, &decoded::signed(EX, &r.query)?);
         let signed_parts: &[&[u8]] = &[
             s.timestamp.as_bytes(),
             r.method.as_bytes(),

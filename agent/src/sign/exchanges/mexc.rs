@@ -7,7 +7,7 @@ use super::common::*;
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
-use crate::sign::shape::{Body, Covers, Login, Query, Shape, STANDARD_METHODS};
+use crate::sign::shape::{Body, Covers, Login, Query, Shape, SignedQuery, STANDARD_METHODS};
 
 const EX: &str = "mexc";
 
@@ -23,6 +23,8 @@ const SHAPE: Shape = Shape {
     covers: Covers::Parameters,
     adjacent: &[],
     login: Login::NONE,
+    signed_query: SignedQuery::AsSent,
+    hosts: &[],
 };
 
 impl Preset for Mexc {

@@ -7,7 +7,7 @@ use super::common::*;
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
-use crate::sign::shape::{Body, Covers, Login, Query, Shape, Slot};
+use crate::sign::shape::{Body, Covers, Login, Query, Shape, SignedQuery, Slot};
 
 const EX: &str = "okx";
 
@@ -28,6 +28,8 @@ const SHAPE: Shape = Shape {
     },
     adjacent: &[Slot::Path, Slot::QueryWithMark, Slot::Body],
     login: Login::NONE,
+    signed_query: SignedQuery::AsSent,
+    hosts: &[],
 };
 
 impl Preset for Okx {

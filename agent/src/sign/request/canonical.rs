@@ -7,7 +7,7 @@
 
 use crate::sign::endpoints;
 use crate::sign::preset::{HttpRequest, PresetError};
-use crate::sign::shape::{Body, Query, Shape};
+use crate::sign::shape::{Body, Query, Shape, SignedQuery};
 
 fn bad(exchange: &'static str, reason: impl Into<String>) -> PresetError {
     PresetError::BadRequest {
@@ -28,12 +28,13 @@ pub fn form_key_char(c: u8) -> bool {
 }
 
 /// The characters of a parameter value as sent: unreserved characters, percent-escapes, and
-/// the few separators exchanges use unescaped in values (`,`, `:`, `+`).
+/// the few separators exchanges use unescaped in values (`,`, `:`, `+`, and the `$` ccxt sends
+/// unescaped to Bitget); none of them means anything to a form parser.
 pub fn query_value_char(c: u8) -> bool {
     c.is_ascii_alphanumeric()
         || matches!(
             c,
-            b'-' | b'_' | b'.' | b'~' | b'%' | b',' | b':' | b'+' | b'*' | b'@' | b'!'
+            b'-' | b'_' | b'.' | b'~' | b'%' | b',' | b':' | b'+' | b'*' | b'@' | b'!' | b'$'
         )
 }
 
@@ -214,6 +215,32 @@ fn check_json(ex: &'static str, body: &[u8]) -> Result<(), PresetError> {
         .map_err(|e| bad(ex, format!("the body is not valid JSON ({e})")))
 }
 
+/// The host the client names: only where the exchange signs it, and one of the preset's.
+fn check_host(ex: &'static str, shape: &Shape, host: &str) -> Result<(), PresetError> {
+    if host.is_empty() {
+        return Ok(());
+    }
+    if shape.hosts.is_empty() {
+        return Err(bad(
+            ex,
+            format!(
+                "{ex} does not sign the host, so a signature is the same for every host of                  {ex}: leave the host out"
+            ),
+        ));
+    }
+    if shape.host(host).is_none() {
+        let known: Vec<&str> = shape.hosts.iter().map(|h| h.name).collect();
+        return Err(bad(
+            ex,
+            format!(
+                "host {host:?} is not one {ex} signs for; name one of {} (lower case, no port)",
+                known.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// A request that passed [`check`] for one exchange: what the judge judges and what the preset
 /// signs, so neither can be handed a request that skipped the check, and the check runs once.
 #[derive(Clone, Copy, Debug)]
@@ -260,6 +287,10 @@ pub fn check<'a>(
         return Err(bad(exchange, "the query must not start with '?'"));
     }
     check_pairs(exchange, "query", &request.query)?;
+    if shape.signed_query == SignedQuery::Decoded {
+        super::decoded::check(exchange, &request.query)?;
+    }
+    check_host(exchange, shape, &request.host)?;
     let reads = matches!(request.method.as_str(), "GET" | "DELETE");
     if reads && !request.body.is_empty() {
         return Err(bad(
@@ -304,13 +335,26 @@ pub fn check<'a>(
     if !request.body.is_empty() {
         match shape.body {
             Body::Json => check_json(exchange, &request.body)?,
-            Body::Form => {
+            Body::FormOrJson if request.body.first() == Some(&b'{') => {
+                check_json(exchange, &request.body)?
+            }
+            Body::FormOrJson if request.body.trim_ascii_start().starts_with(b"[") => {
+                return Err(bad(
+                    exchange,
+                    "a JSON body must be an object ({...}), where the agent puts the nonce",
+                ))
+            }
+            Body::Form | Body::FormOrJson => {
                 let text = std::str::from_utf8(&request.body)
                     .map_err(|_| bad(exchange, "the body is not valid UTF-8"))?;
                 if text.trim_start().starts_with('{') {
                     return Err(bad(
                         exchange,
-                        "the body is JSON; this preset signs url-encoded form bodies (key=value&...)",
+                        if shape.body == Body::FormOrJson {
+                            "the JSON body starts with whitespace; send it from its '{'"
+                        } else {
+                            "the body is JSON; this preset signs url-encoded form bodies (key=value&...)"
+                        },
                     ));
                 }
                 check_pairs(exchange, "body", text)?;

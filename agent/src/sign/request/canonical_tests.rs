@@ -7,6 +7,7 @@ fn req(method: &str, path: &str, query: &str, body: &str) -> HttpRequest {
         path: path.into(),
         query: query.into(),
         body: body.as_bytes().to_vec(),
+        ..Default::default()
     }
 }
 
@@ -121,13 +122,20 @@ fn a_query_and_a_body_must_be_what_they_claim() {
     )
     .unwrap_err();
     assert!(e.contains("carries no body"), "{e}");
-    // A form preset refuses JSON, and the other way round.
+    // A form preset refuses JSON; Kraken takes a JSON object too, not an array.
     let e = check_on(
-        "kraken",
-        &req("POST", "/0/private/Balance", "", "{\"a\":1}"),
+        "kraken-futures",
+        &req("POST", "/derivatives/api/v3/sendorder", "", "{\"a\":1}"),
     )
     .unwrap_err();
     assert!(e.contains("url-encoded form"), "{e}");
+    check_on(
+        "kraken",
+        &req("POST", "/0/private/Balance", "", "{\"a\":1}"),
+    )
+    .unwrap();
+    let e = check_on("kraken", &req("POST", "/0/private/Balance", "", "[1]")).unwrap_err();
+    assert!(e.contains("JSON body must be an object"), "{e}");
 }
 
 #[test]
@@ -162,4 +170,53 @@ fn parameters_go_where_the_exchange_signs_them() {
     assert!(e.contains("start with /api/v4/"), "{e}");
     let e = check_on("okx", &req("PATCH", "/api/v5/account/balance", "", "")).unwrap_err();
     assert!(e.contains("PATCH") && e.contains("GET, POST"), "{e}");
+}
+
+/// A host only where the exchange signs it, and only one of the preset's; for every other
+/// exchange the signature is the same on every host, so naming one is a mistake said plainly.
+#[test]
+fn a_host_is_named_only_where_it_is_signed() {
+    let mut r = req("GET", "/v1/account/accounts", "", "");
+    r.host = "api.hbdm.com".into();
+    check_on("htx", &r).unwrap();
+    r.host = "API.HBDM.COM".into();
+    let e = check_on("htx", &r).unwrap_err();
+    assert!(
+        e.contains("api.huobi.pro") && e.contains("lower case"),
+        "{e}"
+    );
+    r.host = "api.hbdm.com:443".into();
+    assert!(check_on("htx", &r).is_err());
+    let mut b = req("GET", "/api/v2/spot/account/assets", "", "");
+    b.host = "api.bitget.com".into();
+    let e = check_on("bitget", &b).unwrap_err();
+    assert!(e.contains("does not sign the host"), "{e}");
+}
+
+/// Where the query is signed decoded, its boundaries must survive the decoding, and a '+'
+/// (a space or a plus, depending on who reads it) is refused; elsewhere both are plain bytes.
+#[test]
+fn a_decoded_query_must_read_as_it_was_sent() {
+    for id in ["bitget", "kucoin", "gate", "bybit"] {
+        let path = match id {
+            "bitget" => "/api/v2/spot/account/assets",
+            "kucoin" => "/api/v1/accounts",
+            "gate" => "/api/v4/spot/accounts",
+            _ => "/v5/account/wallet-balance",
+        };
+        let e = check_on(id, &req("GET", path, "coin=USDT%26amount%3D100", "")).unwrap_err();
+        assert!(e.contains("signs the query decoded"), "{id}: {e}");
+        let e = check_on(id, &req("GET", path, "coin=a+b", "")).unwrap_err();
+        assert!(e.contains("%20"), "{id}: {e}");
+        check_on(
+            id,
+            &req("GET", path, "coin=a%20b%2B%2F%23%25%E2%82%AC&x=", ""),
+        )
+        .unwrap();
+    }
+    check_on(
+        "okx",
+        &req("GET", "/api/v5/account/balance", "ccy=a%26b%3Dc+d", ""),
+    )
+    .unwrap();
 }

@@ -9,10 +9,16 @@
 //! characters starting with `/`, a query of query characters after `?`, a body that is the JSON
 //! or form the exchange parses, a number of digits). The canonical checks make the client's
 //! request well formed; here the boundaries move.
+//!
+//! Where the exchange signs the query decoded (`SignedQuery::Decoded`), the run holds the
+//! decoded query, and a query in a reading may hold any byte: the client can send each one
+//! percent-encoded.
 
 use super::canonical::{form_key_char, path_char, query_value_char};
 use crate::sign::preset::HttpRequest;
-use crate::sign::shape::{Body, Shape, Slot};
+use crate::sign::shape::{Body, Shape, SignedQuery, Slot};
+
+use super::decoded;
 
 /// A byte of the signed run, or the agent's number (its digits are the agent's to choose).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -25,6 +31,34 @@ fn query_char(c: u8) -> bool {
     query_value_char(c) || form_key_char(c) || c == b'=' || c == b'&'
 }
 
+fn decodes(shape: &Shape) -> bool {
+    shape.signed_query == SignedQuery::Decoded
+}
+
+/// A query's bytes as they stand in the signed string.
+fn signed_query(shape: &Shape, query: &str) -> Vec<u8> {
+    if decodes(shape) {
+        crate::sign::encoding::form_decode_bytes(query)
+    } else {
+        query.as_bytes().to_vec()
+    }
+}
+
+/// The query of a reading, as a client would send it, from its bytes in the signed string.
+fn sent_query(shape: &Shape, signed: &[u8]) -> String {
+    let text = String::from_utf8_lossy(signed);
+    if decodes(shape) {
+        decoded::sent_form(&text)
+    } else {
+        text.into_owned()
+    }
+}
+
+/// Whether byte `c` can stand in a query's place in the signed string.
+fn in_query(shape: &Shape, c: u8) -> bool {
+    decodes(shape) || query_char(c)
+}
+
 /// The run of adjacent slots as the request fills them, and where each slot ends.
 fn run(shape: &Shape, r: &HttpRequest) -> (Vec<Unit>, Vec<usize>) {
     let mut units = Vec::new();
@@ -34,9 +68,9 @@ fn run(shape: &Shape, r: &HttpRequest) -> (Vec<Unit>, Vec<usize>) {
         let bytes: Vec<u8> = match slot {
             Slot::Path => r.path.as_bytes().to_vec(),
             Slot::QueryWithMark if r.query.is_empty() => Vec::new(),
-            Slot::QueryWithMark => [b"?", r.query.as_bytes()].concat(),
+            Slot::QueryWithMark => [&b"?"[..], &signed_query(shape, &r.query)].concat(),
             Slot::Params if params_in_body => r.body.clone(),
-            Slot::Params => r.query.as_bytes().to_vec(),
+            Slot::Params => signed_query(shape, &r.query),
             Slot::Body => r.body.clone(),
             Slot::Number => {
                 units.push(Unit::Number);
@@ -76,9 +110,11 @@ fn valid(shape: &Shape, slot: Slot, part: &[Unit], is_last: bool, method: &str) 
             part.is_empty()
                 || (part.len() > 1
                     && part.first().and_then(byte) == Some(b'?')
-                    && part[1..].iter().all(|u| byte(u).is_some_and(query_char)))
+                    && part[1..]
+                        .iter()
+                        .all(|u| byte(u).is_some_and(|c| in_query(shape, c))))
         }
-        Slot::Params => all(&query_char),
+        Slot::Params => all(&|c| in_query(shape, c)),
         Slot::Body => {
             if part.is_empty() {
                 return is_last;
@@ -94,6 +130,13 @@ fn valid(shape: &Shape, slot: Slot, part: &[Unit], is_last: bool, method: &str) 
                         && serde_json::from_slice::<serde::de::IgnoredAny>(&bytes(part)).is_ok()
                 }
                 Body::Form => all(&query_char),
+                Body::FormOrJson => {
+                    all(&query_char)
+                        || (part.first().and_then(byte) == Some(b'{')
+                            && part.iter().all(|u| byte(u).is_some())
+                            && serde_json::from_slice::<serde::de::IgnoredAny>(&bytes(part))
+                                .is_ok())
+                }
             }
         }
         Slot::Number => false,
@@ -117,7 +160,7 @@ fn may_follow(shape: &Shape, rest: &[Slot], units: &[Unit], at: usize) -> bool {
                     Body::Json => {
                         next.is_none() || matches!(next.and_then(byte), Some(b'{' | b'['))
                     }
-                    Body::Form => true,
+                    Body::Form | Body::FormOrJson => true,
                 }
             }
             Slot::Number => {
@@ -137,7 +180,7 @@ fn begins_right(shape: &Shape, slot: Slot, part: &[Unit], method: &str) -> bool 
             part.is_empty()
                 || (part.len() > 1
                     && part.first().and_then(byte) == Some(b'?')
-                    && part[1..].iter().all(|u| byte(u) != Some(b'?')))
+                    && (decodes(shape) || part[1..].iter().all(|u| byte(u) != Some(b'?'))))
         }
         Slot::Params => true,
         Slot::Body => valid(shape, slot, part, false, method),
@@ -191,7 +234,7 @@ impl Search<'_> {
             while let Some(Unit::Byte(c)) = units.get(reach) {
                 let ok = match slot {
                     Slot::Path => path_char(*c),
-                    Slot::QueryWithMark | Slot::Params => query_char(*c) || *c == b'?',
+                    Slot::QueryWithMark | Slot::Params => in_query(self.shape, *c) || *c == b'?',
                     Slot::Body => true,
                     Slot::Number => false,
                 };
@@ -284,6 +327,7 @@ fn splits_of(shape: &Shape, request: &HttpRequest) -> Vec<HttpRequest> {
         .map(|cuts| {
             let mut alt = HttpRequest {
                 method: request.method.clone(),
+                host: request.host.clone(),
                 ..Default::default()
             };
             let mut start = 0;
@@ -292,11 +336,10 @@ fn splits_of(shape: &Shape, request: &HttpRequest) -> Vec<HttpRequest> {
                 match slot {
                     Slot::Path => alt.path = String::from_utf8_lossy(&part).into_owned(),
                     Slot::QueryWithMark => {
-                        alt.query =
-                            String::from_utf8_lossy(part.get(1..).unwrap_or(&[])).into_owned()
+                        alt.query = sent_query(shape, part.get(1..).unwrap_or(&[]))
                     }
                     Slot::Params if params_in_body => alt.body = part,
-                    Slot::Params => alt.query = String::from_utf8_lossy(&part).into_owned(),
+                    Slot::Params => alt.query = sent_query(shape, &part),
                     Slot::Body => alt.body = part,
                     Slot::Number => {}
                 }

@@ -7,6 +7,7 @@ fn req(method: &str, path: &str, query: &str, body: &str) -> HttpRequest {
         path: path.into(),
         query: query.into(),
         body: body.as_bytes().to_vec(),
+        ..Default::default()
     }
 }
 

@@ -5,6 +5,7 @@
 //! ([`alternatives`]).
 
 mod canonical;
+pub mod decoded;
 mod layout;
 
 pub use super::shape::{Body, Covers, Query, Shape, Slot, STANDARD_METHODS};

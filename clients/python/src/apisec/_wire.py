@@ -98,6 +98,7 @@ def encode_sign(
     body: bytes,
     timestamp: str,
     nonce: str,
+    host: str = "",
 ) -> bytes:
     details = (
         text(name)
@@ -108,6 +109,9 @@ def encode_sign(
         + text(timestamp)
         + text(nonce)
     )
+    # A trailing field, sent only when set: an agent older than it reads no host.
+    if host:
+        details += text(host)
     return extension("sign@apisec", details)
 
 

@@ -193,11 +193,15 @@ class Agent:
         body: Optional[Bytesish] = None,
         timestamp: Union[str, int, None] = None,
         nonce: Union[str, int, None] = None,
+        host: Optional[str] = None,
     ) -> SignResult:
         """Signs one request with secret `name`. `query` is sent as given (already encoded,
         without '?'); `body` is the exact body. Leave `timestamp`/`nonce` None so the agent
         stamps its own clock; a client value is accepted only within the secret's freshness
-        window (a nonce only with freshness off, on an exchange that signs one)."""
+        window (a nonce only with freshness off, on an exchange that signs one). `host`: the
+        host the request goes to, for an exchange that signs it (HTX: "api.hbdm.com" for its
+        contract APIs); None for the preset's default. Send `result.query` (and `result.body`
+        when set): the agent may re-encode what it signs."""
         raw_body = body.encode("utf-8") if isinstance(body, str) else bytes(body or b"")
         frame = self._encode(
             lambda: wire.encode_sign(
@@ -208,6 +212,7 @@ class Agent:
                 raw_body,
                 "" if timestamp is None else str(timestamp),
                 "" if nonce is None else str(nonce),
+                host or "",
             )
         )
         details = self._request(frame, "sign@apisec", self.timeout)

@@ -73,3 +73,75 @@ fn refuses_millisecond_timestamps_and_foreign_paths() {
         .unwrap_err();
     assert!(e.to_string().contains("/api/v4/"), "{e}");
 }
+
+/// Gate's API v4 docs, "Authentication > API Signature string generation", the examples: key
+/// `key`, secret `secret`, `GET /api/v4/futures/orders?contract=BTC_USD&status=finished&limit=50`
+/// at 1541993715, and the POST with a body. Neither needs encoding.
+#[test]
+fn the_documented_examples_reproduce() {
+    let c = creds("key", "secret", None);
+    let s = Gate
+        .sign(
+            &req(
+                "GET",
+                "/api/v4/futures/orders",
+                "contract=BTC_USD&status=finished&limit=50",
+                "",
+            ),
+            &c,
+            &stamp("1541993715", None),
+        )
+        .unwrap();
+    assert_eq!(
+        header(&s.headers, "SIGN"),
+        "55f84ea195d6fe57ce62464daaa7c3c02fa9d1dde954e4c898289c9a2407a3d6fb3faf24deff16790d726b66ac9f74526668b13bd01029199cc4fcc522418b8a"
+    );
+    let body =
+        r#"{"contract":"BTC_USD","type":"limit","size":100,"price":6800,"time_in_force":"gtc"}"#;
+    let s = Gate
+        .sign(
+            &req("POST", "/api/v4/futures/orders", "", body),
+            &c,
+            &stamp("1541993715", None),
+        )
+        .unwrap();
+    assert_eq!(
+        header(&s.headers, "SIGN"),
+        "eae42da914a590ddf727473aff25fc87d50b64783941061f47a3fdb92742541fc4c2c14017581b4199a1418d54471c269c03a38d788d802e2c306c37636389f0"
+    );
+}
+
+/// The query line is the decoded query (Gate's docs: "Request query string without URL
+/// encode"; its SDK signs `unquote_plus(urlencode(query))`): a client's `%20` signs as a space,
+/// and the spelling of an escape does not matter.
+#[test]
+fn the_query_is_signed_decoded() {
+    let c = creds("key", "secret", None);
+    let sign = |q: &str| {
+        let s = Gate
+            .sign_checked(
+                &req("GET", "/api/v4/spot/orders", q, ""),
+                &c,
+                &stamp("1541993715", None),
+            )
+            .unwrap();
+        header(&s.headers, "SIGN").to_owned()
+    };
+    assert_eq!(
+        sign("text=t%2Da%20b%E2%82%AC"),
+        sign("text=t-a%20b%e2%82%ac")
+    );
+    let e = Gate
+        .sign_checked(
+            &req(
+                "GET",
+                "/api/v4/spot/orders",
+                "currency_pair=BTC_USDT%26side%3Dsell",
+                "",
+            ),
+            &c,
+            &stamp("1541993715", None),
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("signs the query decoded"), "{e}");
+}

@@ -136,3 +136,35 @@ fn the_agent_stamps_its_nonce_on_every_request() {
         "pJ1+PlEJ8dJHQU2xAQzvTlePSNT1rWgp/CDOSyVcmp3qWzideNvErgUcIYdrLRb+GZgWMFUPoa3qayZMvq4r+w=="
     );
 }
+
+/// The history API (`/api/history/...`, no /derivatives) signs its own path as endpointPath,
+/// its query as sent: ccxt 4.5.90, `kf.history_get_account_log({"since": "1700000000000",
+/// "info": "futures trade"})` with the network replaced, sends this Authent (and no nonce).
+#[test]
+fn history_api_matches_ccxt_and_is_refused_under_derivatives() {
+    let q = "since=1700000000000&info=futures%20trade";
+    let s = KrakenFutures
+        .sign_checked(
+            &req("GET", "/api/history/v3/account-log", q, ""),
+            &creds("kf-key", S, None),
+            &stamp("1700000000123", None),
+        )
+        .unwrap();
+    assert_eq!(
+        header(&s.headers, "Authent"),
+        "+5DeEEjPG+eJY3sFtLlrgJAL7eta5ljMutnZ2pn2QWEL5aZXUYlj4yqoeLCKhSgaxxbQezXggErEMFwcV1hOcA=="
+    );
+    for path in [
+        "/derivatives/api/history/v3/account-log",
+        "/api/v3/withdrawal",
+    ] {
+        let e = KrakenFutures
+            .sign_checked(
+                &req("GET", path, q, ""),
+                &creds("kf-key", S, None),
+                &stamp("1", None),
+            )
+            .unwrap_err();
+        assert!(e.to_string().contains("/api/history/"), "{path}: {e}");
+    }
+}

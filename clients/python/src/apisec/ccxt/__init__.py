@@ -18,6 +18,7 @@ from typing import Any, Callable, Dict, Optional
 import ccxt
 
 from ..client import Agent
+from ..clock import explain
 from ..errors import SecretNotFound
 from . import binance, bitget, bybit, kraken, kucoin, okx
 from ._signer import Request, Signer
@@ -80,7 +81,24 @@ def attach(
 
     exchange.sign = sign
     exchange.apisec_signer = signer
+    exchange.handle_errors = _explaining_clock_errors(exchange, exchange.handle_errors)
     return exchange
+
+
+def _explaining_clock_errors(exchange: Any, handle_errors: Callable[..., Any]) -> Callable[..., Any]:
+    """ccxt's own error handling, with an exchange's refusal of the agent's timestamp raised
+    again (the same ccxt class) with what to do: the agent's clock is the one to check."""
+
+    def handle(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return handle_errors(*args, **kwargs)
+        except ccxt.BaseError as e:
+            hint = explain(exchange.id, str(e))
+            if hint is None:
+                raise
+            raise type(e)(f"{e} -- apisec: {hint}") from e
+
+    return handle
 
 
 __all__ = ["attach", "ADAPTERS", "Signer"]

@@ -20,8 +20,6 @@ SIGNED_APIS = {
     "fapiPrivate", "fapiPrivateV2", "fapiPrivateV3",
 }
 USER_DATA_STREAM = ("userDataStream", "listenKey", "userListenToken")
-RAW_ENCODED = ("batchOrders", "capital/withdraw/apply")
-RAW_ENCODED_PARTS = ("sub-account", "staking", "simple-earn")
 
 
 def is_signed(api_name: str, path: str) -> bool:
@@ -39,10 +37,11 @@ def is_signed(api_name: str, path: str) -> bool:
 def encoder(ex: Any, api_name: str, path: str, method: str) -> Any:
     if api_name == "sapi" and path == "asset/dust":
         return ex.urlencode_with_array_repeat
-    if path in RAW_ENCODED or any(p in path for p in RAW_ENCODED_PARTS):
-        if method == "DELETE" and path == "batchOrders":
-            raise ccxt.NotSupported("apisec adapter: DELETE batchOrders is not supported")
-        return ex.rawencode
+    # ccxt sends batchOrders, capital/withdraw/apply, sub-account, staking and simple-earn
+    # parameters raw (unencoded); Binance refuses a signature over an unencoded payload since
+    # 2026-01-15 (its CHANGELOG, 2025-12-17), so the adapter encodes them like every other.
+    if method == "DELETE" and path == "batchOrders":
+        raise ccxt.NotSupported("apisec adapter: DELETE batchOrders is not supported")
     return ex.urlencode
 
 
@@ -70,11 +69,11 @@ def sign(ex: Any, signer: Signer, path: str, api: List[str], method: str, params
     tail = "&" + encoded_rest if encoded_rest else ""
     timestamp = str(client_ts) if client_ts is not None else signer.client_value(ex.nonce)
     result = signer.sign(method, url_path(url), "timestamp=" + tail, "", timestamp=timestamp)
-    stamped = result.query_additions.get("timestamp")
-    signature = result.query_additions.get("signature")
-    if stamped is None or signature is None:
+    if "timestamp" not in result.query_additions or "signature" not in result.query_additions:
         raise ccxt.ExchangeError("apisec agent reply lacks timestamp/signature for binance")
-    query = "timestamp=" + stamped + tail + "&signature=" + signature
+    # The agent's query, not ours: it percent-encodes what it signs as Binance requires (the
+    # values ccxt leaves raw on some endpoints included).
+    query = result.query
     headers = pick(result, "X-MBX-APIKEY")
     body = None
     if method in ("GET", "DELETE"):

@@ -2,7 +2,8 @@
 
 Rules learnt from ccxt: private URL = api[1]'s host + "/api/" + path; POST sends json(params)
 as the body; other methods send the params key-sorted in the query, percent-encoded with "%24"
-turned back into "$", while the signature covers the *raw* (decoded) query. Headers: the four
+turned back into "$". The signature covers the decoded query, as Bitget's own SDK signs it: the
+agent is given the query as sent and decodes it itself. Headers: the four
 ACCESS-* values, X-CHANNEL-API-CODE (ccxt's broker option), Content-Type only on POST, and
 PAPTRADING=1 in sandbox mode. The agent's extra `locale` header is not sent, as ccxt sends none."""
 
@@ -29,16 +30,16 @@ def sign(ex: Any, signer: Signer, path: str, api: List[str], method: str, params
         raise ccxt.ExchangeError(ex.id + " sign() has no API URL for this endpoint")
     url = ex.implode_hostname(api_url) + request_path
     body = None
-    signed_query = ""
+    query = ""
     if method == "POST":
         body = ex.json(params)
     elif len(params) > 0:
-        ordered = ex.keysort(params)
-        url += "?" + ex.urlencode(ordered, True).replace("%24", "$")
-        signed_query = ex.rawencode(ordered, True)
+        query = ex.urlencode(ex.keysort(params), True).replace("%24", "$")
     result = signer.sign(
-        method, request_path, signed_query, body, timestamp=signer.client_value(ex.nonce)
+        method, request_path, query, body, timestamp=signer.client_value(ex.nonce)
     )
+    if result.query:
+        url += "?" + result.query
     headers = pick(result, *AUTH_HEADERS)
     headers["X-CHANNEL-API-CODE"] = ex.safe_string(ex.options, "broker")
     if method == "POST":

@@ -1,7 +1,9 @@
 """KuCoin: the request ccxt 4.5.90 builds in kucoin.sign(), signed by the agent.
 
 Rules learnt from ccxt: the version comes from options['versions'][api][method][path] (or a
-`version` param); GET/DELETE send rawencode(params) after "?" in the signed endpoint, other
+`version` param); GET/DELETE carry the params after "?" (ccxt sends them raw, unencoded; the
+adapter sends them percent-encoded, and the agent signs them decoded, as KuCoin's docs say:
+"the URL must use the content that has not been URL-encoded"), other
 methods send json(params) with Content-Type (classic UTA order endpoints also carry
 ?tradeType=). Headers in ccxt's order: KC-API-KEY-VERSION, KC-API-KEY, KC-API-TIMESTAMP,
 [Content-Type], KC-API-PASSPHRASE (signed, key version 2), KC-API-SIGN, then ccxt's partner
@@ -76,7 +78,7 @@ def sign(ex: Any, signer: Signer, path: str, api: List[str], method: str, params
     content_type = False
     if not ex.is_empty(query):
         if method in ("GET", "DELETE") and path != "orders/multi-cancel":
-            endpoint += "?" + ex.rawencode(query)
+            endpoint += "?" + ex.urlencode(query)
         else:
             if endpoint in CLASSIC_UTA:
                 endpoint += "?tradeType=" + trade_type
@@ -96,4 +98,5 @@ def sign(ex: Any, signer: Signer, path: str, api: List[str], method: str, params
     headers.update(
         partner_headers(ex, api_name, trade_type, auth["KC-API-TIMESTAMP"], auth["KC-API-KEY"])
     )
-    return {"url": api_url + endpoint, "method": method, "body": body, "headers": headers}
+    sent = signed_path + ("?" + result.query if result.query else "")
+    return {"url": api_url + sent, "method": method, "body": body, "headers": headers}
