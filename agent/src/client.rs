@@ -159,6 +159,15 @@ impl Client {
         )?)
     }
 
+    pub fn login(
+        &mut self,
+        request: proto::LoginRequest,
+    ) -> Result<proto::LoginReply, ClientError> {
+        Ok(proto::LoginReply::decode(
+            &self.call(&ApisecRequest::Login(request))?,
+        )?)
+    }
+
     pub fn mac(
         &mut self,
         name: &str,

@@ -5,7 +5,7 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 
 use apisec_agent::client::{Client, ClientError};
-use apisec_agent::proto::SignRequest;
+use apisec_agent::proto::{LoginRequest, SignRequest};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::output::{self, Format};
@@ -59,6 +59,27 @@ enum Command {
     },
     /// Sign a request with a secret's exchange preset; prints the headers (and query) to send
     Sign(SignArgs),
+    /// A WebSocket login for a secret whose policy allows logins; prints the message to send
+    #[command(
+        after_help = "Prints the exchange's authentication message (JSON, one line), stamped by         the agent; where the exchange defines fields only (Coinbase's subscribe, its JWT), one         'name: value' line per field. A login opens a session the agent never sees again, so it         needs allow_login = true in the secret's policy (docs/policy.md).\n\n        Examples:\n  apisec login bitget-main\n  apisec login htx-main --kind linear-swap\n  \
+        apisec login kraken-futures-main --challenge c094497e-9b5f-40da-a122-3751c39b107f --json"
+    )]
+    Login {
+        /// Name of the secret
+        name: String,
+        /// The kind of login, for an exchange with several (docs/exchanges.md, "WebSocket logins")
+        #[arg(long)]
+        kind: Option<String>,
+        /// The challenge the exchange's WebSocket sent (Kraken Futures: a UUID)
+        #[arg(long)]
+        challenge: Option<String>,
+        /// The host the WebSocket is on, for a login that signs it (HTX)
+        #[arg(long)]
+        host: Option<String>,
+        /// Print JSON: {"fields": {...}, "message": "..."}
+        #[arg(long)]
+        json: bool,
+    },
     /// Unlock secrets if asked, then run COMMAND with APISEC_AUTH_SOCK pointing at the agent
     #[command(
         after_help = "The command replaces apisec (same pid), so signals reach it directly. \
@@ -309,6 +330,21 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 host: a.host.unwrap_or_default(),
             })?;
             output::signed(&mut out, &reply, &a.path, &a.query, format)?;
+        }
+        Command::Login {
+            name,
+            kind,
+            challenge,
+            host,
+            json,
+        } => {
+            let reply = connect(&cli.socket)?.login(LoginRequest {
+                name,
+                kind: kind.unwrap_or_default(),
+                challenge: challenge.unwrap_or_default(),
+                host: host.unwrap_or_default(),
+            })?;
+            output::login(&mut out, &reply, json)?;
         }
         Command::Mac {
             name,

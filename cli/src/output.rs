@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use apisec_agent::proto::{SignReply, StatusReply};
+use apisec_agent::proto::{LoginReply, SignReply, StatusReply};
 use apisec_agent::timefmt::unix_secs;
 use base64::Engine;
 use serde_json::json;
@@ -111,6 +111,27 @@ pub fn status(out: &mut impl Write, s: &StatusReply, json_out: bool) -> io::Resu
 
 fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// A login: its message, or (where the exchange defines fields only) one line per field.
+pub fn login(out: &mut impl Write, r: &LoginReply, json: bool) -> io::Result<()> {
+    if json {
+        let fields: serde_json::Map<String, serde_json::Value> = r
+            .fields
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        let v = json!({ "fields": fields, "message": r.message });
+        return writeln!(out, "{}", serde_json::to_string_pretty(&v).expect("json"));
+    }
+    if r.message.is_empty() {
+        for (k, v) in &r.fields {
+            writeln!(out, "{k}: {v}")?;
+        }
+        Ok(())
+    } else {
+        writeln!(out, "{}", r.message)
+    }
 }
 
 pub fn signed(

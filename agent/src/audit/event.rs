@@ -15,6 +15,8 @@ pub enum Action {
     Sign,
     /// `mac@apisec`.
     Mac,
+    /// `login@apisec`: a WebSocket login signed (or not).
+    Login,
     /// `lock@apisec`: named or all unsealed secrets forgotten.
     Lock,
     /// `ssh-add -D`: every unsealed secret forgotten.
@@ -41,6 +43,7 @@ impl Action {
             Self::Unlock => "unlock",
             Self::Sign => "sign",
             Self::Mac => "mac",
+            Self::Login => "login",
             Self::Lock => "lock",
             Self::RemoveAll => "remove-all",
             Self::AgentLock => "agent-lock",
@@ -90,6 +93,18 @@ impl<'a> Event<'a> {
             method: Some(method),
             path: Some(path),
             body_sha256: Some(body_sha256),
+            ..Self::default()
+        }
+    }
+
+    /// A login of `secret`, of kind `kind` (its exchange once the secret is known to be held).
+    pub fn login(secret: &'a str, exchange: Option<&'a str>, kind: &'a str) -> Self {
+        Self {
+            action: Action::Login,
+            secret: Some(secret),
+            exchange,
+            path: Some(kind),
+            class: Some("login"),
             ..Self::default()
         }
     }

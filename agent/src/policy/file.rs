@@ -37,7 +37,8 @@ pub struct EntrySettings {
     pub expires: Option<String>,
 }
 
-const METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "PATCH"];
+/// The HTTP methods, and `WS` (a Binance WebSocket API request, signed like a REST one).
+const METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "PATCH", "WS"];
 
 /// What is wrong with a policy file, and on which line when the file says.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -54,7 +54,9 @@ impl ApisecRequest {
     /// The access class of this extension.
     pub fn access(&self) -> Access {
         match self {
-            Self::Query | Self::Status(_) | Self::Sign(_) | Self::Mac(_) => Access::AnyClient,
+            Self::Query | Self::Status(_) | Self::Sign(_) | Self::Mac(_) | Self::Login(_) => {
+                Access::AnyClient
+            }
             Self::Unlock(_) => Access::Unseal,
             Self::Lock(_) | Self::Reload | Self::Shutdown | Self::Approvals | Self::Answer(_) => {
                 Access::OwnerOnly

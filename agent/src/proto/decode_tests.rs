@@ -1,6 +1,6 @@
 use super::*;
 use crate::proto::{
-    AnswerRequest, LockRequest, MacRequest, SignRequest, StatusRequest, UnlockRequest, EXTENSIONS,
+    AnswerRequest, LockRequest, LoginRequest, MacRequest, SignRequest, StatusRequest, UnlockRequest, EXTENSIONS,
     STATUS_WANT_NOTES,
 };
 
@@ -42,6 +42,12 @@ fn every_extension() -> Vec<ApisecRequest> {
             name: "a".into(),
             algorithm: "hmac-sha256".into(),
             data: vec![],
+        }),
+        ApisecRequest::Login(LoginRequest {
+            name: "a".into(),
+            kind: "private".into(),
+            challenge: String::new(),
+            host: String::new(),
         }),
         ApisecRequest::Reload,
         ApisecRequest::Shutdown,
@@ -95,7 +101,9 @@ fn every_message_has_its_access_class() {
     }
 
     let expected = |name: &str| match name {
-        "query" | "status@apisec" | "sign@apisec" | "mac@apisec" => Access::AnyClient,
+        "query" | "status@apisec" | "sign@apisec" | "mac@apisec" | "login@apisec" => {
+            Access::AnyClient
+        }
         "unlock@apisec" => Access::Unseal,
         "lock@apisec" | "reload@apisec" | "shutdown@apisec" | "approvals@apisec"
         | "answer@apisec" => Access::OwnerOnly,

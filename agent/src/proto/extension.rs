@@ -10,6 +10,8 @@ pub const EXT_LOCK: &str = "lock@apisec";
 pub const EXT_STATUS: &str = "status@apisec";
 pub const EXT_SIGN: &str = "sign@apisec";
 pub const EXT_MAC: &str = "mac@apisec";
+/// A WebSocket login, stamped by the agent.
+pub const EXT_LOGIN: &str = "login@apisec";
 pub const EXT_RELOAD: &str = "reload@apisec";
 pub const EXT_SHUTDOWN: &str = "shutdown@apisec";
 /// The approvals waiting for an answer over the socket (`[approval] over_socket`).
@@ -33,6 +35,7 @@ pub const EXTENSIONS: &[&str] = &[
     EXT_SHUTDOWN,
     EXT_APPROVALS,
     EXT_ANSWER,
+    EXT_LOGIN,
 ];
 
 /// `unlock@apisec` flag: send `progress@apisec` frames before the final reply.
@@ -92,6 +95,18 @@ impl std::fmt::Debug for SignRequest {
     }
 }
 
+/// `login@apisec`: one WebSocket login of secret `name`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoginRequest {
+    pub name: String,
+    /// Empty: the preset's default kind.
+    pub kind: String,
+    /// The server's challenge, for an exchange whose login signs one (Kraken Futures).
+    pub challenge: String,
+    /// Empty: the kind's default host (for a login that signs its host: HTX).
+    pub host: String,
+}
+
 #[derive(Clone, PartialEq, Eq)]
 pub struct MacRequest {
     pub name: String,
@@ -126,6 +141,7 @@ pub enum ApisecRequest {
     Status(StatusRequest),
     Sign(SignRequest),
     Mac(MacRequest),
+    Login(LoginRequest),
     Reload,
     Shutdown,
     Approvals,
@@ -141,6 +157,7 @@ impl ApisecRequest {
             Self::Status(_) => EXT_STATUS,
             Self::Sign(_) => EXT_SIGN,
             Self::Mac(_) => EXT_MAC,
+            Self::Login(_) => EXT_LOGIN,
             Self::Reload => EXT_RELOAD,
             Self::Shutdown => EXT_SHUTDOWN,
             Self::Approvals => EXT_APPROVALS,
@@ -181,6 +198,12 @@ impl ApisecRequest {
             }
             Self::Mac(r) => {
                 o.text(&r.name).text(&r.algorithm).bytes(&r.data);
+            }
+            Self::Login(r) => {
+                o.text(&r.name)
+                    .text(&r.kind)
+                    .text(&r.challenge)
+                    .text(&r.host);
             }
         }
         o.buf
@@ -233,6 +256,12 @@ impl ApisecRequest {
                 } else {
                     c.text("sign host")?.to_owned()
                 },
+            }),
+            EXT_LOGIN => Self::Login(LoginRequest {
+                name: c.text("login name")?.to_owned(),
+                kind: c.text("login kind")?.to_owned(),
+                challenge: c.text("login challenge")?.to_owned(),
+                host: c.text("login host")?.to_owned(),
             }),
             EXT_MAC => Self::Mac(MacRequest {
                 name: c.text("mac name")?.to_owned(),

@@ -302,6 +302,43 @@ pub fn sign_reply_frame<N: AsRef<str>>(
     })
 }
 
+/// `login@apisec` reply: the login's fields in the exchange's order, then the message to send
+/// (empty where the exchange defines fields only).
+#[derive(Clone, PartialEq, Eq)]
+pub struct LoginReply {
+    pub fields: Vec<(String, String)>,
+    pub message: String,
+}
+
+impl std::fmt::Debug for LoginReply {
+    // Bitget, OKX and Coinbase Exchange send the passphrase in clear inside their logins.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginReply")
+            .field(
+                "fields",
+                &self.fields.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .field("message_len", &self.message.len())
+            .finish()
+    }
+}
+
+impl LoginReply {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut o = Out::default();
+        o.pair_list(&self.fields).text(&self.message);
+        o.buf
+    }
+
+    pub fn decode(details: &[u8]) -> Result<Self, WireError> {
+        let mut c = Cursor::new(details);
+        let fields = c.pair_list("login reply fields")?;
+        let message = c.text("login reply message")?.to_owned();
+        c.finish("login reply")?;
+        Ok(Self { fields, message })
+    }
+}
+
 pub fn encode_mac_reply(mac: &[u8]) -> Vec<u8> {
     let mut o = Out::default();
     o.bytes(mac);

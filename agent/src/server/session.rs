@@ -144,6 +144,7 @@ async fn dispatch(decoded: Decoded, conn: &mut Connection<'_>) -> io::Result<()>
             yes_or_failure(ok)
         }
         Decoded::Apisec(ApisecRequest::Sign(r)) => return sign(&r, conn).await,
+        Decoded::Apisec(ApisecRequest::Login(r)) => return login(&r, conn).await,
         Decoded::Apisec(ApisecRequest::Unlock(r)) => return unlock(&r, conn).await,
         Decoded::Apisec(ApisecRequest::Shutdown) => {
             crate::info!("shutdown requested by {}", peer.describe());
@@ -277,6 +278,47 @@ async fn sign(r: &proto::SignRequest, conn: &mut Connection<'_>) -> io::Result<(
     let frame = match result {
         Ok(s) => {
             proto::sign_reply_frame(&s.headers, &s.query_additions, &s.query, s.body.as_deref())
+        }
+        Err(e) => e.to_frame(),
+    };
+    conn.write.write_all(&frame).await
+}
+
+/// A WebSocket login: like a signature, answered at once unless a step-up asks its human, and
+/// then cancelled by the client hanging up.
+async fn login(r: &proto::LoginRequest, conn: &mut Connection<'_>) -> io::Result<()> {
+    let (agent, peer) = (conn.agent, conn.peer);
+    let work = ops::login::login(agent, r, peer);
+    tokio::pin!(work);
+    let first = std::future::poll_fn(|cx| Poll::Ready(work.as_mut().poll(cx))).await;
+    let result = match first {
+        Poll::Ready(result) => result,
+        Poll::Pending => {
+            conn.requests.take()?;
+            match while_client_waits(&mut work, conn.requests, None).await {
+                Ok(result) => result,
+                Err(e) => {
+                    crate::info!(
+                        "login {} abandoned: {} hung up while waiting for the step-up",
+                        r.name,
+                        peer.describe()
+                    );
+                    return Err(e);
+                }
+            }
+        }
+    };
+    let frame = match result {
+        Ok(login) => {
+            let reply = proto::LoginReply {
+                fields: login
+                    .fields
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                    .collect(),
+                message: login.message.clone(),
+            };
+            proto::extension_response_frame(proto::EXT_LOGIN, &reply.encode())
         }
         Err(e) => e.to_frame(),
     };

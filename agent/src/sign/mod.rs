@@ -5,6 +5,7 @@
 pub mod encoding;
 pub mod endpoints;
 pub mod exchanges;
+pub mod login;
 pub mod mac;
 pub mod preset;
 pub mod request;

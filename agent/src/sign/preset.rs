@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+use super::login::{LoginKind, LoginMessage, LoginRequest, LoginStamp};
 use super::shape::Shape;
 
 /// What a client asks to have signed. `query` is the raw query string without the leading `?`,
@@ -201,4 +202,30 @@ pub trait Preset: Sync + Send {
         credentials: &Credentials<'_>,
         stamp: &Stamp,
     ) -> Result<Signed, PresetError>;
+    /// The WebSocket logins the exchange has, the default first (empty: none).
+    fn login_kinds(&self) -> &'static [LoginKind] {
+        &[]
+    }
+    /// How the exchange's private streams authenticate when it has no login to sign here.
+    fn no_login(&self) -> &'static str {
+        "it has no private WebSocket the agent knows"
+    }
+    /// Whether its login signs a challenge the server sent (Kraken Futures).
+    fn login_takes_challenge(&self) -> bool {
+        false
+    }
+    /// Signs one login of `kind` (one of [`Preset::login_kinds`], checked by `sign::login`).
+    fn login(
+        &self,
+        kind: &LoginKind,
+        request: &LoginRequest,
+        credentials: &Credentials<'_>,
+        stamp: LoginStamp,
+    ) -> Result<LoginMessage, PresetError> {
+        let _ = (kind, request, credentials, stamp);
+        Err(PresetError::BadRequest {
+            exchange: self.id(),
+            reason: format!("{} has no WebSocket login: {}", self.id(), self.no_login()),
+        })
+    }
 }

@@ -4,6 +4,7 @@
 
 pub mod approvals;
 pub mod lock;
+pub mod login;
 pub mod mac;
 pub mod owner_only;
 pub mod reload;

@@ -189,7 +189,7 @@ fn alert_refusal(
 }
 
 /// Asks for the fresh approval a step-up rule wants; says how it was approved.
-async fn step_up(
+pub(super) async fn step_up(
     agent: &Agent,
     request: &proto::SignRequest,
     exchange: &str,

@@ -41,7 +41,8 @@ pub struct Table {
     others: Vec<usize>,
 }
 
-const METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "PATCH"];
+/// The HTTP methods, and `WS`: a WebSocket API request signed like a REST one (Binance).
+const METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "PATCH", "WS"];
 
 /// The end of a `next_same` chain.
 const NONE: u32 = u32::MAX;

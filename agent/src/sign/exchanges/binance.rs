@@ -23,7 +23,9 @@
 //! the signature is base64(Ed25519(totalParams)), percent-encoded in the query.
 
 use super::common::{b64, hmac_sha256, percent_encode, reencode_form, signed_digest, utf8};
-use crate::sign::shape::{Body, Covers, Login, Query, Shape, SignedQuery, STANDARD_METHODS};
+use super::binance_ws;
+use crate::sign::login::{LoginKind, LoginMessage, LoginRequest, LoginStamp};
+use crate::sign::shape::{Body, Covers, Login, Query, Shape, SignedQuery};
 use crate::sign::{
     Credentials, HttpRequest, KeyAlgorithm, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -34,8 +36,17 @@ const ID: &str = "binance";
 
 /// `totalParams` (query, then body): no method, no path.
 const SHAPE: Shape = Shape {
-    methods: STANDARD_METHODS,
-    path_prefixes: &["/api/", "/sapi/", "/fapi/", "/dapi/", "/papi/", "/eapi/"],
+    // REST, and the WebSocket API's requests as `WS /ws-api/v3/METHOD` (`binance_ws`).
+    methods: &["GET", "POST", "PUT", "DELETE", binance_ws::METHOD],
+    path_prefixes: &[
+        "/api/",
+        "/sapi/",
+        "/fapi/",
+        "/dapi/",
+        "/papi/",
+        "/eapi/",
+        binance_ws::PREFIX,
+    ],
     query: Query::Any,
     body: Body::Form,
     covers: Covers::Parameters,
@@ -47,7 +58,7 @@ const SHAPE: Shape = Shape {
         every_signature: None,
         params: &["apiKey"],
     },
-    signed_query: SignedQuery::AsSent,
+    signed_query: SignedQuery::Reencoded,
     hosts: &[],
 };
 
@@ -68,12 +79,39 @@ impl Preset for Binance {
         matches!(algorithm, None | Some(KeyAlgorithm::Ed25519))
     }
 
+    fn login_kinds(&self) -> &'static [LoginKind] {
+        binance_ws::LOGINS
+    }
+
+    fn login(
+        &self,
+        kind: &LoginKind,
+        _request: &LoginRequest,
+        credentials: &Credentials<'_>,
+        stamp: LoginStamp,
+    ) -> Result<LoginMessage, PresetError> {
+        binance_ws::login(kind, credentials, stamp)
+    }
+
     fn sign(
         &self,
         request: &HttpRequest,
         credentials: &Credentials<'_>,
         stamp: &Stamp,
     ) -> Result<Signed, PresetError> {
+        if request.method == binance_ws::METHOD {
+            return binance_ws::sign(request, credentials, stamp);
+        }
+        if request.path.starts_with(binance_ws::PREFIX) {
+            return Err(PresetError::BadRequest {
+                exchange: ID,
+                reason: format!(
+                    "{} is a WebSocket API method: sign it with method {}",
+                    request.path,
+                    binance_ws::METHOD
+                ),
+            });
+        }
         // An empty `timestamp=` first in the query is where the client wants the stamp.
         let (stamp_first, rest) = match request.query.strip_prefix("timestamp=") {
             Some("") => (true, ""),

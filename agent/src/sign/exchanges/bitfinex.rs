@@ -5,6 +5,7 @@
 //! (https://docs.bitfinex.com/docs/rest-auth).
 
 use super::common::*;
+use crate::sign::login::{Json, LoginKind, LoginMessage, LoginRequest, LoginStamp};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -53,6 +54,49 @@ impl Preset for Bitfinex {
     fn check_secret(&self, secret: &[u8]) -> Result<(), PresetError> {
         nonempty_secret(EX, secret)
     }
+    /// https://docs.bitfinex.com/docs/ws-auth: `{"event":"auth", "apiKey", "authSig",
+    /// "authPayload": "AUTH" + nonce, "authNonce"}`, authSig = hex(HMAC-SHA384(secret,
+    /// authPayload)); members in ccxt.pro's order. The nonce is the agent's, from the same
+    /// counter as its REST nonces (Bitfinex wants them increasing per key). No REST string
+    /// starts with "AUTH" (they start with "/api/").
+    fn login_kinds(&self) -> &'static [LoginKind] {
+        &[LoginKind {
+            name: "private",
+            what: "the authenticated WebSocket channel (orders, positions, wallets)",
+            host: "",
+        }]
+    }
+
+    fn login(
+        &self,
+        _kind: &LoginKind,
+        _request: &LoginRequest,
+        c: &Credentials<'_>,
+        stamp: LoginStamp,
+    ) -> Result<LoginMessage, PresetError> {
+        header_safe(EX, "api key", c.api_key)?;
+        let nonce = stamp.nonce.to_string();
+        let payload = format!("AUTH{nonce}");
+        let parts: &[&[u8]] = &[payload.as_bytes()];
+        let sig = hex::encode(hmac_sha384(raw_key(c.secret), parts));
+        Ok(LoginMessage {
+            message: Json::new()
+                .str("apiKey", c.api_key)
+                .str("authSig", &sig)
+                .raw("authNonce", &nonce)
+                .str("authPayload", &payload)
+                .str("event", "auth")
+                .done(),
+            fields: vec![
+                ("apiKey", c.api_key.to_owned()),
+                ("authSig", sig),
+                ("authNonce", nonce.clone()),
+                ("authPayload", payload.clone()),
+            ],
+            signed_sha256: signed_digest(parts),
+        })
+    }
+
     fn sign(&self, r: &HttpRequest, c: &Credentials<'_>, s: &Stamp) -> Result<Signed, PresetError> {
         // All authenticated v2 endpoints are POST.
         header_safe(EX, "api key", c.api_key)?;

@@ -7,7 +7,8 @@
 //! The queryString signed is the decoded one (`SignedQuery::Decoded`).
 //! Bitget publishes no example vector.
 
-use super::common::{b64, hmac_sha256, passphrase, signed_digest};
+use super::common::{b64, hmac_sha256, passphrase, signed_digest, verify_path_login};
+use crate::sign::login::{LoginKind, LoginMessage, LoginRequest, LoginStamp};
 use crate::sign::request::decoded;
 use crate::sign::shape::{Body, Covers, Login, Query, Shape, SignedQuery, Slot, STANDARD_METHODS};
 use crate::sign::{Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat};
@@ -50,6 +51,26 @@ impl Preset for Bitget {
 
     fn needs_passphrase(&self) -> bool {
         true
+    }
+
+    /// https://www.bitget.com/api-doc/common/websocket-intro ("Login"): `timestamp + "GET" +
+    /// "/user/verify"`, the timestamp in seconds.
+    fn login_kinds(&self) -> &'static [LoginKind] {
+        &[LoginKind {
+            name: "private",
+            what: "the private WebSocket (v2 and the unified account)",
+            host: "",
+        }]
+    }
+
+    fn login(
+        &self,
+        _kind: &LoginKind,
+        _request: &LoginRequest,
+        credentials: &Credentials<'_>,
+        stamp: LoginStamp,
+    ) -> Result<LoginMessage, PresetError> {
+        verify_path_login(ID, credentials, stamp.now_ms, "/user/verify")
     }
 
     fn sign(

@@ -4,6 +4,7 @@
 //! sample calculation" (https://www.bitmex.com/app/apiKeysUsage).
 
 use super::common::*;
+use crate::sign::login::{Json, LoginKind, LoginMessage, LoginRequest, LoginStamp};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -54,6 +55,45 @@ impl Preset for Bitmex {
     fn check_secret(&self, secret: &[u8]) -> Result<(), PresetError> {
         nonempty_secret(EX, secret)
     }
+    /// https://www.bitmex.com/app/wsAPI#API-Keys: `{"op":"authKeyExpires","args":[key,
+    /// expires, hex(HMAC-SHA256(secret, "GET/realtime" + expires))]}`, expires in seconds (ccxt
+    /// 4.5.83 sends milliseconds; BitMEX documents seconds). The signed string is a REST one of
+    /// `GET /realtime`, outside the preset's REST prefix.
+    fn login_kinds(&self) -> &'static [LoginKind] {
+        &[LoginKind {
+            name: "private",
+            what: "the realtime WebSocket's private topics",
+            host: "",
+        }]
+    }
+
+    fn login(
+        &self,
+        _kind: &LoginKind,
+        _request: &LoginRequest,
+        c: &Credentials<'_>,
+        stamp: LoginStamp,
+    ) -> Result<LoginMessage, PresetError> {
+        header_safe(EX, "api key", c.api_key)?;
+        let expires = ((stamp.now_ms + self.timestamp_lead_ms()) / 1000).to_string();
+        let parts: &[&[u8]] = &[b"GET/realtime", expires.as_bytes()];
+        let sig = hex::encode(hmac_sha256(raw_key(c.secret), parts));
+        let args = format!(
+            "[{},{expires},{}]",
+            crate::sign::login::text(c.api_key),
+            crate::sign::login::text(&sig)
+        );
+        Ok(LoginMessage {
+            message: Json::new().str("op", "authKeyExpires").raw("args", &args).done(),
+            fields: vec![
+                ("apiKey", c.api_key.to_owned()),
+                ("expires", expires.clone()),
+                ("signature", sig),
+            ],
+            signed_sha256: signed_digest(parts),
+        })
+    }
+
     fn sign(&self, r: &HttpRequest, c: &Credentials<'_>, s: &Stamp) -> Result<Signed, PresetError> {
         check_timestamp(EX, self.time_format(), &s.timestamp)?;
         header_safe(EX, "api key", c.api_key)?;

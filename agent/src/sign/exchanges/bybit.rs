@@ -5,6 +5,7 @@
 //! (https://bybit-exchange.github.io/docs/v5/guide#authentication).
 
 use super::common::*;
+use crate::sign::login::{Json, LoginKind, LoginMessage, LoginRequest, LoginStamp};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -55,6 +56,46 @@ impl Preset for Bybit {
         }
         Ok(())
     }
+    /// https://bybit-exchange.github.io/docs/v5/ws/connect ("Authentication"): `{"op":"auth",
+    /// "args":[key, expires, hex(HMAC-SHA256(secret, "GET/realtime" + expires))]}`, expires in
+    /// milliseconds; as ccxt.pro sends it (expires a string, ten seconds ahead).
+    fn login_kinds(&self) -> &'static [LoginKind] {
+        &[LoginKind {
+            name: "private",
+            what: "the private and trade WebSockets (v5)",
+            host: "",
+        }]
+    }
+
+    fn login(
+        &self,
+        _kind: &LoginKind,
+        _request: &LoginRequest,
+        c: &Credentials<'_>,
+        stamp: LoginStamp,
+    ) -> Result<LoginMessage, PresetError> {
+        header_safe(EX, "api key", c.api_key)?;
+        self.check_secret(c.secret)?;
+        let expires = (stamp.now_ms + 10_000).to_string();
+        let parts: &[&[u8]] = &[b"GET/realtime", expires.as_bytes()];
+        let sig = hex::encode(hmac_sha256(raw_key(c.secret), parts));
+        let args = format!(
+            "[{},{},{}]",
+            crate::sign::login::text(c.api_key),
+            crate::sign::login::text(&expires),
+            crate::sign::login::text(&sig)
+        );
+        Ok(LoginMessage {
+            message: Json::new().str("op", "auth").raw("args", &args).done(),
+            fields: vec![
+                ("apiKey", c.api_key.to_owned()),
+                ("expires", expires.clone()),
+                ("signature", sig),
+            ],
+            signed_sha256: signed_digest(parts),
+        })
+    }
+
     fn sign(&self, r: &HttpRequest, c: &Credentials<'_>, s: &Stamp) -> Result<Signed, PresetError> {
         check_timestamp(EX, self.time_format(), &s.timestamp)?;
         header_safe(EX, "api key", c.api_key)?;

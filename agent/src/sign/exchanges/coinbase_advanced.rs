@@ -12,6 +12,7 @@
 use base64::Engine;
 
 use super::common::signed_digest;
+use crate::sign::login::{LoginKind, LoginMessage, LoginRequest, LoginStamp};
 use crate::sign::shape::{Body, Covers, Host, Login, Query, Shape, SignedQuery, STANDARD_METHODS};
 use crate::sign::{
     Credentials, HttpRequest, KeyAlgorithm, Preset, PresetError, Signed, Stamp, TimeFormat,
@@ -50,6 +51,55 @@ const SHAPE: Shape = Shape {
     }],
 };
 
+/// A CDP JWT and its signing input: the claims of Coinbase's `jwt_generator.py`, with the `uri`
+/// claim for REST (`build_rest_jwt`) and without it for the WebSocket (`build_ws_jwt`).
+fn jwt(
+    credentials: &Credentials<'_>,
+    now: u64,
+    nonce: &str,
+    uri: Option<&str>,
+) -> Result<(String, String), PresetError> {
+    let signer = credentials.signer.ok_or(PresetError::KeyKind {
+        exchange: ID,
+        needed: "a CDP key (ES256 or Ed25519)",
+        have: "an HMAC secret",
+    })?;
+    let alg = match signer.algorithm() {
+        KeyAlgorithm::P256 => "ES256",
+        KeyAlgorithm::Ed25519 => "EdDSA",
+    };
+    let header = serde_json::json!({
+        "alg": alg,
+        "kid": credentials.api_key,
+        "nonce": nonce,
+        "typ": "JWT",
+    });
+    let mut claims = serde_json::json!({
+        "sub": credentials.api_key,
+        "iss": "cdp",
+        "nbf": now,
+        "exp": now + LIFETIME_SECS,
+    });
+    if let Some(uri) = uri {
+        claims["uri"] = serde_json::Value::from(uri);
+    }
+    let signing_input = format!(
+        "{}.{}",
+        b64url(header.to_string().as_bytes()),
+        b64url(claims.to_string().as_bytes())
+    );
+    let signature = signer
+        .sign(signing_input.as_bytes())
+        .map_err(|reason| PresetError::Signer {
+            exchange: ID,
+            reason,
+        })?;
+    Ok((
+        format!("{signing_input}.{}", b64url(&signature)),
+        signing_input,
+    ))
+}
+
 impl Preset for CoinbaseAdvanced {
     fn shape(&self) -> &'static Shape {
         &SHAPE
@@ -71,18 +121,43 @@ impl Preset for CoinbaseAdvanced {
         algorithm.is_some()
     }
 
+    /// https://docs.cdp.coinbase.com/advanced-trade/docs/ws-auth: the `jwt` field of a
+    /// subscribe message (its channel and products are the client's), a JWT without the `uri`
+    /// claim that binds a REST one to its request; Coinbase's SDK `build_ws_jwt`.
+    fn login_kinds(&self) -> &'static [LoginKind] {
+        &[LoginKind {
+            name: "private",
+            what: "the user channel of the Advanced Trade WebSocket",
+            host: "",
+        }]
+    }
+
+    fn login(
+        &self,
+        _kind: &LoginKind,
+        _request: &LoginRequest,
+        credentials: &Credentials<'_>,
+        stamp: LoginStamp,
+    ) -> Result<LoginMessage, PresetError> {
+        let (jwt, signing_input) = jwt(
+            credentials,
+            stamp.now_ms / 1000,
+            &format!("{:032x}", stamp.nonce),
+            None,
+        )?;
+        Ok(LoginMessage {
+            fields: vec![("jwt", jwt)],
+            message: String::new(),
+            signed_sha256: signed_digest(&[signing_input.as_bytes()]),
+        })
+    }
+
     fn sign(
         &self,
         request: &HttpRequest,
         credentials: &Credentials<'_>,
         stamp: &Stamp,
     ) -> Result<Signed, PresetError> {
-        let method = request.method.as_str();
-        let signer = credentials.signer.ok_or(PresetError::KeyKind {
-            exchange: ID,
-            needed: "a CDP key (ES256 or Ed25519)",
-            have: "an HMAC secret",
-        })?;
         let now: u64 = stamp
             .timestamp
             .parse()
@@ -91,36 +166,8 @@ impl Preset for CoinbaseAdvanced {
                 reason: "the timestamp must be Unix seconds".into(),
             })?;
         let nonce = stamp.nonce.clone().unwrap_or_default();
-        let alg = match signer.algorithm() {
-            KeyAlgorithm::P256 => "ES256",
-            KeyAlgorithm::Ed25519 => "EdDSA",
-        };
-        let header = serde_json::json!({
-            "alg": alg,
-            "kid": credentials.api_key,
-            "nonce": nonce,
-            "typ": "JWT",
-        });
-        let claims = serde_json::json!({
-            "sub": credentials.api_key,
-            "iss": "cdp",
-            "nbf": now,
-            "exp": now + LIFETIME_SECS,
-            "uri": format!("{method} {HOST}{}", request.path),
-        });
-        let signing_input = format!(
-            "{}.{}",
-            b64url(header.to_string().as_bytes()),
-            b64url(claims.to_string().as_bytes())
-        );
-        let signature =
-            signer
-                .sign(signing_input.as_bytes())
-                .map_err(|reason| PresetError::Signer {
-                    exchange: ID,
-                    reason,
-                })?;
-        let jwt = format!("{signing_input}.{}", b64url(&signature));
+        let uri = format!("{} {HOST}{}", request.method, request.path);
+        let (jwt, signing_input) = jwt(credentials, now, &nonce, Some(&uri))?;
         Ok(Signed {
             headers: vec![("Authorization", format!("Bearer {jwt}"))],
             query_additions: vec![],

@@ -4,6 +4,7 @@
 //! (https://docs.cdp.coinbase.com/exchange/rest-api/authentication).
 
 use super::common::*;
+use crate::sign::login::{LoginKind, LoginMessage, LoginRequest, LoginStamp};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -50,6 +51,44 @@ impl Preset for CoinbaseExchange {
     fn check_secret(&self, secret: &[u8]) -> Result<(), PresetError> {
         base64_secret(EX, secret, SECRET_FORM).map(drop)
     }
+    /// https://docs.cdp.coinbase.com/exchange/websocket-feed/authentication: the `signature`,
+    /// `key`, `passphrase` and `timestamp` fields of a `subscribe` message (whose channels and
+    /// products are the client's, and unsigned), signature = base64(HMAC-SHA256(decoded secret,
+    /// timestamp + "GET" + "/users/self/verify")): exactly the REST signature of
+    /// `GET /users/self/verify`, which the table therefore classes `login`.
+    fn login_kinds(&self) -> &'static [LoginKind] {
+        &[LoginKind {
+            name: "private",
+            what: "the authenticated WebSocket feed (the user channel and full feeds)",
+            host: "",
+        }]
+    }
+
+    fn login(
+        &self,
+        _kind: &LoginKind,
+        _request: &LoginRequest,
+        c: &Credentials<'_>,
+        stamp: LoginStamp,
+    ) -> Result<LoginMessage, PresetError> {
+        header_safe(EX, "api key", c.api_key)?;
+        let key = base64_secret(EX, c.secret, SECRET_FORM)?;
+        let pass = passphrase(EX, c.passphrase)?;
+        let ts = (stamp.now_ms / 1000).to_string();
+        let parts: &[&[u8]] = &[ts.as_bytes(), b"GET", b"/users/self/verify"];
+        let sig = b64(&hmac_sha256(&key, parts));
+        Ok(LoginMessage {
+            fields: vec![
+                ("signature", sig),
+                ("key", c.api_key.to_owned()),
+                ("passphrase", pass.to_owned()),
+                ("timestamp", ts.clone()),
+            ],
+            message: String::new(),
+            signed_sha256: signed_digest(parts),
+        })
+    }
+
     fn sign(&self, r: &HttpRequest, c: &Credentials<'_>, s: &Stamp) -> Result<Signed, PresetError> {
         check_timestamp(EX, self.time_format(), &s.timestamp)?;
         header_safe(EX, "api key", c.api_key)?;

@@ -7,7 +7,8 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
-use crate::sign::preset::{PresetError, TimeFormat};
+use crate::sign::login::{Json, LoginMessage};
+use crate::sign::preset::{Credentials, PresetError, TimeFormat};
 
 pub(crate) fn bad(exchange: &'static str, reason: impl Into<String>) -> PresetError {
     PresetError::BadRequest {
@@ -275,6 +276,42 @@ pub(crate) fn join_query(query: &str, additions: &[(String, String)]) -> String 
         out.push_str(v);
     }
     out
+}
+
+/// The WebSocket login Bitget and OKX share: `{"op":"login","args":[{"apiKey", "passphrase",
+/// "timestamp", "sign"}]}`, sign = base64(HMAC-SHA256(secret, seconds + "GET" + `path`)). The
+/// timestamp is in seconds where every REST one of theirs is not, and `path` is outside their
+/// REST prefixes, so no REST signature is one.
+pub(crate) fn verify_path_login(
+    exchange: &'static str,
+    credentials: &Credentials<'_>,
+    now_ms: u64,
+    path: &str,
+) -> Result<LoginMessage, PresetError> {
+    header_safe(exchange, "api key", credentials.api_key)?;
+    let pass = passphrase(exchange, credentials.passphrase)?;
+    let ts = (now_ms / 1000).to_string();
+    let parts: &[&[u8]] = &[ts.as_bytes(), b"GET", path.as_bytes()];
+    let sign = b64(&hmac_sha256(raw_key(credentials.secret), parts));
+    let args = Json::new()
+        .str("apiKey", credentials.api_key)
+        .str("passphrase", pass)
+        .str("timestamp", &ts)
+        .str("sign", &sign)
+        .done();
+    Ok(LoginMessage {
+        message: Json::new()
+            .str("op", "login")
+            .raw("args", &format!("[{args}]"))
+            .done(),
+        fields: vec![
+            ("apiKey", credentials.api_key.to_owned()),
+            ("passphrase", pass.to_owned()),
+            ("timestamp", ts.clone()),
+            ("sign", sign),
+        ],
+        signed_sha256: signed_digest(parts),
+    })
 }
 
 pub(crate) fn headers(pairs: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {

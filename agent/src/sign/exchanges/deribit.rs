@@ -4,6 +4,7 @@
 //! deri-hmac-sha256" (https://docs.deribit.com/#authentication).
 
 use super::common::*;
+use crate::sign::login::{Json, LoginKind, LoginMessage, LoginRequest, LoginStamp};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -60,6 +61,56 @@ impl Preset for Deribit {
     fn check_secret(&self, secret: &[u8]) -> Result<(), PresetError> {
         nonempty_secret(EX, secret)
     }
+    /// https://docs.deribit.com/#public-auth, `grant_type` `client_signature`: signature =
+    /// hex(HMAC-SHA256(secret, timestamp + "\n" + nonce + "\n" + data)); `data` is the agent's
+    /// and always empty: a client's could be an HTTP request's last three lines, making the
+    /// login a REST signature (and every REST signature is already a login, `Shape::login`).
+    fn login_kinds(&self) -> &'static [LoginKind] {
+        &[LoginKind {
+            name: "private",
+            what: "a public/auth session (JSON-RPC over WebSocket)",
+            host: "",
+        }]
+    }
+
+    fn login(
+        &self,
+        _kind: &LoginKind,
+        _request: &LoginRequest,
+        c: &Credentials<'_>,
+        stamp: LoginStamp,
+    ) -> Result<LoginMessage, PresetError> {
+        header_safe(EX, "api key", c.api_key)?;
+        let ts = stamp.now_ms.to_string();
+        let nonce = stamp.nonce.to_string();
+        let parts: &[&[u8]] = &[ts.as_bytes(), b"\n", nonce.as_bytes(), b"\n"];
+        let sig = hex::encode(hmac_sha256(raw_key(c.secret), parts));
+        let params = Json::new()
+            .str("grant_type", "client_signature")
+            .str("client_id", c.api_key)
+            .raw("timestamp", &ts)
+            .str("signature", &sig)
+            .str("nonce", &nonce)
+            .str("data", "")
+            .done();
+        Ok(LoginMessage {
+            message: Json::new()
+                .str("jsonrpc", "2.0")
+                .raw("id", &nonce)
+                .str("method", "public/auth")
+                .raw("params", &params)
+                .done(),
+            fields: vec![
+                ("client_id", c.api_key.to_owned()),
+                ("timestamp", ts.clone()),
+                ("signature", sig),
+                ("nonce", nonce.clone()),
+                ("data", String::new()),
+            ],
+            signed_sha256: signed_digest(parts),
+        })
+    }
+
     fn sign(&self, r: &HttpRequest, c: &Credentials<'_>, s: &Stamp) -> Result<Signed, PresetError> {
         check_timestamp(EX, self.time_format(), &s.timestamp)?;
         header_safe(EX, "client id", c.api_key)?;

@@ -89,6 +89,10 @@ impl Preset for Kraken {
     fn check_secret(&self, secret: &[u8]) -> Result<(), PresetError> {
         base64_secret(EX, secret, SECRET_FORM).map(drop)
     }
+    fn no_login(&self) -> &'static str {
+        "its private WebSocket (v2) takes a token from the REST call POST /0/private/GetWebSocketsToken: sign that with `apisec sign` (docs/exchanges.md, \"WebSocket logins\")"
+    }
+
     fn sign(&self, r: &HttpRequest, c: &Credentials<'_>, s: &Stamp) -> Result<Signed, PresetError> {
         // Every private spot endpoint is a POST of a form or a JSON object; the nonce lives in it.
         header_safe(EX, "api key", c.api_key)?;

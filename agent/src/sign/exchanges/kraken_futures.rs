@@ -5,6 +5,7 @@
 //! (https://docs.kraken.com/api/docs/guides/futures-rest/).
 
 use super::common::*;
+use crate::sign::login::{LoginKind, LoginMessage, LoginRequest, LoginStamp};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -66,6 +67,16 @@ fn endpoint_path(path: &str) -> Result<&str, PresetError> {
     }
 }
 
+/// `8-4-4-4-12` hexadecimal digits.
+fn is_uuid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
 impl Preset for KrakenFutures {
     fn shape(&self) -> &'static Shape {
         &SHAPE
@@ -88,6 +99,61 @@ impl Preset for KrakenFutures {
     fn check_secret(&self, secret: &[u8]) -> Result<(), PresetError> {
         base64_secret(EX, secret, SECRET_FORM).map(drop)
     }
+    /// https://docs.kraken.com/api/docs/guides/futures-websockets ("Sign challenge"): the
+    /// `api_key`, `original_challenge` and `signed_challenge` fields of each private `subscribe`
+    /// (its feed is the client's), signed_challenge = base64(HMAC-SHA512(decoded secret,
+    /// SHA-256(challenge))). That is how a REST Authent is made from postData + nonce + path, so
+    /// the challenge must be what Kraken sends, a UUID: no REST string (which holds `/api/`) is.
+    fn login_kinds(&self) -> &'static [LoginKind] {
+        &[LoginKind {
+            name: "private",
+            what: "the private feeds of the Futures WebSocket (orders, fills, balances)",
+            host: "",
+        }]
+    }
+
+    fn login_takes_challenge(&self) -> bool {
+        true
+    }
+
+    fn login(
+        &self,
+        _kind: &LoginKind,
+        request: &LoginRequest,
+        c: &Credentials<'_>,
+        _stamp: LoginStamp,
+    ) -> Result<LoginMessage, PresetError> {
+        header_safe(EX, "api key", c.api_key)?;
+        let challenge = request.challenge.as_str();
+        if challenge.is_empty() {
+            return Err(bad(
+                EX,
+                "Kraken Futures' login signs the challenge its WebSocket sent (the reply to \
+                 {\"event\":\"challenge\"}): pass it with --challenge",
+            ));
+        }
+        if !is_uuid(challenge) {
+            return Err(bad(
+                EX,
+                "the challenge must be a UUID, as Kraken sends it (8-4-4-4-12 hexadecimal \
+                 digits): any other text could be a REST request's signed string",
+            ));
+        }
+        let key = base64_secret(EX, c.secret, SECRET_FORM)?;
+        let digest = sha256(&[challenge.as_bytes()]);
+        let parts: &[&[u8]] = &[&digest];
+        let signed = b64(&hmac_sha512(&key, parts));
+        Ok(LoginMessage {
+            fields: vec![
+                ("api_key", c.api_key.to_owned()),
+                ("original_challenge", challenge.to_owned()),
+                ("signed_challenge", signed),
+            ],
+            message: String::new(),
+            signed_sha256: signed_digest(parts),
+        })
+    }
+
     fn sign(&self, r: &HttpRequest, c: &Credentials<'_>, s: &Stamp) -> Result<Signed, PresetError> {
         header_safe(EX, "api key", c.api_key)?;
         let key = base64_secret(EX, c.secret, SECRET_FORM)?;

@@ -55,6 +55,10 @@ impl Preset for Kucoin {
     fn check_secret(&self, secret: &[u8]) -> Result<(), PresetError> {
         nonempty_secret(EX, secret)
     }
+    fn no_login(&self) -> &'static str {
+        "its private WebSocket takes a token from the REST call POST /api/v1/bullet-private (futures: on api-futures.kucoin.com; the unified account: /api/v2/bullet-private): sign that with `apisec sign`"
+    }
+
     fn sign(&self, r: &HttpRequest, c: &Credentials<'_>, s: &Stamp) -> Result<Signed, PresetError> {
         check_timestamp(EX, self.time_format(), &s.timestamp)?;
         header_safe(EX, "api key", c.api_key)?;

@@ -41,6 +41,10 @@ impl Preset for Mexc {
     fn check_secret(&self, secret: &[u8]) -> Result<(), PresetError> {
         nonempty_secret(EX, secret)
     }
+    fn no_login(&self) -> &'static str {
+        "MEXC spot's private streams take a listen key from the REST call POST /api/v3/userDataStream: sign that with `apisec sign`; MEXC futures' own WebSocket login is not signed here (its string, key + time, is also the signature of every parameterless futures REST read)"
+    }
+
     fn sign(&self, r: &HttpRequest, c: &Credentials<'_>, s: &Stamp) -> Result<Signed, PresetError> {
         check_timestamp(EX, self.time_format(), &s.timestamp)?;
         header_safe(EX, "api key", c.api_key)?;

@@ -5,6 +5,7 @@
 mod common;
 
 pub mod binance;
+pub mod binance_ws;
 pub mod bitfinex;
 pub mod bitget;
 pub mod bitmex;
@@ -70,3 +71,7 @@ pub fn ids() -> Vec<&'static str> {
 #[cfg(test)]
 #[path = "tests/registry.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "tests/logins.rs"]
+mod login_tests;

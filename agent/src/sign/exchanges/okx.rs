@@ -4,6 +4,7 @@
 //! (https://www.okx.com/docs-v5/en/#overview-rest-authentication-signature).
 
 use super::common::*;
+use crate::sign::login::{LoginKind, LoginMessage, LoginRequest, LoginStamp};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -45,6 +46,26 @@ impl Preset for Okx {
     }
     fn needs_passphrase(&self) -> bool {
         true
+    }
+
+    /// https://www.okx.com/docs-v5/en/#overview-websocket-login: `timestamp + "GET" +
+    /// "/users/self/verify"`, the timestamp in seconds.
+    fn login_kinds(&self) -> &'static [LoginKind] {
+        &[LoginKind {
+            name: "private",
+            what: "the private and business WebSockets",
+            host: "",
+        }]
+    }
+
+    fn login(
+        &self,
+        _kind: &LoginKind,
+        _request: &LoginRequest,
+        credentials: &Credentials<'_>,
+        stamp: LoginStamp,
+    ) -> Result<LoginMessage, PresetError> {
+        verify_path_login(EX, credentials, stamp.now_ms, "/users/self/verify")
     }
     fn check_secret(&self, secret: &[u8]) -> Result<(), PresetError> {
         nonempty_secret(EX, secret)

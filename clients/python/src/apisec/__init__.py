@@ -17,7 +17,7 @@ from .errors import (
     TokenError,
     UnsupportedRequest,
 )
-from .results import AgentStatus, SecretStatus, SignResult
+from .results import AgentStatus, LoginResult, SecretStatus, SignResult
 
 __version__ = "0.1.0"
 
@@ -32,6 +32,7 @@ __all__ = [
     "BadEntry",
     "BadRequest",
     "ClientTimeout",
+    "LoginResult",
     "PolicyRefused",
     "SecretNotFound",
     "SecretSealed",

@@ -119,6 +119,10 @@ def encode_mac(name: str, algorithm: str, data: bytes) -> bytes:
     return extension("mac@apisec", text(name) + text(algorithm) + string(data))
 
 
+def encode_login(name: str, kind: str, challenge: str, host: str) -> bytes:
+    return extension("login@apisec", text(name) + text(kind) + text(challenge) + text(host))
+
+
 # --- replies --------------------------------------------------------------------------------
 
 
@@ -265,6 +269,15 @@ def decode_status(details: bytes) -> Tuple[str, int, bool, List[StatusEntry]]:
     r.end()
     entries = [f + (tuple(n.splitlines()),) for f, n in zip(fields, notes)]
     return version, pid, locked, entries
+
+
+def decode_login(details: bytes) -> Tuple[List[Tuple[str, str]], str]:
+    """(fields in the exchange's order, the message to send or "")."""
+    r = Reader(details)
+    fields = r.pairs()
+    message = r.text()
+    r.end()
+    return fields, message
 
 
 def decode_mac(details: bytes) -> bytes:

@@ -11,7 +11,7 @@ from typing import Callable, Dict, List, Optional, Tuple, Union
 
 from . import _wire as wire
 from .errors import AgentError, AgentNotRunning, BadRequest, UnsupportedRequest, from_code
-from .results import AgentStatus, SecretStatus, SignResult, WaitingApproval
+from .results import AgentStatus, LoginResult, SecretStatus, SignResult, WaitingApproval
 
 ProgressCallback = Callable[[str], None]
 Bytesish = Union[bytes, bytearray, str]
@@ -225,6 +225,22 @@ class Agent:
             query=full_query,
             body=new_body,
         )
+
+    def login(
+        self,
+        name: str,
+        kind: Optional[str] = None,
+        challenge: Optional[str] = None,
+        host: Optional[str] = None,
+    ) -> LoginResult:
+        """A WebSocket login for secret `name` (its policy must say `allow_login = true`):
+        `kind` for an exchange with several (None: its default), `challenge` for one whose login
+        signs the server's challenge (Kraken Futures), `host` for one that signs its host (HTX)."""
+        frame = self._encode(
+            lambda: wire.encode_login(name, kind or "", challenge or "", host or "")
+        )
+        fields, message = wire.decode_login(self._request(frame, "login@apisec", self.timeout))
+        return LoginResult(fields=dict(fields), message=message)
 
     def unlock(self, *names: str, on_progress: Optional[ProgressCallback] = None) -> Dict[str, int]:
         """Unseals `names` (one approval for all); blocks until approved, denied or timed out.

@@ -33,6 +33,19 @@ class SignResult:
 
 
 @dataclass(frozen=True)
+class LoginResult:
+    """A WebSocket login stamped by the agent: its fields in the exchange's order, and the
+    message to send (JSON text; "" where the exchange defines fields only, which go into a
+    message the client writes, such as Coinbase Exchange's subscribe)."""
+
+    fields: Dict[str, str]
+    message: str
+
+    def __repr__(self) -> str:  # the passphrase travels in some logins: names only
+        return f"LoginResult(fields={list(self.fields)}, message=<{len(self.message)} chars>)"
+
+
+@dataclass(frozen=True)
 class SecretStatus:
     name: str
     exchange: str
