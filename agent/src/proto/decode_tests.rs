@@ -1,7 +1,7 @@
 use super::*;
 use crate::proto::{
-    AnswerRequest, LockRequest, LoginRequest, MacRequest, SignRequest, StatusRequest, UnlockRequest, EXTENSIONS,
-    STATUS_WANT_NOTES,
+    AnswerRequest, LockRequest, LoginRequest, MacRequest, SignRequest, StatusRequest,
+    UnlockRequest, EXTENSIONS, STATUS_WANT_NOTES,
 };
 
 fn ssh_string(s: &[u8]) -> Vec<u8> {

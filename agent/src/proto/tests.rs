@@ -21,6 +21,55 @@ fn unlock_request_frame_is_pinned() {
     assert_eq!(req.to_frame(), expected);
 }
 
+/// The login example of docs/protocol.md, byte for byte; and its reply.
+#[test]
+fn login_frames_are_pinned() {
+    let req = ApisecRequest::Login(LoginRequest {
+        name: "bg".into(),
+        ..Default::default()
+    });
+    let expected = hex::decode(concat!(
+        "00000023",
+        "1b",
+        "0000000c",
+        "6c6f67696e40617069736563", // "login@apisec"
+        "00000002",
+        "6267", // name "bg"
+        "00000000",
+        "00000000",
+        "00000000", // kind, challenge, host: empty
+    ))
+    .unwrap();
+    assert_eq!(req.to_frame(), expected);
+    let reply = LoginReply {
+        fields: vec![("sign".into(), "x".into())],
+        message: "{}".into(),
+    };
+    assert_eq!(LoginReply::decode(&reply.encode()).unwrap(), reply);
+    assert!(LoginReply::decode(&[reply.encode(), vec![0]].concat()).is_err());
+    assert!(
+        !format!("{reply:?}").contains("\"x\""),
+        "the Debug output names fields only"
+    );
+}
+
+/// A sign request names its host in a trailing field, sent only when set: without one, the
+/// bytes are those an agent older than the field reads.
+#[test]
+fn the_host_is_a_trailing_field_sent_only_when_set() {
+    let mut req = SignRequest {
+        name: "n".into(),
+        method: "GET".into(),
+        path: "/p".into(),
+        ..Default::default()
+    };
+    let without = ApisecRequest::Sign(req.clone()).encode_details();
+    req.host = "api.hbdm.com".into();
+    let with = ApisecRequest::Sign(req).encode_details();
+    assert_eq!(&with[..without.len()], &without[..]);
+    assert_eq!(&with[without.len()..], b"\x00\x00\x00\x0capi.hbdm.com");
+}
+
 #[test]
 fn every_request_round_trips() {
     let all = [
@@ -50,6 +99,19 @@ fn every_request_round_trips() {
             name: "n".into(),
             algorithm: "hmac-sha256".into(),
             data: vec![0, 1, 2],
+        }),
+        ApisecRequest::Login(LoginRequest {
+            name: "n".into(),
+            kind: "linear-swap".into(),
+            challenge: String::new(),
+            host: "api.hbdm.vn".into(),
+        }),
+        ApisecRequest::Sign(SignRequest {
+            name: "n".into(),
+            method: "GET".into(),
+            path: "/p".into(),
+            host: "api.hbdm.com".into(),
+            ..Default::default()
         }),
     ];
     for req in all {

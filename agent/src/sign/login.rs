@@ -3,14 +3,13 @@
 //! requests never pass through the agent, so it is its own action class (`login`), signed only
 //! for a secret whose policy says `allow_login = true`.
 //!
-//! No field a client chooses may turn a login into a REST signature: each preset checks them
+//! `sign::login` checks what every login shares, then the preset signs its own. No field a
+//! client chooses may turn a login into a REST signature: each preset checks them
 //! (a Kraken Futures challenge is a UUID, a Gate channel one of its private channels, an HTX
 //! host one of its own), and every login's signed string is one no REST request of the same
 //! exchange has (tested per preset against the REST readings of the same secret).
 
 use std::fmt;
-
-use super::preset::{Credentials, Preset, PresetError};
 
 /// One kind of login a preset makes: a private stream, or an API session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,69 +63,6 @@ impl fmt::Debug for LoginMessage {
             .field("message_len", &self.message.len())
             .finish()
     }
-}
-
-/// The kind `request` names among `preset`'s, or why not.
-pub fn kind_of(
-    preset: &dyn Preset,
-    request: &LoginRequest,
-) -> Result<&'static LoginKind, PresetError> {
-    let kinds = preset.login_kinds();
-    let Some(default) = kinds.first() else {
-        return Err(PresetError::BadRequest {
-            exchange: preset.id(),
-            reason: format!("{} has no WebSocket login: {}", preset.id(), preset.no_login()),
-        });
-    };
-    if request.kind.is_empty() {
-        return Ok(default);
-    }
-    kinds
-        .iter()
-        .find(|k| k.name == request.kind)
-        .ok_or_else(|| PresetError::BadRequest {
-            exchange: preset.id(),
-            reason: format!(
-                "{} has no login kind {:?}; its kinds: {}",
-                preset.id(),
-                request.kind,
-                kinds
-                    .iter()
-                    .map(|k| format!("{} ({})", k.name, k.what))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        })
-}
-
-/// Signs a login with `preset`: the kind checked, then the preset's own login.
-pub fn login(
-    preset: &dyn Preset,
-    request: &LoginRequest,
-    credentials: &Credentials<'_>,
-    stamp: LoginStamp,
-) -> Result<LoginMessage, PresetError> {
-    let kind = kind_of(preset, request)?;
-    if !request.challenge.is_empty() && !preset.login_takes_challenge() {
-        return Err(PresetError::BadRequest {
-            exchange: preset.id(),
-            reason: format!(
-                "{}'s login signs no challenge: leave --challenge out",
-                preset.id()
-            ),
-        });
-    }
-    if !request.host.is_empty() && kind.host.is_empty() {
-        return Err(PresetError::BadRequest {
-            exchange: preset.id(),
-            reason: format!(
-                "{}'s {} login signs no host: leave --host out",
-                preset.id(),
-                kind.name
-            ),
-        });
-    }
-    preset.login(kind, request, credentials, stamp)
 }
 
 /// A JSON object written member by member, in the order the exchange's own messages have them

@@ -99,3 +99,70 @@ pub fn sign(
     };
     Ok(preset.sign(request, credentials, &Stamp { timestamp, nonce })?)
 }
+
+/// The kind `request` names among `preset`'s, or why not.
+pub fn login_kind(
+    preset: &dyn Preset,
+    request: &login::LoginRequest,
+) -> Result<&'static login::LoginKind, PresetError> {
+    let kinds = preset.login_kinds();
+    let Some(default) = kinds.first() else {
+        return Err(PresetError::BadRequest {
+            exchange: preset.id(),
+            reason: format!(
+                "{} has no WebSocket login: {}",
+                preset.id(),
+                preset.no_login()
+            ),
+        });
+    };
+    if request.kind.is_empty() {
+        return Ok(default);
+    }
+    kinds
+        .iter()
+        .find(|k| k.name == request.kind)
+        .ok_or_else(|| PresetError::BadRequest {
+            exchange: preset.id(),
+            reason: format!(
+                "{} has no login kind {:?}; its kinds: {}",
+                preset.id(),
+                request.kind,
+                kinds
+                    .iter()
+                    .map(|k| format!("{} ({})", k.name, k.what))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })
+}
+
+/// Signs a login with `preset`: the kind checked, then the preset's own login.
+pub fn login(
+    preset: &dyn Preset,
+    request: &login::LoginRequest,
+    credentials: &Credentials<'_>,
+    stamp: login::LoginStamp,
+) -> Result<login::LoginMessage, PresetError> {
+    let kind = login_kind(preset, request)?;
+    if !request.challenge.is_empty() && !preset.login_takes_challenge() {
+        return Err(PresetError::BadRequest {
+            exchange: preset.id(),
+            reason: format!(
+                "{}'s login signs no challenge: leave --challenge out",
+                preset.id()
+            ),
+        });
+    }
+    if !request.host.is_empty() && kind.host.is_empty() {
+        return Err(PresetError::BadRequest {
+            exchange: preset.id(),
+            reason: format!(
+                "{}'s {} login signs no host: leave --host out",
+                preset.id(),
+                kind.name
+            ),
+        });
+    }
+    preset.login(kind, request, credentials, stamp)
+}

@@ -24,7 +24,7 @@ import re
 import sys
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterator, List
+from typing import Callable, Dict, Iterator, List, Tuple
 from urllib.parse import unquote
 
 import pytest
@@ -179,7 +179,7 @@ LOGINS = [
     # (v1), or v2's lower-case names with signatureVersion=2.1.
     Login("htx", [g("/ws/v1"), g("/ws/v2"), g("/notification"), g("/linear-swap-notification")],
           htx_prehash, b64_256, "Signature",
-          re.compile(rb"GET\n[^\n]+\n/(ws/v1|ws/v2|notification|swap-notification|linear-swap-notification)\n"
+          re.compile(rb"GET\n[^\n]+\n/(ws/v1|ws/v2|ws/v5/notification|notification|swap-notification|linear-swap-notification)\n"
                      rb"(AccessKeyId=[^&]*&SignatureMethod=HmacSHA256&SignatureVersion=2&Timestamp=[^&]*"
                      rb"|accessKey=[^&]*&signatureMethod=HmacSHA256&signatureVersion=2\.1&timestamp=[^&]*)"),
           True),
@@ -354,3 +354,72 @@ def test_binance_signatures_never_carry_an_api_key_parameter(login_env: AgentEnv
             with pytest.raises(AgentError) as refused:
                 agent.sign("binance-open", "GET", "/api/v3/account", query, None)
             assert "login" in str(refused.value), refused.value
+
+
+# --- The converse: every login the agent returns is a login string ----------------------------
+# Each login's signed string, rebuilt here from the fields the agent returned and the exchange's
+# WebSocket documentation (cited in LOGINS above), is checked against its signature (so the
+# rebuilding is right) and against the login pattern. With test_no_rest_request_is_a_login,
+# which shows the REST strings the agent signs never match that pattern unless refused as a
+# login, no login the agent returns is also a REST signature.
+
+def htx_login_string(kind: str, f: dict) -> bytes:
+    from urllib.parse import quote
+    path = {"spot": "/ws/v2", "swap": "/swap-notification", "futures": "/notification",
+            "unified": "/ws/v5/notification"}.get(kind, "/linear-swap-notification")
+    if kind == "spot":
+        q = (f"accessKey={quote(f['accessKey'], safe='')}&signatureMethod=HmacSHA256"
+             f"&signatureVersion=2.1&timestamp={quote(f['timestamp'], safe='')}")
+    else:
+        q = (f"AccessKeyId={quote(f['AccessKeyId'], safe='')}&SignatureMethod=HmacSHA256"
+             f"&SignatureVersion=2&Timestamp={quote(f['Timestamp'], safe='')}")
+    return f"GET\n{f['host']}\n{path}\n{q}".encode()
+
+
+# (preset, kind, challenge): (the signed string, the signature field, its computation)
+REBUILD: Dict[str, Callable[[str, dict], Tuple[bytes, str, Callable[[str, bytes], str]]]] = {
+    "bitget": lambda k, f: (f"{f['timestamp']}GET/user/verify".encode(), "sign", b64_256),
+    "okx": lambda k, f: (f"{f['timestamp']}GET/users/self/verify".encode(), "sign", b64_256),
+    "coinbase-exchange": lambda k, f: (f"{f['timestamp']}GET/users/self/verify".encode(), "signature",
+                                       lambda s, d: b64(hm(base64.b64decode(s), d))),
+    "bitmex": lambda k, f: (f"GET/realtime{f['expires']}".encode(), "signature", hex256),
+    "bybit": lambda k, f: (f"GET/realtime{f['expires']}".encode(), "signature", hex256),
+    "binance": lambda k, f: (f"apiKey={f['apiKey']}&timestamp={f['timestamp']}".encode(), "signature", hex256),
+    "htx": lambda k, f: (htx_login_string(k, f), "signature" if k == "spot" else "Signature", b64_256),
+    "gate": lambda k, f: ((f"api\n{f['channel']}\n{{}}\n{f['timestamp']}" if k.endswith(".login")
+                           else f"channel={f['channel']}&event=subscribe&time={f['time']}").encode(),
+                          "signature" if k.endswith(".login") else "SIGN",
+                          lambda s, d: hm(s.encode(), d, hashlib.sha512).hex()),
+    "bitfinex": lambda k, f: (f["authPayload"].encode(), "authSig",
+                              lambda s, d: hm(s.encode(), d, hashlib.sha384).hex()),
+    "kraken-futures": lambda k, f: (f["original_challenge"].encode(), "signed_challenge",
+                                    lambda s, d: b64(hm(base64.b64decode(s), hashlib.sha256(d).digest(),
+                                                        hashlib.sha512))),
+}
+
+LOGIN_CASES = [("bitget", ""), ("okx", ""), ("coinbase-exchange", ""), ("bitmex", ""), ("bybit", ""),
+               ("binance", "user-data"), ("htx", "spot"), ("htx", "linear-swap"), ("htx", "swap"),
+               ("htx", "futures"), ("htx", "unified"), ("gate", "spot.balances"), ("gate", "futures.orders"),
+               ("gate", "spot.login"), ("bitfinex", ""), ("kraken-futures", "")]
+
+
+@pytest.mark.parametrize("case", LOGIN_CASES, ids=[f"{p}-{k or 'default'}" for p, k in LOGIN_CASES])
+def test_every_login_the_agent_returns_is_a_login_string(login_env: AgentEnv, case: Tuple[str, str]) -> None:
+    preset, kind = case
+    secret = SECRETS[preset][0]
+    pattern = next(x for x in LOGINS if x.preset == preset).login
+    challenge = "c094497e-9b5f-40da-a122-3751c39b107f" if preset == "kraken-futures" else None
+    with Agent(str(login_env.socket)) as agent:
+        got = agent.login(f"{preset}-logins", kind=kind or None, challenge=challenge)
+        with pytest.raises(AgentError, match="allow_login"):
+            agent.login(f"{preset}-std", kind=kind or None, challenge=challenge)
+    signed, field, compute = REBUILD[preset](kind, got.fields)
+    assert got.fields[field] == compute(secret, signed), f"{preset}: the string rebuilt here is not the one signed"
+    assert pattern.fullmatch(signed), f"{preset}: {signed!r} is not a login string"
+
+
+def test_exchanges_without_a_login_name_the_rest_call(login_env: AgentEnv) -> None:
+    with Agent(str(login_env.socket)) as agent:
+        for preset, call in [("kraken", "GetWebSocketsToken"), ("kucoin", "bullet-private")]:
+            with pytest.raises(AgentError, match=call):
+                agent.login(f"{preset}-logins")

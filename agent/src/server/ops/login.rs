@@ -68,8 +68,8 @@ pub async fn login(
         challenge: request.challenge.clone(),
         host: request.host.clone(),
     };
-    let kind = sign::login::kind_of(preset, &wanted)
-        .map_err(|e| refuse(sign::SignError::Preset(e).into()))?;
+    let kind =
+        sign::login_kind(preset, &wanted).map_err(|e| refuse(sign::SignError::Preset(e).into()))?;
     let path = format!("websocket {}", kind.name);
     let fields = Default::default();
     let judged = Judged {
@@ -152,7 +152,7 @@ fn compute(
         nonce,
     };
     let run = || {
-        let r = sign::login::login(preset, request, &credentials, stamp);
+        let r = sign::login(preset, request, &credentials, stamp);
         crate::secret::wipe_stack();
         r
     };

@@ -22,8 +22,8 @@
 //! Ed25519 API keys (same page, "SIGNED Endpoint Example for POST /api/v3/order - Ed25519 Keys"):
 //! the signature is base64(Ed25519(totalParams)), percent-encoded in the query.
 
-use super::common::{b64, hmac_sha256, percent_encode, reencode_form, signed_digest, utf8};
 use super::binance_ws;
+use super::common::{b64, hmac_sha256, percent_encode, reencode_form, signed_digest, utf8};
 use crate::sign::login::{LoginKind, LoginMessage, LoginRequest, LoginStamp};
 use crate::sign::shape::{Body, Covers, Login, Query, Shape, SignedQuery};
 use crate::sign::{

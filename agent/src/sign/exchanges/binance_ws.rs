@@ -30,7 +30,10 @@ pub fn signature(
     credentials: &Credentials<'_>,
     timestamp: &str,
 ) -> Result<(String, String), PresetError> {
-    let mut all: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut all: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     all.push(("apiKey", credentials.api_key));
     all.push(("timestamp", timestamp));
     all.sort_by(|a, b| a.0.cmp(b.0));
@@ -41,12 +44,14 @@ pub fn signature(
         .join("&");
     let signature = match credentials.signer {
         None => hex::encode(hmac_sha256(credentials.secret, &[payload.as_bytes()])),
-        Some(signer) => b64(&signer.sign(payload.as_bytes()).map_err(|reason| {
-            PresetError::Signer {
-                exchange: ID,
-                reason,
-            }
-        })?),
+        Some(signer) => {
+            b64(&signer
+                .sign(payload.as_bytes())
+                .map_err(|reason| PresetError::Signer {
+                    exchange: ID,
+                    reason,
+                })?)
+        }
     };
     Ok((payload, signature))
 }
@@ -135,11 +140,16 @@ pub fn sign(
         if AGENT_PARAMS.contains(&k) {
             return Err(bad(
                 ID,
-                format!("the request already has {k}; the agent adds apiKey, timestamp and signature"),
+                format!(
+                    "the request already has {k}; the agent adds apiKey, timestamp and signature"
+                ),
             ));
         }
         let value = form_decode(v).ok_or_else(|| {
-            bad(ID, format!("the value of {k:?} does not decode to UTF-8 text"))
+            bad(
+                ID,
+                format!("the value of {k:?} does not decode to UTF-8 text"),
+            )
         })?;
         params.push((k.to_owned(), value));
     }
@@ -206,6 +216,9 @@ mod tests {
             query: "apiKey=x&symbol=BTCUSDT".into(),
             ..Default::default()
         };
-        assert!(sign(&r, &c, &stamp).unwrap_err().to_string().contains("already has apiKey"));
+        assert!(sign(&r, &c, &stamp)
+            .unwrap_err()
+            .to_string()
+            .contains("already has apiKey"));
     }
 }

@@ -84,7 +84,10 @@ impl Preset for Bitmex {
             crate::sign::login::text(&sig)
         );
         Ok(LoginMessage {
-            message: Json::new().str("op", "authKeyExpires").raw("args", &args).done(),
+            message: Json::new()
+                .str("op", "authKeyExpires")
+                .raw("args", &args)
+                .done(),
             fields: vec![
                 ("apiKey", c.api_key.to_owned()),
                 ("expires", expires.clone()),

@@ -88,12 +88,13 @@ fn jwt(
         b64url(header.to_string().as_bytes()),
         b64url(claims.to_string().as_bytes())
     );
-    let signature = signer
-        .sign(signing_input.as_bytes())
-        .map_err(|reason| PresetError::Signer {
-            exchange: ID,
-            reason,
-        })?;
+    let signature =
+        signer
+            .sign(signing_input.as_bytes())
+            .map_err(|reason| PresetError::Signer {
+                exchange: ID,
+                reason,
+            })?;
     Ok((
         format!("{signing_input}.{}", b64url(&signature)),
         signing_input,

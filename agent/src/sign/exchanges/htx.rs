@@ -190,9 +190,21 @@ impl Preset for Htx {
         let ts = ts.trim_end_matches('Z').to_owned();
         let spot = kind.name == "spot";
         let (key_name, method_name, version_name, ts_name, version) = if spot {
-            ("accessKey", "signatureMethod", "signatureVersion", "timestamp", "2.1")
+            (
+                "accessKey",
+                "signatureMethod",
+                "signatureVersion",
+                "timestamp",
+                "2.1",
+            )
         } else {
-            ("AccessKeyId", "SignatureMethod", "SignatureVersion", "Timestamp", "2")
+            (
+                "AccessKeyId",
+                "SignatureMethod",
+                "SignatureVersion",
+                "Timestamp",
+                "2",
+            )
         };
         let canonical = format!(
             "{key_name}={}&{method_name}=HmacSHA256&{version_name}={version}&{ts_name}={}",

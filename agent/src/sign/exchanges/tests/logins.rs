@@ -15,7 +15,8 @@
 use crate::keys::SoftKey;
 use crate::secret::LockedBytes;
 use crate::sign::exchanges::by_id;
-use crate::sign::login::{login, LoginMessage, LoginRequest, LoginStamp};
+use crate::sign::login;
+use crate::sign::login::{LoginMessage, LoginRequest, LoginStamp};
 use crate::sign::{Credentials, KeyAlgorithm};
 
 const KEY: &str = "vec-api-key-0001";
@@ -39,8 +40,13 @@ fn login_of(id: &str, c: &Credentials<'_>, kind: &str, host: &str, nonce: u64) -
         host: host.into(),
         ..Default::default()
     };
-    login(by_id(id).unwrap(), &request, c, LoginStamp { now_ms: T, nonce })
-        .unwrap_or_else(|e| panic!("{id} {kind}: {e}"))
+    login(
+        by_id(id).unwrap(),
+        &request,
+        c,
+        LoginStamp { now_ms: T, nonce },
+    )
+    .unwrap_or_else(|e| panic!("{id} {kind}: {e}"))
 }
 
 fn field<'a>(m: &'a LoginMessage, name: &str) -> &'a str {
@@ -89,7 +95,10 @@ fn binance_logins_equal_ccxt_pro() {
             ..Default::default()
         },
         &c,
-        LoginStamp { now_ms: T, nonce: 1 },
+        LoginStamp {
+            now_ms: T,
+            nonce: 1,
+        },
     )
     .unwrap_err();
     assert!(e.to_string().contains("Ed25519 keys only"), "{e}");
@@ -102,20 +111,29 @@ fn binance_logins_equal_ccxt_pro() {
         passphrase: None,
         signer: Some(&key),
     };
-    let sig = "2ztFbiOeM37LscrhNeShH+zReXWoRJcbxfpZbTnks1NsQL4W5yYsl57vFegMyTCg2pT/FHJ7SeJatKRmC88uBQ==";
+    let sig =
+        "2ztFbiOeM37LscrhNeShH+zReXWoRJcbxfpZbTnks1NsQL4W5yYsl57vFegMyTCg2pT/FHJ7SeJatKRmC88uBQ==";
     assert_eq!(
         login_of("binance", &ed, "user-data", "", 1).message,
-        format!(r#"{{"id":"1","method":"userDataStream.subscribe.signature","params":{{"apiKey":"vec-ed25519-api-key","timestamp":1700000000000,"signature":"{sig}"}}}}"#)
+        format!(
+            r#"{{"id":"1","method":"userDataStream.subscribe.signature","params":{{"apiKey":"vec-ed25519-api-key","timestamp":1700000000000,"signature":"{sig}"}}}}"#
+        )
     );
     // session.logon signs the same payload: the same signature (the method is not signed).
-    assert_eq!(field(&login_of("binance", &ed, "session", "", 1), "signature"), sig);
+    assert_eq!(
+        field(&login_of("binance", &ed, "session", "", 1), "signature"),
+        sig
+    );
 }
 
 #[test]
 fn coinbase_exchange_and_kraken_futures_fields_equal_ccxt_pro() {
     let c = creds(B64_SECRET);
     let m = login_of("coinbase-exchange", &c, "", "", 1);
-    assert_eq!(field(&m, "signature"), "TQ/gLyvETEwYV1G3kyygwsDa2zMvg4yISffMGbnqwxY=");
+    assert_eq!(
+        field(&m, "signature"),
+        "TQ/gLyvETEwYV1G3kyygwsDa2zMvg4yISffMGbnqwxY="
+    );
     assert_eq!(field(&m, "timestamp"), "1700000000");
     assert_eq!(field(&m, "passphrase"), PASS);
     let request = LoginRequest {
@@ -123,18 +141,40 @@ fn coinbase_exchange_and_kraken_futures_fields_equal_ccxt_pro() {
         ..Default::default()
     };
     let kf = by_id("kraken-futures").unwrap();
-    let m = login(kf, &request, &c, LoginStamp { now_ms: T, nonce: 1 }).unwrap();
+    let m = login(
+        kf,
+        &request,
+        &c,
+        LoginStamp {
+            now_ms: T,
+            nonce: 1,
+        },
+    )
+    .unwrap();
     assert_eq!(
         field(&m, "signed_challenge"),
         "0o/AkRveiGwCvw9kkEZ9sqJCu2RRG+DOOABonRoTACwj3l7mb9e4DEA1kcmUt/DVGm7wb+4FzTGXv6gNhq6HxQ=="
     );
     // ccxt.pro signs whatever challenge it is handed: "/api/v3/accounts" gives a REST Authent.
-    for challenge in ["/api/v3/accounts", "", "c094497e-9b5f-40da-a122-3751c39b107"] {
+    for challenge in [
+        "/api/v3/accounts",
+        "",
+        "c094497e-9b5f-40da-a122-3751c39b107",
+    ] {
         let r = LoginRequest {
             challenge: challenge.into(),
             ..Default::default()
         };
-        let e = login(kf, &r, &c, LoginStamp { now_ms: T, nonce: 1 }).unwrap_err();
+        let e = login(
+            kf,
+            &r,
+            &c,
+            LoginStamp {
+                now_ms: T,
+                nonce: 1,
+            },
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("challenge"), "{challenge}: {e}");
     }
 }
@@ -157,14 +197,19 @@ fn gate_htx_deribit_bitmex_equal_ccxt_pro() {
         r#"{"params":{"authType":"api","accessKey":"vec-api-key-0001","signatureMethod":"HmacSHA256","signatureVersion":"2.1","timestamp":"2023-11-14T22:13:20","signature":"mqIO+7vq6fWRAqMNOAu4cXvqLzbtPYJIciibkpX2lw4="},"action":"req","ch":"auth"}"#
     );
     for (kind, sig) in [
-        ("linear-swap", "59pJj6DeZTtE4eSdbSR5BLW1eQezkqzbeauECT3d34U="),
+        (
+            "linear-swap",
+            "59pJj6DeZTtE4eSdbSR5BLW1eQezkqzbeauECT3d34U=",
+        ),
         ("unified", "75bEh/JYHKpiX+4oawjnyUXfWOShsnDod6jSKPx6Klo="),
         ("swap", "o/NnMo2Q+Nmnme0HB0KOjVxKFj7fKDsa84oNZRq/pS8="),
         ("futures", "+O9ZY2S+5c9SsenYggMrjgGor+l3DzR2aMjT2m/bbOs="),
     ] {
         assert_eq!(
             login_of("htx", &c, kind, "api.hbdm.vn", 1).message,
-            format!(r#"{{"op":"auth","type":"api","AccessKeyId":"vec-api-key-0001","SignatureMethod":"HmacSHA256","SignatureVersion":"2","Timestamp":"2023-11-14T22:13:20","Signature":"{sig}"}}"#),
+            format!(
+                r#"{{"op":"auth","type":"api","AccessKeyId":"vec-api-key-0001","SignatureMethod":"HmacSHA256","SignatureVersion":"2","Timestamp":"2023-11-14T22:13:20","Signature":"{sig}"}}"#
+            ),
             "{kind}"
         );
     }
@@ -176,19 +221,30 @@ fn gate_htx_deribit_bitmex_equal_ccxt_pro() {
             ..Default::default()
         },
         &c,
-        LoginStamp { now_ms: T, nonce: 1 },
+        LoginStamp {
+            now_ms: T,
+            nonce: 1,
+        },
     )
     .unwrap_err();
     assert!(e.to_string().contains("api.huobi.pro"), "{e}");
     assert_eq!(
-        login_of("deribit", &c, "", "", T).message.replace("\"id\":1700000000000", "\"id\":1"),
+        login_of("deribit", &c, "", "", T)
+            .message
+            .replace("\"id\":1700000000000", "\"id\":1"),
         r#"{"jsonrpc":"2.0","id":1,"method":"public/auth","params":{"grant_type":"client_signature","client_id":"vec-api-key-0001","timestamp":1700000000000,"signature":"22a0c1e5a4c2414bae330a8f4184800ae7a9156b6b5f9489d43a6ab0f33f58c8","nonce":"1700000000000","data":""}}"#
     );
     // BitMEX's expires in seconds; at a clock where they read 1700000000000 they sign what
     // ccxt 4.5.83 signs with its milliseconds.
     let bitmex = by_id("bitmex").unwrap();
     let now_ms = T * 1000 - bitmex.timestamp_lead_ms();
-    let m = login(bitmex, &LoginRequest::default(), &c, LoginStamp { now_ms, nonce: 1 }).unwrap();
+    let m = login(
+        bitmex,
+        &LoginRequest::default(),
+        &c,
+        LoginStamp { now_ms, nonce: 1 },
+    )
+    .unwrap();
     assert_eq!(
         m.message,
         r#"{"op":"authKeyExpires","args":["vec-api-key-0001",1700000000000,"5f37436f47412d2c95582a5e622b55fc4d86fd628ccda788339e0d3ff3db7c2e"]}"#
@@ -222,7 +278,10 @@ fn coinbase_advanced_jwt_has_no_uri_and_verifies() {
         decode(parts[1]),
         serde_json::json!({"sub": "organizations/o/apiKeys/k", "iss": "cdp", "nbf": 1700000000, "exp": 1700000120})
     );
-    assert_eq!(decode(parts[0])["nonce"], "00000000000000000000000000112233");
+    assert_eq!(
+        decode(parts[0])["nonce"],
+        "00000000000000000000000000112233"
+    );
     let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(parts[2])
         .unwrap();
@@ -243,8 +302,16 @@ fn exchanges_without_a_login_say_how_their_streams_authenticate() {
         ("kucoin", "bullet-private"),
         ("mexc", "userDataStream"),
     ] {
-        let e = login(by_id(id).unwrap(), &LoginRequest::default(), &c, LoginStamp { now_ms: T, nonce: 1 })
-            .unwrap_err();
+        let e = login(
+            by_id(id).unwrap(),
+            &LoginRequest::default(),
+            &c,
+            LoginStamp {
+                now_ms: T,
+                nonce: 1,
+            },
+        )
+        .unwrap_err();
         assert!(e.to_string().contains(says), "{id}: {e}");
     }
     let e = login(
@@ -254,7 +321,10 @@ fn exchanges_without_a_login_say_how_their_streams_authenticate() {
             ..Default::default()
         },
         &c,
-        LoginStamp { now_ms: T, nonce: 1 },
+        LoginStamp {
+            now_ms: T,
+            nonce: 1,
+        },
     )
     .unwrap_err();
     assert!(e.to_string().contains("private ("), "{e}");
