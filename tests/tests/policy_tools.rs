@@ -130,7 +130,8 @@ fn endpoints_lists_the_table_by_class_with_what_the_signature_covers() {
         all.iter().map(|e| e["class"].as_str().unwrap()).collect();
     assert_eq!(
         classes.into_iter().collect::<Vec<_>>(),
-        ["admin", "read", "trade", "transfer"]
+        // `login`: the WebSocket API's session.logon and user data stream subscription.
+        ["admin", "login", "read", "trade", "transfer"]
     );
     let withdraw = all
         .iter()

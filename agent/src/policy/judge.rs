@@ -213,18 +213,28 @@ pub fn judge(
     };
     let (class, what, named) = lookup(table, shape, request);
     // A signature the exchange also takes as a login, whatever endpoint it names.
-    let scheme_login = shape.login.every_signature.map(str::to_owned).or_else(|| {
-        let p = shape
-            .login
-            .params
-            .iter()
-            .find(|p| fields.keys().any(|k| k.eq_ignore_ascii_case(p)))?;
-        Some(format!(
-            "{} signs these parameters as a WebSocket API request: they include {p}, which no \
+    let method_login = shape
+        .login
+        .method
+        .filter(|(m, _)| *m == request.method)
+        .map(|(_, why)| why);
+    let scheme_login = shape
+        .login
+        .every_signature
+        .or(method_login)
+        .map(str::to_owned)
+        .or_else(|| {
+            let p = shape
+                .login
+                .params
+                .iter()
+                .find(|p| fields.keys().any(|k| k.eq_ignore_ascii_case(p)))?;
+            Some(format!(
+                "{} signs these parameters as a WebSocket API request: they include {p}, which no \
              REST request carries",
-            preset.id()
-        ))
-    });
+                preset.id()
+            ))
+        });
     if let Some(why) = &scheme_login {
         if !policy.allow_login {
             return Ok(Verdict {

@@ -263,3 +263,65 @@ fn a_refused_class_follows_its_path_to_every_host() {
         );
     }
 }
+
+/// Binance's WebSocket API requests: every one's signature may also be a session.logon, so none
+/// is signed without allow_login; with it, each is judged by its method's class, and its
+/// parameters reach the REST endpoints they would reach.
+#[test]
+fn binance_websocket_api_requests_are_logins_and_judged_by_class() {
+    let ws = |path: &str, query: &str| req("WS", path, query, "");
+    let order = ws(
+        "/ws-api/v3/order.place",
+        "symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=1&price=1",
+    );
+    let d = verdict("binance", &Policy::standard(), &order);
+    assert!(
+        matches!(&d, Decision::Deny(m) if m.contains("session.logon") && m.contains("allow_login")),
+        "{d:?}"
+    );
+    let (logins, _) = parse("allow_login = true\n").unwrap();
+    assert_eq!(verdict("binance", &logins, &order), Decision::Allow);
+    let withdraw = ws(
+        "/ws-api/v3/account.status",
+        "coin=USDT&address=TXYZ&amount=100",
+    );
+    let d = verdict("binance", &logins, &withdraw);
+    assert!(
+        matches!(&d, Decision::Deny(m) if m.contains("withdraw")),
+        "{d:?}"
+    );
+    let (no_ws, _) = parse(
+        "allow_login = true\n[[rule]]\naction = \"deny\"\nmethods = [\"WS\"]\npath = \"/ws-api/**\"\n",
+    )
+    .unwrap();
+    assert!(matches!(
+        verdict("binance", &no_ws, &order),
+        Decision::Deny(_)
+    ));
+    // Another spelling of the method, or a REST method on a WebSocket API path, is no request.
+    let preset = exchanges::by_id("binance").unwrap();
+    for (method, path) in [
+        ("ws", "/ws-api/v3/order.place"),
+        ("GET", "/ws-api/v3/order.place"),
+    ] {
+        let r = req(method, path, "symbol=BTCUSDT", "");
+        let checked = crate::sign::request::check(preset.id(), preset.shape(), &r);
+        let refused = match checked {
+            Err(_) => true,
+            Ok(c) => {
+                let creds = crate::sign::Credentials {
+                    api_key: "k",
+                    secret: b"s",
+                    passphrase: None,
+                    signer: None,
+                };
+                let stamp = crate::sign::Stamp {
+                    timestamp: "1".into(),
+                    nonce: None,
+                };
+                preset.sign(c.request(), &creds, &stamp).is_err()
+            }
+        };
+        assert!(refused, "{method} {path}");
+    }
+}

@@ -156,12 +156,17 @@ pub struct Login {
     /// A signature over parameters that include one of these is a WebSocket API request's
     /// signature (Binance signs `apiKey` among the parameters of each; no REST request has it).
     pub params: &'static [&'static str],
+    /// Every signature of a request with this method is also a login, and why (Binance's `WS`:
+    /// a WebSocket API request signs `apiKey` and `timestamp` among its parameters, as
+    /// `session.logon` does).
+    pub method: Option<(&'static str, &'static str)>,
 }
 
 impl Login {
     pub const NONE: Self = Self {
         every_signature: None,
         params: &[],
+        method: None,
     };
 }
 

@@ -126,6 +126,26 @@ def test_mac_request_and_reply() -> None:
     assert (name, wire.decode_mac(details)) == ("mac@apisec", b"\xab\xcd")
 
 
+def test_login_request_and_reply() -> None:
+    # The example of docs/protocol.md, "login@apisec".
+    assert wire.encode_login("bg", "", "", "") == h(
+        "00 00 00 23 1b 00 00 00 0c 6c 6f 67 69 6e 40 61 70 69 73 65 63 "
+        "00 00 00 02 62 67 00 00 00 00 00 00 00 00 00 00 00 00"
+    )
+    details = h("00 00 00 01 00 00 00 04 73 69 67 6e 00 00 00 01 78 00 00 00 02 7b 7d")
+    assert wire.decode_login(details) == ([("sign", "x")], "{}")
+    with pytest.raises(Exception):
+        wire.decode_login(details + b"\x00")
+
+
+def test_sign_sends_the_host_only_when_named() -> None:
+    without = wire.encode_sign("n", "GET", "/p", "", b"", "", "")
+    with_host = wire.encode_sign("n", "GET", "/p", "", b"", "", "", "api.hbdm.com")
+    # The frame's length differs; the details of the one are the other's, then the host.
+    assert with_host[4:].startswith(without[4:])
+    assert with_host[4 + len(without) - 4:] == b"\x00\x00\x00\x0capi.hbdm.com"
+
+
 def test_refusal_maps_to_secret_sealed() -> None:
     frame = h(
         """00 00 00 24 1c  00 00 00 06 73 65 61 6c 65 64  00 00 00 15 73 65 63 72 65 74 20 22

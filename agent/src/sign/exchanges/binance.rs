@@ -57,6 +57,14 @@ const SHAPE: Shape = Shape {
     login: Login {
         every_signature: None,
         params: &["apiKey"],
+        // Binance does not say that session.logon refuses parameters beyond its own: any
+        // WebSocket API request's signature may also log a whole session on.
+        method: Some((
+            binance_ws::METHOD,
+            "binance signs a WebSocket API request's parameters with apiKey and timestamp among \
+             them, as session.logon does, and does not say that session.logon refuses others: \
+             the signature may also log a WebSocket API session on",
+        )),
     },
     signed_query: SignedQuery::Reencoded,
     hosts: &[],

@@ -38,6 +38,7 @@ const SHAPE: Shape = Shape {
              the key's whole scope",
         ),
         params: &[],
+        method: None,
     },
     signed_query: SignedQuery::AsSent,
     hosts: &[],
