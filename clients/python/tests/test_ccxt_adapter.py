@@ -163,10 +163,16 @@ def test_bybit_recv_window_must_match_the_agent(creds: Dict[str, Any], agent: An
         call(ex, "private_get_v5_account_wallet_balance", {"accountType": "UNIFIED"})
 
 
-def test_kraken_json_batch_is_refused_clearly(creds: Dict[str, Any], agent: Any) -> None:
-    ex = adapted(creds["kraken"], agent, None, clock="agent")
-    with pytest.raises(ccxt.NotSupported, match="JSON body"):
-        call(ex, "private_post_addorderbatch", {"pair": "XBTUSD", "orders": []})
+def test_kraken_json_batch_equals_ccxt(creds: Dict[str, Any], agent: Any) -> None:
+    """AddOrderBatch goes as JSON (ccxt's choice, which Kraken takes); the agent puts its nonce
+    first in the object, as ccxt does, and signs the bytes sent."""
+    params = {"pair": "XBTUSD", "orders": [{"ordertype": "limit", "price": "40000",
+                                            "type": "buy", "volume": "1.2", "cl_ord_id": "\u20ac a&b"}]}
+    cred = creds["kraken"]
+    got = call(adapted(cred, agent, T, clock="ccxt"), "private_post_addorderbatch", params)
+    want = call(reference(cred, T), "private_post_addorderbatch", params)
+    assert_same_request(got, want)
+    assert got["headers"]["Content-Type"] == "application/json"
 
 
 def test_bitget_value_that_decodes_to_a_separator_is_refused_by_the_agent(

@@ -13,6 +13,7 @@ sign, AuthenticationError for the rest (SecretSealed, ...)."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable, Dict, Optional
 
 import ccxt
@@ -24,6 +25,37 @@ from . import binance, bitget, bybit, kraken, kucoin, okx
 from ._signer import Request, Signer
 
 SignFn = Callable[[Any, Signer, str, Any, str, Any], Request]
+
+# The ccxt releases the adapter is tested against (clients/python/tests/test_ccxt_versions.py):
+# the oldest freqtrade accepts, and the newest at the time of the work. Older ones are refused,
+# newer ones warned about: each module reproduces how ccxt builds its requests, which moves.
+OLDEST = (4, 5, 76)
+NEWEST = (4, 5, 90)
+
+
+def _version(text: str) -> "tuple[int, ...]":
+    parts = []
+    for p in text.split(".")[:3]:
+        digits = "".join(c for c in p if c.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
+def check_version(version: str) -> None:
+    """Refuses a ccxt older than the adapter supports; warns about one newer than tested."""
+    v = _version(version)
+    shown = ".".join(map(str, OLDEST)), ".".join(map(str, NEWEST))
+    if v < OLDEST:
+        raise ccxt.NotSupported(
+            f"apisec adapter: ccxt {version} is older than {shown[0]}, the oldest it supports "
+            f"(tested: {shown[0]} to {shown[1]}); upgrade ccxt (pip install 'ccxt>={shown[0]}')"
+        )
+    if v > NEWEST:
+        warnings.warn(
+            f"apisec adapter: ccxt {version} is newer than {shown[1]}, the newest it was tested "
+            "with; requests ccxt builds differently would be refused by the agent or the exchange",
+            stacklevel=3,
+        )
 
 # ccxt exchange id -> (agent preset id, the module that builds its requests)
 ADAPTERS: Dict[str, "tuple[str, SignFn]"] = {
@@ -48,6 +80,7 @@ def attach(
     Checks with the agent (no unlock needed) that the secret exists and is for this exchange,
     and sets `exchange.apiKey` from it (a different apiKey already set is an error, as is a
     secret set on the instance: the point is that it holds none). Returns `exchange`."""
+    check_version(getattr(ccxt, "__version__", "0"))
     if exchange.id not in ADAPTERS:
         raise ValueError(
             f"apisec.ccxt does not support {exchange.id!r}; supported: {', '.join(ADAPTERS)}"
@@ -75,8 +108,13 @@ def attach(
     exchange.requiredCredentials = dict(exchange.requiredCredentials, secret=False, password=False)
     signer = Signer(agent, secret_name, exchange.id, clock)
 
-    def sign(path: str, api: Any = None, method: str = "GET", params: Any = None) -> Request:
-        api = ["public"] if api is None else api
+    # fetch2 passes headers and body too (six positional arguments, 4.5.76 included); the
+    # modules build both themselves, as ccxt's own sign() does.
+    def sign(path: str, api: Any = None, method: str = "GET", params: Any = None,
+             headers: Any = None, body: Any = None) -> Request:
+        # ccxt up to 4.5.8x names a one-level API by its string ("private"), later ones by a
+        # list (["private"]): the modules read the list.
+        api = ["public"] if api is None else [api] if isinstance(api, str) else api
         return sign_fn(exchange, signer, path, api, method, {} if params is None else params)
 
     exchange.sign = sign

@@ -45,6 +45,21 @@ def encoder(ex: Any, api_name: str, path: str, method: str) -> Any:
     return ex.urlencode
 
 
+def client_order_id(ex: Any, params: Any, api_name: str, path: str, method: str) -> Any:
+    """ccxt's broker order id, injected into an order that names none: through its own
+    `handle_client_order_id` (4.5.8x and later), else as 4.5.76's sign() did it inline."""
+    if hasattr(ex, "handle_client_order_id"):
+        return ex.handle_client_order_id(params, api_name, path, method)
+    if method == "POST" and path in ("order", "sor/order") and \
+            ex.safe_string(params, "newClientOrderId") is None:
+        spot = "sapi" in api_name or api_name == "private"
+        broker = ex.safe_dict(ex.options, "broker", {})
+        default = "x-TKT5PX2F" if spot else "x-xcKtGhcu"
+        params["newClientOrderId"] = ex.safe_string(broker, "spot" if spot else "future",
+                                                    default) + ex.uuid22()
+    return params
+
+
 def sign(ex: Any, signer: Signer, path: str, api: List[str], method: str, params: Any) -> Request:
     api_name = api[0]
     base = ex.safe_string(ex.safe_dict(ex.urls, "api", {}), api_name)
@@ -53,7 +68,7 @@ def sign(ex: Any, signer: Signer, path: str, api: List[str], method: str, params
     url = base + "/" + path
     if "testnet.binancefuture.com" in url and ex.isSandboxModeEnabled:
         return delegate(ex, path, api, method, params)  # ccxt raises its own NotSupported
-    request = ex.handle_client_order_id(params, api_name, path, method)
+    request = client_order_id(ex, params, api_name, path, method)
     if path == "batchOrders" and method in ("POST", "PUT"):
         request["batchOrders"] = ex.json(ex.safe_list(request, "batchOrders", []))
     # A caller's own timestamp keeps ccxt's first position; it goes to the agent as the client's.
