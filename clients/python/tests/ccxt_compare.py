@@ -36,18 +36,19 @@ def capture(ex: Any) -> List[Dict[str, Any]]:
     return seen
 
 
-def reference(cred: Any, millis: int) -> Any:
-    """ccxt with the secret, signing by itself."""
-    ex = getattr(ccxt, cred.exchange)(
+def reference(cred: Any, millis: int, cls: Optional[str] = None) -> Any:
+    """ccxt with the secret, signing by itself (`cls`: another ccxt class of its exchange)."""
+    ex = getattr(ccxt, cls or cred.exchange)(
         {"apiKey": cred.api_key, "secret": cred.secret, "password": cred.passphrase or "",
          "enableRateLimit": False}
     )
     return pin(ex, millis)
 
 
-def adapted(cred: Any, agent: Agent, millis: Optional[int], clock: str) -> Any:
+def adapted(cred: Any, agent: Agent, millis: Optional[int], clock: str,
+            cls: Optional[str] = None) -> Any:
     """ccxt without any secret, attached to the agent."""
-    ex = getattr(ccxt, cred.exchange)({"enableRateLimit": False})
+    ex = getattr(ccxt, cls or cred.exchange)({"enableRateLimit": False})
     if millis is not None:
         pin(ex, millis)
     return attach(ex, cred.name, agent, clock=clock)

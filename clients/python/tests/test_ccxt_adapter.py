@@ -144,8 +144,31 @@ def test_attach_refuses_a_mismatch(creds: Dict[str, Any], agent: Any) -> None:
         attach(ccxt.bitget({"secret": "x"}), creds["bitget"].name, agent)
     with pytest.raises(ValueError, match="differs"):
         attach(ccxt.bitget({"apiKey": "someone-else"}), creds["bitget"].name, agent)
-    with pytest.raises(ValueError, match="does not support"):
+    with pytest.raises(ccxt.NotSupported, match="does not support"):
         attach(ccxt.gate(), creds["bitget"].name, agent)
+    with pytest.raises(ValueError, match="is a bitget secret, not binance"):
+        attach(ccxt.binanceusdm(), creds["bitget"].name, agent)
+
+
+# ccxt's other classes of the same exchanges (futures, regional sites): signed by the same code.
+SUBCLASS_CASES = [
+    ("binanceusdm", "binance", "fapiprivatev2_get_account", {}),
+    ("binanceusdm", "binance", "fapiprivate_post_order",
+     {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
+      "quantity": "0.01", "price": "20000", "newClientOrderId": "apisec-f-1"}),
+    ("binancecoinm", "binance", "dapiprivate_get_account", {}),
+    ("kucoinfutures", "kucoin", "futuresprivate_get_account_overview", {"currency": "USDT"}),
+    ("okxus", "okx", "private_get_account_balance", {"ccy": "BTC"}),
+]
+
+
+@pytest.mark.parametrize("case", SUBCLASS_CASES, ids=lambda c: f"{c[0]}-{c[2]}")
+def test_subclasses_equal_ccxt(case: Any, creds: Dict[str, Any], agent: Any) -> None:
+    cls, preset, method, params = case
+    cred = creds[preset]
+    want = call(as_documented(reference(cred, T, cls)), method, params)
+    got = call(adapted(cred, agent, T, clock="ccxt", cls=cls), method, params)
+    assert_same_request(got, sent_as_documented(got, want))
 
 
 def test_sealed_secret_is_a_ccxt_authentication_error(agent: Any) -> None:

@@ -6,7 +6,8 @@ request exactly as ccxt 4.5.90 does and asks the agent for the authentication pa
     ex = apisec.ccxt.attach(ccxt.bitget(), "bitget-main")
     ex.fetch_balance()
 
-Supported: bitget, binance, okx, bybit, kraken, kucoin (agent presets of the same ids).
+Supported: bitget, binance, okx, bybit, kraken, kucoin (agent presets of the same ids), and
+ccxt's classes binanceusdm, binancecoinm, kucoinfutures and okxus (SUBCLASSES).
 Refusals surface as ccxt exceptions whose `__cause__` is the apisec exception: PermissionDenied
 for what the secret's policy or its approver refuses, BadRequest for a request the agent cannot
 sign, AuthenticationError for the rest (SecretSealed, ...)."""
@@ -67,6 +68,24 @@ ADAPTERS: Dict[str, "tuple[str, SignFn]"] = {
     "kucoin": ("kucoin", kucoin.sign),
 }
 
+# ccxt's classes that are one of those exchanges' other products, signed by the same code
+# (none overrides its parent's sign()): USD-M and COIN-M futures, KuCoin futures, OKX's US site.
+SUBCLASSES: Dict[str, str] = {
+    "binanceusdm": "binance",
+    "binancecoinm": "binance",
+    "kucoinfutures": "kucoin",
+    "okxus": "okx",
+}
+
+
+def adapter_of(exchange_id: str) -> "tuple[str, SignFn]":
+    """The agent preset and request builder for a ccxt exchange id, subclasses included."""
+    found = ADAPTERS.get(SUBCLASSES.get(exchange_id, exchange_id))
+    if found is None:
+        known = ", ".join(list(ADAPTERS) + list(SUBCLASSES))
+        raise ccxt.NotSupported(f"apisec.ccxt does not support {exchange_id!r}; supported: {known}")
+    return found
+
 
 def attach(
     exchange: Any,
@@ -81,11 +100,7 @@ def attach(
     and sets `exchange.apiKey` from it (a different apiKey already set is an error, as is a
     secret set on the instance: the point is that it holds none). Returns `exchange`."""
     check_version(getattr(ccxt, "__version__", "0"))
-    if exchange.id not in ADAPTERS:
-        raise ValueError(
-            f"apisec.ccxt does not support {exchange.id!r}; supported: {', '.join(ADAPTERS)}"
-        )
-    preset, sign_fn = ADAPTERS[exchange.id]
+    preset, sign_fn = adapter_of(exchange.id)
     if exchange.secret or exchange.password:
         raise ValueError(
             "the exchange instance holds a secret or password: leave both empty, the agent signs"
@@ -139,4 +154,4 @@ def _explaining_clock_errors(exchange: Any, handle_errors: Callable[..., Any]) -
     return handle
 
 
-__all__ = ["attach", "ADAPTERS", "Signer"]
+__all__ = ["attach", "adapter_of", "check_version", "ADAPTERS", "SUBCLASSES", "Signer"]
