@@ -126,8 +126,13 @@ def test_agent_stamped_requests_equal_ccxt_at_that_time(
 
 def test_instance_holds_no_secret(creds: Dict[str, Any], agent: Any) -> None:
     ex = adapted(creds["bitget"], agent, None, clock="agent")
-    assert ex.secret in (None, "") and ex.password in (None, "")
+    # A placeholder that is not the secret, and refuses to be used as one.
+    assert creds["bitget"].secret not in (ex.secret, ex.password)
+    assert creds["bitget"].passphrase not in (ex.secret, ex.password)
+    with pytest.raises(ccxt.NotSupported, match="stays in the agent"):
+        ex.hmac(b"x", ex.encode(ex.secret))
     assert ex.apiKey == creds["bitget"].api_key  # taken from the agent
+    attach(ex, creds["bitget"].name, agent)  # attaching again is fine
 
 
 def test_public_endpoints_are_ccxt_unchanged(creds: Dict[str, Any], agent: Any) -> None:

@@ -42,6 +42,7 @@ CREDS = {
     "bitget": {"api_key": "bg_" + os.urandom(6).hex(), "secret": os.urandom(24).hex(),
                "passphrase": "bg-pass-" + os.urandom(3).hex()},
     "bybit": {"api_key": "by" + os.urandom(8).hex(), "secret": os.urandom(24).hex()},
+    "binance": {"api_key": "bn" + os.urandom(8).hex(), "secret": os.urandom(24).hex()},
 }
 
 
@@ -79,12 +80,13 @@ def world() -> Iterator[Tuple[AgentEnv, str]]:
         logins.write_text("allow_login = true\n")
         for name, ex, extra in [("bitget-login", "bitget", ["--policy", str(logins)]),
                                 ("bitget-plain", "bitget", []),
-                                ("bybit-login", "bybit", ["--policy", str(logins)])]:
+                                ("bybit-login", "bybit", ["--policy", str(logins)]),
+                                ("binance-login", "binance", ["--policy", str(logins)])]:
             c = CREDS[ex]
             env.add(name, ex, c["api_key"], c["secret"].encode(),
                     c["passphrase"].encode() if "passphrase" in c else None, extra)
         env.start()
-        env.unlock("bitget-login", "bitget-plain", "bybit-login")
+        env.unlock("bitget-login", "bitget-plain", "bybit-login", "binance-login")
         creds = env.root / "ws-creds.json"
         creds.write_text(json.dumps(CREDS))
         creds.chmod(0o600)
@@ -177,3 +179,44 @@ def test_each_login_is_audited(world: Tuple[AgentEnv, str]) -> None:
     assert len(mine[-1]["signed_sha256"]) == 64, mine[-1]
     refused = [r for r in records if r.get("action") == "login" and r.get("secret") == "bitget-plain"]
     assert refused and refused[-1]["decision"] == "denied", refused
+
+
+def test_ccxt_pro_authenticates_through_the_agent(world: Tuple[AgentEnv, str]) -> None:
+    """ccxt.pro's own authenticate() flow (its future, its message handler) with the login the
+    agent stamps: the local server accepts it and ccxt resolves the session; a secret without
+    allow_login is ccxt's PermissionDenied; what the agent does not sign is NotSupported, and
+    neither is ever an AttributeError."""
+    import ccxt
+    import ccxt.pro as ccxtpro
+
+    from apisec.ccxt import attach
+
+    env, base = world
+
+    async def authenticate(ex_id: str, name: str) -> None:
+        ex = getattr(ccxtpro, ex_id)({"enableRateLimit": False})
+        attach(ex, name, Agent(str(env.socket)))
+        url = base + PATHS[ex_id]
+        try:
+            if ex_id == "bitget":
+                await asyncio.wait_for(ex.authenticate({"url": url}), 10)
+            else:
+                await asyncio.wait_for(ex.authenticate(url), 10)
+        finally:
+            await ex.close()
+
+    asyncio.run(authenticate("bitget", "bitget-login"))
+    asyncio.run(authenticate("bybit", "bybit-login"))
+    with pytest.raises(ccxt.PermissionDenied, match="allow_login"):
+        asyncio.run(authenticate("bitget", "bitget-plain"))
+
+    async def binance_ws_api() -> None:
+        ex = ccxtpro.binance({"enableRateLimit": False})
+        attach(ex, "binance-login", Agent(str(env.socket)))
+        try:
+            ex.sign_params({"symbol": "BTCUSDT"})
+        finally:
+            await ex.close()
+
+    with pytest.raises(ccxt.NotSupported, match="stays in the agent"):
+        asyncio.run(binance_ws_api())

@@ -22,7 +22,8 @@ import ccxt
 from ..client import Agent
 from ..clock import explain
 from ..errors import SecretNotFound
-from . import binance, bitget, bybit, kraken, kucoin, okx
+from . import binance, bitget, bybit, kraken, kucoin, okx, pro
+from .pro import Held
 from ._signer import Request, Signer
 
 SignFn = Callable[[Any, Signer, str, Any, str, Any], Request]
@@ -101,7 +102,8 @@ def attach(
     secret set on the instance: the point is that it holds none). Returns `exchange`."""
     check_version(getattr(ccxt, "__version__", "0"))
     preset, sign_fn = adapter_of(exchange.id)
-    if exchange.secret or exchange.password:
+    held = isinstance(exchange.secret, Held) and isinstance(exchange.password, Held)
+    if not held and (exchange.secret or exchange.password):
         raise ValueError(
             "the exchange instance holds a secret or password: leave both empty, the agent signs"
         )
@@ -134,6 +136,11 @@ def attach(
 
     exchange.sign = sign
     exchange.apisec_signer = signer
+    # Whatever else would use the secret (ccxt.pro's own logins, ...) meets a ccxt exception
+    # saying the agent holds it; ccxt.pro's logins that the agent signs come from it instead.
+    exchange.secret = Held(exchange.id)
+    exchange.password = Held(exchange.id)
+    pro.install(exchange, signer)
     exchange.handle_errors = _explaining_clock_errors(exchange, exchange.handle_errors)
     return exchange
 
