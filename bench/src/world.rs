@@ -432,7 +432,7 @@ pub fn python_figures(_world: &World, agent: &AgentProc) -> Result<Option<(f64, 
     let script = format!(
         r#"
 import base64, hashlib, hmac, json, time, statistics
-from apisec import Agent
+from apisec_agent import Agent
 a = Agent({sock:?})
 body = {body:?}
 for _ in range(500): a.sign("s0000", "POST", {path:?}, body=body)

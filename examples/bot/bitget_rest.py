@@ -9,7 +9,7 @@ import urllib.error
 import urllib.request
 from typing import Any, Dict, Optional
 
-from apisec import Agent
+from apisec_agent import Agent
 
 
 class ExchangeError(Exception):

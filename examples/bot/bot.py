@@ -21,10 +21,10 @@ from typing import List, Optional
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 try:
-    import apisec
+    import apisec_agent
 except ImportError:  # run from a checkout without `pip install -e clients/python`
     sys.path.insert(0, os.path.join(HERE, "..", "..", "clients", "python", "src"))
-    import apisec
+    import apisec_agent
 
 from bitget_rest import BitgetClient, ExchangeError  # noqa: E402
 
@@ -46,7 +46,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 
 
 def run(a: argparse.Namespace) -> None:
-    client = BitgetClient(apisec.Agent(), a.secret, a.base_url)
+    client = BitgetClient(apisec_agent.Agent(), a.secret, a.base_url)
     balance = client.assets(a.quote)
     available = Decimal(balance[0]["available"]) if balance else Decimal(0)
     print(f"balance: {available} {a.quote} available")
@@ -60,7 +60,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     a = parse_args(argv)
     try:
         run(a)
-    except apisec.AgentError as e:
+    except apisec_agent.AgentError as e:
         print(f"bot: the agent refused: {e}", file=sys.stderr)
         return 3
     except ExchangeError as e:

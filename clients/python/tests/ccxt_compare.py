@@ -8,8 +8,8 @@ from typing import Any, Callable, Dict, List, Optional
 
 import ccxt
 
-from apisec import Agent
-from apisec.ccxt import attach
+from apisec_agent import Agent
+from apisec_agent.ccxt import attach
 
 # Headers whose values are credentials (sent in clear by design), never shown in a failure.
 SENSITIVE = {"ACCESS-PASSPHRASE", "OK-ACCESS-PASSPHRASE", "KC-API-PASSPHRASE"}

@@ -12,8 +12,8 @@ from typing import Dict, Iterator, Optional
 
 import pytest
 
-from apisec import Agent
-from apisec.testing import AgentEnv
+from apisec_agent import Agent
+from apisec_agent.testing import AgentEnv
 
 # Helpers live beside the tests; --import-mode=importlib does not put this dir on sys.path.
 sys.path.insert(0, os.path.dirname(__file__))

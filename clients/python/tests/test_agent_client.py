@@ -12,7 +12,7 @@ from typing import Any, Dict, Iterator, List
 
 import pytest
 
-from apisec import (
+from apisec_agent import (
     Agent,
     AgentError,
     AgentNotRunning,
@@ -23,7 +23,7 @@ from apisec import (
     SecretSealed,
     SignError,
 )
-from apisec.testing import AgentEnv
+from apisec_agent.testing import AgentEnv
 
 
 def bitget_sign(secret: str, prehash: str) -> str:

@@ -11,8 +11,8 @@ import ccxt
 import pytest
 from ccxt_compare import adapted, assert_same_request, call, reference
 
-from apisec import SecretSealed
-from apisec.ccxt import attach
+from apisec_agent import SecretSealed
+from apisec_agent.ccxt import attach
 
 T = 1767225600123  # 2026-01-01T00:00:00.123Z: the pinned clock
 

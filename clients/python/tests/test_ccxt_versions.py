@@ -20,7 +20,7 @@ from typing import Any, Dict
 import ccxt
 import pytest
 
-from apisec.ccxt import NEWEST, OLDEST, attach, check_version
+from apisec_agent.ccxt import NEWEST, OLDEST, attach, check_version
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
@@ -31,7 +31,7 @@ import dataclasses, json, os, sys
 sys.path.insert(0, os.environ["TESTS_DIR"])
 import ccxt
 assert ccxt.__version__ == os.environ["WANT_VERSION"], ccxt.__version__
-from apisec import Agent
+from apisec_agent import Agent
 from ccxt_compare import adapted, assert_same_request, call, reference
 import test_ccxt_adapter as t
 from conftest import Cred

@@ -29,10 +29,10 @@ from urllib.parse import unquote
 
 import pytest
 
-from apisec import Agent
-from apisec.errors import AgentError
-from apisec.results import SignResult
-from apisec.testing import AgentEnv
+from apisec_agent import Agent
+from apisec_agent.errors import AgentError
+from apisec_agent.results import SignResult
+from apisec_agent.testing import AgentEnv
 
 sys.path.insert(0, os.path.dirname(__file__))
 

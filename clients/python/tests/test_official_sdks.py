@@ -31,10 +31,10 @@ from kucoin_universal_sdk.internal.infra import default_signer as kc_default_sig
 from kucoin_universal_sdk.internal.infra.default_transport import DefaultTransport
 from kucoin_universal_sdk.model.client_option import ClientOption
 
-from apisec import Agent
-from apisec.errors import AgentError
-from apisec.results import SignResult
-from apisec.testing import AgentEnv
+from apisec_agent import Agent
+from apisec_agent.errors import AgentError
+from apisec_agent.results import SignResult
+from apisec_agent.testing import AgentEnv
 
 GATE_KEY, GATE_SECRET = "gt" + os.urandom(8).hex(), os.urandom(24).hex()
 KC_KEY, KC_SECRET, KC_PASS = "kc" + os.urandom(8).hex(), os.urandom(24).hex(), "kc-Pass #€3"

@@ -32,9 +32,9 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 import ccxt
 import pytest
 
-from apisec import Agent
-from apisec.errors import AgentError
-from apisec.testing import AgentEnv
+from apisec_agent import Agent
+from apisec_agent.errors import AgentError
+from apisec_agent.testing import AgentEnv
 
 sys.path.insert(0, os.path.dirname(__file__))
 from ccxt_compare import capture, pin  # noqa: E402
@@ -350,7 +350,7 @@ def test_signed_as_ccxt_signs_it(case: Any, shapes_agent: Agent) -> None:
 
 
 def test_every_preset_but_bitmex_has_cases() -> None:
-    from apisec.testing import AgentEnv as _  # noqa: F401  (the same package the agent ships)
+    from apisec_agent.testing import AgentEnv as _  # noqa: F401  (the same package the agent ships)
     covered = {p.preset for p in PRESETS}
     assert len(covered) == 14 and "bitmex" not in covered
     assert len(CASES) >= 14 * 9

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from apisec import _wire as wire
-from apisec import errors
+from apisec_agent import _wire as wire
+from apisec_agent import errors
 
 
 def h(s: str) -> bytes:

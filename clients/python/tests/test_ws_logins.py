@@ -21,9 +21,9 @@ from typing import Dict, Iterator, Tuple
 import aiohttp
 import pytest
 
-from apisec import Agent
-from apisec.errors import PolicyRefused
-from apisec.testing import AgentEnv
+from apisec_agent import Agent
+from apisec_agent.errors import PolicyRefused
+from apisec_agent.testing import AgentEnv
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 sys.path.insert(0, str(EXAMPLES / "local_exchange"))
@@ -189,7 +189,7 @@ def test_ccxt_pro_authenticates_through_the_agent(world: Tuple[AgentEnv, str]) -
     import ccxt
     import ccxt.pro as ccxtpro
 
-    from apisec.ccxt import attach
+    from apisec_agent.ccxt import attach
 
     env, base = world
 

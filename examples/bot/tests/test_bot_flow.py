@@ -17,8 +17,8 @@ from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 
-from apisec import Agent
-from apisec.testing import AgentEnv
+from apisec_agent import Agent
+from apisec_agent.testing import AgentEnv
 
 EXAMPLES = Path(__file__).resolve().parents[2]
 API_KEY = "bg_bot_" + os.urandom(4).hex()
@@ -146,7 +146,7 @@ def test_bot_reports_an_unreachable_exchange(world: Tuple[AgentEnv, str, Path]) 
 
 def attached_bitget(env: AgentEnv, base_url: str) -> Any:
     import ccxt
-    from apisec.ccxt import attach
+    from apisec_agent.ccxt import attach
 
     ex = ccxt.bitget({"enableRateLimit": False})
     ex.urls["api"] = dict(ex.urls["api"], spot=base_url)

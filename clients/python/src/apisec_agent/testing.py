@@ -40,7 +40,7 @@ class SetupError(RuntimeError):
 
 
 def repo_root() -> Path:
-    # src/apisec/testing.py -> clients/python/src/apisec -> the repository root.
+    # src/apisec_agent/testing.py -> clients/python/src/apisec_agent -> the repository root.
     return Path(__file__).resolve().parents[4]
 
 

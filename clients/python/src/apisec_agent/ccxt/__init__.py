@@ -2,8 +2,8 @@
 apisec-agent. The instance never holds the secret (nor the passphrase): its `sign()` builds the
 request exactly as ccxt 4.5.90 does and asks the agent for the authentication parts.
 
-    import ccxt, apisec.ccxt
-    ex = apisec.ccxt.attach(ccxt.bitget(), "bitget-main")
+    import ccxt, apisec_agent.ccxt
+    ex = apisec_agent.ccxt.attach(ccxt.bitget(), "bitget-main")
     ex.fetch_balance()
 
 Supported: bitget, binance, okx, bybit, kraken, kucoin (agent presets of the same ids), and
@@ -84,7 +84,7 @@ def adapter_of(exchange_id: str) -> "tuple[str, SignFn]":
     found = ADAPTERS.get(SUBCLASSES.get(exchange_id, exchange_id))
     if found is None:
         known = ", ".join(list(ADAPTERS) + list(SUBCLASSES))
-        raise ccxt.NotSupported(f"apisec.ccxt does not support {exchange_id!r}; supported: {known}")
+        raise ccxt.NotSupported(f"apisec_agent.ccxt does not support {exchange_id!r}; supported: {known}")
     return found
 
 

@@ -1,5 +1,5 @@
 """Client for apisec-agent: exchange API requests are signed by the agent, so the bot never
-holds the secret. See README.md for the exceptions and the ccxt adapter (`apisec.ccxt`)."""
+holds the secret. See README.md for the exceptions and the ccxt adapter (`apisec_agent.ccxt`)."""
 
 from .client import Agent, ClientTimeout
 from .errors import (
