@@ -340,7 +340,9 @@ fn run(args: &Args) -> Result<(), String> {
         put("load_rps", report.rps, "load: throughput", "req/s");
     }
 
-    if let Some((py_sign, py_hmac)) = world::python_figures(&world, &agent)? {
+    // Python on the servers' core, as the same-core figures above.
+    place(cpus[0], cpus[0])?;
+    if let Some((py_sign, py_hmac, py_echo)) = world::python_figures(&world, &agent, &echoes[0])? {
         put(
             "python_sign_p50_us",
             py_sign,
@@ -352,6 +354,18 @@ fn run(args: &Args) -> Result<(), String> {
             py_hmac,
             "Python hmac in-process p50",
             "us",
+        );
+        put(
+            "python_echo_p50_us",
+            py_echo,
+            "Python bare round trip to the echo (same frames) p50",
+            "us",
+        );
+        put(
+            "python_sign_over_echo",
+            py_sign / py_echo,
+            "Python client sign p50 / Python bare round trip p50 (target <= 1.5)",
+            "x",
         );
     }
     agent.stop();

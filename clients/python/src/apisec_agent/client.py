@@ -48,6 +48,9 @@ class Agent:
         self.connect_timeout = connect_timeout
         self.unlock_timeout = unlock_timeout
         self._conn: Optional[socket.socket] = None
+        # Bytes read past the last frame, and the socket's current timeout (-1: unknown).
+        self._rbuf = bytearray()
+        self._conn_timeout = -1.0
         self._lock = threading.Lock()
 
     # --- connection -------------------------------------------------------------------------
@@ -63,6 +66,8 @@ class Agent:
         self.close()
 
     def _drop(self) -> None:
+        self._rbuf.clear()
+        self._conn_timeout = -1.0
         if self._conn is not None:
             try:
                 self._conn.close()
@@ -87,21 +92,35 @@ class Agent:
         except OSError as e:
             s.close()
             raise AgentNotRunning(f"cannot connect to {self.sock_path}: {e}") from e
+        self._rbuf.clear()
+        self._conn_timeout = self.connect_timeout
         return s
 
-    def _recv_exact(self, n: int, deadline: float) -> bytes:
+    def _set_timeout(self, seconds: float) -> None:
+        # One system call saved per request when the timeout is the same as the last one's.
         assert self._conn is not None
-        buf = bytearray()
+        if seconds != self._conn_timeout:
+            self._conn.settimeout(seconds)
+            self._conn_timeout = seconds
+
+    def _recv_exact(self, n: int, deadline: float) -> bytes:
+        """`n` bytes, from what was already read and then from the socket, in as few reads as
+        the bytes arrive in (a whole reply is one `recv`)."""
+        assert self._conn is not None
+        buf = self._rbuf
         while len(buf) < n:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise socket.timeout()
-            self._conn.settimeout(remaining)
-            chunk = self._conn.recv(n - len(buf))
+            if remaining < self._conn_timeout:
+                self._set_timeout(remaining)
+            chunk = self._conn.recv(max(65536, n - len(buf)))
             if not chunk:
                 raise EOFError(len(buf))
             buf += chunk
-        return bytes(buf)
+        out = bytes(buf[:n])
+        del buf[:n]
+        return out
 
     def _read_frame(self, deadline: float) -> Tuple[int, bytes]:
         header = self._recv_exact(4, deadline)
@@ -125,7 +144,7 @@ class Agent:
                 if self._conn is None:
                     self._conn = self._connect()
                 try:
-                    self._conn.settimeout(timeout)
+                    self._set_timeout(timeout)
                     self._conn.sendall(request)
                 except (BrokenPipeError, ConnectionResetError) as e:
                     self._drop()
