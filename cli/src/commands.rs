@@ -61,7 +61,11 @@ enum Command {
     Sign(SignArgs),
     /// A WebSocket login for a secret whose policy allows logins; prints the message to send
     #[command(
-        after_help = "Prints the exchange's authentication message (JSON, one line), stamped by         the agent; where the exchange defines fields only (Coinbase's subscribe, its JWT), one         'name: value' line per field. A login opens a session the agent never sees again, so it         needs allow_login = true in the secret's policy (docs/policy.md).\n\n        Examples:\n  apisec login bitget-main\n  apisec login htx-main --kind linear-swap\n  \
+        after_help = "Prints the exchange's authentication message (JSON, one line), stamped by \
+            the agent; where the exchange defines fields only (Coinbase's subscribe, its JWT), one \
+            'name: value' line per field. A login opens a session the agent never sees again, so it \
+            needs allow_login = true in the secret's policy (docs/policy.md).\n\n\
+            Examples:\n  apisec login bitget-main\n  apisec login htx-main --kind linear-swap\n  \
         apisec login kraken-futures-main --challenge c094497e-9b5f-40da-a122-3751c39b107f --json"
     )]
     Login {

@@ -15,11 +15,11 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::fields::{request_fields, RepeatedField};
-use super::residual::{names, Mandatory};
+use super::residual::{boundary_names, names, Mandatory};
 use super::rules::{evaluate, evaluate_reading, Decision, Judged, Policy, Remedy};
 use crate::sign::endpoints::{self, Class, Endpoint};
 use crate::sign::request::{alternatives, decoded, Canonical};
-use crate::sign::shape::{Shape, SignedQuery};
+use crate::sign::shape::{Covers, Shape, SignedQuery};
 use crate::sign::{HttpRequest, Preset};
 
 /// What the judging needs beyond the request, worked out once per unsealed secret.
@@ -133,6 +133,16 @@ fn lookup(
     (worst.map(|e| e.class), worst.map_or("", |e| e.what), found)
 }
 
+/// Why a reading that names a field twice is refused: the exchange may act on either value,
+/// and a rule can test one.
+fn twice_refusal(twice: &RepeatedField) -> String {
+    format!(
+        "that reading names {:?} twice (in its query and its body, say), and the exchange may act \
+         on either value",
+        twice.0
+    )
+}
+
 /// For an exchange that signs the query decoded: the other groupings of `reading`'s
 /// parameters the same signed bytes stand for (`sign::request::decoded`), each judged. Only a
 /// policy that tests fields can tell them apart: the method and path stay.
@@ -154,7 +164,9 @@ fn judge_groupings(
         Err(n) => {
             consider(
                 Decision::Deny(format!(
-                    "{} signs the query decoded, so these parameters could also be sent grouped                      {n} other ways (a value holding '&' or '='), more than the {} the agent                      judges, and the policy tests fields: send at most ten query parameters",
+                    "{} signs the query decoded, so these parameters could also be sent grouped \
+                        {n} other ways (a value holding '&' or '=', a name holding '='), more than the {} the agent \
+                        judges, and the policy tests fields: send at most seven query parameters",
                     preset.id(),
                     decoded::MAX_GROUPINGS
                 )),
@@ -164,7 +176,15 @@ fn judge_groupings(
         }
     };
     for query in groupings {
-        let fields = request_fields(&query, &reading.body).unwrap_or_default();
+        let fields = match request_fields(&query, &reading.body) {
+            Ok(f) => f,
+            Err(twice) => {
+                consider(Decision::Deny(twice_refusal(&twice)), &|| {
+                    format!("{} {}?{query}", reading.method, reading.path)
+                });
+                continue;
+            }
+        };
         let judged = Judged {
             method: &reading.method,
             path: &reading.path,
@@ -176,7 +196,9 @@ fn judge_groupings(
         let decision = evaluate_reading(policy, &judged, remedy);
         consider(decision, &|| {
             format!(
-                "{} signs the query decoded, so the signature is also good for {} {}?{query}                  (the same parameters grouped otherwise, '&' and '=' sent as %26 and %3D), and                  that request is refused",
+                "{} signs the query decoded, so the signature is also good for {} {}?{query} \
+                    (the same parameters grouped otherwise, '&' and '=' sent as %26 and %3D), and \
+                    that request is refused",
                 preset.id(),
                 reading.method,
                 reading.path
@@ -272,7 +294,23 @@ pub fn judge(
     }
     for alt in readings {
         let alt_fields = if tests_fields {
-            request_fields(&alt.query, &alt.body).unwrap_or_default()
+            match request_fields(&alt.query, &alt.body) {
+                Ok(f) => f,
+                // A reading the exchange may act on either way: never judged with no fields.
+                Err(twice) => {
+                    consider(Decision::Deny(twice_refusal(&twice)), &|| {
+                        format!(
+                            "{}'s signed string for it is also that of {} {}?{} with a body \
+                             (bytes move between its parts)",
+                            preset.id(),
+                            alt.method,
+                            alt.path,
+                            alt.query
+                        )
+                    });
+                    continue;
+                }
+            }
         } else {
             BTreeMap::new()
         };
@@ -305,21 +343,42 @@ pub fn judge(
     if unbound {
         let keys = names(fields.keys());
         let named_params = names(named.iter().filter_map(|e| e.params.as_ref()).flatten());
+        // Query and body joined with nothing between them: a cut moved by the sender adds a
+        // name (`residual::boundary_names`).
+        let cut_names = if shape.covers == Covers::Parameters {
+            boundary_names(&request.query, &request.body)
+        } else {
+            Default::default()
+        };
         let mut reachable: Vec<&Mandatory> = keys
             .iter()
+            .chain(&cut_names)
             .filter_map(|k| plan.candidates.get(k))
             .flatten()
             .collect();
+        reachable.sort_by_key(|m| std::ptr::from_ref(*m) as usize);
+        reachable.dedup_by_key(|m| std::ptr::from_ref(*m) as usize);
         // A refusal names the endpoint the parameters match most closely.
-        reachable
-            .sort_by_key(|m| std::cmp::Reverse(m.endpoint.params.as_ref().map_or(0, Vec::len)));
+        reachable.sort_by_key(|m| {
+            (
+                std::cmp::Reverse(m.endpoint.params.as_ref().map_or(0, Vec::len)),
+                m.endpoint.path.as_str(),
+            )
+        });
         for m in reachable {
             let e = m.endpoint;
             let mandatory = e.params.as_deref().unwrap_or_default();
             // Not reached, or reached by every valid request of the named endpoint too: the
             // latter only the exchange can tell apart (`policy::residual`).
-            if !m.reached(shape, &request.method, &keys)
-                || m.reached(shape, &request.method, &named_params)
+            let cut = if m.reached(shape, &request.method, &keys) {
+                None
+            } else {
+                match m.reached_with(&keys, &cut_names) {
+                    Some(name) => Some(name),
+                    None => continue,
+                }
+            };
+            if m.reached(shape, &request.method, &named_params)
                 || named.iter().any(|n| std::ptr::eq(*n, e))
             {
                 continue;
@@ -335,9 +394,15 @@ pub fn judge(
             };
             let decision = evaluate(policy, &judged, &remedy);
             consider(decision, &|| {
+                let via = cut.map_or(String::new(), |name| {
+                    format!(
+                        " once the query and body are cut elsewhere (they are signed joined, \
+                         and a cut inside a name or value leaves \"{name}\" for the body)"
+                    )
+                });
                 format!(
                     "{} does not sign the endpoint, and these parameters carry the mandatory ones \
-                     ({}) of {} ({}), so the signature is good for it too",
+                     ({}) of {} ({}){via}, so the signature is good for it too",
                     preset.id(),
                     mandatory.join(", "),
                     e.describe(),

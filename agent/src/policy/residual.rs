@@ -58,6 +58,42 @@ impl Mandatory {
         }
         self.names.iter().all(|p| signed.contains(p))
     }
+
+    /// The one name of `extra` that, with `signed`, carries all of its mandatory parameters,
+    /// when exactly one is missing from `signed` and `extra` has it ([`boundary_names`]).
+    pub fn reached_with(
+        &self,
+        signed: &BTreeSet<String>,
+        extra: &BTreeSet<String>,
+    ) -> Option<&str> {
+        let mut missing = self.names.iter().filter(|p| !signed.contains(*p));
+        match (missing.next(), missing.next()) {
+            (Some(one), None) if extra.contains(one) => Some(one),
+            _ => None,
+        }
+    }
+}
+
+/// The names a request of an exchange that signs its query and body joined with nothing
+/// between them (Binance's and MEXC's `totalParams`) can also carry: the client who sends a
+/// signature chooses where its query ends and its body starts. Over the joined string, a cut
+/// starts the body with a name made of what follows it, up to an `=`: with a value (`...&
+/// xamount=1` cut after `x`: `amount=1`; `...=am` + `ount=1` cut before `a`: `amount=1`). A cut
+/// leaving a name without a value (inside a value, the query's last name cut short) gives a
+/// mandatory parameter nothing. One cut per request: at most one of these joins the others.
+pub fn boundary_names(query: &str, body: &[u8]) -> BTreeSet<String> {
+    let joined = [query.as_bytes(), body].concat();
+    let joined = String::from_utf8_lossy(&joined);
+    let mut out = BTreeSet::new();
+    for segment in joined.split('&') {
+        for (i, _) in segment.char_indices().skip(1) {
+            let rest = &segment[i..];
+            if let Some(end) = rest.find('=').filter(|&end| end > 0) {
+                out.insert(rest[..end].to_ascii_lowercase());
+            }
+        }
+    }
+    out
 }
 
 fn is_read(method: &str) -> bool {

@@ -195,7 +195,7 @@ def test_kraken_json_batch_equals_ccxt(creds: Dict[str, Any], agent: Any) -> Non
     """AddOrderBatch goes as JSON (ccxt's choice, which Kraken takes); the agent puts its nonce
     first in the object, as ccxt does, and signs the bytes sent."""
     params = {"pair": "XBTUSD", "orders": [{"ordertype": "limit", "price": "40000",
-                                            "type": "buy", "volume": "1.2", "cl_ord_id": "\u20ac a&b"}]}
+                                            "type": "buy", "volume": "1.2", "cl_ord_id": "\u20ac a=b"}]}
     cred = creds["kraken"]
     got = call(adapted(cred, agent, T, clock="ccxt"), "private_post_addorderbatch", params)
     want = call(reference(cred, T), "private_post_addorderbatch", params)

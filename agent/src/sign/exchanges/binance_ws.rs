@@ -151,6 +151,18 @@ pub fn sign(
                 format!("the value of {k:?} does not decode to UTF-8 text"),
             )
         })?;
+        // Signed unencoded: an '&' or '=' would read as other parameters in the signed string
+        // (which, being parameters only, is also a REST request's), a '%' as an escape there.
+        if let Some(c) = value.chars().find(|c| matches!(c, '&' | '=' | '%')) {
+            return Err(bad(
+                ID,
+                format!(
+                    "the value of {k:?} decodes to one holding '{c}': a WebSocket API request is \
+                     signed unencoded, where that reads as other parameters (or an escape); send \
+                     values without '&', '=' or '%'"
+                ),
+            ));
+        }
         params.push((k.to_owned(), value));
     }
     let (payload, signature) = signature(&params, credentials, &stamp.timestamp)?;
@@ -220,5 +232,21 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("already has apiKey"));
+        // Signed unencoded, a value holding '&' would be the parameters of a REST withdrawal
+        // in the signed string (which Binance's REST takes for a query as it stands).
+        for query in [
+            "newClientOrderId=x%26coin%3DUSDT%26address%3DTXyz%26amount%3D1000&symbol=BTCUSDT",
+            "price=1%26quantity%3D1000&symbol=BTCUSDT",
+            "price=1%2541",
+        ] {
+            let r = HttpRequest {
+                method: METHOD.into(),
+                path: "/ws-api/v3/order.test".into(),
+                query: query.into(),
+                ..Default::default()
+            };
+            let e = sign(&r, &c, &stamp).unwrap_err().to_string();
+            assert!(e.contains("signed unencoded"), "{query}: {e}");
+        }
     }
 }

@@ -103,6 +103,17 @@ impl Preset for Bybit {
         // GET signs the query string, decoded (Bybit's official pybit signs the parameters
         // joined unencoded, `prepare_payload`, and so does ccxt); POST the raw JSON body; never
         // both.
+        // A POST's body is signed as it stands, a GET's query decoded: a body holding '&' would
+        // also be the signed string of a GET whose query decodes to it, with the parameters its
+        // '&'s separate (and another endpoint, the payload being all Bybit signs).
+        if r.method != "GET" && r.body.contains(&b'&') {
+            return Err(bad(
+                EX,
+                "the body holds '&': Bybit signs a GET's decoded query and a POST's body alike, so \
+                 it would also sign a GET with those parameters; write '&' in JSON strings as \
+                 \\u0026",
+            ));
+        }
         let query;
         let payload: &[u8] = if r.method == "GET" {
             query = decoded::signed(EX, &r.query)?;

@@ -224,7 +224,8 @@ fn check_host(ex: &'static str, shape: &Shape, host: &str) -> Result<(), PresetE
         return Err(bad(
             ex,
             format!(
-                "{ex} does not sign the host, so a signature is the same for every host of                  {ex}: leave the host out"
+                "{ex} does not sign the host, so a signature is the same for every host of \
+                    {ex}: leave the host out"
             ),
         ));
     }

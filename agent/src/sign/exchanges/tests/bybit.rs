@@ -66,3 +66,19 @@ fn refuses_rsa_keys_without_echoing_them() {
     assert!(!e.to_string().contains("MIIEvQ"));
     assert!(!format!("{e:?}").contains("MIIEvQ"));
 }
+
+/// A POST body holding '&' is also the signed string of a GET whose query decodes to it (Bybit
+/// signs the payload alone): refused, with the JSON escape to use instead.
+#[test]
+fn a_body_holding_an_ampersand_is_refused() {
+    let body =
+        r#"{"category":"spot","symbol":"BTCUSDT","z":"&currency=USDT&amount=100&direction=0&"}"#;
+    let e = Bybit
+        .sign_checked(
+            &req("POST", "/v5/order/create", "", body),
+            &creds("k", "s", None),
+            &stamp("1700000000000", None),
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("u0026"), "{e}");
+}

@@ -76,6 +76,20 @@ fn refuses_non_base64_secret_json_body_client_nonce_and_get() {
             .unwrap_err();
         assert!(e.to_string().contains("nonce"), "{body}: {e}");
     }
+    // An '&' makes the same bytes a form too (Kraken picks by Content-Type).
+    let e = Kraken
+        .sign_checked(
+            &req(
+                "POST",
+                "/0/private/Withdraw",
+                "",
+                r#"{"asset":"XBT","x":"&nonce=1&key=other&"}"#,
+            ),
+            &c,
+            &st,
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("u0026"), "{e}");
     let e = Kraken
         .sign_checked(
             &req("POST", "/0/private/AddOrder", "", "nonce=5&pair=XBTUSD"),
@@ -110,11 +124,11 @@ fn refuses_non_base64_secret_json_body_client_nonce_and_get() {
 /// import ccxt
 /// k = ccxt.kraken({"apiKey": "kr-key", "secret": DOC_SECRET}); k.nonce = lambda: 1700000000123
 /// k.private_post_addorderbatch({"pair": "XBTUSD", "orders": [{"ordertype": "limit",
-///     "price": "40000", "type": "buy", "volume": "1.2", "cl_ord_id": "\u20ac a&b=c"}]})
+///     "price": "40000", "type": "buy", "volume": "1.2", "cl_ord_id": "\u20ac a=b"}]})
 /// ```
 #[test]
 fn json_body_matches_ccxt() {
-    let body = r#"{"pair":"XBTUSD","orders":[{"ordertype":"limit","price":"40000","type":"buy","volume":"1.2","cl_ord_id":"€ a&b=c"}]}"#;
+    let body = r#"{"pair":"XBTUSD","orders":[{"ordertype":"limit","price":"40000","type":"buy","volume":"1.2","cl_ord_id":"€ a=b"}]}"#;
     let s = Kraken
         .sign_checked(
             &req("POST", "/0/private/AddOrderBatch", "", body),
@@ -124,11 +138,11 @@ fn json_body_matches_ccxt() {
         .unwrap();
     assert_eq!(
         String::from_utf8(s.body.unwrap()).unwrap(),
-        r#"{"nonce":"1700000000123","pair":"XBTUSD","orders":[{"ordertype":"limit","price":"40000","type":"buy","volume":"1.2","cl_ord_id":"€ a&b=c"}]}"#
+        r#"{"nonce":"1700000000123","pair":"XBTUSD","orders":[{"ordertype":"limit","price":"40000","type":"buy","volume":"1.2","cl_ord_id":"€ a=b"}]}"#
     );
     assert_eq!(
         header(&s.headers, "API-Sign"),
-        "UHYAto1BF5jqrDFUxdS9rDbCQ95WqyxELVf14HS1/RKsmgGKICj0HTFKO6WVgEJTB1sQSMbwDteKonKn87xlPg=="
+        "MnYtHu6xEn9wSnFnbwpBrS28Bq9IDI0erGU1sFk9LCxMUDiXsTjABcZuELf7inUSAHrJaEybs8s6B51VaTwAcg=="
     );
     assert_eq!(header(&s.headers, "Content-Type"), "application/json");
     let s = Kraken
