@@ -133,6 +133,19 @@ fn lookup(
     (worst.map(|e| e.class), worst.map_or("", |e| e.what), found)
 }
 
+/// The request a signature of `request` is also good for when sent without the agent's number
+/// (Kraken Futures' optional `Nonce`): the number's digits at the end of its parameters, here
+/// one digit standing for them (no rule names a value with the agent's number in it).
+fn without_the_number(request: &HttpRequest) -> HttpRequest {
+    let mut r = request.clone();
+    if r.body.is_empty() {
+        r.query.push('0');
+    } else {
+        r.body.push(b'0');
+    }
+    r
+}
+
 /// Why a reading that names a field twice is refused: the exchange may act on either value,
 /// and a rule can test one.
 fn twice_refusal(twice: &RepeatedField) -> String {
@@ -286,7 +299,10 @@ pub fn judge(
             };
         }
     };
-    let readings = alternatives(shape, request);
+    let mut readings = alternatives(shape, request);
+    if shape.number_optional {
+        readings.push(without_the_number(request));
+    }
     if tests_fields && shape.signed_query == SignedQuery::Decoded {
         for reading in std::iter::once(request).chain(&readings) {
             judge_groupings(policy, &remedy, preset, table, reading, &mut consider);
@@ -328,7 +344,8 @@ pub fn judge(
         consider(decision, &|| {
             format!(
                 "{}'s signed string for it is also that of {} {}{} (bytes move between its \
-                 parts, or the method is not signed), and that request is refused",
+                 parts, the method is not signed, or the optional nonce is left out), and that \
+                 request is refused",
                 preset.id(),
                 alt.method,
                 alt.path,

@@ -410,3 +410,46 @@ fn a_cut_moved_between_query_and_body_is_judged() {
     let honest = req("GET", "/api/v3/account", "newClientOrderId=myamount", "");
     assert_eq!(verdict("binance", &p, &honest), Decision::Allow);
 }
+
+/// Kraken Futures takes a request without its Nonce header: the nonce's digits then end the
+/// parameters. An allow rule on the last value cannot let the signature through, and a path
+/// whose endpointPath holds a second `/api/` (the rest of it sendable as postData) is refused.
+#[test]
+fn kraken_futures_without_its_nonce_is_judged() {
+    let (p, _) = parse(
+        "[[rule]]\naction = \"allow\"\nmethods = [\"POST\"]\npath = \"/derivatives/api/v3/sendorder\"\nfields = { side = \"buy\" }\n[[rule]]\naction = \"deny\"\nmethods = [\"POST\"]\npath = \"/derivatives/api/v3/sendorder\"\n",
+    )
+    .unwrap();
+    // The last value ends in a letter, so no reading lends its digits to the nonce: only the
+    // one without the nonce (side=buy<digits>) falls to the deny rule.
+    let body = "orderType=lmt&symbol=PF_XBTUSD&size=1&limitPrice=5&side=buy";
+    let d = verdict(
+        "kraken-futures",
+        &p,
+        &req("POST", "/derivatives/api/v3/sendorder", "", body),
+    );
+    assert!(
+        matches!(&d, Decision::Deny(m) if m.contains("optional nonce") && m.contains("rule 2")),
+        "{d:?}"
+    );
+    let kf = exchanges::by_id("kraken-futures").unwrap();
+    let r = req(
+        "POST",
+        "/derivatives/api/v3/x/api/v3/withdrawal",
+        "",
+        "amount=1",
+    );
+    let checked = crate::sign::request::check(kf.id(), kf.shape(), &r).unwrap();
+    let creds = crate::sign::Credentials {
+        api_key: "k",
+        secret: b"c2VjcmV0",
+        passphrase: None,
+        signer: None,
+    };
+    let stamp = crate::sign::Stamp {
+        timestamp: "1".into(),
+        nonce: Some("1".into()),
+    };
+    let e = kf.sign(checked.request(), &creds, &stamp).unwrap_err();
+    assert!(e.to_string().contains("second /api/"), "{e}");
+}

@@ -20,6 +20,10 @@ pub struct LoginKind {
     pub what: &'static str,
     /// The host whose name the login signs, when it signs one (HTX), else "".
     pub host: &'static str,
+    /// The REST request whose signed string the login's is, where the exchange signs both
+    /// alike (Coinbase Exchange's `GET /users/self/verify`, HTX's contract notification paths):
+    /// its path, judged with method GET too, so that a rule on it applies to the login.
+    pub rest_twin: Option<&'static str>,
 }
 
 /// What a client asks for.

@@ -134,6 +134,10 @@ pub struct Shape {
     /// The hosts a client may name, the default first: empty unless the signature covers the
     /// host (`Covers::Endpoint { host: true }`), since elsewhere a host changes nothing signed.
     pub hosts: &'static [Host],
+    /// Whether the exchange also takes the request without the agent's number (Kraken
+    /// Futures' `Nonce` header is optional): its digits can then be sent as the parameters'
+    /// end, and the signature replayed.
+    pub number_optional: bool,
 }
 
 impl Shape {

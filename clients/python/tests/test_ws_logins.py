@@ -10,6 +10,7 @@ the agent's."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import subprocess
@@ -43,6 +44,8 @@ CREDS = {
                "passphrase": "bg-pass-" + os.urandom(3).hex()},
     "bybit": {"api_key": "by" + os.urandom(8).hex(), "secret": os.urandom(24).hex()},
     "binance": {"api_key": "bn" + os.urandom(8).hex(), "secret": os.urandom(24).hex()},
+    "coinbase-exchange": {"api_key": "cb" + os.urandom(8).hex(),
+                          "secret": base64.b64encode(os.urandom(64)).decode(), "passphrase": "cbp"},
 }
 
 
@@ -78,15 +81,19 @@ def world() -> Iterator[Tuple[AgentEnv, str]]:
         env.init()
         logins = env.root / "logins.toml"
         logins.write_text("allow_login = true\n")
+        # A step-up on the REST request whose signed string Coinbase's login is.
+        twin = env.root / "twin.toml"
+        twin.write_text('allow_login = true\n[[rule]]\naction = "step-up"\npath = "/users/self/verify"\n')
         for name, ex, extra in [("bitget-login", "bitget", ["--policy", str(logins)]),
                                 ("bitget-plain", "bitget", []),
                                 ("bybit-login", "bybit", ["--policy", str(logins)]),
-                                ("binance-login", "binance", ["--policy", str(logins)])]:
+                                ("binance-login", "binance", ["--policy", str(logins)]),
+                                ("cbx-twin", "coinbase-exchange", ["--policy", str(twin)])]:
             c = CREDS[ex]
             env.add(name, ex, c["api_key"], c["secret"].encode(),
                     c["passphrase"].encode() if "passphrase" in c else None, extra)
         env.start()
-        env.unlock("bitget-login", "bitget-plain", "bybit-login", "binance-login")
+        env.unlock("bitget-login", "bitget-plain", "bybit-login", "binance-login", "cbx-twin")
         creds = env.root / "ws-creds.json"
         creds.write_text(json.dumps(CREDS))
         creds.chmod(0o600)
@@ -220,3 +227,20 @@ def test_ccxt_pro_authenticates_through_the_agent(world: Tuple[AgentEnv, str]) -
 
     with pytest.raises(ccxt.NotSupported, match="stays in the agent"):
         asyncio.run(binance_ws_api())
+
+
+def test_a_rule_on_the_rest_twin_of_a_login_applies_to_it(world: Tuple[AgentEnv, str]) -> None:
+    """Coinbase Exchange's login signs exactly what REST GET /users/self/verify signs: a step-up
+    rule on that path asks for approval on the login too (denied here, then approved)."""
+    from apisec_agent.errors import ApprovalDenied
+
+    env, _ = world
+    with Agent(str(env.socket)) as agent:
+        env.set_approver("deny")
+        try:
+            with pytest.raises(ApprovalDenied):
+                agent.login("cbx-twin")
+        finally:
+            env.set_approver("approve")
+        assert agent.login("cbx-twin").fields["signature"]
+    assert "cbx-twin" in env.approver_log()

@@ -85,8 +85,21 @@ pub async fn login(
         exchange: preset.id(),
         unbound: false,
     };
+    let mut decision = evaluate(&meta.policy, &judged, &remedy);
+    // A login signed exactly as a REST request is: the rules on that request apply to it too.
+    if let Some(twin) = kind.rest_twin {
+        let rest = Judged {
+            method: "GET",
+            path: twin,
+            ..judged
+        };
+        let other = evaluate(&meta.policy, &rest, &remedy);
+        if other.severity() > decision.severity() {
+            decision = other;
+        }
+    }
     let verdict = crate::policy::judge::Verdict {
-        decision: evaluate(&meta.policy, &judged, &remedy),
+        decision,
         class: Some(Class::Login),
         what: kind.what,
         login: true,

@@ -68,6 +68,7 @@ const SHAPE: Shape = Shape {
     },
     signed_query: SignedQuery::Reencoded,
     hosts: &[],
+    number_optional: false,
 };
 
 impl Preset for Binance {

@@ -65,11 +65,13 @@ pub const LOGINS: &[LoginKind] = &[
         name: "user-data",
         what: "the user data stream over the WebSocket API (userDataStream.subscribe.signature)",
         host: "",
+        rest_twin: None,
     },
     LoginKind {
         name: "session",
         what: "a WebSocket API session (session.logon; Ed25519 keys): requests after it need no signature",
         host: "",
+        rest_twin: None,
     },
 ];
 

@@ -33,6 +33,7 @@ const SHAPE: Shape = Shape {
     login: Login::NONE,
     signed_query: SignedQuery::AsSent,
     hosts: &[],
+    number_optional: false,
 };
 
 impl Preset for Bitfinex {
@@ -64,6 +65,7 @@ impl Preset for Bitfinex {
             name: "private",
             what: "the authenticated WebSocket channel (orders, positions, wallets)",
             host: "",
+            rest_twin: None,
         }]
     }
 

@@ -34,6 +34,7 @@ const SHAPE: Shape = Shape {
     login: Login::NONE,
     signed_query: SignedQuery::Decoded,
     hosts: &[],
+    number_optional: false,
 };
 
 impl Preset for Bitget {
@@ -60,6 +61,7 @@ impl Preset for Bitget {
             name: "private",
             what: "the private WebSocket (v2 and the unified account)",
             host: "",
+            rest_twin: None,
         }]
     }
 

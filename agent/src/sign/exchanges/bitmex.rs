@@ -31,6 +31,7 @@ const SHAPE: Shape = Shape {
     login: Login::NONE,
     signed_query: SignedQuery::AsSent,
     hosts: &[],
+    number_optional: false,
 };
 
 impl Preset for Bitmex {
@@ -64,6 +65,7 @@ impl Preset for Bitmex {
             name: "private",
             what: "the realtime WebSocket's private topics",
             host: "",
+            rest_twin: None,
         }]
     }
 

@@ -32,6 +32,7 @@ const SHAPE: Shape = Shape {
     login: Login::NONE,
     signed_query: SignedQuery::Decoded,
     hosts: &[],
+    number_optional: false,
 };
 
 impl Preset for Bybit {
@@ -64,6 +65,7 @@ impl Preset for Bybit {
             name: "private",
             what: "the private and trade WebSockets (v5)",
             host: "",
+            rest_twin: None,
         }]
     }
 

@@ -49,6 +49,7 @@ const SHAPE: Shape = Shape {
         name: HOST,
         table: None,
     }],
+    number_optional: false,
 };
 
 /// A CDP JWT and its signing input: the claims of Coinbase's `jwt_generator.py`, with the `uri`
@@ -130,6 +131,7 @@ impl Preset for CoinbaseAdvanced {
             name: "private",
             what: "the user channel of the Advanced Trade WebSocket",
             host: "",
+            rest_twin: None,
         }]
     }
 

@@ -32,6 +32,7 @@ const SHAPE: Shape = Shape {
     login: Login::NONE,
     signed_query: SignedQuery::AsSent,
     hosts: &[],
+    number_optional: false,
 };
 
 impl Preset for CoinbaseExchange {
@@ -61,6 +62,7 @@ impl Preset for CoinbaseExchange {
             name: "private",
             what: "the authenticated WebSocket feed (the user channel and full feeds)",
             host: "",
+            rest_twin: Some("/users/self/verify"),
         }]
     }
 

@@ -42,6 +42,7 @@ const SHAPE: Shape = Shape {
     },
     signed_query: SignedQuery::AsSent,
     hosts: &[],
+    number_optional: false,
 };
 
 impl Preset for Deribit {
@@ -71,6 +72,7 @@ impl Preset for Deribit {
             name: "private",
             what: "a public/auth session (JSON-RPC over WebSocket)",
             host: "",
+            rest_twin: None,
         }]
     }
 

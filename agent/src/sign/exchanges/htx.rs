@@ -87,6 +87,7 @@ const SHAPE: Shape = Shape {
     login: Login::NONE,
     signed_query: SignedQuery::Reencoded,
     hosts: HOSTS,
+    number_optional: false,
 };
 
 /// The WebSocket logins: the spot v2 one (`/ws/v2`, its own parameter names and version 2.1)
@@ -97,26 +98,31 @@ const LOGINS: &[LoginKind] = &[
         name: "spot",
         what: "the spot private WebSocket (v2: orders, accounts, trade clearing)",
         host: HOST,
+        rest_twin: None,
     },
     LoginKind {
         name: "linear-swap",
         what: "USDT-margined contracts' order and account notifications",
         host: "api.hbdm.com",
+        rest_twin: Some("/linear-swap-notification"),
     },
     LoginKind {
         name: "swap",
         what: "coin-margined swaps' order and account notifications",
         host: "api.hbdm.com",
+        rest_twin: Some("/swap-notification"),
     },
     LoginKind {
         name: "futures",
         what: "coin-margined futures' order and account notifications",
         host: "api.hbdm.com",
+        rest_twin: Some("/notification"),
     },
     LoginKind {
         name: "unified",
         what: "the unified account's (v5) order and account notifications",
         host: "api.hbdm.com",
+        rest_twin: Some("/ws/v5/notification"),
     },
 ];
 

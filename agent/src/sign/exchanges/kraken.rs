@@ -35,6 +35,7 @@ const SHAPE: Shape = Shape {
     login: Login::NONE,
     signed_query: SignedQuery::AsSent,
     hosts: &[],
+    number_optional: false,
 };
 
 const NONCE_IS_THE_AGENTS: &str = "the body already has a nonce; leave it out, the agent adds it";

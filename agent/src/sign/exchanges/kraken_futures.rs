@@ -37,6 +37,7 @@ const SHAPE: Shape = Shape {
     login: Login::NONE,
     signed_query: SignedQuery::AsSent,
     hosts: &[],
+    number_optional: true,
 };
 
 /// The endpointPath Kraken signs for a request path. The trading API's URL carries
@@ -45,6 +46,23 @@ const SHAPE: Shape = Shape {
 /// know) cannot sign what `/derivatives/api/v3/withdrawal` does; the history API is refused
 /// under /derivatives, where its endpointPath would be the same as at its own path.
 fn endpoint_path(path: &str) -> Result<&str, PresetError> {
+    let endpoint = endpoint_path_as_given(path)?;
+    // The Nonce header is optional: without it, postData + endpointPath is all that is hashed,
+    // and an endpointPath ending in another `/api/...` would sign that endpoint with the rest
+    // of the path sent as postData.
+    if endpoint[1..].contains("/api/") {
+        return Err(bad(
+            EX,
+            format!(
+                "path {path:?} holds a second /api/: Kraken also takes a request without a \
+                 Nonce, whose signed string would make that a request to the path after it"
+            ),
+        ));
+    }
+    Ok(endpoint)
+}
+
+fn endpoint_path_as_given(path: &str) -> Result<&str, PresetError> {
     if path.starts_with("/api/history/") {
         return Ok(path);
     }
@@ -109,6 +127,7 @@ impl Preset for KrakenFutures {
             name: "private",
             what: "the private feeds of the Futures WebSocket (orders, fills, balances)",
             host: "",
+            rest_twin: None,
         }]
     }
 

@@ -36,6 +36,7 @@ const SHAPE: Shape = Shape {
     login: Login::NONE,
     signed_query: SignedQuery::Decoded,
     hosts: &[],
+    number_optional: false,
 };
 
 impl Preset for Kucoin {

@@ -25,6 +25,7 @@ const SHAPE: Shape = Shape {
     login: Login::NONE,
     signed_query: SignedQuery::AsSent,
     hosts: &[],
+    number_optional: false,
 };
 
 impl Preset for Mexc {

@@ -31,6 +31,7 @@ const SHAPE: Shape = Shape {
     login: Login::NONE,
     signed_query: SignedQuery::AsSent,
     hosts: &[],
+    number_optional: false,
 };
 
 impl Preset for Okx {
@@ -55,6 +56,7 @@ impl Preset for Okx {
             name: "private",
             what: "the private and business WebSockets",
             host: "",
+            rest_twin: None,
         }]
     }
 
