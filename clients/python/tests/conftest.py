@@ -13,6 +13,7 @@ from typing import Dict, Iterator, Optional
 import pytest
 
 from apisec_agent import Agent
+from apisec_agent.ccxt import ADAPTERS
 from apisec_agent.testing import AgentEnv
 
 # Helpers live beside the tests; --import-mode=importlib does not put this dir on sys.path.
@@ -43,6 +44,9 @@ def _creds() -> Dict[str, Cred]:
         "kraken": Cred("kraken-t", "kraken", "kr" + os.urandom(8).hex(),
                        base64.b64encode(os.urandom(64)).decode(), None),
         "kucoin": Cred("kucoin-t", "kucoin", "kc" + os.urandom(8).hex(), hexsecret(), "kc-pass-3"),
+        "gate": Cred("gate-t", "gate", "gt" + os.urandom(8).hex(), hexsecret(), None),
+        "coinbaseexchange": Cred("cbx-t", "coinbaseexchange", "cb" + os.urandom(8).hex(),
+                                 base64.b64encode(os.urandom(64)).decode(), "cb-pass-4"),
     }
 
 
@@ -57,7 +61,7 @@ def agent_env(creds: Dict[str, Cred]) -> Iterator[AgentEnv]:
     try:
         env.init()
         for c in creds.values():
-            env.add(c.name, c.exchange, c.api_key, c.secret.encode(),
+            env.add(c.name, ADAPTERS[c.exchange][0], c.api_key, c.secret.encode(),
                     None if c.passphrase is None else c.passphrase.encode(),
                     ["--freshness", "off"])
         env.add("sealed-t", "bitget", "bg_sealed", b"never-unlocked", b"p")

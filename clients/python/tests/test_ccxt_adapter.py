@@ -57,6 +57,16 @@ CASES = [
      {"clientOid": "apisec-1", "side": "buy", "symbol": "BTC-USDT", "type": "limit",
       "price": "20000", "size": "0.01"}),
     ("kucoin", "private_delete_orders_orderid", {"orderId": "5bd6e9286d99522a52e458de"}),
+    ("gate", "private_spot_get_orders", {"currency_pair": "BTC_USDT", "status": "open"}),
+    ("gate", "private_spot_post_orders",
+     {"currency_pair": "BTC_USDT", "side": "buy", "amount": "0.01", "price": "30000",
+      "text": "t-apisec"}),
+    ("gate", "private_futures_get_settle_positions", {"settle": "usdt"}),
+    ("coinbaseexchange", "private_get_orders", {"status": "open", "product_id": "BTC-USD"}),
+    ("coinbaseexchange", "private_post_orders",
+     {"product_id": "BTC-USD", "side": "buy", "type": "limit", "price": "20000", "size": "0.01"}),
+    ("gate", "private_spot_delete_orders_order_id",
+     {"order_id": "12345", "currency_pair": "BTC_USDT"}),
 ]
 
 
@@ -106,6 +116,9 @@ STAMP_OF = {
     # The agent's Kraken nonce is in microseconds; ccxt's nonce is its milliseconds() value.
     "kraken": lambda r: int(_query(r)["nonce"]),
     "kucoin": lambda r: int(r["headers"]["KC-API-TIMESTAMP"]),
+    # Gate's timestamp is whole seconds: ccxt's milliseconds() at that second.
+    "gate": lambda r: int(r["headers"]["Timestamp"]) * 1000,
+    "coinbaseexchange": lambda r: int(float(r["headers"]["CB-ACCESS-TIMESTAMP"]) * 1000),
 }
 
 
@@ -120,7 +133,11 @@ def test_agent_stamped_requests_equal_ccxt_at_that_time(
     stamped = STAMP_OF[exchange](got)
     if exchange != "kraken":
         assert abs(stamped - ccxt.Exchange.milliseconds()) < 60_000, "not the agent's clock"
-    want = call(as_documented(reference(cred, stamped)), method, params)
+    ref = as_documented(reference(cred, stamped))
+    if exchange == "coinbaseexchange":
+        # ccxt stamps whole seconds, the agent milliseconds too: ccxt given the agent's value.
+        ref.nonce = lambda: got["headers"]["CB-ACCESS-TIMESTAMP"]
+    want = call(ref, method, params)
     assert_same_request(got, sent_as_documented(got, want))
 
 
@@ -150,7 +167,7 @@ def test_attach_refuses_a_mismatch(creds: Dict[str, Any], agent: Any) -> None:
     with pytest.raises(ValueError, match="differs"):
         attach(ccxt.bitget({"apiKey": "someone-else"}), creds["bitget"].name, agent)
     with pytest.raises(ccxt.NotSupported, match="does not support"):
-        attach(ccxt.gate(), creds["bitget"].name, agent)
+        attach(ccxt.bitflyer(), creds["bitget"].name, agent)
     with pytest.raises(ValueError, match="is a bitget secret, not binance"):
         attach(ccxt.binanceusdm(), creds["bitget"].name, agent)
 
