@@ -8,8 +8,9 @@ how: ccxt sends KuCoin's query unencoded (the agent is given it encoded, both si
 ccxt's Kraken Futures signature omits the nonce the agent always stamps (the documented Authent
 with a nonce is computed over ccxt's postData with ccxt's own hash functions); Binance's
 payloads are percent-encoded before signing since 2026-01-15 (ccxt's `urlencode` path, which
-every case here takes). BitMEX is not in ccxt 4.5.90 (its published examples are in the agent's
-unit tests); Coinbase Advanced's JWT covers neither query nor body, so its cases check that the
+every case here takes). BitMEX is not in ccxt 4.5.90: its shapes go through ccxt 4.5.83, the last
+with it, in a subprocess (and its published examples are in the agent's unit tests); Coinbase
+Advanced's JWT covers neither query nor body, so its cases check that the
 JWT's claims equal ccxt's and its signature verifies with the key's public half.
 
 Values: a space, '+', '/', '=', '&', '%', '#', non-ASCII, empty; nested unicode JSON bodies.
@@ -25,6 +26,7 @@ import copy
 import hashlib
 import json
 import os
+import subprocess
 import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
@@ -116,6 +118,7 @@ def presets() -> List[Preset]:
 
 
 PRESETS = presets()
+BITMEX_SECRET = os.urandom(24).hex()
 
 
 def cases() -> Iterator[Tuple[Preset, str, str, Dict[str, Any]]]:
@@ -164,6 +167,9 @@ def shapes_agent() -> Iterator[Agent]:
                 env.add(name_of(p), p.preset, "key-" + p.preset, p.secret.encode(),
                         None if p.passphrase is None else p.passphrase.encode(), extra)
             names.add(name_of(p))
+        env.add("bitmex-shapes", "bitmex", "key-bitmex", BITMEX_SECRET.encode(), None,
+                ["--freshness", "off"])
+        names.add("bitmex-shapes")
         env.start()
         env.unlock(*names)
         with Agent(str(env.socket)) as agent:
@@ -362,3 +368,47 @@ def test_every_preset_but_bitmex_has_cases() -> None:
     covered = {p.preset for p in PRESETS}
     assert len(covered) == 14 and "bitmex" not in covered
     assert len(CASES) >= 14 * 9
+
+
+BITMEX_RUNNER = r"""
+import json, os, sys
+import ccxt
+assert ccxt.__version__ == "4.5.83", ccxt.__version__
+values = json.loads(os.environ["VALUES"])
+nested = json.loads(os.environ["NESTED"])
+out = []
+for label, value in list(values.items()) + [("nested-unicode-json", nested)]:
+    for method in ("private_get_order", "private_post_order"):
+        if label == "nested-unicode-json" and method == "private_get_order":
+            continue
+        ex = ccxt.bitmex({"apiKey": "key-bitmex", "secret": os.environ["SECRET"],
+                          "enableRateLimit": False})
+        ex.seconds = lambda: 1767225600
+        seen = []
+        ex.fetch = lambda url, method="GET", headers=None, body=None: seen.append(
+            {"url": url, "method": method, "headers": headers, "body": body}) or {}
+        getattr(ex, method)({"symbol": "XBTUSD", "note": value})
+        out.append([label, seen[0]])
+print(json.dumps(out))
+"""
+
+
+def test_bitmex_signed_as_ccxt_4_5_83_signs_it(shapes_agent: Agent) -> None:
+    """BitMEX (no longer in ccxt 4.5.90): the same shapes through ccxt 4.5.83, the last ccxt with
+    it, installed as test_ccxt_versions.py installs it, in a subprocess of its own."""
+    from test_ccxt_versions import installed
+
+    target = installed("4.5.83")
+    env = dict(os.environ, PYTHONPATH=str(target), SECRET=BITMEX_SECRET,
+               VALUES=json.dumps(VALUES), NESTED=json.dumps(NESTED), PYTHONDONTWRITEBYTECODE="1")
+    out = subprocess.run([sys.executable, "-c", BITMEX_RUNNER], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    cases = json.loads(out.stdout.strip().splitlines()[-1])
+    assert len(cases) == 2 * len(VALUES) + 1
+    for label, req in cases:
+        url = urlsplit(req["url"])
+        got = shapes_agent.sign("bitmex-shapes", req["method"], url.path, url.query,
+                                (req["body"] or "").encode() or None,
+                                timestamp=req["headers"]["api-expires"])
+        assert got.headers["api-signature"] == req["headers"]["api-signature"], (label, req)
