@@ -45,6 +45,7 @@ def _creds() -> Dict[str, Cred]:
                        base64.b64encode(os.urandom(64)).decode(), None),
         "kucoin": Cred("kucoin-t", "kucoin", "kc" + os.urandom(8).hex(), hexsecret(), "kc-pass-3"),
         "gate": Cred("gate-t", "gate", "gt" + os.urandom(8).hex(), hexsecret(), None),
+        "mexc": Cred("mexc-t", "mexc", "mx" + os.urandom(8).hex(), hexsecret(), None),
         "coinbaseexchange": Cred("cbx-t", "coinbaseexchange", "cb" + os.urandom(8).hex(),
                                  base64.b64encode(os.urandom(64)).decode(), "cb-pass-4"),
     }

@@ -63,6 +63,10 @@ CASES = [
       "text": "t-apisec"}),
     ("gate", "private_futures_get_settle_positions", {"settle": "usdt"}),
     ("coinbaseexchange", "private_get_orders", {"status": "open", "product_id": "BTC-USD"}),
+    ("mexc", "spot_private_get_account", {}),
+    ("mexc", "spot_private_post_order",
+     {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.01", "price": "20000",
+      "newClientOrderId": "apisec-m-1"}),
     ("coinbaseexchange", "private_post_orders",
      {"product_id": "BTC-USD", "side": "buy", "type": "limit", "price": "20000", "size": "0.01"}),
     ("gate", "private_spot_delete_orders_order_id",
@@ -119,6 +123,7 @@ STAMP_OF = {
     # Gate's timestamp is whole seconds: ccxt's milliseconds() at that second.
     "gate": lambda r: int(r["headers"]["Timestamp"]) * 1000,
     "coinbaseexchange": lambda r: int(float(r["headers"]["CB-ACCESS-TIMESTAMP"]) * 1000),
+    "mexc": lambda r: int(_query(r)["timestamp"]),
 }
 
 

@@ -15,7 +15,8 @@ MARKET = {"symbol": "BTC/USDT", "base": "BTC", "quote": "USDT", "baseId": "BTC",
           "type": "spot", "spot": True, "active": True, "precision": {"amount": 0.0001, "price": 0.01},
           "limits": {}, "info": {}}
 MARKET_IDS = {"bitget": "BTCUSDT", "binance": "BTCUSDT", "okx": "BTC-USDT", "bybit": "BTCUSDT",
-              "kraken": "XXBTZUSD", "kucoin": "BTC-USDT", "gate": "BTC_USDT"}
+              "kraken": "XXBTZUSD", "kucoin": "BTC-USDT", "gate": "BTC_USDT",
+              "mexc": "BTCUSDT"}
 CURRENCIES = {"USDT": {"id": "USDT", "code": "USDT", "precision": 0.000001, "info": {},
                        "networks": {"TRC20": {"id": "TRC20", "network": "TRC20", "info": {}}}}}
 
@@ -27,6 +28,7 @@ SUB_ACCOUNT = {
     "kraken": ("private_post_createsubaccount", {"username": "bot1", "email": "b@example.com"}),
     "kucoin": ("private_post_sub_user_created", {"subName": "bot1", "password": "x", "access": "Spot"}),
     "gate": ("private_subaccounts_post_sub_accounts", {"login_name": "bot1"}),
+    "mexc": ("spot_private_post_sub_account_virtualsubaccount", {"subAccount": "bot1", "note": "n"}),
 }
 
 CALLS = [

@@ -59,8 +59,29 @@ impl Preset for Mexc {
         }
         // A client may place timestamp itself (MEXC's examples do, even in the body); it then has
         // to be the stamped value, since that is what the agent checked for freshness.
+        // An empty `timestamp=` in the query says where the stamp goes (ccxt puts it after the
+        // parameters, before recvWindow), as for Binance.
         let mut additions = Vec::new();
+        let mut placed = r.query.clone();
         match all().find(|(k, _)| *k == "timestamp") {
+            Some((_, ""))
+                if query_pairs
+                    .iter()
+                    .any(|(k, v)| *k == "timestamp" && v.is_empty()) =>
+            {
+                placed = query_pairs
+                    .iter()
+                    .map(|(k, v)| {
+                        if *k == "timestamp" {
+                            format!("timestamp={}", s.timestamp)
+                        } else {
+                            format!("{k}={v}")
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("&");
+                additions.push(("timestamp".to_string(), s.timestamp.clone()));
+            }
             Some((_, v)) if *v == s.timestamp => {}
             Some((_, v)) => {
                 return Err(bad(
@@ -73,7 +94,11 @@ impl Preset for Mexc {
             }
             None => additions.push(("timestamp".to_string(), s.timestamp.clone())),
         }
-        let query = join_query(&r.query, &additions);
+        let query = if placed == r.query {
+            join_query(&r.query, &additions)
+        } else {
+            placed
+        };
         // totalParams is the query string immediately followed by the body, with no separator
         // (MEXC's Example 3 signs "...type=LIMITquantity=1...").
         let signed_parts: &[&[u8]] = &[query.as_bytes(), body.as_bytes()];

@@ -133,3 +133,31 @@ fn refuses_mismatched_timestamp_and_existing_signature() {
         .unwrap_err();
     assert!(e.to_string().contains("signature"), "{e}");
 }
+
+/// An empty `timestamp=` in the query is where the stamp goes, as ccxt places it (after the
+/// parameters, before recvWindow): the signed string is the query as it will be sent.
+#[test]
+fn an_empty_timestamp_says_where_the_stamp_goes() {
+    let s = Mexc
+        .sign_checked(
+            &req(
+                "GET",
+                "/api/v3/account",
+                "a=1&timestamp=&recvWindow=5000",
+                "",
+            ),
+            &creds("k", "s", None),
+            &stamp("1700000000000", None),
+        )
+        .unwrap();
+    assert!(
+        s.query
+            .starts_with("a=1&timestamp=1700000000000&recvWindow=5000&signature="),
+        "{}",
+        s.query
+    );
+    assert_eq!(
+        s.query_additions[0],
+        ("timestamp".into(), "1700000000000".into())
+    );
+}
