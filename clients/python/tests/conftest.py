@@ -46,6 +46,7 @@ def _creds() -> Dict[str, Cred]:
         "kucoin": Cred("kucoin-t", "kucoin", "kc" + os.urandom(8).hex(), hexsecret(), "kc-pass-3"),
         "gate": Cred("gate-t", "gate", "gt" + os.urandom(8).hex(), hexsecret(), None),
         "mexc": Cred("mexc-t", "mexc", "mx" + os.urandom(8).hex(), hexsecret(), None),
+        "bitfinex": Cred("bitfinex-t", "bitfinex", "bf" + os.urandom(8).hex(), hexsecret(), None),
         "coinbaseexchange": Cred("cbx-t", "coinbaseexchange", "cb" + os.urandom(8).hex(),
                                  base64.b64encode(os.urandom(64)).decode(), "cb-pass-4"),
     }

@@ -64,6 +64,9 @@ CASES = [
     ("gate", "private_futures_get_settle_positions", {"settle": "usdt"}),
     ("coinbaseexchange", "private_get_orders", {"status": "open", "product_id": "BTC-USD"}),
     ("mexc", "spot_private_get_account", {}),
+    ("bitfinex", "private_post_auth_r_wallets", {}),
+    ("bitfinex", "private_post_auth_w_order_submit",
+     {"type": "EXCHANGE LIMIT", "symbol": "tBTCUSD", "price": "20000", "amount": "0.01"}),
     ("mexc", "spot_private_post_order",
      {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.01", "price": "20000",
       "newClientOrderId": "apisec-m-1"}),
@@ -124,6 +127,7 @@ STAMP_OF = {
     "gate": lambda r: int(r["headers"]["Timestamp"]) * 1000,
     "coinbaseexchange": lambda r: int(float(r["headers"]["CB-ACCESS-TIMESTAMP"]) * 1000),
     "mexc": lambda r: int(_query(r)["timestamp"]),
+    "bitfinex": lambda r: int(r["headers"]["bfx-nonce"]) // 1000,
 }
 
 
@@ -142,6 +146,9 @@ def test_agent_stamped_requests_equal_ccxt_at_that_time(
     if exchange == "coinbaseexchange":
         # ccxt stamps whole seconds, the agent milliseconds too: ccxt given the agent's value.
         ref.nonce = lambda: got["headers"]["CB-ACCESS-TIMESTAMP"]
+    if exchange == "bitfinex":
+        # The agent's nonce is microseconds, ccxt's milliseconds: ccxt given the agent's.
+        ref.incrementing_nonce = lambda: int(got["headers"]["bfx-nonce"])
     want = call(ref, method, params)
     assert_same_request(got, sent_as_documented(got, want))
 

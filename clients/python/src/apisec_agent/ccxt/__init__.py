@@ -6,8 +6,8 @@ request exactly as ccxt 4.5.90 does and asks the agent for the authentication pa
     ex = apisec_agent.ccxt.attach(ccxt.bitget(), "bitget-main")
     ex.fetch_balance()
 
-Supported: bitget, binance, okx, bybit, kraken, kucoin, gate, mexc (spot; agent presets of the
-same ids),
+Supported: bitget, binance, okx, bybit, kraken, kucoin, gate, mexc (spot), bitfinex (agent
+presets of the same ids),
 coinbaseexchange (preset coinbase-exchange), and
 ccxt's classes binanceusdm, binancecoinm, kucoinfutures and okxus (SUBCLASSES).
 Refusals surface as ccxt exceptions whose `__cause__` is the apisec exception: PermissionDenied
@@ -24,7 +24,8 @@ import ccxt
 from ..client import Agent
 from ..clock import explain
 from ..errors import SecretNotFound
-from . import binance, bitget, bybit, coinbaseexchange, gate, kraken, kucoin, mexc, okx, pro
+from . import (binance, bitfinex, bitget, bybit, coinbaseexchange, gate, kraken, kucoin, mexc,
+               okx, pro)
 from .pro import Held
 from ._signer import Request, Signer
 
@@ -72,6 +73,7 @@ ADAPTERS: Dict[str, "tuple[str, SignFn]"] = {
     "gate": ("gate", gate.sign),
     "coinbaseexchange": ("coinbase-exchange", coinbaseexchange.sign),
     "mexc": ("mexc", mexc.sign),
+    "bitfinex": ("bitfinex", bitfinex.sign),
 }
 
 # ccxt's classes that are one of those exchanges' other products, signed by the same code
