@@ -453,3 +453,30 @@ fn kraken_futures_without_its_nonce_is_judged() {
     let e = kf.sign(checked.request(), &creds, &stamp).unwrap_err();
     assert!(e.to_string().contains("second /api/"), "{e}");
 }
+
+/// A cut can leave only a name that ends at an `=`: in a long value the agent looks at the
+/// ends of its runs between `=`s, not at every suffix (a 200 KB value is judged at once).
+#[test]
+fn a_long_binance_value_is_judged_without_every_suffix() {
+    let long = "x".repeat(200_000);
+    let r = req(
+        "POST",
+        "/api/v3/order",
+        "coin=USDT&address=TXyz123",
+        &format!("note={long}&xamount=1000"),
+    );
+    let d = verdict("binance", &Policy::standard(), &r);
+    assert!(
+        matches!(&d, Decision::Deny(m) if m.contains("withdraw") && m.contains("cut")),
+        "{d:?}"
+    );
+    let names = crate::policy::residual::boundary_names("coin=USDT&xamount=1&n=ab", b"");
+    assert!(
+        names.contains("amount") && names.contains("mount"),
+        "{names:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n.contains('=') || n == "b"),
+        "{names:?}"
+    );
+}

@@ -97,15 +97,26 @@ pub fn boundary_names(query: &str, body: &[u8]) -> BTreeSet<String> {
     let joined = String::from_utf8_lossy(&joined);
     let mut out = BTreeSet::new();
     for segment in joined.split('&') {
-        for (i, _) in segment.char_indices().skip(1) {
-            let rest = &segment[i..];
-            if let Some(end) = rest.find('=').filter(|&end| end > 0) {
-                out.insert(rest[..end].to_owned());
+        // A name a cut leaves ends at an `=` and starts after the `=` before it, or later: the
+        // ends of each run between `=`s, no longer than any parameter's name. Bounded so that
+        // a long value costs its length, not its length squared, on the signing path.
+        let mut run_start = 0;
+        for (eq, _) in segment.match_indices('=') {
+            let first = run_start.max(1).max(eq.saturating_sub(MAX_NAME));
+            for i in first..eq {
+                if segment.is_char_boundary(i) {
+                    out.insert(segment[i..eq].to_owned());
+                }
             }
+            run_start = eq + 1;
         }
     }
     out
 }
+
+/// The longest parameter name a cut could leave that an endpoint could mandate (the tables'
+/// longest is well under it).
+const MAX_NAME: usize = 64;
 
 fn is_read(method: &str) -> bool {
     matches!(method, "GET" | "DELETE")
