@@ -246,35 +246,44 @@ async fn write_progress(write: &mut OwnedWriteHalf, line: &str) -> io::Result<()
         .await
 }
 
-/// Signs. Nearly every signature is done at the first poll and the socket is not touched; one
-/// that has to wait (a step-up asks its human) takes its request off the socket first, so that a
-/// client hanging up during the wait cancels it, as for unlock.
-async fn sign(r: &proto::SignRequest, conn: &mut Connection<'_>) -> io::Result<()> {
-    let (agent, peer) = (conn.agent, conn.peer);
-    let work = ops::sign::sign(agent, r, peer);
+/// The answer of `work`, which is nearly always ready at the first poll, with the socket not
+/// touched; work that has to wait (a step-up asks its human) takes its request off the socket
+/// first, so that a client hanging up during the wait cancels it, as for unlock (`on_abandon`
+/// is then told, and the error returned).
+async fn at_once_or_while_client_waits<T>(
+    work: impl Future<Output = T>,
+    requests: &mut RequestReader,
+    on_abandon: impl FnOnce(),
+) -> io::Result<T> {
     tokio::pin!(work);
     // Polled with this task's waker, so a pending step-up wakes this task as usual.
     let first = std::future::poll_fn(|cx| Poll::Ready(work.as_mut().poll(cx))).await;
-    let result = match first {
-        Poll::Ready(result) => result,
+    match first {
+        Poll::Ready(result) => Ok(result),
         Poll::Pending => {
-            conn.requests.take()?;
-            match while_client_waits(&mut work, conn.requests, None).await {
-                Ok(result) => result,
-                Err(e) => {
-                    crate::info!(
-                        "sign {} {} {} abandoned: {} hung up while waiting for the step-up",
-                        r.name,
-                        r.method,
-                        r.path,
-                        peer.describe()
-                    );
-                    ops::sign::audit_abandoned_step_up(agent, r, peer);
-                    return Err(e);
-                }
-            }
+            requests.take()?;
+            while_client_waits(&mut work, requests, None)
+                .await
+                .inspect_err(|_| on_abandon())
         }
-    };
+    }
+}
+
+/// Signs.
+async fn sign(r: &proto::SignRequest, conn: &mut Connection<'_>) -> io::Result<()> {
+    let (agent, peer) = (conn.agent, conn.peer);
+    let result =
+        at_once_or_while_client_waits(ops::sign::sign(agent, r, peer), conn.requests, || {
+            crate::info!(
+                "sign {} {} {} abandoned: {} hung up while waiting for the step-up",
+                r.name,
+                r.method,
+                r.path,
+                peer.describe()
+            );
+            ops::sign::audit_abandoned_step_up(agent, r, peer);
+        })
+        .await?;
     let frame = match result {
         Ok(s) => {
             proto::sign_reply_frame(&s.headers, &s.query_additions, &s.query, s.body.as_deref())
@@ -284,30 +293,18 @@ async fn sign(r: &proto::SignRequest, conn: &mut Connection<'_>) -> io::Result<(
     conn.write.write_all(&frame).await
 }
 
-/// A WebSocket login: like a signature, answered at once unless a step-up asks its human, and
-/// then cancelled by the client hanging up.
+/// A WebSocket login: like a signature, answered at once unless a step-up asks its human.
 async fn login(r: &proto::LoginRequest, conn: &mut Connection<'_>) -> io::Result<()> {
     let (agent, peer) = (conn.agent, conn.peer);
-    let work = ops::login::login(agent, r, peer);
-    tokio::pin!(work);
-    let first = std::future::poll_fn(|cx| Poll::Ready(work.as_mut().poll(cx))).await;
-    let result = match first {
-        Poll::Ready(result) => result,
-        Poll::Pending => {
-            conn.requests.take()?;
-            match while_client_waits(&mut work, conn.requests, None).await {
-                Ok(result) => result,
-                Err(e) => {
-                    crate::info!(
-                        "login {} abandoned: {} hung up while waiting for the step-up",
-                        r.name,
-                        peer.describe()
-                    );
-                    return Err(e);
-                }
-            }
-        }
-    };
+    let result =
+        at_once_or_while_client_waits(ops::login::login(agent, r, peer), conn.requests, || {
+            crate::info!(
+                "login {} abandoned: {} hung up while waiting for the step-up",
+                r.name,
+                peer.describe()
+            );
+        })
+        .await?;
     let frame = match result {
         Ok(login) => {
             let reply = proto::LoginReply {

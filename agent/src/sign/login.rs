@@ -26,6 +26,18 @@ pub struct LoginKind {
     pub rest_twin: Option<&'static str>,
 }
 
+impl LoginKind {
+    /// A kind whose login signs no host and is no REST request's twin: most of them.
+    pub const fn plain(name: &'static str, what: &'static str) -> Self {
+        Self {
+            name,
+            what,
+            host: "",
+            rest_twin: None,
+        }
+    }
+}
+
 /// What a client asks for.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LoginRequest {

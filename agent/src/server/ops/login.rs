@@ -146,16 +146,6 @@ fn compute(
     preset: &dyn sign::Preset,
     request: &LoginRequest,
 ) -> Result<LoginMessage, ErrorReply> {
-    let meta = &held.unsealed.meta;
-    let credentials = sign::Credentials {
-        api_key: &meta.api_key,
-        secret: held.unsealed.secret(),
-        passphrase: held.unsealed.passphrase(),
-        signer: held
-            .signer
-            .as_deref()
-            .map(|s| s as &dyn sign::AsymmetricSigner),
-    };
     let nonce = agent
         .nonces()
         .next(name, unix_micros())
@@ -164,19 +154,8 @@ fn compute(
         now_ms: unix_millis(),
         nonce,
     };
-    let run = || {
-        let r = sign::login(preset, request, &credentials, stamp);
-        crate::secret::wipe_stack();
-        r
-    };
-    let in_token = meta
-        .key_type
-        .get()
-        .is_some_and(crate::keys::KeyType::in_token);
-    let signed = if in_token {
-        tokio::task::block_in_place(run)
-    } else {
-        run()
-    };
+    let signed = super::sign::with_credentials(held, |credentials| {
+        sign::login(preset, request, credentials, stamp)
+    });
     signed.map_err(|e| sign::SignError::Preset(e).into())
 }

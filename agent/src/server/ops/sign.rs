@@ -137,17 +137,9 @@ pub async fn sign(
     } else {
         Arc::clone(&held)
     };
-    let compute = || {
-        let r = compute_signature(agent, &held, request, canonical);
-        crate::secret::wipe_stack();
-        r
-    };
-    let in_token = meta.key_type.get().is_some_and(KeyType::in_token);
-    let signed = if in_token {
-        tokio::task::block_in_place(compute)
-    } else {
-        compute()
-    };
+    let signed = with_credentials(&held, |credentials| {
+        compute_signature(agent, credentials, &held, request, canonical)
+    });
     match signed {
         Ok(reply) => {
             let allowed = sign_event(request, body_sha256, exchange)
@@ -251,22 +243,39 @@ pub fn audit_abandoned_step_up(agent: &Agent, request: &proto::SignRequest, peer
     agent.audit(&abandoned, Some(peer));
 }
 
+/// Runs `f` with the held secret's credentials, then wipes the stack the secret's bytes went
+/// through; where the key is in the token, on a blocking thread's budget (a token call blocks).
+pub(super) fn with_credentials<T>(held: &Held, f: impl FnOnce(&sign::Credentials<'_>) -> T) -> T {
+    let meta = &held.unsealed.meta;
+    let run = || {
+        let credentials = sign::Credentials {
+            api_key: &meta.api_key,
+            secret: held.unsealed.secret(),
+            passphrase: held.unsealed.passphrase(),
+            signer: held
+                .signer
+                .as_deref()
+                .map(|s| s as &dyn sign::AsymmetricSigner),
+        };
+        let r = f(&credentials);
+        crate::secret::wipe_stack();
+        r
+    };
+    if meta.key_type.get().is_some_and(KeyType::in_token) {
+        tokio::task::block_in_place(run)
+    } else {
+        run()
+    }
+}
+
 fn compute_signature(
     agent: &Agent,
+    credentials: &sign::Credentials<'_>,
     held: &Held,
     request: &proto::SignRequest,
     canonical: sign::request::Canonical<'_>,
 ) -> Result<sign::Signed, ErrorReply> {
     let meta = &held.unsealed.meta;
-    let credentials = sign::Credentials {
-        api_key: &meta.api_key,
-        secret: held.unsealed.secret(),
-        passphrase: held.unsealed.passphrase(),
-        signer: held
-            .signer
-            .as_deref()
-            .map(|s| s as &dyn sign::AsymmetricSigner),
-    };
     let time = sign::TimeContext {
         client_timestamp: &request.timestamp,
         client_nonce: &request.nonce,
@@ -276,7 +285,7 @@ fn compute_signature(
     Ok(sign::sign(
         &meta.exchange,
         canonical,
-        &credentials,
+        credentials,
         &time,
         &mut || agent.nonces().next(&request.name, unix_micros()),
     )?)

@@ -61,18 +61,8 @@ pub fn signature(
 /// method is not signed, so with an Ed25519 key either one is also the other, and a session
 /// logged on places orders without more signatures.
 pub const LOGINS: &[LoginKind] = &[
-    LoginKind {
-        name: "user-data",
-        what: "the user data stream over the WebSocket API (userDataStream.subscribe.signature)",
-        host: "",
-        rest_twin: None,
-    },
-    LoginKind {
-        name: "session",
-        what: "a WebSocket API session (session.logon; Ed25519 keys): requests after it need no signature",
-        host: "",
-        rest_twin: None,
-    },
+    LoginKind::plain("user-data", "the user data stream over the WebSocket API (userDataStream.subscribe.signature)"),
+    LoginKind::plain("session", "a WebSocket API session (session.logon; Ed25519 keys): requests after it need no signature"),
 ];
 
 /// One login of `kind`: `{"id", "method", "params": {"apiKey", "timestamp", "signature"}}`.

@@ -61,12 +61,11 @@ impl Preset for Bitfinex {
     /// counter as its REST nonces (Bitfinex wants them increasing per key). No REST string
     /// starts with "AUTH" (they start with "/api/").
     fn login_kinds(&self) -> &'static [LoginKind] {
-        &[LoginKind {
-            name: "private",
-            what: "the authenticated WebSocket channel (orders, positions, wallets)",
-            host: "",
-            rest_twin: None,
-        }]
+        const KINDS: &[LoginKind] = &[LoginKind::plain(
+            "private",
+            "the authenticated WebSocket channel (orders, positions, wallets)",
+        )];
+        KINDS
     }
 
     fn login(

@@ -57,12 +57,11 @@ impl Preset for Bitget {
     /// https://www.bitget.com/api-doc/common/websocket-intro ("Login"): `timestamp + "GET" +
     /// "/user/verify"`, the timestamp in seconds.
     fn login_kinds(&self) -> &'static [LoginKind] {
-        &[LoginKind {
-            name: "private",
-            what: "the private WebSocket (v2 and the unified account)",
-            host: "",
-            rest_twin: None,
-        }]
+        const KINDS: &[LoginKind] = &[LoginKind::plain(
+            "private",
+            "the private WebSocket (v2 and the unified account)",
+        )];
+        KINDS
     }
 
     fn login(

@@ -61,12 +61,11 @@ impl Preset for Bitmex {
     /// 4.5.83 sends milliseconds; BitMEX documents seconds). The signed string is a REST one of
     /// `GET /realtime`, outside the preset's REST prefix.
     fn login_kinds(&self) -> &'static [LoginKind] {
-        &[LoginKind {
-            name: "private",
-            what: "the realtime WebSocket's private topics",
-            host: "",
-            rest_twin: None,
-        }]
+        const KINDS: &[LoginKind] = &[LoginKind::plain(
+            "private",
+            "the realtime WebSocket's private topics",
+        )];
+        KINDS
     }
 
     fn login(

@@ -61,12 +61,11 @@ impl Preset for Bybit {
     /// "args":[key, expires, hex(HMAC-SHA256(secret, "GET/realtime" + expires))]}`, expires in
     /// milliseconds; as ccxt.pro sends it (expires a string, ten seconds ahead).
     fn login_kinds(&self) -> &'static [LoginKind] {
-        &[LoginKind {
-            name: "private",
-            what: "the private and trade WebSockets (v5)",
-            host: "",
-            rest_twin: None,
-        }]
+        const KINDS: &[LoginKind] = &[LoginKind::plain(
+            "private",
+            "the private and trade WebSockets (v5)",
+        )];
+        KINDS
     }
 
     fn login(

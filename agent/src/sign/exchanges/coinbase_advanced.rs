@@ -127,12 +127,11 @@ impl Preset for CoinbaseAdvanced {
     /// subscribe message (its channel and products are the client's), a JWT without the `uri`
     /// claim that binds a REST one to its request; Coinbase's SDK `build_ws_jwt`.
     fn login_kinds(&self) -> &'static [LoginKind] {
-        &[LoginKind {
-            name: "private",
-            what: "the user channel of the Advanced Trade WebSocket",
-            host: "",
-            rest_twin: None,
-        }]
+        const KINDS: &[LoginKind] = &[LoginKind::plain(
+            "private",
+            "the user channel of the Advanced Trade WebSocket",
+        )];
+        KINDS
     }
 
     fn login(

@@ -68,12 +68,11 @@ impl Preset for Deribit {
     /// and always empty: a client's could be an HTTP request's last three lines, making the
     /// login a REST signature (and every REST signature is already a login, `Shape::login`).
     fn login_kinds(&self) -> &'static [LoginKind] {
-        &[LoginKind {
-            name: "private",
-            what: "a public/auth session (JSON-RPC over WebSocket)",
-            host: "",
-            rest_twin: None,
-        }]
+        const KINDS: &[LoginKind] = &[LoginKind::plain(
+            "private",
+            "a public/auth session (JSON-RPC over WebSocket)",
+        )];
+        KINDS
     }
 
     fn login(

@@ -123,12 +123,11 @@ impl Preset for KrakenFutures {
     /// SHA-256(challenge))). That is how a REST Authent is made from postData + nonce + path, so
     /// the challenge must be what Kraken sends, a UUID: no REST string (which holds `/api/`) is.
     fn login_kinds(&self) -> &'static [LoginKind] {
-        &[LoginKind {
-            name: "private",
-            what: "the private feeds of the Futures WebSocket (orders, fills, balances)",
-            host: "",
-            rest_twin: None,
-        }]
+        const KINDS: &[LoginKind] = &[LoginKind::plain(
+            "private",
+            "the private feeds of the Futures WebSocket (orders, fills, balances)",
+        )];
+        KINDS
     }
 
     fn login_takes_challenge(&self) -> bool {

@@ -52,12 +52,11 @@ impl Preset for Okx {
     /// https://www.okx.com/docs-v5/en/#overview-websocket-login: `timestamp + "GET" +
     /// "/users/self/verify"`, the timestamp in seconds.
     fn login_kinds(&self) -> &'static [LoginKind] {
-        &[LoginKind {
-            name: "private",
-            what: "the private and business WebSockets",
-            host: "",
-            rest_twin: None,
-        }]
+        const KINDS: &[LoginKind] = &[LoginKind::plain(
+            "private",
+            "the private and business WebSockets",
+        )];
+        KINDS
     }
 
     fn login(
