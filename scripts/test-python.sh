@@ -25,6 +25,16 @@ fi
 # The client in editable mode with its pinned test extras (pytest, ccxt==4.5.90).
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e 'clients/python[test]'
 
+# freqtrade, pinned, in a venv of its own (its dependencies are many and are not the client's):
+# clients/python/tests/test_freqtrade.py runs it live against the local exchange. About a minute
+# to install the first time; a check of the installed version after that.
+ft_venv=target/freqtrade-venv
+if [ ! -x "$ft_venv/bin/python" ]; then
+  python3 -m venv "$ft_venv" || die "cannot create $ft_venv (Debian: apt-get install python3-venv)"
+fi
+"$ft_venv/bin/python" -m pip install --quiet --disable-pip-version-check -e 'clients/python[freqtrade]'
+export APISEC_FREQTRADE_PYTHON="$PWD/$ft_venv/bin/python"
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

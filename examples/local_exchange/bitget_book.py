@@ -36,6 +36,19 @@ class Order:
     size: Decimal
     locked_coin: str
     locked_amount: Decimal
+    created_ms: int = 0
+    status: str = "live"
+
+    def info(self) -> Dict[str, Any]:
+        """The order as Bitget's GET /api/v2/spot/trade/orderInfo lists it."""
+        return {
+            "userId": "1", "symbol": self.symbol, "orderId": self.order_id,
+            "clientOid": self.client_oid, "price": str(self.price), "size": str(self.size),
+            "orderType": "limit", "side": self.side, "status": self.status, "priceAvg": "0",
+            "baseVolume": "0", "quoteVolume": "0", "enterPointSource": "API",
+            "feeDetail": "", "orderSource": "normal", "cTime": str(self.created_ms),
+            "uTime": str(self.created_ms),
+        }
 
 
 def split_symbol(symbol: str) -> "tuple[str, str]":
@@ -60,6 +73,7 @@ class Book:
         self._available: Dict[str, Decimal] = dict(balances)
         self._frozen: Dict[str, Decimal] = {c: Decimal(0) for c in balances}
         self._orders: Dict[str, Order] = {}
+        self._closed: Dict[str, Order] = {}
         self._ids = itertools.count(1_100_000_000_000_000_001)
         self._lock = threading.Lock()
 
@@ -78,7 +92,7 @@ class Book:
                 if c in self._available or coin
             ]
 
-    def place(self, params: Mapping[str, Any]) -> Dict[str, str]:
+    def place(self, params: Mapping[str, Any], now_ms: int = 0) -> Dict[str, str]:
         symbol = str(params.get("symbol", "")).upper()
         side = params.get("side")
         if side not in ("buy", "sell"):
@@ -95,7 +109,8 @@ class Book:
             self._frozen[coin] = self._frozen.get(coin, Decimal(0)) + amount
             oid = str(next(self._ids))
             client_oid = str(params.get("clientOid") or f"local-{oid}")
-            self._orders[oid] = Order(oid, client_oid, symbol, side, price, size, coin, amount)
+            self._orders[oid] = Order(oid, client_oid, symbol, side, price, size, coin, amount,
+                                      now_ms)
         return {"orderId": oid, "clientOid": client_oid}
 
     def cancel(self, params: Mapping[str, Any]) -> Dict[str, str]:
@@ -108,9 +123,25 @@ class Book:
             if order is None or order.symbol != str(params.get("symbol", "")).upper():
                 raise BookError("43001", "The order does not exist")
             del self._orders[order.order_id]
+            order.status = "cancelled"
+            self._closed[order.order_id] = order
             self._frozen[order.locked_coin] -= order.locked_amount
             self._available[order.locked_coin] += order.locked_amount
         return {"orderId": order.order_id, "clientOid": order.client_oid}
+
+    def order_info(self, order_id: Optional[str], client_oid: Optional[str]) -> List[Dict[str, Any]]:
+        with self._lock:
+            every = list(self._orders.values()) + list(self._closed.values())
+            found = [o for o in every if (order_id and o.order_id == order_id)
+                     or (not order_id and client_oid and o.client_oid == client_oid)]
+            if not found:
+                raise BookError("43001", "The order does not exist")
+            return [o.info() for o in found]
+
+    def unfilled(self, symbol: Optional[str]) -> List[Dict[str, Any]]:
+        with self._lock:
+            return [o.info() for o in self._orders.values()
+                    if symbol is None or o.symbol == symbol.upper()]
 
     def open_orders(self) -> List[str]:
         with self._lock:

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""A local Bitget (v2 spot, three private endpoints) on 127.0.0.1 for testing bots that sign
-through apisec-agent. Every request's ACCESS-* headers are verified as Bitget documents
-(bitget_auth.py); anything else gets Bitget's error JSON.
+"""A local Bitget (v2 spot: balances, resting limit orders, and the public market data a bot
+framework reads at start-up) on 127.0.0.1 for testing bots that sign through apisec-agent. Every
+private request's ACCESS-* headers are verified as Bitget documents (bitget_auth.py); anything
+else gets Bitget's error JSON.
 
     python3 examples/local_exchange/server.py --port 0 --port-file /tmp/port \
         --credentials creds.json [--recv-window 30] [--log-file requests.jsonl]
@@ -28,10 +29,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from bitget_auth import AuthError, Credentials, header, verify  # noqa: E402
 from bitget_book import Book, BookError  # noqa: E402
+import bitget_market  # noqa: E402
+from bitget_market import MarketError  # noqa: E402
 
 ASSETS = "/api/v2/spot/account/assets"
 PLACE = "/api/v2/spot/trade/place-order"
 CANCEL = "/api/v2/spot/trade/cancel-order"
+ORDER_INFO = "/api/v2/spot/trade/orderInfo"
+UNFILLED = "/api/v2/spot/trade/unfilled-orders"
+FILLS = "/api/v2/spot/trade/fills"
 
 
 def now_ms() -> int:
@@ -74,10 +80,15 @@ class Exchange:
                                  "key": header(headers, "ACCESS-KEY"),
                                  "timestamp": header(headers, "ACCESS-TIMESTAMP")}
         try:
-            verify(self.creds, headers, method, path, query, body, self.clock(), self.window_ms)
-            data = self.route(method, path, query, body)
+            if bitget_market.is_public(method, path):
+                entry["public"] = True
+                data = bitget_market.serve(path, query, self.clock())
+            else:
+                verify(self.creds, headers, method, path, query, body, self.clock(),
+                       self.window_ms)
+                data = self.route(method, path, query, body)
             status, reply = 200, {"code": "00000", "msg": "success", "data": data}
-        except (AuthError, BookError) as e:
+        except (AuthError, BookError, MarketError) as e:
             status, reply = 400, {"code": e.code, "msg": e.msg, "data": None}
         except _NotFound:
             status, reply = 404, {"code": "40404", "msg": "Request URL NOT FOUND", "data": None}
@@ -87,9 +98,15 @@ class Exchange:
         return status, reply
 
     def route(self, method: str, path: str, query: str, body: bytes) -> Any:
+        q = {k: v[0] for k, v in parse_qs(query).items()}
         if method == "GET" and path == ASSETS:
-            coin = parse_qs(query).get("coin", [None])[0]
-            return self.book.assets(coin)
+            return self.book.assets(q.get("coin"))
+        if method == "GET" and path == ORDER_INFO:
+            return self.book.order_info(q.get("orderId"), q.get("clientOid"))
+        if method == "GET" and path == UNFILLED:
+            return self.book.unfilled(q.get("symbol"))
+        if method == "GET" and path == FILLS:
+            return []  # orders rest, nothing ever fills
         if method == "POST" and path in (PLACE, CANCEL):
             try:
                 params = json.loads(body or b"{}")
@@ -97,7 +114,10 @@ class Exchange:
                 raise BookError("40017", "Parameter verification failed") from None
             if not isinstance(params, dict):
                 raise BookError("40017", "Parameter verification failed")
-            return self.book.place(params) if path == PLACE else self.book.cancel(params)
+            if path == PLACE:
+                bitget_market.price_of(str(params.get("symbol", "")))  # a listed symbol
+                return self.book.place(params, self.clock())
+            return self.book.cancel(params)
         raise _NotFound()
 
 
