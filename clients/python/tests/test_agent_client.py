@@ -211,3 +211,54 @@ def test_an_admin_answers_approvals_over_the_socket() -> None:
                 assert isinstance(results[-1], ApprovalDenied), results
     finally:
         env.close()
+
+
+class SilentAgent:
+    """A socket that takes requests and answers with the frames it is given, then nothing."""
+
+    def __init__(self, tmp: Path, frames: List[bytes]) -> None:
+        import socket as s
+
+        self.path = str(tmp / "silent.sock")
+        self.server = s.socket(s.AF_UNIX, s.SOCK_STREAM)
+        self.server.bind(self.path)
+        self.server.listen(1)
+        self.frames = frames
+        self.conns: List[Any] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        conn, _ = self.server.accept()
+        self.conns.append(conn)
+        conn.recv(65536)
+        for f in self.frames:
+            conn.sendall(f)
+
+
+def test_a_silent_agent_is_a_client_timeout_within_the_timeout(tmp_path: Path) -> None:
+    """The timeouts are the kernel's (SO_RCVTIMEO): a reply that never comes ends the call at
+    its timeout, and one that stops after a progress frame too, the deadline counting from the
+    request, not from the last frame."""
+    from apisec_agent import ClientTimeout
+    from apisec_agent import _wire as wire
+
+    silent = SilentAgent(tmp_path, [])
+    agent = Agent(silent.path, timeout=0.4)
+    start = time.monotonic()
+    with pytest.raises(ClientTimeout, match="within 0.4 s"):
+        agent.sign("x", "GET", "/p")
+    assert 0.35 < time.monotonic() - start < 2.0
+    assert agent._conn is None  # dropped: a late reply must not answer the next request
+
+    progress = wire.frame(wire.SSH_AGENT_EXTENSION_RESPONSE,
+                          wire.text(wire.PROGRESS) + wire.text("waiting for approval"))
+    sub = tmp_path / "p"
+    sub.mkdir()
+    talking = SilentAgent(sub, [progress, progress])
+    lines: List[str] = []
+    agent = Agent(talking.path, unlock_timeout=0.6)
+    start = time.monotonic()
+    with pytest.raises(ClientTimeout):
+        agent.unlock("x", on_progress=lines.append)
+    assert 0.5 < time.monotonic() - start < 2.0
+    assert lines == ["waiting for approval"] * 2

@@ -113,7 +113,35 @@ def test_sign_reply_decodes() -> None:
     assert int.from_bytes(frame[:4], "big") == len(frame) - 4
     name, details = wire.split_extension_reply(frame[5:])
     assert name == "sign@apisec"
-    assert wire.decode_sign(details) == ([("K", "v")], [], "a=1", None)
+    assert wire.decode_sign(details) == ({"K": "v"}, {}, "a=1", None)
+
+
+def test_every_cut_or_overlong_sign_reply_is_a_wire_error() -> None:
+    """The sign reply's decoder is written out for speed: each truncation, each byte more, and
+    each length field made too long is a WireError, never an IndexError or a short value."""
+    details = (wire.u32(2) + wire.text("K") + wire.text("v\u20ac") + wire.text("L") + wire.text("")
+               + wire.u32(1) + wire.text("timestamp") + wire.text("1")
+               + wire.text("a=1") + b"\x01" + wire.string(b"nonce=1&x=2"))
+    assert wire.decode_sign(details) == ({"K": "v\u20ac", "L": ""}, {"timestamp": "1"}, "a=1",
+                                         b"nonce=1&x=2")
+    # The same in ASCII, which the decoder takes another way.
+    plain = details.replace("\u20ac".encode(), b"EUR")
+    assert wire.decode_sign(plain)[0] == {"K": "vEUR", "L": ""}
+    for reply in (details, plain):
+        for cut in range(len(reply)):
+            with pytest.raises(wire.WireError):
+                wire.decode_sign(reply[:cut])
+        with pytest.raises(wire.WireError, match="trailing"):
+            wire.decode_sign(reply + b"\x00")
+        for at in range(0, len(reply) - 3):
+            for byte in (b"\xff", b"\x7f"):
+                changed = reply[:at] + byte + reply[at + 1:]
+                try:
+                    wire.decode_sign(changed)
+                except wire.WireError:
+                    pass  # a length or flag made wrong, named as such; anything else escapes
+    with pytest.raises(wire.WireError, match="UTF-8"):
+        wire.decode_sign(wire.u32(1) + wire.text("K") + wire.string(b"\xff") + details[26:])
 
 
 def test_mac_request_and_reply() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import socket
+import struct
 import threading
 import time
 from typing import Callable, Dict, List, Optional, Tuple, Union
@@ -14,6 +15,20 @@ from .errors import AgentError, AgentNotRunning, BadRequest, UnsupportedRequest,
 from .results import AgentStatus, LoginResult, SecretStatus, SignResult, WaitingApproval
 
 ProgressCallback = Callable[[str], None]
+
+# struct timeval for SO_RCVTIMEO/SO_SNDTIMEO: two C longs (Linux and the BSDs, 64-bit).
+_TIMEVAL = struct.Struct("@ll")
+_U32 = struct.Struct(">I")
+_PREFIXES: Dict[str, bytes] = {}
+# How far past its deadline a read may end (seconds), to keep a system call off every request.
+DEADLINE_SLACK = 0.05
+
+
+def _reply_prefix(name: str) -> bytes:
+    prefix = _PREFIXES.get(name)
+    if prefix is None:
+        prefix = _PREFIXES[name] = wire.reply_prefix(name)
+    return prefix
 Bytesish = Union[bytes, bytearray, str]
 
 
@@ -51,6 +66,7 @@ class Agent:
         # Bytes read past the last frame, and the socket's current timeout (-1: unknown).
         self._rbuf = bytearray()
         self._conn_timeout = -1.0
+        self._kernel_timeouts = True
         self._lock = threading.Lock()
 
     # --- connection -------------------------------------------------------------------------
@@ -93,36 +109,76 @@ class Agent:
             s.close()
             raise AgentNotRunning(f"cannot connect to {self.sock_path}: {e}") from e
         self._rbuf.clear()
-        self._conn_timeout = self.connect_timeout
+        # Blocking, with the timeouts kept by the kernel (SO_RCVTIMEO/SO_SNDTIMEO): a Python
+        # socket with a timeout polls before every send and receive, two system calls more per
+        # request. Where the kernel refuses them, Python's own timeouts.
+        s.settimeout(None)
+        self._kernel_timeouts = True
+        self._conn_timeout = -1.0
         return s
 
     def _set_timeout(self, seconds: float) -> None:
         # One system call saved per request when the timeout is the same as the last one's.
+        conn = self._conn
+        assert conn is not None
+        if seconds == self._conn_timeout:
+            return
+        if self._kernel_timeouts:
+            whole = int(seconds)
+            micros = int((seconds - whole) * 1e6)
+            # A zero timeval means "never": at least a microsecond.
+            tv = _TIMEVAL.pack(whole, micros if whole or micros else 1)
+            try:
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
+            except OSError:
+                self._kernel_timeouts = False
+        if not self._kernel_timeouts:
+            conn.settimeout(seconds)
+        self._conn_timeout = seconds
+
+    def _recv(self, n: int, deadline: float) -> bytes:
+        """One read of up to `n` bytes (at least 64 KiB: a whole reply is one read) before
+        `deadline`; raises socket.timeout when it passes, EOFError(0) when the agent closed."""
         assert self._conn is not None
-        if seconds != self._conn_timeout:
-            self._conn.settimeout(seconds)
-            self._conn_timeout = seconds
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise socket.timeout()
+        # Shortened only when the deadline is noticeably nearer than the socket's timeout (a
+        # frame after progress frames): the first read of every reply keeps the request's own
+        # timeout, overshooting its deadline by the microseconds since it was sent, and costs
+        # no system call.
+        if remaining < self._conn_timeout - DEADLINE_SLACK:
+            self._set_timeout(remaining)
+        try:
+            chunk = self._conn.recv(max(65536, n))
+        except BlockingIOError:  # the kernel's receive timeout
+            raise socket.timeout() from None
+        if not chunk:
+            raise EOFError(0)
+        return chunk
 
     def _recv_exact(self, n: int, deadline: float) -> bytes:
         """`n` bytes, from what was already read and then from the socket, in as few reads as
         the bytes arrive in (a whole reply is one `recv`)."""
-        assert self._conn is not None
         buf = self._rbuf
         while len(buf) < n:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise socket.timeout()
-            if remaining < self._conn_timeout:
-                self._set_timeout(remaining)
-            chunk = self._conn.recv(max(65536, n - len(buf)))
-            if not chunk:
-                raise EOFError(len(buf))
-            buf += chunk
+            try:
+                buf += self._recv(n - len(buf), deadline)
+            except EOFError:
+                raise EOFError(len(buf)) from None
         out = bytes(buf[:n])
         del buf[:n]
         return out
 
     def _read_frame(self, deadline: float) -> Tuple[int, bytes]:
+        if not self._rbuf:
+            # The common case, and every signature's: the whole frame in one read, nothing
+            # after it; taken as it came, without copying through the buffer.
+            chunk = self._recv(0, deadline)
+            if len(chunk) > 4 and len(chunk) == _U32.unpack_from(chunk)[0] + 4:
+                return chunk[4], chunk[5:]
+            self._rbuf += chunk
         header = self._recv_exact(4, deadline)
         length = int.from_bytes(header, "big")
         wire.check_frame_length(length)
@@ -146,6 +202,9 @@ class Agent:
                 try:
                     self._set_timeout(timeout)
                     self._conn.sendall(request)
+                except BlockingIOError as e:  # the kernel's send timeout
+                    self._drop()
+                    raise ClientTimeout(f"the agent took no request within {timeout:g} s") from e
                 except (BrokenPipeError, ConnectionResetError) as e:
                     self._drop()
                     if attempt == 0:
@@ -175,9 +234,12 @@ class Agent:
         self, name: str, timeout: float, on_progress: Optional[ProgressCallback]
     ) -> bytes:
         deadline = time.monotonic() + timeout
+        prefix = _reply_prefix(name)
         while True:
             msg_type, payload = self._read_frame(deadline)
             if msg_type == wire.SSH_AGENT_EXTENSION_RESPONSE:
+                if payload.startswith(prefix):
+                    return payload[len(prefix) :]
                 got, details = wire.split_extension_reply(payload)
                 if got == wire.PROGRESS:
                     if on_progress is not None:
@@ -221,9 +283,11 @@ class Agent:
         host the request goes to, for an exchange that signs it (HTX: "api.hbdm.com" for its
         contract APIs); None for the preset's default. Send `result.query` (and `result.body`
         when set): the agent may re-encode what it signs."""
+        # Every signature goes through here: the encoding, the reply and the result are each
+        # one call (clients/python/README.md, "Cost"; measured by apisec-bench).
         raw_body = body.encode("utf-8") if isinstance(body, str) else bytes(body or b"")
-        frame = self._encode(
-            lambda: wire.encode_sign(
+        try:
+            frame = wire.encode_sign(
                 name,
                 method,
                 path,
@@ -233,17 +297,16 @@ class Agent:
                 "" if nonce is None else str(nonce),
                 host or "",
             )
-        )
+        except wire.FrameTooLarge as e:
+            raise BadRequest(str(e)) from e
         details = self._request(frame, "sign@apisec", self.timeout)
-        headers, additions, full_query, new_body = wire.decode_sign(details)
-        return SignResult(
-            method=method,
-            path=path,
-            headers=dict(headers),
-            query_additions=dict(additions),
-            query=full_query,
-            body=new_body,
-        )
+        try:
+            headers, additions, full_query, new_body = wire.decode_sign(details)
+        except wire.WireError as e:
+            with self._lock:
+                self._drop()
+            raise AgentError(f"malformed reply from the agent: {e}", "internal") from e
+        return SignResult.of(method, path, headers, additions, full_query, new_body)
 
     def login(
         self,

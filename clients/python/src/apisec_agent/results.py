@@ -19,6 +19,16 @@ class SignResult:
     query: str
     body: Optional[bytes]
 
+    @classmethod
+    def of(cls, method: str, path: str, headers: Dict[str, str], query_additions: Dict[str, str],
+           query: str, body: Optional[bytes]) -> "SignResult":
+        """The result of a reply, built without the frozen dataclass's `__init__` (a third of
+        the client's cost per signature): the same fields, in the instance's own dict."""
+        result = object.__new__(cls)
+        result.__dict__.update(method=method, path=path, headers=headers,
+                               query_additions=query_additions, query=query, body=body)
+        return result
+
     def target(self) -> str:
         """Path plus `?query` when there is one: the request line's target."""
         return f"{self.path}?{self.query}" if self.query else self.path
