@@ -54,6 +54,10 @@ TIMESTAMP_EXPIRED = AuthError("40008", "Request timestamp expired")
 SIGN_ERROR = AuthError("40009", "sign signature error")
 PASSPHRASE_ERROR = AuthError("40012", "apikey/password is incorrect")
 UNKNOWN_KEY = AuthError("40037", "Apikey does not exist")
+# Every code this module answers: a request refused for its authentication.
+AUTH_CODES = frozenset([e.code for e in MISSING.values()] + [
+    e.code for e in (INVALID_TIMESTAMP, TIMESTAMP_EXPIRED, SIGN_ERROR, PASSPHRASE_ERROR,
+                     UNKNOWN_KEY)])
 
 
 def prehash(timestamp: str, method: str, path: str, query: str, body: bytes) -> bytes:

@@ -3,7 +3,8 @@
 127.0.0.1, for testing logins made through apisec-agent. Each connection's first message must be
 the exchange's login, checked as the exchange documents it; the reply is the exchange's own
 login answer (success or its error), and a connection that logged in gets `{"event":
-"subscribed"}` for any later message, so a test can see the session is open.
+"subscribed"}` for any later message, so a test can see the session is open; Bitget's spot
+`account` channel also pushes its balance snapshot, for ccxt.pro's watch_balance().
 
     python3 examples/local_exchange/ws_server.py --port 0 --port-file /tmp/port \\
         --credentials creds.json
@@ -23,7 +24,7 @@ import hmac
 import json
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from aiohttp import WSMsgType, web
 
@@ -87,8 +88,39 @@ def bybit_reply(ok: bool, why: str) -> Dict[str, Any]:
     return {"success": ok, "ret_msg": why, "op": "auth"}
 
 
+# The balance a logged-in Bitget session's `account` channel pushes (one coin, as the local REST
+# exchange starts with).
+BITGET_BALANCE = {"coin": "USDT", "available": "10000", "frozen": "0", "locked": "0",
+                  "limitAvailable": "0"}
+
+
+def bitget_after_login(message: str) -> List[Dict[str, Any]]:
+    """Bitget's answer to a logged-in session's message: a subscription to the spot `account`
+    channel is acknowledged and followed by its snapshot
+    (https://www.bitget.com/api-doc/spot/websocket/private/Account-Channel), which is what
+    ccxt.pro's watch_balance() waits for; anything else gets {"event": "subscribed"}."""
+    try:
+        m = json.loads(message)
+        args = m["args"] if m.get("op") == "subscribe" else []
+    except (ValueError, KeyError, TypeError, AttributeError):
+        args = []
+    out: List[Dict[str, Any]] = []
+    for arg in args:
+        if isinstance(arg, dict) and arg.get("channel") == "account" and arg.get("instType") == "SPOT":
+            now = int(time.time() * 1000)
+            out.append({"event": "subscribe", "arg": arg})
+            out.append({"action": "snapshot", "arg": arg,
+                        "data": [dict(BITGET_BALANCE, uTime=str(now))], "ts": now})
+    return out or [{"event": "subscribed"}]
+
+
+def subscribed(message: str) -> List[Dict[str, Any]]:
+    return [{"event": "subscribed"}]
+
+
 def handler(check: Callable[..., Tuple[bool, str]], reply: Callable[[bool, str], Dict[str, Any]],
-            creds: Dict[str, str]) -> Callable[..., Any]:
+            creds: Dict[str, str],
+            after_login: Callable[[str], List[Dict[str, Any]]] = subscribed) -> Callable[..., Any]:
     async def serve(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
@@ -103,7 +135,8 @@ def handler(check: Callable[..., Tuple[bool, str]], reply: Callable[[bool, str],
                     break
                 logged_in = True
             else:
-                await ws.send_str(json.dumps({"event": "subscribed"}))
+                for answer in after_login(msg.data):
+                    await ws.send_str(json.dumps(answer))
         await ws.close()
         return ws
 
@@ -112,7 +145,8 @@ def handler(check: Callable[..., Tuple[bool, str]], reply: Callable[[bool, str],
 
 def app(credentials: Dict[str, Dict[str, str]]) -> web.Application:
     a = web.Application()
-    a.router.add_get("/v2/ws/private", handler(bitget_login_ok, bitget_reply, credentials["bitget"]))
+    a.router.add_get("/v2/ws/private", handler(bitget_login_ok, bitget_reply, credentials["bitget"],
+                                                      bitget_after_login))
     a.router.add_get("/v5/private", handler(bybit_login_ok, bybit_reply, credentials["bybit"]))
     return a
 

@@ -21,11 +21,11 @@ import pytest
 from apisec_agent.testing import AgentEnv, repo_root
 
 EXCHANGE_DIR = repo_root() / "examples" / "local_exchange"
+sys.path.insert(0, str(EXCHANGE_DIR))
+from bitget_auth import AUTH_CODES  # noqa: E402  (the exchange's refusals of a signature)
 API_KEY = "bg_ft_" + os.urandom(4).hex()
 SECRET = os.urandom(24).hex()
 PASSPHRASE = "ft-pass-" + os.urandom(3).hex()
-# The local exchange's refusals of a request's authentication (bitget_auth.py).
-AUTH_REFUSALS = {"40001", "40002", "40003", "40005", "40008", "40009", "40011", "40012", "40037"}
 
 STRATEGY = '''
 from freqtrade.strategy import IStrategy
@@ -182,7 +182,7 @@ def test_freqtrade_trades_live_signed_by_the_agent(world: Tuple[AgentEnv, str, P
     # No request of freqtrade's failed the exchange's signature checks (a classic account
     # answers ccxt's probe of /api/v3/account/settings with "not found", as Bitget does).
     log = requests_of(log_file)
-    assert not [r for r in log if r["code"] in AUTH_REFUSALS], log
+    assert not [r for r in log if r["code"] in AUTH_CODES], log
     assert all(r["key"] == API_KEY for r in log if not r.get("public"))
     # The agent's audit log has the signatures; the config and freqtrade's log have no secret.
     output = (root / "freqtrade.log").read_text()
