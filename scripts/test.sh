@@ -61,10 +61,16 @@ fi
 
 scripts/test-python.sh 2>&1 | tee -a "$log" || status=$?
 
+# The Node client and its ccxt adapter (clients/node): ccxt from npm, pinned by package-lock.json;
+# the local exchange's servers run with the Python venv scripts/test-python.sh made (aiohttp).
+scripts/test-node.sh 2>&1 | tee -a "$log" || status=$?
+
 # Totals over every runner's summary lines (cargo's "test result:" and pytest's last line).
 awk '
   /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
   /^=+ .*(passed|failed).* in [0-9.]+s/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed,?$/) p += $(i-1); if ($(i) ~ /^failed,?$/) f += $(i-1) } }
+  /^# pass [0-9]+$/ { p += $3 }
+  /^# fail [0-9]+$/ { f += $3 }
   END { printf "%d passed, %d failed\n", p, f }
 ' "$log"
 if ((${#skipped[@]})); then
