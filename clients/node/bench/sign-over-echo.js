@@ -1,0 +1,112 @@
+'use strict';
+// The Node client's sign round trip against a bare Node round trip of the same frames to an
+// echo over the same kind of socket (a Unix socket), everything pinned to one core, in the same
+// run: the client's own cost (encoding, decoding, result objects) as a ratio (target <= 1.5).
+//
+//   node bench/sign-over-echo.js [--iterations N] [--json FILE]
+//
+// It starts an agent on a fresh SoftHSM token ($APISEC_BIN_DIR's binaries; the release ones
+// for figures worth quoting) and re-runs itself under `taskset -c 0`.
+
+const fs = require('node:fs');
+const net = require('node:net');
+const path = require('node:path');
+const { spawn, spawnSync } = require('node:child_process');
+
+const { Agent } = require('..');
+const wire = require('../src/wire');
+const { AgentEnv } = require('../test/env');
+
+const CPU = '0';
+const PATH_ = '/api/v2/spot/trade/place-order';
+const BODY = '{"symbol":"BTCUSDT","side":"buy","orderType":"limit","force":"gtc","price":"23222.5","size":"1"}';
+
+function arg(name, fallback) {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : fallback;
+}
+
+async function p50(n, once) {
+  for (let i = 0; i < Math.min(500, n); i++) await once();
+  const t = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const s = process.hrtime.bigint();
+    await once();
+    t[i] = Number(process.hrtime.bigint() - s) / 1000;
+  }
+  t.sort();
+  return t[Math.floor(n / 2)];
+}
+
+function echoServer(sock) {
+  const code = `require('node:net').createServer((c) => c.on('data', (d) => c.write(d))).listen(${JSON.stringify(sock)}, () => console.log('ready'))`;
+  const child = spawn('taskset', ['-c', CPU, process.execPath, '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve) => child.stdout.once('data', () => resolve(child)));
+}
+
+/** A bare client of the echo: write the frame, wait for the whole frame back. */
+function bareRoundTrip(sock, frame) {
+  const c = net.createConnection(sock);
+  let waiting = null;
+  let got = [];
+  let have = 0;
+  c.on('data', (d) => {
+    got.push(d);
+    have += d.length;
+    if (have >= frame.length) {
+      const w = waiting;
+      waiting = null;
+      got = [];
+      have = 0;
+      w();
+    }
+  });
+  return new Promise((ready) => c.once('connect', () => ready({
+    once: () => new Promise((resolve) => { waiting = resolve; c.write(frame); }),
+    close: () => c.destroy(),
+  })));
+}
+
+async function main() {
+  if (process.env.APISEC_BENCH_PINNED !== '1') {
+    const out = spawnSync('taskset', ['-c', CPU, process.execPath, __filename, ...process.argv.slice(2)],
+      { stdio: 'inherit', env: { ...process.env, APISEC_BENCH_PINNED: '1' } });
+    process.exit(out.status ?? 1);
+  }
+  const n = Number(arg('--iterations', '5000'));
+  const env = new AgentEnv('apisec-node-bench-');
+  let echo;
+  try {
+    env.init();
+    env.add('s0000', 'bitget', 'bg_bench', '0123456789abcdef0123456789abcdef', 'bench-pass');
+    await env.start();
+    env.unlock('s0000');
+    spawnSync('taskset', ['-a', '-p', '-c', CPU, String(env.agent.pid)]);
+    const sock = path.join(env.root, 'echo.sock');
+    echo = await echoServer(sock);
+    const agent = new Agent(env.socket);
+    const frame = wire.encodeSign('s0000', 'POST', PATH_, '', BODY, '', '');
+    const bare = await bareRoundTrip(sock, frame);
+    const rows = {};
+    for (let round = 0; round < 2; round++) {
+      rows.node_echo_p50_us = await p50(n, bare.once);
+      rows.node_sign_p50_us = await p50(n, () => agent.sign('s0000', 'POST', PATH_, { body: BODY }));
+    }
+    rows.node_sign_over_echo = rows.node_sign_p50_us / rows.node_echo_p50_us;
+    console.log(`Node client sign p50                               ${rows.node_sign_p50_us.toFixed(2)} us`);
+    console.log(`Node bare round trip to the echo (same frames) p50 ${rows.node_echo_p50_us.toFixed(2)} us`);
+    console.log(`Node client sign p50 / bare round trip p50 (target <= 1.5) ${rows.node_sign_over_echo.toFixed(2)} x`);
+    const json = arg('--json');
+    if (json) fs.writeFileSync(json, `${JSON.stringify(rows, null, 2)}\n`);
+    bare.close();
+    agent.close();
+  } finally {
+    if (echo) echo.kill();
+    await env.close();
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
