@@ -3,7 +3,9 @@ captures instead of sending, and a comparison that never prints a passphrase."""
 
 from __future__ import annotations
 
+import base64
 import copy
+import json
 from typing import Any, Callable, Dict, List, Optional
 
 import ccxt
@@ -83,3 +85,28 @@ def assert_same_request(got: Dict[str, Any], want: Dict[str, Any]) -> None:
 
 
 Extractor = Callable[[Dict[str, Any]], int]
+
+
+def jwt_parts(token: str) -> "tuple[Dict[str, Any], Dict[str, Any]]":
+    """A JWT's decoded header and claims."""
+    head, claims, _ = token.split(".")
+
+    def dec(s: str) -> Dict[str, Any]:
+        return json.loads(base64.urlsafe_b64decode(s + "=" * (-len(s) % 4)))
+
+    return dec(head), dec(claims)
+
+
+def verify_es256(token: str, private_pem: str) -> None:
+    """Raises unless `token`'s ES256 signature verifies with the public half of the key."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    signing_input, sig = token.rsplit(".", 1)
+    raw = base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))
+    assert len(raw) == 64, "an ES256 signature is r || s, 32 bytes each"
+    public = serialization.load_pem_private_key(private_pem.encode(), None).public_key()
+    public.verify(encode_dss_signature(int.from_bytes(raw[:32], "big"),
+                                       int.from_bytes(raw[32:], "big")),
+                  signing_input.encode(), ec.ECDSA(hashes.SHA256()))

@@ -4,12 +4,14 @@ implicit API method (fetch2 -> sign -> fetch), with fetch capturing instead of s
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Dict
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import ccxt
 import pytest
-from ccxt_compare import adapted, assert_same_request, call, reference
+from ccxt_compare import (adapted, assert_same_request, call, capture, jwt_parts, reference,
+                          verify_es256)
 
 from apisec_agent import SecretSealed
 from apisec_agent.ccxt import attach
@@ -74,6 +76,68 @@ CASES = [
      {"product_id": "BTC-USD", "side": "buy", "type": "limit", "price": "20000", "size": "0.01"}),
     ("gate", "private_spot_delete_orders_order_id",
      {"order_id": "12345", "currency_pair": "BTC_USDT"}),
+    # Kraken Futures: postData in the query whatever the method; the history API on its own
+    # path. ccxt signs no nonce: see as_documented(). batchorder is refused (a test below).
+    ("krakenfutures", "private_get_openorders", {}),
+    ("krakenfutures", "private_get_fills", {"lastFillTime": "2026-01-01T00:00:00.000Z"}),
+    ("krakenfutures", "private_post_sendorder",
+     {"orderType": "lmt", "symbol": "PF_XBTUSD", "side": "buy", "size": "1",
+      "limitPrice": "40000", "cliOrdId": "a b/c+d%e#f\u20ac"}),
+    ("krakenfutures", "history_get_orders", {"since": "1767225600000", "sort": "asc"}),
+    ("krakenfutures", "private_post_editorder", {"orderId": "o-1", "limitPrice": "41000.5"}),
+    # HTX: the new spot and contract builders (the contract one on ccxt's api.hbdm.vn) and the
+    # old v1/v2 one, whose auth parameters ccxt sorts among the caller's.
+    ("htx", "spot_private_get_v1_order_openorders",
+     {"account-id": "123", "symbol": "btcusdt", "size": "10", "types": "buy-limit,sell-limit"}),
+    ("htx", "spot_private_post_v1_order_orders_place",
+     {"account-id": "123", "symbol": "btcusdt", "type": "buy-limit", "amount": "0.01",
+      "price": "20000", "client-order-id": "apisec-h-1"}),
+    # Values that need encoding: the agent signs them re-encoded (RFC 3986), as ccxt does.
+    ("htx", "spot_private_get_v1_order_orders_getclientorder",
+     {"clientOrderId": "a b/c+d%e#f\u20ac~*"}),
+    ("htx", "private_get_order_orders",
+     {"symbol": "btcusdt", "states": "filled,canceled", "start-date": "2026-01-01"}),
+    ("htx", "v2private_get_account_ledger", {"accountId": "123", "currency": "usdt"}),
+    ("htx", "private_post_order_orders_id_submitcancel", {"id": "59378"}),
+    ("htx", "contract_private_get_v5_account_balance", {}),
+    # ccxt's broker tag (channel_code) goes into the caller's dict, not the body.
+    ("htx", "contract_private_post_swap_api_v1_swap_order",
+     {"contract_code": "BTC-USD", "volume": 1, "direction": "buy", "offset": "open",
+      "lever_rate": 5, "order_price_type": "limit", "price": "20000"}),
+    # Deribit: every private call a GET with its parameters in the query.
+    ("deribit", "private_get_get_account_summary", {"currency": "BTC", "extended": True}),
+    ("deribit", "private_get_get_open_orders_by_currency", {"currency": "BTC", "kind": "future"}),
+    ("deribit", "private_get_buy",
+     {"instrument_name": "BTC-PERPETUAL", "amount": "10", "type": "limit", "price": "40000",
+      "label": "a b/c+d%e#f\u20ac"}),
+]
+
+# Coinbase Advanced (CDP keys): a JWT carrying a random nonce, so compared by
+# check_coinbase(): everything else byte for byte, the JWT's claims, its signature verified.
+COINBASE_CASES = [
+    ("coinbase", "v3_private_get_brokerage_accounts", {"limit": "5"}),
+    ("coinbase", "v3_private_get_brokerage_orders_historical_batch",
+     {"product_ids": "BTC-USD", "order_status": "OPEN", "cursor": "a b/c+d%e#f\u20ac"}),
+    ("coinbase", "v3_private_post_brokerage_orders",
+     {"client_order_id": "apisec-c-1", "product_id": "BTC-USD", "side": "BUY",
+      "order_configuration": {"limit_limit_gtc": {"base_size": "0.01", "limit_price": "20000"}}}),
+    ("coinbase", "v2_private_get_accounts", {}),
+]
+
+# BitMEX exists in ccxt up to 4.5.83 only: test_ccxt_versions.py runs these there (4.5.76 and
+# 4.5.83), pinned and stamped; test_bitmex_cases_have_a_ccxt_that_runs_them guards the list.
+BITMEX_CASES = [
+    ("bitmex", "private_get_order", {"symbol": "XBTUSD", "filter": '{"open": true}',
+                                     "count": 10}),
+    ("bitmex", "private_post_order",
+     {"symbol": "XBTUSD", "side": "Buy", "orderQty": 100, "price": 40000, "ordType": "Limit",
+      "clOrdID": "a b/c+d%e#f\u20ac"}),
+    ("bitmex", "private_put_order",
+     {"orderID": "00000000-0000-0000-0000-000000000001", "price": 40500}),
+    ("bitmex", "private_delete_order_all", {}),
+    ("bitmex", "private_get_user_wallet", {"currency": "XBt"}),
+    # ccxt signs BitMEX's public endpoints too when it has credentials.
+    ("bitmex", "public_get_instrument_active", {}),
 ]
 
 
@@ -94,19 +158,47 @@ def as_documented(ex: Any) -> Any:
     """ccxt, corrected where it disagrees with the exchange's documentation: Binance refuses a
     signature over an unencoded payload since 2026-01-15 (CHANGELOG, 2025-12-17: "percent-encode
     payloads before computing signatures"), and ccxt still sends some endpoints' parameters raw
-    (sub-account, batchOrders, ...): those sign and send the encoded form instead."""
+    (sub-account, batchOrders, ...): those sign and send the encoded form instead. Kraken
+    Futures: ccxt signs no nonce; the documented Authent, SHA-256(postData + Nonce +
+    endpointPath) under HMAC-SHA512, is computed over ccxt's own postData with ccxt's own hash
+    functions, and the Nonce header sent after it (`ex.documented_nonce`, ccxt's milliseconds()
+    unless a test gives the agent's)."""
     if ex.id == "binance":
         ex.rawencode = ex.urlencode
+    if ex.id == "krakenfutures":
+        ccxt_sign = ex.sign
+        ex.documented_nonce = ex.milliseconds
+
+        def sign(path: str, api: Any = "public", method: str = "GET", params: Any = None,
+                 headers: Any = None, body: Any = None) -> Dict[str, Any]:
+            req = ccxt_sign(path, api, method, {} if params is None else params)
+            if req["headers"] and "Authent" in req["headers"]:
+                nonce = str(ex.documented_nonce())
+                url = urlsplit(req["url"])
+                post_data = req["body"] if req["body"] is not None else url.query
+                endpoint = url.path.removeprefix("/derivatives")
+                digest = ex.hash(ex.encode(post_data + nonce + endpoint), "sha256", "binary")
+                req["headers"]["Authent"] = ex.hmac(digest, ex.base64_to_binary(ex.secret),
+                                                    hashlib.sha512, "base64")
+                req["headers"]["Nonce"] = nonce
+            return req
+
+        ex.sign = sign
     return ex
 
 
-@pytest.mark.parametrize("case", CASES, ids=ids)
-def test_equals_ccxt_with_pinned_clock(case: Any, creds: Dict[str, Any], agent: Any) -> None:
+def check_pinned(case: Any, creds: Dict[str, Any], agent: Any) -> None:
+    """The adapter with ccxt's clock pinned builds what ccxt (as documented) builds."""
     exchange, method, params = case
     cred = creds[exchange]
     want = call(as_documented(reference(cred, T)), method, params)
     got = call(adapted(cred, agent, T, clock="ccxt"), method, params)
     assert_same_request(got, sent_as_documented(got, want))
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_equals_ccxt_with_pinned_clock(case: Any, creds: Dict[str, Any], agent: Any) -> None:
+    check_pinned(case, creds, agent)
 
 
 def _query(req: Dict[str, Any]) -> Dict[str, str]:
@@ -128,13 +220,24 @@ STAMP_OF = {
     "coinbaseexchange": lambda r: int(float(r["headers"]["CB-ACCESS-TIMESTAMP"]) * 1000),
     "mexc": lambda r: int(_query(r)["timestamp"]),
     "bitfinex": lambda r: int(r["headers"]["bfx-nonce"]) // 1000,
+    # The agent's Kraken Futures nonce is in microseconds.
+    "krakenfutures": lambda r: int(r["headers"]["Nonce"]) // 1000,
+    # HTX's Timestamp is whole seconds (UTC, no zone).
+    "htx": lambda r: ccxt.Exchange.parse8601(_query(r)["Timestamp"] + "Z"),
+    "deribit": lambda r: int(_authorization(r)["ts"]),
+    # BitMEX's api-expires is the agent's clock + 10 s in seconds; ccxt adds its 5 s to its own.
+    "bitmex": lambda r: (int(r["headers"]["api-expires"]) - BITMEX_LEAD) * 1000,
 }
+BITMEX_LEAD = 5  # ccxt's options recvWindow (5000 ms) as seconds
 
 
-@pytest.mark.parametrize("case", CASES, ids=ids)
-def test_agent_stamped_requests_equal_ccxt_at_that_time(
-    case: Any, creds: Dict[str, Any], agent: Any
-) -> None:
+def _authorization(req: Dict[str, Any]) -> Dict[str, str]:
+    """Deribit's `deri-hmac-sha256 id=..,ts=..,sig=..,nonce=..` fields."""
+    fields = req["headers"]["Authorization"].split(" ", 1)[1]
+    return dict(kv.split("=", 1) for kv in fields.split(","))
+
+
+def check_stamped(case: Any, creds: Dict[str, Any], agent: Any) -> None:
     """The default clock: the agent stamps; ccxt pinned to the stamped time signs the same."""
     exchange, method, params = case
     cred = creds[exchange]
@@ -149,8 +252,21 @@ def test_agent_stamped_requests_equal_ccxt_at_that_time(
     if exchange == "bitfinex":
         # The agent's nonce is microseconds, ccxt's milliseconds: ccxt given the agent's.
         ref.incrementing_nonce = lambda: int(got["headers"]["bfx-nonce"])
+    if exchange == "krakenfutures":
+        ref.documented_nonce = lambda: int(got["headers"]["Nonce"])
+    if exchange == "deribit":
+        # ccxt's nonce is its milliseconds, the agent's its microseconds counter.
+        ref.nonce = lambda: int(_authorization(got)["nonce"])
     want = call(ref, method, params)
     assert_same_request(got, sent_as_documented(got, want))
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_agent_stamped_requests_equal_ccxt_at_that_time(
+    case: Any, creds: Dict[str, Any], agent: Any
+) -> None:
+    """The default clock: the agent stamps; ccxt pinned to the stamped time signs the same."""
+    check_stamped(case, creds, agent)
 
 
 def test_instance_holds_no_secret(creds: Dict[str, Any], agent: Any) -> None:
@@ -240,3 +356,154 @@ def test_bitget_value_that_decodes_to_a_separator_is_refused_by_the_agent(
     ex = adapted(creds["bitget"], agent, None, clock="agent")
     with pytest.raises(ccxt.BadRequest, match="signs the query decoded"):
         call(ex, "private_spot_get_v2_spot_trade_unfilled_orders", {"clientOid": "a&symbol=X"})
+
+
+# What an adapter refuses with ccxt.NotSupported, nothing sent: (case, what the error says).
+# BitMEX's run in test_ccxt_versions.py (4.5.76, 4.5.83), the others here.
+BITMEX_REFUSALS = [
+    # ccxt sends a DELETE's parameters as a JSON body; the agent refuses a body on a DELETE.
+    (("bitmex", "private_delete_order", {"orderID": "00000000-0000-0000-0000-000000000001"}),
+     "DELETE /api/v1/order sends its parameters as a JSON body"),
+]
+
+
+def check_not_supported(case: Any, match: str, creds: Dict[str, Any], agent: Any) -> None:
+    exchange, method, params = case
+    ex = adapted(creds[exchange], agent, None, clock="agent")
+    seen = capture(ex)
+    with pytest.raises(ccxt.NotSupported, match=match):
+        getattr(ex, method)(params)
+    assert seen == []
+
+
+# What the agent's CDP JWT holds: Coinbase's SDK's claims (coinbase-advanced-py, jwt_generator.py).
+CDP_CLAIMS = {"sub", "iss", "nbf", "exp", "uri"}
+
+
+def check_coinbase(case: Any, creds: Dict[str, Any], agent: Any, clock: str) -> None:
+    """Coinbase Advanced: the URL, method, body and headers (names and order) equal ccxt's; the
+    JWT's header and claims equal ccxt's but for what is random (the nonce) and the legacy claims
+    ccxt writes (iss "coinbase-cloud", aud, iat; the agent's iss is "cdp"); its ES256 signature
+    verifies with the key's public half."""
+    exchange, method, params = case
+    cred = creds[exchange]
+    got = call(adapted(cred, agent, T if clock == "ccxt" else None, clock=clock), method, params)
+    token = got["headers"]["Authorization"].removeprefix("Bearer ")
+    head, claims = jwt_parts(token)
+    millis = T if clock == "ccxt" else claims["nbf"] * 1000
+    if clock == "agent":
+        assert abs(millis - ccxt.Exchange.milliseconds()) < 60_000, "not the agent's clock"
+    want = call(reference(cred, millis), method, params)
+    want_token = want["headers"]["Authorization"].removeprefix("Bearer ")
+    want_head, want_claims = jwt_parts(want_token)
+
+    def jwt_hidden(req: Dict[str, Any]) -> Dict[str, Any]:
+        return dict(req, headers={k: "<jwt>" if k == "Authorization" else v
+                                  for k, v in req["headers"].items()})
+
+    assert_same_request(jwt_hidden(got), jwt_hidden(want))
+    assert got["headers"]["Authorization"].startswith("Bearer ")
+    assert set(head) == set(want_head) == {"alg", "kid", "nonce", "typ"}
+    assert {k: head[k] for k in ("alg", "kid", "typ")} == \
+        {k: want_head[k] for k in ("alg", "kid", "typ")} == \
+        {"alg": "ES256", "kid": cred.api_key, "typ": "JWT"}
+    assert isinstance(head["nonce"], str) and head["nonce"]
+    assert set(claims) == CDP_CLAIMS
+    same = ("sub", "nbf", "exp", "uri")
+    assert {k: claims[k] for k in same} == {k: want_claims[k] for k in same}
+    assert claims["uri"] == method_and_uri(got)
+    assert claims["iss"] == "cdp" and want_claims["iss"] == "coinbase-cloud"
+    verify_es256(token, cred.secret)
+    verify_es256(want_token, cred.secret)  # the check itself checks: ccxt's verifies too
+
+
+def method_and_uri(req: Dict[str, Any]) -> str:
+    url = urlsplit(req["url"])
+    return f"{req['method']} {url.hostname}{url.path}"
+
+
+@pytest.mark.parametrize("clock", ["ccxt", "agent"])
+@pytest.mark.parametrize("case", COINBASE_CASES, ids=ids)
+def test_coinbase_equals_ccxt_but_its_random_jwt_parts(
+    case: Any, clock: str, creds: Dict[str, Any], agent: Any
+) -> None:
+    check_coinbase(case, creds, agent, clock)
+
+
+def test_coinbase_jwts_differ_per_request(creds: Dict[str, Any], agent: Any) -> None:
+    """Each JWT carries its own nonce (the agent's), so two identical requests differ."""
+    ex = adapted(creds["coinbase"], agent, None, clock="agent")
+    tokens = [call(ex, "v3_private_get_brokerage_accounts", {})["headers"]["Authorization"]
+              for _ in range(2)]
+    nonces = [jwt_parts(t.removeprefix("Bearer "))[0]["nonce"] for t in tokens]
+    assert nonces[0] != nonces[1]
+
+
+def test_bitmex_cases_have_a_ccxt_that_runs_them() -> None:
+    """ccxt 4.5.90 has no bitmex class (attach(ccxt.bitmex()) cannot be built): BITMEX_CASES run
+    in test_ccxt_versions.py's subprocesses (4.5.76, 4.5.83), which count them. A list emptied by
+    mistake, or a ccxt that has bitmex again (then run them here), fails."""
+    from test_ccxt_versions import VERSIONS
+
+    assert len(BITMEX_CASES) >= 3 and {c[0] for c in BITMEX_CASES} == {"bitmex"}
+    assert BITMEX_REFUSALS and {c[0][0] for c in BITMEX_REFUSALS} == {"bitmex"}
+    assert not any(c[0] == "bitmex" for c in CASES)
+    assert not hasattr(ccxt, "bitmex"), "ccxt has bitmex again: run BITMEX_CASES here too"
+    assert "4.5.83" in VERSIONS
+    assert len(COINBASE_CASES) >= 3
+
+
+def test_krakenfutures_repeated_order_ids_are_not_supported(
+    creds: Dict[str, Any], agent: Any
+) -> None:
+    """ccxt sends several orderIds as repeated names, which the agent refuses: NotSupported."""
+    ex = adapted(creds["krakenfutures"], agent, None, clock="agent")
+    with pytest.raises(ccxt.NotSupported, match="'orderIds' several times"):
+        call(ex, "private_get_orders_status", {"orderIds": ["a", "b"]})
+    one = call(ex, "private_get_orders_status", {"orderIds": ["a"]})
+    assert urlsplit(one["url"]).query == "orderIds=a"
+
+
+def test_krakenfutures_batchorder_is_not_supported(creds: Dict[str, Any], agent: Any) -> None:
+    """ccxt sends batchorder's body as "json=" + raw JSON; the agent takes form bodies only
+    URL-encoded (as it judges them): refused before anything is sent."""
+    ex = adapted(creds["krakenfutures"], agent, None, clock="agent")
+    order = {"order": "send", "order_tag": "1", "orderType": "lmt", "symbol": "PF_XBTUSD",
+             "side": "buy", "size": 1, "limitPrice": 40000}
+    seen = capture(ex)
+    with pytest.raises(ccxt.NotSupported, match="batchorder"):
+        ex.private_post_batchorder({"batchOrder": [order]})
+    assert seen == []
+
+
+def test_htx_host_the_agent_does_not_sign_for_is_not_supported(
+    creds: Dict[str, Any], agent: Any
+) -> None:
+    ex = adapted(creds["htx"], agent, None, clock="agent")
+    ex.hostname = "api.testnet.huobi.pro"
+    with pytest.raises(ccxt.NotSupported, match="api.testnet.huobi.pro"):
+        call(ex, "private_get_account_accounts", {})
+    ex.urls["hostnames"]["contract"] = "api.example.com"
+    with pytest.raises(ccxt.NotSupported, match="api.example.com"):
+        call(ex, "contract_private_get_v5_account_balance", {})
+
+
+def test_coinbase_refusals_are_not_supported(creds: Dict[str, Any], agent: Any) -> None:
+    ex = adapted(creds["coinbase"], agent, None, clock="agent")
+    with pytest.raises(ccxt.NotSupported, match="'order_status' several times"):
+        call(ex, "v3_private_get_brokerage_orders_historical_batch",
+             {"order_status": ["OPEN", "FILLED"]})
+    ex.urls["api"]["rest"] = "https://api.example.com"
+    with pytest.raises(ccxt.NotSupported, match="api.coinbase.com"):
+        call(ex, "v3_private_get_brokerage_accounts", {})
+
+
+def test_htx_timestamp_rounds_ccxts_clock_as_ccxt_does(creds: Dict[str, Any], agent: Any) -> None:
+    """ccxt's HTX Timestamp is its clock rounded to the nearest second (ymdhms), the agent's
+    truncated: with clock="ccxt" the adapter sends ccxt's second, here the next one."""
+    cred, late = creds["htx"], T + 500  # .623 s: ccxt rounds up
+    method, params = "spot_private_get_v1_order_openorders", {"symbol": "btcusdt"}
+    want = call(reference(cred, late), method, params)
+    got = call(adapted(cred, agent, late, clock="ccxt"), method, params)
+    assert_same_request(got, want)
+    assert _query(got)["Timestamp"] == "2026-01-01T00:00:01"

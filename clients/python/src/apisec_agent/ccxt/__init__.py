@@ -6,9 +6,11 @@ request exactly as ccxt 4.5.90 does and asks the agent for the authentication pa
     ex = apisec_agent.ccxt.attach(ccxt.bitget(), "bitget-main")
     ex.fetch_balance()
 
-Supported: bitget, binance, okx, bybit, kraken, kucoin, gate, mexc (spot), bitfinex (agent
-presets of the same ids),
-coinbaseexchange (preset coinbase-exchange), and
+Supported: bitget, binance, okx, bybit, kraken, kucoin, gate, mexc (spot), bitfinex, htx,
+deribit (its secret's policy must say `allow_login = true`), bitmex (ccxt 4.5.76 to 4.5.83, the
+last with it) (agent presets of the same ids),
+coinbaseexchange (preset coinbase-exchange), krakenfutures (preset kraken-futures), coinbase
+(Advanced Trade with a CDP key, preset coinbase-advanced), and
 ccxt's classes binanceusdm, binancecoinm, kucoinfutures and okxus (SUBCLASSES).
 Refusals surface as ccxt exceptions whose `__cause__` is the apisec exception: PermissionDenied
 for what the secret's policy or its approver refuses, BadRequest for a request the agent cannot
@@ -24,8 +26,8 @@ import ccxt
 from ..client import Agent
 from ..clock import explain
 from ..errors import SecretNotFound
-from . import (binance, bitfinex, bitget, bybit, coinbaseexchange, gate, kraken, kucoin, mexc,
-               okx, pro)
+from . import (binance, bitfinex, bitget, bitmex, bybit, coinbase, coinbaseexchange, deribit,
+               gate, htx, kraken, krakenfutures, kucoin, mexc, okx, pro)
 from .pro import Held
 from ._signer import Request, Signer
 
@@ -74,10 +76,17 @@ ADAPTERS: Dict[str, "tuple[str, SignFn]"] = {
     "coinbaseexchange": ("coinbase-exchange", coinbaseexchange.sign),
     "mexc": ("mexc", mexc.sign),
     "bitfinex": ("bitfinex", bitfinex.sign),
+    "krakenfutures": ("kraken-futures", krakenfutures.sign),
+    "coinbase": ("coinbase-advanced", coinbase.sign),
+    "htx": ("htx", htx.sign),
+    "deribit": ("deribit", deribit.sign),
+    # ccxt 4.5.90 has no bitmex class; 4.5.76 to 4.5.83 have one.
+    "bitmex": ("bitmex", bitmex.sign),
 }
 
 # ccxt's classes that are one of those exchanges' other products, signed by the same code
 # (none overrides its parent's sign()): USD-M and COIN-M futures, KuCoin futures, OKX's US site.
+# krakenfutures, coinbase, htx, deribit and bitmex have no subclass in ccxt 4.5.76 to 4.5.90.
 SUBCLASSES: Dict[str, str] = {
     "binanceusdm": "binance",
     "binancecoinm": "binance",

@@ -44,9 +44,13 @@ class Signer:
         body: Union[str, bytes, None] = None,
         timestamp: Optional[str] = None,
         nonce: Optional[str] = None,
+        host: Optional[str] = None,
     ) -> SignResult:
+        """`host`: the host the request goes to, for an exchange that signs it (HTX); None for
+        the preset's default."""
         try:
-            return self.agent.sign(self.name, method, path, query, body, timestamp, nonce)
+            return self.agent.sign(self.name, method, path, query, body, timestamp, nonce,
+                                   host=host)
         except (errors.SignError, errors.BadRequest) as e:
             raise ccxt.BadRequest(f"{self.exchange_id} apisec agent refused to sign: {e}") from e
         except (errors.PolicyRefused, errors.ApprovalDenied) as e:
