@@ -7,14 +7,13 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 
 const apisec = require('..');
 const { AgentEnv, REPO } = require('./env');
-const { T, CASES } = require('./cases');
+const { T, CASES, credentials, addAll } = require('./cases');
 const { reference, adapted, sameRequest } = require('./compare');
 
 const VERSIONS = ['4.5.76', '4.5.81'];
@@ -32,15 +31,11 @@ function installed(version) {
 }
 
 test('every case equals each supported ccxt\'s own signing', async (t) => {
-  const rnd = (n) => crypto.randomBytes(n).toString('hex');
-  const creds = {
-    bitget: { name: 'bitget-v', exchange: 'bitget', apiKey: `bg_${rnd(6)}`, secret: rnd(24), passphrase: 'bg-pass-v' },
-    binance: { name: 'binance-v', exchange: 'binance', apiKey: `bn${rnd(16)}`, secret: rnd(24) },
-  };
+  const creds = credentials('v');
   const env = new AgentEnv();
   t.after(() => env.close());
   env.init();
-  for (const c of Object.values(creds)) env.add(c.name, c.exchange, c.apiKey, c.secret, c.passphrase, ['--freshness', 'off']);
+  addAll(env, creds);
   await env.start();
   env.unlock(...Object.values(creds).map((c) => c.name));
   const agent = new apisec.Agent(env.socket);

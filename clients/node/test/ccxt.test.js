@@ -15,14 +15,11 @@ const ccxt = require('ccxt');
 const apisec = require('..');
 const { attach, checkVersion } = require('../src/ccxt');
 const { AgentEnv, REPO } = require('./env');
-const { T, CASES } = require('./cases');
+const { T, CASES, EXCHANGES, credentials, addAll } = require('./cases');
 const { reference, adapted, sameRequest, capture } = require('./compare');
 
 const rnd = (n) => crypto.randomBytes(n).toString('hex');
-const CREDS = {
-  bitget: { name: 'bitget-t', exchange: 'bitget', apiKey: `bg_${rnd(6)}`, secret: rnd(24), passphrase: 'bg-pass-1' },
-  binance: { name: 'binance-t', exchange: 'binance', apiKey: `bn${rnd(16)}`, secret: rnd(24) },
-};
+const CREDS = credentials('t');
 const LIVE = { apiKey: `bg_live_${rnd(4)}`, secret: rnd(24), passphrase: `live-${rnd(3)}` };
 
 function startServer(root, script, args) {
@@ -50,7 +47,7 @@ test('the ccxt adapter', async (t) => {
     await env.close();
   });
   env.init();
-  for (const c of Object.values(CREDS)) env.add(c.name, c.exchange, c.apiKey, c.secret, c.passphrase, ['--freshness', 'off']);
+  addAll(env, CREDS);
   const logins = path.join(env.root, 'logins.toml');
   fs.writeFileSync(logins, 'allow_login = true\n');
   env.add('bitget-live', 'bitget', LIVE.apiKey, LIVE.secret, LIVE.passphrase, ['--policy', logins]);
@@ -69,8 +66,7 @@ test('the ccxt adapter', async (t) => {
     });
     await t.test(`${exchange} ${method} stamped by the agent equals ccxt at that time`, async () => {
       const { request } = await adapted(ccxt, CREDS[exchange], agent, undefined, method, params);
-      const stamped = exchange === 'bitget' ? Number(request.headers['ACCESS-TIMESTAMP'])
-        : Number(new URLSearchParams(request.url.split('?')[1] || request.body).get('timestamp'));
+      const stamped = EXCHANGES[exchange].stamp(request);
       assert.ok(Math.abs(stamped - Date.now()) < 60000, 'not the agent\'s clock');
       sameRequest(assert, request, await reference(ccxt, CREDS[exchange], stamped, method, params));
     });

@@ -49,4 +49,9 @@ function sameRequest(assert, got, want) {
   assert.deepEqual(hide(got), hide(want));
 }
 
-module.exports = { pin, capture, reference, adapted, sameRequest };
+/** The parameters of a request's query, or of its form body when the URL has none. */
+function queryOf(r) {
+  return new URLSearchParams(r.url.split('?')[1] || (typeof r.body === 'string' ? r.body : ''));
+}
+
+module.exports = { pin, capture, reference, adapted, sameRequest, queryOf };

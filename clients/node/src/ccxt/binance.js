@@ -66,4 +66,4 @@ function prepare(ex, signer, path, api, method, params) {
   };
 }
 
-module.exports = { preset: 'binance', prepare };
+module.exports = { preset: 'binance', prepare, subclasses: ['binanceusdm', 'binancecoinm'] };

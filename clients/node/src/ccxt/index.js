@@ -8,6 +8,9 @@
 // same headers object) asks the agent and sends the completed request. A request that was not
 // built that way (public endpoints) goes through untouched.
 
+const fs = require('node:fs');
+const path = require('node:path');
+
 const { Agent } = require('../client');
 const { Signer } = require('./signer');
 const pro = require('./pro');
@@ -17,13 +20,17 @@ const pro = require('./pro');
 const OLDEST = [4, 5, 76];
 const NEWEST = [4, 5, 84];
 
-// ccxt exchange id -> the module that builds its requests (and names the agent preset).
-const ADAPTERS = {
-  bitget: require('./bitget'),
-  binance: require('./binance'),
-};
-// ccxt's classes that are one of those exchanges' other products, signed by the same code.
-const SUBCLASSES = { binanceusdm: 'binance', binancecoinm: 'binance' };
+// One module per exchange: every file of this directory but the shared ones below is named
+// after the ccxt id it adapts, exports `preset` (the agent's), `prepare()` (the request ccxt
+// builds, and what the agent must sign) and optionally `subclasses` (ccxt's classes of that
+// exchange's other products that sign with the same code).
+const SHARED = new Set(['index.js', 'signer.js', 'pro.js']);
+const ADAPTERS = Object.fromEntries(fs.readdirSync(__dirname)
+  .filter((f) => f.endsWith('.js') && !SHARED.has(f) && !f.startsWith('pro_'))
+  .sort()
+  .map((f) => [f.slice(0, -3), require(path.join(__dirname, f))]));
+const SUBCLASSES = Object.fromEntries(Object.entries(ADAPTERS)
+  .flatMap(([id, m]) => (m.subclasses || []).map((sub) => [sub, id])));
 
 function parseVersion(text) {
   return String(text).split('.').slice(0, 3).map((p) => parseInt(p, 10) || 0);
