@@ -91,8 +91,9 @@ enum Command {
         why (4).\n\nExample:\n  apisec exec --unlock bitget-main -- freqtrade trade --config config.json"
     )]
     Exec {
-        /// Secrets to unlock before starting the command (blocks until approved)
-        #[arg(long, value_name = "NAME")]
+        /// Secrets to unlock before starting the command (blocks until approved); repeat the
+        /// flag or separate names with commas
+        #[arg(long, value_name = "NAME", value_delimiter = ',')]
         unlock: Vec<String>,
         /// The command and its arguments
         #[arg(last = true, required = true, value_name = "COMMAND")]
@@ -147,7 +148,7 @@ enum Command {
     /// Write man pages (roff) for apisec and each of its subcommands
     #[command(after_help = "Example:\n  apisec man ~/.local/share/man/man1 && man apisec-unlock")]
     Man {
-        /// Directory to write the pages to (created if missing) [default: the current directory]
+        /// Directory to write the pages to (created if missing)
         #[arg(value_name = "DIR", default_value = ".")]
         dir: PathBuf,
     },

@@ -433,6 +433,31 @@ fn exec_unlocks_then_runs_the_command_with_the_socket_and_refuses_to_start_on_de
     assert!(!marker.exists(), "the command ran despite the denial");
     // The command's own exit status comes through; a missing command is 127.
     env.set_approver("approve");
+    // Several secrets: the flag repeated or one comma-separated list, both unlocked.
+    assert_ok(
+        &env.secret("bg2", "bitget")
+            .api_key("k2")
+            .secret_bytes(SECRET)
+            .passphrase(PASSPHRASE)
+            .add(),
+        "add bg2",
+    );
+    for unlock in [
+        &["--unlock", "bg,bg2"][..],
+        &["--unlock", "bg", "--unlock", "bg2"],
+    ] {
+        env.cli(&["lock"]);
+        let mut args = vec!["exec"];
+        args.extend_from_slice(unlock);
+        args.extend_from_slice(&["--", "true"]);
+        assert_ok(&env.cli(&args), "exec with two secrets");
+        let status = stdout(&env.cli(&["status"]));
+        assert_eq!(
+            status.matches("unsealed").count(),
+            2,
+            "{unlock:?}: {status}"
+        );
+    }
     assert_eq!(
         env.cli(&["exec", "--", "sh", "-c", "exit 7"]).status.code(),
         Some(7)
@@ -441,4 +466,51 @@ fn exec_unlocks_then_runs_the_command_with_the_socket_and_refuses_to_start_on_de
         env.cli(&["exec", "--", "/nonexistent/bot"]).status.code(),
         Some(127)
     );
+}
+
+#[test]
+fn list_keeps_its_columns_with_long_keys_and_exchange_ids() {
+    let env = Env::new();
+    env.init();
+    let long_key = "k".repeat(64); // Binance's API keys are 64 characters
+    assert_ok(
+        &env.secret("long-name-of-a-bot", "binance")
+            .api_key(&long_key)
+            .secret_bytes(SECRET)
+            .add(),
+        "add binance",
+    );
+    assert_ok(
+        &env.secret("kf", "kraken-futures")
+            .api_key("short")
+            .secret_bytes(
+                base64::engine::general_purpose::STANDARD
+                    .encode([7u8; 64])
+                    .as_bytes(),
+            )
+            .add(),
+        "add kraken-futures",
+    );
+    let out = stdout(&env.agent(&["list"]));
+    let header = out.lines().next().unwrap();
+    let column = |line: &str, what: &str| {
+        line.find(what)
+            .unwrap_or_else(|| panic!("{what} in {line}"))
+    };
+    for (line, key, exchange) in [
+        (
+            out.lines().find(|l| l.starts_with("long-name")).unwrap(),
+            long_key.as_str(),
+            "binance",
+        ),
+        (
+            out.lines().find(|l| l.starts_with("kf ")).unwrap(),
+            "short",
+            "kraken-futures",
+        ),
+    ] {
+        assert_eq!(column(line, exchange), column(header, "EXCHANGE"), "{out}");
+        assert_eq!(column(line, key), column(header, "API KEY"), "{out}");
+        assert_eq!(column(line, "no "), column(header, "RAW"), "{out}");
+    }
 }

@@ -19,7 +19,7 @@ use clap::{Args, Parser, Subcommand};
       apisec-agent init --pkcs11-module /usr/lib/softhsm/libsofthsm2.so --token-label apisec \\\n      \
         --key-label apisec-wrap --generate --pin-file ~/.config/apisec/pin\n  \
       apisec-agent add bitget-main --exchange bitget --api-key bg_123 --secret-file - < secret.txt\n  \
-      eval \"$(apisec-agent start --approver ~/bin/approve-with-zenity)\"\n  \
+      eval \"$(apisec-agent start --approver contrib/approvers/zenity-confirm)\"\n  \
       apisec unlock bitget-main"
 )]
 pub struct Cli {
@@ -102,7 +102,7 @@ pub struct CompletionsArgs {
 
 #[derive(Args, Debug)]
 pub struct ManArgs {
-    /// Directory to write the pages to (created if missing) [default: the current directory]
+    /// Directory to write the pages to (created if missing)
     #[arg(value_name = "DIR", default_value = ".")]
     pub dir: PathBuf,
 }
@@ -183,8 +183,8 @@ pub struct InitArgs {
 pub struct AddArgs {
     /// Name of the secret (letters, digits, '.', '_', '-')
     pub name: String,
-    /// Exchange preset: bitget, binance, ...
-    #[arg(long, value_name = "EXCHANGE")]
+    /// Exchange preset
+    #[arg(long, value_name = "EXCHANGE", value_parser = exchange_ids())]
     pub exchange: String,
     /// The API key id the exchange issued with the secret (public)
     #[arg(long, value_name = "ID")]
@@ -268,8 +268,8 @@ pub struct ListArgs {
     apisec-agent endpoints binance --residual\n  apisec-agent endpoints binance --json"
 )]
 pub struct EndpointsArgs {
-    /// Exchange preset: bitget, binance, ...
-    #[arg(value_name = "EXCHANGE")]
+    /// Exchange preset
+    #[arg(value_name = "EXCHANGE", value_parser = exchange_ids())]
     pub exchange: String,
     /// Only this class: read, trade, transfer or admin
     #[arg(long, value_name = "CLASS")]
@@ -486,4 +486,10 @@ pub enum BackupCommand {
     AddToken(Box<InitArgs>),
     /// List what entries are sealed to, and the entries sealed to less than that
     List,
+}
+
+/// `--exchange`'s values: every preset id, which clap lists in the help and in the error for any
+/// other value (exit status 2).
+fn exchange_ids() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(apisec_agent::sign::exchanges::ids())
 }

@@ -45,15 +45,31 @@ pub fn run(config_path: &Path, a: ListArgs) -> CmdResult {
         );
         return Ok(());
     }
+    // Each column as wide as its widest value: API keys run to 64 characters (Binance) and
+    // preset ids to 17 (coinbase-advanced), and a table cut to fixed widths would shift.
+    let widest = |header: &str, lens: Vec<usize>| lens.into_iter().fold(header.len(), usize::max);
+    let w_name = widest("NAME", rows.iter().map(|(name, _)| name.len()).collect());
+    let w_ex = widest(
+        "EXCHANGE",
+        rows.iter()
+            .flat_map(|(_, r)| r.as_ref().map(|f| f.exchange.len()))
+            .collect(),
+    );
+    let w_key = widest(
+        "API KEY",
+        rows.iter()
+            .flat_map(|(_, r)| r.as_ref().map(|f| f.api_key.len()))
+            .collect(),
+    );
     println!(
-        "{:<24} {:<10} {:<24} {:<6} {:<9} EXPIRES",
+        "{:<w_name$} {:<w_ex$} {:<w_key$} {:<6} {:<9} EXPIRES",
         "NAME", "EXCHANGE", "API KEY", "RAW", "FRESHNESS"
     );
-    for (name, r) in rows {
+    for (name, r) in &rows {
         match r {
             Ok(f) => {
                 println!(
-                    "{:<24} {:<10} {:<24} {:<6} {:<9} {}",
+                    "{:<w_name$} {:<w_ex$} {:<w_key$} {:<6} {:<9} {}",
                     name,
                     f.exchange,
                     f.api_key,
@@ -61,18 +77,18 @@ pub fn run(config_path: &Path, a: ListArgs) -> CmdResult {
                     f.freshness,
                     expiry::note(f.expires.as_deref(), apisec_agent::timefmt::unix_secs())
                 );
-                println!("{:<24} policy: {}", "", f.policy.summary());
+                println!("{:<w_name$} policy: {}", "", f.policy.summary());
                 if f.recipients.len() < 2 {
                     println!(
-                        "{:<24} NO BACKUP: sealed to the token only (`apisec-agent backup list`)",
+                        "{:<w_name$} NO BACKUP: sealed to the token only (`apisec-agent backup list`)",
                         ""
                     );
                 }
                 for note in f.weakened() {
-                    println!("{:<24} WEAKENED: {note}", "");
+                    println!("{:<w_name$} WEAKENED: {note}", "");
                 }
             }
-            Err(e) => println!("{name:<24} UNUSABLE: {e}"),
+            Err(e) => println!("{name:<w_name$} UNUSABLE: {e}"),
         }
     }
     Ok(())

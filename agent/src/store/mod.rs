@@ -25,8 +25,8 @@ pub enum StoreError {
     #[error("no secret named {name:?} in {dir}; `apisec-agent list` shows what the store holds")]
     NotFound { name: String, dir: PathBuf },
     #[error(
-        "a secret named {0:?} already exists; to replace it, remove it first with \
-         `apisec-agent remove {0}` and add it again"
+        "a secret named {0:?} already exists; to give it a new secret, use \
+         `apisec-agent rotate {0}` (its policy and name are kept)"
     )]
     Exists(String),
     #[error("{path}: {source}")]
