@@ -2,9 +2,11 @@
 // The requests every ccxt version's own signing is compared with (test/ccxt.test.js and
 // test/ccxt-versions.test.js). For each exchange with an adapter, `cases/ID.js` exports
 // `cred(rnd)` (a random API key, secret and passphrase of that exchange's form; `addArgs` for
-// `apisec-agent add` beyond the defaults), `stamp(request)` (the agent's time in the request,
-// as ccxt's milliseconds() value) and `cases` (ccxt implicit API methods and their
-// parameters). An exchange without a case file, or with no case, fails here.
+// `apisec-agent add` beyond the defaults, or `add(env, cred, extra)` to add it otherwise),
+// `stamp(request)` (the agent's time in the request, as ccxt's milliseconds() value), `cases`
+// (ccxt implicit API methods and their parameters) and optionally `tests` (name -> async
+// ({ccxt, cred, agent, assert}), e.g. refusals). An exchange without a case file, or with no
+// case, fails here.
 
 const crypto = require('node:crypto');
 
@@ -18,8 +20,15 @@ const EXCHANGES = Object.fromEntries(Object.keys(ADAPTERS).map((id) => {
   return [id, file];
 }));
 
-const CASES = Object.entries(EXCHANGES).flatMap(([id, file]) =>
+// An exchange whose ccxt class exists only in some supported versions names them as its file's
+// `versions` (BitMEX): its cases are not in CASES but run there (test/ccxt-versions.test.js).
+const CASES = Object.entries(EXCHANGES).filter(([, file]) => !file.versions).flatMap(([id, file]) =>
   file.cases.map(([method, params]) => [id, method, params]));
+
+/** The exchanges whose ccxt class only `version` of the supported ones has. */
+function onlyIn(version) {
+  return Object.keys(EXCHANGES).filter((id) => (EXCHANGES[id].versions || []).includes(version));
+}
 
 /** One random credential per exchange, named `ID-TAG`, for `AgentEnv.add`. */
 function credentials(tag) {
@@ -31,8 +40,11 @@ function credentials(tag) {
 /** Adds every credential to `env` (freshness off, so the tests may pin the clock). */
 function addAll(env, creds) {
   for (const c of Object.values(creds)) {
-    env.add(c.name, c.preset, c.apiKey, c.secret, c.passphrase, ['--freshness', 'off', ...c.addArgs]);
+    const extra = ['--freshness', 'off', ...c.addArgs];
+    // `add(env, cred, extra)`: a credential added otherwise (a key file, a policy file).
+    if (c.add) c.add(env, c, extra);
+    else env.add(c.name, c.preset, c.apiKey, c.secret, c.passphrase, extra);
   }
 }
 
-module.exports = { T, CASES, EXCHANGES, credentials, addAll };
+module.exports = { T, CASES, EXCHANGES, onlyIn, credentials, addAll };

@@ -72,6 +72,23 @@ test('the ccxt adapter', async (t) => {
     });
   }
 
+  // Each exchange's own checks (refusals and the like); test/ccxt-versions.test.js runs those
+  // of an exchange only some ccxt versions have.
+  for (const [exchange, file] of Object.entries(EXCHANGES)) {
+    if (file.versions) continue;
+    for (const [name, check] of Object.entries(file.tests || {})) {
+      await t.test(`${exchange}: ${name}`, () => check({ ccxt, cred: CREDS[exchange], agent, assert }));
+    }
+  }
+
+  await t.test('an exchange only older ccxt versions have is not in this one', () => {
+    for (const [exchange, file] of Object.entries(EXCHANGES)) {
+      if (!file.versions) continue;
+      assert.ok(file.versions.length > 0 && file.cases.length > 0, `${exchange}: no version or no case`);
+      assert.equal(ccxt[exchange], undefined, `ccxt ${ccxt.version} has ${exchange} again: drop \`versions\` from test/cases/${exchange}.js so its cases run here too`);
+    }
+  });
+
   await t.test('refusals are ccxt\'s error classes, never a TypeError', async () => {
     // The capture replaces ccxt's network (the adapter's fetch calls it): set before attach.
     const ex = new ccxt.bitget({ enableRateLimit: false });
@@ -88,7 +105,7 @@ test('the ccxt adapter', async (t) => {
     assert.ok(e2 instanceof ccxt.AuthenticationError && e2.cause instanceof apisec.SecretSealed);
     assert.throws(() => String(ex.secret), ccxt.NotSupported);
     assert.throws(() => ex.hmac(ex.encode('x'), ex.encode(ex.secret)), ccxt.NotSupported);
-    await assert.rejects(attach(new ccxt.kraken(), 'bitget-t', { agent, ccxt }), ccxt.NotSupported);
+    await assert.rejects(attach(new ccxt.bitflyer(), 'bitget-t', { agent, ccxt }), ccxt.NotSupported);
     await assert.rejects(attach(new ccxt.binance(), 'bitget-t', { agent, ccxt }), /is a bitget secret, not binance/);
     await assert.rejects(attach(new ccxt.bitget({ secret: 'x' }), 'bitget-t', { agent, ccxt }), /holds a secret/);
     await assert.rejects(attach(new ccxt.bitget({ apiKey: 'other' }), 'bitget-t', { agent, ccxt }), /differs/);
