@@ -22,6 +22,12 @@ scripts/deps.sh
 ((install_only)) && exit 0
 
 cargo build --workspace --bins
+# What a user installs, from one release build: `cargo install --path` of both binaries (into
+# target/install-root) and the Debian package (target/debian/); tests/tests/package.rs checks both.
+scripts/package-deb.sh
+for crate in agent cli; do
+  cargo install --quiet --locked --offline --path "$crate" --root target/install-root --target-dir target
+done
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
