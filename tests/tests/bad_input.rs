@@ -338,7 +338,35 @@ fn bad_cli_arguments_are_named() {
         .passphrase(b"p")
         .args(&["--expires", "2020-13-01"])
         .add();
-    assert_fails_with(&out, 1, "is not a date of the form YYYY-MM-DD");
+    assert_fails_with(&out, 2, "invalid value '2020-13-01' for '--expires <YYYY-MM-DD>': not a date of the form YYYY-MM-DD");
+    // Each typed setting is clap's to check: exit status 2, the flag and the form named.
+    for (args, want) in [
+        (
+            &["--freshness", "soon"][..],
+            "invalid value 'soon' for '--freshness <SECONDS|off>'",
+        ),
+        (
+            &["--token-key", "k", "--type", "rsa"][..],
+            "invalid value 'rsa' for '--type <ed25519|p256>'",
+        ),
+    ] {
+        let out = env
+            .secret("bg", "bitget")
+            .api_key("k")
+            .secret_bytes(SECRET)
+            .passphrase(b"p")
+            .args(args)
+            .add();
+        assert_fails_with(&out, 2, want);
+    }
+    for flag in ["--lifetime", "--approval-timeout"] {
+        let out = env.agent(&["run", flag, "soon"]);
+        assert_fails_with(
+            &out,
+            2,
+            &format!("invalid value 'soon' for '{flag} <DURATION>'"),
+        );
+    }
     let out = env
         .secret("bg", "bitget")
         .api_key("k")
@@ -352,9 +380,9 @@ fn bad_cli_arguments_are_named() {
         .api_key("k")
         .secret_bytes(SECRET)
         .passphrase(b"p")
-        .args(&["--freshness", "soon"])
+        .args(&["--freshness", "99999s"])
         .add();
-    assert_fails_with(&out, 1, "--freshness");
+    assert_fails_with(&out, 2, "invalid value '99999s' for '--freshness <SECONDS|off>'");
     // No secret file and no terminal: refused with the remedy, never read from argv or env.
     let out = env.agent(&["add", "bg", "--exchange", "bitget", "--api-key", "k"]);
     assert_fails_with(&out, 1, "no secret given and stdin is not a terminal");

@@ -208,7 +208,7 @@ pub struct AddArgs {
     #[arg(long, value_name = "LABEL", conflicts_with_all = ["secret_file", "passphrase_file"])]
     pub token_key: Option<String>,
     /// The token key's type, with --token-key
-    #[arg(long = "type", value_name = "ed25519|p256", default_value = "ed25519")]
+    #[arg(long = "type", value_name = "ed25519|p256", default_value = "ed25519", value_parser = key_types())]
     pub key_type: String,
 }
 
@@ -227,7 +227,7 @@ pub struct KeygenArgs {
     #[arg(long, value_name = "EXCHANGE")]
     pub exchange: String,
     /// Key type
-    #[arg(long = "type", value_name = "ed25519|p256")]
+    #[arg(long = "type", value_name = "ed25519|p256", value_parser = key_types())]
     pub key_type: String,
     /// The API key id, when the exchange already issued it: writes the store entry at once
     #[arg(long, value_name = "ID")]
@@ -243,11 +243,11 @@ pub struct KeygenArgs {
 #[derive(Args, Debug)]
 pub struct EntryArgs {
     /// Last day the secret may be used, YYYY-MM-DD (UTC)
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = date_arg)]
     pub expires: Option<String>,
     /// How far a client-supplied timestamp may be from the agent's clock: e.g. 5s (the default),
     /// or off
-    #[arg(long, value_name = "SECONDS|off")]
+    #[arg(long, value_name = "SECONDS|off", value_parser = freshness_arg)]
     pub freshness: Option<String>,
     /// The secret's policy: a TOML file of client, request and rate rules (docs/policy.md)
     #[arg(long, value_name = "FILE")]
@@ -360,10 +360,10 @@ pub struct DaemonArgs {
     #[arg(long, conflicts_with = "approver")]
     pub insecure_auto_approve: bool,
     /// How long the approver may take before the request is refused, e.g. 60s (overrides the config)
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
     pub approval_timeout: Option<String>,
     /// Forget unsealed secrets this long after unsealing, e.g. 8h (overrides the config)
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
     pub lifetime: Option<String>,
     /// Socket path (overrides the config)
     #[arg(long, value_name = "PATH")]
@@ -492,4 +492,28 @@ pub enum BackupCommand {
 /// other value (exit status 2).
 fn exchange_ids() -> clap::builder::PossibleValuesParser {
     clap::builder::PossibleValuesParser::new(apisec_agent::sign::exchanges::ids())
+}
+
+// The typed settings, checked by clap as it reads them: a bad value is clap's usage error (exit
+// status 2, the flag named, its form said). The same values from a policy file or the config are
+// checked where those are read.
+
+/// `--type`'s values (`es256` is Coinbase's name for P-256).
+fn key_types() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(["ed25519", "p256", "es256"])
+}
+
+fn duration_arg(s: &str) -> Result<String, String> {
+    apisec_agent::config::parse_duration(s).map(|_| s.to_owned())
+}
+
+fn freshness_arg(s: &str) -> Result<String, String> {
+    apisec_agent::sign::Freshness::parse(s).map(|_| s.to_owned())
+}
+
+fn date_arg(s: &str) -> Result<String, String> {
+    match apisec_agent::timefmt::parse_date(s) {
+        Some(_) => Ok(s.to_owned()),
+        None => Err("not a date of the form YYYY-MM-DD".to_owned()),
+    }
 }
