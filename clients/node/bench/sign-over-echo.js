@@ -67,6 +67,26 @@ function bareRoundTrip(sock, frame) {
   })));
 }
 
+/** A bare client of the agent: write a frame, wait for one whole reply frame. */
+function bareRoundTripAny(sock) {
+  const c = net.createConnection(sock);
+  let waiting = null;
+  let buf = Buffer.alloc(0);
+  c.on('data', (d) => {
+    buf = buf.length ? Buffer.concat([buf, d]) : d;
+    if (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
+      buf = Buffer.alloc(0);
+      const w = waiting;
+      waiting = null;
+      w();
+    }
+  });
+  return new Promise((ready) => c.once('connect', () => ready({
+    once: (frame) => new Promise((resolve) => { waiting = resolve; c.write(frame); }),
+    close: () => c.destroy(),
+  })));
+}
+
 async function main() {
   if (process.env.APISEC_BENCH_PINNED !== '1') {
     const out = spawnSync('taskset', ['-c', CPU, process.execPath, __filename, ...process.argv.slice(2)],
@@ -88,13 +108,18 @@ async function main() {
     const frame = wire.encodeSign('s0000', 'POST', PATH_, '', BODY, '', '');
     const bare = await bareRoundTrip(sock, frame);
     const rows = {};
+    // The same bare client against the agent: what the agent itself adds on this core.
+    const raw = await bareRoundTripAny(env.socket);
     for (let round = 0; round < 2; round++) {
       rows.node_echo_p50_us = await p50(n, bare.once);
+      rows.node_raw_sign_p50_us = await p50(n, () => raw.once(frame));
       rows.node_sign_p50_us = await p50(n, () => agent.sign('s0000', 'POST', PATH_, { body: BODY }));
     }
+    raw.close();
     rows.node_sign_over_echo = rows.node_sign_p50_us / rows.node_echo_p50_us;
     console.log(`Node client sign p50                               ${rows.node_sign_p50_us.toFixed(2)} us`);
     console.log(`Node bare round trip to the echo (same frames) p50 ${rows.node_echo_p50_us.toFixed(2)} us`);
+    console.log(`Node bare round trip to the agent (nothing decoded) p50 ${rows.node_raw_sign_p50_us.toFixed(2)} us`);
     console.log(`Node client sign p50 / bare round trip p50 (target <= 1.5) ${rows.node_sign_over_echo.toFixed(2)} x`);
     const json = arg('--json');
     if (json) fs.writeFileSync(json, `${JSON.stringify(rows, null, 2)}\n`);

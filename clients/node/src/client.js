@@ -28,6 +28,8 @@ class Agent {
     this._ready = null; // resolves once connected
     this._pending = []; // requests written and not yet answered, oldest first
     this._buf = null; // bytes read past the last whole frame
+    this._connected = false;
+    this._sweeper = null;
   }
 
   // --- connection ---------------------------------------------------------------------------
@@ -41,6 +43,7 @@ class Agent {
     this._conn = null;
     this._ready = null;
     this._buf = null;
+    this._connected = false;
     const pending = this._pending;
     this._pending = [];
     if (conn) conn.destroy();
@@ -61,6 +64,8 @@ class Agent {
       }, this.connectTimeout);
       conn.once('connect', () => {
         clearTimeout(timer);
+        if (this._conn === conn) this._connected = true;
+        if (this._pending.length === 0) conn.unref();
         resolve(conn);
       });
       conn.once('error', (e) => {
@@ -81,6 +86,7 @@ class Agent {
     this._conn = null;
     this._ready = null;
     this._buf = null;
+    this._connected = false;
     const pending = this._pending;
     this._pending = [];
     for (const p of pending) p.closed();
@@ -110,14 +116,17 @@ class Agent {
       p.gotBytes = true;
       let done;
       try {
-        done = p.frame(type, payload);
+        done = p.onFrame(type, payload);
       } catch (e) {
         // The stream cannot be trusted after a malformed frame: start afresh.
         this._drop(e instanceof wire.WireError
           ? new AgentError(`malformed reply from the agent: ${e.message}`, 'internal') : e);
         return;
       }
-      if (done) this._pending.shift();
+      if (done) {
+        this._pending.shift();
+        if (this._pending.length === 0) conn.unref();
+      }
       if (this._conn !== conn) return; // a handler dropped the connection
     }
     if (buf.length) this._buf = Buffer.from(buf);
@@ -128,73 +137,33 @@ class Agent {
    * `retry` is false (an unlock: a second request would show the owner a second prompt). */
   _request(frame, name, timeout, onProgress, retry = true) {
     return new Promise((resolve, reject) => {
-      let attempts = 0;
-      const prefix = replyPrefix(name);
-      const entry = {
-        gotBytes: false,
-        timer: null,
-        frame: (type, payload) => {
-          if (type === wire.SSH_AGENT_EXTENSION_RESPONSE) {
-            if (payload.length >= prefix.length && payload.compare(prefix, 0, prefix.length, 0, prefix.length) === 0) {
-              settle(() => resolve(payload.subarray(prefix.length)));
-              return true;
-            }
-            const [got, details] = wire.splitExtensionReply(payload);
-            if (got === wire.PROGRESS) {
-              if (onProgress) onProgress(wire.decodeProgress(details));
-              return false;
-            }
-            throw new wire.WireError(`the agent answered ${JSON.stringify(got)} to ${JSON.stringify(name)}`);
-          }
-          if (type === wire.SSH_AGENT_EXTENSION_FAILURE) {
-            const [code, message] = wire.decodeFailure(payload);
-            settle(() => reject(fromCode(code, message)));
-            return true;
-          }
-          if (type === wire.SSH_AGENT_FAILURE) {
-            settle(() => reject(new UnsupportedRequest(
-              `the agent does not support ${name} (is this an apisec-agent socket?)`)));
-            return true;
-          }
-          throw new wire.WireError(`unexpected message type ${type} in reply to ${name}`);
-        },
-        fail: (e) => settle(() => reject(e)),
-        closed: () => {
-          if (retry && !entry.gotBytes && attempts === 1) {
-            send();
-          } else {
-            settle(() => reject(new AgentNotRunning('the agent closed the connection mid-reply')));
-          }
-        },
-      };
-      const settle = (f) => {
-        if (entry.timer) clearTimeout(entry.timer);
-        entry.timer = null;
-        f();
-      };
-      const send = () => {
-        attempts += 1;
-        const ready = this._conn ? this._ready : this._connect();
-        ready.then((conn) => {
-          if (conn !== this._conn) {
-            entry.closed();
-            return;
-          }
-          this._pending.push(entry);
-          conn.write(frame);
-        }, (e) => settle(() => reject(e)));
-      };
-      entry.timer = setTimeout(() => {
-        entry.timer = null;
-        // A late reply would be taken for the answer to the next request: start afresh.
-        const late = new ClientTimeout(`no answer from the agent within ${timeout} ms`);
-        this._pending = this._pending.filter((p) => p !== entry);
-        reject(late);
-        this._drop(new ClientTimeout(
-          `the connection was dropped: an earlier request got no answer within ${timeout} ms`));
-      }, timeout);
-      send();
+      new Pending(this, frame, name, timeout, onProgress, retry, resolve, reject).send();
     });
+  }
+
+  _write(entry) {
+    this._pending.push(entry);
+    // The connection keeps the process alive only while a request waits on it.
+    if (this._pending.length === 1) this._conn.ref();
+    this._conn.write(entry.request);
+    this._watchDeadlines();
+  }
+
+  /** One timer for every waiting request's deadline (checked every SWEEP_MS), rather than a
+   * timer set and cleared per request; it stops when nothing waits. */
+  _watchDeadlines() {
+    if (this._sweeper) return;
+    this._sweeper = setInterval(() => {
+      if (this._pending.length === 0) {
+        clearInterval(this._sweeper);
+        this._sweeper = null;
+        return;
+      }
+      const now = performance.now();
+      const late = this._pending.find((p) => now >= p.deadline);
+      if (late) late.expire();
+    }, SWEEP_MS);
+    this._sweeper.unref();
   }
 
   // --- operations ---------------------------------------------------------------------------
@@ -284,6 +253,103 @@ class Agent {
 
   async deny(id) {
     await this._request(wire.encodeAnswer(id, false), 'answer@apisec', this.timeout);
+  }
+}
+
+// How often waiting requests' deadlines are checked: a timeout ends at most this late.
+const SWEEP_MS = 50;
+
+/** One request written to the agent (or about to be), until its reply frame comes. */
+class Pending {
+  constructor(agent, frame, name, timeout, onProgress, retry, resolve, reject) {
+    this.agent = agent;
+    this.request = frame;
+    this.name = name;
+    this.timeout = timeout;
+    this.onProgress = onProgress;
+    this.retry = retry;
+    this.resolve = resolve;
+    this.reject = reject;
+    this.prefix = replyPrefix(name);
+    this.deadline = performance.now() + timeout;
+    this.attempts = 0;
+    this.gotBytes = false;
+    this.settled = false;
+  }
+
+  send() {
+    this.attempts += 1;
+    const agent = this.agent;
+    if (agent._conn && agent._connected) {
+      agent._write(this);
+      return;
+    }
+    const ready = agent._conn ? agent._ready : agent._connect();
+    ready.then((conn) => {
+      if (this.settled) return;
+      if (conn !== agent._conn) {
+        this.closed();
+        return;
+      }
+      agent._write(this);
+    }, (e) => this.fail(e));
+  }
+
+  /** A frame of the reply; true when it was the last one. */
+  onFrame(type, payload) {
+    if (type === wire.SSH_AGENT_EXTENSION_RESPONSE) {
+      const prefix = this.prefix;
+      if (payload.length >= prefix.length && payload.compare(prefix, 0, prefix.length, 0, prefix.length) === 0) {
+        this.settle(null, payload.subarray(prefix.length));
+        return true;
+      }
+      const [got, details] = wire.splitExtensionReply(payload);
+      if (got === wire.PROGRESS) {
+        if (this.onProgress) this.onProgress(wire.decodeProgress(details));
+        return false;
+      }
+      throw new wire.WireError(`the agent answered ${JSON.stringify(got)} to ${JSON.stringify(this.name)}`);
+    }
+    if (type === wire.SSH_AGENT_EXTENSION_FAILURE) {
+      const [code, message] = wire.decodeFailure(payload);
+      this.settle(fromCode(code, message));
+      return true;
+    }
+    if (type === wire.SSH_AGENT_FAILURE) {
+      this.settle(new UnsupportedRequest(
+        `the agent does not support ${this.name} (is this an apisec-agent socket?)`));
+      return true;
+    }
+    throw new wire.WireError(`unexpected message type ${type} in reply to ${this.name}`);
+  }
+
+  settle(error, details) {
+    if (this.settled) return;
+    this.settled = true;
+    if (error) this.reject(error);
+    else this.resolve(details);
+  }
+
+  fail(e) {
+    this.settle(e);
+  }
+
+  closed() {
+    if (this.retry && !this.gotBytes && this.attempts === 1 && !this.settled) {
+      this.send();
+    } else {
+      this.settle(new AgentNotRunning('the agent closed the connection mid-reply'));
+    }
+  }
+
+  /** Its deadline passed: a late reply would be taken for the answer to the next request, so
+   * the connection is dropped and the requests behind it fail too. */
+  expire() {
+    const agent = this.agent;
+    agent._pending = agent._pending.filter((p) => p !== this);
+    this.settle(new ClientTimeout(`no answer from the agent within ${this.timeout} ms`));
+    agent._drop(new ClientTimeout(
+      `the connection was dropped: an earlier request got no answer within ${this.timeout} ms`));
   }
 }
 

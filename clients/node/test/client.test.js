@@ -58,6 +58,12 @@ test('every cut of a reply, a byte more, a bad flag or bad UTF-8 is a WireError'
   const badText = Buffer.from(details);
   badText[13] = 0xff; // the header's value "v"
   assert.throws(() => wire.decodeSign(badText), /UTF-8/);
+  // Lengths and a body of any bytes are not text: a 200-byte value (a length byte 0xc8) and a
+  // replaced body that is not UTF-8 decode.
+  const long = 'v'.repeat(200);
+  const details2 = Buffer.concat([wire.u32(1), wire.u32(1), Buffer.from('K'), wire.u32(200), Buffer.from(long),
+    wire.u32(0), wire.u32(0), Buffer.from([1]), wire.u32(2), Buffer.from([0xff, 0xfe])]);
+  assert.deepEqual(wire.decodeSign(details2), { headers: { K: long }, queryAdditions: {}, query: '', body: Buffer.from([0xff, 0xfe]) });
   assert.throws(() => wire.checkFrameLength(wire.MAX_FRAME + 1), wire.FrameTooLarge);
   assert.throws(() => wire.encodeSign('x', 'POST', '/p', '', Buffer.alloc(wire.MAX_FRAME), '', ''), wire.FrameTooLarge);
 });
@@ -141,6 +147,16 @@ test('against a real agent', async (t) => {
     await assert.rejects(agent.login('kr'), apisec.AgentError);
     assert.equal(await agent.lock(['kr']), 1);
     await assert.rejects(agent.sign('kr', 'POST', '/0/private/Balance'), apisec.SecretSealed);
+  });
+
+  await t.test('a script that signs and never closes its Agent still exits', () => {
+    // The connection keeps the process alive only while a request waits on it.
+    const script = `const { Agent } = require(${JSON.stringify(require.resolve('..'))});
+      new Agent(${JSON.stringify(env.socket)}).sign('bg', 'GET', '/api/v2/spot/account/assets')
+        .then((r) => console.log(r.headers['ACCESS-KEY']));`;
+    const out = require('node:child_process').spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 10000 });
+    assert.equal(out.status, 0, out.stderr);
+    assert.equal(out.stdout.trim(), BITGET.key);
   });
 
   await t.test('a restarted agent is reconnected to, transparently', async () => {
