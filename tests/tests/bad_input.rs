@@ -382,7 +382,11 @@ fn bad_cli_arguments_are_named() {
         .passphrase(b"p")
         .args(&["--freshness", "99999s"])
         .add();
-    assert_fails_with(&out, 2, "invalid value '99999s' for '--freshness <SECONDS|off>'");
+    assert_fails_with(
+        &out,
+        2,
+        "invalid value '99999s' for '--freshness <SECONDS|off>'",
+    );
     // No secret file and no terminal: refused with the remedy, never read from argv or env.
     let out = env.agent(&["add", "bg", "--exchange", "bitget", "--api-key", "k"]);
     assert_fails_with(&out, 1, "no secret given and stdin is not a terminal");
