@@ -138,8 +138,10 @@ fn the_debian_package_holds_everything_in_place() {
         "{page}"
     );
     // The completion scripts load in bash and complete the subcommands.
+    // The function the script registers, called as bash would (its name from the script).
+    let function = "_apisec__agent";
     let script = format!(
-        "source {} && COMP_WORDS=(apisec-agent ad) COMP_CWORD=1 && _apisec__agent apisec-agent ad apisec-agent && echo \"${{COMPREPLY[@]}}\"",
+        "source {} && COMP_WORDS=(apisec-agent ad) COMP_CWORD=1 && {function} apisec-agent ad apisec-agent && echo \"${{COMPREPLY[@]}}\"",
         r.join("usr/share/bash-completion/completions/apisec-agent").display()
     );
     let out = run(Command::new("bash").args(["-c", &script]));
@@ -252,7 +254,7 @@ fn as_root_the_package_installs_with_dpkg() {
         "{}",
         stdout(&out)
     );
-    let out = run(Command::new("/usr/bin/apisec-agent").arg("--version"));
+    let out = run(Command::new(Path::new("/usr/bin").join("apisec-agent")).arg("--version"));
     assert!(stdout(&out).starts_with("apisec-agent "));
     let meta = fs::metadata("/var/lib/apisec").unwrap();
     use std::os::unix::fs::PermissionsExt;

@@ -156,8 +156,8 @@ fn endpoints_lists_the_table_by_class_with_what_the_signature_covers() {
     );
     assert_fails_with(
         &env.agent(&["endpoints", "nosuchexchange"]),
-        1,
-        "nosuchexchange",
+        2,
+        "invalid value 'nosuchexchange' for '<EXCHANGE>'",
     );
 }
 

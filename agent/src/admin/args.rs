@@ -6,6 +6,8 @@ use std::path::PathBuf;
 pub use super::audit::AuditCommand;
 use clap::{Args, Parser, Subcommand};
 
+use super::flag_values as values;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "apisec-agent",
@@ -184,7 +186,7 @@ pub struct AddArgs {
     /// Name of the secret (letters, digits, '.', '_', '-')
     pub name: String,
     /// Exchange preset
-    #[arg(long, value_name = "EXCHANGE", value_parser = exchange_ids())]
+    #[arg(long, value_name = "EXCHANGE", value_parser = values::exchange_ids())]
     pub exchange: String,
     /// The API key id the exchange issued with the secret (public)
     #[arg(long, value_name = "ID")]
@@ -208,7 +210,7 @@ pub struct AddArgs {
     #[arg(long, value_name = "LABEL", conflicts_with_all = ["secret_file", "passphrase_file"])]
     pub token_key: Option<String>,
     /// The token key's type, with --token-key
-    #[arg(long = "type", value_name = "ed25519|p256", default_value = "ed25519", value_parser = key_types())]
+    #[arg(long = "type", value_name = "ed25519|p256", default_value = "ed25519", value_parser = values::key_types())]
     pub key_type: String,
 }
 
@@ -227,7 +229,7 @@ pub struct KeygenArgs {
     #[arg(long, value_name = "EXCHANGE")]
     pub exchange: String,
     /// Key type
-    #[arg(long = "type", value_name = "ed25519|p256", value_parser = key_types())]
+    #[arg(long = "type", value_name = "ed25519|p256", value_parser = values::key_types())]
     pub key_type: String,
     /// The API key id, when the exchange already issued it: writes the store entry at once
     #[arg(long, value_name = "ID")]
@@ -243,11 +245,11 @@ pub struct KeygenArgs {
 #[derive(Args, Debug)]
 pub struct EntryArgs {
     /// Last day the secret may be used, YYYY-MM-DD (UTC)
-    #[arg(long, value_name = "YYYY-MM-DD", value_parser = date_arg)]
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = values::date_arg)]
     pub expires: Option<String>,
     /// How far a client-supplied timestamp may be from the agent's clock: e.g. 5s (the default),
     /// or off
-    #[arg(long, value_name = "SECONDS|off", value_parser = freshness_arg)]
+    #[arg(long, value_name = "SECONDS|off", value_parser = values::freshness_arg)]
     pub freshness: Option<String>,
     /// The secret's policy: a TOML file of client, request and rate rules (docs/policy.md)
     #[arg(long, value_name = "FILE")]
@@ -269,7 +271,7 @@ pub struct ListArgs {
 )]
 pub struct EndpointsArgs {
     /// Exchange preset
-    #[arg(value_name = "EXCHANGE", value_parser = exchange_ids())]
+    #[arg(value_name = "EXCHANGE", value_parser = values::exchange_ids())]
     pub exchange: String,
     /// Only this class: read, trade, transfer or admin
     #[arg(long, value_name = "CLASS")]
@@ -360,10 +362,10 @@ pub struct DaemonArgs {
     #[arg(long, conflicts_with = "approver")]
     pub insecure_auto_approve: bool,
     /// How long the approver may take before the request is refused, e.g. 60s (overrides the config)
-    #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
+    #[arg(long, value_name = "DURATION", value_parser = values::duration_arg)]
     pub approval_timeout: Option<String>,
     /// Forget unsealed secrets this long after unsealing, e.g. 8h (overrides the config)
-    #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
+    #[arg(long, value_name = "DURATION", value_parser = values::duration_arg)]
     pub lifetime: Option<String>,
     /// Socket path (overrides the config)
     #[arg(long, value_name = "PATH")]
@@ -486,34 +488,4 @@ pub enum BackupCommand {
     AddToken(Box<InitArgs>),
     /// List what entries are sealed to, and the entries sealed to less than that
     List,
-}
-
-/// `--exchange`'s values: every preset id, which clap lists in the help and in the error for any
-/// other value (exit status 2).
-fn exchange_ids() -> clap::builder::PossibleValuesParser {
-    clap::builder::PossibleValuesParser::new(apisec_agent::sign::exchanges::ids())
-}
-
-// The typed settings, checked by clap as it reads them: a bad value is clap's usage error (exit
-// status 2, the flag named, its form said). The same values from a policy file or the config are
-// checked where those are read.
-
-/// `--type`'s values (`es256` is Coinbase's name for P-256).
-fn key_types() -> clap::builder::PossibleValuesParser {
-    clap::builder::PossibleValuesParser::new(["ed25519", "p256", "es256"])
-}
-
-fn duration_arg(s: &str) -> Result<String, String> {
-    apisec_agent::config::parse_duration(s).map(|_| s.to_owned())
-}
-
-fn freshness_arg(s: &str) -> Result<String, String> {
-    apisec_agent::sign::Freshness::parse(s).map(|_| s.to_owned())
-}
-
-fn date_arg(s: &str) -> Result<String, String> {
-    match apisec_agent::timefmt::parse_date(s) {
-        Some(_) => Ok(s.to_owned()),
-        None => Err("not a date of the form YYYY-MM-DD".to_owned()),
-    }
 }

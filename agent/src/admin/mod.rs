@@ -11,6 +11,7 @@ pub mod audit_follow;
 pub mod backup;
 pub mod completions;
 pub mod endpoints;
+pub mod flag_values;
 pub mod init;
 pub mod init_config;
 pub mod init_piv;
