@@ -13,6 +13,30 @@ pub struct PeerInfo {
     pub exe: Option<PathBuf>,
     /// `/proc/PID/comm`, when the executable could not be read: chosen by the client.
     pub comm: Option<String>,
+    /// `/proc/PID/cmdline` at connection time, its arguments joined by spaces and cut at
+    /// [`CMDLINE_MAX`] characters: chosen by the client too, and shown as such. It tells the
+    /// owner what `apisec exec --unlock NAME -- PROGRAM ...` will start.
+    pub cmdline: Option<String>,
+}
+
+/// The most characters of a client's command line kept for the approver's prompt.
+pub const CMDLINE_MAX: usize = 400;
+
+fn read_cmdline(pid: i32) -> Option<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let args: Vec<String> = raw
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    if args.is_empty() {
+        return None;
+    }
+    let joined = args.join(" ");
+    Some(match joined.char_indices().nth(CMDLINE_MAX) {
+        Some((at, _)) => format!("{}...", &joined[..at]),
+        None => joined,
+    })
 }
 
 impl PeerInfo {
@@ -30,6 +54,7 @@ impl PeerInfo {
             pid,
             exe,
             comm,
+            cmdline: pid.and_then(read_cmdline),
         }
     }
 

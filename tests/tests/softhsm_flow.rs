@@ -417,6 +417,14 @@ fn exec_unlocks_then_runs_the_command_with_the_socket_and_refuses_to_start_on_de
     ]);
     let out = run_with_stdin(&mut cmd, b"");
     assert_ok(&out, "exec");
+    // The approver was told which program `exec` would start (its command line, as the
+    // client set it).
+    let prompt = env.approver_stdin();
+    assert!(
+        prompt.contains("its command line (as it set it): ")
+            && prompt.contains("exec --unlock bg -- sh -c echo"),
+        "{prompt}"
+    );
     let seen = std::fs::read_to_string(&marker).unwrap();
     assert!(
         seen.starts_with(&format!("{}\n", env.socket.display())),

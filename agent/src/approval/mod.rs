@@ -246,6 +246,7 @@ mod tests {
             pid: Some(4242),
             exe: Some("/usr/bin/freqtrade".into()),
             comm: None,
+            cmdline: None,
         }
     }
 

@@ -193,6 +193,13 @@ impl ApprovalRequest<'_> {
         let mut out = String::from("apisec-agent asks for approval\n\n");
         out.push_str(&format!("{} {}\n", self.action, self.secret_list()));
         out.push_str(&format!("asked by {}\n", client_line(self.client)));
+        if let Some(cmdline) = &self.client.cmdline {
+            // Under `apisec exec --unlock NAME -- PROGRAM`, the program it will start.
+            out.push_str(&format!(
+                "  its command line (as it set it): {}\n",
+                escaped(cmdline)
+            ));
+        }
         // What changed comes before the other requesters: however many there are, it stays in
         // view (and inside a cut listing).
         if !self.changes.is_empty() {

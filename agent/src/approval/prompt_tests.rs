@@ -7,6 +7,7 @@ fn peer() -> PeerInfo {
         pid: Some(4242),
         exe: Some("/usr/bin/python3.11".into()),
         comm: None,
+        cmdline: None,
     }
 }
 
@@ -190,4 +191,24 @@ fn hundreds_of_requesters_do_not_push_what_changed_out_of_the_prompt() {
         text.contains("  - and 280 more request(s) from uid 1001\n"),
         "{text}"
     );
+}
+
+#[test]
+fn the_whole_prompt_shows_the_clients_command_line_escaped() {
+    let secrets = vec![("bg".to_owned(), "bitget".to_owned())];
+    let client = PeerInfo {
+        exe: Some("/usr/bin/apisec".into()),
+        cmdline: Some("apisec exec --unlock bg -- freqtrade trade \u{1b}[2J".into()),
+        ..peer()
+    };
+    let text = ApprovalRequest::unlock(&secrets, &client).full_text();
+    assert!(
+        text.contains(
+            "  its command line (as it set it): apisec exec --unlock bg -- freqtrade trade \\u{1b}[2J\n"
+        ),
+        "{text}"
+    );
+    // Not in the short line: that stays one line of who asks.
+    let short = ApprovalRequest::unlock(&secrets, &client).prompt();
+    assert!(!short.contains("freqtrade"), "{short}");
 }

@@ -392,6 +392,7 @@ mod tests {
             pid: Some(4242),
             exe: Some("/usr/bin/bot".into()),
             comm: None,
+            cmdline: None,
         };
         let digest = [7u8; 32];
         let first = Event::sign(

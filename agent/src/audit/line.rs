@@ -126,6 +126,7 @@ mod tests {
             // Not UTF-8: the log shows it as the lossy text, as before.
             exe: Some(std::ffi::OsStr::from_bytes(b"/opt/b\xffot").into()),
             comm: None,
+            cmdline: None,
         };
         let events = [
             Event {

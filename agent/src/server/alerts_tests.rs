@@ -7,6 +7,7 @@ fn peer(uid: u32) -> PeerInfo {
         pid: Some(4242),
         exe: Some("/usr/bin/python3".into()),
         comm: None,
+        cmdline: None,
     }
 }
 

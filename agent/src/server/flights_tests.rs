@@ -7,6 +7,7 @@ fn peer(pid: i32) -> PeerInfo {
         pid: Some(pid),
         exe: None,
         comm: None,
+        cmdline: None,
     }
 }
 
