@@ -40,7 +40,7 @@ pub use env::{softhsm_module, Env, KEY_LABEL, PIN, SO_PIN, TOKEN_LABEL};
 pub use memory::find_in_memory;
 pub use process::{
     as_nobody, as_other_uid, assert_fails_with, assert_ok, binary, run_with_stdin,
-    spawn_for_first_line, stderr, stdout, KillOnDrop, SmallTmpfs,
+    spawn_for_first_line, stderr, stdout, systemd_verify_user, KillOnDrop, SmallTmpfs,
 };
 pub use signing::{
     assert_cli_bitget_get_signs, bitget_sign, header, hmac_sha256, parse_headers, sign,

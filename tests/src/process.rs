@@ -157,3 +157,24 @@ impl Drop for SmallTmpfs {
         let _ = Command::new("umount").arg(&self.0).status();
     }
 }
+
+/// `systemd-analyze --user verify UNITS` in `dir` (its HOME, and `dir/run` as the runtime
+/// directory `--user` needs, %t, even with no user manager running), warnings shown
+/// (`SYSTEMD_LOG_LEVEL=notice`): a unit passes when it succeeds and prints nothing.
+pub fn systemd_verify_user(dir: &Path, units: &[PathBuf]) -> Output {
+    use std::os::unix::fs::PermissionsExt;
+    let runtime = dir.join("run");
+    if !runtime.exists() {
+        std::fs::create_dir(&runtime).unwrap();
+        std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    Command::new("systemd-analyze")
+        .args(["--user", "verify"])
+        .args(units)
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env("HOME", dir)
+        .env("SYSTEMD_LOG_LEVEL", "notice")
+        .current_dir(dir)
+        .output()
+        .expect("systemd-analyze (apt-get install systemd; .ci/run installs it)")
+}

@@ -195,19 +195,7 @@ fn units_for_verify(dir: &Path) -> Vec<PathBuf> {
 fn systemd_units_pass_systemd_analyze_verify() {
     let dir = tempfile::tempdir().unwrap();
     let units = units_for_verify(dir.path());
-    // `--user` needs a runtime directory (%t), even with no user manager running.
-    let runtime = dir.path().join("run");
-    fs::create_dir(&runtime).unwrap();
-    fs::set_permissions(&runtime, fs::Permissions::from_mode(0o700)).unwrap();
-    let out = Command::new("systemd-analyze")
-        .args(["--user", "verify"])
-        .args(&units)
-        .env("XDG_RUNTIME_DIR", &runtime)
-        .env("HOME", dir.path())
-        .env("SYSTEMD_LOG_LEVEL", "notice")
-        .current_dir(dir.path())
-        .output()
-        .expect("systemd-analyze (apt-get install systemd; .ci/run installs it)");
+    let out = systemd_verify_user(dir.path(), &units);
     let err = stderr(&out);
     assert!(
         out.status.success(),
@@ -223,13 +211,7 @@ fn systemd_units_pass_systemd_analyze_verify() {
     let bad = dir.path().join("apisec-agent.service");
     let text = fs::read_to_string(&bad).unwrap();
     fs::write(&bad, text.replace("NoNewPrivileges=", "NoNewPrivilege=")).unwrap();
-    let out = Command::new("systemd-analyze")
-        .args(["--user", "verify"])
-        .args(&units)
-        .env("XDG_RUNTIME_DIR", &runtime)
-        .env("HOME", dir.path())
-        .output()
-        .unwrap();
+    let out = systemd_verify_user(dir.path(), &units);
     assert!(
         stderr(&out).contains("Unknown key") && stderr(&out).contains("NoNewPrivilege"),
         "{}",

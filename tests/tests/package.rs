@@ -207,19 +207,7 @@ fn verify_units(root: &Path) {
         fs::write(&p, text).unwrap();
         units.push(p);
     }
-    let runtime = dir.path().join("run");
-    fs::create_dir(&runtime).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(&runtime, fs::Permissions::from_mode(0o700)).unwrap();
-    let out = Command::new("systemd-analyze")
-        .args(["--user", "verify"])
-        .args(&units)
-        .env("XDG_RUNTIME_DIR", &runtime)
-        .env("HOME", dir.path())
-        .env("SYSTEMD_LOG_LEVEL", "notice")
-        .current_dir(dir.path())
-        .output()
-        .expect("systemd-analyze (apt-get install systemd)");
+    let out = systemd_verify_user(dir.path(), &units);
     let err = stderr(&out);
     assert!(
         out.status.success() && err.trim().is_empty(),

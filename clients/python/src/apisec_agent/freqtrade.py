@@ -100,8 +100,6 @@ def wrap_init_ccxt(exchange_class: Any, named: Optional[str],
 
     from . import ccxt as adapter  # needs ccxt, which freqtrade brings
 
-    adapter_errors = ccxt.NotSupported
-
     original = getattr(exchange_class, "_init_ccxt", None)
     if original is None or list(inspect.signature(original).parameters) != INIT_CCXT_PARAMS:
         raise LauncherError(
@@ -126,7 +124,7 @@ def wrap_init_ccxt(exchange_class: Any, named: Optional[str],
                 key = config_api_key(exchange_config)
                 chosen[preset] = choose_secret(agent, preset, key, named)
             return adapter.attach(api, chosen[preset], agent)
-        except (LauncherError, AgentError, ValueError, adapter_errors) as e:
+        except (LauncherError, AgentError, ValueError, ccxt.NotSupported) as e:
             # freqtrade's own way to stop with a message (no traceback).
             raise OperationalException(f"apisec-agent: {e}") from e
 
