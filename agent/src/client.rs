@@ -79,6 +79,13 @@ impl Client {
         Ok(Self { stream })
     }
 
+    /// Bounds every later read and write (`None`: wait forever, the default): for callers that
+    /// must not hang on an agent that does not answer, such as a shell completion.
+    pub fn set_timeout(&self, timeout: Option<std::time::Duration>) -> io::Result<()> {
+        self.stream.set_read_timeout(timeout)?;
+        self.stream.set_write_timeout(timeout)
+    }
+
     /// Connects to `$APISEC_AUTH_SOCK`, or the default socket.
     pub fn from_env() -> Result<Self, ClientError> {
         Self::connect(&crate::paths::client_socket())

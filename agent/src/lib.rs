@@ -11,6 +11,7 @@
 //! - [`proto`]: the wire protocol for both sides (frames, extension messages); no I/O.
 //! - [`client`]: a blocking client (used by `apisec`, the tests and the benches).
 //! - [`manpages`] (feature `manpages`): man pages from a clap definition, for both binaries.
+//! - [`completion`] (feature `completions`): shell completion, for both binaries.
 //!
 //! With the `daemon` feature (the default):
 //! - [`log`]: the agent's log lines on stderr, control characters escaped.
@@ -32,6 +33,8 @@
 
 pub mod accounts;
 pub mod client;
+#[cfg(feature = "completions")]
+pub mod completion;
 pub mod expiry;
 #[cfg(feature = "manpages")]
 pub mod manpages;

@@ -10,6 +10,11 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // A Tab in a shell runs the binary with COMPLETE set: answered here, before anything else.
+    apisec_agent::completion::answer_if_asked(
+        <admin::args::Cli as clap::CommandFactory>::command,
+        admin::completions::BIN,
+    );
     let cli = admin::args::Cli::parse();
     match admin::dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,

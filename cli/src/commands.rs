@@ -8,6 +8,7 @@ use apisec_agent::client::{Client, ClientError};
 use apisec_agent::proto::{LoginRequest, SignRequest};
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::names::secret;
 use crate::output::{self, Format};
 
 #[derive(Parser, Debug)]
@@ -24,7 +25,8 @@ use crate::output::{self, Format};
         printf 'data' | apisec mac raw-key --alg hmac-sha256"
 )]
 pub struct Cli {
-    /// Socket of the agent [default: $APISEC_AUTH_SOCK]
+    /// Socket of the agent [default: $APISEC_AUTH_SOCK] (not for `completions` and `man`, which
+    /// talk to no agent)
     #[arg(long, global = true, value_name = "PATH")]
     socket: Option<PathBuf>,
     #[command(subcommand)]
@@ -41,13 +43,14 @@ enum Command {
     )]
     Unlock {
         /// Names of the secrets
-        #[arg(required = true)]
+        #[arg(required = true, add = secret())]
         names: Vec<String>,
     },
     /// Forget unsealed secrets (all of them when no name is given); they are zeroized
     #[command(after_help = "Examples:\n  apisec lock\n  apisec lock bitget-main")]
     Lock {
         /// Names of the secrets [default: all]
+        #[arg(add = secret())]
         names: Vec<String>,
     },
     /// Show the agent's state and each secret: sealed or unsealed, expiry
@@ -70,6 +73,7 @@ enum Command {
     )]
     Login {
         /// Name of the secret
+        #[arg(add = secret())]
         name: String,
         /// The kind of login, for an exchange with several (docs/exchanges.md, "WebSocket logins")
         #[arg(long)]
@@ -93,7 +97,7 @@ enum Command {
     Exec {
         /// Secrets to unlock before starting the command (blocks until approved); repeat the
         /// flag or separate names with commas
-        #[arg(long, value_name = "NAME", value_delimiter = ',')]
+        #[arg(long, value_name = "NAME", value_delimiter = ',', add = secret())]
         unlock: Vec<String>,
         /// The command and its arguments
         #[arg(last = true, required = true, value_name = "COMMAND")]
@@ -105,6 +109,7 @@ enum Command {
     )]
     Mac {
         /// Name of the secret
+        #[arg(add = secret())]
         name: String,
         /// hmac-sha256, hmac-sha384 or hmac-sha512
         #[arg(long, value_name = "ALG")]
@@ -135,11 +140,15 @@ enum Command {
         /// The approval's id
         id: u32,
     },
-    /// Print a shell completion script (bash, zsh, fish) to stdout
-    #[command(after_help = "Examples:\n  \
+    /// Print the script that sets up completion in a shell (bash, zsh, fish, elvish, powershell)
+    #[command(
+        after_help = "The script calls apisec back at each Tab (with COMPLETE set), so \
+        secret names complete from the agent at --socket on the line, else at $APISEC_AUTH_SOCK. \
+        Generate it again after an upgrade.\n\nExamples:\n  \
         apisec completions bash > ~/.local/share/bash-completion/completions/apisec\n  \
         apisec completions zsh > ~/.zfunc/_apisec\n  \
-        apisec completions fish > ~/.config/fish/completions/apisec.fish")]
+        apisec completions fish > ~/.config/fish/completions/apisec.fish"
+    )]
     Completions {
         /// The shell
         #[arg(value_enum, value_name = "SHELL")]
@@ -169,6 +178,7 @@ enum Command {
 )]
 struct SignArgs {
     /// Name of the secret
+    #[arg(add = secret())]
     name: String,
     /// HTTP method: GET, POST, PUT, DELETE
     #[arg(long)]
@@ -223,6 +233,24 @@ impl From<ClientError> for Failure {
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Self {
         Self::Io(e)
+    }
+}
+
+/// `--socket` is global, so clap accepts it everywhere; on the commands that talk to no agent it
+/// would silently do nothing, so it is bad usage there (exit 2, clap's own text).
+fn refuse_socket_flag(socket: &Option<PathBuf>, command: &str) {
+    use clap::CommandFactory;
+    if socket.is_some() {
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!(
+                    "--socket is not used by `apisec {command}`: it talks to no agent (the \
+                     completion script asks the agent at --socket on the line being completed, \
+                     else at $APISEC_AUTH_SOCK)"
+                ),
+            )
+            .exit();
     }
 }
 
@@ -285,13 +313,12 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             return Err(Failure::Exec(command[0].clone(), err));
         }
         Command::Completions { shell } => {
-            use clap::CommandFactory;
-            let mut cmd = Cli::command();
-            let name = cmd.get_name().to_owned();
-            clap_complete::generate(shell, &mut cmd, name, &mut out);
+            refuse_socket_flag(&cli.socket, "completions");
+            apisec_agent::completion::write_registration(shell, crate::names::BIN, &mut out)?;
         }
         Command::Man { dir } => {
             use clap::CommandFactory;
+            refuse_socket_flag(&cli.socket, "man");
             for p in apisec_agent::manpages::write(Cli::command(), &dir).map_err(|e| {
                 Failure::Io(std::io::Error::new(
                     e.kind(),

@@ -6,6 +6,7 @@
 //! command's own status.
 
 mod commands;
+mod names;
 mod output;
 mod wait;
 
@@ -28,6 +29,11 @@ fn exit_code(e: &ClientError) -> u8 {
 }
 
 fn main() -> ExitCode {
+    // A Tab in a shell runs the binary with COMPLETE set: answered here, before anything else.
+    apisec_agent::completion::answer_if_asked(
+        <commands::Cli as clap::CommandFactory>::command,
+        names::BIN,
+    );
     let cli = commands::Cli::parse();
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -20,22 +20,32 @@
 //!   the CLI ([`sign`], [`sign_json`], [`assert_cli_bitget_get_signs`]) and the headers it prints
 //!   ([`parse_headers`], [`header`]).
 //! - `wait.rs`: [`wait_until`], polling until something is ready.
+//! - `completion.rs`: [`bash_tab`], a Tab pressed in a real bash with a binary's completion.
+//! - `system_host.rs` (module): [`system_host::SystemHost`], the users, group and directories of
+//!   the separated deployment, for the tests run as root.
+//! - `units.rs`: [`Unit`], the systemd units of `contrib/systemd` read as systemd reads them.
+//! - `terminal.rs`: [`Terminal`], a pseudo-terminal a test types on (password prompts).
 //! - `soft_piv.rs`: a software age identity for the `piv-p256` stanza (the card tests).
 //! - `vcard.rs`: the virtual YubiKey as a fixture (the card tests, with pcscd).
 
 pub mod soft_piv;
 pub mod stock;
+pub mod system_host;
+pub mod units;
 pub mod vcard;
 
 mod add;
+mod completion;
 mod env;
 mod memory;
 mod process;
 mod signing;
+mod terminal;
 mod wait;
 mod wire;
 
 pub use add::AddSecret;
+pub use completion::bash_tab;
 pub use env::{softhsm_module, Env, KEY_LABEL, PIN, SO_PIN, TOKEN_LABEL};
 pub use memory::find_in_memory;
 pub use process::{
@@ -46,5 +56,7 @@ pub use signing::{
     assert_cli_bitget_get_signs, bitget_sign, header, hmac_sha256, parse_headers, sign,
     sign_assets, sign_json,
 };
+pub use terminal::Terminal;
+pub use units::Unit;
 pub use wait::wait_until;
 pub use wire::{frames, read_frame, roundtrip_raw};

@@ -61,8 +61,12 @@ fn binaries_work(bin: &Path) {
         );
         let out = run(Command::new(&exe).args(["completions", "bash"]));
         assert!(
-            stdout(&out).contains(&format!("complete -F _{}", name.replace('-', "__"))),
-            "{name}"
+            stdout(&out).contains(&format!(
+                "complete -o nospace -o bashdefault -o nosort -F _clap_complete_{} {name}",
+                name.replace('-', "_")
+            )),
+            "{name}: {}",
+            stdout(&out)
         );
     }
     let out = run(Command::new(bin.join("apisec-agent")).args([
@@ -137,19 +141,27 @@ fn the_debian_package_holds_everything_in_place() {
         page.starts_with(".ie") || page.contains(".TH apisec-agent-add"),
         "{page}"
     );
-    // The completion scripts load in bash and complete the subcommands.
-    // The function the script registers, called as bash would (its name from the script).
-    let function = "_apisec__agent";
-    let script = format!(
-        "source {} && COMP_WORDS=(apisec-agent ad) COMP_CWORD=1 && {function} apisec-agent ad apisec-agent && echo \"${{COMPREPLY[@]}}\"",
-        r.join("usr/share/bash-completion/completions/apisec-agent").display()
+    // The packaged completion scripts load in a real bash and complete, calling the packaged
+    // binaries back by name on PATH.
+    let path = format!(
+        "{}:{}",
+        r.join("usr/bin").display(),
+        std::env::var("PATH").unwrap_or_default()
     );
-    let out = run(Command::new("bash").args(["-c", &script]));
-    assert!(
-        stdout(&out).split_whitespace().any(|w| w == "add"),
-        "{}",
-        stdout(&out)
-    );
+    for (bin, words, want) in [
+        ("apisec-agent", &["apisec-agent", "ad"][..], "add"),
+        (
+            "apisec-agent",
+            &["apisec-agent", "add", "x", "--exchange", "kraken-"],
+            "kraken-futures",
+        ),
+        ("apisec", &["apisec", "unl"], "unlock"),
+    ] {
+        let mut bash = Command::new("bash");
+        bash.env("PATH", &path);
+        let script = r.join("usr/share/bash-completion/completions").join(bin);
+        assert_eq!(bash_tab(bash, &script, words), [want], "{words:?}");
+    }
 
     // The units are contrib's, with the package's paths, and pass systemd's own check.
     for (packaged, source) in [

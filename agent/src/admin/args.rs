@@ -25,7 +25,8 @@ use super::flag_values as values;
       apisec unlock bitget-main"
 )]
 pub struct Cli {
-    /// Config file [default: $APISEC_CONFIG, else $XDG_CONFIG_HOME/apisec/config.toml]
+    /// Config file [default: $APISEC_CONFIG, else $XDG_CONFIG_HOME/apisec/config.toml] (not for
+    /// `completions` and `man`, which read none)
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     #[command(subcommand)]
@@ -82,11 +83,14 @@ pub enum Command {
     /// Set up the separated deployment (as root): the agent's own system user and group, its
     /// directories, the bots' group for the socket, and a check that no bot can write its files
     SetupSystem(SetupSystemArgs),
-    /// Print a shell completion script (bash, zsh, fish) to stdout
-    #[command(after_help = "Examples:\n  \
+    /// Print the script that sets up completion in a shell (bash, zsh, fish, elvish, powershell)
+    #[command(
+        after_help = "Secret names complete from the store (of --config on the line, if any): \
+        the script calls apisec-agent back at each Tab; make it again after an upgrade.\n\nExamples:\n  \
         apisec-agent completions bash > ~/.local/share/bash-completion/completions/apisec-agent\n  \
         apisec-agent completions zsh > ~/.zfunc/_apisec-agent\n  \
-        apisec-agent completions fish > ~/.config/fish/completions/apisec-agent.fish")]
+        apisec-agent completions fish > ~/.config/fish/completions/apisec-agent.fish"
+    )]
     Completions(CompletionsArgs),
     /// Write man pages (roff) for apisec-agent and each of its subcommands
     #[command(
@@ -303,6 +307,7 @@ pub enum PolicyCommand {
 #[derive(Args, Debug)]
 pub struct PolicyCheckArgs {
     /// Name of the secret
+    #[arg(add = super::name_candidates::existing_entry())]
     pub name: String,
     /// HTTP method
     #[arg(long, value_name = "METHOD")]
@@ -322,6 +327,7 @@ pub struct PolicyCheckArgs {
 #[command(after_help = "Examples:\n  apisec-agent recovery\n  apisec-agent recovery bitget-main")]
 pub struct RecoveryArgs {
     /// The entry the commands recover [default: NAME, to fill in]
+    #[arg(add = super::name_candidates::existing_entry())]
     pub name: Option<String>,
 }
 
@@ -333,6 +339,7 @@ pub struct RecoveryArgs {
 )]
 pub struct AttestArgs {
     /// Name of the entry
+    #[arg(add = super::name_candidates::existing_entry())]
     pub name: String,
     /// Attest without asking (the policy is still printed)
     #[arg(long)]
@@ -346,6 +353,7 @@ pub struct AttestArgs {
 )]
 pub struct RemoveArgs {
     /// Name of the secret
+    #[arg(add = super::name_candidates::existing_entry())]
     pub name: String,
     /// Keep the entry's rotation backups (STORE/backup/NAME.*.toml), from which the removed
     /// secret could be restored; by default they are removed with it
@@ -460,6 +468,7 @@ pub struct StopArgs {
 )]
 pub struct RotateArgs {
     /// Name of the secret
+    #[arg(add = super::name_candidates::existing_entry())]
     pub name: String,
     /// The new API key id (default: keep the old one)
     #[arg(long, value_name = "ID")]

@@ -19,6 +19,7 @@ pub mod keygen;
 pub mod list;
 pub mod local_unseal;
 pub mod man;
+pub mod name_candidates;
 pub mod new_entry;
 pub mod policy_check;
 pub mod recovery;
@@ -93,8 +94,8 @@ pub fn dispatch(cli: args::Cli) -> CmdResult {
         args::Command::Run(a) => run::run(&config, a),
         args::Command::Stop(a) => stop::run(&config, a),
         args::Command::SetupSystem(a) => setup_system::run(a),
-        args::Command::Completions(a) => completions::run(a),
-        args::Command::Man(a) => man::run(a),
+        args::Command::Completions(a) => completions::run(&cli.config, a),
+        args::Command::Man(a) => man::run(&cli.config, a),
     }
 }
 

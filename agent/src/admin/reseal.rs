@@ -20,6 +20,7 @@ use super::{load_config, notify_agent, CmdResult};
 pub struct ResealArgs {
     /// The entries to seal again [default: every entry sealed to other recipients than the
     /// config's]
+    #[arg(add = super::name_candidates::existing_entry())]
     pub names: Vec<String>,
     /// Seal every entry again, even those already sealed to the current recipients
     #[arg(long, conflicts_with = "names")]
