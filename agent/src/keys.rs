@@ -59,6 +59,9 @@ pub enum KeyType {
     TokenEd25519,
     /// A P-256 key on the token.
     TokenP256,
+    /// An HMAC secret imported into the token (`add --in-token`): the token MACs; the entry
+    /// seals only the passphrase, if any.
+    TokenHmac,
 }
 
 impl KeyType {
@@ -69,6 +72,7 @@ impl KeyType {
             Self::P256 => "p256",
             Self::TokenEd25519 => "token-ed25519",
             Self::TokenP256 => "token-p256",
+            Self::TokenHmac => "token-hmac",
         }
     }
 
@@ -79,20 +83,21 @@ impl KeyType {
             "p256" => Self::P256,
             "token-ed25519" => Self::TokenEd25519,
             "token-p256" => Self::TokenP256,
+            "token-hmac" => Self::TokenHmac,
             _ => return None,
         })
     }
 
     pub fn algorithm(self) -> Option<KeyAlgorithm> {
         match self {
-            Self::Hmac => None,
+            Self::Hmac | Self::TokenHmac => None,
             Self::Ed25519 | Self::TokenEd25519 => Some(KeyAlgorithm::Ed25519),
             Self::P256 | Self::TokenP256 => Some(KeyAlgorithm::P256),
         }
     }
 
     pub fn in_token(self) -> bool {
-        matches!(self, Self::TokenEd25519 | Self::TokenP256)
+        matches!(self, Self::TokenEd25519 | Self::TokenP256 | Self::TokenHmac)
     }
 
     pub fn software(algorithm: KeyAlgorithm) -> Self {

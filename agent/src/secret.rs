@@ -150,6 +150,12 @@ impl fmt::Debug for LockedBytes {
     }
 }
 
+/// Whether `a` and `b` are the same bytes, compared without an early exit, so that the time
+/// taken says nothing about where they differ (a passphrase's hash, a MAC).
+pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

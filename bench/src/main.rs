@@ -12,10 +12,13 @@
 //! against the echo servers', and each server's CPU per request; (e) agent
 //! RSS idle and with 1,000 unsealed secrets, start-up to the socket accepting; (f) unseal of 1 and
 //! of 100 secrets on SoftHSM (approval excluded); `--load`: 64 clients x 10,000 signatures, each
-//! one checked; and the Python client's round trip against Python's own `hmac`.
+//! one checked; (g) secrets held on the token (`add --in-token`) with 1 and 8 clients against a
+//! bare `C_Sign` loop on the same token with as many threads; and the Python client's round trip
+//! against Python's own `hmac`.
 
 mod affinity;
 mod echo;
+mod in_token;
 mod load;
 mod procstat;
 mod stats;
@@ -314,6 +317,44 @@ fn run(args: &Args) -> Result<(), String> {
                 "x",
             );
         }
+    }
+
+    // (g) secrets held on the token, against the token's own C_Sign with as many threads.
+    in_token::add_secrets(&world)?;
+    agent.unlock(&in_token::names())?;
+    for c in [1usize, 8] {
+        let (bare_rps, bare_latency) = in_token::bare_c_sign(&world, c, dur)?;
+        let sign = in_token::agent_throughput(&agent, c, dur)?;
+        put(
+            &format!("in_token_sign_rps_{c}"),
+            sign.rps,
+            &format!("(g) sign with a secret on the token, {c} clients"),
+            "req/s",
+        );
+        put(
+            &format!("c_sign_rps_{c}"),
+            bare_rps,
+            &format!("(g) bare C_Sign (CKM_SHA256_HMAC) on the token, {c} threads"),
+            "req/s",
+        );
+        put(
+            &format!("in_token_over_c_sign_rps_{c}"),
+            sign.rps / bare_rps,
+            &format!("(g) sign on the token / bare C_Sign, {c} clients (target >= 0.7)"),
+            "x",
+        );
+        put(
+            &format!("in_token_sign_p50_us_{c}"),
+            sign.latency.percentile_us(50.0),
+            &format!("(g) sign with a secret on the token p50, {c} clients"),
+            "us",
+        );
+        put(
+            &format!("c_sign_p50_us_{c}"),
+            bare_latency.percentile_us(50.0),
+            &format!("(g) bare C_Sign p50, {c} threads"),
+            "us",
+        );
     }
 
     if args.load {

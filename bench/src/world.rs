@@ -109,6 +109,7 @@ pub fn in_process_sign_ns(n: usize) -> f64 {
         secret: key.as_bytes(),
         passphrase: Some(b"passphrase"),
         signer: None,
+        mac: None,
     };
     let req = HttpRequest {
         method: "POST".into(),
@@ -264,10 +265,20 @@ impl AgentProc {
 
     /// (d): the same clients as the echo's, each on its own secret.
     pub fn sign_throughput(&self, clients: usize, dur: Duration) -> Result<Throughput, String> {
+        self.sign_throughput_with(clients, dur, |i| name(i % 1000))
+    }
+
+    /// [`AgentProc::sign_throughput`], client `i` signing with the secret `secret(i)`.
+    pub fn sign_throughput_with(
+        &self,
+        clients: usize,
+        dur: Duration,
+        secret: fn(usize) -> String,
+    ) -> Result<Throughput, String> {
         let sock = self.sock.clone();
         throughput(clients, dur, self.pid(), move |i| {
             let mut s = UnixStream::connect(&sock).map_err(|e| e.to_string())?;
-            let request = sign_request_frame_for(&name(i % 1000));
+            let request = sign_request_frame_for(&secret(i));
             let mut reply = Vec::new();
             Ok(Box::new(move || {
                 signed_roundtrip(&mut s, &request, &mut reply)

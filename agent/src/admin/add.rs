@@ -9,7 +9,10 @@ use apisec_agent::secret::LockedBytes;
 use apisec_agent::store::{SecretMaterial, Store};
 
 use super::args::AddArgs;
-use super::new_entry::{check_key_fits, obtain, read_source, token_public_key, write_entry};
+use super::in_token;
+use super::new_entry::{
+    check_key_fits, obtain, read_source, store_entry, token_public_key, write_entry,
+};
 use super::settings::entry::NewEntry;
 use super::settings::values;
 use super::{load_config, CliError, CmdResult};
@@ -70,6 +73,13 @@ pub fn run(config_path: &Path, a: AddArgs) -> CmdResult {
             },
         );
     }
+    if a.in_token && !preset.accepts_key(None) {
+        return Err(CliError::new(format!(
+            "--in-token imports an HMAC secret, and the {} preset signs with an asymmetric key",
+            preset.id()
+        ))
+        .hint("`apisec-agent keygen` makes that key on the token"));
+    }
     if preset.accepts_key(None) {
         let secret = obtain(&a.secret_file, "secret", "--secret-file")?;
         preset.check_secret(&secret)?;
@@ -82,6 +92,19 @@ pub fn run(config_path: &Path, a: AddArgs) -> CmdResult {
         } else {
             None
         };
+        if a.in_token {
+            let mut meta = new.meta(&a.name, api_key, KeyType::TokenHmac);
+            meta.token_key = Some(in_token::new_label(&a.name));
+            return in_token::import_and_store(
+                &config,
+                preset,
+                &meta,
+                &secret,
+                passphrase.as_ref().map(|p| &p[..]),
+                None,
+                |file| store_entry(&config, &meta, file),
+            );
+        }
         let material = SecretMaterial {
             secret: &secret,
             passphrase: passphrase.as_ref().map(|p| &p[..]),

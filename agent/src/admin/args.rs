@@ -61,7 +61,7 @@ pub enum Command {
     )]
     Backup(BackupCommand),
     /// Remove a secret from the store (and from a running agent's memory)
-    Remove(RemoveArgs),
+    Remove(super::remove::RemoveArgs),
     /// Have the token attest an entry of a token-held key made before entries were attested
     /// (after you checked its policy), so that the agent uses it
     Attest(AttestArgs),
@@ -216,6 +216,10 @@ pub struct AddArgs {
     /// The token key's type, with --token-key
     #[arg(long = "type", value_name = "ed25519|p256", default_value = "ed25519", value_parser = values::key_types())]
     pub key_type: String,
+    /// Import the HMAC secret into the PKCS#11 token, which then computes every MAC (needs the
+    /// token and its PIN, unlike a plain add; the entry seals only the passphrase)
+    #[arg(long, conflicts_with_all = ["private_key_file", "token_key"])]
+    pub in_token: bool,
 }
 
 #[derive(Args, Debug)]
@@ -344,21 +348,6 @@ pub struct AttestArgs {
     /// Attest without asking (the policy is still printed)
     #[arg(long)]
     pub yes: bool,
-}
-
-#[derive(Args, Debug)]
-#[command(
-    after_help = "Revoke the API key at the exchange first; a running agent forgets the secret at \
-    once.\n\nExample:\n  apisec-agent remove bitget-old"
-)]
-pub struct RemoveArgs {
-    /// Name of the secret
-    #[arg(add = super::name_candidates::existing_entry())]
-    pub name: String,
-    /// Keep the entry's rotation backups (STORE/backup/NAME.*.toml), from which the removed
-    /// secret could be restored; by default they are removed with it
-    #[arg(long)]
-    pub keep_backups: bool,
 }
 
 #[derive(Args, Debug, Clone, Default)]

@@ -78,7 +78,12 @@ pub fn run(config_path: &Path, a: ListArgs) -> CmdResult {
                     expiry::note(f.expires.as_deref(), apisec_agent::timefmt::unix_secs())
                 );
                 println!("{:<w_name$} policy: {}", "", f.policy.summary());
-                if f.recipients.len() < 2 {
+                if f.key_type.get() == Some(apisec_agent::keys::KeyType::TokenHmac) {
+                    println!(
+                        "{:<w_name$} NO BACKUP: the secret is on the token only (added --in-token)",
+                        ""
+                    );
+                } else if f.recipients.len() < 2 {
                     println!(
                         "{:<w_name$} NO BACKUP: sealed to the token only (`apisec-agent backup list`)",
                         ""

@@ -12,6 +12,7 @@ pub mod backup;
 pub mod completions;
 pub mod endpoints;
 pub mod flag_values;
+pub mod in_token;
 pub mod init;
 pub mod init_config;
 pub mod init_piv;

@@ -94,6 +94,19 @@ pub fn with_session<T>(
     what: &str,
     f: impl FnOnce(&cryptoki::session::Session) -> Result<T, CliError>,
 ) -> Result<T, CliError> {
+    with_token_session(config, what, |_, _, session| f(session))
+}
+
+/// [`with_session`], `f` told the module's context and the token's slot too.
+pub fn with_token_session<T>(
+    config: &Config,
+    what: &str,
+    f: impl FnOnce(
+        &cryptoki::context::Pkcs11,
+        cryptoki::slot::Slot,
+        &cryptoki::session::Session,
+    ) -> Result<T, CliError>,
+) -> Result<T, CliError> {
     let (spec, pin) = match &config.token {
         TokenConfig::Pkcs11 { spec, pin } => (spec, pin),
         TokenConfig::Piv { .. } => {
@@ -110,7 +123,7 @@ pub fn with_session<T>(
         .map_err(|e| CliError::new(format!("cannot open a session on the token: {e}")))?;
     let pin = pin.read(&format!("PIN of the PKCS#11 token, to {what}"))?;
     pkcs11::login(&ctx, slot, &session, &pin.to_auth_pin())?;
-    f(&session)
+    f(&ctx, slot, &session)
 }
 
 /// The public key of a token key made by keygen.
@@ -134,14 +147,22 @@ pub fn attest_if_token_key(config: &Config, file: &mut entry::EntryFile) -> CmdR
     if !key_type.in_token() {
         return Ok(());
     }
-    let algorithm = key_type.algorithm().expect("asymmetric");
     let label = meta
         .token_key
         .clone()
         .ok_or_else(|| CliError::new("a token key entry without token_key"))?;
     let statement = apisec_agent::store::attest::statement(&meta);
     let signature = with_session(config, "attest the entry with its token key", |s| {
-        Ok(pkcs11::sign_with_key(s, &label, algorithm, &statement)?)
+        Ok(match key_type.algorithm() {
+            Some(algorithm) => pkcs11::sign_with_key(s, &label, algorithm, &statement)?,
+            // An HMAC key on the token attests with its MAC (`add --in-token`).
+            None => pkcs11::mac_with_key(
+                s,
+                &label,
+                apisec_agent::sign::mac_key::Hash::Sha256,
+                &statement,
+            )?,
+        })
     })?;
     file.attestation = Some(apisec_agent::store::attest::encode(&signature));
     Ok(())
@@ -149,9 +170,15 @@ pub fn attest_if_token_key(config: &Config, file: &mut entry::EntryFile) -> CmdR
 
 /// Seals and writes a new entry, then tells a running agent.
 pub fn write_entry(config: &Config, meta: &EntryMeta, material: &SecretMaterial<'_>) -> CmdResult {
-    let store = Store::new(&config.store_dir);
     let mut file = entry::seal(meta, material, &config.seal_to())?;
     attest_if_token_key(config, &mut file)?;
+    store_entry(config, meta, file)
+}
+
+/// Writes a sealed (and, for a token-held key, attested) new entry, says what it holds and what
+/// it lacks, then tells a running agent.
+pub fn store_entry(config: &Config, meta: &EntryMeta, file: entry::EntryFile) -> CmdResult {
+    let store = Store::new(&config.store_dir);
     store.create(&file)?;
     println!(
         "sealed {} ({}) to {} recipient(s): {}",
@@ -160,7 +187,13 @@ pub fn write_entry(config: &Config, meta: &EntryMeta, material: &SecretMaterial<
         file.recipients.len(),
         store.entry_path(&meta.name).display()
     );
-    if config.backups() == 0 {
+    if meta.key_type.get() == Some(apisec_agent::keys::KeyType::TokenHmac) {
+        eprintln!(
+            "warning: {}'s key is on the token only (no backup token holds it): if the token is \
+             lost, so is this secret; keep a way to issue a new API key at the exchange",
+            meta.name
+        );
+    } else if config.backups() == 0 {
         eprintln!(
             "warning: {} is sealed to one token only: if it is lost, so is this secret; add a \
              backup (`apisec-agent backup add-recipient` or `backup add-token`, then \

@@ -19,7 +19,8 @@ pub fn run(config_path: &Path, a: RotateArgs) -> CmdResult {
     let store = Store::new(&config.store_dir);
     let old_file = store.load(&a.name)?;
     let old = unseal_locally(&config, &old_file)?;
-    if old.meta.key_type.get() != Some(KeyType::Hmac) {
+    let kind = old.meta.key_type.get();
+    if !matches!(kind, Some(KeyType::Hmac | KeyType::TokenHmac)) {
         return Err(CliError::new(format!(
             "{} holds an asymmetric key; rotate replaces HMAC secrets",
             a.name
@@ -68,6 +69,34 @@ pub fn run(config_path: &Path, a: RotateArgs) -> CmdResult {
         // rotated out could be put back as if it were the current one.
         std::thread::sleep(std::time::Duration::from_secs(1));
         meta.created = timefmt::iso8601_seconds(apisec_agent::timefmt::unix_secs());
+    }
+    if kind == Some(KeyType::TokenHmac) {
+        // The new key is imported beside the old one, the entry replaced, then the old key
+        // destroyed: a failure on the way leaves the old entry working.
+        let retire = meta.token_key.clone();
+        meta.token_key = Some(super::in_token::new_label(&a.name));
+        super::in_token::import_and_store(
+            &config,
+            preset,
+            &meta,
+            &secret,
+            passphrase.as_ref().map(|p| &p[..]),
+            retire.as_deref(),
+            |new_file| {
+                let backup = store.replace(&old_file, &new_file)?;
+                println!(
+                    "rotated {} (policy kept; the new secret is on the token); the old entry is \
+                     in {} (its key is destroyed: it cannot be restored)",
+                    a.name,
+                    backup.display()
+                );
+                Ok(())
+            },
+        )?;
+        if let Some(pid) = notify_agent(&config, None) {
+            println!("the running agent (pid {pid}) switched to the new secret");
+        }
+        return Ok(());
     }
     let mut new_file = entry::seal(
         &meta,

@@ -315,6 +315,7 @@ fn binance_websocket_api_requests_are_logins_and_judged_by_class() {
                     secret: b"s",
                     passphrase: None,
                     signer: None,
+                    mac: None,
                 };
                 let stamp = crate::sign::Stamp {
                     timestamp: "1".into(),
@@ -445,6 +446,7 @@ fn kraken_futures_without_its_nonce_is_judged() {
         secret: b"c2VjcmV0",
         passphrase: None,
         signer: None,
+        mac: None,
     };
     let stamp = crate::sign::Stamp {
         timestamp: "1".into(),

@@ -27,6 +27,8 @@ pub struct Held {
     pub unsealed: Unsealed,
     /// The asymmetric key, for Ed25519 / P-256 API keys (in locked memory or on the token).
     pub signer: Option<Box<dyn sign::AsymmetricSigner + Send + Sync>>,
+    /// The HMAC key on the token, for a secret added with `--in-token`.
+    pub mac: Option<Box<dyn sign::mac_key::MacKey + Send + Sync>>,
     /// Unix seconds; `None` = kept until lock.
     pub forget_at: Option<u64>,
     /// SHA-256 of the sealed block it came from, to notice a rotation on reload.
@@ -306,12 +308,7 @@ impl Agent {
             .chain_update(passphrase)
             .finalize()
             .into();
-        // Compare without an early exit, so timing says nothing about the passphrase.
-        let diff = hash
-            .iter()
-            .zip(l.hash.iter())
-            .fold(0u8, |a, (x, y)| a | (x ^ y));
-        if diff == 0 {
+        if crate::secret::same_bytes(&hash, &l.hash) {
             *lock = None;
             true
         } else {

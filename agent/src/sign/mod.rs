@@ -7,6 +7,7 @@ pub mod endpoints;
 pub mod exchanges;
 pub mod login;
 pub mod mac;
+pub mod mac_key;
 pub mod preset;
 pub mod request;
 pub mod shape;

@@ -7,6 +7,7 @@
 use std::fmt;
 
 use super::login::{LoginKind, LoginMessage, LoginRequest, LoginStamp};
+use super::mac_key::{Hash, KeyForm, MacKey, MemoryMacKey};
 use super::shape::Shape;
 
 /// What a client asks to have signed. `query` is the raw query string without the leading `?`,
@@ -61,6 +62,47 @@ pub struct Credentials<'a> {
     pub passphrase: Option<&'a [u8]>,
     /// The asymmetric key, for Ed25519 / P-256 API keys (then `secret` is empty).
     pub signer: Option<&'a dyn AsymmetricSigner>,
+    /// The HMAC key on the token, for a secret added with `--in-token` (then `secret` is empty):
+    /// every MAC is computed there.
+    pub mac: Option<&'a dyn MacKey>,
+}
+
+impl Credentials<'_> {
+    /// The HMAC of `parts` with this secret, keyed as `form` says: by the token when the key is
+    /// there (it holds the bytes `form` gives), else in memory. The one way presets MAC.
+    pub fn hmac(
+        &self,
+        exchange: &'static str,
+        form: KeyForm,
+        hash: Hash,
+        parts: &[&[u8]],
+    ) -> Result<Vec<u8>, PresetError> {
+        let signer_failed = |reason: String| PresetError::Signer { exchange, reason };
+        match self.mac {
+            Some(key) => key.mac(hash, parts).map_err(signer_failed),
+            None => MemoryMacKey::new(exchange, self.secret, form)?
+                .mac(hash, parts)
+                .map_err(signer_failed),
+        }
+    }
+
+    /// Refuses, before anything is computed, a secret in memory that does not have `form` (a
+    /// base64 secret that does not decode); a key on the token was checked when it was imported.
+    pub fn check_key(&self, exchange: &'static str, form: KeyForm) -> Result<(), PresetError> {
+        if self.mac.is_none() {
+            MemoryMacKey::new(exchange, self.secret, form)?;
+        }
+        Ok(())
+    }
+
+    /// Refuses an empty secret (after trimming) where the MAC is computed in memory; a key on
+    /// the token was checked when it was imported.
+    pub fn require_secret(&self, exchange: &'static str) -> Result<(), PresetError> {
+        if self.mac.is_some() {
+            return Ok(());
+        }
+        super::mac_key::nonempty_secret(exchange, self.secret)
+    }
 }
 
 impl fmt::Debug for Credentials<'_> {
@@ -70,6 +112,7 @@ impl fmt::Debug for Credentials<'_> {
             .field("secret", &"<redacted>")
             .field("passphrase", &self.passphrase.map(|_| "<redacted>"))
             .field("signer", &self.signer.map(|s| s.algorithm()))
+            .field("mac", &self.mac.map(|_| "<on the token>"))
             .finish()
     }
 }
@@ -189,6 +232,15 @@ pub trait Preset: Sync + Send {
     /// Whether keys of this exchange come with a passphrase that must be sent or signed.
     fn needs_passphrase(&self) -> bool {
         false
+    }
+    /// The hash of this exchange's HMAC (of its signatures; a login may use the same).
+    fn mac_hash(&self) -> Hash {
+        Hash::Sha256
+    }
+    /// How this exchange keys its HMAC with the secret it showed: what `add --in-token` imports
+    /// (`sign::mac_key::mac_key_bytes`).
+    fn mac_key_form(&self) -> KeyForm {
+        KeyForm::Trimmed
     }
     /// Checks, at `add` time, that a secret has the form this exchange issues.
     fn check_secret(&self, secret: &[u8]) -> Result<(), PresetError> {

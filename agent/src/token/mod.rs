@@ -4,12 +4,15 @@
 //! token went away, and releases the token on request.
 
 pub mod configured;
+mod error;
+mod mac_pool;
 pub mod piv;
 pub mod pkcs11;
 
 pub use configured::{spawn, TokenConfig};
+pub use error::TokenError;
+pub use mac_pool::{MacPool, MacSession, TokenMacKey};
 
-use std::path::PathBuf;
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -17,133 +20,7 @@ use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
 use crate::envelope::Ecdh;
-use crate::pin::PinError;
 use crate::sign::{AsymmetricSigner, KeyAlgorithm};
-
-/// Why the token could not do what was asked. Names the PKCS#11 function and return value where
-/// there is one, and says what to do.
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-pub enum TokenError {
-    #[error(
-        "cannot load the PKCS#11 module {module}: {reason}; install it (SoftHSM on Debian: \
-         apt-get install softhsm2) or fix token.module in the config"
-    )]
-    ModuleLoad { module: PathBuf, reason: String },
-    #[error(
-        "no token {wanted} in any slot of {module}; `pkcs11-tool --module {module} -L` lists them"
-    )]
-    NoToken { wanted: String, module: PathBuf },
-    #[error(
-        "no EC P-256 private key labelled {label:?} on the token; create one with \
-         `apisec-agent init ... --key-label {label} --generate` (a YubiKey through ykcs11 names \
-         a slot's key after the slot: \"Retired Key 1\" is slot 82)"
-    )]
-    KeyNotFound { label: String },
-    #[error(
-        "the token refused the PIN (CKR_PIN_INCORRECT){retries}; it is not retried automatically: \
-         fix the PIN source, then unlock again"
-    )]
-    PinIncorrect { retries: String },
-    #[error(
-        "the PIN from {source_name} was already refused by the token; not trying it again, since \
-         every try uses up one of the token's retries; fix it, then unlock again"
-    )]
-    PinRefusedBefore { source_name: String },
-    #[error(
-        "the token's user PIN is locked (CKR_PIN_LOCKED); unblock it with the SO PIN, e.g. \
-         `pkcs11-tool --module MODULE --login --login-type so --init-pin`"
-    )]
-    PinLocked,
-    #[error(transparent)]
-    Pin(#[from] PinError),
-    #[error("the token failed in {function}: {rv}")]
-    Pkcs11 { function: String, rv: String },
-    #[error("the token's key is not a P-256 key the agent can use: {0}")]
-    BadKey(String),
-    #[error("the token thread has stopped; restart the agent")]
-    ActorGone,
-    #[error(
-        "no YubiKey {wanted} answers through pcscd; plug it in (`ykman list --serials` lists \
-         what pcscd sees){hint}"
-    )]
-    PivNoCard { wanted: String, hint: String },
-    #[error(
-        "several YubiKeys are connected; set token.serial in the config to the one holding the \
-         key (`ykman list --serials`)"
-    )]
-    PivSeveralCards,
-    #[error("cannot reach pcscd, the smart-card service: {0}; start it (systemctl start pcscd)")]
-    PivPcscd(String),
-    #[error(
-        "the YubiKey (serial {serial}) refused the PIN; {tries} tries left before the PIN blocks; \
-         it is not retried automatically: fix the PIN source, then unlock again"
-    )]
-    PivPinIncorrect { serial: u32, tries: u8 },
-    #[error(
-        "the PIV PIN of the YubiKey (serial {serial}) is blocked (no tries left); unblock it with \
-         the PUK: `ykman piv access unblock-pin` (if the PUK is blocked too, only \
-         `ykman piv reset` helps, which destroys the key and every secret sealed only to it)"
-    )]
-    PivPinBlocked { serial: u32 },
-    #[error(
-        "the touch was not received: the YubiKey (serial {serial}) waited for a touch and timed \
-         out (about 15 s); the secret stays sealed; unlock again and touch the YubiKey while it \
-         blinks"
-    )]
-    TouchNotReceived { serial: u32 },
-    #[error(
-        "the YubiKey (serial {serial}) was removed, or pcscd lost it, during the operation; the \
-         secret stays sealed; plug it back in and unlock again (no restart needed)"
-    )]
-    CardRemoved { serial: u32 },
-    #[error("no key in slot {slot} of the YubiKey (serial {serial}); {hint}")]
-    PivNoKey {
-        slot: String,
-        serial: u32,
-        hint: String,
-    },
-    #[error(
-        "the key in slot {slot} of the YubiKey (serial {serial}) is not the key the config's \
-         recipient names (another YubiKey, or a key generated again?); set token.serial to the \
-         right YubiKey, or run `apisec-agent init --yubikey` again (secrets sealed to the old \
-         key cannot be opened with the new one)"
-    )]
-    PivKeyMismatch { slot: String, serial: u32 },
-    #[error(
-        "the key in slot {slot} of the YubiKey (serial {serial}) has touch policy never, but the \
-         agent has no approver and relies on the touch to approve unseals; configure an approver \
-         ([approval] approver) or use a key generated with --touch-policy cached"
-    )]
-    PivNoTouch { slot: String, serial: u32 },
-    #[error(
-        "the key in slot {slot} of the YubiKey (serial {serial}) has touch policy {card}, but the \
-         config says always: step-up approvals by touch count on a fresh touch for each request, \
-         which this key does not demand; set token.touch_policy = \"{card}\" in the config \
-         (step-up by touch is then refused), or generate a key with --touch-policy always"
-    )]
-    PivTouchWeaker {
-        slot: String,
-        serial: u32,
-        card: String,
-    },
-    #[error("the YubiKey failed in {op}: {reason}")]
-    Piv { op: String, reason: String },
-    #[error("{0}")]
-    NotSupported(String),
-}
-
-impl TokenError {
-    /// The token is not there (not plugged in, deleted, its module missing): found out before
-    /// any PIN is asked for, so that another configured token may be tried. A card that is there
-    /// but busy (held by another program, pcscd failing) is not absent: the next token is not
-    /// tried behind the owner's back.
-    pub fn is_absent(&self) -> bool {
-        matches!(
-            self,
-            Self::NoToken { .. } | Self::ModuleLoad { .. } | Self::PivNoCard { .. }
-        )
-    }
-}
 
 /// What the waiting client is told before a card operation that needs a touch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -169,6 +46,13 @@ pub trait KeyHolder: Send + 'static {
         let _ = (label, algorithm);
         Err(TokenError::BadKey(
             "this token holds no signing keys the agent made".into(),
+        ))
+    }
+    /// A new session for HMAC keys on the token (`add --in-token`), logged in (the login is
+    /// the token's, for every session), for the [`MacPool`].
+    fn open_mac_session(&mut self) -> Result<Box<dyn MacSession>, TokenError> {
+        Err(TokenError::NotSupported(
+            "this token cannot hold HMAC keys: `add --in-token` needs a PKCS#11 token".into(),
         ))
     }
     /// Closes sessions and lets other programs use the token; the next request reconnects.
@@ -200,6 +84,9 @@ enum Job {
         algorithm: KeyAlgorithm,
         reply: mpsc::SyncSender<Result<Vec<u8>, TokenError>>,
     },
+    OpenMacSession {
+        reply: mpsc::SyncSender<Result<Box<dyn MacSession>, TokenError>>,
+    },
     Release {
         reply: mpsc::SyncSender<()>,
     },
@@ -214,6 +101,8 @@ enum Job {
 #[derive(Clone)]
 pub struct TokenHandle {
     jobs: mpsc::Sender<Job>,
+    /// The sessions HMAC keys on the token MAC on, beside the owner thread's.
+    macs: Arc<MacPool>,
     /// The owner thread, joined by [`TokenHandle::shut_down`].
     owner: Arc<Mutex<Option<thread::JoinHandle<()>>>>,
 }
@@ -224,9 +113,18 @@ impl std::fmt::Debug for TokenHandle {
     }
 }
 
+/// How many token sessions MAC for HMAC keys on the token at once: clients signing together
+/// beyond this wait for a session (SoftHSM and HSMs allow many; each is one open session).
+pub const MAC_SESSIONS: usize = 8;
+
 impl TokenHandle {
     /// Starts the owner thread for `holder`.
-    pub fn spawn(mut holder: impl KeyHolder) -> Self {
+    pub fn spawn(holder: impl KeyHolder) -> Self {
+        Self::spawn_with_mac_sessions(holder, MAC_SESSIONS)
+    }
+
+    /// [`TokenHandle::spawn`] with at most `mac_sessions` sessions for HMAC keys on the token.
+    pub fn spawn_with_mac_sessions(mut holder: impl KeyHolder, mac_sessions: usize) -> Self {
         let (jobs, rx) = mpsc::channel::<Job>();
         let owner = thread::Builder::new()
             .name("token".into())
@@ -251,6 +149,9 @@ impl TokenHandle {
                         } => {
                             let _ = reply.send(holder.public_key(&label, algorithm));
                         }
+                        Job::OpenMacSession { reply } => {
+                            let _ = reply.send(holder.open_mac_session());
+                        }
                         Job::Release { reply } => {
                             holder.release();
                             let _ = reply.send(());
@@ -269,8 +170,29 @@ impl TokenHandle {
             .expect("spawning the token thread");
         Self {
             jobs,
+            macs: Arc::new(MacPool::new(mac_sessions)),
             owner: Arc::new(Mutex::new(Some(owner))),
         }
+    }
+
+    /// The HMAC of `data` with the token's HMAC key `label`, on a session of the pool (blocks
+    /// until the token answers).
+    pub fn mac(
+        &self,
+        label: &str,
+        hash: crate::sign::mac_key::Hash,
+        data: &[u8],
+    ) -> Result<Vec<u8>, TokenError> {
+        self.macs.mac(self, label, hash, data)
+    }
+
+    /// A new logged-in session from the owner thread, for the pool.
+    pub(crate) fn open_mac_session(&self) -> Result<Box<dyn MacSession>, TokenError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.jobs
+            .send(Job::OpenMacSession { reply: tx })
+            .map_err(|_| TokenError::ActorGone)?;
+        rx.recv().map_err(|_| TokenError::ActorGone)?
     }
 
     /// Signs with the token key `label` (blocks until the token answers).
@@ -313,6 +235,7 @@ impl TokenHandle {
     }
 
     pub fn release(&self) {
+        self.macs.clear();
         let (tx, rx) = mpsc::sync_channel(1);
         if self.jobs.send(Job::Release { reply: tx }).is_ok() {
             let _ = rx.recv();
@@ -329,6 +252,7 @@ impl TokenHandle {
         let Some(owner) = self.owner.lock().unwrap_or_else(|e| e.into_inner()).take() else {
             return true;
         };
+        self.macs.clear();
         let _ = self.jobs.send(Job::ShutDown);
         let deadline = Instant::now() + patience;
         while !owner.is_finished() {

@@ -38,8 +38,32 @@ pub fn mac(
                 ),
             ));
         }
-        let mac = sign::mac::compute(&request.algorithm, held.unsealed.secret(), &request.data)
-            .map_err(|e| ErrorReply::new(ErrorCode::BadRequest, e.to_string()));
+        let compute = |key: &dyn sign::mac_key::MacKey| {
+            let reserved = [
+                crate::store::attest::PREFIX,
+                crate::store::attest::CHALLENGE_PREFIX,
+            ];
+            sign::mac::compute(&request.algorithm, key, &request.data, &reserved).map_err(|e| {
+                match e {
+                    sign::mac::RawMacError::Key(_) => {
+                        ErrorReply::new(ErrorCode::Token, e.to_string())
+                    }
+                    _ => ErrorReply::new(ErrorCode::BadRequest, e.to_string()),
+                }
+            })
+        };
+        let mac = match held.mac.as_deref() {
+            // A token call blocks: on a blocking thread's budget.
+            Some(key) => tokio::task::block_in_place(|| compute(key)),
+            None => compute(
+                &sign::mac_key::MemoryMacKey::new(
+                    "raw MAC",
+                    held.unsealed.secret(),
+                    sign::mac_key::KeyForm::AsShown,
+                )
+                .map_err(|e| ErrorReply::new(ErrorCode::BadEntry, e.to_string()))?,
+            ),
+        };
         crate::secret::wipe_stack();
         mac
     });

@@ -256,6 +256,7 @@ pub(super) fn with_credentials<T>(held: &Held, f: impl FnOnce(&sign::Credentials
                 .signer
                 .as_deref()
                 .map(|s| s as &dyn sign::AsymmetricSigner),
+            mac: held.mac.as_deref().map(|m| m as &dyn sign::mac_key::MacKey),
         };
         let r = f(&credentials);
         crate::secret::wipe_stack();

@@ -12,9 +12,10 @@ use crate::policy::coverage;
 use crate::policy::judge::Plan;
 use crate::proto::{ErrorCode, ErrorReply};
 use crate::sign;
+use crate::sign::mac_key::{Hash, MacKey};
 use crate::store::unseal::OpenError;
 use crate::store::{self, Unsealed};
-use crate::token::TokenSigner;
+use crate::token::{TokenMacKey, TokenSigner};
 
 use super::super::error_reply::open_error;
 use super::super::state::{Agent, Held};
@@ -32,10 +33,12 @@ pub async fn unseal_held(
         .await
         .map_err(|_| ErrorReply::new(ErrorCode::Internal, "the unseal task failed"))??;
     let (unsealed, signer) = signer_for(agent, unsealed)?;
+    let mac = token_mac_key(agent, &unsealed)?;
     let plan = plan_for(&unsealed)?;
     Ok(Held {
         unsealed,
         signer,
+        mac,
         forget_at,
         sealed_digest,
         plan,
@@ -103,11 +106,9 @@ fn check_attested(
     unsealed: &Unsealed,
 ) -> Result<(), ErrorReply> {
     let meta = &unsealed.meta;
-    let Some(KeyType::TokenEd25519 | KeyType::TokenP256) = meta.key_type.get() else {
+    let Some(key_type) = meta.key_type.get().filter(|k| k.in_token()) else {
         return Ok(());
     };
-    let key_type = meta.key_type.get().expect("matched above");
-    let algorithm = key_type.algorithm().expect("asymmetric");
     let bad = |why: String| ErrorReply::new(ErrorCode::BadEntry, why);
     let label = meta
         .token_key
@@ -125,6 +126,23 @@ fn check_attested(
     };
     let token_error =
         |e: crate::token::TokenError| ErrorReply::new(ErrorCode::Token, e.to_string());
+    let Some(algorithm) = key_type.algorithm() else {
+        // An HMAC key on the token: its attestation is the token's HMAC of the statement, which
+        // only the token can compute (no request a client can have signed holds its prefix).
+        let mac = agent
+            .token()
+            .mac(label, Hash::Sha256, &store::attest::statement(meta))
+            .map_err(token_error)?;
+        if !crate::secret::same_bytes(&mac, &signature) {
+            return Err(bad(format!(
+                "store entry {:?}: its attestation is not the token's HMAC with the key \
+                 {label:?}: the entry was not made with this token's key, or was changed after; \
+                 refusing it (add the secret again with `apisec-agent add --in-token`)",
+                meta.name
+            )));
+        }
+        return Ok(());
+    };
     let public = agent
         .token()
         .public_key(label, algorithm)
@@ -195,6 +213,26 @@ fn plan_for(unsealed: &Unsealed) -> Result<Plan, ErrorReply> {
     Ok(Plan::new(&meta.policy, preset))
 }
 
+/// The token's MAC key for a secret added with `--in-token`; other entries have none.
+fn token_mac_key(
+    agent: &Agent,
+    unsealed: &Unsealed,
+) -> Result<Option<Box<dyn MacKey + Send + Sync>>, ErrorReply> {
+    if unsealed.meta.key_type.get() != Some(KeyType::TokenHmac) {
+        return Ok(None);
+    }
+    let label = unsealed.meta.token_key.clone().ok_or_else(|| {
+        ErrorReply::new(
+            ErrorCode::BadEntry,
+            "an in-token HMAC entry without token_key",
+        )
+    })?;
+    Ok(Some(Box::new(TokenMacKey {
+        handle: agent.token().clone(),
+        label,
+    })))
+}
+
 /// Builds the signer an asymmetric key needs; HMAC secrets need none.
 fn signer_for(
     agent: &Agent,
@@ -208,7 +246,7 @@ fn signer_for(
         ))
     })?;
     let signer: Option<Signer> = match key_type {
-        KeyType::Hmac => None,
+        KeyType::Hmac | KeyType::TokenHmac => None,
         KeyType::Ed25519 | KeyType::P256 => {
             let algorithm = key_type.algorithm().expect("asymmetric");
             let material = unsealed.take_secret();

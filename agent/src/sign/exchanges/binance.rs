@@ -23,8 +23,9 @@
 //! the signature is base64(Ed25519(totalParams)), percent-encoded in the query.
 
 use super::binance_ws;
-use super::common::{b64, hmac_sha256, percent_encode, reencode_form, signed_digest, utf8};
+use super::common::{b64, percent_encode, reencode_form, signed_digest, utf8};
 use crate::sign::login::{LoginKind, LoginMessage, LoginRequest, LoginStamp};
+use crate::sign::mac_key::{Hash, KeyForm};
 use crate::sign::shape::{Body, Covers, Login, Query, Shape, SignedQuery};
 use crate::sign::{
     Credentials, HttpRequest, KeyAlgorithm, Preset, PresetError, Signed, Stamp, TimeFormat,
@@ -159,7 +160,9 @@ impl Preset for Binance {
         let signed_parts: &[&[u8]] = &[query.as_bytes(), &body];
         let signed_sha256 = signed_digest(signed_parts);
         let signature = match credentials.signer {
-            None => hex::encode(hmac_sha256(credentials.secret, signed_parts)),
+            None => {
+                hex::encode(credentials.hmac(ID, KeyForm::AsShown, Hash::Sha256, signed_parts)?)
+            }
             Some(signer) => {
                 let mut total = query.clone().into_bytes();
                 total.extend_from_slice(&body);
@@ -201,6 +204,7 @@ mod tests {
             secret: b"NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j",
             passphrase: None,
             signer: None,
+            mac: None,
         };
         let req = HttpRequest {
             method: "POST".into(),
@@ -238,6 +242,7 @@ mod tests {
             secret: b"NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j",
             passphrase: None,
             signer: None,
+            mac: None,
         };
         let stamp = Stamp {
             timestamp: "1499827319559".into(),
@@ -293,6 +298,7 @@ mod tests {
             secret: b"s",
             passphrase: None,
             signer: None,
+            mac: None,
         };
         let req = HttpRequest {
             method: "GET".into(),
@@ -329,6 +335,7 @@ mod tests {
             secret: b"",
             passphrase: None,
             signer: Some(&key),
+            mac: None,
         };
         let req = HttpRequest {
             method: "POST".into(),

@@ -7,9 +7,10 @@
 //! them in a REST query (percent-encoded); the table classes each method as it does REST
 //! endpoints, `session.logon` and `userDataStream.subscribe.signature` as logins.
 
-use super::common::{b64, bad, form_pairs, hmac_sha256, signed_digest};
+use super::common::{b64, bad, form_pairs, signed_digest};
 use crate::sign::encoding::form_decode;
 use crate::sign::login::{Json, LoginKind, LoginMessage, LoginStamp};
+use crate::sign::mac_key::{Hash, KeyForm};
 use crate::sign::{Credentials, HttpRequest, PresetError, Signed, Stamp};
 
 const ID: &str = "binance";
@@ -43,7 +44,12 @@ pub fn signature(
         .collect::<Vec<_>>()
         .join("&");
     let signature = match credentials.signer {
-        None => hex::encode(hmac_sha256(credentials.secret, &[payload.as_bytes()])),
+        None => hex::encode(credentials.hmac(
+            ID,
+            KeyForm::AsShown,
+            Hash::Sha256,
+            &[payload.as_bytes()],
+        )?),
         Some(signer) => {
             b64(&signer
                 .sign(payload.as_bytes())
@@ -189,6 +195,7 @@ mod tests {
             secret: SECRET,
             passphrase: None,
             signer: None,
+            mac: None,
         };
         let stamp = Stamp {
             timestamp: "1645423376532".into(),

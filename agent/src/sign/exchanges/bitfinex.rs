@@ -6,6 +6,7 @@
 
 use super::common::*;
 use crate::sign::login::{Json, LoginKind, LoginMessage, LoginRequest, LoginStamp};
+use crate::sign::mac_key::{Hash, KeyForm};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -52,6 +53,9 @@ impl Preset for Bitfinex {
     fn wants_nonce(&self) -> bool {
         true
     }
+    fn mac_hash(&self) -> Hash {
+        Hash::Sha384
+    }
     fn check_secret(&self, secret: &[u8]) -> Result<(), PresetError> {
         nonempty_secret(EX, secret)
     }
@@ -79,7 +83,7 @@ impl Preset for Bitfinex {
         let nonce = stamp.nonce.to_string();
         let payload = format!("AUTH{nonce}");
         let parts: &[&[u8]] = &[payload.as_bytes()];
-        let sig = hex::encode(hmac_sha384(raw_key(c.secret), parts));
+        let sig = hex::encode(c.hmac(EX, KeyForm::Trimmed, Hash::Sha384, parts)?);
         Ok(LoginMessage {
             message: Json::new()
                 .str("apiKey", c.api_key)
@@ -101,10 +105,10 @@ impl Preset for Bitfinex {
     fn sign(&self, r: &HttpRequest, c: &Credentials<'_>, s: &Stamp) -> Result<Signed, PresetError> {
         // All authenticated v2 endpoints are POST.
         header_safe(EX, "api key", c.api_key)?;
-        nonempty_secret(EX, c.secret)?;
+        c.require_secret(EX)?;
         let nonce = stamped_nonce(EX, s.nonce.as_deref(), true)?;
         let signed_parts: &[&[u8]] = &[b"/api", r.path.as_bytes(), nonce.as_bytes(), &r.body];
-        let sig = hex::encode(hmac_sha384(raw_key(c.secret), signed_parts));
+        let sig = hex::encode(c.hmac(EX, KeyForm::Trimmed, Hash::Sha384, signed_parts)?);
         Ok(Signed {
             signed_sha256: signed_digest(signed_parts),
             headers: headers(&[

@@ -7,8 +7,9 @@
 //! The queryString signed is the decoded one (`SignedQuery::Decoded`).
 //! Bitget publishes no example vector.
 
-use super::common::{b64, hmac_sha256, passphrase, signed_digest, verify_path_login};
+use super::common::{b64, passphrase, signed_digest, verify_path_login};
 use crate::sign::login::{LoginKind, LoginMessage, LoginRequest, LoginStamp};
+use crate::sign::mac_key::{Hash, KeyForm};
 use crate::sign::request::decoded;
 use crate::sign::shape::{Body, Covers, Login, Query, Shape, SignedQuery, Slot, STANDARD_METHODS};
 use crate::sign::{Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat};
@@ -96,7 +97,7 @@ impl Preset for Bitget {
             query_part.as_bytes(),
             &request.body,
         ];
-        let mac = hmac_sha256(credentials.secret, signed_parts);
+        let mac = credentials.hmac(ID, KeyForm::AsShown, Hash::Sha256, signed_parts)?;
         Ok(Signed {
             signed_sha256: signed_digest(signed_parts),
             headers: vec![
@@ -124,6 +125,7 @@ mod tests {
             secret: b"6e8e2f3b1c0a4d5e9f7a8b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e",
             passphrase: Some(b"demo-passphrase"),
             signer: None,
+            mac: None,
         }
     }
 

@@ -5,6 +5,7 @@
 
 use super::common::*;
 use crate::sign::login::{Json, LoginKind, LoginMessage, LoginRequest, LoginStamp};
+use crate::sign::mac_key::{Hash, KeyForm};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -78,7 +79,7 @@ impl Preset for Bitmex {
         header_safe(EX, "api key", c.api_key)?;
         let expires = ((stamp.now_ms + self.timestamp_lead_ms()) / 1000).to_string();
         let parts: &[&[u8]] = &[b"GET/realtime", expires.as_bytes()];
-        let sig = hex::encode(hmac_sha256(raw_key(c.secret), parts));
+        let sig = hex::encode(c.hmac(EX, KeyForm::Trimmed, Hash::Sha256, parts)?);
         let args = format!(
             "[{},{expires},{}]",
             crate::sign::login::text(c.api_key),
@@ -101,7 +102,7 @@ impl Preset for Bitmex {
     fn sign(&self, r: &HttpRequest, c: &Credentials<'_>, s: &Stamp) -> Result<Signed, PresetError> {
         check_timestamp(EX, self.time_format(), &s.timestamp)?;
         header_safe(EX, "api key", c.api_key)?;
-        nonempty_secret(EX, c.secret)?;
+        c.require_secret(EX)?;
         let path = path_and_query(&r.path, &r.query);
         let signed_parts: &[&[u8]] = &[
             r.method.as_bytes(),
@@ -109,7 +110,7 @@ impl Preset for Bitmex {
             s.timestamp.as_bytes(),
             &r.body,
         ];
-        let sig = hex::encode(hmac_sha256(raw_key(c.secret), signed_parts));
+        let sig = hex::encode(c.hmac(EX, KeyForm::Trimmed, Hash::Sha256, signed_parts)?);
         Ok(Signed {
             signed_sha256: signed_digest(signed_parts),
             headers: headers(&[

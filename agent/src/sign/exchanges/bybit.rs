@@ -6,6 +6,7 @@
 
 use super::common::*;
 use crate::sign::login::{Json, LoginKind, LoginMessage, LoginRequest, LoginStamp};
+use crate::sign::mac_key::{Hash, KeyForm};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -76,10 +77,12 @@ impl Preset for Bybit {
         stamp: LoginStamp,
     ) -> Result<LoginMessage, PresetError> {
         header_safe(EX, "api key", c.api_key)?;
-        self.check_secret(c.secret)?;
+        if c.mac.is_none() {
+            self.check_secret(c.secret)?;
+        }
         let expires = (stamp.now_ms + 10_000).to_string();
         let parts: &[&[u8]] = &[b"GET/realtime", expires.as_bytes()];
-        let sig = hex::encode(hmac_sha256(raw_key(c.secret), parts));
+        let sig = hex::encode(c.hmac(EX, KeyForm::Trimmed, Hash::Sha256, parts)?);
         let args = format!(
             "[{},{},{}]",
             crate::sign::login::text(c.api_key),
@@ -100,7 +103,9 @@ impl Preset for Bybit {
     fn sign(&self, r: &HttpRequest, c: &Credentials<'_>, s: &Stamp) -> Result<Signed, PresetError> {
         check_timestamp(EX, self.time_format(), &s.timestamp)?;
         header_safe(EX, "api key", c.api_key)?;
-        self.check_secret(c.secret)?;
+        if c.mac.is_none() {
+            self.check_secret(c.secret)?;
+        }
         // GET signs the query string, decoded (Bybit's official pybit signs the parameters
         // joined unencoded, `prepare_payload`, and so does ccxt); POST the raw JSON body; never
         // both.
@@ -128,7 +133,7 @@ impl Preset for Bybit {
             RECV_WINDOW.as_bytes(),
             payload,
         ];
-        let mac = hmac_sha256(raw_key(c.secret), signed_parts);
+        let mac = c.hmac(EX, KeyForm::Trimmed, Hash::Sha256, signed_parts)?;
         let sig = hex::encode(mac);
         Ok(Signed {
             signed_sha256: signed_digest(signed_parts),

@@ -201,6 +201,7 @@ mod tests {
             secret: b"",
             passphrase: None,
             signer: Some(key),
+            mac: None,
         };
         let req = HttpRequest {
             method: "GET".into(),
@@ -276,6 +277,7 @@ mod tests {
             secret: b"s",
             passphrase: None,
             signer: None,
+            mac: None,
         };
         let req = HttpRequest {
             method: "GET".into(),

@@ -5,6 +5,7 @@
 
 use super::common::*;
 use crate::sign::login::{LoginKind, LoginMessage, LoginRequest, LoginStamp};
+use crate::sign::mac_key::{Hash, KeyForm};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -12,6 +13,8 @@ use crate::sign::shape::{Body, Covers, Login, Query, Shape, SignedQuery, Slot, S
 
 const EX: &str = "coinbase-exchange";
 const SECRET_FORM: &str = "Coinbase Exchange secrets are base64 (as shown when the key was created); this one does not decode";
+/// The HMAC is keyed with the secret decoded from base64.
+const KEY: KeyForm = KeyForm::Base64(SECRET_FORM);
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CoinbaseExchange;
@@ -49,6 +52,9 @@ impl Preset for CoinbaseExchange {
     fn needs_passphrase(&self) -> bool {
         true
     }
+    fn mac_key_form(&self) -> KeyForm {
+        KEY
+    }
     fn check_secret(&self, secret: &[u8]) -> Result<(), PresetError> {
         base64_secret(EX, secret, SECRET_FORM).map(drop)
     }
@@ -74,11 +80,11 @@ impl Preset for CoinbaseExchange {
         stamp: LoginStamp,
     ) -> Result<LoginMessage, PresetError> {
         header_safe(EX, "api key", c.api_key)?;
-        let key = base64_secret(EX, c.secret, SECRET_FORM)?;
+        c.check_key(EX, KEY)?;
         let pass = passphrase(EX, c.passphrase)?;
         let ts = (stamp.now_ms / 1000).to_string();
         let parts: &[&[u8]] = &[ts.as_bytes(), b"GET", b"/users/self/verify"];
-        let sig = b64(&hmac_sha256(&key, parts));
+        let sig = b64(&c.hmac(EX, KEY, Hash::Sha256, parts)?);
         Ok(LoginMessage {
             fields: vec![
                 ("signature", sig),
@@ -94,7 +100,7 @@ impl Preset for CoinbaseExchange {
     fn sign(&self, r: &HttpRequest, c: &Credentials<'_>, s: &Stamp) -> Result<Signed, PresetError> {
         check_timestamp(EX, self.time_format(), &s.timestamp)?;
         header_safe(EX, "api key", c.api_key)?;
-        let key = base64_secret(EX, c.secret, SECRET_FORM)?;
+        c.check_key(EX, KEY)?;
         let pass = passphrase(EX, c.passphrase)?;
         let request_path = path_and_query(&r.path, &r.query);
         let signed_parts: &[&[u8]] = &[
@@ -103,7 +109,7 @@ impl Preset for CoinbaseExchange {
             request_path.as_bytes(),
             &r.body,
         ];
-        let sig = b64(&hmac_sha256(&key, signed_parts));
+        let sig = b64(&c.hmac(EX, KEY, Hash::Sha256, signed_parts)?);
         Ok(Signed {
             signed_sha256: signed_digest(signed_parts),
             headers: headers(&[

@@ -2,10 +2,10 @@
 //!
 //! Kept private to the crate so a preset's public face stays the [`Preset`] trait alone.
 
+use crate::sign::mac_key::{Hash, KeyForm};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256, Sha384, Sha512};
+use sha2::{Digest, Sha256, Sha512};
 
 use crate::sign::login::{Json, LoginMessage};
 use crate::sign::preset::{Credentials, PresetError, TimeFormat};
@@ -118,66 +118,7 @@ pub(crate) fn passphrase<'a>(
     Ok(text)
 }
 
-pub(crate) fn base64_secret(
-    exchange: &'static str,
-    secret: &[u8],
-    reason: &'static str,
-) -> Result<zeroize::Zeroizing<Vec<u8>>, PresetError> {
-    // Users paste secrets from web pages; a trailing newline is not part of the key.
-    let trimmed = trim_ascii(secret);
-    match STANDARD.decode(trimmed).map(zeroize::Zeroizing::new) {
-        Ok(k) if !k.is_empty() => Ok(k),
-        _ => Err(PresetError::BadSecret { exchange, reason }),
-    }
-}
-
-pub(crate) fn nonempty_secret(exchange: &'static str, secret: &[u8]) -> Result<(), PresetError> {
-    if trim_ascii(secret).is_empty() {
-        Err(PresetError::BadSecret {
-            exchange,
-            reason: "the secret is empty",
-        })
-    } else {
-        Ok(())
-    }
-}
-
-fn trim_ascii(b: &[u8]) -> &[u8] {
-    let start = b
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(b.len());
-    let end = b
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .map_or(start, |e| e + 1);
-    &b[start..end]
-}
-
-/// Exchanges display the secret as text and use its bytes as the key; whitespace around a
-/// pasted secret is never part of it.
-pub(crate) fn raw_key(secret: &[u8]) -> &[u8] {
-    trim_ascii(secret)
-}
-
-// HMAC accepts keys of any length, so `new_from_slice` cannot fail here.
-pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-    let mut m = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
-    parts.iter().for_each(|p| m.update(p));
-    m.finalize().into_bytes().to_vec()
-}
-
-pub(crate) fn hmac_sha384(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-    let mut m = Hmac::<Sha384>::new_from_slice(key).expect("HMAC takes any key length");
-    parts.iter().for_each(|p| m.update(p));
-    m.finalize().into_bytes().to_vec()
-}
-
-pub(crate) fn hmac_sha512(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-    let mut m = Hmac::<Sha512>::new_from_slice(key).expect("HMAC takes any key length");
-    parts.iter().for_each(|p| m.update(p));
-    m.finalize().into_bytes().to_vec()
-}
+pub(crate) use crate::sign::mac_key::{base64_secret, nonempty_secret};
 
 /// The digest of the bytes a signature covers, for the audit log: the parts the preset fed to
 /// the MAC (or to the signing key), in order.
@@ -292,7 +233,7 @@ pub(crate) fn verify_path_login(
     let pass = passphrase(exchange, credentials.passphrase)?;
     let ts = (now_ms / 1000).to_string();
     let parts: &[&[u8]] = &[ts.as_bytes(), b"GET", path.as_bytes()];
-    let sign = b64(&hmac_sha256(raw_key(credentials.secret), parts));
+    let sign = b64(&credentials.hmac(exchange, KeyForm::Trimmed, Hash::Sha256, parts)?);
     let args = Json::new()
         .str("apiKey", credentials.api_key)
         .str("passphrase", pass)
@@ -360,6 +301,7 @@ pub(crate) mod test_support {
             secret: secret.as_bytes(),
             passphrase: pass.map(str::as_bytes),
             signer: None,
+            mac: None,
         }
     }
 

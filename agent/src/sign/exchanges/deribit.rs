@@ -5,6 +5,7 @@
 
 use super::common::*;
 use crate::sign::login::{Json, LoginKind, LoginMessage, LoginRequest, LoginStamp};
+use crate::sign::mac_key::{Hash, KeyForm};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -86,7 +87,7 @@ impl Preset for Deribit {
         let ts = stamp.now_ms.to_string();
         let nonce = stamp.nonce.to_string();
         let parts: &[&[u8]] = &[ts.as_bytes(), b"\n", nonce.as_bytes(), b"\n"];
-        let sig = hex::encode(hmac_sha256(raw_key(c.secret), parts));
+        let sig = hex::encode(c.hmac(EX, KeyForm::Trimmed, Hash::Sha256, parts)?);
         let params = Json::new()
             .str("grant_type", "client_signature")
             .str("client_id", c.api_key)
@@ -121,7 +122,7 @@ impl Preset for Deribit {
         if c.api_key.contains([',', '=', ' ']) {
             return Err(bad(EX, "the client id contains ',', '=' or a space"));
         }
-        nonempty_secret(EX, c.secret)?;
+        c.require_secret(EX)?;
         let nonce = stamped_nonce(EX, s.nonce.as_deref(), false)?;
         let uri = path_and_query(&r.path, &r.query);
         let signed_parts: &[&[u8]] = &[
@@ -136,7 +137,7 @@ impl Preset for Deribit {
             &r.body,
             b"\n",
         ];
-        let sig = hex::encode(hmac_sha256(raw_key(c.secret), signed_parts));
+        let sig = hex::encode(c.hmac(EX, KeyForm::Trimmed, Hash::Sha256, signed_parts)?);
         let auth = format!(
             "deri-hmac-sha256 id={},ts={},sig={},nonce={}",
             c.api_key, s.timestamp, sig, nonce

@@ -5,6 +5,7 @@
 
 use super::common::*;
 use crate::sign::login::{Json, LoginKind, LoginMessage, LoginRequest, LoginStamp};
+use crate::sign::mac_key::{Hash, KeyForm};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -91,6 +92,9 @@ impl Preset for Gate {
     fn time_format(&self) -> TimeFormat {
         TimeFormat::UnixSeconds
     }
+    fn mac_hash(&self) -> Hash {
+        Hash::Sha512
+    }
     fn check_secret(&self, secret: &[u8]) -> Result<(), PresetError> {
         nonempty_secret(EX, secret)
     }
@@ -111,12 +115,12 @@ impl Preset for Gate {
         stamp: LoginStamp,
     ) -> Result<LoginMessage, PresetError> {
         header_safe(EX, "api key", c.api_key)?;
-        nonempty_secret(EX, c.secret)?;
+        c.require_secret(EX)?;
         let time = (stamp.now_ms / 1000).to_string();
         if API_LOGINS.contains(&kind.name) {
             let signed = format!("api\n{}\n{{}}\n{time}", kind.name);
             let parts: &[&[u8]] = &[signed.as_bytes()];
-            let sig = hex::encode(hmac_sha512(raw_key(c.secret), parts));
+            let sig = hex::encode(c.hmac(EX, KeyForm::Trimmed, Hash::Sha512, parts)?);
             let id = stamp.nonce.to_string();
             let payload = Json::new()
                 .str("req_id", &id)
@@ -144,7 +148,7 @@ impl Preset for Gate {
         }
         let signed = format!("channel={}&event=subscribe&time={time}", kind.name);
         let parts: &[&[u8]] = &[signed.as_bytes()];
-        let sig = hex::encode(hmac_sha512(raw_key(c.secret), parts));
+        let sig = hex::encode(c.hmac(EX, KeyForm::Trimmed, Hash::Sha512, parts)?);
         let auth = Json::new()
             .str("method", "api_key")
             .str("KEY", c.api_key)
@@ -171,7 +175,7 @@ impl Preset for Gate {
     fn sign(&self, r: &HttpRequest, c: &Credentials<'_>, s: &Stamp) -> Result<Signed, PresetError> {
         check_timestamp(EX, self.time_format(), &s.timestamp)?;
         header_safe(EX, "api key", c.api_key)?;
-        nonempty_secret(EX, c.secret)?;
+        c.require_secret(EX)?;
         // Gate hashes the body even when empty (sha512 of ""), so the line is never blank.
         let body_hash = sha512_hex(&r.body);
         // The query line is decoded: Gate's official SDK signs `unquote_plus(urlencode(query))`.
@@ -181,7 +185,7 @@ impl Preset for Gate {
             r.method, r.path, query, body_hash, s.timestamp
         );
         let signed_parts: &[&[u8]] = &[prehash.as_bytes()];
-        let sig = hex::encode(hmac_sha512(raw_key(c.secret), signed_parts));
+        let sig = hex::encode(c.hmac(EX, KeyForm::Trimmed, Hash::Sha512, signed_parts)?);
         Ok(Signed {
             signed_sha256: signed_digest(signed_parts),
             headers: headers(&[

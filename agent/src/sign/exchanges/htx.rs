@@ -10,6 +10,7 @@
 
 use super::common::*;
 use crate::sign::login::{Json, LoginKind, LoginMessage, LoginRequest, LoginStamp};
+use crate::sign::mac_key::{Hash, KeyForm};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -167,7 +168,7 @@ impl Preset for Htx {
         stamp: LoginStamp,
     ) -> Result<LoginMessage, PresetError> {
         header_safe(EX, "api key", c.api_key)?;
-        nonempty_secret(EX, c.secret)?;
+        c.require_secret(EX)?;
         let group = SHAPE.host(kind.host).map(|h| h.table);
         let host = if request.host.is_empty() {
             kind.host
@@ -219,7 +220,7 @@ impl Preset for Htx {
         );
         let prehash = format!("GET\n{host}\n{}\n{canonical}", login_path(kind.name));
         let parts: &[&[u8]] = &[prehash.as_bytes()];
-        let sig = b64(&hmac_sha256(raw_key(c.secret), parts));
+        let sig = b64(&c.hmac(EX, KeyForm::Trimmed, Hash::Sha256, parts)?);
         let message = if spot {
             let params = Json::new()
                 .str("authType", "api")
@@ -259,7 +260,7 @@ impl Preset for Htx {
 
     fn sign(&self, r: &HttpRequest, c: &Credentials<'_>, s: &Stamp) -> Result<Signed, PresetError> {
         header_safe(EX, "api key", c.api_key)?;
-        nonempty_secret(EX, c.secret)?;
+        c.require_secret(EX)?;
         let ts = htx_timestamp(&s.timestamp)?;
         let host = SHAPE
             .host(&r.host)
@@ -297,7 +298,7 @@ impl Preset for Htx {
             .join("&");
         let prehash = format!("{}\n{}\n{}\n{}", r.method, host, r.path, canonical);
         let signed_parts: &[&[u8]] = &[prehash.as_bytes()];
-        let sig = b64(&hmac_sha256(raw_key(c.secret), signed_parts));
+        let sig = b64(&c.hmac(EX, KeyForm::Trimmed, Hash::Sha256, signed_parts)?);
         let mut additions = additions;
         additions.push(("Signature".into(), percent_encode(&sig)));
         Ok(Signed {

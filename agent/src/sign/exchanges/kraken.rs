@@ -4,6 +4,7 @@
 //! (https://docs.kraken.com/api/docs/guides/spot-rest-auth).
 
 use super::common::*;
+use crate::sign::mac_key::{Hash, KeyForm};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -12,6 +13,8 @@ use crate::sign::shape::{Body, Covers, Login, Query, Shape, SignedQuery};
 const EX: &str = "kraken";
 const SECRET_FORM: &str =
     "Kraken secrets are base64 (the 88-character private key shown when the key was created); this one does not decode";
+/// The HMAC is keyed with the secret decoded from base64.
+const KEY: KeyForm = KeyForm::Base64(SECRET_FORM);
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Kraken;
@@ -96,6 +99,12 @@ impl Preset for Kraken {
     fn wants_nonce(&self) -> bool {
         true
     }
+    fn mac_key_form(&self) -> KeyForm {
+        KEY
+    }
+    fn mac_hash(&self) -> Hash {
+        Hash::Sha512
+    }
     fn check_secret(&self, secret: &[u8]) -> Result<(), PresetError> {
         base64_secret(EX, secret, SECRET_FORM).map(drop)
     }
@@ -106,7 +115,7 @@ impl Preset for Kraken {
     fn sign(&self, r: &HttpRequest, c: &Credentials<'_>, s: &Stamp) -> Result<Signed, PresetError> {
         // Every private spot endpoint is a POST of a form or a JSON object; the nonce lives in it.
         header_safe(EX, "api key", c.api_key)?;
-        let key = base64_secret(EX, c.secret, SECRET_FORM)?;
+        c.check_key(EX, KEY)?;
         let nonce = stamped_nonce(EX, s.nonce.as_deref(), true)?;
         let text = utf8(EX, "body", &r.body)?;
         let json = text.starts_with('{');
@@ -117,7 +126,7 @@ impl Preset for Kraken {
         };
         let inner = sha256(&[nonce.as_bytes(), body.as_bytes()]);
         let signed_parts: &[&[u8]] = &[r.path.as_bytes(), &inner];
-        let sig = b64(&hmac_sha512(&key, signed_parts));
+        let sig = b64(&c.hmac(EX, KEY, Hash::Sha512, signed_parts)?);
         let mut headers = headers(&[("API-Key", c.api_key), ("API-Sign", &sig)]);
         if json {
             headers.push(("Content-Type", "application/json".into()));

@@ -6,6 +6,7 @@
 
 use super::common::*;
 use crate::sign::login::{LoginKind, LoginMessage, LoginRequest, LoginStamp};
+use crate::sign::mac_key::{Hash, KeyForm};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -14,6 +15,8 @@ use crate::sign::shape::{Body, Covers, Login, Query, Shape, SignedQuery, Slot, S
 const EX: &str = "kraken-futures";
 const SECRET_FORM: &str =
     "Kraken Futures secrets are base64 (as shown when the key was created); this one does not decode";
+/// The HMAC is keyed with the secret decoded from base64.
+const KEY: KeyForm = KeyForm::Base64(SECRET_FORM);
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct KrakenFutures;
@@ -114,6 +117,12 @@ impl Preset for KrakenFutures {
     fn wants_nonce(&self) -> bool {
         true
     }
+    fn mac_key_form(&self) -> KeyForm {
+        KEY
+    }
+    fn mac_hash(&self) -> Hash {
+        Hash::Sha512
+    }
     fn check_secret(&self, secret: &[u8]) -> Result<(), PresetError> {
         base64_secret(EX, secret, SECRET_FORM).map(drop)
     }
@@ -157,10 +166,10 @@ impl Preset for KrakenFutures {
                  digits): any other text could be a REST request's signed string",
             ));
         }
-        let key = base64_secret(EX, c.secret, SECRET_FORM)?;
+        c.check_key(EX, KEY)?;
         let digest = sha256(&[challenge.as_bytes()]);
         let parts: &[&[u8]] = &[&digest];
-        let signed = b64(&hmac_sha512(&key, parts));
+        let signed = b64(&c.hmac(EX, KEY, Hash::Sha512, parts)?);
         Ok(LoginMessage {
             fields: vec![
                 ("api_key", c.api_key.to_owned()),
@@ -174,7 +183,7 @@ impl Preset for KrakenFutures {
 
     fn sign(&self, r: &HttpRequest, c: &Credentials<'_>, s: &Stamp) -> Result<Signed, PresetError> {
         header_safe(EX, "api key", c.api_key)?;
-        let key = base64_secret(EX, c.secret, SECRET_FORM)?;
+        c.check_key(EX, KEY)?;
         let endpoint = endpoint_path(&r.path)?;
         // postData is "the parameters sent", wherever they travel. Signing both would not match
         // what Kraken recomputes, so a request must carry its parameters in one place.
@@ -198,7 +207,7 @@ impl Preset for KrakenFutures {
             endpoint.as_bytes(),
         ]);
         let signed_parts: &[&[u8]] = &[&digest];
-        let sig = b64(&hmac_sha512(&key, signed_parts));
+        let sig = b64(&c.hmac(EX, KEY, Hash::Sha512, signed_parts)?);
         let mut h = headers(&[("APIKey", c.api_key), ("Authent", &sig)]);
         if let Some(n) = nonce {
             h.push(("Nonce", n.into()));

@@ -5,6 +5,7 @@
 //! (https://www.kucoin.com/docs-new/authentication).
 
 use super::common::*;
+use crate::sign::mac_key::{Hash, KeyForm};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -63,8 +64,7 @@ impl Preset for Kucoin {
     fn sign(&self, r: &HttpRequest, c: &Credentials<'_>, s: &Stamp) -> Result<Signed, PresetError> {
         check_timestamp(EX, self.time_format(), &s.timestamp)?;
         header_safe(EX, "api key", c.api_key)?;
-        nonempty_secret(EX, c.secret)?;
-        let key = raw_key(c.secret);
+        c.require_secret(EX)?;
         let pass = passphrase(EX, c.passphrase)?;
         // "the URL must use the content that has not been URL-encoded" (the docs' "Signing a
         // Message"): the query decoded, as sent otherwise.
@@ -75,8 +75,8 @@ impl Preset for Kucoin {
             endpoint.as_bytes(),
             &r.body,
         ];
-        let sig = b64(&hmac_sha256(key, signed_parts));
-        let signed_pass = b64(&hmac_sha256(key, &[pass.as_bytes()]));
+        let sig = b64(&c.hmac(EX, KeyForm::Trimmed, Hash::Sha256, signed_parts)?);
+        let signed_pass = b64(&c.hmac(EX, KeyForm::Trimmed, Hash::Sha256, &[pass.as_bytes()])?);
         Ok(Signed {
             signed_sha256: signed_digest(signed_parts),
             headers: headers(&[

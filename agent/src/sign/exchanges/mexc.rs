@@ -4,6 +4,7 @@
 //! /api/v3/order" (https://mexcdevelop.github.io/apidocs/spot_v3_en/#signed).
 
 use super::common::*;
+use crate::sign::mac_key::{Hash, KeyForm};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -49,7 +50,7 @@ impl Preset for Mexc {
     fn sign(&self, r: &HttpRequest, c: &Credentials<'_>, s: &Stamp) -> Result<Signed, PresetError> {
         check_timestamp(EX, self.time_format(), &s.timestamp)?;
         header_safe(EX, "api key", c.api_key)?;
-        nonempty_secret(EX, c.secret)?;
+        c.require_secret(EX)?;
         let body = utf8(EX, "body", &r.body)?;
         let query_pairs = form_pairs(EX, "query", &r.query)?;
         let body_pairs = form_pairs(EX, "body (MEXC signs url-encoded form bodies)", body)?;
@@ -102,7 +103,7 @@ impl Preset for Mexc {
         // totalParams is the query string immediately followed by the body, with no separator
         // (MEXC's Example 3 signs "...type=LIMITquantity=1...").
         let signed_parts: &[&[u8]] = &[query.as_bytes(), body.as_bytes()];
-        let sig = hex::encode(hmac_sha256(raw_key(c.secret), signed_parts));
+        let sig = hex::encode(c.hmac(EX, KeyForm::Trimmed, Hash::Sha256, signed_parts)?);
         additions.push(("signature".to_string(), sig.clone()));
         let query = join_query(&query, &[("signature".to_string(), sig)]);
         Ok(Signed {

@@ -2,7 +2,7 @@
 //! one file implementing [`Preset`](super::Preset), one line in [`ALL`], one test file, one
 //! section of `docs/exchanges.md`.
 
-mod common;
+pub(crate) mod common;
 
 pub mod binance;
 pub mod binance_ws;

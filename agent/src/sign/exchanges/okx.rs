@@ -5,6 +5,7 @@
 
 use super::common::*;
 use crate::sign::login::{LoginKind, LoginMessage, LoginRequest, LoginStamp};
+use crate::sign::mac_key::{Hash, KeyForm};
 use crate::sign::preset::{
     Credentials, HttpRequest, Preset, PresetError, Signed, Stamp, TimeFormat,
 };
@@ -74,7 +75,7 @@ impl Preset for Okx {
     fn sign(&self, r: &HttpRequest, c: &Credentials<'_>, s: &Stamp) -> Result<Signed, PresetError> {
         check_timestamp(EX, self.time_format(), &s.timestamp)?;
         header_safe(EX, "api key", c.api_key)?;
-        nonempty_secret(EX, c.secret)?;
+        c.require_secret(EX)?;
         let pass = passphrase(EX, c.passphrase)?;
         // requestPath includes the query for GET; OKX documents the body as "" for GET.
         let request_path = path_and_query(&r.path, &r.query);
@@ -84,7 +85,7 @@ impl Preset for Okx {
             request_path.as_bytes(),
             &r.body,
         ];
-        let mac = hmac_sha256(raw_key(c.secret), signed_parts);
+        let mac = c.hmac(EX, KeyForm::Trimmed, Hash::Sha256, signed_parts)?;
         let sig = b64(&mac);
         Ok(Signed {
             signed_sha256: signed_digest(signed_parts),

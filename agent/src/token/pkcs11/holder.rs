@@ -7,10 +7,11 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::objects::{derive, find_key, find_signing_key, sign_on_token};
+use super::secret_keys::Pkcs11MacSession;
 use super::{ck, find_slot, load_module, login, session_lost, session_lost_reported, Pkcs11Spec};
 use crate::pin::PinSource;
 use crate::sign::KeyAlgorithm;
-use crate::token::{KeyHolder, TokenError};
+use crate::token::{KeyHolder, MacSession, TokenError};
 
 /// The agent's PKCS#11 key holder: connects lazily (the agent starts without the token), logs in
 /// once, keeps one session open (a token logs out when its last session closes).
@@ -19,6 +20,8 @@ pub struct Pkcs11Holder {
     pin: PinSource,
     ctx: Option<Pkcs11>,
     session: Option<(Session, ObjectHandle)>,
+    /// The slot the session is on, where the pool's sessions are opened too.
+    slot: Option<cryptoki::slot::Slot>,
     /// SHA-256 of the last PIN the token refused, so it is never presented again by itself.
     refused_pin: Option<[u8; 32]>,
 }
@@ -30,6 +33,7 @@ impl Pkcs11Holder {
             pin,
             ctx: None,
             session: None,
+            slot: None,
             refused_pin: None,
         }
     }
@@ -38,6 +42,21 @@ impl Pkcs11Holder {
         if self.session.is_some() {
             return Ok(());
         }
+        match self.connect_once() {
+            Err(e) if self.ctx.is_some() && reload_may_help(&e) => {
+                // A token pulled out and put back can leave the module's view of its slots stale
+                // (SoftHSM keeps the slots of its C_Initialize, and fails on them after): the
+                // module is initialized anew, once, and the token looked for again.
+                if let Some(ctx) = self.ctx.take() {
+                    super::release_module(&self.spec.module, ctx);
+                }
+                self.connect_once()
+            }
+            other => other,
+        }
+    }
+
+    fn connect_once(&mut self) -> Result<(), TokenError> {
         if self.ctx.is_none() {
             self.ctx = Some(load_module(&self.spec.module)?);
         }
@@ -64,7 +83,21 @@ impl Pkcs11Holder {
         }
         let (key, _) = find_key(&session, &self.spec.key_label)?;
         self.session = Some((session, key));
+        self.slot = Some(slot);
         Ok(())
+    }
+}
+
+/// Whether the module's view of its slots may be stale: the token is missing, or the slot calls
+/// fail (not a PIN, a key or a mechanism the token refused).
+fn reload_may_help(e: &TokenError) -> bool {
+    match e {
+        TokenError::NoToken { .. } => true,
+        TokenError::Pkcs11 { function, .. } => matches!(
+            function.as_str(),
+            "C_GetSlotList" | "C_GetTokenInfo" | "C_OpenSession" | "C_GetSlotInfo"
+        ),
+        _ => false,
     }
 }
 
@@ -133,6 +166,25 @@ impl KeyHolder for Pkcs11Holder {
                 Ok((_, public)) => return Ok(public),
                 Err(e) if session_lost_reported(&e) && attempt == 0 => self.session = None,
                 Err(e) => return Err(e),
+            }
+        }
+        unreachable!("the loop returns on its second pass")
+    }
+
+    fn open_mac_session(&mut self) -> Result<Box<dyn MacSession>, TokenError> {
+        // The owner's session may have died with the token (pulled out and put back): then log
+        // in again on a fresh one, and open beside it.
+        for attempt in 0..2 {
+            self.connect()?;
+            let ctx = self.ctx.as_ref().expect("connected");
+            let slot = self.slot.expect("connected");
+            match ctx.open_ro_session(slot) {
+                Ok(session) => return Ok(Box::new(Pkcs11MacSession::new(session))),
+                Err(_) if attempt == 0 => self.session = None,
+                Err(e) => {
+                    self.session = None;
+                    return Err(ck(e));
+                }
             }
         }
         unreachable!("the loop returns on its second pass")

@@ -7,13 +7,20 @@
 //! - this file: which token ([`Pkcs11Spec`]), loading the module, finding the slot, logging in,
 //!   and the token's errors (the PKCS#11 call that failed is named).
 //! - [`objects`]: the keys on the token: the wrapping key, signing keys, ECDH, signatures.
-//! - [`holder`]: the agent's [`Pkcs11Holder`]: one session kept open, reopened when lost.
+//! - [`secret_keys`]: HMAC keys on the token (`add --in-token`), and the sessions that MAC.
+//! - [`holder`]: the agent's [`Pkcs11Holder`]: one session kept open, reopened when lost, and
+//!   the sessions it opens for the pool of HMAC keys' MACs.
 
 mod holder;
 mod objects;
+mod secret_keys;
 
 pub use holder::Pkcs11Holder;
 pub use objects::{find_key, find_signing_key, generate_key, generate_signing_key, sign_with_key};
+pub use secret_keys::{
+    check_hmac_support, destroy_hmac_key, find_hmac_key, import_hmac_key, is_sealed_in,
+    mac_with_key,
+};
 
 use std::path::{Path, PathBuf};
 

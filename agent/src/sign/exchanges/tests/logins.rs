@@ -31,6 +31,7 @@ fn creds<'a>(secret: &'a str) -> Credentials<'a> {
         secret: secret.as_bytes(),
         passphrase: Some(PASS.as_bytes()),
         signer: None,
+        mac: None,
     }
 }
 
@@ -110,6 +111,7 @@ fn binance_logins_equal_ccxt_pro() {
         secret: b"",
         passphrase: None,
         signer: Some(&key),
+        mac: None,
     };
     let sig =
         "2ztFbiOeM37LscrhNeShH+zReXWoRJcbxfpZbTnks1NsQL4W5yYsl57vFegMyTCg2pT/FHJ7SeJatKRmC88uBQ==";
@@ -262,6 +264,7 @@ fn coinbase_advanced_jwt_has_no_uri_and_verifies() {
         secret: b"",
         passphrase: None,
         signer: Some(&key),
+        mac: None,
     };
     let m = login_of("coinbase-advanced", &c, "", "", 0x0011_2233);
     let jwt = field(&m, "jwt");

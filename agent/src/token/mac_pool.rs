@@ -1,0 +1,252 @@
+//! HMAC keys on the token (`add --in-token`) MAC on a pool of token sessions, so that clients
+//! signing at once are not queued behind the one session of the owner thread (which still does
+//! everything else: logging in, the wrapping key's ECDH, opening these sessions). A PKCS#11
+//! session may be used by one thread at a time and moved between threads; the login is the
+//! token's, shared by every session of the process, so a new session needs no PIN.
+//!
+//! The calling thread (a blocking one: `block_in_place`) takes an idle session, or has the owner
+//! open one while fewer than [`MacPool::new`]'s limit are open, else waits for one; uses it; and
+//! gives it back. A session that failed as lost (or no longer finds the key) is dropped, the
+//! token released, and the call tried once more on a fresh session, which the owner opens after
+//! logging in again (a token pulled out and put back).
+//! [`MacPool::clear`] (the owner's release) closes the idle sessions and marks those in use, so
+//! that releasing the token really logs it out.
+
+use std::sync::{Condvar, Mutex};
+
+use super::{TokenError, TokenHandle};
+use crate::sign::mac_key::{Hash, MacKey};
+
+/// One token session that MACs with the key objects it finds by label.
+pub trait MacSession: Send {
+    fn mac(&mut self, label: &str, hash: Hash, data: &[u8]) -> Result<Vec<u8>, TokenError>;
+}
+
+pub struct MacPool {
+    state: Mutex<PoolState>,
+    given_back: Condvar,
+    limit: usize,
+}
+
+struct PoolState {
+    idle: Vec<(u64, Box<dyn MacSession>)>,
+    /// Sessions open: idle, in use, or being opened.
+    open: usize,
+    /// Raised by [`MacPool::clear`]: a session of an older generation is closed, not reused.
+    generation: u64,
+}
+
+impl MacPool {
+    /// A pool of at most `limit` sessions (at least one).
+    pub fn new(limit: usize) -> Self {
+        Self {
+            state: Mutex::new(PoolState {
+                idle: Vec::new(),
+                open: 0,
+                generation: 0,
+            }),
+            given_back: Condvar::new(),
+            limit: limit.max(1),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, PoolState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The HMAC of `data` with the token key `label`, on a session of the pool.
+    pub fn mac(
+        &self,
+        owner: &TokenHandle,
+        label: &str,
+        hash: Hash,
+        data: &[u8],
+    ) -> Result<Vec<u8>, TokenError> {
+        for attempt in 0..2 {
+            let (generation, mut session) = self.take(owner)?;
+            match session.mac(label, hash, data) {
+                Ok(mac) => {
+                    self.give_back(generation, session);
+                    return Ok(mac);
+                }
+                // A lost session, or a key no longer found (a token pulled out and put back shows
+                // either): every session of the pool, and the owner's, may be stale; start again
+                // from a fresh login, once.
+                Err(e)
+                    if e.is_session_lost() || matches!(e, TokenError::HmacKeyNotFound { .. }) =>
+                {
+                    self.discard(session);
+                    if attempt == 1 {
+                        return Err(e);
+                    }
+                    owner.release();
+                }
+                Err(e) => {
+                    self.give_back(generation, session);
+                    return Err(e);
+                }
+            }
+        }
+        unreachable!("the loop returns on its second pass")
+    }
+
+    fn take(&self, owner: &TokenHandle) -> Result<(u64, Box<dyn MacSession>), TokenError> {
+        let mut state = self.state();
+        loop {
+            if let Some(idle) = state.idle.pop() {
+                return Ok(idle);
+            }
+            if state.open < self.limit {
+                state.open += 1;
+                let generation = state.generation;
+                drop(state);
+                return match owner.open_mac_session() {
+                    Ok(session) => Ok((generation, session)),
+                    Err(e) => {
+                        self.state().open -= 1;
+                        self.given_back.notify_one();
+                        Err(e)
+                    }
+                };
+            }
+            state = self
+                .given_back
+                .wait(state)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    fn give_back(&self, generation: u64, session: Box<dyn MacSession>) {
+        let mut state = self.state();
+        if generation == state.generation {
+            state.idle.push((generation, session));
+        } else {
+            state.open -= 1;
+            drop(state);
+            drop(session);
+        }
+        self.given_back.notify_one();
+    }
+
+    fn discard(&self, session: Box<dyn MacSession>) {
+        self.state().open -= 1;
+        drop(session);
+        self.given_back.notify_one();
+    }
+
+    /// Closes the idle sessions; those in use are closed when given back.
+    pub fn clear(&self) {
+        let idle = {
+            let mut state = self.state();
+            state.generation += 1;
+            state.open -= state.idle.len();
+            std::mem::take(&mut state.idle)
+        };
+        drop(idle);
+        self.given_back.notify_all();
+    }
+}
+
+/// An HMAC key on the token, as the presets' [`MacKey`]: every MAC is one token operation.
+pub struct TokenMacKey {
+    pub handle: TokenHandle,
+    pub label: String,
+}
+
+impl MacKey for TokenMacKey {
+    fn mac(&self, hash: Hash, parts: &[&[u8]]) -> Result<Vec<u8>, String> {
+        let data = parts.concat();
+        self.handle
+            .mac(&self.label, hash, &data)
+            .map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::sign::KeyAlgorithm;
+    use crate::token::KeyHolder;
+    use zeroize::Zeroizing;
+
+    /// Sessions that MAC by echoing the label, count how many are open, and die on request.
+    struct Holder {
+        opened: Arc<AtomicUsize>,
+    }
+
+    struct Session {
+        lose_next: Arc<AtomicUsize>,
+        busy: Duration,
+    }
+
+    impl MacSession for Session {
+        fn mac(&mut self, label: &str, _: Hash, data: &[u8]) -> Result<Vec<u8>, TokenError> {
+            if self.lose_next.fetch_sub(1, Ordering::SeqCst) > 0 {
+                return Err(TokenError::Pkcs11 {
+                    function: "C_Sign".into(),
+                    rv: "CKR_DEVICE_REMOVED".into(),
+                });
+            }
+            self.lose_next.store(0, Ordering::SeqCst);
+            std::thread::sleep(self.busy);
+            Ok([label.as_bytes(), data].concat())
+        }
+    }
+
+    static LOSE: std::sync::OnceLock<Arc<AtomicUsize>> = std::sync::OnceLock::new();
+
+    impl KeyHolder for Holder {
+        fn ecdh(&mut self, _: &[u8; 65]) -> Result<Zeroizing<[u8; 32]>, TokenError> {
+            unreachable!()
+        }
+        fn sign(&mut self, _: &str, _: KeyAlgorithm, _: &[u8]) -> Result<Vec<u8>, TokenError> {
+            unreachable!()
+        }
+        fn open_mac_session(&mut self) -> Result<Box<dyn MacSession>, TokenError> {
+            self.opened.fetch_add(1, Ordering::SeqCst);
+            Ok(Box::new(Session {
+                lose_next: LOSE.get_or_init(Default::default).clone(),
+                busy: Duration::from_millis(30),
+            }))
+        }
+        fn release(&mut self) {}
+    }
+
+    #[test]
+    fn clients_at_once_get_sessions_of_their_own_up_to_the_limit_and_a_lost_one_is_replaced() {
+        let opened = Arc::new(AtomicUsize::new(0));
+        let token = TokenHandle::spawn_with_mac_sessions(
+            Holder {
+                opened: opened.clone(),
+            },
+            3,
+        );
+        let threads: Vec<_> = (0..6)
+            .map(|i| {
+                let token = token.clone();
+                std::thread::spawn(move || token.mac("k", Hash::Sha256, &[i]).unwrap())
+            })
+            .collect();
+        for (i, t) in threads.into_iter().enumerate() {
+            assert_eq!(t.join().unwrap(), [b"k".as_slice(), &[i as u8]].concat());
+        }
+        assert_eq!(opened.load(Ordering::SeqCst), 3, "the limit is 3 sessions");
+        // A session lost (the token pulled out): the call is tried again on a new one.
+        LOSE.get_or_init(Default::default)
+            .store(1, Ordering::SeqCst);
+        assert_eq!(token.mac("k", Hash::Sha256, b"x").unwrap(), b"kx");
+        assert!(
+            opened.load(Ordering::SeqCst) >= 4,
+            "a fresh session was opened"
+        );
+        // Released: the idle sessions are closed, the next call opens one again.
+        let before = opened.load(Ordering::SeqCst);
+        token.release();
+        token.mac("k", Hash::Sha256, b"y").unwrap();
+        assert_eq!(opened.load(Ordering::SeqCst), before + 1);
+    }
+}
