@@ -170,6 +170,7 @@ impl World {
                 key_type: "hmac".into(),
                 token_key: None,
                 public_key: None,
+                token_copies: Vec::new(),
                 policy: apisec_agent::policy::Policy::standard(),
             };
             let s = secret(i);

@@ -322,6 +322,7 @@ fn an_entry_naming_the_key_with_another_policy_is_refused() {
             key_type: "token-hmac".into(),
             token_key: real_file.token_key.clone(),
             public_key: None,
+            token_copies: Vec::new(),
             policy: apisec_agent::policy::file::parse("default_deny = false\n")
                 .unwrap()
                 .0,
@@ -407,7 +408,7 @@ fn rotate_imports_the_new_key_and_remove_destroys_it() {
     let out = env.agent(&["rotate", "bg", "--secret-file", file.to_str().unwrap()]);
     assert_ok(&out, "rotate");
     assert!(
-        stdout(&out).contains("destroyed the old key"),
+        stdout(&out).contains(&format!("destroyed the key {first:?} on the token")),
         "{}",
         stdout(&out)
     );
@@ -492,4 +493,86 @@ fn what_cannot_go_into_the_token_is_refused_with_the_reason() {
     // Nothing was left on the token by the refusals.
     assert!(secret_keys_on_token(&env).is_empty());
     assert!(!Path::new(&env.store_dir().join("short.toml")).exists());
+}
+
+/// With a PKCS#11 backup token configured, the key is copied there too, and signing goes on
+/// through the backup when the primary token is gone; remove destroys both copies.
+#[test]
+fn the_key_is_copied_to_a_backup_token_which_signs_when_the_primary_is_gone() {
+    let s = secrets();
+    let mut env = Env::new();
+    env.init();
+    let softhsm = |args: &[&str]| {
+        let out = std::process::Command::new("softhsm2-util")
+            .env("SOFTHSM2_CONF", &env.softhsm_conf)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_ok(&out, "softhsm2-util");
+    };
+    softhsm(&[
+        "--init-token",
+        "--free",
+        "--label",
+        "apisec-backup",
+        "--pin",
+        PIN,
+        "--so-pin",
+        SO_PIN,
+    ]);
+    let backup = env.backup_add_softhsm_token("apisec-backup");
+    let out = env
+        .secret("kr", "kraken")
+        .api_key("k")
+        .secret_bytes(&s.kraken)
+        .args(&["--in-token"])
+        .add();
+    assert_ok(&out, "add --in-token with a backup token");
+    assert!(
+        stdout(&out).contains(&format!("copied the secret into the backup token {backup}")),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        !stderr(&out).contains("on the token only"),
+        "{}",
+        stderr(&out)
+    );
+    let listed = stdout(&env.agent(&["list"]));
+    assert!(
+        listed.contains("on the token and 1 backup token(s)"),
+        "{listed}"
+    );
+
+    // The primary token deleted: the agent unseals and MACs with the backup's copy.
+    softhsm(&["--delete-token", "--token", TOKEN_LABEL]);
+    env.start(&[]);
+    assert_ok(
+        &env.cli(&["unlock", "kr"]),
+        "unlock through the backup token",
+    );
+    let v = sign_json(
+        &env,
+        &["kr", "--method", "POST", "--path", "/0/private/Balance"],
+    );
+    let body = v["body"].as_str().unwrap();
+    let nonce = body.strip_prefix("nonce=").unwrap();
+    let mut message = b"/0/private/Balance".to_vec();
+    message.extend(sha256(format!("{nonce}{body}").as_bytes()));
+    let key = B64.decode(&s.kraken).unwrap();
+    assert_eq!(
+        h(&v, "API-Sign"),
+        B64.encode(hmac::<hmac::Hmac<sha2::Sha512>>(&key, &message))
+    );
+    // remove: the backup's copy is destroyed; the primary's is said to be left (it is gone).
+    let label = token_key(&env, "kr");
+    let out = env.agent(&["remove", "kr"]);
+    assert_ok(&out, "remove");
+    assert!(
+        stdout(&out).contains(&format!(
+            "destroyed the key {label:?} on the backup token {backup}"
+        )),
+        "{}",
+        stdout(&out)
+    );
 }

@@ -319,6 +319,7 @@ fn an_expired_secret_is_refused_with_the_way_to_rotate() {
         key_type: "hmac".into(),
         token_key: None,
         public_key: None,
+        token_copies: Vec::new(),
         policy: apisec_agent::policy::Policy::standard(),
     };
     let file = entry::seal(

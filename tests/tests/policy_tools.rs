@@ -331,6 +331,7 @@ fn a_rule_on_fields_the_signature_does_not_cover_is_refused_at_add_and_at_unlock
         key_type: "hmac".into(),
         token_key: None,
         public_key: None,
+        token_copies: Vec::new(),
         policy,
     };
     let file = entry::seal(

@@ -102,7 +102,8 @@ pub fn run(config_path: &Path, a: AddArgs) -> CmdResult {
                 &secret,
                 passphrase.as_ref().map(|p| &p[..]),
                 None,
-                |file| store_entry(&config, &meta, file),
+                // The entry as made (with the backup tokens that took a copy).
+                |file| store_entry(&config, &file.meta(), file),
             );
         }
         let material = SecretMaterial {

@@ -78,10 +78,17 @@ pub fn run(config_path: &Path, a: ListArgs) -> CmdResult {
                     expiry::note(f.expires.as_deref(), apisec_agent::timefmt::unix_secs())
                 );
                 println!("{:<w_name$} policy: {}", "", f.policy.summary());
-                if f.key_type.get() == Some(apisec_agent::keys::KeyType::TokenHmac) {
+                let in_token = f.key_type.get() == Some(apisec_agent::keys::KeyType::TokenHmac);
+                if in_token && f.token_copies.is_empty() {
                     println!(
                         "{:<w_name$} NO BACKUP: the secret is on the token only (added --in-token)",
                         ""
+                    );
+                } else if in_token {
+                    println!(
+                        "{:<w_name$} on the token and {} backup token(s)",
+                        "",
+                        f.token_copies.len()
                     );
                 } else if f.recipients.len() < 2 {
                     println!(

@@ -107,7 +107,20 @@ pub fn with_token_session<T>(
         &cryptoki::session::Session,
     ) -> Result<T, CliError>,
 ) -> Result<T, CliError> {
-    let (spec, pin) = match &config.token {
+    with_session_on(&config.token, what, f)
+}
+
+/// [`with_token_session`] on `token`, one of the config's (the primary or a backup).
+pub fn with_session_on<T>(
+    token: &TokenConfig,
+    what: &str,
+    f: impl FnOnce(
+        &cryptoki::context::Pkcs11,
+        cryptoki::slot::Slot,
+        &cryptoki::session::Session,
+    ) -> Result<T, CliError>,
+) -> Result<T, CliError> {
+    let (spec, pin) = match token {
         TokenConfig::Pkcs11 { spec, pin } => (spec, pin),
         TokenConfig::Piv { .. } => {
             return Err(CliError::new(
@@ -187,7 +200,9 @@ pub fn store_entry(config: &Config, meta: &EntryMeta, file: entry::EntryFile) ->
         file.recipients.len(),
         store.entry_path(&meta.name).display()
     );
-    if meta.key_type.get() == Some(apisec_agent::keys::KeyType::TokenHmac) {
+    if meta.key_type.get() == Some(apisec_agent::keys::KeyType::TokenHmac)
+        && meta.token_copies.is_empty()
+    {
         eprintln!(
             "warning: {}'s key is on the token only (no backup token holds it): if the token is \
              lost, so is this secret; keep a way to issue a new API key at the exchange",

@@ -31,14 +31,16 @@ pub fn run(config_path: &Path, a: RemoveArgs) -> CmdResult {
     // A secret on the token: its key object goes too (the entry first, so that the agent never
     // holds an entry whose key is gone).
     // (A damaged entry can still be removed: then no key is known to destroy.)
-    let token_key = store
+    let (token_key, token_copies) = store
         .load(&a.name)
         .ok()
         .filter(|f| f.key_type.get() == Some(apisec_agent::keys::KeyType::TokenHmac))
-        .and_then(|f| f.token_key);
+        .map(|f| (f.token_key, f.token_copies))
+        .unwrap_or_default();
     store.remove(&a.name)?;
     println!("removed {}", a.name);
     if let Some(label) = &token_key {
+        super::in_token::destroy_on_backups(&config, &token_copies, label);
         match super::in_token::destroy(&config, label) {
             Ok(true) => println!("destroyed its key {label:?} on the token"),
             Ok(false) => println!("its key {label:?} was no longer on the token"),

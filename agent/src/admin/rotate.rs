@@ -73,7 +73,8 @@ pub fn run(config_path: &Path, a: RotateArgs) -> CmdResult {
     if kind == Some(KeyType::TokenHmac) {
         // The new key is imported beside the old one, the entry replaced, then the old key
         // destroyed: a failure on the way leaves the old entry working.
-        let retire = meta.token_key.clone();
+        let retire = meta.token_key.clone().unwrap_or_default();
+        let retired_copies = std::mem::take(&mut meta.token_copies);
         meta.token_key = Some(super::in_token::new_label(&a.name));
         super::in_token::import_and_store(
             &config,
@@ -81,7 +82,7 @@ pub fn run(config_path: &Path, a: RotateArgs) -> CmdResult {
             &meta,
             &secret,
             passphrase.as_ref().map(|p| &p[..]),
-            retire.as_deref(),
+            Some((&retire, &retired_copies)),
             |new_file| {
                 let backup = store.replace(&old_file, &new_file)?;
                 println!(

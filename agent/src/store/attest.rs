@@ -58,6 +58,7 @@ mod tests {
             key_type: "token-ed25519".into(),
             token_key: Some("apisec-key:bn".into()),
             public_key: None,
+            token_copies: Vec::new(),
             policy: crate::policy::file::parse(policy).unwrap().0,
         }
     }

@@ -48,6 +48,10 @@ pub struct EntryMeta {
     /// The public key (hex) of an asymmetric key, to show and to check against.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_key: Option<String>,
+    /// The recipients of the backup tokens that hold a copy of the token key (`token-hmac`):
+    /// the tokens the agent may MAC with when the primary is absent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub token_copies: Vec<String>,
     /// Which clients and requests may use the secret (docs/policy.md).
     #[serde(
         default = "Policy::standard",
@@ -89,6 +93,7 @@ impl EntryMeta {
             key_type,
             token_key,
             public_key,
+            token_copies,
             policy,
         } = self;
         [
@@ -102,6 +107,7 @@ impl EntryMeta {
             ("key_type", *key_type == sealed.key_type),
             ("token_key", *token_key == sealed.token_key),
             ("public_key", *public_key == sealed.public_key),
+            ("token_copies", *token_copies == sealed.token_copies),
             ("policy", *policy == sealed.policy),
         ]
         .into_iter()
@@ -132,6 +138,8 @@ pub struct EntryFile {
     pub token_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub token_copies: Vec<String>,
     /// For a token-held key: the token key's signature of the entry's statement
     /// ([`super::attest`]), base64.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -165,6 +173,7 @@ impl EntryFile {
             key_type: self.key_type.clone(),
             token_key: self.token_key.clone(),
             public_key: self.public_key.clone(),
+            token_copies: self.token_copies.clone(),
             policy: self.policy.clone(),
         }
     }
@@ -219,6 +228,7 @@ pub fn seal(
         key_type: meta.key_type.clone(),
         token_key: meta.token_key.clone(),
         public_key: meta.public_key.clone(),
+        token_copies: meta.token_copies.clone(),
         attestation: None,
         recipients: recipients.iter().map(|r| r.to_string()).collect(),
         sealed,

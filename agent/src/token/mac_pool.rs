@@ -147,17 +147,34 @@ impl MacPool {
     }
 }
 
-/// An HMAC key on the token, as the presets' [`MacKey`]: every MAC is one token operation.
+/// An HMAC key on the token, as the presets' [`MacKey`]: every MAC is one token operation, on
+/// the first of `tokens` that is present (the primary, then the backup tokens holding a copy).
 pub struct TokenMacKey {
-    pub handle: TokenHandle,
+    pub tokens: Vec<TokenHandle>,
     pub label: String,
+}
+
+impl TokenMacKey {
+    /// The MAC of `data`: a token that is not there is passed over for the next; any other
+    /// failure is the answer.
+    pub fn mac_bytes(&self, hash: Hash, data: &[u8]) -> Result<Vec<u8>, TokenError> {
+        let mut first_absence = None;
+        for token in &self.tokens {
+            match token.mac(&self.label, hash, data) {
+                Ok(mac) => return Ok(mac),
+                Err(e) if e.is_absent() => {
+                    first_absence.get_or_insert(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(first_absence.unwrap_or(TokenError::ActorGone))
+    }
 }
 
 impl MacKey for TokenMacKey {
     fn mac(&self, hash: Hash, parts: &[&[u8]]) -> Result<Vec<u8>, String> {
-        let data = parts.concat();
-        self.handle
-            .mac(&self.label, hash, &data)
+        self.mac_bytes(hash, &parts.concat())
             .map_err(|e| e.to_string())
     }
 }

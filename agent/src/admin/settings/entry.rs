@@ -118,6 +118,7 @@ impl NewEntry {
             key_type: Spelled::new(key_type),
             token_key: None,
             public_key: None,
+            token_copies: Vec::new(),
             policy: self.policy.clone(),
         }
     }

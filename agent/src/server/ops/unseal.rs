@@ -33,7 +33,7 @@ pub async fn unseal_held(
         .await
         .map_err(|_| ErrorReply::new(ErrorCode::Internal, "the unseal task failed"))??;
     let (unsealed, signer) = signer_for(agent, unsealed)?;
-    let mac = token_mac_key(agent, &unsealed)?;
+    let mac = in_token_mac_key(agent, &unsealed)?;
     let plan = plan_for(&unsealed)?;
     Ok(Held {
         unsealed,
@@ -129,9 +129,8 @@ fn check_attested(
     let Some(algorithm) = key_type.algorithm() else {
         // An HMAC key on the token: its attestation is the token's HMAC of the statement, which
         // only the token can compute (no request a client can have signed holds its prefix).
-        let mac = agent
-            .token()
-            .mac(label, Hash::Sha256, &store::attest::statement(meta))
+        let mac = token_mac_key(agent, meta, label)
+            .mac_bytes(Hash::Sha256, &store::attest::statement(meta))
             .map_err(token_error)?;
         if !crate::secret::same_bytes(&mac, &signature) {
             return Err(bad(format!(
@@ -214,23 +213,35 @@ fn plan_for(unsealed: &Unsealed) -> Result<Plan, ErrorReply> {
 }
 
 /// The token's MAC key for a secret added with `--in-token`; other entries have none.
-fn token_mac_key(
+fn in_token_mac_key(
     agent: &Agent,
     unsealed: &Unsealed,
 ) -> Result<Option<Box<dyn MacKey + Send + Sync>>, ErrorReply> {
-    if unsealed.meta.key_type.get() != Some(KeyType::TokenHmac) {
+    let meta = &unsealed.meta;
+    if meta.key_type.get() != Some(KeyType::TokenHmac) {
         return Ok(None);
     }
-    let label = unsealed.meta.token_key.clone().ok_or_else(|| {
+    let label = meta.token_key.as_deref().ok_or_else(|| {
         ErrorReply::new(
             ErrorCode::BadEntry,
             "an in-token HMAC entry without token_key",
         )
     })?;
-    Ok(Some(Box::new(TokenMacKey {
-        handle: agent.token().clone(),
-        label,
-    })))
+    Ok(Some(Box::new(token_mac_key(agent, meta, label))))
+}
+
+/// The key `label` on the primary token, then on each backup token the entry says holds a copy.
+fn token_mac_key(agent: &Agent, meta: &store::EntryMeta, label: &str) -> TokenMacKey {
+    let tokens = agent
+        .tokens()
+        .enumerate()
+        .filter(|(i, (recipient, _))| *i == 0 || meta.token_copies.contains(&recipient.to_string()))
+        .map(|(_, (_, token))| token.clone())
+        .collect();
+    TokenMacKey {
+        tokens,
+        label: label.to_owned(),
+    }
 }
 
 /// Builds the signer an asymmetric key needs; HMAC secrets need none.
