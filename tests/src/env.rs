@@ -380,6 +380,17 @@ impl Env {
         s
     }
 
+    /// `softhsm2-util ARGS` on this world's tokens (`--init-token`, `--delete-token`), checked to
+    /// succeed.
+    pub fn softhsm(&self, args: &[&str]) {
+        let out = Command::new("softhsm2-util")
+            .env("SOFTHSM2_CONF", &self.softhsm_conf)
+            .args(args)
+            .output()
+            .expect("softhsm2-util");
+        assert_ok(&out, "softhsm2-util");
+    }
+
     /// `apisec-agent backup add-token` for a SoftHSM token of this world (`token_label`, a new
     /// key made there, this world's PIN file), checked to succeed; the backup's recipient.
     pub fn backup_add_softhsm_token(&self, token_label: &str) -> String {

@@ -238,16 +238,7 @@ fn copy(from: &std::path::Path, into: &std::path::Path) {
 fn with_the_primary_token_deleted_the_agent_unseals_through_the_backup_token() {
     let mut env = Env::new();
     env.init();
-    let conf = env.softhsm_conf.clone();
-    let softhsm = |args: &[&str]| {
-        let out = Command::new("softhsm2-util")
-            .env("SOFTHSM2_CONF", &conf)
-            .args(args)
-            .output()
-            .unwrap();
-        assert_ok(&out, "softhsm2-util");
-    };
-    softhsm(&[
+    env.softhsm(&[
         "--init-token",
         "--free",
         "--label",
@@ -276,7 +267,7 @@ fn with_the_primary_token_deleted_the_agent_unseals_through_the_backup_token() {
     assert_ok(&env.agent(&["stop"]), "stop");
     env.wait_agent_exit(std::time::Duration::from_secs(10));
 
-    softhsm(&["--delete-token", "--token", TOKEN_LABEL]);
+    env.softhsm(&["--delete-token", "--token", TOKEN_LABEL]);
     env.start(&[]);
     assert_ok(&env.cli(&["unlock", "bg"]), "unlock with the backup token");
     env.wait_for_log("unsealed bg with backup token 1");
@@ -292,7 +283,7 @@ fn with_the_primary_token_deleted_the_agent_unseals_through_the_backup_token() {
     // token and saying that no backup token is there either.
     assert_ok(&env.agent(&["stop"]), "stop");
     env.wait_agent_exit(std::time::Duration::from_secs(10));
-    softhsm(&["--delete-token", "--token", "apisec-backup"]);
+    env.softhsm(&["--delete-token", "--token", "apisec-backup"]);
     env.start(&[]);
     let out = env.cli(&["unlock", "bg"]);
     assert!(!out.status.success());

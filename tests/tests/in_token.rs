@@ -93,6 +93,24 @@ fn h<'a>(v: &'a serde_json::Value, name: &str) -> &'a str {
     headers(v)[name].as_str().unwrap()
 }
 
+/// Kraken: base64 HMAC-SHA512, keyed with the decoded secret, of path + SHA256(nonce + body),
+/// the nonce being the one the agent put in the body.
+fn assert_kraken_signs(env: &Env, name: &str, secret: &[u8]) {
+    let v = sign_json(
+        env,
+        &[name, "--method", "POST", "--path", "/0/private/Balance"],
+    );
+    let body = v["body"].as_str().unwrap();
+    let nonce = body.strip_prefix("nonce=").unwrap();
+    let mut message = b"/0/private/Balance".to_vec();
+    message.extend(sha256(format!("{nonce}{body}").as_bytes()));
+    let key = B64.decode(secret).unwrap();
+    assert_eq!(
+        h(&v, "API-Sign"),
+        B64.encode(hmac::<hmac::Hmac<sha2::Sha512>>(&key, &message))
+    );
+}
+
 /// One request of each exchange, signed by the agent, checked against the exchange's
 /// documented signature computed here.
 fn assert_every_exchange_signs(env: &Env, s: &Secrets) {
@@ -144,20 +162,7 @@ fn assert_every_exchange_signs(env: &Env, s: &Secrets) {
         ))
     );
 
-    // Kraken: base64 HMAC-SHA512, keyed with the decoded secret, of path + SHA256(nonce + body).
-    let v = sign_json(
-        env,
-        &["kr", "--method", "POST", "--path", "/0/private/Balance"],
-    );
-    let body = v["body"].as_str().unwrap();
-    let nonce = body.strip_prefix("nonce=").unwrap();
-    let mut message = b"/0/private/Balance".to_vec();
-    message.extend(sha256(format!("{nonce}{body}").as_bytes()));
-    let key = B64.decode(&s.kraken).unwrap();
-    assert_eq!(
-        h(&v, "API-Sign"),
-        B64.encode(hmac::<hmac::Hmac<sha2::Sha512>>(&key, &message))
-    );
+    assert_kraken_signs(env, "kr", &s.kraken);
 
     // Coinbase Exchange: base64 HMAC-SHA256, keyed with the decoded secret.
     let v = sign_json(env, &["cb", "--method", "GET", "--path", "/accounts"]);
@@ -502,15 +507,7 @@ fn the_key_is_copied_to_a_backup_token_which_signs_when_the_primary_is_gone() {
     let s = secrets();
     let mut env = Env::new();
     env.init();
-    let softhsm = |args: &[&str]| {
-        let out = std::process::Command::new("softhsm2-util")
-            .env("SOFTHSM2_CONF", &env.softhsm_conf)
-            .args(args)
-            .output()
-            .unwrap();
-        assert_ok(&out, "softhsm2-util");
-    };
-    softhsm(&[
+    env.softhsm(&[
         "--init-token",
         "--free",
         "--label",
@@ -545,25 +542,13 @@ fn the_key_is_copied_to_a_backup_token_which_signs_when_the_primary_is_gone() {
     );
 
     // The primary token deleted: the agent unseals and MACs with the backup's copy.
-    softhsm(&["--delete-token", "--token", TOKEN_LABEL]);
+    env.softhsm(&["--delete-token", "--token", TOKEN_LABEL]);
     env.start(&[]);
     assert_ok(
         &env.cli(&["unlock", "kr"]),
         "unlock through the backup token",
     );
-    let v = sign_json(
-        &env,
-        &["kr", "--method", "POST", "--path", "/0/private/Balance"],
-    );
-    let body = v["body"].as_str().unwrap();
-    let nonce = body.strip_prefix("nonce=").unwrap();
-    let mut message = b"/0/private/Balance".to_vec();
-    message.extend(sha256(format!("{nonce}{body}").as_bytes()));
-    let key = B64.decode(&s.kraken).unwrap();
-    assert_eq!(
-        h(&v, "API-Sign"),
-        B64.encode(hmac::<hmac::Hmac<sha2::Sha512>>(&key, &message))
-    );
+    assert_kraken_signs(&env, "kr", &s.kraken);
     // remove: the backup's copy is destroyed; the primary's is said to be left (it is gone).
     let label = token_key(&env, "kr");
     let out = env.agent(&["remove", "kr"]);
