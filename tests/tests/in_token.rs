@@ -230,6 +230,10 @@ fn in_token_secrets_sign_as_the_exchanges_do_and_the_token_never_shows_them() {
     ready(&mut env, &s);
     assert_every_exchange_signs(&env, &s);
 
+    // status says so too (with a backup recipient configured, the passphrase would be sealed
+    // to it, but only the token can MAC).
+    let status = env.cli(&["status"]);
+    assert!(stdout(&status).contains("NO BACKUP"), "{}", stdout(&status));
     let listed = env.agent(&["list"]);
     assert!(
         stdout(&listed).contains("NO BACKUP: the secret is on the token only"),
@@ -540,6 +544,30 @@ fn the_key_is_copied_to_a_backup_token_which_signs_when_the_primary_is_gone() {
         listed.contains("on the token and 1 backup token(s)"),
         "{listed}"
     );
+
+    // An offline backup recipient seals the passphrase, not the key: a secret added after it,
+    // with the backup token away, has no backup, and status says so (as it does not of kr).
+    let offline = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+    assert_ok(
+        &env.agent(&["backup", "add-recipient", offline]),
+        "add-recipient",
+    );
+    let config = fs::read_to_string(&env.config).unwrap();
+    let without_backup_token = config.split("[[backup_tokens]]").next().unwrap().to_owned();
+    fs::write(&env.config, &without_backup_token).unwrap();
+    add_in_token(&env, "bg", "bitget", &s.bitget, &[]);
+    fs::write(&env.config, &config).unwrap();
+    env.start(&[]);
+    let status = stdout(&env.cli(&["status"]));
+    let note_after = |name: &str| {
+        let mut lines = status.lines().skip_while(|l| !l.starts_with(name));
+        lines.next();
+        lines.next().is_some_and(|l| l.contains("NO BACKUP"))
+    };
+    assert!(note_after("bg"), "bg has no backup:\n{status}");
+    assert!(!note_after("kr"), "kr has a backup token:\n{status}");
+    assert_ok(&env.agent(&["stop"]), "stop");
+    env.wait_agent_exit(std::time::Duration::from_secs(10));
 
     // The primary token deleted: the agent unseals and MACs with the backup's copy.
     env.softhsm(&["--delete-token", "--token", TOKEN_LABEL]);

@@ -25,6 +25,7 @@ pub fn status(agent: &Agent, peer: &PeerInfo) -> proto::StatusReply {
         }
         let entry = match loaded {
             Ok(f) => proto::StatusEntry {
+                recipients: backed_by(&f),
                 notes: f.weakened().join("\n"),
                 name: name.clone(),
                 exchange: f.exchange,
@@ -33,7 +34,6 @@ pub fn status(agent: &Agent, peer: &PeerInfo) -> proto::StatusReply {
                 expires: f.expires.unwrap_or_default(),
                 forget_at: held.as_ref().and_then(|h| h.forget_at).unwrap_or(0),
                 problem: String::new(),
-                recipients: f.recipients,
             },
             Err(e) => proto::StatusEntry {
                 name: name.clone(),
@@ -55,4 +55,19 @@ pub fn status(agent: &Agent, peer: &PeerInfo) -> proto::StatusReply {
         agent_locked: agent.is_locked(),
         entries,
     }
+}
+
+/// The tokens and keys an entry can be used with, for the status's "no backup" note: the
+/// recipients its block is sealed to, but for a secret held on the token (`--in-token`) the
+/// primary token and the backup tokens holding a copy of its key, since only they can MAC.
+fn backed_by(f: &crate::store::EntryFile) -> Vec<String> {
+    if f.key_type.get() != Some(crate::keys::KeyType::TokenHmac) {
+        return f.recipients.clone();
+    }
+    f.recipients
+        .iter()
+        .take(1)
+        .chain(f.token_copies.iter())
+        .cloned()
+        .collect()
 }
