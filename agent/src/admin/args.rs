@@ -183,8 +183,9 @@ pub struct InitArgs {
 #[command(
     after_help = "The secret is read from a no-echo prompt when stdin is a terminal, otherwise \
     from --secret-file ('-' = stdin). It is never taken as an argument or from the environment.\n\n\
-    Example:\n  apisec-agent add bitget-main --exchange bitget --api-key bg_123 \\\n    \
-    --secret-file secret.txt --passphrase-file passphrase.txt --expires 2027-06-30"
+    Examples:\n  apisec-agent add bitget-main --exchange bitget --api-key bg_123 \\\n    \
+    --secret-file secret.txt --passphrase-file passphrase.txt --expires 2027-06-30\n  \
+    apisec-agent add kraken-main --exchange kraken --api-key K --in-token   (the token MACs)"
 )]
 pub struct AddArgs {
     /// Name of the secret (letters, digits, '.', '_', '-')

@@ -29,6 +29,7 @@ pub fn run(config_path: &Path, a: ListArgs) -> CmdResult {
                     "freshness": f.freshness,
                     "recipients": f.recipients,
                     "key_type": f.key_type,
+                    "token_copies": f.token_copies,
                     "policy": f.policy,
                     "weakened_by": f.weakened(),
                 }),
