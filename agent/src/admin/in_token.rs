@@ -2,7 +2,7 @@
 //! bytes the exchange keys its HMAC with, imported as a sensitive, non-extractable key object
 //! that may only sign; the adding process's copies wiped; the entry (which then seals only the
 //! passphrase) attested by the token's own HMAC of its statement, so that an entry naming the
-//! key with another policy is refused. Everything happens in one logged-in session: one PIN.
+//! key with another policy is refused. Each token is one logged-in session: one PIN per token.
 
 use apisec_agent::config::Config;
 use apisec_agent::sign::mac_key::{mac_key_bytes, Hash, KeyForm, MacKey, MemoryMacKey};
