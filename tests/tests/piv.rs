@@ -400,6 +400,23 @@ fn ykcs11_unseals_on_the_virtual_card() {
     assert_ok(&w.env.cli(&["unlock", "bg"]), "unlock through ykcs11");
     assert_eq!(w.card.count("touches"), 1);
     assert_bitget_signs(&w.env, "bg");
+    // A PIV applet holds no HMAC keys: `add --in-token` through ykcs11 is refused, naming the
+    // mechanism the token lacks and what to do, and leaves no entry.
+    let out = w
+        .env
+        .secret("kt", "bitget")
+        .api_key("k")
+        .secret_bytes(&[b'a'; 64])
+        .passphrase(b"p")
+        .args(&["--in-token"])
+        .add();
+    assert_fails_with(&out, 1, "CKM_SHA256_HMAC");
+    assert!(
+        stderr(&out).contains("without --in-token"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!w.env.store_dir().join("kt.toml").exists());
 }
 
 /// A step-up rule with the card's touch as the only approval: every such signature costs one
