@@ -107,6 +107,29 @@ impl Terminal {
         }
     }
 
+    /// Types `line` and Enter at a password prompt: once the program has turned the terminal's
+    /// echo off, as a user who waits for the prompt does (typed before, it would be echoed).
+    pub fn type_hidden(&mut self, line: &str, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            // SAFETY: a zeroed termios is a valid buffer for tcgetattr to fill; on a pty's master
+            // it reads the terminal's (the slave's) settings.
+            let mut t: libc::termios = unsafe { std::mem::zeroed() };
+            let echo_off = unsafe { libc::tcgetattr(self.master.as_raw_fd(), &mut t) } == 0
+                && t.c_lflag & libc::ECHO == 0;
+            if echo_off {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the terminal's echo was never turned off for a password; it shows:\n{}",
+                self.transcript()
+            );
+            self.read_some(Duration::from_millis(5));
+        }
+        self.type_line(line);
+    }
+
     /// Types `line` and Enter.
     pub fn type_line(&mut self, line: &str) {
         self.master

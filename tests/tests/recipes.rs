@@ -201,7 +201,7 @@ fn the_readme_tour_runs_as_printed() {
         ("passphrase (not shown): ", passphrase),
     ] {
         t.expect(prompt, wait);
-        t.type_line(answer);
+        t.type_hidden(answer, wait);
     }
     let (status, transcript) = t.finish(Duration::from_secs(120));
     let transcript = transcript.replace('\r', "");
