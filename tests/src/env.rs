@@ -391,6 +391,22 @@ impl Env {
         assert_ok(&out, "softhsm2-util");
     }
 
+    /// A new SoftHSM token `token_label` in this world (the same PINs), added as a backup token
+    /// ([`Env::backup_add_softhsm_token`]); the backup's recipient.
+    pub fn new_backup_softhsm_token(&self, token_label: &str) -> String {
+        self.softhsm(&[
+            "--init-token",
+            "--free",
+            "--label",
+            token_label,
+            "--pin",
+            PIN,
+            "--so-pin",
+            SO_PIN,
+        ]);
+        self.backup_add_softhsm_token(token_label)
+    }
+
     /// `apisec-agent backup add-token` for a SoftHSM token of this world (`token_label`, a new
     /// key made there, this world's PIN file), checked to succeed; the backup's recipient.
     pub fn backup_add_softhsm_token(&self, token_label: &str) -> String {

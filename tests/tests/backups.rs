@@ -238,17 +238,7 @@ fn copy(from: &std::path::Path, into: &std::path::Path) {
 fn with_the_primary_token_deleted_the_agent_unseals_through_the_backup_token() {
     let mut env = Env::new();
     env.init();
-    env.softhsm(&[
-        "--init-token",
-        "--free",
-        "--label",
-        "apisec-backup",
-        "--pin",
-        PIN,
-        "--so-pin",
-        SO_PIN,
-    ]);
-    let backup = env.backup_add_softhsm_token("apisec-backup");
+    let backup = env.new_backup_softhsm_token("apisec-backup");
     assert!(
         stdout(&env.agent(&["backup", "list"])).contains(&format!("{backup}  a backup token")),
         "{}",

@@ -511,17 +511,7 @@ fn the_key_is_copied_to_a_backup_token_which_signs_when_the_primary_is_gone() {
     let s = secrets();
     let mut env = Env::new();
     env.init();
-    env.softhsm(&[
-        "--init-token",
-        "--free",
-        "--label",
-        "apisec-backup",
-        "--pin",
-        PIN,
-        "--so-pin",
-        SO_PIN,
-    ]);
-    let backup = env.backup_add_softhsm_token("apisec-backup");
+    let backup = env.new_backup_softhsm_token("apisec-backup");
     let out = env
         .secret("kr", "kraken")
         .api_key("k")
