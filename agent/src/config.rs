@@ -264,6 +264,7 @@ impl ConfigFile {
             }
         }
         let token = self.token.to_config("token").map_err(&invalid)?;
+        piv_needs_p256(&token, &recipients[0], "token").map_err(&invalid)?;
         let mut backup_tokens = Vec::new();
         for (i, t) in self.backup_tokens.iter().enumerate() {
             let key = format!("backup_tokens[{i}]");
@@ -272,6 +273,7 @@ impl ConfigFile {
                 .parse::<Recipient>()
                 .map_err(|e| invalid(format!("{key}.recipient: {e}")))?;
             let config = t.to_config(&key).map_err(&invalid)?;
+            piv_needs_p256(&config, &recipient, &key).map_err(&invalid)?;
             recipients.push(recipient.clone());
             backup_tokens.push((config, recipient));
         }
@@ -372,6 +374,18 @@ impl ConfigFile {
             }),
         })
     }
+}
+
+/// A PIV slot holds a P-256 key: an RSA recipient beside `kind = "piv"` is a config that no
+/// card can unseal (a hand edit, or a section copied from a PKCS#11 token).
+fn piv_needs_p256(token: &TokenConfig, recipient: &Recipient, key: &str) -> Result<(), String> {
+    if matches!(token, TokenConfig::Piv { .. }) && recipient.p256().is_none() {
+        return Err(format!(
+            "{key}.recipient is an RSA recipient, but kind = \"piv\" holds P-256 keys: \
+             run `apisec-agent init --yubikey` again, or set the slot's age1yubikey1... recipient"
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

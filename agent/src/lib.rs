@@ -20,7 +20,8 @@
 //! - [`keys`]: asymmetric API keys (Ed25519, P-256) in memory, imported or generated.
 //! - [`policy`]: per-secret rules: clients, rate limits, request rules.
 //! - [`peer`]: who is on the other end of a connection.
-//! - [`envelope`]: the age envelope with the `piv-p256` stanza.
+//! - [`envelope`]: the age envelope with the `piv-p256` stanza (P-256 keys) or the
+//!   `apisec-rsa-oaep` stanza (RSA keys on tokens that cannot derive).
 //! - [`token`]: the key holder (PKCS#11, or a YubiKey PIV slot natively) behind one actor thread.
 //! - [`store`]: one sealed entry per secret on disk, atomic writes, tamper checks.
 //! - [`pin`], [`approval`]: where the PIN and the human's approval come from.

@@ -236,8 +236,14 @@ impl Env {
 
     /// `apisec-agent init --generate` on the test token with the PIN file.
     pub fn init(&self) {
-        let module = softhsm_module();
-        let out = self.agent(&[
+        assert_ok(&self.init_through(&softhsm_module(), true), "init");
+    }
+
+    /// [`Env::init`] through the PKCS#11 module `module` (one that reaches the test token, as
+    /// `p11-kit-client.so` does), with `--generate` or with the key already labelled
+    /// [`KEY_LABEL`]; unchecked.
+    pub fn init_through(&self, module: &Path, generate: bool) -> Output {
+        let mut args = vec![
             "init",
             "--pkcs11-module",
             module.to_str().unwrap(),
@@ -245,11 +251,13 @@ impl Env {
             TOKEN_LABEL,
             "--key-label",
             KEY_LABEL,
-            "--generate",
             "--pin-file",
             self.pin_file.to_str().unwrap(),
-        ]);
-        assert_ok(&out, "init");
+        ];
+        if generate {
+            args.push("--generate");
+        }
+        self.agent(&args)
     }
 
     /// Starts `apisec-agent run` in the foreground (stderr to `agent_log`) with the scripted

@@ -27,8 +27,14 @@
 //! - `terminal.rs`: [`Terminal`], a pseudo-terminal a test types on (password prompts).
 //! - `soft_piv.rs`: a software age identity for the `piv-p256` stanza (the card tests).
 //! - `vcard.rs`: the virtual YubiKey as a fixture (the card tests, with pcscd).
+//! - `sshd.rs` (module): [`sshd::Sshd`], a private sshd on 127.0.0.1 and `ssh` to it, for the
+//!   recipes that forward a socket over SSH (as root).
+//! - `p11kit.rs` (module): [`p11kit::P11KitServer`], the test's token served by `p11-kit
+//!   server` and reached through `p11-kit-client.so`, as a token on another host.
 
+pub mod p11kit;
 pub mod soft_piv;
+pub mod sshd;
 pub mod stock;
 pub mod system_host;
 pub mod units;

@@ -164,7 +164,7 @@ fn a_bad_recipient_is_refused_and_the_config_is_left_alone() {
     assert_fails_with(
         &env.agent(&["backup", "add-recipient", "age1notarecipient"]),
         1,
-        "neither an age1yubikey1",
+        "neither a token's recipient (age1yubikey1",
     );
     assert_eq!(std::fs::read_to_string(&env.config).unwrap(), before);
 }

@@ -2,9 +2,9 @@
 //! the agent forwarded with `ssh -R` through a real `sshd` on 127.0.0.1 to a client on the far side.
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
+use apisec_tests::sshd::Sshd;
 use apisec_tests::*;
 
 const SECRET: &[u8] = b"ssh-forwarded-secret-31";
@@ -91,81 +91,11 @@ fn ssh_add_lists_locks_unlocks_and_forgets() {
     }
 }
 
-/// A private sshd on 127.0.0.1 with its own host key and one authorized client key.
-struct Sshd {
-    child: std::process::Child,
-    port: u16,
-    client_key: std::path::PathBuf,
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_sshd(env: &Env) -> Sshd {
-    let dir = env.root().join("sshd");
-    std::fs::create_dir_all(&dir).unwrap();
-    let keygen = |path: &std::path::Path| {
-        let ok = Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-            .arg(path)
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    };
-    keygen(&dir.join("host_key"));
-    keygen(&dir.join("client_key"));
-    std::fs::copy(dir.join("client_key.pub"), dir.join("authorized_keys")).unwrap();
-    std::fs::create_dir_all("/run/sshd").unwrap();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let config = dir.join("sshd_config");
-    std::fs::write(
-        &config,
-        format!(
-            "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
-             AuthorizedKeysFile {d}/authorized_keys\nPermitRootLogin prohibit-password\n\
-             PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n\
-             AllowStreamLocalForwarding yes\nStreamLocalBindUnlink yes\n",
-            d = dir.display()
-        ),
-    )
-    .unwrap();
-    let child = Command::new("/usr/sbin/sshd")
-        .args(["-D", "-e", "-f"])
-        .arg(&config)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("sshd.log")).unwrap())
-        .spawn()
-        .expect("sshd (apt-get install openssh-server)");
-    wait_until(
-        Duration::from_secs(10),
-        || std::net::TcpStream::connect(("127.0.0.1", port)).ok(),
-        || {
-            format!(
-                "sshd did not start: {}",
-                std::fs::read_to_string(dir.join("sshd.log")).unwrap_or_default()
-            )
-        },
-    );
-    Sshd {
-        child,
-        port,
-        client_key: dir.join("client_key"),
-    }
-}
-
 #[test]
 #[ignore = "needs root: runs sshd; scripts/test.sh runs it as root"]
 fn as_root_the_agent_forwarded_with_ssh_r_signs_for_a_client_on_the_far_side() {
     let env = Env::ready_with_bitget(SECRET, b"p");
-    let sshd = start_sshd(&env);
+    let sshd = Sshd::start(&env);
     let remote = env.root().join("far-side.sock");
     let apisec = binary("apisec");
     // On the far side: wait for the forwarded socket, then sign through it.
@@ -175,27 +105,7 @@ fn as_root_the_agent_forwarded_with_ssh_r_signs_for_a_client_on_the_far_side() {
         a = apisec.display()
     );
     let out = run_with_stdin(
-        Command::new("ssh")
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .args(["-F", "/dev/null", "-i"])
-            .arg(&sshd.client_key)
-            .args([
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "BatchMode=yes",
-            ])
-            .args([
-                "-o",
-                "ExitOnForwardFailure=yes",
-                "-o",
-                "StreamLocalBindUnlink=yes",
-                "-p",
-                &sshd.port.to_string(),
-            ])
+        sshd.ssh()
             .arg("-R")
             .arg(format!("{}:{}", remote.display(), env.socket.display()))
             .arg("root@127.0.0.1")

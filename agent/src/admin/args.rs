@@ -134,7 +134,8 @@ pub struct InitArgs {
     /// Slot id of the token to use (instead of --token-label)
     #[arg(long, value_name = "N")]
     pub slot_id: Option<u64>,
-    /// Label of the EC P-256 key pair on the token (ykcs11: the slot's name, e.g. "Retired Key 1")
+    /// Label of the wrapping key pair on the token: EC P-256, or RSA where the token cannot
+    /// derive (ykcs11: the slot's name, e.g. "Retired Key 1")
     #[arg(long, value_name = "LABEL", required_unless_present = "yubikey")]
     pub key_label: Option<String>,
     /// With --yubikey: the YubiKey's serial (needed when several are connected)
@@ -156,7 +157,8 @@ pub struct InitArgs {
     /// With --yubikey: accept a key with touch policy never (nothing physical then approves)
     #[arg(long, requires = "yubikey")]
     pub allow_no_touch: bool,
-    /// Create the key pair (refused if one with this label exists)
+    /// Create the key pair (refused if one with this label exists): EC P-256, or RSA-3072 where
+    /// the token fails a trial ECDH (a FIPS-mode HSM, a token behind p11-kit server)
     #[arg(long)]
     pub generate: bool,
     /// Name of an environment variable holding the token PIN (for CI)

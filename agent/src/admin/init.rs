@@ -49,10 +49,7 @@ pub fn token_section(a: &InitArgs) -> Result<TokenSection, CliError> {
         key_label: key_label.clone(),
     };
     let pin_source = pin_source(a);
-    let point = key_point(&spec, &pin_source, a.generate)?;
-    let recipient = Recipient::from_sec1(&point).ok_or_else(|| {
-        CliError::new("the token returned a public key that is not a valid P-256 point")
-    })?;
+    let recipient = wrapping_recipient(&spec, &pin_source, a.generate)?;
     Ok(TokenSection {
         kind: "pkcs11".into(),
         module: Some(module),
@@ -66,8 +63,14 @@ pub fn token_section(a: &InitArgs) -> Result<TokenSection, CliError> {
     })
 }
 
-/// The key's public point, generating the key pair first when asked.
-fn key_point(spec: &Pkcs11Spec, pin: &PinSource, generate: bool) -> Result<Vec<u8>, CliError> {
+/// The recipient of the token's wrapping key, generating the key pair first when asked. The
+/// token is tried, not asked: a generated EC key that the token cannot derive with (a FIPS-mode
+/// HSM, or a token behind `p11-kit server`) is taken back and an RSA key made instead.
+fn wrapping_recipient(
+    spec: &Pkcs11Spec,
+    pin: &PinSource,
+    generate: bool,
+) -> Result<Recipient, CliError> {
     let ctx = pkcs11::load_module(&spec.module)?;
     let slot = pkcs11::find_slot(&ctx, spec)?;
     let session = ctx
@@ -75,21 +78,72 @@ fn key_point(spec: &Pkcs11Spec, pin: &PinSource, generate: bool) -> Result<Vec<u
         .map_err(|e| CliError::new(format!("cannot open a session on the token: {e}")))?;
     let pin = pin.read("PIN of the PKCS#11 token for apisec-agent init")?;
     pkcs11::login(&ctx, slot, &session, &pin.to_auth_pin())?;
-    match pkcs11::find_key(&session, &spec.key_label) {
-        Ok((_, point)) if !generate => Ok(point),
-        Ok(_) => Err(CliError::new(format!(
-            "a key labelled {:?} already exists on the token",
-            spec.key_label
-        ))
-        .hint("drop --generate to use it, or choose another --key-label")),
-        Err(TokenError::KeyNotFound { .. }) if generate => {
-            let point = pkcs11::generate_key(&session, &spec.key_label)?;
-            eprintln!(
-                "generated an EC P-256 key pair labelled {:?} on the token",
-                spec.key_label
-            );
-            Ok(point)
+    let label = &spec.key_label;
+    let key = match pkcs11::find_wrapping_key(&session, label) {
+        Ok(key) if !generate => {
+            pkcs11::try_unwrap(&session, &key).map_err(|e| {
+                CliError::new(format!(
+                    "the token cannot unseal with its key labelled {label:?}, {}: {e}",
+                    key_kind(&key)
+                ))
+                .hint(if key.is_rsa() {
+                    "choose another key, or --generate a new one with another --key-label"
+                } else {
+                    "--generate a key with another --key-label: where the token cannot derive, \
+                     init makes an RSA key instead"
+                })
+            })?;
+            key
         }
-        Err(e) => Err(e.into()),
+        Ok(_) => {
+            return Err(CliError::new(format!(
+                "a key labelled {label:?} already exists on the token"
+            ))
+            .hint("drop --generate to use it, or choose another --key-label"))
+        }
+        Err(TokenError::KeyNotFound { .. }) if generate => generate_usable(&session, label)?,
+        Err(e) => return Err(e.into()),
+    };
+    eprintln!(
+        "the token unseals with its key labelled {label:?}, {}: entries are sealed with {}",
+        key_kind(&key),
+        key.recipient.stanza_kind()
+    );
+    Ok(key.recipient)
+}
+
+/// An EC P-256 key pair if the token derives with it, else (the EC pair destroyed) an RSA one.
+fn generate_usable(
+    session: &cryptoki::session::Session,
+    label: &str,
+) -> Result<pkcs11::WrapKey, CliError> {
+    let ec = pkcs11::generate_ec_key(session, label)?;
+    eprintln!("generated an EC P-256 key pair labelled {label:?} on the token");
+    let derive_failed = match pkcs11::try_unwrap(session, &ec) {
+        Ok(()) => return Ok(ec),
+        Err(e) => e,
+    };
+    pkcs11::destroy_key_pair(session, label)?;
+    eprintln!(
+        "the token cannot derive with it ({derive_failed}): removed it, and generating an \
+         RSA-{} key pair instead (a few seconds)",
+        pkcs11::RSA_MODULUS_BITS
+    );
+    let rsa = pkcs11::generate_rsa_key(session, label)?;
+    if let Err(decrypt_failed) = pkcs11::try_unwrap(session, &rsa) {
+        let _ = pkcs11::destroy_key_pair(session, label);
+        return Err(CliError::new(format!(
+            "the token can neither derive with an EC key ({derive_failed}) nor decrypt with an \
+             RSA key ({decrypt_failed}): it cannot hold apisec's wrapping key"
+        ))
+        .hint("the agent needs CKM_ECDH1_DERIVE (with CKD_NULL) or CKM_RSA_PKCS_OAEP (SHA-1)"));
+    }
+    Ok(rsa)
+}
+
+fn key_kind(key: &pkcs11::WrapKey) -> String {
+    match &key.recipient {
+        Recipient::P256(_) => "an EC P-256 key".into(),
+        Recipient::Rsa(r) => format!("an RSA-{} key", r.bits()),
     }
 }

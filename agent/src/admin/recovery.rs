@@ -39,7 +39,10 @@ pub fn run(config_path: &Path, a: RecoveryArgs) -> CmdResult {
                         .0
                 }
             };
-            let identity = stock_plugin::identity_line(serial, spec.slot, &config.recipients[0]);
+            let recipient = config.recipients[0]
+                .p256()
+                .expect("the config refuses a PIV token with a recipient that is not P-256");
+            let identity = stock_plugin::identity_line(serial, spec.slot, recipient);
             print_piv(&config, serial, spec.slot, &identity, name);
             Ok(())
         }

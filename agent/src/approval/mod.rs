@@ -16,7 +16,7 @@ pub use prompt::{child_env, ApprovalRequest, StepUp};
 pub use slots::Slots;
 pub use waiting::Waiting;
 
-use crate::envelope::Ecdh;
+use crate::envelope::WrappingKey;
 use crate::token::{TokenError, TokenHandle};
 
 /// The name users give for the development-only automatic approver.

@@ -4,7 +4,7 @@
 
 use super::entry::{self, EntryFile, Unsealed};
 use super::{check_untampered, StoreError};
-use crate::envelope::{self, Ecdh, TokenIdentity, UnsealError};
+use crate::envelope::{self, TokenIdentity, UnsealError, WrappingKey};
 
 /// Why an entry did not open.
 #[derive(Debug, thiserror::Error)]
@@ -22,7 +22,7 @@ pub enum OpenError<T: std::fmt::Debug + std::fmt::Display> {
 
 /// Unseals `file` with `identity` (one token operation), parses the sealed plaintext and runs
 /// the tamper check. The plaintext buffer is zeroized; the secret goes into locked memory.
-pub fn open<E: Ecdh>(
+pub fn open<E: WrappingKey>(
     file: &EntryFile,
     identity: &TokenIdentity<'_, E>,
 ) -> Result<Unsealed, OpenError<E::Error>>

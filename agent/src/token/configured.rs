@@ -48,7 +48,10 @@ pub fn spawn(token: &TokenConfig, recipient: &Recipient, touch_approves: bool) -
         TokenConfig::Piv { spec, pin } => TokenHandle::spawn(PivHolder::new(
             spec.clone(),
             pin.clone(),
-            recipient.uncompressed(),
+            recipient
+                .p256()
+                .expect("the config refuses a PIV token with a recipient that is not P-256")
+                .uncompressed(),
             touch_approves,
         )),
     }

@@ -14,11 +14,14 @@ pub enum TokenError {
     )]
     ModuleLoad { module: PathBuf, reason: String },
     #[error(
-        "no token {wanted} in any slot of {module}; `pkcs11-tool --module {module} -L` lists them"
+        "no token {wanted} in any slot of {module}; `pkcs11-tool --module {module} -L` lists \
+         them{}",
+        remote_hint(.module)
     )]
     NoToken { wanted: String, module: PathBuf },
     #[error(
-        "no EC P-256 private key labelled {label:?} on the token; create one with \
+        "no wrapping key (an EC P-256 or RSA private key) labelled {label:?} on the token; \
+         create one with \
          `apisec-agent init ... --key-label {label} --generate` (a YubiKey through ykcs11 names \
          a slot's key after the slot: \"Retired Key 1\" is slot 82)"
     )]
@@ -140,5 +143,19 @@ impl TokenError {
     /// failed over, the login is gone): open another.
     pub fn is_session_lost(&self) -> bool {
         super::pkcs11::session_lost_reported(self)
+    }
+}
+
+/// For p11-kit's client module, which sees no token while its server is unreachable: where to
+/// look (docs/operations.md, "A token on another host").
+fn remote_hint(module: &std::path::Path) -> &'static str {
+    let client = module
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with("p11-kit-client"));
+    if client {
+        " (this module reaches a token on another host: is `p11-kit server` running there, and \
+         its socket forwarded to $P11_KIT_SERVER_ADDRESS or $XDG_RUNTIME_DIR/p11-kit/pkcs11?)"
+    } else {
+        ""
     }
 }

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
-use crate::envelope::Ecdh;
+use crate::envelope::WrappingKey;
 use crate::sign::{AsymmetricSigner, KeyAlgorithm};
 
 /// What the waiting client is told before a card operation that needs a touch.
@@ -30,9 +30,20 @@ pub struct TouchNotice {
     pub cached: bool,
 }
 
-/// Something that holds the wrapping key and can do ECDH with it.
+/// Something that holds the wrapping key and unwraps with it: ECDH (a P-256 key), or RSA-OAEP
+/// decryption (an RSA key on a PKCS#11 token that cannot derive).
 pub trait KeyHolder: Send + 'static {
     fn ecdh(&mut self, peer: &[u8; 65]) -> Result<Zeroizing<[u8; 32]>, TokenError>;
+    /// See [`WrappingKey::rsa_oaep_decrypt`].
+    fn rsa_oaep_decrypt(
+        &mut self,
+        ciphertext: &[u8],
+    ) -> Result<Option<Zeroizing<Vec<u8>>>, TokenError> {
+        let _ = ciphertext;
+        Err(TokenError::NotSupported(
+            "this token's wrapping key is P-256: it opens no RSA-OAEP stanza".into(),
+        ))
+    }
     /// Signs with an API key that lives on the token (`apisec-agent keygen`).
     fn sign(
         &mut self,
@@ -72,6 +83,10 @@ enum Job {
     Ecdh {
         peer: [u8; 65],
         reply: mpsc::SyncSender<Result<Zeroizing<[u8; 32]>, TokenError>>,
+    },
+    RsaOaepDecrypt {
+        ciphertext: Vec<u8>,
+        reply: mpsc::SyncSender<Result<Option<Zeroizing<Vec<u8>>>, TokenError>>,
     },
     Sign {
         label: String,
@@ -133,6 +148,9 @@ impl TokenHandle {
                     match job {
                         Job::Ecdh { peer, reply } => {
                             let _ = reply.send(holder.ecdh(&peer));
+                        }
+                        Job::RsaOaepDecrypt { ciphertext, reply } => {
+                            let _ = reply.send(holder.rsa_oaep_decrypt(&ciphertext));
                         }
                         Job::Sign {
                             label,
@@ -267,8 +285,22 @@ impl TokenHandle {
     }
 }
 
-impl Ecdh for TokenHandle {
+impl WrappingKey for TokenHandle {
     type Error = TokenError;
+
+    fn rsa_oaep_decrypt(
+        &self,
+        ciphertext: &[u8],
+    ) -> Result<Option<Zeroizing<Vec<u8>>>, TokenError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.jobs
+            .send(Job::RsaOaepDecrypt {
+                ciphertext: ciphertext.to_vec(),
+                reply: tx,
+            })
+            .map_err(|_| TokenError::ActorGone)?;
+        rx.recv().map_err(|_| TokenError::ActorGone)?
+    }
 
     fn ecdh(&self, peer: &[u8; 65]) -> Result<Zeroizing<[u8; 32]>, TokenError> {
         let (tx, rx) = mpsc::sync_channel(1);

@@ -26,7 +26,7 @@ use super::card::{self, Touch};
 /// `-i`: bech32 (not bech32m) under `age-plugin-yubikey-`, upper case, of the card's serial
 /// (4 bytes, little-endian), the slot (0x82..0x95) and the stanza tag (age-plugin-yubikey 0.5.1
 /// `src/key.rs`, `Stub`). It names the key; it is no secret.
-pub fn identity_line(serial: u32, slot: u8, recipient: &crate::envelope::Recipient) -> String {
+pub fn identity_line(serial: u32, slot: u8, recipient: &crate::envelope::P256Recipient) -> String {
     use bech32::ToBase32;
     let mut data = serial.to_le_bytes().to_vec();
     data.push(slot);
@@ -154,7 +154,7 @@ mod tests {
         use bech32::FromBase32;
         let g = hex::decode("036b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296")
             .unwrap();
-        let r = crate::envelope::Recipient::from_sec1(&g).unwrap();
+        let r = crate::envelope::P256Recipient::from_sec1(&g).unwrap();
         let line = identity_line(12345678, 0x82, &r);
         assert!(line.starts_with("AGE-PLUGIN-YUBIKEY-1"), "{line}");
         let (hrp, data, variant) = bech32::decode(&line.to_lowercase()).unwrap();

@@ -1,13 +1,13 @@
 //! The agent's PKCS#11 key holder, run by the token actor.
 
 use cryptoki::context::Pkcs11;
-use cryptoki::object::ObjectHandle;
 use cryptoki::session::Session;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use super::objects::{derive, find_key, find_signing_key, sign_on_token};
+use super::objects::{derive, find_signing_key, sign_on_token};
 use super::secret_keys::Pkcs11MacSession;
+use super::wrapping_key::{find_wrapping_key, rsa_oaep_decrypt, WrapKey};
 use super::{ck, find_slot, load_module, login, session_lost, session_lost_reported, Pkcs11Spec};
 use crate::pin::PinSource;
 use crate::sign::KeyAlgorithm;
@@ -19,7 +19,7 @@ pub struct Pkcs11Holder {
     spec: Pkcs11Spec,
     pin: PinSource,
     ctx: Option<Pkcs11>,
-    session: Option<(Session, ObjectHandle)>,
+    session: Option<(Session, WrapKey)>,
     /// The slot the session is on, where the pool's sessions are opened too.
     slot: Option<cryptoki::slot::Slot>,
     /// SHA-256 of the last PIN the token refused, so it is never presented again by itself.
@@ -81,10 +81,23 @@ impl Pkcs11Holder {
             }
             Err(e) => return Err(e),
         }
-        let (key, _) = find_key(&session, &self.spec.key_label)?;
+        let key = find_wrapping_key(&session, &self.spec.key_label)?;
         self.session = Some((session, key));
         self.slot = Some(slot);
         Ok(())
+    }
+}
+
+impl Pkcs11Holder {
+    /// The token's key labelled as configured is not of the kind the entry was sealed for: the
+    /// key was replaced under the config.
+    fn wrong_kind(&self, found: &str, sealed_for: &str) -> TokenError {
+        TokenError::BadKey(format!(
+            "the token's key labelled {:?} is {found}, but this entry was sealed to {sealed_for}: \
+             the key on the token was replaced since `init`; put the key back, or open the entry \
+             with a backup token",
+            self.spec.key_label
+        ))
     }
 }
 
@@ -107,11 +120,38 @@ impl KeyHolder for Pkcs11Holder {
         for attempt in 0..2 {
             self.connect()?;
             let (session, key) = self.session.as_ref().expect("connected");
-            match derive(session, *key, peer) {
+            if key.is_rsa() {
+                return Err(self.wrong_kind("an RSA key", "a P-256 key"));
+            }
+            match derive(session, key.handle, peer) {
                 Ok(shared) => return Ok(shared),
                 Err(e) if session_lost(&e) && attempt == 0 => {
                     self.session = None;
                 }
+                Err(e) => {
+                    if session_lost(&e) {
+                        self.session = None;
+                    }
+                    return Err(ck(e));
+                }
+            }
+        }
+        unreachable!("the loop returns on its second pass")
+    }
+
+    fn rsa_oaep_decrypt(
+        &mut self,
+        ciphertext: &[u8],
+    ) -> Result<Option<Zeroizing<Vec<u8>>>, TokenError> {
+        for attempt in 0..2 {
+            self.connect()?;
+            let (session, key) = self.session.as_ref().expect("connected");
+            if !key.is_rsa() {
+                return Err(self.wrong_kind("a P-256 key", "an RSA key"));
+            }
+            match rsa_oaep_decrypt(session, key.handle, ciphertext) {
+                Ok(plain) => return Ok(plain),
+                Err(e) if session_lost(&e) && attempt == 0 => self.session = None,
                 Err(e) => {
                     if session_lost(&e) {
                         self.session = None;

@@ -2,11 +2,14 @@
 //!
 //! Unsealing is one `C_DeriveKey` with `CKM_ECDH1_DERIVE`, `CKD_NULL` and the peer's raw 65-byte
 //! point (accepted by SoftHSM 2.6 and ykcs11); the derived value is read from a session object that
-//! is destroyed at once.
+//! is destroyed at once. A token that cannot derive has an RSA wrapping key instead, and unseals
+//! with one `C_Decrypt` (`CKM_RSA_PKCS_OAEP`).
 //!
 //! - this file: which token ([`Pkcs11Spec`]), loading the module, finding the slot, logging in,
 //!   and the token's errors (the PKCS#11 call that failed is named).
-//! - [`objects`]: the keys on the token: the wrapping key, signing keys, ECDH, signatures.
+//! - [`objects`]: the keys on the token: the EC wrapping key, signing keys, ECDH, signatures.
+//! - [`wrapping_key`]: the wrapping key of either kind (EC or RSA), RSA-OAEP, and the trial of
+//!   the token that `init` chooses the kind by.
 //! - [`secret_keys`]: HMAC keys on the token (`add --in-token`), and the sessions that MAC.
 //! - [`holder`]: the agent's [`Pkcs11Holder`]: one session kept open, reopened when lost, and
 //!   the sessions it opens for the pool of HMAC keys' MACs.
@@ -14,12 +17,17 @@
 mod holder;
 mod objects;
 mod secret_keys;
+mod wrapping_key;
 
 pub use holder::Pkcs11Holder;
-pub use objects::{find_key, find_signing_key, generate_key, generate_signing_key, sign_with_key};
+pub use objects::{find_signing_key, generate_signing_key, sign_with_key};
 pub use secret_keys::{
     check_hmac_support, destroy_hmac_key, find_hmac_key, import_hmac_key, is_sealed_in,
     mac_with_key,
+};
+pub use wrapping_key::{
+    destroy_key_pair, find_wrapping_key, generate_ec_key, generate_rsa_key, try_unwrap, WrapKey,
+    RSA_MODULUS_BITS,
 };
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,320 @@
+//! A token on another host, through the existing engine for remote PKCS#11: the test's SoftHSM
+//! token behind `p11-kit server`, reached through `p11-kit-client.so`, both Debian's, as an
+//! owner forwards it over SSH (docs/operations.md). p11-kit 0.24 does not carry
+//! `CKM_ECDH1_DERIVE`'s parameters, so `init` finds by trying that the token cannot derive and
+//! makes an RSA key (the `apisec-rsa-oaep` stanza); sealed and in-token secrets sign through
+//! it, each signature checked against an HMAC computed here; the server stopped under the
+//! running agent gives a clear error, and started again, signing resumes.
+
+use std::fs;
+
+use apisec_tests::p11kit::{default_client_socket, P11KitServer, P11_KIT_CLIENT};
+use apisec_tests::sshd::Sshd;
+use apisec_tests::*;
+
+/// `pkcs11-tool --list-objects` on the test token, straight through SoftHSM (not p11-kit): what
+/// the token itself holds, seen by a tool this project did not write.
+fn objects_on_token(env: &Env) -> String {
+    let out = env
+        .command("pkcs11-tool")
+        .arg("--module")
+        .arg(softhsm_module())
+        .args(["--login", "--pin", PIN, "--list-objects"])
+        .output()
+        .expect("pkcs11-tool (apt-get install opensc)");
+    assert_ok(&out, "pkcs11-tool --list-objects");
+    stdout(&out)
+}
+
+/// `apisec-agent add held --exchange bitget ... --in-token`, checked: the secret imported into
+/// the token through whatever module the config names.
+fn add_held(env: &Env, secret: &[u8]) {
+    let out = env
+        .secret("held", "bitget")
+        .api_key("k")
+        .secret_bytes(secret)
+        .passphrase(b"p")
+        .args(&["--in-token"])
+        .add();
+    assert_ok(&out, "add --in-token");
+}
+
+fn hex_secret() -> Vec<u8> {
+    hex::encode(rand::random::<[u8; 32]>()).into_bytes()
+}
+
+#[test]
+fn init_through_p11_kit_chooses_rsa_oaep_and_signing_survives_the_server_restarting() {
+    let mut env = Env::new();
+    let mut server = P11KitServer::start(&env);
+    let out = env.init_through(std::path::Path::new(P11_KIT_CLIENT), true);
+    assert_ok(&out, "init through p11-kit-client.so");
+    let said = stderr(&out);
+    assert!(
+        said.contains("cannot derive") && said.contains("C_DeriveKey: CKR_MECHANISM_INVALID"),
+        "init says why it did not keep the EC key: {said}"
+    );
+    assert!(
+        said.contains("RSA-3072") && said.contains("apisec-rsa-oaep"),
+        "init says which stanza it chose: {said}"
+    );
+    let config = fs::read_to_string(&env.config).unwrap();
+    assert!(config.contains("recipient = \"age1apisec-rsa1"), "{config}");
+    // On the token: one RSA key pair under the wrapping key's label, and the EC pair that could
+    // not derive taken back.
+    let objects = objects_on_token(&env);
+    assert!(objects.contains("RSA 3072 bits"), "{objects}");
+    assert!(!objects.contains("EC_POINT"), "{objects}");
+    assert!(
+        objects.contains(&format!("label:      {KEY_LABEL}")),
+        "{objects}"
+    );
+
+    let sealed = hex_secret();
+    let in_token = hex_secret();
+    env.add_bitget("sealed", &sealed);
+    add_held(&env, &in_token);
+
+    env.start(&[]);
+    assert_ok(&env.cli(&["unlock", "sealed", "held"]), "unlock");
+    assert_cli_bitget_get_signs(&env, "sealed", &sealed);
+    assert_cli_bitget_get_signs(&env, "held", &in_token);
+    assert_ok(&env.cli(&["lock", "sealed"]), "lock");
+
+    // The link drops: the token's MAC and an unseal fail, saying where the token went; nothing
+    // else is lost.
+    server.stop();
+    let signed = sign_assets(&env, "held");
+    assert_eq!(signed.status.code(), Some(1), "{}", stderr(&signed));
+    let unlocked = env.cli(&["unlock", "sealed"]);
+    assert!(!unlocked.status.success(), "unlocked with the server gone");
+    for said in [stderr(&signed), stderr(&unlocked)] {
+        assert!(
+            said.contains("no token labelled \"apisec-test\"")
+                && said.contains("is `p11-kit server` running there"),
+            "{said}"
+        );
+        assert!(
+            !said.contains(std::str::from_utf8(&in_token).unwrap()),
+            "{said}"
+        );
+    }
+
+    // Back: the same agent signs again, with no restart and no new unlock of the token's key.
+    server.restart(&env);
+    assert_cli_bitget_get_signs(&env, "held", &in_token);
+    assert_ok(&env.cli(&["unlock", "sealed"]), "unlock after the restart");
+    assert_cli_bitget_get_signs(&env, "sealed", &sealed);
+    assert!(!env.log().contains("panicked"), "{}", env.log());
+}
+
+/// `pkcs11-tool ARGS` on the test token, logged in, straight through SoftHSM; checked.
+fn pkcs11_tool(env: &Env, args: &[&str]) -> std::process::Output {
+    let out = env
+        .command("pkcs11-tool")
+        .arg("--module")
+        .arg(softhsm_module())
+        .args(["--login", "--pin", PIN])
+        .args(args)
+        .output()
+        .expect("pkcs11-tool (apt-get install opensc)");
+    assert_ok(&out, &format!("pkcs11-tool {args:?}"));
+    out
+}
+
+/// An RSA key an owner made with the token's own tools (a FIPS-mode HSM that cannot derive)
+/// is used as it is: the recipient carries exactly the public key `pkcs11-tool` reads from the
+/// token, sealed entries open and sign. A key replaced under the config, by one of the other
+/// kind, is named as such instead of failing as a damaged entry.
+#[test]
+fn an_rsa_key_made_with_pkcs11_tool_is_the_wrapping_key_as_it_is() {
+    let mut env = Env::new();
+    pkcs11_tool(
+        &env,
+        &[
+            "--keypairgen",
+            "--key-type",
+            "rsa:2048",
+            "--label",
+            KEY_LABEL,
+            "--id",
+            "0a",
+            "--usage-decrypt",
+        ],
+    );
+    let out = env.init_through(&softhsm_module(), false);
+    assert_ok(&out, "init with the RSA key");
+    assert!(
+        stderr(&out).contains("an RSA-2048 key") && stderr(&out).contains("apisec-rsa-oaep"),
+        "{}",
+        stderr(&out)
+    );
+    let config = fs::read_to_string(&env.config).unwrap();
+    let recipient = config
+        .lines()
+        .find_map(|l| l.strip_prefix("recipient = \""))
+        .and_then(|r| r.strip_suffix('"'))
+        .expect("the config's recipient");
+    let (hrp, data, _) = bech32::decode(recipient).unwrap();
+    assert_eq!(hrp, "age1apisec-rsa");
+    let spki_file = env.root().join("pub.der");
+    pkcs11_tool(
+        &env,
+        &[
+            "--read-object",
+            "--type",
+            "pubkey",
+            "--label",
+            KEY_LABEL,
+            "--output-file",
+            spki_file.to_str().unwrap(),
+        ],
+    );
+    use bech32::FromBase32;
+    assert_eq!(
+        Vec::<u8>::from_base32(&data).unwrap(),
+        fs::read(&spki_file).unwrap(),
+        "the recipient is the token's public key"
+    );
+
+    let secret = hex_secret();
+    env.add_bitget("bg", &secret);
+    env.start(&[]);
+    assert_ok(&env.cli(&["unlock", "bg"]), "unlock");
+    assert_cli_bitget_get_signs(&env, "bg", &secret);
+    assert_ok(&env.cli(&["lock", "bg"]), "lock");
+
+    // The key swapped underneath for an EC key of the same label.
+    for kind in ["privkey", "pubkey"] {
+        pkcs11_tool(
+            &env,
+            &["--delete-object", "--type", kind, "--label", KEY_LABEL],
+        );
+    }
+    pkcs11_tool(
+        &env,
+        &[
+            "--keypairgen",
+            "--key-type",
+            "EC:prime256v1",
+            "--label",
+            KEY_LABEL,
+            "--id",
+            "0b",
+        ],
+    );
+    let out = env.cli(&["unlock", "bg"]);
+    assert!(!out.status.success(), "unlocked with another key");
+    assert!(
+        stderr(&out).contains("is a P-256 key, but this entry was sealed to an RSA key"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// An EC key the token lists but cannot derive with (through p11-kit) is refused by `init`,
+/// which says what failed and how to get a key that works; no config is written.
+#[test]
+fn init_refuses_an_existing_ec_key_the_token_cannot_derive_with() {
+    let env = Env::new();
+    let _server = P11KitServer::start(&env);
+    pkcs11_tool(
+        &env,
+        &[
+            "--keypairgen",
+            "--key-type",
+            "EC:prime256v1",
+            "--label",
+            KEY_LABEL,
+            "--id",
+            "0c",
+        ],
+    );
+    let out = env.init_through(std::path::Path::new(P11_KIT_CLIENT), false);
+    assert_fails_with(&out, 1, "cannot unseal with its key labelled");
+    assert!(
+        stderr(&out).contains("C_DeriveKey: CKR_MECHANISM_INVALID")
+            && stderr(&out).contains("--generate a key with another --key-label"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!env.config.exists(), "a config was written");
+}
+
+/// `ssh -N -L LOCAL:FAR` to the test's sshd, as docs/operations.md forwards the server's socket
+/// to the agent's host; killed at drop (the link cut).
+struct Forward(std::process::Child);
+
+impl Forward {
+    fn start(sshd: &Sshd, local: &std::path::Path, far: &std::path::Path) -> Self {
+        let child = sshd
+            .ssh()
+            .args(["-N", "-o", "ServerAliveInterval=15", "-L"])
+            .arg(format!("{}:{}", local.display(), far.display()))
+            .arg("root@127.0.0.1")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("ssh");
+        wait_until(
+            std::time::Duration::from_secs(20),
+            || {
+                std::os::unix::net::UnixStream::connect(local)
+                    .ok()
+                    .map(|_| ())
+            },
+            || format!("ssh -L did not make {}", local.display()),
+        );
+        Self(child)
+    }
+}
+
+impl Drop for Forward {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The recipe of docs/operations.md as printed, with a real sshd: the server's socket on the
+/// "token's host", forwarded with `ssh -L` to where the client module looks on the agent's
+/// host. The forward cut under the running agent is the clear error; a new forward, and it
+/// signs again.
+#[test]
+#[ignore = "needs root: runs sshd; scripts/test.sh runs it as root"]
+fn as_root_the_token_forwarded_with_ssh_l_signs_and_survives_the_link_cut() {
+    let mut env = Env::new();
+    let far = env.root().join("token-host/p11-kit/hsm");
+    let _server = P11KitServer::start_at(&env, &far);
+    let sshd = Sshd::start(&env);
+    let local = default_client_socket(&env);
+    // As the recipe says: the directory first, private to the user (ssh makes only the socket).
+    fs::create_dir_all(local.parent().unwrap()).unwrap();
+    fs::set_permissions(
+        local.parent().unwrap(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let forward = Forward::start(&sshd, &local, &far);
+    assert_ok(
+        &env.init_through(std::path::Path::new(P11_KIT_CLIENT), true),
+        "init through the forward",
+    );
+    let in_token = hex_secret();
+    add_held(&env, &in_token);
+    env.start(&[]);
+    assert_ok(&env.cli(&["unlock", "held"]), "unlock");
+    assert_cli_bitget_get_signs(&env, "held", &in_token);
+
+    drop(forward);
+    let out = sign_assets(&env, "held");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is `p11-kit server` running there"),
+        "{}",
+        stderr(&out)
+    );
+    let _forward = Forward::start(&sshd, &local, &far);
+    assert_cli_bitget_get_signs(&env, "held", &in_token);
+}
