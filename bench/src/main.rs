@@ -21,6 +21,7 @@ mod echo;
 mod in_token;
 mod load;
 mod procstat;
+mod python;
 mod stats;
 mod world;
 
@@ -259,12 +260,16 @@ fn run(args: &Args) -> Result<(), String> {
     };
     // Same core first: the figures the targets are read from (the servers' own costs, without
     // the wake-up of an idle virtual CPU); then client and servers on two cores.
+    let mut same_core_sign_p50 = 0.0;
     for (client, server, suffix, placement) in [
         (cpus[0], cpus[0], "", "same core"),
         (cpus[0], server_cpu, "_across_cores", "across cores"),
     ] {
         place(client, server)?;
         let (echo_lat, sign_lat) = world::interleaved_latency(&echo_refs, &agent, args.iterations)?;
+        if suffix.is_empty() {
+            same_core_sign_p50 = sign_lat.percentile_us(50.0);
+        }
         put_latency(&mut put, suffix, placement, &echo_lat, &sign_lat);
     }
     affinity::pin(0, &cpus)?;
@@ -323,8 +328,27 @@ fn run(args: &Args) -> Result<(), String> {
     in_token::add_secrets(&world)?;
     agent.unlock(&in_token::names())?;
     for c in [1usize, 8] {
+        // One client is a round trip: measured on one core, as (c) is, so that both sides pay
+        // for their own work and neither for waking an idle virtual CPU (the bare loop wakes
+        // nothing). Eight clients run where the scheduler puts them, as (d).
+        if c == 1 {
+            place(cpus[0], cpus[0])?;
+        }
         let (bare_rps, bare_latency) = in_token::bare_c_sign(&world, c, dur)?;
         let sign = in_token::agent_throughput(&agent, c, dur)?;
+        affinity::pin(0, &cpus)?;
+        pids.iter().try_for_each(|&p| affinity::pin(p, &cpus))?;
+        if c == 1 {
+            // A round trip through the agent is at least its round trip from memory plus the
+            // token's MAC: the most the ratio below can reach on this token and machine.
+            let c_sign = bare_latency.percentile_us(50.0);
+            put(
+                "in_token_bound_1",
+                c_sign / (same_core_sign_p50 + c_sign),
+                "(g) bound, 1 client: bare C_Sign p50 / ((c) sign from memory p50 + bare C_Sign p50)",
+                "x",
+            );
+        }
         put(
             &format!("in_token_sign_rps_{c}"),
             sign.rps,
@@ -383,7 +407,8 @@ fn run(args: &Args) -> Result<(), String> {
 
     // Python on the servers' core, as the same-core figures above.
     place(cpus[0], cpus[0])?;
-    if let Some((py_sign, py_hmac, py_echo)) = world::python_figures(&world, &agent, &echoes[0])? {
+    if let Some([py_sign, py_hmac, py_echo, py_raw]) = python::figures(&world, &agent, &echoes[0])?
+    {
         put(
             "python_sign_p50_us",
             py_sign,
@@ -403,9 +428,22 @@ fn run(args: &Args) -> Result<(), String> {
             "us",
         );
         put(
+            "python_raw_sign_p50_us",
+            py_raw,
+            "Python bare round trip to the agent (same frames, nothing decoded) p50",
+            "us",
+        );
+        put(
             "python_sign_over_echo",
             py_sign / py_echo,
             "Python client sign p50 / Python bare round trip p50 (target <= 1.5)",
+            "x",
+        );
+        // With a client that cost nothing, the ratio would be this: the agent's own work.
+        put(
+            "python_bound",
+            py_raw / py_echo,
+            "Python bound: bare round trip to the agent / to the echo",
             "x",
         );
     }

@@ -371,7 +371,7 @@ pub fn sign_reply_size(agent: &AgentProc) -> Result<usize, String> {
 
 pub struct EchoServer {
     child: Child,
-    sock: std::path::PathBuf,
+    pub sock: std::path::PathBuf,
 }
 
 impl EchoServer {
@@ -432,75 +432,4 @@ impl Drop for EchoServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// The Python client's sign round trip, Python's in-process `hmac`, and a bare Python round trip
-/// of the same frames over the same kind of socket to `echo` (the baseline the client's cost is
-/// read against), p50 in microseconds, when python3 is there (the client is pure standard
-/// library). The caller pins this process, and so the interpreter, to the servers' core.
-pub fn python_figures(
-    _world: &World,
-    agent: &AgentProc,
-    echo: &EchoServer,
-) -> Result<Option<(f64, f64, f64)>, String> {
-    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../clients/python/src");
-    if !src.exists() {
-        return Ok(None);
-    }
-    let script = format!(
-        r#"
-import base64, hashlib, hmac, json, time, statistics
-from apisec_agent import Agent
-a = Agent({sock:?})
-body = {body:?}
-for _ in range(500): a.sign("s0000", "POST", {path:?}, body=body)
-t = []
-for _ in range(5000):
-    s = time.perf_counter(); a.sign("s0000", "POST", {path:?}, body=body); t.append(time.perf_counter() - s)
-h = []
-key = {key:?}.encode()
-for _ in range(5000):
-    s = time.perf_counter()
-    base64.b64encode(hmac.new(key, ("1700000000000POST" + {path:?} + body).encode(), hashlib.sha256).digest())
-    h.append(time.perf_counter() - s)
-import socket
-from apisec_agent import _wire as wire
-frame = wire.encode_sign("s0000", "POST", {path:?}, "", body.encode(), "", "")
-e = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-e.connect({echo:?})
-def echo_once():
-    e.sendall(frame)
-    head = b""
-    while len(head) < 4:
-        head += e.recv(4 - len(head))
-    n = int.from_bytes(head, "big")
-    got = b""
-    while len(got) < n:
-        got += e.recv(n - len(got))
-for _ in range(500): echo_once()
-x = []
-for _ in range(5000):
-    s = time.perf_counter(); echo_once(); x.append(time.perf_counter() - s)
-print(json.dumps([statistics.median(t) * 1e6, statistics.median(h) * 1e6, statistics.median(x) * 1e6]))
-"#,
-        echo = echo.sock.display().to_string(),
-        sock = agent.sock.display().to_string(),
-        body = ORDER_BODY,
-        path = ORDER_PATH,
-        key = secret(0),
-    );
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .env("PYTHONPATH", src)
-        .output()
-        .map_err(|e| format!("python3: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "the Python measurement failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let v: Vec<f64> = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
-    Ok(Some((v[0], v[1], v[2])))
 }

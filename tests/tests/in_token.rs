@@ -579,3 +579,140 @@ fn the_key_is_copied_to_a_backup_token_which_signs_when_the_primary_is_gone() {
         stdout(&out)
     );
 }
+
+/// Holds a write lock (`fcntl`, as SoftHSM's own) on every file of the test token: SoftHSM
+/// takes a read lock on the token's files at each call, so its calls wait, as a network HSM's
+/// do while its link hangs. Released at drop.
+struct StalledToken {
+    /// The locks are the open files': closing them releases the token.
+    _locked: Vec<fs::File>,
+}
+
+impl StalledToken {
+    fn stall(env: &Env) -> Self {
+        let mut held = Vec::new();
+        for dir in fs::read_dir(env.root().join("tokens")).unwrap() {
+            for file in fs::read_dir(dir.unwrap().path()).unwrap() {
+                let f = fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(file.unwrap().path())
+                    .unwrap();
+                // SAFETY: a zeroed flock is a valid value; fcntl reads it and the open fd only.
+                let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+                lock.l_type = libc::F_WRLCK as i16;
+                lock.l_whence = libc::SEEK_SET as i16;
+                let rc = unsafe {
+                    libc::fcntl(
+                        std::os::unix::io::AsRawFd::as_raw_fd(&f),
+                        libc::F_SETLKW,
+                        &lock,
+                    )
+                };
+                assert_eq!(rc, 0, "lock a token file");
+                held.push(f);
+            }
+        }
+        Self { _locked: held }
+    }
+}
+
+/// A token that stalls while MACs run on the agent's workers (they came back quickly until
+/// then): the stalled signatures hold one worker at most, so the agent goes on answering
+/// others, signing with a secret in memory and saying its status; once the token answers again
+/// the stalled signatures complete, and are right.
+#[test]
+fn a_token_that_stalls_holds_one_worker_and_the_agent_answers_the_others() {
+    let s = secrets();
+    let mut env = Env::new();
+    env.init();
+    add_in_token(&env, "bg", "bitget", &s.bitget, &[]);
+    env.add_bitget("memory", b"a-secret-held-in-memory");
+    env.start(&[]);
+    assert_ok(&env.cli(&["unlock", "bg", "memory"]), "unlock");
+    // Until the agent says its MACs run on the asking worker (a busy machine may need more
+    // signatures to bring the average down).
+    let inline = "MACs on the token now run on the asking worker";
+    for _ in 0..200 {
+        if env.log().contains(inline) {
+            break;
+        }
+        assert_cli_bitget_get_signs(&env, "bg", &s.bitget);
+    }
+    env.wait_for_log(inline);
+    let stall = StalledToken::stall(&env);
+    let mut stalled: Vec<_> = (0..3)
+        .map(|_| {
+            env.cli_cmd()
+                .args([
+                    "sign",
+                    "bg",
+                    "--method",
+                    "GET",
+                    "--path",
+                    "/api/v2/spot/account/assets",
+                ])
+                .args(["--query", "coin=USDT"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("apisec sign")
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // Bounded (coreutils' timeout), so that an agent that stopped answering fails the test
+    // rather than hanging it.
+    let within_10s = |args: &[&str]| {
+        let out = env
+            .command("timeout")
+            .arg("10")
+            .arg(binary("apisec"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert_ok(
+            &out,
+            &format!("apisec {args:?} while the token stalls (124: no answer in 10 s)"),
+        );
+        out
+    };
+    let out = within_10s(&[
+        "sign",
+        "memory",
+        "--method",
+        "GET",
+        "--path",
+        "/api/v2/spot/account/assets",
+    ]);
+    let headers = parse_headers(&stdout(&out));
+    let ts = header(&headers, "ACCESS-TIMESTAMP");
+    assert_eq!(
+        header(&headers, "ACCESS-SIGN"),
+        bitget_sign(
+            b"a-secret-held-in-memory",
+            &format!("{ts}GET/api/v2/spot/account/assets")
+        )
+    );
+    within_10s(&["status"]);
+    // The token really stalled: its signatures are still waiting, after the others' answers.
+    for child in &mut stalled {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "a signature on the stalled token finished before the token answered"
+        );
+    }
+    drop(stall);
+    for child in stalled {
+        let out = child.wait_with_output().unwrap();
+        assert_ok(&out, "a stalled signature, once the token answers");
+        let headers = parse_headers(&stdout(&out));
+        let ts = header(&headers, "ACCESS-TIMESTAMP");
+        assert_eq!(
+            header(&headers, "ACCESS-SIGN"),
+            bitget_sign(
+                &s.bitget,
+                &format!("{ts}GET/api/v2/spot/account/assets?coin=USDT")
+            )
+        );
+    }
+}

@@ -28,7 +28,7 @@ pub struct Held {
     /// The asymmetric key, for Ed25519 / P-256 API keys (in locked memory or on the token).
     pub signer: Option<Box<dyn sign::AsymmetricSigner + Send + Sync>>,
     /// The HMAC key on the token, for a secret added with `--in-token`.
-    pub mac: Option<Box<dyn sign::mac_key::MacKey + Send + Sync>>,
+    pub mac: Option<crate::token::TokenMacKey>,
     /// Unix seconds; `None` = kept until lock.
     pub forget_at: Option<u64>,
     /// SHA-256 of the sealed block it came from, to notice a rotation on reload.

@@ -14,7 +14,7 @@
 
 use std::sync::{Condvar, Mutex};
 
-use super::{TokenError, TokenHandle};
+use super::{CallTimes, InlineSlot, TokenError, TokenHandle};
 use crate::sign::mac_key::{Hash, MacKey};
 
 /// One token session that MACs with the key objects it finds by label.
@@ -24,6 +24,8 @@ pub trait MacSession: Send {
 
 pub struct MacPool {
     state: Mutex<PoolState>,
+    /// How long the MACs took lately: whether the next may run on the asking thread.
+    pub times: CallTimes,
     given_back: Condvar,
     limit: usize,
 }
@@ -47,6 +49,7 @@ impl MacPool {
             }),
             given_back: Condvar::new(),
             limit: limit.max(1),
+            times: CallTimes::default(),
         }
     }
 
@@ -63,8 +66,12 @@ impl MacPool {
         data: &[u8],
     ) -> Result<Vec<u8>, TokenError> {
         for attempt in 0..2 {
-            let (generation, mut session) = self.take(owner)?;
-            match session.mac(label, hash, data) {
+            let (generation, mut session) =
+                self.take(owner).inspect_err(|_| self.times.forget())?;
+            let started = std::time::Instant::now();
+            let result = session.mac(label, hash, data);
+            self.times.record(started.elapsed());
+            match result {
                 Ok(mac) => {
                     self.give_back(generation, session);
                     return Ok(mac);
@@ -76,6 +83,7 @@ impl MacPool {
                     if e.is_session_lost() || matches!(e, TokenError::HmacKeyNotFound { .. }) =>
                 {
                     self.discard(session);
+                    self.times.forget();
                     if attempt == 1 {
                         return Err(e);
                     }
@@ -169,6 +177,13 @@ impl TokenMacKey {
             }
         }
         Err(first_absence.unwrap_or(TokenError::ActorGone))
+    }
+}
+
+impl TokenMacKey {
+    /// See [`CallTimes::inline_slot`], for the token the next MAC goes to first.
+    pub fn inline_slot(&self) -> Option<InlineSlot<'_>> {
+        self.tokens.first()?.mac_times().inline_slot()
     }
 }
 

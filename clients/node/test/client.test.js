@@ -68,6 +68,46 @@ test('every cut of a reply, a byte more, a bad flag or bad UTF-8 is a WireError'
   assert.throws(() => wire.encodeSign('x', 'POST', '/p', '', Buffer.alloc(wire.MAX_FRAME), '', ''), wire.FrameTooLarge);
 });
 
+test('a sign request is the same bytes on every path through its encoder', () => {
+  // Laid out here field by field (RFC 4251 strings: u32 length, then the UTF-8 bytes), as
+  // docs/protocol.md gives them, against the encoder's kept request starts.
+  const str = (v) => { const b = Buffer.isBuffer(v) ? v : Buffer.from(v); return Buffer.concat([wire.u32(b.length), b]); };
+  const expected = (fields) => {
+    const payload = Buffer.concat([Buffer.from([0x1b]), ...['sign@apisec', ...fields].map(str)]);
+    return Buffer.concat([wire.u32(payload.length), payload]);
+  };
+  const cases = [
+    ['bg', 'GET', '/p', 'a=1', '', '', ''],
+    ['ключ', 'POST', '/путь/é', 'q=é', '{"x":"ü"}', '1700000000000', 'n1'],
+    ['bg', 'POST', '/p', '', Buffer.from([0, 0xff, 0x80]), '', ''],
+    ['bg', 'POST', '/p', '', new Uint8Array([1, 2, 3]), '', '', 'api.hbdm.com'],
+    ['h', 'GET', '/p', '', '', '', '', 'ápi.example'],
+  ];
+  for (let round = 0; round < 2; round++) { // the second round hits the kept starts
+    for (const c of cases) {
+      const fields = c.slice(0, 7).map((f) => (f instanceof Uint8Array && !Buffer.isBuffer(f) ? Buffer.from(f) : f));
+      if (c[7]) fields.push(c[7]);
+      assert.deepEqual(wire.encodeSign(...c), expected(fields), JSON.stringify(c));
+    }
+  }
+  // More paths than are kept: every one still right.
+  for (let i = 0; i < 1500; i++) {
+    assert.deepEqual(wire.encodeSign('bg', 'GET', `/orders/${i}`, '', '', '', ''), expected(['bg', 'GET', `/orders/${i}`, '', '', '', '']));
+  }
+  // Names and methods that would run together in a key without their lengths.
+  assert.deepEqual(wire.encodeSign('a1:b', 'GET', '/p', '', '', '', ''), expected(['a1:b', 'GET', '/p', '', '', '', '']));
+  assert.deepEqual(wire.encodeSign('a', '1:bGET', '/p', '', '', '', ''), expected(['a', '1:bGET', '/p', '', '', '', '']));
+});
+
+test('a reply with text that is not ASCII decodes each field as UTF-8', () => {
+  const text = (s) => { const b = Buffer.from(s); return Buffer.concat([wire.u32(b.length), b]); };
+  const details = Buffer.concat([wire.u32(2), text('K'), text('välue'), text('Ж'), text('v2'),
+    wire.u32(1), text('nonce'), text('1'), text('q=ü'), Buffer.from([0]), wire.u32(0)]);
+  assert.deepEqual(wire.decodeSign(details), {
+    headers: { K: 'välue', Ж: 'v2' }, queryAdditions: { nonce: '1' }, query: 'q=ü', body: null,
+  });
+});
+
 const BITGET = { key: `bg_${crypto.randomBytes(4).toString('hex')}`, secret: crypto.randomBytes(24).toString('hex'), pass: 'node-pass-1' };
 const KRAKEN = { key: `kr${crypto.randomBytes(4).toString('hex')}`, secret: crypto.randomBytes(64).toString('base64') };
 

@@ -52,9 +52,8 @@ pub fn mac(
                 }
             })
         };
-        let mac = match held.mac.as_deref() {
-            // A token call blocks: on a blocking thread's budget.
-            Some(key) => tokio::task::block_in_place(|| compute(key)),
+        let mac = match held.mac.as_ref() {
+            Some(key) => super::sign::on_token(&held, || compute(key)),
             None => compute(
                 &sign::mac_key::MemoryMacKey::new(
                     "raw MAC",

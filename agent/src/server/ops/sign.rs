@@ -244,7 +244,7 @@ pub fn audit_abandoned_step_up(agent: &Agent, request: &proto::SignRequest, peer
 }
 
 /// Runs `f` with the held secret's credentials, then wipes the stack the secret's bytes went
-/// through; where the key is in the token, on a blocking thread's budget (a token call blocks).
+/// through; where the key is in the token, as [`on_token`] says.
 pub(super) fn with_credentials<T>(held: &Held, f: impl FnOnce(&sign::Credentials<'_>) -> T) -> T {
     let meta = &held.unsealed.meta;
     let run = || {
@@ -256,16 +256,35 @@ pub(super) fn with_credentials<T>(held: &Held, f: impl FnOnce(&sign::Credentials
                 .signer
                 .as_deref()
                 .map(|s| s as &dyn sign::AsymmetricSigner),
-            mac: held.mac.as_deref().map(|m| m as &dyn sign::mac_key::MacKey),
+            mac: held.mac.as_ref().map(|m| m as &dyn sign::mac_key::MacKey),
         };
         let r = f(&credentials);
         crate::secret::wipe_stack();
         r
     };
     if meta.key_type.get().is_some_and(KeyType::in_token) {
-        tokio::task::block_in_place(run)
+        on_token(held, run)
     } else {
         run()
+    }
+}
+
+/// Runs a call that goes to the token. It blocks, so normally on a blocking thread's budget
+/// (`block_in_place`, which hands this worker's other tasks to another thread); an HMAC key on
+/// a token whose recent MACs came back quickly MACs here instead, one call at a time
+/// (`token::CallTimes`): the hand-over costs more than such a call. Never with a single worker,
+/// which a stalled token would stop.
+pub(super) fn on_token<T>(held: &Held, call: impl FnOnce() -> T) -> T {
+    let several_workers = tokio::runtime::Handle::try_current()
+        .is_ok_and(|runtime| runtime.metrics().num_workers() >= 2);
+    let slot = held
+        .mac
+        .as_ref()
+        .filter(|_| several_workers)
+        .and_then(|mac| mac.inline_slot());
+    match slot {
+        Some(_slot) => call(),
+        None => tokio::task::block_in_place(call),
     }
 }
 

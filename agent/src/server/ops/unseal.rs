@@ -12,7 +12,7 @@ use crate::policy::coverage;
 use crate::policy::judge::Plan;
 use crate::proto::{ErrorCode, ErrorReply};
 use crate::sign;
-use crate::sign::mac_key::{Hash, MacKey};
+use crate::sign::mac_key::Hash;
 use crate::store::unseal::OpenError;
 use crate::store::{self, Unsealed};
 use crate::token::{TokenMacKey, TokenSigner};
@@ -213,10 +213,7 @@ fn plan_for(unsealed: &Unsealed) -> Result<Plan, ErrorReply> {
 }
 
 /// The token's MAC key for a secret added with `--in-token`; other entries have none.
-fn in_token_mac_key(
-    agent: &Agent,
-    unsealed: &Unsealed,
-) -> Result<Option<Box<dyn MacKey + Send + Sync>>, ErrorReply> {
+fn in_token_mac_key(agent: &Agent, unsealed: &Unsealed) -> Result<Option<TokenMacKey>, ErrorReply> {
     let meta = &unsealed.meta;
     if meta.key_type.get() != Some(KeyType::TokenHmac) {
         return Ok(None);
@@ -227,7 +224,7 @@ fn in_token_mac_key(
             "an in-token HMAC entry without token_key",
         )
     })?;
-    Ok(Some(Box::new(token_mac_key(agent, meta, label))))
+    Ok(Some(token_mac_key(agent, meta, label)))
 }
 
 /// The key `label` on the primary token, then on each backup token the entry says holds a copy.
