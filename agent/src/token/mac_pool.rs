@@ -160,6 +160,10 @@ impl MacPool {
 pub struct TokenMacKey {
     pub tokens: Vec<TokenHandle>,
     pub label: String,
+    /// What no request may have this key MAC: the first bytes of the agent's own statements,
+    /// which this key authenticates an entry with (`store::attest`). A MAC of such bytes would
+    /// be an attestation for an entry of the requester's choosing.
+    pub reserved: &'static [&'static [u8]],
 }
 
 impl TokenMacKey {
@@ -188,9 +192,18 @@ impl TokenMacKey {
 }
 
 impl MacKey for TokenMacKey {
+    /// Every MAC a preset or a raw MAC asks of the key; the entry's attestation is checked with
+    /// [`TokenMacKey::mac_bytes`], the one way to MAC a reserved statement.
     fn mac(&self, hash: Hash, parts: &[&[u8]]) -> Result<Vec<u8>, String> {
-        self.mac_bytes(hash, &parts.concat())
-            .map_err(|e| e.to_string())
+        let data = parts.concat();
+        if self.reserved.iter().any(|prefix| data.starts_with(prefix)) {
+            return Err(
+                "refused: the bytes to MAC begin as the agent's own statements do, which this \
+                 key authenticates store entries with"
+                    .into(),
+            );
+        }
+        self.mac_bytes(hash, &data).map_err(|e| e.to_string())
     }
 }
 
@@ -246,6 +259,43 @@ mod tests {
             }))
         }
         fn release(&mut self) {}
+    }
+
+    #[test]
+    fn a_mac_of_bytes_that_begin_as_a_reserved_statement_is_refused_however_they_are_cut() {
+        let token = TokenHandle::spawn_with_mac_sessions(
+            Holder {
+                opened: Arc::new(AtomicUsize::new(0)),
+            },
+            1,
+        );
+        let key = TokenMacKey {
+            tokens: vec![token],
+            label: "k".into(),
+            reserved: &[b"statement\0v1\0"],
+        };
+        for parts in [
+            vec![b"statement\0v1\0entry".as_slice()],
+            vec![b"state".as_slice(), b"ment\0v1", b"\0entry"],
+            vec![b"".as_slice(), b"statement\0v1\0"],
+        ] {
+            let e = key.mac(Hash::Sha256, &parts).unwrap_err();
+            assert!(e.contains("refused"), "{e}");
+        }
+        // Elsewhere in the bytes, or short of the whole prefix: MACed.
+        assert_eq!(
+            key.mac(Hash::Sha256, &[b"x statement\0v1\0"]).unwrap(),
+            b"kx statement\0v1\0"
+        );
+        assert_eq!(
+            key.mac(Hash::Sha256, &[b"statement\0v1"]).unwrap(),
+            b"kstatement\0v1"
+        );
+        // The statement check itself goes through mac_bytes.
+        assert_eq!(
+            key.mac_bytes(Hash::Sha256, b"statement\0v1\0e").unwrap(),
+            b"kstatement\0v1\0e"
+        );
     }
 
     #[test]

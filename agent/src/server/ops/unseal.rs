@@ -238,6 +238,7 @@ fn token_mac_key(agent: &Agent, meta: &store::EntryMeta, label: &str) -> TokenMa
     TokenMacKey {
         tokens,
         label: label.to_owned(),
+        reserved: &[store::attest::PREFIX, store::attest::CHALLENGE_PREFIX],
     }
 }
 
