@@ -168,12 +168,13 @@ impl SystemHost {
         )
     }
 
-    /// Sends one raw frame as `user` (python3: a client with no apisec code in it) and returns
-    /// the reply's message type.
+    /// Sends one raw frame as `user` (Debian's python3: a client with no apisec code in it) and
+    /// returns the reply's message type. Named by its path: a `python3` found first on root's
+    /// PATH (pyenv's shims under /root) is not one the user may run.
     pub fn raw(&self, user: &str, message: &[u8]) -> u8 {
         let script = self.programs.join("raw_frame.py");
         let script = script.display().to_string();
-        let out = self.run(user, "python3", &[&script, &hex::encode(message)]);
+        let out = self.run(user, "/usr/bin/python3", &[&script, &hex::encode(message)]);
         assert_ok(&out, "raw frame");
         stdout(&out).trim().parse().unwrap()
     }
