@@ -26,6 +26,9 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 npm test 2>&1 | tee "$log" || status=$?
+# The same suite against an agent named by APISEC_AUTH_SOCK (one it starts on a fresh token),
+# as an owner runs it against a test agent of theirs.
+npm run test:named 2>&1 | tee -a "$log" || status=$?
 if grep -q "^# skipped [1-9]" "$log"; then
   echo "test-node: some tests were skipped (see above); that is a failure here" >&2
   status=1

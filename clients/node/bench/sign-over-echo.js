@@ -94,7 +94,7 @@ async function main() {
     process.exit(out.status ?? 1);
   }
   const n = Number(arg('--iterations', '5000'));
-  const env = new AgentEnv('apisec-node-bench-');
+  const env = new AgentEnv('apisec-node-bench-', { fresh: true });
   let echo;
   try {
     env.init();

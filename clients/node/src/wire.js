@@ -115,10 +115,11 @@ function signHead(name, method, path) {
 function encodeSign(name, method, path, query, body, timestamp, nonce, host) {
   const head = signHead(name, method, path);
   const b = typeof body === 'string' ? null : bytes(body);
-  const qn = Buffer.byteLength(query);
+  // Empty fields (a query, a timestamp and a nonce usually are) cost no native call.
+  const qn = query === '' ? 0 : Buffer.byteLength(query);
   const bn = b === null ? Buffer.byteLength(body) : b.length;
-  const tn = Buffer.byteLength(timestamp);
-  const nn = Buffer.byteLength(nonce);
+  const tn = timestamp === '' ? 0 : Buffer.byteLength(timestamp);
+  const nn = nonce === '' ? 0 : Buffer.byteLength(nonce);
   // A trailing field, sent only when set: an agent older than it reads no host.
   const hn = host ? Buffer.byteLength(host) : -4;
   const length = head.length + 16 + qn + bn + tn + nn + 4 + hn;
@@ -131,15 +132,18 @@ function encodeSign(name, method, path, query, body, timestamp, nonce, host) {
   head.copy(out, 4);
   let pos = 4 + head.length;
   out.writeUInt32BE(qn, pos);
-  pos += 4 + out.write(query, pos + 4, 'utf8');
+  if (qn) out.write(query, pos + 4, 'utf8');
+  pos += 4 + qn;
   out.writeUInt32BE(bn, pos);
   if (b === null) out.write(body, pos + 4, 'utf8');
   else b.copy(out, pos + 4);
   pos += 4 + bn;
   out.writeUInt32BE(tn, pos);
-  pos += 4 + out.write(timestamp, pos + 4, 'utf8');
+  if (tn) out.write(timestamp, pos + 4, 'utf8');
+  pos += 4 + tn;
   out.writeUInt32BE(nn, pos);
-  pos += 4 + out.write(nonce, pos + 4, 'utf8');
+  if (nn) out.write(nonce, pos + 4, 'utf8');
+  pos += 4 + nn;
   if (host) {
     out.writeUInt32BE(hn, pos);
     out.write(host, pos + 4, 'utf8');

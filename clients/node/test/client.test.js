@@ -200,16 +200,28 @@ test('against a real agent', async (t) => {
   });
 
   await t.test('a restarted agent is reconnected to, transparently', async () => {
-    const before = (await agent.status()).pid;
-    const exited = new Promise((r) => env.agent.once('exit', r));
-    env.agent.kill('SIGTERM');
-    await exited;
-    await env.start();
-    env.unlock('bg');
-    const s = await agent.status();
-    assert.notEqual(s.pid, before);
-    const r = await agent.sign('bg', 'GET', '/api/v2/spot/account/assets');
-    assert.equal(r.headers['ACCESS-KEY'], BITGET.key);
+    // It stops the agent: one of its own, even when APISEC_AUTH_SOCK names one.
+    const own = new AgentEnv('apisec-node-restart-', { fresh: true });
+    const client = new apisec.Agent(own.socket);
+    try {
+      own.init();
+      own.add('bg', 'bitget', BITGET.key, BITGET.secret, BITGET.pass);
+      await own.start();
+      own.unlock('bg');
+      const before = (await client.status()).pid;
+      const exited = new Promise((r) => own.agent.once('exit', r));
+      own.agent.kill('SIGTERM');
+      await exited;
+      await own.start();
+      own.unlock('bg');
+      const s = await client.status();
+      assert.notEqual(s.pid, before);
+      const r = await client.sign('bg', 'GET', '/api/v2/spot/account/assets');
+      assert.equal(r.headers['ACCESS-KEY'], BITGET.key);
+    } finally {
+      client.close();
+      await own.close();
+    }
   });
 });
 

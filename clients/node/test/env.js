@@ -1,8 +1,12 @@
 'use strict';
-// An agent on a fresh SoftHSM token for the tests, as clients/python's AgentEnv: its own
-// SOFTHSM2_CONF, a private HOME with XDG directories, a scripted approver, and the real
-// binaries ($APISEC_BIN_DIR, else the repository's target/debug). A missing prerequisite is an
-// error with the remedy, never a skipped test.
+// The agent the tests use. By default a fresh one on its own SoftHSM token, as clients/python's
+// AgentEnv: its own SOFTHSM2_CONF, a private HOME with XDG directories, a scripted approver, and
+// the real binaries ($APISEC_BIN_DIR, else the repository's target/debug). When the environment
+// names an agent with APISEC_AUTH_SOCK, that one instead: a test agent of the owner's, whose
+// config (`$APISEC_CONFIG`, else the default one of this environment's HOME) the tests add
+// their secrets to with `apisec-agent add`, unlock through its socket with its own approver,
+// and remove at the end (a secret of the same name already there fails `add`: use an agent
+// kept for tests). A missing prerequisite is an error with the remedy, never a skipped test.
 
 const fs = require('node:fs');
 const os = require('node:os');
@@ -33,7 +37,16 @@ function binary(name) {
 }
 
 class AgentEnv {
-  constructor(prefix = 'apisec-node-') {
+  /** `fresh`: a fresh agent even when APISEC_AUTH_SOCK names one (a test that stops it). */
+  constructor(prefix = 'apisec-node-', { fresh = false } = {}) {
+    this.external = !fresh && Boolean(process.env.APISEC_AUTH_SOCK);
+    this.added = [];
+    this.agent = null;
+    if (this.external) {
+      this.root = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+      this.socket = process.env.APISEC_AUTH_SOCK;
+      return;
+    }
     this.module = process.env.APISEC_TEST_PKCS11_MODULE || '/usr/lib/softhsm/libsofthsm2.so';
     if (!fs.existsSync(this.module)) {
       throw new Error(`SoftHSM module ${this.module} is missing: apt-get install softhsm2`);
@@ -59,6 +72,8 @@ class AgentEnv {
   }
 
   env(extra = {}) {
+    // The named agent's own environment: its config, store and token are found from it.
+    if (this.external) return { ...process.env, ...extra };
     return {
       PATH: process.env.PATH || '/usr/bin:/bin',
       HOME: this.home,
@@ -81,11 +96,15 @@ class AgentEnv {
   }
 
   run(exe, args) {
-    return this.check(spawnSync(binary(exe), args, { env: this.env(), encoding: 'utf8', timeout: 120000 }),
+    const out = this.check(spawnSync(binary(exe), args, { env: this.env(), encoding: 'utf8', timeout: 120000 }),
       `${exe} ${args[0]}`);
+    // Every secret a test adds, however: a named agent's store gets them back at close.
+    if (exe === 'apisec-agent' && args[0] === 'add') this.added.push(args[1]);
+    return out;
   }
 
   init() {
+    if (this.external) return; // the named agent's token and config are set up already
     this.run('apisec-agent', ['init', '--pkcs11-module', this.module, '--token-label', TOKEN_LABEL,
       '--key-label', KEY_LABEL, '--generate', '--pin-file', this.pinFile]);
   }
@@ -110,6 +129,15 @@ class AgentEnv {
 
   /** `apisec-agent run --approver SCRIPT` in the foreground; resolves once it listens. */
   async start() {
+    if (this.external) {
+      const ok = await new Promise((resolve) => {
+        const c = net.createConnection(this.socket);
+        c.once('connect', () => { c.destroy(); resolve(true); });
+        c.once('error', () => resolve(false));
+      });
+      if (!ok) throw new Error(`no agent answers at APISEC_AUTH_SOCK=${this.socket}: start it, or unset the variable for a fresh one`);
+      return;
+    }
     const log = fs.openSync(path.join(this.root, 'agent.log'), 'a');
     this.agent = spawn(binary('apisec-agent'), ['run', '--approver', this.approver],
       { env: this.env(), stdio: ['ignore', 'ignore', log] });
@@ -137,6 +165,10 @@ class AgentEnv {
   }
 
   async close() {
+    if (this.external) {
+      // What the tests added leaves the named agent's store and memory.
+      for (const name of this.added.splice(0)) this.run('apisec-agent', ['remove', name]);
+    }
     if (this.agent && this.agent.exitCode === null) {
       const exited = new Promise((r) => this.agent.once('exit', r));
       this.agent.kill('SIGTERM');
@@ -146,4 +178,4 @@ class AgentEnv {
   }
 }
 
-module.exports = { AgentEnv, REPO };
+module.exports = { AgentEnv, REPO, binary };
