@@ -630,8 +630,31 @@ fn a_token_that_stalls_holds_one_worker_and_the_agent_answers_the_others() {
     env.add_bitget("memory", b"a-secret-held-in-memory");
     env.start(&[]);
     assert_ok(&env.cli(&["unlock", "bg", "memory"]), "unlock");
-    // Until the agent says its MACs run on the asking worker (a busy machine may need more
-    // signatures to bring the average down).
+    // Signatures at once first, so that the pool holds several sessions (a call runs inline
+    // only on an idle one)...
+    for _ in 0..3 {
+        let together: Vec<_> = (0..4)
+            .map(|_| {
+                env.cli_cmd()
+                    .args([
+                        "sign",
+                        "bg",
+                        "--method",
+                        "GET",
+                        "--path",
+                        "/api/v2/spot/account/assets",
+                    ])
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for mut child in together {
+            assert!(child.wait().unwrap().success());
+        }
+    }
+    // ...then until the agent says its MACs run on the asking worker (a busy machine may need
+    // more signatures to bring the average down).
     let inline = "MACs on the token now run on the asking worker";
     for _ in 0..200 {
         if env.log().contains(inline) {

@@ -113,32 +113,60 @@ fn wrapping_recipient(
 }
 
 /// An EC P-256 key pair if the token derives with it, else (the EC pair destroyed) an RSA one.
+/// Only a failure of the mechanism itself means "cannot derive"; any other (the link cut, the
+/// token gone) is the answer, with the EC pair taken back.
 fn generate_usable(
     session: &cryptoki::session::Session,
     label: &str,
 ) -> Result<pkcs11::WrapKey, CliError> {
     let ec = pkcs11::generate_ec_key(session, label)?;
     eprintln!("generated an EC P-256 key pair labelled {label:?} on the token");
-    let derive_failed = match pkcs11::try_unwrap(session, &ec) {
-        Ok(()) => return Ok(ec),
+    let derive_failed = match pkcs11::try_unwrap(session, &ec.key) {
+        Ok(()) => return Ok(ec.key),
         Err(e) => e,
     };
-    pkcs11::destroy_key_pair(session, label)?;
+    pkcs11::destroy_generated(session, &ec)?;
+    if !mechanism_refused(&derive_failed) {
+        return Err(CliError::new(format!(
+            "the trial ECDH with the new key failed ({derive_failed}); the key pair was removed"
+        ))
+        .hint("check the token (and the link to it), then run init again"));
+    }
     eprintln!(
         "the token cannot derive with it ({derive_failed}): removed it, and generating an \
          RSA-{} key pair instead (a few seconds)",
         pkcs11::RSA_MODULUS_BITS
     );
     let rsa = pkcs11::generate_rsa_key(session, label)?;
-    if let Err(decrypt_failed) = pkcs11::try_unwrap(session, &rsa) {
-        let _ = pkcs11::destroy_key_pair(session, label);
+    if let Err(decrypt_failed) = pkcs11::try_unwrap(session, &rsa.key) {
+        let _ = pkcs11::destroy_generated(session, &rsa);
         return Err(CliError::new(format!(
             "the token can neither derive with an EC key ({derive_failed}) nor decrypt with an \
              RSA key ({decrypt_failed}): it cannot hold apisec's wrapping key"
         ))
         .hint("the agent needs CKM_ECDH1_DERIVE (with CKD_NULL) or CKM_RSA_PKCS_OAEP (SHA-1)"));
     }
-    Ok(rsa)
+    Ok(rsa.key)
+}
+
+/// Whether the token refused the operation itself (the mechanism or its parameters), rather
+/// than failing otherwise; a result that differs from the same ECDH in software counts too.
+fn mechanism_refused(e: &TokenError) -> bool {
+    match e {
+        TokenError::Pkcs11 { rv, .. } => matches!(
+            rv.as_str(),
+            "CKR_MECHANISM_INVALID"
+                | "CKR_MECHANISM_PARAM_INVALID"
+                | "CKR_FUNCTION_NOT_SUPPORTED"
+                | "CKR_KEY_TYPE_INCONSISTENT"
+                | "CKR_KEY_FUNCTION_NOT_PERMITTED"
+                | "CKR_ARGUMENTS_BAD"
+                | "CKR_TEMPLATE_INCONSISTENT"
+                | "CKR_ATTRIBUTE_VALUE_INVALID"
+        ),
+        TokenError::BadKey(_) => true,
+        _ => false,
+    }
 }
 
 fn key_kind(key: &pkcs11::WrapKey) -> String {

@@ -4,7 +4,7 @@
 //!
 //! Byte for byte (docs/formats.md, "The RSA-OAEP stanza"):
 //! - recipient: bech32 (not bech32m), HRP `age1apisec-rsa`, data = DER SubjectPublicKeyInfo of
-//!   the RSA public key (RFC 5280, `rsaEncryption`), modulus 2048 to 8192 bits;
+//!   the RSA public key (RFC 5280, `rsaEncryption`), modulus 2048 to 4096 bits;
 //! - stanza: `-> apisec-rsa-oaep TAG`, TAG = base64(SHA-256(that DER)[..4]) (unpadded standard
 //!   base64, as the other stanzas), body = RSAES-OAEP (RFC 8017 section 7.1) of the 16-byte file
 //!   key with SHA-1, MGF1 with SHA-1 and an empty label: exactly the modulus' length in bytes.
@@ -31,7 +31,8 @@ pub const STANZA_TAG: &str = "apisec-rsa-oaep";
 pub(super) const RECIPIENT_HRP: &str = "age1apisec-rsa";
 /// Smaller moduli are refused (NIST SP 800-57: 2048 bits is the least for 112-bit security).
 pub const MIN_MODULUS_BITS: usize = 2048;
-const MAX_MODULUS_BITS: usize = 8192;
+/// The largest the `rsa` crate (0.9) takes; HSMs' usual sizes are 2048, 3072 and 4096.
+const MAX_MODULUS_BITS: usize = 4096;
 
 /// An RSA public key that entries are sealed to; its private half is on a PKCS#11 token.
 #[derive(Clone, PartialEq, Eq)]

@@ -38,6 +38,27 @@ use crate::peer::PeerInfo;
 /// At most this many connections at once; more wait in the listen backlog.
 pub const MAX_CONNECTIONS: usize = 4096;
 
+/// A token call that may block for long runs on a blocking thread's budget (`block_in_place`:
+/// this worker's other tasks move to another thread); a quick MAC may run where it is only
+/// with two workers or more, so that a stalled token never stops them all.
+fn install_token_call_runner() {
+    let several_workers = tokio::runtime::Handle::try_current()
+        .is_ok_and(|runtime| runtime.metrics().num_workers() >= 2);
+    crate::token::quick_calls::run_blocking_with(
+        |call| {
+            let multi_thread = tokio::runtime::Handle::try_current().is_ok_and(|runtime| {
+                runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+            });
+            if multi_thread {
+                tokio::task::block_in_place(call)
+            } else {
+                call()
+            }
+        },
+        several_workers,
+    );
+}
+
 /// Serves until `shutdown` completes or a client sends `shutdown@apisec`.
 pub async fn run(
     listener: UnixListener,
@@ -45,6 +66,7 @@ pub async fn run(
     allowed_uids: Vec<u32>,
     shutdown: impl Future<Output = ()>,
 ) {
+    install_token_call_runner();
     let stop = Arc::new(Notify::new());
     let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let per_uid = per_uid::PerUid::default();

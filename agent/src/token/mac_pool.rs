@@ -14,7 +14,8 @@
 
 use std::sync::{Condvar, Mutex};
 
-use super::{CallTimes, InlineSlot, TokenError, TokenHandle};
+use super::quick_calls::run_blocking;
+use super::{CallTimes, TokenError, TokenHandle};
 use crate::sign::mac_key::{Hash, MacKey};
 
 /// One token session that MACs with the key objects it finds by label.
@@ -57,8 +58,39 @@ impl MacPool {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The HMAC of `data` with the token key `label`, on a session of the pool.
+    /// The HMAC of `data` with the token key `label`, on a session of the pool. While the
+    /// token answers quickly and a session is idle, on this thread (one such call at a time:
+    /// [`CallTimes`]); anything that may take long (waiting for a session, opening one, logging
+    /// in again after a lost session, a slow token) as a blocking call ([`run_blocking`]).
     pub fn mac(
+        &self,
+        owner: &TokenHandle,
+        label: &str,
+        hash: Hash,
+        data: &[u8],
+    ) -> Result<Vec<u8>, TokenError> {
+        if let Some(slot) = self.times.inline_slot() {
+            if let Some((generation, mut session)) = self.take_idle() {
+                let result = self.timed(&mut *session, label, hash, data);
+                drop(slot);
+                match result {
+                    Ok(mac) => {
+                        self.give_back(generation, session);
+                        return Ok(mac);
+                    }
+                    // Stale: the blocking path below logs in again.
+                    Err(e) if needs_fresh_login(&e) => self.discard(session),
+                    Err(e) => {
+                        self.give_back(generation, session);
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        run_blocking(|| self.mac_on_any_session(owner, label, hash, data))
+    }
+
+    fn mac_on_any_session(
         &self,
         owner: &TokenHandle,
         label: &str,
@@ -68,10 +100,7 @@ impl MacPool {
         for attempt in 0..2 {
             let (generation, mut session) =
                 self.take(owner).inspect_err(|_| self.times.forget())?;
-            let started = std::time::Instant::now();
-            let result = session.mac(label, hash, data);
-            self.times.record(started.elapsed());
-            match result {
+            match self.timed(&mut *session, label, hash, data) {
                 Ok(mac) => {
                     self.give_back(generation, session);
                     return Ok(mac);
@@ -79,11 +108,8 @@ impl MacPool {
                 // A lost session, or a key no longer found (a token pulled out and put back shows
                 // either): every session of the pool, and the owner's, may be stale; start again
                 // from a fresh login, once.
-                Err(e)
-                    if e.is_session_lost() || matches!(e, TokenError::HmacKeyNotFound { .. }) =>
-                {
+                Err(e) if needs_fresh_login(&e) => {
                     self.discard(session);
-                    self.times.forget();
                     if attempt == 1 {
                         return Err(e);
                     }
@@ -96,6 +122,28 @@ impl MacPool {
             }
         }
         unreachable!("the loop returns on its second pass")
+    }
+
+    /// One MAC on `session`, timed for [`CallTimes`].
+    fn timed(
+        &self,
+        session: &mut dyn MacSession,
+        label: &str,
+        hash: Hash,
+        data: &[u8],
+    ) -> Result<Vec<u8>, TokenError> {
+        let started = std::time::Instant::now();
+        let result = session.mac(label, hash, data);
+        self.times.record(started.elapsed());
+        if result.as_ref().is_err_and(needs_fresh_login) {
+            self.times.forget();
+        }
+        result
+    }
+
+    /// An idle session, without waiting or opening one.
+    fn take_idle(&self) -> Option<(u64, Box<dyn MacSession>)> {
+        self.state().idle.pop()
     }
 
     fn take(&self, owner: &TokenHandle) -> Result<(u64, Box<dyn MacSession>), TokenError> {
@@ -142,8 +190,10 @@ impl MacPool {
         self.given_back.notify_one();
     }
 
-    /// Closes the idle sessions; those in use are closed when given back.
+    /// Closes the idle sessions; those in use are closed when given back. The next MAC logs in
+    /// again, so it is not one to run inline.
     pub fn clear(&self) {
+        self.times.forget();
         let idle = {
             let mut state = self.state();
             state.generation += 1;
@@ -153,6 +203,11 @@ impl MacPool {
         drop(idle);
         self.given_back.notify_all();
     }
+}
+
+/// A session that failed this way is stale, and so may be every session of the token's.
+fn needs_fresh_login(e: &TokenError) -> bool {
+    e.is_session_lost() || matches!(e, TokenError::HmacKeyNotFound { .. })
 }
 
 /// An HMAC key on the token, as the presets' [`MacKey`]: every MAC is one token operation, on
@@ -181,13 +236,6 @@ impl TokenMacKey {
             }
         }
         Err(first_absence.unwrap_or(TokenError::ActorGone))
-    }
-}
-
-impl TokenMacKey {
-    /// See [`CallTimes::inline_slot`], for the token the next MAC goes to first.
-    pub fn inline_slot(&self) -> Option<InlineSlot<'_>> {
-        self.tokens.first()?.mac_times().inline_slot()
     }
 }
 

@@ -8,7 +8,7 @@ mod error;
 mod mac_pool;
 pub mod piv;
 pub mod pkcs11;
-mod quick_calls;
+pub mod quick_calls;
 
 pub use configured::{spawn, TokenConfig};
 pub use error::TokenError;

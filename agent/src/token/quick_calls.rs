@@ -1,13 +1,44 @@
 //! Whether a MAC on the token may run on the thread that asks for it. A token call blocks; from
-//! an async worker it is normally handed to a blocking thread (`block_in_place`), which on a
-//! virtual machine costs tens of microseconds of thread hand-over: more than SoftHSM's whole
-//! `C_Sign` (about 12 us). So a token whose recent MACs all came back quickly MACs on the
-//! asking worker, one call at a time: a token that stalls (a network HSM, a link cut) blocks
-//! one worker at most, for one call, and its slow answer sends the next calls back to
-//! blocking threads.
+//! an async worker it is normally handed to a blocking thread ([`run_blocking`], which the
+//! agent sets to `block_in_place`), which on a virtual machine costs tens of microseconds of
+//! thread hand-over: more than SoftHSM's whole `C_Sign` (about 12 us). So a token whose recent
+//! MACs came back quickly MACs on the asking worker, when a session is idle, one call at a
+//! time: a token that stalls (a network HSM, a link cut) holds one worker, for one `C_Sign`,
+//! and its slow answer sends the next calls back to blocking threads. Waiting for a session,
+//! opening one and logging in again are always blocking calls.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::time::Duration;
+
+/// How a call that may block for long is run, and whether a quick one may run where it is:
+/// set once by the agent's server ([`run_blocking_with`]); until then (admin commands, tests
+/// on plain threads) calls just run, and none counts as inline.
+static BLOCKING: OnceLock<(Runner, bool)> = OnceLock::new();
+
+/// Runs the call it is given, however the host runs blocking calls.
+pub type Runner = fn(&mut dyn FnMut());
+
+/// Sets how blocking calls run (`block_in_place` on the agent's runtime) and whether quick MACs
+/// may run on the asking thread (not with a single worker, which a stall would stop).
+pub fn run_blocking_with(runner: Runner, inline_allowed: bool) {
+    let _ = BLOCKING.set((runner, inline_allowed));
+}
+
+/// Runs `call` as a call that may block for long (see [`run_blocking_with`]).
+pub fn run_blocking<T>(call: impl FnOnce() -> T) -> T {
+    let Some((runner, _)) = BLOCKING.get() else {
+        return call();
+    };
+    let mut call = Some(call);
+    let mut out = None;
+    runner(&mut || out = call.take().map(|c| c()));
+    out.expect("the runner runs the call")
+}
+
+fn inline_allowed() -> bool {
+    BLOCKING.get().is_some_and(|(_, allowed)| *allowed)
+}
 
 /// MACs run on the asking worker once their recent average is under this...
 pub const QUICK: Duration = Duration::from_micros(200);
@@ -70,7 +101,7 @@ impl CallTimes {
     /// The permission to run one call on the asking thread: while the recent calls were quick
     /// and no other call runs that way. Dropped when the call is done.
     pub fn inline_slot(&self) -> Option<InlineSlot<'_>> {
-        if !self.quick.load(Ordering::Relaxed) {
+        if !self.quick.load(Ordering::Relaxed) || !inline_allowed() {
             return None;
         }
         self.inline_busy
@@ -104,6 +135,7 @@ mod tests {
 
     #[test]
     fn only_quick_calls_and_one_at_a_time_run_inline() {
+        run_blocking_with(|call| call(), true);
         let times = CallTimes::default();
         assert!(times.inline_slot().is_none(), "untimed: not inline");
         times.record(Duration::from_micros(12));

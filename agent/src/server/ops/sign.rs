@@ -269,22 +269,16 @@ pub(super) fn with_credentials<T>(held: &Held, f: impl FnOnce(&sign::Credentials
     }
 }
 
-/// Runs a call that goes to the token. It blocks, so normally on a blocking thread's budget
-/// (`block_in_place`, which hands this worker's other tasks to another thread); an HMAC key on
-/// a token whose recent MACs came back quickly MACs here instead, one call at a time
-/// (`token::CallTimes`): the hand-over costs more than such a call. Never with a single worker,
-/// which a stalled token would stop.
+/// Runs a call that goes to the token. An HMAC key on the token decides for itself, call by
+/// call, what may block (`token::quick_calls`: a quick `C_Sign` on an idle session runs here,
+/// anything else on a blocking thread's budget); any other token call blocks, so it runs on a
+/// blocking thread's budget (`block_in_place`, which hands this worker's other tasks to
+/// another thread).
 pub(super) fn on_token<T>(held: &Held, call: impl FnOnce() -> T) -> T {
-    let several_workers = tokio::runtime::Handle::try_current()
-        .is_ok_and(|runtime| runtime.metrics().num_workers() >= 2);
-    let slot = held
-        .mac
-        .as_ref()
-        .filter(|_| several_workers)
-        .and_then(|mac| mac.inline_slot());
-    match slot {
-        Some(_slot) => call(),
-        None => tokio::task::block_in_place(call),
+    if held.mac.is_some() {
+        call()
+    } else {
+        tokio::task::block_in_place(call)
     }
 }
 

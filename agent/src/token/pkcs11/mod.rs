@@ -26,8 +26,8 @@ pub use secret_keys::{
     mac_with_key,
 };
 pub use wrapping_key::{
-    destroy_key_pair, find_wrapping_key, generate_ec_key, generate_rsa_key, try_unwrap, WrapKey,
-    RSA_MODULUS_BITS,
+    destroy_generated, find_wrapping_key, generate_ec_key, generate_rsa_key, try_unwrap, Generated,
+    WrapKey, RSA_MODULUS_BITS,
 };
 
 use std::path::{Path, PathBuf};

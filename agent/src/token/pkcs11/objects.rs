@@ -146,8 +146,11 @@ pub(super) fn unwrap_ec_point(v: &[u8]) -> Result<Vec<u8>, TokenError> {
 }
 
 /// Generates a P-256 key pair on the token: private key sensitive, not extractable, usable only
-/// for derivation. Returns the public point (uncompressed).
-pub fn generate_key(session: &Session, label: &str) -> Result<Vec<u8>, TokenError> {
+/// for derivation. Returns the new (public, private) handles.
+pub fn generate_key(
+    session: &Session,
+    label: &str,
+) -> Result<(ObjectHandle, ObjectHandle), TokenError> {
     let id: Vec<u8> = Sha256::digest(label.as_bytes())[..8].to_vec();
     let public_template = [
         Attribute::Token(true),
@@ -172,8 +175,7 @@ pub fn generate_key(session: &Session, label: &str) -> Result<Vec<u8>, TokenErro
             &public_template,
             &private_template,
         )
-        .map_err(ck)?;
-    Ok(find_key(session, label)?.1)
+        .map_err(ck)
 }
 
 fn key_type_of(algorithm: KeyAlgorithm) -> (KeyType, &'static [u8]) {

@@ -28,6 +28,13 @@ pub struct WrapKey {
     pub recipient: Recipient,
 }
 
+/// A key pair this process just generated: the wrapping key, and the handles of both halves
+/// (what [`destroy_generated`] may take back, and nothing else of the same label).
+pub struct Generated {
+    pub key: WrapKey,
+    public: ObjectHandle,
+}
+
 impl WrapKey {
     pub fn is_rsa(&self) -> bool {
         matches!(self.recipient, Recipient::Rsa(_))
@@ -72,6 +79,14 @@ fn find_rsa_key(session: &Session, label: &str) -> Result<WrapKey, TokenError> {
             &[AttributeType::Modulus, AttributeType::PublicExponent],
         )
         .map_err(ck)?;
+    Ok(WrapKey {
+        handle,
+        recipient: rsa_recipient(label, attrs)?,
+    })
+}
+
+/// The recipient of an RSA key from its `CKA_MODULUS` and `CKA_PUBLIC_EXPONENT`.
+fn rsa_recipient(label: &str, attrs: Vec<Attribute>) -> Result<Recipient, TokenError> {
     let (mut modulus, mut exponent) = (None, None);
     for a in attrs {
         match a {
@@ -86,15 +101,12 @@ fn find_rsa_key(session: &Session, label: &str) -> Result<WrapKey, TokenError> {
         )));
     };
     let recipient = RsaRecipient::from_modulus(&modulus, &exponent).map_err(TokenError::BadKey)?;
-    Ok(WrapKey {
-        handle,
-        recipient: Recipient::Rsa(recipient),
-    })
+    Ok(Recipient::Rsa(recipient))
 }
 
 /// Generates an RSA key pair on the token for unwrapping: the private key sensitive, never
 /// extractable, for decryption only.
-pub fn generate_rsa_key(session: &Session, label: &str) -> Result<WrapKey, TokenError> {
+pub fn generate_rsa_key(session: &Session, label: &str) -> Result<Generated, TokenError> {
     let id: Vec<u8> = Sha256::digest(label.as_bytes())[..8].to_vec();
     let public_template = [
         Attribute::Token(true),
@@ -116,37 +128,60 @@ pub fn generate_rsa_key(session: &Session, label: &str) -> Result<WrapKey, Token
         Attribute::Label(label.as_bytes().to_vec()),
         Attribute::Id(id),
     ];
-    session
+    let (public, private) = session
         .generate_key_pair(
             &Mechanism::RsaPkcsKeyPairGen,
             &public_template,
             &private_template,
         )
         .map_err(ck)?;
-    find_rsa_key(session, label)
+    let attrs = session
+        .get_attributes(
+            public,
+            &[AttributeType::Modulus, AttributeType::PublicExponent],
+        )
+        .map_err(ck)?;
+    let recipient = rsa_recipient(label, attrs)?;
+    Ok(Generated {
+        key: WrapKey {
+            handle: private,
+            recipient,
+        },
+        public,
+    })
 }
 
 /// Generates the EC P-256 wrapping key (see [`generate_key`]).
-pub fn generate_ec_key(session: &Session, label: &str) -> Result<WrapKey, TokenError> {
-    generate_key(session, label)?;
-    find_wrapping_key(session, label)
+pub fn generate_ec_key(session: &Session, label: &str) -> Result<Generated, TokenError> {
+    let (public, private) = generate_key(session, label)?;
+    let point = session
+        .get_attributes(public, &[AttributeType::EcPoint])
+        .map_err(ck)?
+        .into_iter()
+        .find_map(|a| match a {
+            Attribute::EcPoint(p) => Some(p),
+            _ => None,
+        })
+        .ok_or_else(|| TokenError::BadKey("the new public key has no EC point".into()))?;
+    let point = super::objects::unwrap_ec_point(&point)?;
+    let recipient = Recipient::from_sec1(&point).ok_or_else(|| {
+        TokenError::BadKey("the token's EC public key is not a valid P-256 point".into())
+    })?;
+    Ok(Generated {
+        key: WrapKey {
+            handle: private,
+            recipient,
+        },
+        public,
+    })
 }
 
-/// Destroys the wrapping key pair labelled `label` (both halves): `init` takes back an EC key
-/// the token turned out unable to use.
-pub fn destroy_key_pair(session: &Session, label: &str) -> Result<(), TokenError> {
-    for class in [ObjectClass::PRIVATE_KEY, ObjectClass::PUBLIC_KEY] {
-        let found = session
-            .find_objects(&[
-                Attribute::Class(class),
-                Attribute::Label(label.as_bytes().to_vec()),
-            ])
-            .map_err(ck)?;
-        for handle in found {
-            session.destroy_object(handle).map_err(ck)?;
-        }
-    }
-    Ok(())
+/// Destroys a key pair this process generated, both halves by their handles: `init` takes back
+/// a key the token turned out unable to use, and nothing else that carries its label (an API
+/// key `keygen` made, another program's key on a shared HSM).
+pub fn destroy_generated(session: &Session, generated: &Generated) -> Result<(), TokenError> {
+    session.destroy_object(generated.key.handle).map_err(ck)?;
+    session.destroy_object(generated.public).map_err(ck)
 }
 
 /// `CKM_RSA_PKCS_OAEP` with SHA-1, MGF1-SHA-1 and no label: the RSA-OAEP stanza's padding.
