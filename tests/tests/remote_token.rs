@@ -318,3 +318,35 @@ fn as_root_the_token_forwarded_with_ssh_l_signs_and_survives_the_link_cut() {
     let _forward = Forward::start(&sshd, &local, &far);
     assert_cli_bitget_get_signs(&env, "held", &in_token);
 }
+
+/// `init` takes back the EC pair the token cannot derive with by its handles: another key of the
+/// same label (here an Ed25519 pair, as `keygen` or another program could leave) stays.
+#[test]
+fn init_takes_back_only_the_key_pair_it_made() {
+    let env = Env::new();
+    let _server = P11KitServer::start(&env);
+    pkcs11_tool(
+        &env,
+        &[
+            "--keypairgen",
+            "--key-type",
+            "EC:edwards25519",
+            "--label",
+            KEY_LABEL,
+            "--id",
+            "0d",
+        ],
+    );
+    assert_ok(
+        &env.init_through(std::path::Path::new(P11_KIT_CLIENT), true),
+        "init through p11-kit",
+    );
+    let objects = objects_on_token(&env);
+    assert!(
+        objects.contains("Private Key Object; EC_EDWARDS")
+            && objects.contains("Public Key Object; EC_EDWARDS"),
+        "the Ed25519 pair of the same label is gone: {objects}"
+    );
+    assert!(objects.contains("RSA 3072 bits"), "{objects}");
+    assert!(!objects.contains("Key Object; EC  EC_POINT"), "{objects}");
+}
