@@ -79,3 +79,56 @@ fn contradictions_are_refused() {
     assert!(parse_duration("0s").is_err());
     assert_eq!(parse_duration("8h").unwrap(), Duration::from_secs(8 * 3600));
 }
+
+/// A PIV slot holds P-256 keys: an RSA recipient beside `kind = "piv"`, for the token or a
+/// backup token, is refused at load, naming the section.
+#[test]
+fn a_piv_token_with_an_rsa_recipient_is_refused() {
+    use rsa::pkcs8::DecodePrivateKey;
+    use rsa::traits::PublicKeyParts;
+    let key =
+        rsa::RsaPrivateKey::from_pkcs8_pem(include_str!("envelope/rsa_test_key.pem")).unwrap();
+    let rsa =
+        crate::envelope::RsaRecipient::from_modulus(&key.n().to_bytes_be(), &key.e().to_bytes_be())
+            .unwrap()
+            .to_string();
+    let p256 = sample()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("recipient = \"")
+                .map(|r| r.trim_end_matches('"').to_owned())
+        })
+        .unwrap();
+    let piv = "kind = \"piv\"\nslot = \"83\"\ntouch_policy = \"cached\"\n";
+    let primary = format!("[token]\n{piv}pin_env = \"PIN\"\nrecipient = \"{rsa}\"\n");
+    let e = ConfigFile::parse(&primary)
+        .unwrap()
+        .validate(Path::new("c.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("token.recipient is an RSA recipient"), "{e}");
+    let backup = format!(
+        "{}\n[[backup_tokens]]\n{piv}pin_env = \"PIN\"\nrecipient = \"{rsa}\"\n",
+        sample()
+    );
+    let e = ConfigFile::parse(&backup)
+        .unwrap()
+        .validate(Path::new("c.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("backup_tokens[0].recipient is an RSA recipient"),
+        "{e}"
+    );
+    // The same sections with a P-256 recipient, and an RSA one on a PKCS#11 token, load.
+    let ok = format!("[token]\n{piv}pin_env = \"PIN\"\nrecipient = \"{p256}\"\n");
+    assert!(ConfigFile::parse(&ok)
+        .unwrap()
+        .validate(Path::new("c.toml"))
+        .is_ok());
+    let pkcs11 = sample().replace(&p256, &rsa);
+    assert!(ConfigFile::parse(&pkcs11)
+        .unwrap()
+        .validate(Path::new("c.toml"))
+        .is_ok());
+}

@@ -258,6 +258,11 @@ fn run(args: &Args) -> Result<(), String> {
         affinity::pin(0, &[client])?;
         pids.iter().try_for_each(|&p| affinity::pin(p, &[server]))
     };
+    // Back to wherever the scheduler puts them.
+    let unpin = || -> Result<(), String> {
+        affinity::pin(0, &cpus)?;
+        pids.iter().try_for_each(|&p| affinity::pin(p, &cpus))
+    };
     // Same core first: the figures the targets are read from (the servers' own costs, without
     // the wake-up of an idle virtual CPU); then client and servers on two cores.
     let mut same_core_sign_p50 = 0.0;
@@ -272,8 +277,7 @@ fn run(args: &Args) -> Result<(), String> {
         }
         put_latency(&mut put, suffix, placement, &echo_lat, &sign_lat);
     }
-    affinity::pin(0, &cpus)?;
-    pids.iter().try_for_each(|&p| affinity::pin(p, &cpus))?;
+    unpin()?;
 
     // (d) throughput.
     let dur = Duration::from_secs_f64(args.seconds);
@@ -336,8 +340,7 @@ fn run(args: &Args) -> Result<(), String> {
         }
         let (bare_rps, bare_latency) = in_token::bare_c_sign(&world, c, dur)?;
         let sign = in_token::agent_throughput(&agent, c, dur)?;
-        affinity::pin(0, &cpus)?;
-        pids.iter().try_for_each(|&p| affinity::pin(p, &cpus))?;
+        unpin()?;
         if c == 1 {
             // A round trip through the agent is at least its round trip from memory plus the
             // token's MAC: the most the ratio below can reach on this token and machine.

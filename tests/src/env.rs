@@ -399,6 +399,19 @@ impl Env {
         assert_ok(&out, "softhsm2-util");
     }
 
+    /// `pkcs11-tool --module SOFTHSM --login --pin PIN ARGS` on this world's tokens, straight
+    /// through SoftHSM (a tool this project did not write, seeing what the token holds);
+    /// unchecked, for a test that expects a refusal.
+    pub fn pkcs11_tool(&self, args: &[&str]) -> Output {
+        self.command("pkcs11-tool")
+            .arg("--module")
+            .arg(softhsm_module())
+            .args(["--login", "--pin", PIN])
+            .args(args)
+            .output()
+            .expect("pkcs11-tool (apt-get install opensc)")
+    }
+
     /// A new SoftHSM token `token_label` in this world (the same PINs), added as a backup token
     /// ([`Env::backup_add_softhsm_token`]); the backup's recipient.
     pub fn new_backup_softhsm_token(&self, token_label: &str) -> String {

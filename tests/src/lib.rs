@@ -17,7 +17,8 @@
 //!   [`read_frame`].
 //! - `memory.rs`: [`find_in_memory`], a secret searched for in a live process's memory.
 //! - `signing.rs`: independent signatures ([`hmac_sha256`], [`bitget_sign`]), signing through
-//!   the CLI ([`sign`], [`sign_json`], [`assert_cli_bitget_get_signs`]) and the headers it prints
+//!   the CLI ([`sign`], [`sign_json`], [`assert_cli_bitget_get_signs`], and its parts
+//!   [`bitget_get_args`], [`assert_bitget_get_signed`]) and the headers it prints
 //!   ([`parse_headers`], [`header`]).
 //! - `wait.rs`: [`wait_until`], polling until something is ready.
 //! - `completion.rs`: [`bash_tab`], a Tab pressed in a real bash with a binary's completion.
@@ -59,8 +60,8 @@ pub use process::{
     spawn_for_first_line, stderr, stdout, systemd_verify_user, KillOnDrop, SmallTmpfs,
 };
 pub use signing::{
-    assert_cli_bitget_get_signs, bitget_sign, header, hmac_sha256, parse_headers, sign,
-    sign_assets, sign_json,
+    assert_bitget_get_signed, assert_cli_bitget_get_signs, bitget_get_args, bitget_sign, header,
+    hmac_sha256, parse_headers, sign, sign_assets, sign_json,
 };
 pub use terminal::Terminal;
 pub use units::Unit;

@@ -3,6 +3,8 @@
 //! (`parse_headers`, `header`).
 
 use crate::env::Env;
+use std::process::Output;
+
 use crate::process::{assert_ok, stdout};
 
 /// The headers printed by `apisec sign` (format headers), in order.
@@ -68,8 +70,15 @@ pub fn sign_json(env: &Env, args: &[&str]) -> serde_json::Value {
 /// CLI, checks `ACCESS-SIGN` against an independent HMAC of `secret`, and returns the headers.
 #[track_caller]
 pub fn assert_cli_bitget_get_signs(env: &Env, name: &str, secret: &[u8]) -> Vec<(String, String)> {
-    let out = env.cli(&[
-        "sign",
+    let mut args = vec!["sign"];
+    args.extend(bitget_get_args(name));
+    assert_bitget_get_signed(&env.cli(&args), secret)
+}
+
+/// The arguments after `apisec sign` of the request [`assert_cli_bitget_get_signs`] signs, for a
+/// test that runs it some other way (spawned, bounded by `timeout`).
+pub fn bitget_get_args(name: &str) -> [&str; 7] {
+    [
         name,
         "--method",
         "GET",
@@ -77,9 +86,15 @@ pub fn assert_cli_bitget_get_signs(env: &Env, name: &str, secret: &[u8]) -> Vec<
         "/api/v2/spot/account/assets",
         "--query",
         "coin=USDT",
-    ]);
-    assert_ok(&out, "sign GET");
-    let headers = parse_headers(&stdout(&out));
+    ]
+}
+
+/// Checks the output of `apisec sign` [`bitget_get_args`]: it succeeded, and `ACCESS-SIGN` is an
+/// independent HMAC of `secret`; returns the headers.
+#[track_caller]
+pub fn assert_bitget_get_signed(out: &Output, secret: &[u8]) -> Vec<(String, String)> {
+    assert_ok(out, "sign GET");
+    let headers = parse_headers(&stdout(out));
     let ts = header(&headers, "ACCESS-TIMESTAMP");
     // The query joins the prehash after '?'.
     let prehash = format!("{ts}GET/api/v2/spot/account/assets?coin=USDT");

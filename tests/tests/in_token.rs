@@ -193,14 +193,7 @@ fn assert_every_exchange_signs(env: &Env, s: &Secrets) {
 }
 
 fn pkcs11_tool(env: &Env, args: &[&str]) -> std::process::Output {
-    let module = softhsm_module();
-    env.command("pkcs11-tool")
-        .arg("--module")
-        .arg(&module)
-        .args(["--login", "--pin", PIN])
-        .args(args)
-        .output()
-        .unwrap()
+    env.pkcs11_tool(args)
 }
 
 fn token_key(env: &Env, name: &str) -> String {
@@ -636,14 +629,8 @@ fn a_token_that_stalls_holds_one_worker_and_the_agent_answers_the_others() {
         let together: Vec<_> = (0..4)
             .map(|_| {
                 env.cli_cmd()
-                    .args([
-                        "sign",
-                        "bg",
-                        "--method",
-                        "GET",
-                        "--path",
-                        "/api/v2/spot/account/assets",
-                    ])
+                    .arg("sign")
+                    .args(bitget_get_args("bg"))
                     .stdout(std::process::Stdio::null())
                     .spawn()
                     .unwrap()
@@ -667,15 +654,8 @@ fn a_token_that_stalls_holds_one_worker_and_the_agent_answers_the_others() {
     let mut stalled: Vec<_> = (0..3)
         .map(|_| {
             env.cli_cmd()
-                .args([
-                    "sign",
-                    "bg",
-                    "--method",
-                    "GET",
-                    "--path",
-                    "/api/v2/spot/account/assets",
-                ])
-                .args(["--query", "coin=USDT"])
+                .arg("sign")
+                .args(bitget_get_args("bg"))
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
                 .spawn()
@@ -686,37 +666,22 @@ fn a_token_that_stalls_holds_one_worker_and_the_agent_answers_the_others() {
     // Bounded (coreutils' timeout), so that an agent that stopped answering fails the test
     // rather than hanging it.
     let within_10s = |args: &[&str]| {
-        let out = env
-            .command("timeout")
+        env.command("timeout")
             .arg("10")
             .arg(binary("apisec"))
             .args(args)
             .output()
-            .unwrap();
-        assert_ok(
-            &out,
-            &format!("apisec {args:?} while the token stalls (124: no answer in 10 s)"),
-        );
-        out
+            .unwrap()
     };
-    let out = within_10s(&[
-        "sign",
-        "memory",
-        "--method",
-        "GET",
-        "--path",
-        "/api/v2/spot/account/assets",
-    ]);
-    let headers = parse_headers(&stdout(&out));
-    let ts = header(&headers, "ACCESS-TIMESTAMP");
-    assert_eq!(
-        header(&headers, "ACCESS-SIGN"),
-        bitget_sign(
-            b"a-secret-held-in-memory",
-            &format!("{ts}GET/api/v2/spot/account/assets")
-        )
+    let mut args = vec!["sign"];
+    args.extend(bitget_get_args("memory"));
+    // An exit status of 124 is timeout's: no answer within 10 s.
+    assert_bitget_get_signed(&within_10s(&args), b"a-secret-held-in-memory");
+    let out = within_10s(&["status"]);
+    assert_ok(
+        &out,
+        "status while the token stalls (124: no answer in 10 s)",
     );
-    within_10s(&["status"]);
     // The token really stalled: its signatures are still waiting, after the others' answers.
     for child in &mut stalled {
         assert!(
@@ -727,15 +692,6 @@ fn a_token_that_stalls_holds_one_worker_and_the_agent_answers_the_others() {
     drop(stall);
     for child in stalled {
         let out = child.wait_with_output().unwrap();
-        assert_ok(&out, "a stalled signature, once the token answers");
-        let headers = parse_headers(&stdout(&out));
-        let ts = header(&headers, "ACCESS-TIMESTAMP");
-        assert_eq!(
-            header(&headers, "ACCESS-SIGN"),
-            bitget_sign(
-                &s.bitget,
-                &format!("{ts}GET/api/v2/spot/account/assets?coin=USDT")
-            )
-        );
+        assert_bitget_get_signed(&out, &s.bitget);
     }
 }

@@ -15,15 +15,7 @@ use apisec_tests::*;
 /// `pkcs11-tool --list-objects` on the test token, straight through SoftHSM (not p11-kit): what
 /// the token itself holds, seen by a tool this project did not write.
 fn objects_on_token(env: &Env) -> String {
-    let out = env
-        .command("pkcs11-tool")
-        .arg("--module")
-        .arg(softhsm_module())
-        .args(["--login", "--pin", PIN, "--list-objects"])
-        .output()
-        .expect("pkcs11-tool (apt-get install opensc)");
-    assert_ok(&out, "pkcs11-tool --list-objects");
-    stdout(&out)
+    stdout(&pkcs11_tool(env, &["--list-objects"]))
 }
 
 /// `apisec-agent add held --exchange bitget ... --in-token`, checked: the secret imported into
@@ -37,6 +29,22 @@ fn add_held(env: &Env, secret: &[u8]) {
         .args(&["--in-token"])
         .add();
     assert_ok(&out, "add --in-token");
+}
+
+/// A key pair of `key_type` (pkcs11-tool's spelling: `rsa:2048`, `EC:prime256v1`,
+/// `EC:edwards25519`) labelled as the wrapping key, made on the token by `pkcs11-tool`.
+fn make_key_pair(env: &Env, key_type: &str, id: &str, extra: &[&str]) {
+    let mut args = vec![
+        "--keypairgen",
+        "--key-type",
+        key_type,
+        "--label",
+        KEY_LABEL,
+        "--id",
+        id,
+    ];
+    args.extend_from_slice(extra);
+    pkcs11_tool(env, &args);
 }
 
 fn hex_secret() -> Vec<u8> {
@@ -110,14 +118,7 @@ fn init_through_p11_kit_chooses_rsa_oaep_and_signing_survives_the_server_restart
 
 /// `pkcs11-tool ARGS` on the test token, logged in, straight through SoftHSM; checked.
 fn pkcs11_tool(env: &Env, args: &[&str]) -> std::process::Output {
-    let out = env
-        .command("pkcs11-tool")
-        .arg("--module")
-        .arg(softhsm_module())
-        .args(["--login", "--pin", PIN])
-        .args(args)
-        .output()
-        .expect("pkcs11-tool (apt-get install opensc)");
+    let out = env.pkcs11_tool(args);
     assert_ok(&out, &format!("pkcs11-tool {args:?}"));
     out
 }
@@ -129,19 +130,7 @@ fn pkcs11_tool(env: &Env, args: &[&str]) -> std::process::Output {
 #[test]
 fn an_rsa_key_made_with_pkcs11_tool_is_the_wrapping_key_as_it_is() {
     let mut env = Env::new();
-    pkcs11_tool(
-        &env,
-        &[
-            "--keypairgen",
-            "--key-type",
-            "rsa:2048",
-            "--label",
-            KEY_LABEL,
-            "--id",
-            "0a",
-            "--usage-decrypt",
-        ],
-    );
+    make_key_pair(&env, "rsa:2048", "0a", &["--usage-decrypt"]);
     let out = env.init_through(&softhsm_module(), false);
     assert_ok(&out, "init with the RSA key");
     assert!(
@@ -191,18 +180,7 @@ fn an_rsa_key_made_with_pkcs11_tool_is_the_wrapping_key_as_it_is() {
             &["--delete-object", "--type", kind, "--label", KEY_LABEL],
         );
     }
-    pkcs11_tool(
-        &env,
-        &[
-            "--keypairgen",
-            "--key-type",
-            "EC:prime256v1",
-            "--label",
-            KEY_LABEL,
-            "--id",
-            "0b",
-        ],
-    );
+    make_key_pair(&env, "EC:prime256v1", "0b", &[]);
     let out = env.cli(&["unlock", "bg"]);
     assert!(!out.status.success(), "unlocked with another key");
     assert!(
@@ -218,18 +196,7 @@ fn an_rsa_key_made_with_pkcs11_tool_is_the_wrapping_key_as_it_is() {
 fn init_refuses_an_existing_ec_key_the_token_cannot_derive_with() {
     let env = Env::new();
     let _server = P11KitServer::start(&env);
-    pkcs11_tool(
-        &env,
-        &[
-            "--keypairgen",
-            "--key-type",
-            "EC:prime256v1",
-            "--label",
-            KEY_LABEL,
-            "--id",
-            "0c",
-        ],
-    );
+    make_key_pair(&env, "EC:prime256v1", "0c", &[]);
     let out = env.init_through(std::path::Path::new(P11_KIT_CLIENT), false);
     assert_fails_with(&out, 1, "cannot unseal with its key labelled");
     assert!(
@@ -325,18 +292,7 @@ fn as_root_the_token_forwarded_with_ssh_l_signs_and_survives_the_link_cut() {
 fn init_takes_back_only_the_key_pair_it_made() {
     let env = Env::new();
     let _server = P11KitServer::start(&env);
-    pkcs11_tool(
-        &env,
-        &[
-            "--keypairgen",
-            "--key-type",
-            "EC:edwards25519",
-            "--label",
-            KEY_LABEL,
-            "--id",
-            "0d",
-        ],
-    );
+    make_key_pair(&env, "EC:edwards25519", "0d", &[]);
     assert_ok(
         &env.init_through(std::path::Path::new(P11_KIT_CLIENT), true),
         "init through p11-kit",

@@ -135,14 +135,43 @@ impl fmt::Display for Recipient {
     }
 }
 
+/// Whether `s` has the `HRP1` start of a recipient of `hrp`.
+fn has_hrp(s: &str, hrp: &str) -> bool {
+    s.strip_prefix(hrp)
+        .is_some_and(|rest| rest.starts_with('1'))
+}
+
+/// A recipient string: bech32 (not bech32m) of `data` under `hrp`.
+fn bech32_encode(hrp: &str, data: &[u8]) -> Result<String, fmt::Error> {
+    use bech32::ToBase32;
+    bech32::encode(hrp, data.to_base32(), bech32::Variant::Bech32).map_err(|_| fmt::Error)
+}
+
+/// The data of a bech32 (not bech32m) recipient string under `hrp`, if it is one.
+fn bech32_decode(s: &str, hrp: &str) -> Option<Vec<u8>> {
+    use bech32::FromBase32;
+    let (got, data, variant) = bech32::decode(s).ok()?;
+    if got != hrp || variant != bech32::Variant::Bech32 {
+        return None;
+    }
+    Vec::<u8>::from_base32(&data).ok()
+}
+
+impl Recipient {
+    /// Whether `s` is spelled as a token's recipient (of either kind), well formed or not.
+    fn names_a_token(s: &str) -> bool {
+        has_hrp(s, rsa_oaep::RECIPIENT_HRP) || has_hrp(s, piv_p256::RECIPIENT_HRP)
+    }
+}
+
 impl FromStr for Recipient {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        if s.starts_with(&format!("{}1", rsa_oaep::RECIPIENT_HRP)) {
+        if has_hrp(s, rsa_oaep::RECIPIENT_HRP) {
             return s.parse().map(Self::Rsa);
         }
-        if s.starts_with(&format!("{}1", piv_p256::RECIPIENT_HRP)) {
+        if has_hrp(s, piv_p256::RECIPIENT_HRP) {
             return s.parse().map(Self::P256);
         }
         Err(format!(
@@ -174,7 +203,7 @@ impl FromStr for SealTo {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        if s.starts_with("age1yubikey1") || s.starts_with("age1apisec-rsa1") {
+        if Recipient::names_a_token(s) {
             return s.parse().map(Self::Token);
         }
         s.parse::<age::x25519::Recipient>()

@@ -19,12 +19,11 @@ use std::str::FromStr;
 use age::secrecy::ExposeSecret;
 use age_core::format::{FileKey, Stanza};
 use base64::Engine;
-use bech32::{FromBase32, ToBase32, Variant};
 use p256::elliptic_curve::sec1::{FromEncodedPoint, ToEncodedPoint};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use super::{StanzaKind, UnwrapFailure, Unwrapped, WrappingKey, B64};
+use super::{bech32_decode, bech32_encode, StanzaKind, UnwrapFailure, Unwrapped, WrappingKey, B64};
 
 pub const STANZA_TAG: &str = "piv-p256";
 pub(super) const RECIPIENT_HRP: &str = "age1yubikey";
@@ -87,13 +86,7 @@ impl P256Recipient {
 
 impl fmt::Display for P256Recipient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = bech32::encode(
-            RECIPIENT_HRP,
-            self.compressed().to_base32(),
-            Variant::Bech32,
-        )
-        .map_err(|_| fmt::Error)?;
-        f.write_str(&s)
+        f.write_str(&bech32_encode(RECIPIENT_HRP, &self.compressed())?)
     }
 }
 
@@ -102,11 +95,7 @@ impl FromStr for P256Recipient {
 
     fn from_str(s: &str) -> Result<Self, String> {
         let bad = || format!("{s:?} is not an age1yubikey1... P-256 recipient");
-        let (hrp, data, variant) = bech32::decode(s).map_err(|_| bad())?;
-        if hrp != RECIPIENT_HRP || variant != Variant::Bech32 {
-            return Err(bad());
-        }
-        let bytes = Vec::<u8>::from_base32(&data).map_err(|_| bad())?;
+        let bytes = bech32_decode(s, RECIPIENT_HRP).ok_or_else(bad)?;
         if bytes.len() != 33 {
             return Err(bad());
         }

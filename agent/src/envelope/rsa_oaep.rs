@@ -20,12 +20,11 @@ use std::str::FromStr;
 use age::secrecy::ExposeSecret;
 use age_core::format::{FileKey, Stanza};
 use base64::Engine;
-use bech32::{FromBase32, ToBase32, Variant};
 use rsa::pkcs8::{DecodePublicKey, EncodePublicKey};
 use rsa::traits::PublicKeyParts;
 use sha2::{Digest, Sha256};
 
-use super::{StanzaKind, UnwrapFailure, Unwrapped, WrappingKey, B64};
+use super::{bech32_decode, bech32_encode, StanzaKind, UnwrapFailure, Unwrapped, WrappingKey, B64};
 
 pub const STANZA_TAG: &str = "apisec-rsa-oaep";
 pub(super) const RECIPIENT_HRP: &str = "age1apisec-rsa";
@@ -117,9 +116,7 @@ impl RsaRecipient {
 
 impl fmt::Display for RsaRecipient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = bech32::encode(RECIPIENT_HRP, self.spki.to_base32(), Variant::Bech32)
-            .map_err(|_| fmt::Error)?;
-        f.write_str(&s)
+        f.write_str(&bech32_encode(RECIPIENT_HRP, &self.spki)?)
     }
 }
 
@@ -128,11 +125,7 @@ impl FromStr for RsaRecipient {
 
     fn from_str(s: &str) -> Result<Self, String> {
         let bad = || format!("{s:?} is not an age1apisec-rsa1... RSA recipient");
-        let (hrp, data, variant) = bech32::decode(s).map_err(|_| bad())?;
-        if hrp != RECIPIENT_HRP || variant != Variant::Bech32 {
-            return Err(bad());
-        }
-        let der = Vec::<u8>::from_base32(&data).map_err(|_| bad())?;
+        let der = bech32_decode(s, RECIPIENT_HRP).ok_or_else(bad)?;
         Self::from_spki(&der).map_err(|e| format!("{}: {e}", bad()))
     }
 }

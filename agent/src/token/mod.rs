@@ -13,7 +13,7 @@ pub mod quick_calls;
 pub use configured::{spawn, TokenConfig};
 pub use error::TokenError;
 pub use mac_pool::{MacPool, MacSession, TokenMacKey};
-pub use quick_calls::{CallTimes, InlineSlot};
+pub use quick_calls::CallTimes;
 
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
@@ -204,11 +204,6 @@ impl TokenHandle {
         data: &[u8],
     ) -> Result<Vec<u8>, TokenError> {
         self.macs.mac(self, label, hash, data)
-    }
-
-    /// How long this token's MACs took lately (see [`CallTimes`]).
-    pub fn mac_times(&self) -> &CallTimes {
-        &self.macs.times
     }
 
     /// A new logged-in session from the owner thread, for the pool.

@@ -36,6 +36,15 @@ function binary(name) {
   return p;
 }
 
+/** Whether something accepts connections on the Unix socket `sock`. */
+function answers(sock) {
+  return new Promise((resolve) => {
+    const c = net.createConnection(sock);
+    c.once('connect', () => { c.destroy(); resolve(true); });
+    c.once('error', () => resolve(false));
+  });
+}
+
 class AgentEnv {
   /** `fresh`: a fresh agent even when APISEC_AUTH_SOCK names one (a test that stops it). */
   constructor(prefix = 'apisec-node-', { fresh = false } = {}) {
@@ -130,12 +139,7 @@ class AgentEnv {
   /** `apisec-agent run --approver SCRIPT` in the foreground; resolves once it listens. */
   async start() {
     if (this.external) {
-      const ok = await new Promise((resolve) => {
-        const c = net.createConnection(this.socket);
-        c.once('connect', () => { c.destroy(); resolve(true); });
-        c.once('error', () => resolve(false));
-      });
-      if (!ok) throw new Error(`no agent answers at APISEC_AUTH_SOCK=${this.socket}: start it, or unset the variable for a fresh one`);
+      if (!(await answers(this.socket))) throw new Error(`no agent answers at APISEC_AUTH_SOCK=${this.socket}: start it, or unset the variable for a fresh one`);
       return;
     }
     const log = fs.openSync(path.join(this.root, 'agent.log'), 'a');
@@ -144,12 +148,7 @@ class AgentEnv {
     const deadline = Date.now() + 20000;
     for (;;) {
       if (this.agent.exitCode !== null) throw new Error(`the agent exited at start: ${this.log()}`);
-      const ok = await new Promise((resolve) => {
-        const c = net.createConnection(this.socket);
-        c.once('connect', () => { c.destroy(); resolve(true); });
-        c.once('error', () => resolve(false));
-      });
-      if (ok) return;
+      if (await answers(this.socket)) return;
       if (Date.now() > deadline) throw new Error(`the agent did not listen: ${this.log()}`);
       await new Promise((r) => setTimeout(r, 20));
     }

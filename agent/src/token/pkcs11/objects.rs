@@ -113,6 +113,11 @@ pub fn find_key(session: &Session, label: &str) -> Result<(ObjectHandle, Vec<u8>
             "no public key object labelled {label:?} beside the private key"
         )));
     };
+    Ok((key, p256_point(session, public)?))
+}
+
+/// The uncompressed point of the EC public key `public`, checked to be on P-256.
+pub(super) fn p256_point(session: &Session, public: ObjectHandle) -> Result<Vec<u8>, TokenError> {
     let attrs = session
         .get_attributes(public, &[AttributeType::EcParams, AttributeType::EcPoint])
         .map_err(ck)?;
@@ -130,7 +135,30 @@ pub fn find_key(session: &Session, label: &str) -> Result<(ObjectHandle, Vec<u8>
         }
     }
     let point = point.ok_or_else(|| TokenError::BadKey("the public key has no EC point".into()))?;
-    Ok((key, unwrap_ec_point(&point)?))
+    unwrap_ec_point(&point)
+}
+
+/// The `CKA_ID` the agent gives a key pair it generates: the first bytes of SHA-256 of its label
+/// (PKCS#11 pairs the halves by it).
+pub(super) fn key_id(label: &str) -> Vec<u8> {
+    Sha256::digest(label.as_bytes())[..8].to_vec()
+}
+
+/// The template of a private key the agent generates: on the token, private, sensitive, never
+/// extractable, labelled and identified as its public half, and usable only as `usage` says
+/// (the two usage attributes: what it may do, and what it may not).
+pub(super) fn private_key_template(label: &str, usage: [Attribute; 2]) -> Vec<Attribute> {
+    let [allowed, refused] = usage;
+    vec![
+        Attribute::Token(true),
+        Attribute::Private(true),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(false),
+        allowed,
+        refused,
+        Attribute::Label(label.as_bytes().to_vec()),
+        Attribute::Id(key_id(label)),
+    ]
 }
 
 /// `CKA_EC_POINT` is a DER OCTET STRING around the SEC1 point (some modules give it raw).
@@ -151,24 +179,15 @@ pub fn generate_key(
     session: &Session,
     label: &str,
 ) -> Result<(ObjectHandle, ObjectHandle), TokenError> {
-    let id: Vec<u8> = Sha256::digest(label.as_bytes())[..8].to_vec();
     let public_template = [
         Attribute::Token(true),
         Attribute::Private(false),
         Attribute::EcParams(P256_OID_DER.to_vec()),
         Attribute::Label(label.as_bytes().to_vec()),
-        Attribute::Id(id.clone()),
+        Attribute::Id(key_id(label)),
     ];
-    let private_template = [
-        Attribute::Token(true),
-        Attribute::Private(true),
-        Attribute::Sensitive(true),
-        Attribute::Extractable(false),
-        Attribute::Derive(true),
-        Attribute::Sign(false),
-        Attribute::Label(label.as_bytes().to_vec()),
-        Attribute::Id(id),
-    ];
+    let private_template =
+        private_key_template(label, [Attribute::Derive(true), Attribute::Sign(false)]);
     session
         .generate_key_pair(
             &Mechanism::EccKeyPairGen,
@@ -198,7 +217,6 @@ pub fn generate_signing_key(
         )));
     }
     let (key_type, params) = key_type_of(algorithm);
-    let id: Vec<u8> = Sha256::digest(label.as_bytes())[..8].to_vec();
     let public_template = [
         Attribute::Token(true),
         Attribute::Private(false),
@@ -206,18 +224,10 @@ pub fn generate_signing_key(
         Attribute::EcParams(params.to_vec()),
         Attribute::Verify(true),
         Attribute::Label(label.as_bytes().to_vec()),
-        Attribute::Id(id.clone()),
+        Attribute::Id(key_id(label)),
     ];
-    let private_template = [
-        Attribute::Token(true),
-        Attribute::Private(true),
-        Attribute::Sensitive(true),
-        Attribute::Extractable(false),
-        Attribute::Sign(true),
-        Attribute::Derive(false),
-        Attribute::Label(label.as_bytes().to_vec()),
-        Attribute::Id(id),
-    ];
+    let private_template =
+        private_key_template(label, [Attribute::Sign(true), Attribute::Derive(false)]);
     let mechanism = match algorithm {
         KeyAlgorithm::Ed25519 => Mechanism::EccEdwardsKeyPairGen,
         KeyAlgorithm::P256 => Mechanism::EccKeyPairGen,

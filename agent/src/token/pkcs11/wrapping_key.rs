@@ -10,11 +10,10 @@ use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
 use p256::elliptic_curve::sec1::ToEncodedPoint;
-use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::ck;
-use super::objects::{derive, find_key, generate_key};
+use super::objects::{derive, find_key, generate_key, key_id, p256_point, private_key_template};
 use crate::envelope::{Recipient, RsaRecipient};
 use crate::token::TokenError;
 
@@ -107,7 +106,6 @@ fn rsa_recipient(label: &str, attrs: Vec<Attribute>) -> Result<Recipient, TokenE
 /// Generates an RSA key pair on the token for unwrapping: the private key sensitive, never
 /// extractable, for decryption only.
 pub fn generate_rsa_key(session: &Session, label: &str) -> Result<Generated, TokenError> {
-    let id: Vec<u8> = Sha256::digest(label.as_bytes())[..8].to_vec();
     let public_template = [
         Attribute::Token(true),
         Attribute::Private(false),
@@ -116,18 +114,10 @@ pub fn generate_rsa_key(session: &Session, label: &str) -> Result<Generated, Tok
         Attribute::Encrypt(true),
         Attribute::Verify(false),
         Attribute::Label(label.as_bytes().to_vec()),
-        Attribute::Id(id.clone()),
+        Attribute::Id(key_id(label)),
     ];
-    let private_template = [
-        Attribute::Token(true),
-        Attribute::Private(true),
-        Attribute::Sensitive(true),
-        Attribute::Extractable(false),
-        Attribute::Decrypt(true),
-        Attribute::Sign(false),
-        Attribute::Label(label.as_bytes().to_vec()),
-        Attribute::Id(id),
-    ];
+    let private_template =
+        private_key_template(label, [Attribute::Decrypt(true), Attribute::Sign(false)]);
     let (public, private) = session
         .generate_key_pair(
             &Mechanism::RsaPkcsKeyPairGen,
@@ -154,16 +144,7 @@ pub fn generate_rsa_key(session: &Session, label: &str) -> Result<Generated, Tok
 /// Generates the EC P-256 wrapping key (see [`generate_key`]).
 pub fn generate_ec_key(session: &Session, label: &str) -> Result<Generated, TokenError> {
     let (public, private) = generate_key(session, label)?;
-    let point = session
-        .get_attributes(public, &[AttributeType::EcPoint])
-        .map_err(ck)?
-        .into_iter()
-        .find_map(|a| match a {
-            Attribute::EcPoint(p) => Some(p),
-            _ => None,
-        })
-        .ok_or_else(|| TokenError::BadKey("the new public key has no EC point".into()))?;
-    let point = super::objects::unwrap_ec_point(&point)?;
+    let point = p256_point(session, public)?;
     let recipient = Recipient::from_sec1(&point).ok_or_else(|| {
         TokenError::BadKey("the token's EC public key is not a valid P-256 point".into())
     })?;
