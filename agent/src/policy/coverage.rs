@@ -18,12 +18,12 @@ pub fn check(policy: &Policy, exchange: &str, shape: &Shape) -> Result<(), (usiz
         } else {
             rule.methods.iter().map(String::as_str).collect()
         };
-        if let Some(m) = methods.iter().find(|m| !shape.covers.fields(m)) {
+        if let Some(m) = methods.iter().find(|m| !shape.covers_fields(m)) {
             let readable: Vec<&str> = shape
                 .methods
                 .iter()
                 .copied()
-                .filter(|m| shape.covers.fields(m))
+                .filter(|m| shape.covers_fields(m))
                 .collect();
             let remedy = if readable.is_empty() {
                 "test the path or class only".to_owned()

@@ -53,12 +53,14 @@ impl Mandatory {
     /// mandatory parameters and, on an exchange that signs the method's kind of payload (Bybit:
     /// a GET's query, a POST's body), the request is of the endpoint's kind.
     pub fn reached(&self, shape: &Shape, method: &str, signed: &BTreeSet<String>) -> bool {
-        if shape.covers == Covers::Payload && is_read(self.endpoint.method) != is_read(method) {
+        if shape.covers == Covers::Payload
+            && shape.carries_body(self.endpoint.method) != shape.carries_body(method)
+        {
             // Bybit signs a GET's decoded query and a POST's body alike. A POST's body (which
             // holds no '&': the preset refuses one) read as a GET's query is one name, JSON
             // text, which no endpoint mandates: it reaches the GET endpoints that mandate
             // nothing. A GET's query, plain names, is no JSON body.
-            return !is_read(method) && self.names.is_empty();
+            return shape.carries_body(method) && self.names.is_empty();
         }
         self.names.iter().all(|p| signed.contains(p))
     }
@@ -117,10 +119,6 @@ pub fn boundary_names(query: &str, body: &[u8]) -> BTreeSet<String> {
 /// The longest parameter name a cut could leave that an endpoint could mandate (the tables'
 /// longest is well under it).
 const MAX_NAME: usize = 64;
-
-fn is_read(method: &str) -> bool {
-    matches!(method, "GET" | "DELETE")
-}
 
 /// One residual endpoint and why it cannot be told apart.
 #[derive(Debug)]

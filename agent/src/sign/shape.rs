@@ -58,15 +58,15 @@ impl Covers {
     }
 
     /// Whether the signature covers the request's fields where they are: the query's (GET)
-    /// and the body's (POST).
-    pub fn fields(self, method: &str) -> bool {
-        let read = matches!(method, "GET" | "DELETE");
+    /// and the body's (POST). `in_body`: whether the request may carry a body
+    /// ([`Shape::carries_body`]); without one its fields are all in the query.
+    pub fn fields(self, in_body: bool) -> bool {
         match self {
             Self::Endpoint { query, body, .. } => {
-                if read {
-                    query
-                } else {
+                if in_body {
                     body && query
+                } else {
+                    query
                 }
             }
             Self::Parameters | Self::Payload => true,
@@ -138,9 +138,28 @@ pub struct Shape {
     /// Futures' `Nonce` header is optional): its digits can then be sent as the parameters'
     /// end, and the signature replayed.
     pub number_optional: bool,
+    /// Whether a DELETE carries its parameters in a body as a POST does (BitMEX: `DELETE
+    /// /api/v1/order` takes `{"orderID": ...}`, and ccxt sends it so). Elsewhere a DELETE, like
+    /// a GET, has no body.
+    pub delete_body: bool,
 }
 
 impl Shape {
+    /// Whether a request of `method` may carry a body: the one home of "a GET (and, on most
+    /// exchanges, a DELETE) has its parameters in the query".
+    pub fn carries_body(&self, method: &str) -> bool {
+        match method {
+            "GET" => false,
+            "DELETE" => self.delete_body,
+            _ => true,
+        }
+    }
+
+    /// Whether the signature covers a `method` request's fields where they travel.
+    pub fn covers_fields(&self, method: &str) -> bool {
+        self.covers.fields(self.carries_body(method))
+    }
+
     /// The host `name` stands for; the default host for an empty name. `None`: not one of
     /// the preset's hosts (or the preset signs no host).
     pub fn host(&self, name: &str) -> Option<&'static Host> {

@@ -3,7 +3,7 @@ oldest freqtrade accepts), one in the middle (4.5.83) and the newest tested (4.5
 other tests run), every case of test_ccxt_adapter.py builds the request that version's own
 signing builds with the secret (pinned clock), through a real agent; so do Coinbase Advanced's
 (its JWT compared as test_ccxt_adapter.py compares it) and BitMEX's, which ccxt 4.5.90 no
-longer has: its cases (BITMEX_CASES, pinned and agent-stamped; BITMEX_REFUSALS) run only here.
+longer has: its cases (BITMEX_CASES, pinned and agent-stamped) run only here.
 Each older ccxt is installed (`pip install --no-deps --target`, into target/ccxt-versions/)
 beside the venv's own dependencies and run in a subprocess of its own. Older versions are
 refused by attach(), newer ones warned about."""
@@ -60,16 +60,13 @@ with Agent(os.environ["APISEC_AUTH_SOCK"]) as agent:
         for case in t.BITMEX_CASES:
             run("bitmex", f"{case[0]} {case[1]} pinned", t.check_pinned, case, creds, agent)
             run("bitmex", f"{case[0]} {case[1]} stamped", t.check_stamped, case, creds, agent)
-        for case, match in t.BITMEX_REFUSALS:
-            run("bitmex", f"{case[0]} {case[1]} refused", t.check_not_supported, case, match,
-                creds, agent)
     for case in t.COINBASE_CASES:
         for clock in ("ccxt", "agent"):
             run("coinbase", f"{case[0]} {case[1]} {clock}", t.check_coinbase, case, creds, agent,
                 clock)
 print(json.dumps(dict(counts, failures=failures,
                       want={"cases": len(t.CASES),
-                            "bitmex": 2 * len(t.BITMEX_CASES) + len(t.BITMEX_REFUSALS),
+                            "bitmex": 2 * len(t.BITMEX_CASES),
                             "coinbase": 2 * len(t.COINBASE_CASES)})))
 """
 

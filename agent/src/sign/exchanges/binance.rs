@@ -70,6 +70,7 @@ const SHAPE: Shape = Shape {
     signed_query: SignedQuery::Reencoded,
     hosts: &[],
     number_optional: false,
+    delete_body: false,
 };
 
 impl Preset for Binance {

@@ -36,6 +36,7 @@ const SHAPE: Shape = Shape {
     signed_query: SignedQuery::Decoded,
     hosts: &[],
     number_optional: false,
+    delete_body: false,
 };
 
 impl Preset for Bitget {

@@ -50,6 +50,7 @@ const SHAPE: Shape = Shape {
         table: None,
     }],
     number_optional: false,
+    delete_body: false,
 };
 
 /// A CDP JWT and its signing input: the claims of Coinbase's `jwt_generator.py`, with the `uri`

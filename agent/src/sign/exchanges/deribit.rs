@@ -44,6 +44,7 @@ const SHAPE: Shape = Shape {
     signed_query: SignedQuery::AsSent,
     hosts: &[],
     number_optional: false,
+    delete_body: false,
 };
 
 impl Preset for Deribit {

@@ -34,6 +34,7 @@ const SHAPE: Shape = Shape {
     signed_query: SignedQuery::Decoded,
     hosts: &[],
     number_optional: false,
+    delete_body: false,
 };
 
 /// The WebSocket API logins (Gate's "WebSocket API", `spot.login` / `futures.login`): a

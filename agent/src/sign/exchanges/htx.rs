@@ -89,6 +89,7 @@ const SHAPE: Shape = Shape {
     signed_query: SignedQuery::Reencoded,
     hosts: HOSTS,
     number_optional: false,
+    delete_body: false,
 };
 
 /// The WebSocket logins: the spot v2 one (`/ws/v2`, its own parameter names and version 2.1)

@@ -39,6 +39,7 @@ const SHAPE: Shape = Shape {
     signed_query: SignedQuery::AsSent,
     hosts: &[],
     number_optional: false,
+    delete_body: false,
 };
 
 const NONCE_IS_THE_AGENTS: &str = "the body already has a nonce; leave it out, the agent adds it";

@@ -41,6 +41,7 @@ const SHAPE: Shape = Shape {
     signed_query: SignedQuery::AsSent,
     hosts: &[],
     number_optional: true,
+    delete_body: false,
 };
 
 /// The endpointPath Kraken signs for a request path. The trading API's URL carries

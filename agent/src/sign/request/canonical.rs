@@ -292,7 +292,7 @@ pub fn check<'a>(
         super::decoded::check(exchange, &request.query)?;
     }
     check_host(exchange, shape, &request.host)?;
-    let reads = matches!(request.method.as_str(), "GET" | "DELETE");
+    let reads = !shape.carries_body(&request.method);
     if reads && !request.body.is_empty() {
         return Err(bad(
             exchange,

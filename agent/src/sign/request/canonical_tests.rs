@@ -122,6 +122,29 @@ fn a_query_and_a_body_must_be_what_they_claim() {
     )
     .unwrap_err();
     assert!(e.contains("carries no body"), "{e}");
+    // BitMEX takes a DELETE's parameters as a JSON body (ccxt's cancel_order sends them so);
+    // no other preset does, and a GET has no body on BitMEX either.
+    check_on(
+        "bitmex",
+        &req("DELETE", "/api/v1/order", "", "{\"orderID\":\"x\"}"),
+    )
+    .unwrap();
+    let e = check_on("bitmex", &req("DELETE", "/api/v1/order", "", "orderID=x")).unwrap_err();
+    assert!(e.contains("JSON object or array"), "{e}");
+    let e = check_on("bitmex", &req("GET", "/api/v1/order", "", "{}")).unwrap_err();
+    assert!(e.contains("carries no body"), "{e}");
+    let mut refused = 0;
+    for p in exchanges::ALL.iter().filter(|p| p.id() != "bitmex") {
+        let shape = p.shape();
+        if !shape.methods.contains(&"DELETE") {
+            continue;
+        }
+        let path = shape.path_prefixes.first().map_or("/", |p| p).to_owned() + "x";
+        let e = check_on(p.id(), &req("DELETE", &path, "", "{\"a\":1}")).unwrap_err();
+        assert!(e.contains("carries no body"), "{}: {e}", p.id());
+        refused += 1;
+    }
+    assert!(refused >= 8, "only {refused} other presets take DELETE");
     // A form preset refuses JSON; Kraken takes a JSON object too, not an array.
     let e = check_on(
         "kraken-futures",

@@ -119,7 +119,7 @@ fn valid(shape: &Shape, slot: Slot, part: &[Unit], is_last: bool, method: &str) 
             if part.is_empty() {
                 return is_last;
             }
-            if matches!(method, "GET" | "DELETE") {
+            if !shape.carries_body(method) {
                 return false;
             }
             match shape.body {
@@ -298,7 +298,7 @@ fn other_methods(shape: &Shape, r: &HttpRequest) -> Vec<HttpRequest> {
         .map(|m| {
             let mut alt = r.clone();
             alt.method = (*m).to_owned();
-            if matches!(*m, "GET" | "DELETE") && !alt.body.is_empty() && alt.query.is_empty() {
+            if !shape.carries_body(m) && !alt.body.is_empty() && alt.query.is_empty() {
                 alt.query = String::from_utf8_lossy(&alt.body).into_owned();
                 alt.body.clear();
             }

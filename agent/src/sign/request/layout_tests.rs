@@ -137,6 +137,27 @@ fn digits_before_the_agents_number_give_other_readings() {
             ("/api/v1/order".into(), "count=10".into(), "".into()),
         ]
     );
+    // A BitMEX DELETE carries a JSON body (cancel order): the digits at the path's end can
+    // still be read as the expiry's start, the body kept as it is.
+    let got = alts(
+        "bitmex",
+        &req("DELETE", "/api/v1/userPriceAlert/12", "", "{\"a\":1}"),
+    );
+    assert_eq!(
+        got,
+        vec![
+            (
+                "/api/v1/userPriceAlert/".into(),
+                "".into(),
+                "{\"a\":1}".into()
+            ),
+            (
+                "/api/v1/userPriceAlert/1".into(),
+                "".into(),
+                "{\"a\":1}".into()
+            ),
+        ]
+    );
     let got = alts(
         "kraken-futures",
         &req("POST", "/derivatives/api/v3/withdrawal", "", "amount=10"),

@@ -10,9 +10,8 @@
 // knows them as reads). Signed string: METHOD + path(?query) + expires + body. Headers, in
 // ccxt's order: Content-Type JSON, api-key, api-expires, api-signature.
 //
-// Refused (ccxt.NotSupported), nothing sent: a DELETE with parameters (cancelOrder,
-// cancelOrders, ...), which ccxt sends as a JSON body and the agent refuses on a DELETE. A
-// DELETE without parameters (`order/all`, the cancel of every order) is signed.
+// A DELETE with parameters (cancelOrder, cancelOrders, cancelAllOrders with a symbol) sends
+// them as a JSON body, as BitMEX takes them; the agent signs it, the body included.
 //
 // `api-expires` is the agent's stamp, its clock + 10 s; ccxt's is seconds() + options
 // recvWindow / 1000 (5 s), which the adapter sends with clock "ccxt".
@@ -47,11 +46,6 @@ function prepare(ex, signer, path, api, method, params) {
   if (base === undefined) throw new ccxt.ExchangeError(`${ex.id} sign() has no API URL for this endpoint`);
   let body;
   if ((method === 'POST' || method === 'PUT' || method === 'DELETE') && Object.keys(rest).length > 0) {
-    if (method === 'DELETE') {
-      // The agent refuses every DELETE with a body (agent/src/sign/request/canonical.rs),
-      // though its BitMEX table marks DELETE /order body=json; ccxt sends one.
-      throw new ccxt.NotSupported(`apisec adapter: bitmex DELETE ${requestPath} sends its parameters as a JSON body, which the agent refuses on a DELETE`);
-    }
     body = ex.json(rest);
   }
   const url = base + requestPath;

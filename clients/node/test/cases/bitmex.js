@@ -3,8 +3,6 @@
 // in 4.5.84: `versions` names where its cases (pinned and agent-stamped) and tests run
 // (test/ccxt-versions.test.js, which fails if any of them did not run there); test/ccxt.test.js
 // fails if the newest ccxt has the class again (then drop `versions`).
-const { refused } = require('../compare');
-
 const LEAD = 5; // ccxt's options.recvWindow (5000 ms) as seconds
 
 module.exports = {
@@ -17,15 +15,12 @@ module.exports = {
     ['privatePostOrder', { symbol: 'XBTUSD', side: 'Buy', orderQty: 100, price: 40000, ordType: 'Limit', clOrdID: 'a b/c+d%e#f\u20ac' }],
     ['privatePutOrder', { orderID: '00000000-0000-0000-0000-000000000001', price: 40500 }],
     ['privateDeleteOrderAll', {}],
+    // ccxt's cancelOrder: a DELETE whose parameters travel as a JSON body.
+    ['privateDeleteOrder', { orderID: '00000000-0000-0000-0000-000000000001' }],
+    ['privateDeleteOrderAll', { symbol: 'XBTUSD', filter: '{"side": "Buy"}' }],
     ['privateGetUserWallet', { currency: 'XBt' }],
     ['privatePostOrder', { symbol: 'XBTUSD', side: 'Sell', orderQty: 1, ordType: 'Market', _format: 'json' }],
     // ccxt signs BitMEX's public endpoints too when it has credentials.
     ['publicGetInstrumentActive', {}],
   ],
-  tests: {
-    'a DELETE with parameters is ccxt.NotSupported, nothing sent': async ({ ccxt, cred, agent, assert }) => {
-      const e = await refused(ccxt, cred, agent, 'privateDeleteOrder', { orderID: '00000000-0000-0000-0000-000000000001' });
-      assert.ok(e instanceof ccxt.NotSupported && /DELETE \/api\/v1\/order sends its parameters as a JSON body/.test(e.message), e);
-    },
-  },
 };

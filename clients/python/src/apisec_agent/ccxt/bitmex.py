@@ -8,9 +8,8 @@ whenever the instance has credentials, which an attached one has: so does the ad
 agent's table knows them as reads). Signed string: METHOD + path(?query) + expires + body.
 Headers, in ccxt's order: Content-Type JSON, api-key, api-expires, api-signature.
 
-Refused (ccxt.NotSupported): a DELETE with parameters (cancel_order, cancel_orders, ...), which
-ccxt sends as a JSON body and the agent refuses on a DELETE. A DELETE without parameters (the
-`order/all` cancel of every order) is signed.
+A DELETE with parameters (cancel_order, cancel_orders, cancel_all_orders with a symbol) sends
+them as a JSON body, as BitMEX takes them; the agent signs it, the body included.
 
 `api-expires` is the agent's stamp, its clock + 10 s; ccxt's is seconds() + options
 recvWindow / 1000 (5 s), which the adapter sends with clock="ccxt"."""
@@ -53,13 +52,6 @@ def sign(ex: Any, signer: Signer, path: str, api: List[str], method: str, params
         raise ccxt.ExchangeError(ex.id + " sign() has no API URL for this endpoint")
     body = None
     if method in ("POST", "PUT", "DELETE") and len(params) > 0:
-        if method == "DELETE":
-            # The agent refuses every DELETE with a body (agent/src/sign/request/canonical.rs),
-            # though its BitMEX table marks DELETE /order body=json; ccxt sends one.
-            raise ccxt.NotSupported(
-                f"apisec adapter: bitmex DELETE {request} sends its parameters as a JSON body, "
-                "which the agent refuses on a DELETE"
-            )
         body = ex.json(params)
     result = signer.sign(method, request, query, body,
                          timestamp=signer.client_value(lambda: _expires(ex)))
