@@ -3,7 +3,10 @@
 // echo over the same kind of socket (a Unix socket), everything pinned to one core, in the same
 // run: the client's own cost (encoding, decoding, result objects) as a ratio (target <= 1.5).
 //
-//   node bench/sign-over-echo.js [--iterations N] [--json FILE]
+//   node bench/sign-over-echo.js [--rounds R] [--iterations N] [--json FILE]
+//
+// The three round trips (to the echo, bare to the agent, the client's sign) are measured in turn,
+// N of each per round (1,000), R rounds (10); each p50 is over all of its rounds.
 //
 // It starts an agent on a fresh SoftHSM token ($APISEC_BIN_DIR's binaries; the release ones
 // for figures worth quoting) and re-runs itself under `taskset -c 0`.
@@ -26,16 +29,31 @@ function arg(name, fallback) {
   return i > 0 ? process.argv[i + 1] : fallback;
 }
 
-async function p50(n, once) {
-  for (let i = 0; i < Math.min(500, n); i++) await once();
-  const t = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const s = process.hrtime.bigint();
-    await once();
-    t[i] = Number(process.hrtime.bigint() - s) / 1000;
+const median = (a) => Float64Array.from(a).sort()[Math.floor(a.length / 2)];
+
+/** p50 of each of `kinds` (name -> one round trip), measured in turn in `rounds` rounds of
+ * `n` round trips each (after a few untimed ones): a drift of the machine over the run then
+ * falls on every kind alike, where one block per kind would give it to one of them. Returns
+ * {name: p50 over every round} and, per round, each kind's p50. */
+async function measure(kinds, rounds, n) {
+  const samples = Object.fromEntries(Object.keys(kinds).map((k) => [k, []]));
+  const perRound = [];
+  for (let round = 0; round < rounds; round++) {
+    const p50s = {};
+    for (const [name, once] of Object.entries(kinds)) {
+      for (let i = 0; i < 100; i++) await once();
+      const t = new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        const s = process.hrtime.bigint();
+        await once();
+        t[i] = Number(process.hrtime.bigint() - s) / 1000;
+      }
+      samples[name].push(...t);
+      p50s[name] = median(t);
+    }
+    perRound.push(p50s);
   }
-  t.sort();
-  return t[Math.floor(n / 2)];
+  return { p50: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)])), perRound };
 }
 
 function echoServer(sock) {
@@ -93,7 +111,8 @@ async function main() {
       { stdio: 'inherit', env: { ...process.env, APISEC_BENCH_PINNED: '1' } });
     process.exit(out.status ?? 1);
   }
-  const n = Number(arg('--iterations', '5000'));
+  const n = Number(arg('--iterations', '1000'));
+  const rounds = Number(arg('--rounds', '10'));
   const env = new AgentEnv('apisec-node-bench-', { fresh: true });
   let echo;
   try {
@@ -110,17 +129,24 @@ async function main() {
     const rows = {};
     // The same bare client against the agent: what the agent itself adds on this core.
     const raw = await bareRoundTripAny(env.socket);
-    for (let round = 0; round < 2; round++) {
-      rows.node_echo_p50_us = await p50(n, bare.once);
-      rows.node_raw_sign_p50_us = await p50(n, () => raw.once(frame));
-      rows.node_sign_p50_us = await p50(n, () => agent.sign('s0000', 'POST', PATH_, { body: BODY }));
-    }
+    const { p50, perRound } = await measure({
+      echo: bare.once,
+      raw: () => raw.once(frame),
+      sign: () => agent.sign('s0000', 'POST', PATH_, { body: BODY }),
+    }, rounds, n);
+    rows.node_echo_p50_us = p50.echo;
+    rows.node_raw_sign_p50_us = p50.raw;
+    rows.node_sign_p50_us = p50.sign;
+    const perRoundRatio = perRound.map((r) => r.sign / r.echo);
+    rows.node_sign_over_echo_round_min = Math.min(...perRoundRatio);
+    rows.node_sign_over_echo_round_max = Math.max(...perRoundRatio);
     raw.close();
     rows.node_sign_over_echo = rows.node_sign_p50_us / rows.node_echo_p50_us;
     console.log(`Node client sign p50                               ${rows.node_sign_p50_us.toFixed(2)} us`);
     console.log(`Node bare round trip to the echo (same frames) p50 ${rows.node_echo_p50_us.toFixed(2)} us`);
     console.log(`Node bare round trip to the agent (nothing decoded) p50 ${rows.node_raw_sign_p50_us.toFixed(2)} us`);
     console.log(`Node client sign p50 / bare round trip p50 (target <= 1.5) ${rows.node_sign_over_echo.toFixed(2)} x`);
+    console.log(`  the same ratio in each of the ${rounds} rounds: ${rows.node_sign_over_echo_round_min.toFixed(2)} to ${rows.node_sign_over_echo_round_max.toFixed(2)} x`);
     const json = arg('--json');
     if (json) fs.writeFileSync(json, `${JSON.stringify(rows, null, 2)}\n`);
     bare.close();
