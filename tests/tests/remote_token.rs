@@ -4,7 +4,8 @@
 //! `CKM_ECDH1_DERIVE`'s parameters, so `init` finds by trying that the token cannot derive and
 //! makes an RSA key (the `apisec-rsa-oaep` stanza); sealed and in-token secrets sign through
 //! it, each signature checked against an HMAC computed here; the server stopped under the
-//! running agent gives a clear error, and started again, signing resumes.
+//! running agent gives a clear error, and started again, signing resumes. Beside it, wrapping
+//! keys an owner made or replaced with `pkcs11-tool` on the token itself.
 
 use std::fs;
 
@@ -184,10 +185,144 @@ fn an_rsa_key_made_with_pkcs11_tool_is_the_wrapping_key_as_it_is() {
     let out = env.cli(&["unlock", "bg"]);
     assert!(!out.status.success(), "unlocked with another key");
     assert!(
-        stderr(&out).contains("is a P-256 key, but this entry was sealed to an RSA key"),
+        stderr(&out).contains(
+            "is a P-256 key, not the one the config's recipient names (an RSA key): the key on \
+             the token was replaced since `init`"
+        ),
         "{}",
         stderr(&out)
     );
+}
+
+/// A wrapping key replaced by another of the same kind (the halves deleted, a new P-256 pair of
+/// the same label made with `pkcs11-tool`) is named as replaced at unlock, not reported as a
+/// damaged entry; nothing is unsealed with it, and the message carries no secret.
+#[test]
+fn a_wrapping_key_replaced_by_another_of_its_kind_is_named_as_replaced() {
+    let mut env = Env::new();
+    assert_ok(
+        &env.init_through(&softhsm_module(), true),
+        "init --generate",
+    );
+    let secret = hex_secret();
+    env.add_bitget("bg", &secret);
+    env.start(&[]);
+    assert_ok(&env.cli(&["unlock", "bg"]), "unlock");
+    assert_cli_bitget_get_signs(&env, "bg", &secret);
+    assert_ok(&env.cli(&["lock", "bg"]), "lock");
+
+    for kind in ["privkey", "pubkey"] {
+        pkcs11_tool(
+            &env,
+            &["--delete-object", "--type", kind, "--label", KEY_LABEL],
+        );
+    }
+    make_key_pair(&env, "EC:prime256v1", "0d", &["--usage-derive"]);
+    let out = env.cli(&["unlock", "bg"]);
+    assert!(!out.status.success(), "unlocked with another key");
+    let said = stderr(&out);
+    assert!(
+        said.contains(&format!(
+            "the token's key labelled {KEY_LABEL:?} is another P-256 key, not the one the \
+             config's recipient names (a P-256 key): the key on the token was replaced since \
+             `init`"
+        )),
+        "{said}"
+    );
+    assert!(!said.contains("damaged"), "{said}");
+    assert!(
+        !said.contains(std::str::from_utf8(&secret).unwrap()),
+        "{said}"
+    );
+}
+
+fn write_public_key(env: &Env, der: &std::path::Path, id: &str) {
+    pkcs11_tool(
+        env,
+        &[
+            "--write-object",
+            der.to_str().unwrap(),
+            "--type",
+            "pubkey",
+            "--label",
+            KEY_LABEL,
+            "--id",
+            id,
+        ],
+    );
+}
+
+/// Public keys of the wrapping key's label beside the pair's (another RSA key's): the recipient
+/// `init` writes is the private key's own, the one that decrypts, so entries sealed to it open.
+#[test]
+fn an_rsa_key_beside_stray_public_keys_of_its_label_is_used_by_its_own_modulus() {
+    let mut env = Env::new();
+    let stray = env.root().join("stray.der");
+    let pem = env.root().join("stray.pem");
+    let run = |cmd: &mut std::process::Command, what: &str| {
+        let out = cmd.output().unwrap();
+        assert_ok(&out, what);
+    };
+    run(
+        std::process::Command::new("openssl")
+            .args([
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+                "-out",
+            ])
+            .arg(&pem),
+        "openssl genpkey",
+    );
+    run(
+        std::process::Command::new("openssl")
+            .args(["pkey", "-pubout", "-outform", "DER", "-in"])
+            .arg(&pem)
+            .arg("-out")
+            .arg(&stray),
+        "openssl pkey -pubout",
+    );
+    // Four copies, made before and after the pair: a lookup by label alone takes one of them
+    // (then `init`'s trial decryption fails), checked.
+    for id in ["0f", "10"] {
+        write_public_key(&env, &stray, id);
+    }
+    make_key_pair(&env, "rsa:2048", "0a", &["--usage-decrypt"]);
+    for id in ["11", "12"] {
+        write_public_key(&env, &stray, id);
+    }
+    assert_ok(&env.init_through(&softhsm_module(), false), "init");
+    let config = fs::read_to_string(&env.config).unwrap();
+    let recipient = config
+        .lines()
+        .find_map(|l| l.strip_prefix("recipient = \""))
+        .and_then(|r| r.strip_suffix('"'))
+        .expect("the config's recipient");
+    let (_, data, _) = bech32::decode(recipient).unwrap();
+    let pair = env.root().join("pair.der");
+    pkcs11_tool(
+        &env,
+        &[
+            "--read-object",
+            "--type",
+            "pubkey",
+            "--id",
+            "0a",
+            "--output-file",
+            pair.to_str().unwrap(),
+        ],
+    );
+    use bech32::FromBase32;
+    let ours = Vec::<u8>::from_base32(&data).unwrap();
+    assert_eq!(ours, fs::read(&pair).unwrap(), "the pair's public key");
+    assert_ne!(ours, fs::read(&stray).unwrap(), "not the stray one");
+    let secret = hex_secret();
+    env.add_bitget("bg", &secret);
+    env.start(&[]);
+    assert_ok(&env.cli(&["unlock", "bg"]), "unlock");
+    assert_cli_bitget_get_signs(&env, "bg", &secret);
 }
 
 /// An EC key the token lists but cannot derive with (through p11-kit) is refused by `init`,

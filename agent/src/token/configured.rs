@@ -39,12 +39,15 @@ impl TokenConfig {
 pub const SHUTDOWN_PATIENCE: Duration = Duration::from_secs(10);
 
 /// Starts the owner thread of the configured token; `recipient` is the key the token must hold
-/// (a PIV slot is checked against it). `touch_approves`: the card's touch is the approval.
+/// (a PIV slot's key, or a PKCS#11 token's wrapping key, is checked against it).
+/// `touch_approves`: the card's touch is the approval.
 pub fn spawn(token: &TokenConfig, recipient: &Recipient, touch_approves: bool) -> TokenHandle {
     match token {
-        TokenConfig::Pkcs11 { spec, pin } => {
-            TokenHandle::spawn(Pkcs11Holder::new(spec.clone(), pin.clone()))
-        }
+        TokenConfig::Pkcs11 { spec, pin } => TokenHandle::spawn(Pkcs11Holder::new(
+            spec.clone(),
+            pin.clone(),
+            recipient.clone(),
+        )),
         TokenConfig::Piv { spec, pin } => TokenHandle::spawn(PivHolder::new(
             spec.clone(),
             pin.clone(),

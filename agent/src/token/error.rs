@@ -103,6 +103,17 @@ pub enum TokenError {
     )]
     PivKeyMismatch { slot: String, serial: u32 },
     #[error(
+        "the token's key labelled {label:?} is {found}, not the one the config's recipient names \
+         ({expected}): the key on the token was replaced since `init`; put the original key back, \
+         or open the entries with a backup token (secrets sealed to the old key cannot be opened \
+         with another)"
+    )]
+    Pkcs11KeyMismatch {
+        label: String,
+        found: String,
+        expected: String,
+    },
+    #[error(
         "the key in slot {slot} of the YubiKey (serial {serial}) has touch policy never, but the \
          agent has no approver and relies on the touch to approve unseals; configure an approver \
          ([approval] approver) or use a key generated with --touch-policy cached"

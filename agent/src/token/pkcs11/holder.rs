@@ -9,6 +9,7 @@ use super::objects::{derive, find_signing_key, sign_on_token};
 use super::secret_keys::Pkcs11MacSession;
 use super::wrapping_key::{find_wrapping_key, rsa_oaep_decrypt, WrapKey};
 use super::{ck, find_slot, load_module, login, session_lost, session_lost_reported, Pkcs11Spec};
+use crate::envelope::Recipient;
 use crate::pin::PinSource;
 use crate::sign::KeyAlgorithm;
 use crate::token::{KeyHolder, MacSession, TokenError};
@@ -20,6 +21,8 @@ pub struct Pkcs11Holder {
     pin: PinSource,
     ctx: Option<Pkcs11>,
     session: Option<(Session, WrapKey)>,
+    /// The wrapping key the config's recipient names: the token's key must be this one.
+    expected: Recipient,
     /// The slot the session is on, where the pool's sessions are opened too.
     slot: Option<cryptoki::slot::Slot>,
     /// SHA-256 of the last PIN the token refused, so it is never presented again by itself.
@@ -27,12 +30,13 @@ pub struct Pkcs11Holder {
 }
 
 impl Pkcs11Holder {
-    pub fn new(spec: Pkcs11Spec, pin: PinSource) -> Self {
+    pub fn new(spec: Pkcs11Spec, pin: PinSource, expected: Recipient) -> Self {
         Self {
             spec,
             pin,
             ctx: None,
             session: None,
+            expected,
             slot: None,
             refused_pin: None,
         }
@@ -89,15 +93,27 @@ impl Pkcs11Holder {
 }
 
 impl Pkcs11Holder {
-    /// The token's key labelled as configured is not of the kind the entry was sealed for: the
-    /// key was replaced under the config.
-    fn wrong_kind(&self, found: &str, sealed_for: &str) -> TokenError {
-        TokenError::BadKey(format!(
-            "the token's key labelled {:?} is {found}, but this entry was sealed to {sealed_for}: \
-             the key on the token was replaced since `init`; put the key back, or open the entry \
-             with a backup token",
-            self.spec.key_label
-        ))
+    /// The token's wrapping key is the one the config's recipient names: a key replaced under
+    /// the config (of either kind) is named as such, not left to fail as a damaged entry. Checked
+    /// where the key unseals, so in-token MACs and signing keys work whatever it is.
+    fn check_key(&self, key: &WrapKey) -> Result<(), TokenError> {
+        if key.recipient == self.expected {
+            return Ok(());
+        }
+        let kind = |r: &Recipient| match r {
+            Recipient::P256(_) => ("a", "P-256 key"),
+            Recipient::Rsa(_) => ("an", "RSA key"),
+        };
+        let ((article, found), wanted) = (kind(&key.recipient), kind(&self.expected));
+        Err(TokenError::Pkcs11KeyMismatch {
+            label: self.spec.key_label.clone(),
+            found: if found == wanted.1 {
+                format!("another {found}")
+            } else {
+                format!("{article} {found}")
+            },
+            expected: format!("{} {}", wanted.0, wanted.1),
+        })
     }
 }
 
@@ -120,9 +136,7 @@ impl KeyHolder for Pkcs11Holder {
         for attempt in 0..2 {
             self.connect()?;
             let (session, key) = self.session.as_ref().expect("connected");
-            if key.is_rsa() {
-                return Err(self.wrong_kind("an RSA key", "a P-256 key"));
-            }
+            self.check_key(key)?;
             match derive(session, key.handle, peer) {
                 Ok(shared) => return Ok(shared),
                 Err(e) if session_lost(&e) && attempt == 0 => {
@@ -146,9 +160,7 @@ impl KeyHolder for Pkcs11Holder {
         for attempt in 0..2 {
             self.connect()?;
             let (session, key) = self.session.as_ref().expect("connected");
-            if !key.is_rsa() {
-                return Err(self.wrong_kind("a P-256 key", "an RSA key"));
-            }
+            self.check_key(key)?;
             match rsa_oaep_decrypt(session, key.handle, ciphertext) {
                 Ok(plain) => return Ok(plain),
                 Err(e) if session_lost(&e) && attempt == 0 => self.session = None,

@@ -50,17 +50,18 @@ fn labels(class: ObjectClass, label: &str) -> [Vec<u8>; 2] {
     ]
 }
 
-/// The first EC key of `class` carrying one of the labels of `label`.
-fn find_ec(
+/// The first key of `class` and `key_type` carrying one of the labels of `label`.
+pub(super) fn find_labelled(
     session: &Session,
     class: ObjectClass,
+    key_type: KeyType,
     label: &str,
 ) -> Result<Option<ObjectHandle>, TokenError> {
     for l in labels(class, label) {
         let found = session
             .find_objects(&[
                 Attribute::Class(class),
-                Attribute::KeyType(KeyType::EC),
+                Attribute::KeyType(key_type),
                 Attribute::Label(l),
             ])
             .map_err(ck)?;
@@ -71,11 +72,12 @@ fn find_ec(
     Ok(None)
 }
 
-/// The public key that pairs with `private`: the one with the same `CKA_ID` (how PKCS#11
-/// pairs keys), else the one labelled alike.
-fn find_public_of(
+/// The public key (of `key_type`) that pairs with `private`: the one with the same `CKA_ID`
+/// (how PKCS#11 pairs keys), else the one labelled alike.
+pub(super) fn find_public_of(
     session: &Session,
     private: ObjectHandle,
+    key_type: KeyType,
     label: &str,
 ) -> Result<Option<ObjectHandle>, TokenError> {
     let id = session
@@ -90,7 +92,7 @@ fn find_public_of(
         let found = session
             .find_objects(&[
                 Attribute::Class(ObjectClass::PUBLIC_KEY),
-                Attribute::KeyType(KeyType::EC),
+                Attribute::KeyType(key_type),
                 Attribute::Id(id),
             ])
             .map_err(ck)?;
@@ -98,17 +100,17 @@ fn find_public_of(
             return Ok(Some(h));
         }
     }
-    find_ec(session, ObjectClass::PUBLIC_KEY, label)
+    find_labelled(session, ObjectClass::PUBLIC_KEY, key_type, label)
 }
 
 /// The EC private key with `label`, and its public point (uncompressed, 65 bytes).
 pub fn find_key(session: &Session, label: &str) -> Result<(ObjectHandle, Vec<u8>), TokenError> {
-    let Some(key) = find_ec(session, ObjectClass::PRIVATE_KEY, label)? else {
+    let Some(key) = find_labelled(session, ObjectClass::PRIVATE_KEY, KeyType::EC, label)? else {
         return Err(TokenError::KeyNotFound {
             label: label.to_owned(),
         });
     };
-    let Some(public) = find_public_of(session, key, label)? else {
+    let Some(public) = find_public_of(session, key, KeyType::EC, label)? else {
         return Err(TokenError::BadKey(format!(
             "no public key object labelled {label:?} beside the private key"
         )));

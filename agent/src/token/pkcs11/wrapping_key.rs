@@ -13,7 +13,10 @@ use p256::elliptic_curve::sec1::ToEncodedPoint;
 use zeroize::Zeroizing;
 
 use super::ck;
-use super::objects::{derive, find_key, generate_key, key_id, p256_point, private_key_template};
+use super::objects::{
+    derive, find_key, find_labelled, find_public_of, generate_key, key_id, p256_point,
+    private_key_template,
+};
 use crate::envelope::{Recipient, RsaRecipient};
 use crate::token::TokenError;
 
@@ -55,33 +58,34 @@ pub fn find_wrapping_key(session: &Session, label: &str) -> Result<WrapKey, Toke
 }
 
 fn find_rsa_key(session: &Session, label: &str) -> Result<WrapKey, TokenError> {
-    let find = |class| {
-        session
-            .find_objects(&[
-                Attribute::Class(class),
-                Attribute::KeyType(KeyType::RSA),
-                Attribute::Label(label.as_bytes().to_vec()),
-            ])
-            .map_err(ck)
-    };
-    let Some(&handle) = find(ObjectClass::PRIVATE_KEY)?.first() else {
+    let Some(handle) = find_labelled(session, ObjectClass::PRIVATE_KEY, KeyType::RSA, label)?
+    else {
         return Err(TokenError::KeyNotFound {
             label: label.to_owned(),
         });
     };
-    // The modulus and exponent are public: on the public key object, and on most tokens'
-    // private key objects too (sensitive keys hide only their private parts).
-    let public = find(ObjectClass::PUBLIC_KEY)?.first().copied();
-    let attrs = session
-        .get_attributes(
-            public.unwrap_or(handle),
-            &[AttributeType::Modulus, AttributeType::PublicExponent],
-        )
-        .map_err(ck)?;
+    // The modulus and exponent are public: on the private key object itself on most tokens
+    // (sensitive keys hide only their private parts), which is the key that decrypts; else on
+    // its public half, paired by CKA_ID as the EC key's is.
+    let wanted = [AttributeType::Modulus, AttributeType::PublicExponent];
+    let own = session.get_attributes(handle, &wanted).map_err(ck)?;
+    let attrs = if has_modulus(&own) {
+        own
+    } else {
+        match find_public_of(session, handle, KeyType::RSA, label)? {
+            Some(public) => session.get_attributes(public, &wanted).map_err(ck)?,
+            None => own,
+        }
+    };
     Ok(WrapKey {
         handle,
         recipient: rsa_recipient(label, attrs)?,
     })
+}
+
+fn has_modulus(attrs: &[Attribute]) -> bool {
+    let has = |t| attrs.iter().any(|a| a.attribute_type() == t);
+    has(AttributeType::Modulus) && has(AttributeType::PublicExponent)
 }
 
 /// The recipient of an RSA key from its `CKA_MODULUS` and `CKA_PUBLIC_EXPONENT`.
