@@ -196,7 +196,8 @@ fn an_rsa_key_made_with_pkcs11_tool_is_the_wrapping_key_as_it_is() {
 
 /// A wrapping key replaced by another of the same kind (the halves deleted, a new P-256 pair of
 /// the same label made with `pkcs11-tool`) is named as replaced at unlock, not reported as a
-/// damaged entry; nothing is unsealed with it, and the message carries no secret.
+/// damaged entry; nothing is unsealed with it (an in-token secret's entry neither), and the
+/// message carries no secret.
 #[test]
 fn a_wrapping_key_replaced_by_another_of_its_kind_is_named_as_replaced() {
     let mut env = Env::new();
@@ -206,6 +207,8 @@ fn a_wrapping_key_replaced_by_another_of_its_kind_is_named_as_replaced() {
     );
     let secret = hex_secret();
     env.add_bitget("bg", &secret);
+    let held = hex_secret();
+    add_held(&env, &held);
     env.start(&[]);
     assert_ok(&env.cli(&["unlock", "bg"]), "unlock");
     assert_cli_bitget_get_signs(&env, "bg", &secret);
@@ -233,6 +236,15 @@ fn a_wrapping_key_replaced_by_another_of_its_kind_is_named_as_replaced() {
     assert!(
         !said.contains(std::str::from_utf8(&secret).unwrap()),
         "{said}"
+    );
+    // A secret held on the token is unlocked through its sealed entry too (its passphrase):
+    // the same answer.
+    let out = env.cli(&["unlock", "held"]);
+    assert!(!out.status.success(), "unlocked with another key");
+    assert!(
+        stderr(&out).contains("is another P-256 key, not the one the config's recipient names"),
+        "{}",
+        stderr(&out)
     );
 }
 

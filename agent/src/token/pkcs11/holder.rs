@@ -95,7 +95,8 @@ impl Pkcs11Holder {
 impl Pkcs11Holder {
     /// The token's wrapping key is the one the config's recipient names: a key replaced under
     /// the config (of either kind) is named as such, not left to fail as a damaged entry. Checked
-    /// where the key unseals, so in-token MACs and signing keys work whatever it is.
+    /// where the key unseals, so what is already unlocked (in-token MACs, signing keys) keeps
+    /// working whatever it is.
     fn check_key(&self, key: &WrapKey) -> Result<(), TokenError> {
         if key.recipient == self.expected {
             return Ok(());
