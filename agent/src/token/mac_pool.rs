@@ -132,9 +132,9 @@ impl MacPool {
         hash: Hash,
         data: &[u8],
     ) -> Result<Vec<u8>, TokenError> {
-        let started = std::time::Instant::now();
+        let timing = self.times.start();
         let result = session.mac(label, hash, data);
-        self.times.record(started.elapsed());
+        self.times.record(timing);
         if result.as_ref().is_err_and(needs_fresh_login) {
             self.times.forget();
         }

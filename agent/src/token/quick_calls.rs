@@ -7,9 +7,9 @@
 //! and its slow answer sends the next calls back to blocking threads. Waiting for a session,
 //! opening one and logging in again are always blocking calls.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::OnceLock;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
 
 /// How a call that may block for long is run, and whether a quick one may run where it is:
 /// set once by the agent's server ([`run_blocking_with`]); until then (admin commands, tests
@@ -48,18 +48,35 @@ pub const SLOW: Duration = Duration::from_micros(400);
 
 /// How long the token's MACs took lately, and whether one runs on a worker now.
 pub struct CallTimes {
-    /// A moving average (weight 1/8 for each new call) in nanoseconds; `u64::MAX` until the
-    /// first call has been timed.
-    average_ns: AtomicU64,
-    /// Whether calls may run inline now: set under [`QUICK`], cleared over [`SLOW`].
+    average: Mutex<Average>,
+    /// Whether calls may run inline now: set under [`QUICK`], cleared over [`SLOW`], changed
+    /// only under `average`'s lock (so in the order of the samples and losses).
     quick: AtomicBool,
     inline_busy: AtomicBool,
+}
+
+struct Average {
+    /// A moving average (weight 1/8 for each new call) in nanoseconds; `u64::MAX` until the
+    /// first call has been timed, and again after a loss.
+    ns: u64,
+    /// How many losses ([`CallTimes::forget`]) there have been: a call that began before the
+    /// last one says nothing of the token as it is now, however quickly it came back.
+    losses: u64,
+}
+
+/// One call being timed ([`CallTimes::start`]).
+pub struct Timing {
+    started: Instant,
+    losses: u64,
 }
 
 impl Default for CallTimes {
     fn default() -> Self {
         Self {
-            average_ns: AtomicU64::new(u64::MAX),
+            average: Mutex::new(Average {
+                ns: u64::MAX,
+                losses: 0,
+            }),
             quick: AtomicBool::new(false),
             inline_busy: AtomicBool::new(false),
         }
@@ -67,17 +84,37 @@ impl Default for CallTimes {
 }
 
 impl CallTimes {
+    fn average(&self) -> MutexGuard<'_, Average> {
+        // The numbers stay consistent whatever panicked while holding the lock.
+        self.average.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts timing one call.
+    pub fn start(&self) -> Timing {
+        Timing {
+            started: Instant::now(),
+            losses: self.average().losses,
+        }
+    }
+
     /// Records one call (it may have failed: a failure that took long counts as long).
-    pub fn record(&self, took: Duration) {
+    pub fn record(&self, timing: Timing) {
+        self.record_sample(timing.losses, timing.started.elapsed());
+    }
+
+    fn record_sample(&self, losses: u64, took: Duration) {
         let sample = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
-        // A lost update between racing callers only delays the average by one sample.
-        let old = self.average_ns.load(Ordering::Relaxed);
+        let mut average = self.average();
+        if average.losses != losses {
+            return;
+        }
+        let old = average.ns;
         let new = if old == u64::MAX {
             sample
         } else {
             old - old / 8 + sample / 8
         };
-        self.average_ns.store(new, Ordering::Relaxed);
+        average.ns = new;
         let quick = self.quick.load(Ordering::Relaxed);
         if !quick && new < QUICK.as_nanos() as u64 {
             self.switch(true, &format!("their recent average is {} us", new / 1000));
@@ -86,7 +123,7 @@ impl CallTimes {
         }
     }
 
-    /// Changes the mode, saying so in the log once per change (a race logs twice at most).
+    /// Changes the mode (under `average`'s lock), saying so in the log once per change.
     fn switch(&self, quick: bool, why: &str) {
         if self.quick.swap(quick, Ordering::Relaxed) != quick {
             let mode = if quick {
@@ -113,7 +150,9 @@ impl CallTimes {
     /// A call that failed as lost (the token gone, the link cut): the next calls block
     /// elsewhere until one has come back quickly again.
     pub fn forget(&self) {
-        self.average_ns.store(u64::MAX, Ordering::Relaxed);
+        let mut average = self.average();
+        average.ns = u64::MAX;
+        average.losses += 1;
         if self.quick.load(Ordering::Relaxed) {
             self.switch(false, "a call found its session lost or the token gone");
         }
@@ -138,28 +177,28 @@ mod tests {
         run_blocking_with(|call| call(), true);
         let times = CallTimes::default();
         assert!(times.inline_slot().is_none(), "untimed: not inline");
-        times.record(Duration::from_micros(12));
+        sample(&times, Duration::from_micros(12));
         let slot = times.inline_slot().expect("quick");
         assert!(times.inline_slot().is_none(), "one call at a time");
         drop(slot);
         assert!(times.inline_slot().is_some());
         // A stall (a network HSM): the average goes over at once for a long call...
-        times.record(Duration::from_millis(5));
+        sample(&times, Duration::from_millis(5));
         assert!(times.inline_slot().is_none());
         // ...and comes back under after quick calls, once clearly under (not at the line).
         for _ in 0..8 {
-            times.record(Duration::from_micros(300));
+            sample(&times, Duration::from_micros(300));
         }
         assert!(
             times.inline_slot().is_none(),
             "between the lines: as it was"
         );
         for _ in 0..64 {
-            times.record(Duration::from_micros(12));
+            sample(&times, Duration::from_micros(12));
         }
         assert!(times.inline_slot().is_some());
         for _ in 0..8 {
-            times.record(Duration::from_micros(300));
+            sample(&times, Duration::from_micros(300));
         }
         assert!(
             times.inline_slot().is_some(),
@@ -167,5 +206,30 @@ mod tests {
         );
         times.forget();
         assert!(times.inline_slot().is_none(), "a lost session: not inline");
+    }
+
+    fn sample(times: &CallTimes, took: Duration) {
+        let losses = times.average().losses;
+        times.record_sample(losses, took);
+    }
+
+    /// A call that began before a loss and came back quickly after it (its session was not the
+    /// lost one) does not turn inline calls back on: only a call begun since does.
+    #[test]
+    fn a_call_begun_before_a_loss_does_not_count_after_it() {
+        run_blocking_with(|call| call(), true);
+        let times = CallTimes::default();
+        sample(&times, Duration::from_micros(12));
+        assert!(times.inline_slot().is_some());
+        let before = times.start();
+        times.forget();
+        times.record(before);
+        assert!(
+            times.inline_slot().is_none(),
+            "a stale sample turned inline on"
+        );
+        let since = times.start();
+        times.record(since);
+        assert!(times.inline_slot().is_some(), "a fresh quick call does");
     }
 }
