@@ -59,6 +59,7 @@ pub fn run(config_path: &Path, a: PolicyCheckArgs) -> CmdResult {
         what: "",
         fields: &fields,
         query: &request.query,
+        body_params: preset.shape().body_params(&request.method),
     };
     match matching_rule(policy, &named) {
         Some((i, rule)) => println!(

@@ -5,48 +5,61 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-/// A request that names one field twice.
+/// A request whose fields the policy cannot read as the exchange does.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "the request names the field {0:?} more than once; the policy's rules test fields, and could \
-     test a value the exchange does not use: send each field once"
-)]
-pub struct RepeatedField(pub String);
+pub enum FieldsError {
+    #[error(
+        "the request names the field {0:?} more than once; the policy's rules test fields, and \
+         could test a value the exchange does not use: send each field once"
+    )]
+    Repeated(String),
+    /// A JSON object body the agent's reading of fields refuses (an unpaired `\u` surrogate,
+    /// nesting past 128 levels) where a lenient parser at the exchange may read it: judged as
+    /// having no fields, it would pass a rule that tests them.
+    #[error(
+        "the JSON body's fields cannot be read ({0}); the policy's rules test fields, so a body \
+         they cannot read is refused: send plain JSON (no unpaired \\u surrogates, nesting \
+         under 128 levels)"
+    )]
+    UnreadableJson(String),
+}
 
 /// The request's fields a rule can test: query parameters, form or top-level JSON body fields,
 /// decoded as the exchange decodes them (`%41` is `A`, `+` in a form is a space).
 ///
 /// A field named twice (in the query, the body, or both) is an error: exchanges disagree on
 /// which one wins, so a rule could test one value while the exchange acts on the other.
-pub fn request_fields(query: &str, body: &[u8]) -> Result<BTreeMap<String, String>, RepeatedField> {
+pub fn request_fields(query: &str, body: &[u8]) -> Result<BTreeMap<String, String>, FieldsError> {
     let mut out = BTreeMap::new();
     let mut put = |k: String, v: String| match out.entry(k) {
-        std::collections::btree_map::Entry::Occupied(e) => Err(RepeatedField(e.key().clone())),
+        std::collections::btree_map::Entry::Occupied(e) => {
+            Err(FieldsError::Repeated(e.key().clone()))
+        }
         std::collections::btree_map::Entry::Vacant(e) => {
             e.insert(v);
             Ok(())
         }
     };
-    let form = |s: &str, put: &mut dyn FnMut(String, String) -> Result<(), RepeatedField>| {
+    let form = |s: &str, put: &mut dyn FnMut(String, String) -> Result<(), FieldsError>| {
         for kv in s.split('&').filter(|kv| !kv.is_empty()) {
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
             put(form_decode(k), form_decode(v))?;
         }
-        Ok::<(), RepeatedField>(())
+        Ok::<(), FieldsError>(())
     };
     form(query, &mut put)?;
     let trimmed = body.trim_ascii_start();
     if trimmed.starts_with(b"{") {
-        if let Ok(JsonFields(entries)) = serde_json::from_slice::<JsonFields>(body) {
-            for (k, v) in entries {
-                let v = match v {
-                    serde_json::Value::String(s) => s,
-                    serde_json::Value::Number(n) => n.to_string(),
-                    serde_json::Value::Bool(b) => b.to_string(),
-                    _ => continue,
-                };
-                put(k, v)?;
-            }
+        let JsonFields(entries) = serde_json::from_slice::<JsonFields>(body)
+            .map_err(|e| FieldsError::UnreadableJson(e.to_string()))?;
+        for (k, v) in entries {
+            let v = match v {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                _ => continue,
+            };
+            put(k, v)?;
         }
     } else if let Ok(s) = std::str::from_utf8(body) {
         form(s, &mut put)?;
@@ -106,6 +119,25 @@ mod tests {
         assert_eq!(f["size"], "5");
         let f = request_fields("", b"nonce=1&pair=XBTUSD").unwrap();
         assert_eq!(f["pair"], "XBTUSD");
+    }
+
+    /// A JSON object body whose fields cannot be read is an error, never "no fields".
+    #[test]
+    fn a_json_body_whose_fields_cannot_be_read_is_an_error() {
+        for body in [
+            r#"{"coin":"BTC","t":"\ud800"}"#.to_owned(),
+            format!(
+                r#"{{"coin":"BTC","t":{}{}}}"#,
+                "[".repeat(200),
+                "]".repeat(200)
+            ),
+        ] {
+            let e = request_fields("", body.as_bytes()).unwrap_err();
+            assert!(matches!(e, FieldsError::UnreadableJson(_)), "{e}");
+        }
+        // Escapes that are whole are read, decoded.
+        let f = request_fields("", br#"{"coin":"\u0042TC","t":"\ud83d\ude00"}"#).unwrap();
+        assert_eq!(f["coin"], "BTC");
     }
 
     /// A deny rule on `coin = "BTC"` must not be passed by spelling BTC another way or by

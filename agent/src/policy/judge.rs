@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::fields::{request_fields, RepeatedField};
+use super::fields::{request_fields, FieldsError};
 use super::residual::{boundary_names, names, Mandatory};
 use super::rules::{evaluate, evaluate_reading, Decision, Judged, Policy, Remedy};
 use crate::sign::endpoints::{self, Class, Endpoint};
@@ -146,14 +146,20 @@ fn without_the_number(request: &HttpRequest) -> HttpRequest {
     r
 }
 
-/// Why a reading that names a field twice is refused: the exchange may act on either value,
-/// and a rule can test one.
-fn twice_refusal(twice: &RepeatedField) -> String {
-    format!(
-        "that reading names {:?} twice (in its query and its body, say), and the exchange may act \
-         on either value",
-        twice.0
-    )
+/// Why a reading whose fields cannot be read is refused: one that names a field twice (the
+/// exchange may act on either value, and a rule can test one), or a JSON body the policy cannot
+/// read.
+fn fields_refusal(e: &FieldsError) -> String {
+    match e {
+        FieldsError::Repeated(name) => format!(
+            "that reading names {name:?} twice (in its query and its body, say), and the \
+             exchange may act on either value"
+        ),
+        FieldsError::UnreadableJson(why) => format!(
+            "that reading's JSON body cannot be read as fields ({why}), and the exchange may \
+             read it"
+        ),
+    }
 }
 
 /// For an exchange that signs the query decoded: the other groupings of `reading`'s
@@ -191,8 +197,8 @@ fn judge_groupings(
     for query in groupings {
         let fields = match request_fields(&query, &reading.body) {
             Ok(f) => f,
-            Err(twice) => {
-                consider(Decision::Deny(twice_refusal(&twice)), &|| {
+            Err(unread) => {
+                consider(Decision::Deny(fields_refusal(&unread)), &|| {
                     format!("{} {}?{query}", reading.method, reading.path)
                 });
                 continue;
@@ -205,6 +211,7 @@ fn judge_groupings(
             what,
             fields: &fields,
             query: &query,
+            body_params: preset.shape().body_params(&reading.method),
         };
         let decision = evaluate_reading(policy, &judged, remedy);
         consider(decision, &|| {
@@ -227,7 +234,7 @@ pub fn judge(
     secret: &str,
     preset: &dyn Preset,
     request: Canonical<'_>,
-) -> Result<Verdict, RepeatedField> {
+) -> Result<Verdict, FieldsError> {
     let request = request.request();
     let shape = preset.shape();
     let table = endpoints::table(preset.id());
@@ -288,6 +295,7 @@ pub fn judge(
         what,
         fields: &fields,
         query: &request.query,
+        body_params: shape.body_params(&request.method),
     };
     let mut worst = evaluate(policy, &primary, &remedy);
     let mut consider = |decision: Decision, why: &dyn Fn() -> String| {
@@ -313,8 +321,8 @@ pub fn judge(
             match request_fields(&alt.query, &alt.body) {
                 Ok(f) => f,
                 // A reading the exchange may act on either way: never judged with no fields.
-                Err(twice) => {
-                    consider(Decision::Deny(twice_refusal(&twice)), &|| {
+                Err(unread) => {
+                    consider(Decision::Deny(fields_refusal(&unread)), &|| {
                         format!(
                             "{}'s signed string for it is also that of {} {}?{} with a body \
                              (bytes move between its parts)",
@@ -339,6 +347,7 @@ pub fn judge(
             what,
             fields: &alt_fields,
             query: &alt.query,
+            body_params: shape.body_params(&alt.method),
         };
         let decision = evaluate_reading(policy, &judged, &remedy);
         consider(decision, &|| {
@@ -408,6 +417,7 @@ pub fn judge(
                 what: e.what,
                 fields: &fields,
                 query: &request.query,
+                body_params: shape.body_params(e.method),
             };
             let decision = evaluate(policy, &judged, &remedy);
             consider(decision, &|| {

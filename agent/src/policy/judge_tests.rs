@@ -482,3 +482,95 @@ fn a_long_binance_value_is_judged_without_every_suffix() {
         "{names:?}"
     );
 }
+
+/// A JSON body the policy's reading of fields cannot read (an unpaired surrogate, nesting past
+/// 128 levels) but the canonical check lets through, and a lenient parser at the exchange may
+/// read, is refused wherever fields are read, not judged as having none: a deny rule on a
+/// field's value would not have matched it.
+#[test]
+fn a_json_body_whose_fields_cannot_be_read_is_refused_not_judged_as_empty() {
+    let (p, _) = parse(
+        "[[rule]]\naction = \"deny\"\nmethods = [\"DELETE\"]\npath = \"/api/v1/order/all\"\n\
+         fields = { symbol = \"ETHUSD\" }\n",
+    )
+    .unwrap();
+    let plain = req("DELETE", "/api/v1/order/all", "", r#"{"symbol":"ETHUSD"}"#);
+    assert!(matches!(verdict("bitmex", &p, &plain), Decision::Deny(_)));
+    let other = req("DELETE", "/api/v1/order/all", "", r#"{"symbol":"XBTUSD"}"#);
+    assert_eq!(verdict("bitmex", &p, &other), Decision::Allow);
+    let deep = format!(
+        r#"{{"symbol":"ETHUSD","t":{}{}}}"#,
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    let mut judged = 0;
+    for body in [r#"{"symbol":"ETHUSD","t":"\ud800"}"#, deep.as_str()] {
+        let r = req("DELETE", "/api/v1/order/all", "", body);
+        let bitmex = exchanges::by_id("bitmex").unwrap();
+        // Refused by the canonical check, or by the judge: never judged with no fields.
+        let Ok(canonical) = crate::sign::request::check(bitmex.id(), bitmex.shape(), &r) else {
+            continue;
+        };
+        judged += 1;
+        let e = judge(&p, &Plan::new(&p, bitmex), "s", bitmex, canonical).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("the JSON body's fields cannot be read"),
+            "{e}"
+        );
+    }
+    assert!(
+        judged >= 1,
+        "the canonical check refused both: test the judge another way"
+    );
+    // An exchange that signs the payload only (Bybit) reads a body's fields for every policy.
+    let bybit = exchanges::by_id("bybit").unwrap();
+    let r = req(
+        "POST",
+        "/v5/order/create",
+        "",
+        r#"{"category":"spot","t":"\udc00"}"#,
+    );
+    let std = Policy::standard();
+    let canonical = crate::sign::request::check(bybit.id(), bybit.shape(), &r).unwrap();
+    assert!(judge(&std, &Plan::new(&std, bybit), "s", bybit, canonical).is_err());
+}
+
+/// A required field of a BitMEX DELETE, whose parameters travel in its JSON body, must be in
+/// the body, as a POST's must: in the query beside a body, it is refused.
+#[test]
+fn a_required_field_of_a_bitmex_delete_must_be_in_its_body() {
+    let (p, _) = parse(
+        "[[rule]]\naction = \"allow\"\nmethods = [\"DELETE\"]\npath = \"/api/v1/user/withdrawal\"\n\
+         require = [\"transactID\"]\n",
+    )
+    .unwrap();
+    let path = "/api/v1/user/withdrawal";
+    let d = verdict(
+        "bitmex",
+        &p,
+        &req("DELETE", path, "", r#"{"transactID":"t1"}"#),
+    );
+    assert_eq!(d, Decision::Allow);
+    let d = verdict(
+        "bitmex",
+        &p,
+        &req("DELETE", path, "transactID=t1", r#"{"note":"x"}"#),
+    );
+    assert!(
+        matches!(&d, Decision::Deny(m) if m.contains("must carry transactID")),
+        "{d:?}"
+    );
+    // Elsewhere a DELETE's parameters are its query: there the field is found.
+    let (c, _) = parse(
+        "[[rule]]\naction = \"allow\"\nmethods = [\"DELETE\"]\npath = \"/orders/*\"\n\
+         require = [\"profile_id\"]\n",
+    )
+    .unwrap();
+    let d = verdict(
+        "coinbase-exchange",
+        &c,
+        &req("DELETE", "/orders/o1", "profile_id=p1", ""),
+    );
+    assert_eq!(d, Decision::Allow);
+}

@@ -179,14 +179,14 @@ impl Rule {
         s
     }
 
-    /// The first required field the request lacks (or leaves empty). A request with a body
-    /// (POST, PUT) must carry it in the body: exchanges read such a request's parameters there,
-    /// and one that ignores the query would take the withdrawal without its client id.
+    /// The first required field the request lacks (or leaves empty). A request whose
+    /// parameters are read from its body (POST, PUT; BitMEX's DELETE) must carry it there: an
+    /// exchange that ignores such a request's query would take the withdrawal without its
+    /// client id.
     fn missing<'r>(&'r self, r: &Judged<'_>) -> Option<&'r str> {
-        let body_method = matches!(r.method, "POST" | "PUT");
         self.require.iter().map(String::as_str).find(|k| {
             r.fields.get(*k).is_none_or(|v| v.is_empty())
-                || (body_method && super::fields::query_names(r.query, k))
+                || (r.body_params && super::fields::query_names(r.query, k))
         })
     }
 
@@ -248,6 +248,9 @@ pub struct Judged<'a> {
     pub fields: &'a BTreeMap<String, String>,
     /// The query of this reading: where a field came from, for `require`.
     pub query: &'a str,
+    /// Whether the exchange reads this request's parameters from its body
+    /// ([`crate::sign::request::Shape::body_params`]): then a required field must be there.
+    pub body_params: bool,
 }
 
 /// How to allow what the defaults refuse, for the refusal message.

@@ -23,6 +23,7 @@ fn decide(
         what: "withdraw",
         fields: &fields,
         query: "",
+        body_params: matches!(method, "POST" | "PUT"),
     };
     evaluate(
         p,

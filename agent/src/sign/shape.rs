@@ -155,6 +155,13 @@ impl Shape {
         }
     }
 
+    /// Whether a `method` request's parameters are read from its body, so that a field the
+    /// policy requires must be there: POST and PUT, and a DELETE where it carries a body
+    /// (BitMEX). Gate's PATCH and Binance's `WS` take parameters in the query as well.
+    pub fn body_params(&self, method: &str) -> bool {
+        matches!(method, "POST" | "PUT") || (method == "DELETE" && self.delete_body)
+    }
+
     /// Whether the signature covers a `method` request's fields where they travel.
     pub fn covers_fields(&self, method: &str) -> bool {
         self.covers.fields(self.carries_body(method))

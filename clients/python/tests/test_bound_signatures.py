@@ -456,6 +456,25 @@ def test_a_bitmex_delete_signs_its_json_body_as_bitmex_documents(bound_env: Agen
         assert attempt(agent, ex, "bitmex-open", withdrawal) is None
 
 
+def test_a_bitmex_json_body_that_reads_as_another_form_is_refused(bound_env: AgentEnv) -> None:
+    """BitMEX takes form bodies too, by the Content-Type the bot chooses: a JSON body holding '&'
+    is, to a form parser (Python's own), parameters the policy never saw; the agent refuses it,
+    and signs the same value written with the JSON escape."""
+    from urllib.parse import parse_qsl
+
+    ex = next(e for e in EXCHANGES if e.preset == "bitmex")
+    body = '{"symbol":"XBTUSD","text":"&symbol=ETHUSD&"}'
+    assert ("symbol", "ETHUSD") in parse_qsl(body, keep_blank_values=True)
+    escaped = '{"symbol":"XBTUSD","text":"\\u0026symbol=ETHUSD\\u0026"}'
+    assert ("symbol", "ETHUSD") not in parse_qsl(escaped, keep_blank_values=True)
+    with Agent(str(bound_env.socket)) as agent:
+        for name in ("bitmex-std", "bitmex-open"):
+            with pytest.raises(AgentError, match="u0026"):
+                agent.sign(name, "DELETE", "/api/v1/order/all", "", body.encode())
+            got = attempt(agent, ex, name, Req("DELETE", "/api/v1/order/all", "", escaped))
+            assert got is not None, f"{name}: the escaped body was refused"
+
+
 DOCS_STEP_UP = ('[[rule]]\naction = "step-up"\nmethods = ["POST"]\npath = "/api/v2/spot/wallet/withdrawal"\n'
                 'fields = { coin = "USDT" }\n\n[[rule]]\naction = "deny"\npath = "/api/v2/spot/wallet/*"\n')
 

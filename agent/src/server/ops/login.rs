@@ -79,6 +79,7 @@ pub async fn login(
         what: kind.what,
         fields: &fields,
         query: "",
+        body_params: false,
     };
     let remedy = Remedy {
         secret: &request.name,

@@ -104,6 +104,8 @@ impl Preset for Bitmex {
         check_timestamp(EX, self.time_format(), &s.timestamp)?;
         header_safe(EX, "api key", c.api_key)?;
         c.require_secret(EX)?;
+        // BitMEX takes form bodies too (endpoints/tables/bitmex.txt, from its swagger.json).
+        json_without_ampersand(EX, &r.body)?;
         let path = path_and_query(&r.path, &r.query);
         let signed_parts: &[&[u8]] = &[
             r.method.as_bytes(),

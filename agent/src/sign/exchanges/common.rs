@@ -122,6 +122,23 @@ pub(crate) use crate::sign::mac_key::{base64_secret, nonempty_secret};
 
 /// The digest of the bytes a signature covers, for the audit log: the parts the preset fed to
 /// the MAC (or to the signing key), in order.
+/// A JSON body for an exchange that also takes form bodies (telling them apart by Content-Type,
+/// which the client chooses) and signs the bytes either way (Kraken, BitMEX): with an '&', the
+/// same signed bytes sent as a form would be parameters the policy never saw.
+pub(crate) fn json_without_ampersand(
+    exchange: &'static str,
+    body: &[u8],
+) -> Result<(), PresetError> {
+    if body.contains(&b'&') {
+        return Err(bad(
+            exchange,
+            "the JSON body holds '&': sent as a form, the same signed bytes would be other \
+             parameters; write '&' in JSON strings as \\u0026",
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn signed_digest(parts: &[&[u8]]) -> [u8; 32] {
     let mut h = Sha256::new();
     parts.iter().for_each(|p| h.update(p));

@@ -69,15 +69,7 @@ fn json_with_nonce(object: &str, nonce: &str) -> Result<String, PresetError> {
     if members.contains_key("nonce") {
         return Err(bad(EX, NONCE_IS_THE_AGENTS));
     }
-    // Kraken tells JSON from a form by Content-Type and hashes the bytes either way: with an
-    // '&', the same bytes would be a form whose parameters the policy never saw.
-    if object.contains('&') {
-        return Err(bad(
-            EX,
-            "the JSON body holds '&': sent as a form, the same signed bytes would be other \
-             parameters; write '&' in JSON strings as \\u0026",
-        ));
-    }
+    json_without_ampersand(EX, object.as_bytes())?;
     let rest = object[1..].trim_start();
     Ok(if rest.starts_with('}') {
         format!("{{\"nonce\":\"{nonce}\"}}")

@@ -83,3 +83,29 @@ fn refuses_millisecond_expires() {
         .unwrap_err();
     assert!(e.to_string().contains("UnixSeconds"), "{e}");
 }
+
+/// BitMEX takes form bodies too: a JSON body with '&' would be other parameters sent as a form,
+/// so it is refused, with the escape that says the same in JSON.
+#[test]
+fn a_json_body_with_an_ampersand_is_refused() {
+    let e = Bitmex
+        .sign(
+            &req(
+                "DELETE",
+                "/api/v1/order/all",
+                "",
+                r#"{"text":"a&symbol=ETHUSD&"}"#,
+            ),
+            &creds(KEY, SECRET, None),
+            &stamp("1518064238", None),
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("u0026"), "{e}");
+    sign(
+        "DELETE",
+        "/api/v1/order/all",
+        "",
+        r#"{"text":"a\u0026b"}"#,
+        "1518064238",
+    );
+}
