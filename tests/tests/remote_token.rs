@@ -48,6 +48,42 @@ fn make_key_pair(env: &Env, key_type: &str, id: &str, extra: &[&str]) {
     pkcs11_tool(env, &args);
 }
 
+/// The DER SubjectPublicKeyInfo the config's `age1apisec-rsa1...` recipient carries.
+fn config_rsa_recipient(env: &Env) -> Vec<u8> {
+    use bech32::FromBase32;
+    let config = fs::read_to_string(&env.config).unwrap();
+    let recipient = config
+        .lines()
+        .find_map(|l| l.strip_prefix("recipient = \""))
+        .and_then(|r| r.strip_suffix('"'))
+        .expect("the config's recipient");
+    let (hrp, data, _) = bech32::decode(recipient).unwrap();
+    assert_eq!(hrp, "age1apisec-rsa");
+    Vec::<u8>::from_base32(&data).unwrap()
+}
+
+/// The DER of the public key `select` names (`--label L`, `--id I`), as `pkcs11-tool` reads it
+/// from the token.
+fn read_public_key(env: &Env, select: &[&str]) -> Vec<u8> {
+    let file = env.root().join(format!("read-{}.der", select.join("-")));
+    let mut args = vec!["--read-object", "--type", "pubkey"];
+    args.extend_from_slice(select);
+    args.extend_from_slice(&["--output-file", file.to_str().unwrap()]);
+    pkcs11_tool(env, &args);
+    fs::read(&file).unwrap()
+}
+
+/// The wrapping key's two halves deleted and a new P-256 pair of its label made in their place.
+fn replace_wrapping_key(env: &Env, id: &str, extra: &[&str]) {
+    for kind in ["privkey", "pubkey"] {
+        pkcs11_tool(
+            env,
+            &["--delete-object", "--type", kind, "--label", KEY_LABEL],
+        );
+    }
+    make_key_pair(env, "EC:prime256v1", id, extra);
+}
+
 fn hex_secret() -> Vec<u8> {
     hex::encode(rand::random::<[u8; 32]>()).into_bytes()
 }
@@ -139,31 +175,9 @@ fn an_rsa_key_made_with_pkcs11_tool_is_the_wrapping_key_as_it_is() {
         "{}",
         stderr(&out)
     );
-    let config = fs::read_to_string(&env.config).unwrap();
-    let recipient = config
-        .lines()
-        .find_map(|l| l.strip_prefix("recipient = \""))
-        .and_then(|r| r.strip_suffix('"'))
-        .expect("the config's recipient");
-    let (hrp, data, _) = bech32::decode(recipient).unwrap();
-    assert_eq!(hrp, "age1apisec-rsa");
-    let spki_file = env.root().join("pub.der");
-    pkcs11_tool(
-        &env,
-        &[
-            "--read-object",
-            "--type",
-            "pubkey",
-            "--label",
-            KEY_LABEL,
-            "--output-file",
-            spki_file.to_str().unwrap(),
-        ],
-    );
-    use bech32::FromBase32;
     assert_eq!(
-        Vec::<u8>::from_base32(&data).unwrap(),
-        fs::read(&spki_file).unwrap(),
+        config_rsa_recipient(&env),
+        read_public_key(&env, &["--label", KEY_LABEL]),
         "the recipient is the token's public key"
     );
 
@@ -175,13 +189,7 @@ fn an_rsa_key_made_with_pkcs11_tool_is_the_wrapping_key_as_it_is() {
     assert_ok(&env.cli(&["lock", "bg"]), "lock");
 
     // The key swapped underneath for an EC key of the same label.
-    for kind in ["privkey", "pubkey"] {
-        pkcs11_tool(
-            &env,
-            &["--delete-object", "--type", kind, "--label", KEY_LABEL],
-        );
-    }
-    make_key_pair(&env, "EC:prime256v1", "0b", &[]);
+    replace_wrapping_key(&env, "0b", &[]);
     let out = env.cli(&["unlock", "bg"]);
     assert!(!out.status.success(), "unlocked with another key");
     assert!(
@@ -214,13 +222,7 @@ fn a_wrapping_key_replaced_by_another_of_its_kind_is_named_as_replaced() {
     assert_cli_bitget_get_signs(&env, "bg", &secret);
     assert_ok(&env.cli(&["lock", "bg"]), "lock");
 
-    for kind in ["privkey", "pubkey"] {
-        pkcs11_tool(
-            &env,
-            &["--delete-object", "--type", kind, "--label", KEY_LABEL],
-        );
-    }
-    make_key_pair(&env, "EC:prime256v1", "0d", &["--usage-derive"]);
+    replace_wrapping_key(&env, "0d", &["--usage-derive"]);
     let out = env.cli(&["unlock", "bg"]);
     assert!(!out.status.success(), "unlocked with another key");
     let said = stderr(&out);
@@ -306,29 +308,12 @@ fn an_rsa_key_beside_stray_public_keys_of_its_label_is_used_by_its_own_modulus()
         write_public_key(&env, &stray, id);
     }
     assert_ok(&env.init_through(&softhsm_module(), false), "init");
-    let config = fs::read_to_string(&env.config).unwrap();
-    let recipient = config
-        .lines()
-        .find_map(|l| l.strip_prefix("recipient = \""))
-        .and_then(|r| r.strip_suffix('"'))
-        .expect("the config's recipient");
-    let (_, data, _) = bech32::decode(recipient).unwrap();
-    let pair = env.root().join("pair.der");
-    pkcs11_tool(
-        &env,
-        &[
-            "--read-object",
-            "--type",
-            "pubkey",
-            "--id",
-            "0a",
-            "--output-file",
-            pair.to_str().unwrap(),
-        ],
+    let ours = config_rsa_recipient(&env);
+    assert_eq!(
+        ours,
+        read_public_key(&env, &["--id", "0a"]),
+        "the pair's public key"
     );
-    use bech32::FromBase32;
-    let ours = Vec::<u8>::from_base32(&data).unwrap();
-    assert_eq!(ours, fs::read(&pair).unwrap(), "the pair's public key");
     assert_ne!(ours, fs::read(&stray).unwrap(), "not the stray one");
     let secret = hex_secret();
     env.add_bitget("bg", &secret);

@@ -156,10 +156,10 @@ impl Shape {
     }
 
     /// Whether a `method` request's parameters are read from its body, so that a field the
-    /// policy requires must be there: POST and PUT, and a DELETE where it carries a body
-    /// (BitMEX). Gate's PATCH and Binance's `WS` take parameters in the query as well.
+    /// policy requires must be there: every method that carries a body (POST, PUT, BitMEX's
+    /// DELETE) but Gate's PATCH and Binance's `WS`, which take parameters in the query as well.
     pub fn body_params(&self, method: &str) -> bool {
-        matches!(method, "POST" | "PUT") || (method == "DELETE" && self.delete_body)
+        self.carries_body(method) && !matches!(method, "PATCH" | "WS")
     }
 
     /// Whether the signature covers a `method` request's fields where they travel.
