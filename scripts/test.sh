@@ -21,7 +21,8 @@ esac
 scripts/deps.sh
 ((install_only)) && exit 0
 
-cargo build --workspace --bins
+# --lib: tests/faulty-pkcs11, the PKCS#11 module the fault tests load (tests/tests/faulty_token.rs).
+cargo build --workspace --bins --lib
 # What a user installs, from one release build: `cargo install --path` of both binaries (into
 # target/install-root) and the Debian package (target/debian/); tests/tests/package.rs checks both.
 scripts/package-deb.sh

@@ -3,7 +3,8 @@
 //! real `apisec-agent` and `apisec` binaries.
 //!
 //! The binaries are found next to the test executable (`target/debug/`); build them first with
-//! `cargo build --workspace --bins` (the README's test command does).
+//! `cargo build --workspace --bins --lib` (the README's test command does; `--lib` builds
+//! `tests/faulty-pkcs11`, a PKCS#11 module that fails the calls a test names).
 //!
 //! Everything is re-exported here, so a test needs only `use apisec_tests::*;`. By file:
 //!

@@ -22,7 +22,7 @@ pub fn binary(name: &str) -> PathBuf {
     let p = dir.join(name);
     assert!(
         p.exists(),
-        "{} is missing: run `cargo build --workspace --bins` before the tests",
+        "{} is missing: run `cargo build --workspace --bins --lib` before the tests",
         p.display()
     );
     p
