@@ -9,7 +9,9 @@ use crate::world::{secret, AgentProc, EchoServer, World, ORDER_BODY, ORDER_PATH}
 /// the same frames over the same kind of socket to `echo` (the baseline the client's cost is
 /// read against), and the same bare loop against the agent (what the agent adds, with nothing
 /// decoded), p50 in microseconds, when python3 is there (the client is pure standard
-/// library). The caller pins this process, and so the interpreter, to the servers' core.
+/// library). The four are measured in turn, round after round, as the Node bench measures its
+/// three: measured one block after another, a drift of the machine fell on whichever block it
+/// met. The caller pins this process, and so the interpreter, to the servers' core.
 pub fn figures(
     _world: &World,
     agent: &AgentProc,
@@ -21,46 +23,45 @@ pub fn figures(
     }
     let script = format!(
         r#"
-import base64, hashlib, hmac, json, time, statistics
+import base64, hashlib, hmac, json, time, statistics, socket
 from apisec_agent import Agent
+from apisec_agent import _wire as wire
 a = Agent({sock:?})
 body = {body:?}
-for _ in range(500): a.sign("s0000", "POST", {path:?}, body=body)
-t = []
-for _ in range(5000):
-    s = time.perf_counter(); a.sign("s0000", "POST", {path:?}, body=body); t.append(time.perf_counter() - s)
-h = []
 key = {key:?}.encode()
-for _ in range(5000):
-    s = time.perf_counter()
-    base64.b64encode(hmac.new(key, ("1700000000000POST" + {path:?} + body).encode(), hashlib.sha256).digest())
-    h.append(time.perf_counter() - s)
-import socket
-from apisec_agent import _wire as wire
 frame = wire.encode_sign("s0000", "POST", {path:?}, "", body.encode(), "", "")
-e = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-e.connect({echo:?})
-def echo_once():
-    e.sendall(frame)
-    head = b""
-    while len(head) < 4:
-        head += e.recv(4 - len(head))
-    n = int.from_bytes(head, "big")
-    got = b""
-    while len(got) < n:
-        got += e.recv(n - len(got))
-for _ in range(500): echo_once()
-x = []
-for _ in range(5000):
-    s = time.perf_counter(); echo_once(); x.append(time.perf_counter() - s)
-# The same bare loop against the agent: what the agent itself adds, nothing decoded.
-e.close()
-e = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-e.connect({sock:?})
-for _ in range(500): echo_once()
-r = []
-for _ in range(5000):
-    s = time.perf_counter(); echo_once(); r.append(time.perf_counter() - s)
+def connect(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    return s
+def bare(s):
+    def once():
+        s.sendall(frame)
+        head = b""
+        while len(head) < 4:
+            head += s.recv(4 - len(head))
+        n = int.from_bytes(head, "big")
+        got = b""
+        while len(got) < n:
+            got += s.recv(n - len(got))
+    return once
+def sign():
+    a.sign("s0000", "POST", {path:?}, body=body)
+def mac():
+    base64.b64encode(hmac.new(key, ("1700000000000POST" + {path:?} + body).encode(), hashlib.sha256).digest())
+# The echo, the same bare loop against the agent (what the agent itself adds, nothing decoded),
+# the client's sign and Python's own hmac, measured in turn: ten rounds of 500 each, so that a
+# drift of the machine falls on every kind alike; each p50 is over all of its rounds.
+kinds = [bare(connect({echo:?})), bare(connect({sock:?})), sign, mac]
+times = [[] for _ in kinds]
+pc = time.perf_counter
+for f in kinds:
+    for _ in range(500): f()
+for _ in range(10):
+    for f, t in zip(kinds, times):
+        for _ in range(500):
+            s = pc(); f(); t.append(pc() - s)
+x, r, t, h = times
 print(json.dumps([statistics.median(t) * 1e6, statistics.median(h) * 1e6, statistics.median(x) * 1e6, statistics.median(r) * 1e6]))
 "#,
         echo = echo.sock.display().to_string(),
