@@ -163,7 +163,10 @@ impl Env {
             .env("XDG_STATE_HOME", self.home.join(".local/state"))
             .env("XDG_RUNTIME_DIR", self.root().join("run"))
             .env("SOFTHSM2_CONF", &self.softhsm_conf)
-            .env("APISEC_AUTH_SOCK", &self.socket);
+            .env("APISEC_AUTH_SOCK", &self.socket)
+            // Read only by tests/faulty-pkcs11, when a test's config names it.
+            .env("APISEC_FAULTY_PKCS11_MODULE", softhsm_module())
+            .env("APISEC_FAULTY_PKCS11_CONTROL", self.token_faults_file());
     }
 
     /// `program` with this test's environment (as the agent and the CLI get it).

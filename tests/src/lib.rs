@@ -10,6 +10,8 @@
 //!
 //! - `env.rs`: the [`Env`] world of one test: temp dir, SoftHSM token, home and config, starting
 //!   and stopping the agent, the scripted approver, waiting on the agent's log and audit log.
+//! - `faulty.rs`: [`faulty_module`], SoftHSM behind a module that fails the calls a test names
+//!   ([`Env::set_token_faults`]).
 //! - `add.rs`: `apisec-agent add` as a builder, [`Env::secret`] … [`AddSecret::add`].
 //! - `process.rs`: running commands and checking them: [`binary`], [`run_with_stdin`],
 //!   [`as_nobody`], [`stdout`], [`stderr`], [`assert_ok`], [`assert_fails_with`], and helpers
@@ -45,6 +47,7 @@ pub mod vcard;
 mod add;
 mod completion;
 mod env;
+mod faulty;
 mod memory;
 mod process;
 mod signing;
@@ -55,6 +58,7 @@ mod wire;
 pub use add::AddSecret;
 pub use completion::bash_tab;
 pub use env::{softhsm_module, Env, KEY_LABEL, PIN, SO_PIN, TOKEN_LABEL};
+pub use faulty::faulty_module;
 pub use memory::find_in_memory;
 pub use process::{
     as_nobody, as_other_uid, assert_fails_with, assert_ok, binary, run_with_stdin,

@@ -4,21 +4,14 @@
 //! otherwise (the link cut in the middle of the trial). What the token holds afterwards is read
 //! by `pkcs11-tool` straight through SoftHSM, not through the module that failed.
 
-use std::path::PathBuf;
 use std::process::Output;
 
 use apisec_tests::*;
-
-/// The fault-injecting module, built with the workspace (`cargo build --workspace --bins --lib`).
-fn faulty_module() -> PathBuf {
-    binary("libapisec_faulty_pkcs11.so")
-}
 
 /// `apisec-agent ARGS` with the faulty module failing `fail` (`C_DeriveKey=CKR_DEVICE_ERROR`).
 fn agent_failing(env: &Env, fail: &str, args: &[&str]) -> Output {
     env.agent_cmd()
         .args(args)
-        .env("APISEC_FAULTY_PKCS11_MODULE", softhsm_module())
         .env("APISEC_FAULTY_PKCS11_FAIL", fail)
         .output()
         .expect("apisec-agent")
@@ -204,4 +197,53 @@ fn backup_add_token_takes_back_its_key_pair_as_init_does() {
         "{keys:?}"
     );
     assert_ne!(std::fs::read_to_string(&env.config).unwrap(), before);
+}
+
+/// An in-token secret signing through the faulty module under the running agent: a session
+/// lost once is replaced without the client noticing; a token that fails otherwise is a clear
+/// error while the secrets held in memory keep signing; once it answers again, the same agent
+/// signs with no restart and no new unlock.
+#[test]
+fn in_token_signing_replaces_a_lost_session_and_reports_a_failing_token() {
+    let mut env = Env::new();
+    assert_ok(
+        &env.init_through(&faulty_module(), true),
+        "init through the faulty module",
+    );
+    let held: &[u8] = b"an-in-token-secret-of-32-bytes-or-more!";
+    let out = env
+        .secret("held", "bitget")
+        .api_key("k")
+        .secret_bytes(held)
+        .passphrase(b"p")
+        .args(&["--in-token"])
+        .add();
+    assert_ok(&out, "add --in-token");
+    env.add_bitget("memory", b"a-secret-held-in-memory");
+    env.start(&[]);
+    assert_ok(&env.cli(&["unlock", "held", "memory"]), "unlock");
+    assert_cli_bitget_get_signs(&env, "held", held);
+
+    for lost in ["CKR_SESSION_HANDLE_INVALID", "CKR_DEVICE_REMOVED"] {
+        env.set_token_faults(&format!("C_Sign={lost} x1"));
+        assert_cli_bitget_get_signs(&env, "held", held);
+    }
+
+    env.set_token_faults("C_Sign=CKR_DEVICE_ERROR");
+    let out = sign_assets(&env, "held");
+    let said = stderr(&out);
+    assert!(
+        !out.status.success(),
+        "signed while the token fails: {said}"
+    );
+    assert!(
+        said.contains("C_Sign") && said.contains("CKR_DEVICE_ERROR"),
+        "{said}"
+    );
+    assert!(!said.contains(std::str::from_utf8(held).unwrap()), "{said}");
+    assert_cli_bitget_get_signs(&env, "memory", b"a-secret-held-in-memory");
+
+    env.set_token_faults("");
+    assert_cli_bitget_get_signs(&env, "held", held);
+    assert!(!env.log().contains("panicked"), "{}", env.log());
 }

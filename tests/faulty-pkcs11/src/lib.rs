@@ -1,29 +1,31 @@
 //! A PKCS#11 module for tests that fails on purpose: every call goes to the real module named
-//! by `$APISEC_FAULTY_PKCS11_MODULE` (SoftHSM in the tests), except the calls that
-//! `$APISEC_FAULTY_PKCS11_FAIL` names, which return the value it gives without reaching it.
+//! by `$APISEC_FAULTY_PKCS11_MODULE` (SoftHSM in the tests), except the calls a test names,
+//! which return the value it gives without reaching it.
 //!
-//! `APISEC_FAULTY_PKCS11_FAIL="C_DeriveKey=CKR_DEVICE_ERROR"` is a token whose link dropped in
-//! the middle of `init`'s trial ECDH; `C_DeriveKey=CKR_MECHANISM_INVALID` one that cannot
-//! derive. Several are separated by commas. Calls that can fail: `C_DeriveKey`, `C_Decrypt`,
-//! `C_Sign`. A variable that names anything else makes `C_GetFunctionList` fail with
-//! `CKR_ARGUMENTS_BAD` and say why on standard error, so that a test never runs against a
-//! module that does not fail as it was told to.
+//! - `$APISEC_FAULTY_PKCS11_FAIL`, read once: `C_DeriveKey=CKR_DEVICE_ERROR` is a token whose
+//!   link dropped in the middle of `init`'s trial ECDH, `C_DeriveKey=CKR_MECHANISM_INVALID` one
+//!   that cannot derive; several are separated by commas.
+//! - `$APISEC_FAULTY_PKCS11_CONTROL`, a file read again at every call that can fail, for a
+//!   process that runs on (the agent): one `CALL=VALUE` per line, and `CALL=VALUE xN` to fail
+//!   N calls only (counted from when the file last changed). An empty or missing file fails
+//!   nothing.
+//!
+//! Calls that can fail: `C_DeriveKey`, `C_Decrypt`, `C_Sign`. A fault that names anything else
+//! makes `C_GetFunctionList` fail with `CKR_ARGUMENTS_BAD` (a control file read later: the call
+//! fails with it), saying why on standard error, so that a test never runs against a module that
+//! does not fail as it was told to.
 
 #![allow(non_snake_case)]
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use cryptoki_sys::*;
 
-/// What each call that can fail returns; 0 (`CKR_OK`): forwarded to the real module.
-static DERIVE: AtomicU64 = AtomicU64::new(0);
-static DECRYPT: AtomicU64 = AtomicU64::new(0);
-static SIGN: AtomicU64 = AtomicU64::new(0);
-
-/// The real module's functions, with the failing ones replaced; built at the first
-/// `C_GetFunctionList`, kept for the life of the process (as the real module, never unloaded).
-static LIST: OnceLock<Result<CK_FUNCTION_LIST, String>> = OnceLock::new();
+/// The calls that can fail, in the order of [`Faults`]'s entries.
+const CALLS: [&str; 3] = ["C_DeriveKey", "C_Decrypt", "C_Sign"];
+const DERIVE: usize = 0;
+const DECRYPT: usize = 1;
+const SIGN: usize = 2;
 
 /// The return values a test can name, by their names in the PKCS#11 specification.
 const VALUES: &[(&str, CK_RV)] = &[
@@ -37,30 +39,97 @@ const VALUES: &[(&str, CK_RV)] = &[
     ("CKR_FUNCTION_NOT_SUPPORTED", CKR_FUNCTION_NOT_SUPPORTED),
 ];
 
-fn configure() -> Result<CK_FUNCTION_LIST, String> {
-    let real = std::env::var("APISEC_FAULTY_PKCS11_MODULE")
-        .map_err(|_| "APISEC_FAULTY_PKCS11_MODULE is not set: name the real module".to_owned())?;
-    for item in std::env::var("APISEC_FAULTY_PKCS11_FAIL")
-        .unwrap_or_default()
-        .split(',')
+/// Per call: the value it returns instead of reaching the module, and how many more times
+/// (`None`: every time).
+type Faults = [Option<(CK_RV, Option<u64>)>; 3];
+
+fn parse(text: &str, separator: char) -> Result<Faults, String> {
+    let mut faults: Faults = [None; 3];
+    for item in text
+        .split(separator)
+        .map(str::trim)
         .filter(|s| !s.is_empty())
     {
-        let (call, value) = item
+        let (call, rest) = item
             .split_once('=')
             .ok_or_else(|| format!("{item:?} is not CALL=CKR_VALUE"))?;
+        let (value, times) = match rest.split_once(" x") {
+            Some((value, n)) => {
+                let n = n
+                    .parse()
+                    .map_err(|_| format!("{item:?}: {n:?} is not a number of calls"))?;
+                (value, Some(n))
+            }
+            None => (rest, None),
+        };
         let rv = VALUES
             .iter()
             .find(|(name, _)| *name == value)
             .map(|(_, rv)| *rv)
             .ok_or_else(|| format!("{value:?} is not one of the values this module returns"))?;
-        let slot = match call {
-            "C_DeriveKey" => &DERIVE,
-            "C_Decrypt" => &DECRYPT,
-            "C_Sign" => &SIGN,
-            other => return Err(format!("{other:?} is not a call this module can fail")),
-        };
-        slot.store(rv, Ordering::SeqCst);
+        let index = CALLS
+            .iter()
+            .position(|c| *c == call)
+            .ok_or_else(|| format!("{call:?} is not a call this module can fail"))?;
+        faults[index] = Some((rv, times));
     }
+    Ok(faults)
+}
+
+struct Module {
+    real: CK_FUNCTION_LIST,
+    ours: CK_FUNCTION_LIST,
+    fixed: Faults,
+    control: Option<String>,
+    /// The control file's text when last read, and what is left of its faults.
+    controlled: Mutex<(String, Faults)>,
+}
+
+static MODULE: OnceLock<Result<Module, String>> = OnceLock::new();
+
+fn module() -> &'static Module {
+    match MODULE.get() {
+        Some(Ok(m)) => m,
+        // Only reachable after C_GetFunctionList succeeded, which built it.
+        _ => unreachable!("a call before C_GetFunctionList"),
+    }
+}
+
+/// What `call` returns this time instead of reaching the module, if anything.
+fn fault(call: usize) -> Option<CK_RV> {
+    let m = module();
+    if let Some((rv, _)) = m.fixed[call] {
+        return Some(rv);
+    }
+    let path = m.control.as_ref()?;
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut controlled = m.controlled.lock().unwrap_or_else(|p| p.into_inner());
+    if controlled.0 != text {
+        match parse(&text, '\n') {
+            Ok(faults) => *controlled = (text, faults),
+            Err(why) => {
+                eprintln!("apisec-faulty-pkcs11: {path}: {why}");
+                return Some(CKR_ARGUMENTS_BAD);
+            }
+        }
+    }
+    match &mut controlled.1[call] {
+        Some((rv, None)) => Some(*rv),
+        Some((rv, Some(left))) if *left > 0 => {
+            *left -= 1;
+            Some(*rv)
+        }
+        _ => None,
+    }
+}
+
+fn load() -> Result<Module, String> {
+    let real = std::env::var("APISEC_FAULTY_PKCS11_MODULE")
+        .map_err(|_| "APISEC_FAULTY_PKCS11_MODULE is not set: name the real module".to_owned())?;
+    let fixed = parse(
+        &std::env::var("APISEC_FAULTY_PKCS11_FAIL").unwrap_or_default(),
+        ',',
+    )?;
     // SAFETY: loading the module the test named runs its initialisers, as any PKCS#11
     // application loading it would; it stays loaded for the life of the process.
     let library = unsafe { libloading::Library::new(&real) }
@@ -77,40 +146,62 @@ fn configure() -> Result<CK_FUNCTION_LIST, String> {
         return Err(format!("{real}'s C_GetFunctionList returned {rv:#x}"));
     }
     // SAFETY: the module returned a valid list, which lives as long as the module.
-    let mut ours = unsafe { *list };
+    let real_list = unsafe { *list };
+    let mut ours = real_list;
     ours.C_GetFunctionList = Some(C_GetFunctionList);
-    if DERIVE.load(Ordering::SeqCst) != CKR_OK {
-        ours.C_DeriveKey = Some(failed_derive);
-    }
-    if DECRYPT.load(Ordering::SeqCst) != CKR_OK {
-        ours.C_Decrypt = Some(failed_crypt::<1>);
-    }
-    if SIGN.load(Ordering::SeqCst) != CKR_OK {
-        ours.C_Sign = Some(failed_crypt::<2>);
-    }
-    Ok(ours)
+    ours.C_DeriveKey = Some(derive_key);
+    ours.C_Decrypt = Some(decrypt);
+    ours.C_Sign = Some(sign);
+    Ok(Module {
+        real: real_list,
+        ours,
+        fixed,
+        control: std::env::var("APISEC_FAULTY_PKCS11_CONTROL").ok(),
+        controlled: Mutex::new((String::new(), [None; 3])),
+    })
 }
 
-unsafe extern "C" fn failed_derive(
-    _: CK_SESSION_HANDLE,
-    _: *mut CK_MECHANISM,
-    _: CK_OBJECT_HANDLE,
-    _: *mut CK_ATTRIBUTE,
-    _: CK_ULONG,
-    _: *mut CK_OBJECT_HANDLE,
+unsafe extern "C" fn derive_key(
+    session: CK_SESSION_HANDLE,
+    mechanism: *mut CK_MECHANISM,
+    base: CK_OBJECT_HANDLE,
+    template: *mut CK_ATTRIBUTE,
+    count: CK_ULONG,
+    key: *mut CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    DERIVE.load(Ordering::SeqCst)
+    match (fault(DERIVE), module().real.C_DeriveKey) {
+        (Some(rv), _) => rv,
+        (None, Some(real)) => real(session, mechanism, base, template, count, key),
+        (None, None) => CKR_FUNCTION_NOT_SUPPORTED,
+    }
 }
 
-/// `C_Decrypt` (1) and `C_Sign` (2), which have the same signature.
-unsafe extern "C" fn failed_crypt<const CALL: u8>(
-    _: CK_SESSION_HANDLE,
-    _: *mut CK_BYTE,
-    _: CK_ULONG,
-    _: *mut CK_BYTE,
-    _: *mut CK_ULONG,
+unsafe extern "C" fn decrypt(
+    session: CK_SESSION_HANDLE,
+    input: *mut CK_BYTE,
+    input_len: CK_ULONG,
+    output: *mut CK_BYTE,
+    output_len: *mut CK_ULONG,
 ) -> CK_RV {
-    if CALL == 1 { &DECRYPT } else { &SIGN }.load(Ordering::SeqCst)
+    match (fault(DECRYPT), module().real.C_Decrypt) {
+        (Some(rv), _) => rv,
+        (None, Some(real)) => real(session, input, input_len, output, output_len),
+        (None, None) => CKR_FUNCTION_NOT_SUPPORTED,
+    }
+}
+
+unsafe extern "C" fn sign(
+    session: CK_SESSION_HANDLE,
+    input: *mut CK_BYTE,
+    input_len: CK_ULONG,
+    output: *mut CK_BYTE,
+    output_len: *mut CK_ULONG,
+) -> CK_RV {
+    match (fault(SIGN), module().real.C_Sign) {
+        (Some(rv), _) => rv,
+        (None, Some(real)) => real(session, input, input_len, output, output_len),
+        (None, None) => CKR_FUNCTION_NOT_SUPPORTED,
+    }
 }
 
 /// The module's one entry point.
@@ -123,10 +214,10 @@ pub unsafe extern "C" fn C_GetFunctionList(list: *mut *mut CK_FUNCTION_LIST) -> 
     if list.is_null() {
         return CKR_ARGUMENTS_BAD;
     }
-    match LIST.get_or_init(configure) {
-        Ok(ours) => {
+    match MODULE.get_or_init(load) {
+        Ok(m) => {
             // The caller may not write through it (PKCS#11: the list is the module's).
-            *list = ours as *const CK_FUNCTION_LIST as *mut CK_FUNCTION_LIST;
+            *list = &m.ours as *const CK_FUNCTION_LIST as *mut CK_FUNCTION_LIST;
             CKR_OK
         }
         Err(why) => {
