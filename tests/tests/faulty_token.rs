@@ -237,7 +237,9 @@ fn in_token_signing_replaces_a_lost_session_and_reports_a_failing_token() {
         "signed while the token fails: {said}"
     );
     assert!(
-        said.contains("C_Sign") && said.contains("CKR_DEVICE_ERROR"),
+        said.contains("C_Sign: CKR_DEVICE_ERROR")
+            && said.contains("held on the token")
+            && said.contains("check the token and the link to it"),
         "{said}"
     );
     assert!(!said.contains(std::str::from_utf8(held).unwrap()), "{said}");

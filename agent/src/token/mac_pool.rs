@@ -251,7 +251,15 @@ impl MacKey for TokenMacKey {
                     .into(),
             );
         }
-        self.mac_bytes(hash, &data).map_err(|e| e.to_string())
+        self.mac_bytes(hash, &data).map_err(|e| match e {
+            // The token answered, with an error: what failed, and what to do about it (an absent
+            // token's error already says where to look).
+            TokenError::Pkcs11 { .. } => format!(
+                "{e}; this secret is held on the token (added with --in-token): check the token \
+                 and the link to it, then ask again (each request tries the token afresh)"
+            ),
+            e => e.to_string(),
+        })
     }
 }
 
