@@ -24,6 +24,8 @@ pub fn default_client_socket(env: &Env) -> PathBuf {
 /// `p11-kit server` exporting the test's token. Stopped (with every process it forked for a
 /// connection, as when the link drops) by [`P11KitServer::stop`] and at drop.
 pub struct P11KitServer {
+    /// The label of the token it exports.
+    token: String,
     socket: PathBuf,
     log: PathBuf,
     child: Option<Child>,
@@ -37,9 +39,20 @@ impl P11KitServer {
 
     /// Starts it on `socket` (as on the token's own host, for a forward to reach).
     pub fn start_at(env: &Env, socket: &std::path::Path) -> Self {
+        Self::start_token_at(env, TOKEN_LABEL, socket)
+    }
+
+    /// Exporting the test's SoftHSM token `token` (a backup token) instead, on the test's
+    /// default client socket.
+    pub fn start_token(env: &Env, token: &str) -> Self {
+        Self::start_token_at(env, token, &default_client_socket(env))
+    }
+
+    fn start_token_at(env: &Env, token: &str, socket: &std::path::Path) -> Self {
         let socket = socket.to_owned();
         std::fs::create_dir_all(socket.parent().unwrap()).unwrap();
         let mut server = Self {
+            token: token.to_owned(),
             log: env.root().join("p11-kit-server.log"),
             socket,
             child: None,
@@ -63,7 +76,7 @@ impl P11KitServer {
             .arg(&self.socket)
             .arg("--provider")
             .arg(softhsm_module())
-            .arg(format!("pkcs11:token={TOKEN_LABEL}"))
+            .arg(format!("pkcs11:token={}", self.token))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)

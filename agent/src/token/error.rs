@@ -49,6 +49,10 @@ pub enum TokenError {
          add the secret again (`apisec-agent rotate NAME` with the exchange's secret)"
     )]
     HmacKeyNotFound { label: String },
+    /// Every token holding a copy of a key (the main token, then the backups) is away: each
+    /// one's reason, in that order.
+    #[error("no token holding this key is there ({})", .0.join("; "))]
+    NoneThere(Vec<String>),
     #[error("the token failed in {function}: {rv}")]
     Pkcs11 { function: String, rv: String },
     #[error("the token's key is not a P-256 key the agent can use: {0}")]
@@ -144,7 +148,10 @@ impl TokenError {
     pub fn is_absent(&self) -> bool {
         matches!(
             self,
-            Self::NoToken { .. } | Self::ModuleLoad { .. } | Self::PivNoCard { .. }
+            Self::NoToken { .. }
+                | Self::ModuleLoad { .. }
+                | Self::PivNoCard { .. }
+                | Self::NoneThere(_)
         )
     }
 }

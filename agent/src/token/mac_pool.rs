@@ -225,17 +225,30 @@ impl TokenMacKey {
     /// The MAC of `data`: a token that is not there is passed over for the next; any other
     /// failure is the answer.
     pub fn mac_bytes(&self, hash: Hash, data: &[u8]) -> Result<Vec<u8>, TokenError> {
-        let mut first_absence = None;
+        let mut absences = Vec::new();
         for token in &self.tokens {
             match token.mac(&self.label, hash, data) {
                 Ok(mac) => return Ok(mac),
-                Err(e) if e.is_absent() => {
-                    first_absence.get_or_insert(e);
-                }
+                Err(e) if e.is_absent() => absences.push(e),
                 Err(e) => return Err(e),
             }
         }
-        Err(first_absence.unwrap_or(TokenError::ActorGone))
+        // Every token that holds a copy is away: say where each was looked for, so that a
+        // backup whose link dropped is not hidden behind the main token's absence.
+        Err(match absences.len() {
+            0 => TokenError::ActorGone,
+            1 => absences.remove(0),
+            _ => TokenError::NoneThere(
+                absences
+                    .iter()
+                    .enumerate()
+                    .map(|(i, e)| match i {
+                        0 => format!("the main token: {e}"),
+                        i => format!("backup token {i}: {e}"),
+                    })
+                    .collect(),
+            ),
+        })
     }
 }
 
