@@ -120,6 +120,24 @@ fn init_switches_to_rsa_only_when_the_mechanism_is_refused_and_takes_back_both_w
     );
     assert_eq!(keys_on(&env, TOKEN_LABEL), Vec::<String>::new());
     assert_eq!(config_recipients(&env), 0);
+    // The derivation refused and the decryption failing otherwise (the link cut after the
+    // switch): both pairs taken back, and the error is the link's, not the token's ability.
+    let out = init_failing(
+        &env,
+        "C_DeriveKey=CKR_MECHANISM_INVALID,C_Decrypt=CKR_DEVICE_ERROR",
+    );
+    let said = stderr(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("the trial decryption with the new RSA key failed")
+            && said.contains("C_Decrypt: CKR_DEVICE_ERROR")
+            && said.contains("both key pairs were removed")
+            && said.contains("check the token (and the link to it)")
+            && !said.contains("can neither derive"),
+        "{said}"
+    );
+    assert_eq!(keys_on(&env, TOKEN_LABEL), Vec::<String>::new());
+    assert_eq!(config_recipients(&env), 0);
     // The derivation alone refused: an RSA key, the EC pair taken back, and entries sealed to it
     // unseal through the same module (its C_Decrypt is SoftHSM's).
     let out = init_failing(&env, "C_DeriveKey=CKR_FUNCTION_NOT_SUPPORTED");

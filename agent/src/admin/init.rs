@@ -140,6 +140,13 @@ fn generate_usable(
     let rsa = pkcs11::generate_rsa_key(session, label)?;
     if let Err(decrypt_failed) = pkcs11::try_unwrap(session, &rsa.key) {
         let _ = pkcs11::destroy_generated(session, &rsa);
+        if !mechanism_refused(&decrypt_failed) {
+            return Err(CliError::new(format!(
+                "the trial decryption with the new RSA key failed ({decrypt_failed}); both key \
+                 pairs were removed"
+            ))
+            .hint("check the token (and the link to it), then run init again"));
+        }
         return Err(CliError::new(format!(
             "the token can neither derive with an EC key ({derive_failed}) nor decrypt with an \
              RSA key ({decrypt_failed}): it cannot hold apisec's wrapping key"
