@@ -434,8 +434,19 @@ impl Env {
     /// `apisec-agent backup add-token` for a SoftHSM token of this world (`token_label`, a new
     /// key made there, this world's PIN file), checked to succeed; the backup's recipient.
     pub fn backup_add_softhsm_token(&self, token_label: &str) -> String {
-        let module = softhsm_module();
-        let out = self.agent(&[
+        let out = self.backup_add_token_through(&softhsm_module(), token_label);
+        assert_ok(&out, "backup add-token");
+        crate::stdout(&out)
+            .lines()
+            .find_map(|l| l.strip_prefix("recipient: "))
+            .expect("the backup token's recipient")
+            .to_owned()
+    }
+
+    /// `apisec-agent backup add-token` for token `token_label` through `module` (a new key made
+    /// there, this world's PIN file), unchecked.
+    pub fn backup_add_token_through(&self, module: &Path, token_label: &str) -> Output {
+        self.agent(&[
             "backup",
             "add-token",
             "--pkcs11-module",
@@ -447,13 +458,21 @@ impl Env {
             "--generate",
             "--pin-file",
             self.pin_file.to_str().unwrap(),
-        ]);
-        assert_ok(&out, "backup add-token");
-        crate::stdout(&out)
-            .lines()
-            .find_map(|l| l.strip_prefix("recipient: "))
-            .expect("the backup token's recipient")
-            .to_owned()
+        ])
+    }
+
+    /// Adds a Bitget secret `name` held on the token (`--in-token`; API key `k`, passphrase
+    /// `p`), checked to succeed; what `add` printed.
+    pub fn add_bitget_in_token(&self, name: &str, secret: &[u8]) -> Output {
+        let out = self
+            .secret(name, "bitget")
+            .api_key("k")
+            .secret_bytes(secret)
+            .passphrase(b"p")
+            .args(&["--in-token"])
+            .add();
+        assert_ok(&out, "add --in-token");
+        out
     }
 
     /// Adds a Bitget secret `name` (API key `k`, passphrase `p`), checked to succeed.

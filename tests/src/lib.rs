@@ -66,7 +66,7 @@ pub use process::{
 };
 pub use signing::{
     assert_bitget_get_signed, assert_cli_bitget_get_signs, bitget_get_args, bitget_sign, header,
-    hmac_sha256, parse_headers, sign, sign_assets, sign_json,
+    hmac_sha256, parse_headers, random_hex_secret, sign, sign_assets, sign_json,
 };
 pub use terminal::Terminal;
 pub use units::Unit;

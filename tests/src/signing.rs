@@ -111,3 +111,8 @@ pub fn bitget_sign(secret: &[u8], prehash: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(hmac_sha256(secret, prehash.as_bytes()))
 }
+
+/// A fresh 32-byte secret as 64 hex characters, the form most exchanges hand out.
+pub fn random_hex_secret() -> Vec<u8> {
+    hex::encode(rand::random::<[u8; 32]>()).into_bytes()
+}

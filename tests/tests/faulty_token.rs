@@ -8,34 +8,11 @@ use std::process::Output;
 
 use apisec_tests::*;
 
-/// `apisec-agent ARGS` with the faulty module failing `fail` (`C_DeriveKey=CKR_DEVICE_ERROR`).
-fn agent_failing(env: &Env, fail: &str, args: &[&str]) -> Output {
-    env.agent_cmd()
-        .args(args)
-        .env("APISEC_FAULTY_PKCS11_FAIL", fail)
-        .output()
-        .expect("apisec-agent")
-}
-
-fn init_failing(env: &Env, fail: &str) -> Output {
-    let module = faulty_module();
-    let pin = env.pin_file.display().to_string();
-    agent_failing(
-        env,
-        fail,
-        &[
-            "init",
-            "--pkcs11-module",
-            module.to_str().unwrap(),
-            "--token-label",
-            TOKEN_LABEL,
-            "--key-label",
-            KEY_LABEL,
-            "--generate",
-            "--pin-file",
-            &pin,
-        ],
-    )
+/// `apisec-agent init --generate` through the faulty module failing `faults` (one
+/// `CALL=CKR_VALUE` per line).
+fn init_failing(env: &Env, faults: &str) -> Output {
+    env.set_token_faults(faults);
+    env.init_through(&faulty_module(), true)
 }
 
 /// The key objects on token `label`, as `pkcs11-tool` lists them through SoftHSM itself.
@@ -62,6 +39,15 @@ fn keys_on(env: &Env, label: &str) -> Vec<String> {
         .collect()
 }
 
+/// `out` failed, and left no key on token `label`; what it said.
+fn failed_leaving_no_key(env: &Env, out: &Output, label: &str) -> String {
+    let said = stderr(out);
+    assert!(!out.status.success(), "it succeeded: {said}");
+    let keys = keys_on(env, label);
+    assert!(keys.is_empty(), "left on the token: {keys:?} ({said})");
+    said
+}
+
 fn config_recipients(env: &Env) -> usize {
     std::fs::read_to_string(&env.config)
         .unwrap_or_default()
@@ -76,9 +62,7 @@ fn init_takes_back_its_key_pair_when_the_trial_fails_for_another_reason_than_the
         "C_DeriveKey=CKR_DEVICE_ERROR",
         "C_DeriveKey=CKR_DEVICE_REMOVED",
     ] {
-        let out = init_failing(&env, fail);
-        let said = stderr(&out);
-        assert!(!out.status.success(), "init succeeded with {fail}: {said}");
+        let said = failed_leaving_no_key(&env, &init_failing(&env, fail), TOKEN_LABEL);
         let rv = fail.split_once('=').unwrap().1;
         assert!(
             said.contains("the trial ECDH with the new key failed")
@@ -88,8 +72,6 @@ fn init_takes_back_its_key_pair_when_the_trial_fails_for_another_reason_than_the
             "{fail}: {said}"
         );
         assert!(!said.contains("RSA"), "{fail}: init went on to RSA: {said}");
-        let keys = keys_on(&env, TOKEN_LABEL);
-        assert!(keys.is_empty(), "{fail}: left on the token: {keys:?}");
         assert_eq!(config_recipients(&env), 0, "{fail}: a config was written");
     }
     // The control: the same module failing nothing, init keeps the EC key it tried.
@@ -107,10 +89,9 @@ fn init_switches_to_rsa_only_when_the_mechanism_is_refused_and_takes_back_both_w
     // Both refused: nothing is left, and the error names both failures and what the agent needs.
     let out = init_failing(
         &env,
-        "C_DeriveKey=CKR_MECHANISM_PARAM_INVALID,C_Decrypt=CKR_MECHANISM_INVALID",
+        "C_DeriveKey=CKR_MECHANISM_PARAM_INVALID\nC_Decrypt=CKR_MECHANISM_INVALID",
     );
-    let said = stderr(&out);
-    assert!(!out.status.success(), "{said}");
+    let said = failed_leaving_no_key(&env, &out, TOKEN_LABEL);
     assert!(
         said.contains("can neither derive")
             && said.contains("CKR_MECHANISM_PARAM_INVALID")
@@ -118,16 +99,14 @@ fn init_switches_to_rsa_only_when_the_mechanism_is_refused_and_takes_back_both_w
             && said.contains("CKM_RSA_PKCS_OAEP"),
         "{said}"
     );
-    assert_eq!(keys_on(&env, TOKEN_LABEL), Vec::<String>::new());
     assert_eq!(config_recipients(&env), 0);
     // The derivation refused and the decryption failing otherwise (the link cut after the
     // switch): both pairs taken back, and the error is the link's, not the token's ability.
     let out = init_failing(
         &env,
-        "C_DeriveKey=CKR_MECHANISM_INVALID,C_Decrypt=CKR_DEVICE_ERROR",
+        "C_DeriveKey=CKR_MECHANISM_INVALID\nC_Decrypt=CKR_DEVICE_ERROR",
     );
-    let said = stderr(&out);
-    assert!(!out.status.success(), "{said}");
+    let said = failed_leaving_no_key(&env, &out, TOKEN_LABEL);
     assert!(
         said.contains("the trial decryption with the new RSA key failed")
             && said.contains("C_Decrypt: CKR_DEVICE_ERROR")
@@ -136,7 +115,6 @@ fn init_switches_to_rsa_only_when_the_mechanism_is_refused_and_takes_back_both_w
             && !said.contains("can neither derive"),
         "{said}"
     );
-    assert_eq!(keys_on(&env, TOKEN_LABEL), Vec::<String>::new());
     assert_eq!(config_recipients(&env), 0);
     // The derivation alone refused: an RSA key, the EC pair taken back, and entries sealed to it
     // unseal through the same module (its C_Decrypt is SoftHSM's).
@@ -168,36 +146,17 @@ fn backup_add_token_takes_back_its_key_pair_as_init_does() {
         SO_PIN,
     ]);
     let before = std::fs::read_to_string(&env.config).unwrap();
-    let module = faulty_module();
-    let pin = env.pin_file.display().to_string();
-    let add_token = |fail: &str| {
-        agent_failing(
-            &env,
-            fail,
-            &[
-                "backup",
-                "add-token",
-                "--pkcs11-module",
-                module.to_str().unwrap(),
-                "--token-label",
-                "backup-1",
-                "--key-label",
-                KEY_LABEL,
-                "--generate",
-                "--pin-file",
-                &pin,
-            ],
-        )
+    let add_token = |faults: &str| {
+        env.set_token_faults(faults);
+        env.backup_add_token_through(&faulty_module(), "backup-1")
     };
     let out = add_token("C_DeriveKey=CKR_DEVICE_ERROR");
-    let said = stderr(&out);
-    assert!(!out.status.success(), "{said}");
+    let said = failed_leaving_no_key(&env, &out, "backup-1");
     assert!(
         said.contains("the trial ECDH with the new key failed")
             && said.contains("CKR_DEVICE_ERROR"),
         "{said}"
     );
-    assert_eq!(keys_on(&env, "backup-1"), Vec::<String>::new());
     assert_eq!(
         std::fs::read_to_string(&env.config).unwrap(),
         before,
@@ -229,14 +188,7 @@ fn in_token_signing_replaces_a_lost_session_and_reports_a_failing_token() {
         "init through the faulty module",
     );
     let held: &[u8] = b"an-in-token-secret-of-32-bytes-or-more!";
-    let out = env
-        .secret("held", "bitget")
-        .api_key("k")
-        .secret_bytes(held)
-        .passphrase(b"p")
-        .args(&["--in-token"])
-        .add();
-    assert_ok(&out, "add --in-token");
+    env.add_bitget_in_token("held", held);
     env.add_bitget("memory", b"a-secret-held-in-memory");
     env.start(&[]);
     assert_ok(&env.cli(&["unlock", "held", "memory"]), "unlock");

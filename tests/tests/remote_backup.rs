@@ -12,10 +12,6 @@ use apisec_tests::*;
 
 const BACKUP: &str = "apisec-remote-backup";
 
-fn hex_secret() -> Vec<u8> {
-    hex::encode(rand::random::<[u8; 32]>()).into_bytes()
-}
-
 #[test]
 fn a_backup_token_on_another_host_unseals_and_signs_when_the_main_token_is_gone() {
     let mut env = Env::new();
@@ -31,20 +27,7 @@ fn a_backup_token_on_another_host_unseals_and_signs_when_the_main_token_is_gone(
         SO_PIN,
     ]);
     let mut server = P11KitServer::start_token(&env, BACKUP);
-    let pin = env.pin_file.display().to_string();
-    let out = env.agent(&[
-        "backup",
-        "add-token",
-        "--pkcs11-module",
-        P11_KIT_CLIENT,
-        "--token-label",
-        BACKUP,
-        "--key-label",
-        KEY_LABEL,
-        "--generate",
-        "--pin-file",
-        &pin,
-    ]);
+    let out = env.backup_add_token_through(std::path::Path::new(P11_KIT_CLIENT), BACKUP);
     assert_ok(&out, "backup add-token through p11-kit-client.so");
     let said = stderr(&out);
     assert!(
@@ -58,17 +41,10 @@ fn a_backup_token_on_another_host_unseals_and_signs_when_the_main_token_is_gone(
         .to_owned();
     assert!(recipient.starts_with("age1apisec-rsa1"), "{recipient}");
 
-    let sealed = hex_secret();
-    let held = hex_secret();
+    let sealed = random_hex_secret();
+    let held = random_hex_secret();
     env.add_bitget("sealed", &sealed);
-    let out = env
-        .secret("held", "bitget")
-        .api_key("k")
-        .secret_bytes(&held)
-        .passphrase(b"p")
-        .args(&["--in-token"])
-        .add();
-    assert_ok(&out, "add --in-token with a backup token through p11-kit");
+    let out = env.add_bitget_in_token("held", &held);
     assert!(
         stdout(&out).contains(&format!(
             "copied the secret into the backup token {recipient}"

@@ -19,19 +19,6 @@ fn objects_on_token(env: &Env) -> String {
     stdout(&pkcs11_tool(env, &["--list-objects"]))
 }
 
-/// `apisec-agent add held --exchange bitget ... --in-token`, checked: the secret imported into
-/// the token through whatever module the config names.
-fn add_held(env: &Env, secret: &[u8]) {
-    let out = env
-        .secret("held", "bitget")
-        .api_key("k")
-        .secret_bytes(secret)
-        .passphrase(b"p")
-        .args(&["--in-token"])
-        .add();
-    assert_ok(&out, "add --in-token");
-}
-
 /// A key pair of `key_type` (pkcs11-tool's spelling: `rsa:2048`, `EC:prime256v1`,
 /// `EC:edwards25519`) labelled as the wrapping key, made on the token by `pkcs11-tool`.
 fn make_key_pair(env: &Env, key_type: &str, id: &str, extra: &[&str]) {
@@ -84,10 +71,6 @@ fn replace_wrapping_key(env: &Env, id: &str, extra: &[&str]) {
     make_key_pair(env, "EC:prime256v1", id, extra);
 }
 
-fn hex_secret() -> Vec<u8> {
-    hex::encode(rand::random::<[u8; 32]>()).into_bytes()
-}
-
 #[test]
 fn init_through_p11_kit_chooses_rsa_oaep_and_signing_survives_the_server_restarting() {
     let mut env = Env::new();
@@ -115,10 +98,10 @@ fn init_through_p11_kit_chooses_rsa_oaep_and_signing_survives_the_server_restart
         "{objects}"
     );
 
-    let sealed = hex_secret();
-    let in_token = hex_secret();
+    let sealed = random_hex_secret();
+    let in_token = random_hex_secret();
     env.add_bitget("sealed", &sealed);
-    add_held(&env, &in_token);
+    env.add_bitget_in_token("held", &in_token);
 
     env.start(&[]);
     assert_ok(&env.cli(&["unlock", "sealed", "held"]), "unlock");
@@ -181,7 +164,7 @@ fn an_rsa_key_made_with_pkcs11_tool_is_the_wrapping_key_as_it_is() {
         "the recipient is the token's public key"
     );
 
-    let secret = hex_secret();
+    let secret = random_hex_secret();
     env.add_bitget("bg", &secret);
     env.start(&[]);
     assert_ok(&env.cli(&["unlock", "bg"]), "unlock");
@@ -213,10 +196,10 @@ fn a_wrapping_key_replaced_by_another_of_its_kind_is_named_as_replaced() {
         &env.init_through(&softhsm_module(), true),
         "init --generate",
     );
-    let secret = hex_secret();
+    let secret = random_hex_secret();
     env.add_bitget("bg", &secret);
-    let held = hex_secret();
-    add_held(&env, &held);
+    let held = random_hex_secret();
+    env.add_bitget_in_token("held", &held);
     env.start(&[]);
     assert_ok(&env.cli(&["unlock", "bg"]), "unlock");
     assert_cli_bitget_get_signs(&env, "bg", &secret);
@@ -315,7 +298,7 @@ fn an_rsa_key_beside_stray_public_keys_of_its_label_is_used_by_its_own_modulus()
         "the pair's public key"
     );
     assert_ne!(ours, fs::read(&stray).unwrap(), "not the stray one");
-    let secret = hex_secret();
+    let secret = random_hex_secret();
     env.add_bitget("bg", &secret);
     env.start(&[]);
     assert_ok(&env.cli(&["unlock", "bg"]), "unlock");
@@ -400,8 +383,8 @@ fn as_root_the_token_forwarded_with_ssh_l_signs_and_survives_the_link_cut() {
         &env.init_through(std::path::Path::new(P11_KIT_CLIENT), true),
         "init through the forward",
     );
-    let in_token = hex_secret();
-    add_held(&env, &in_token);
+    let in_token = random_hex_secret();
+    env.add_bitget_in_token("held", &in_token);
     env.start(&[]);
     assert_ok(&env.cli(&["unlock", "held"]), "unlock");
     assert_cli_bitget_get_signs(&env, "held", &in_token);

@@ -127,10 +127,11 @@ fn generate_usable(
     };
     pkcs11::destroy_generated(session, &ec)?;
     if !mechanism_refused(&derive_failed) {
-        return Err(CliError::new(format!(
-            "the trial ECDH with the new key failed ({derive_failed}); the key pair was removed"
-        ))
-        .hint("check the token (and the link to it), then run init again"));
+        return Err(trial_failed(
+            "ECDH with the new key",
+            &derive_failed,
+            "the key pair was",
+        ));
     }
     eprintln!(
         "the token cannot derive with it ({derive_failed}): removed it, and generating an \
@@ -141,11 +142,11 @@ fn generate_usable(
     if let Err(decrypt_failed) = pkcs11::try_unwrap(session, &rsa.key) {
         let _ = pkcs11::destroy_generated(session, &rsa);
         if !mechanism_refused(&decrypt_failed) {
-            return Err(CliError::new(format!(
-                "the trial decryption with the new RSA key failed ({decrypt_failed}); both key \
-                 pairs were removed"
-            ))
-            .hint("check the token (and the link to it), then run init again"));
+            return Err(trial_failed(
+                "decryption with the new RSA key",
+                &decrypt_failed,
+                "both key pairs were",
+            ));
         }
         return Err(CliError::new(format!(
             "the token can neither derive with an EC key ({derive_failed}) nor decrypt with an \
@@ -154,6 +155,13 @@ fn generate_usable(
         .hint("the agent needs CKM_ECDH1_DERIVE (with CKD_NULL) or CKM_RSA_PKCS_OAEP (SHA-1)"));
     }
     Ok(rsa.key)
+}
+
+/// A trial that failed otherwise than by the mechanism (the link cut, the token gone): that is
+/// the answer, with what was taken back.
+fn trial_failed(trial: &str, e: &TokenError, removed: &str) -> CliError {
+    CliError::new(format!("the trial {trial} failed ({e}); {removed} removed"))
+        .hint("check the token (and the link to it), then run init again")
 }
 
 /// Whether the token refused the operation itself (the mechanism or its parameters), rather

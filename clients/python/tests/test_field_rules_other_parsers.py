@@ -85,6 +85,11 @@ def member(key: str, value: str) -> str:
     return f"{json.dumps(key)}:{json.dumps(value)}"
 
 
+def obj(*members: str) -> str:
+    """A JSON object of `members` as written, in order."""
+    return "{" + ",".join(members) + "}"
+
+
 def escaped(s: str, upper: bool = False) -> str:
     """Every character as a \\u escape."""
     return "".join(f"\\u{ord(c):04X}" if upper else f"\\u{ord(c):04x}" for c in s)
@@ -106,9 +111,6 @@ def readable(o: Order, value: str) -> List[str]:
     rest = [member(k, v) for k, v in o.rest]
     name, quoted = json.dumps(o.field), json.dumps(value)
 
-    def obj(*members: str) -> str:
-        return "{" + ",".join(members) + "}"
-
     return [
         obj(f"{name}:{quoted}", *rest),
         obj(*rest, f"{name}:{quoted}"),
@@ -129,9 +131,6 @@ def unreadable(o: Order) -> Iterator[bytes]:
     rest = [member(k, v) for k, v in o.rest]
     denied = member(o.field, o.denied)
     allowed = member(o.field, o.allowed)
-
-    def obj(*members: str) -> str:
-        return "{" + ",".join(members) + "}"
 
     texts: List[str] = [
         obj(allowed, denied, *rest),

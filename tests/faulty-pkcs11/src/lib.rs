@@ -2,18 +2,16 @@
 //! by `$APISEC_FAULTY_PKCS11_MODULE` (SoftHSM in the tests), except the calls a test names,
 //! which return the value it gives without reaching it.
 //!
-//! - `$APISEC_FAULTY_PKCS11_FAIL`, read once: `C_DeriveKey=CKR_DEVICE_ERROR` is a token whose
-//!   link dropped in the middle of `init`'s trial ECDH, `C_DeriveKey=CKR_MECHANISM_INVALID` one
-//!   that cannot derive; several are separated by commas.
-//! - `$APISEC_FAULTY_PKCS11_CONTROL`, a file read again at every call that can fail, for a
-//!   process that runs on (the agent): one `CALL=VALUE` per line, and `CALL=VALUE xN` to fail
-//!   N calls only (counted from when the file last changed). An empty or missing file fails
-//!   nothing.
+//! The faults are in the file `$APISEC_FAULTY_PKCS11_CONTROL`, read again at every call that
+//! can fail, so that a test changes them under a running process (the agent): one `CALL=VALUE`
+//! per line, and `CALL=VALUE xN` to fail N calls only (counted from when the file last
+//! changed). `C_DeriveKey=CKR_DEVICE_ERROR` is a token whose link dropped in the middle of
+//! `init`'s trial ECDH, `C_DeriveKey=CKR_MECHANISM_INVALID` one that cannot derive. An empty or
+//! missing file fails nothing.
 //!
-//! Calls that can fail: `C_DeriveKey`, `C_Decrypt`, `C_Sign`. A fault that names anything else
-//! makes `C_GetFunctionList` fail with `CKR_ARGUMENTS_BAD` (a control file read later: the call
-//! fails with it), saying why on standard error, so that a test never runs against a module that
-//! does not fail as it was told to.
+//! Calls that can fail: `C_DeriveKey`, `C_Decrypt`, `C_Sign`. A file that names anything else
+//! makes the call fail with `CKR_ARGUMENTS_BAD`, saying why on standard error, so that a test
+//! never runs against a module that does not fail as it was told to.
 
 #![allow(non_snake_case)]
 
@@ -43,13 +41,9 @@ const VALUES: &[(&str, CK_RV)] = &[
 /// (`None`: every time).
 type Faults = [Option<(CK_RV, Option<u64>)>; 3];
 
-fn parse(text: &str, separator: char) -> Result<Faults, String> {
+fn parse(text: &str) -> Result<Faults, String> {
     let mut faults: Faults = [None; 3];
-    for item in text
-        .split(separator)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
+    for item in text.lines().map(str::trim).filter(|s| !s.is_empty()) {
         let (call, rest) = item
             .split_once('=')
             .ok_or_else(|| format!("{item:?} is not CALL=CKR_VALUE"))?;
@@ -79,7 +73,6 @@ fn parse(text: &str, separator: char) -> Result<Faults, String> {
 struct Module {
     real: CK_FUNCTION_LIST,
     ours: CK_FUNCTION_LIST,
-    fixed: Faults,
     control: Option<String>,
     /// The control file's text when last read, and what is left of its faults.
     controlled: Mutex<(String, Faults)>,
@@ -98,14 +91,11 @@ fn module() -> &'static Module {
 /// What `call` returns this time instead of reaching the module, if anything.
 fn fault(call: usize) -> Option<CK_RV> {
     let m = module();
-    if let Some((rv, _)) = m.fixed[call] {
-        return Some(rv);
-    }
     let path = m.control.as_ref()?;
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let mut controlled = m.controlled.lock().unwrap_or_else(|p| p.into_inner());
     if controlled.0 != text {
-        match parse(&text, '\n') {
+        match parse(&text) {
             Ok(faults) => *controlled = (text, faults),
             Err(why) => {
                 eprintln!("apisec-faulty-pkcs11: {path}: {why}");
@@ -126,10 +116,6 @@ fn fault(call: usize) -> Option<CK_RV> {
 fn load() -> Result<Module, String> {
     let real = std::env::var("APISEC_FAULTY_PKCS11_MODULE")
         .map_err(|_| "APISEC_FAULTY_PKCS11_MODULE is not set: name the real module".to_owned())?;
-    let fixed = parse(
-        &std::env::var("APISEC_FAULTY_PKCS11_FAIL").unwrap_or_default(),
-        ',',
-    )?;
     // SAFETY: loading the module the test named runs its initialisers, as any PKCS#11
     // application loading it would; it stays loaded for the life of the process.
     let library = unsafe { libloading::Library::new(&real) }
@@ -150,12 +136,11 @@ fn load() -> Result<Module, String> {
     let mut ours = real_list;
     ours.C_GetFunctionList = Some(C_GetFunctionList);
     ours.C_DeriveKey = Some(derive_key);
-    ours.C_Decrypt = Some(decrypt);
-    ours.C_Sign = Some(sign);
+    ours.C_Decrypt = Some(crypt::<DECRYPT>);
+    ours.C_Sign = Some(crypt::<SIGN>);
     Ok(Module {
         real: real_list,
         ours,
-        fixed,
         control: std::env::var("APISEC_FAULTY_PKCS11_CONTROL").ok(),
         controlled: Mutex::new((String::new(), [None; 3])),
     })
@@ -176,28 +161,20 @@ unsafe extern "C" fn derive_key(
     }
 }
 
-unsafe extern "C" fn decrypt(
+/// `C_Decrypt` (`CALL` = `DECRYPT`) and `C_Sign` (`SIGN`), which have the same signature.
+unsafe extern "C" fn crypt<const CALL: usize>(
     session: CK_SESSION_HANDLE,
     input: *mut CK_BYTE,
     input_len: CK_ULONG,
     output: *mut CK_BYTE,
     output_len: *mut CK_ULONG,
 ) -> CK_RV {
-    match (fault(DECRYPT), module().real.C_Decrypt) {
-        (Some(rv), _) => rv,
-        (None, Some(real)) => real(session, input, input_len, output, output_len),
-        (None, None) => CKR_FUNCTION_NOT_SUPPORTED,
-    }
-}
-
-unsafe extern "C" fn sign(
-    session: CK_SESSION_HANDLE,
-    input: *mut CK_BYTE,
-    input_len: CK_ULONG,
-    output: *mut CK_BYTE,
-    output_len: *mut CK_ULONG,
-) -> CK_RV {
-    match (fault(SIGN), module().real.C_Sign) {
+    let real = if CALL == DECRYPT {
+        module().real.C_Decrypt
+    } else {
+        module().real.C_Sign
+    };
+    match (fault(CALL), real) {
         (Some(rv), _) => rv,
         (None, Some(real)) => real(session, input, input_len, output, output_len),
         (None, None) => CKR_FUNCTION_NOT_SUPPORTED,
