@@ -38,12 +38,18 @@ use crate::peer::PeerInfo;
 /// At most this many connections at once; more wait in the listen backlog.
 pub const MAX_CONNECTIONS: usize = 4096;
 
-/// A token call that may block for long runs on a blocking thread's budget (`block_in_place`:
-/// this worker's other tasks move to another thread); a quick MAC may run where it is only
-/// with two workers or more, so that a stalled token never stops them all.
+/// A token call runs on a blocking thread's budget (`block_in_place`: this worker's other tasks
+/// move to another thread).
+///
+/// Quick MACs on the asking worker (`token::quick_calls`) stay off: a worker that blocks in a
+/// token call without `block_in_place` keeps the task in its LIFO slot, which no other worker
+/// can steal (tokio-rs/tokio#4941), so a token that stalls there strands that task (another
+/// client's connection, or the accept loop) for as long as it stalls. Seen once in CI: a sign
+/// with a secret held in memory got no answer while the token stalled
+/// (`tests/tests/in_token.rs`, the stalled-token test). They may come back when the slot can be
+/// stolen, or emptied before the call.
 fn install_token_call_runner() {
-    let several_workers = tokio::runtime::Handle::try_current()
-        .is_ok_and(|runtime| runtime.metrics().num_workers() >= 2);
+    let inline_allowed = false;
     crate::token::quick_calls::run_blocking_with(
         |call| {
             let multi_thread = tokio::runtime::Handle::try_current().is_ok_and(|runtime| {
@@ -55,7 +61,7 @@ fn install_token_call_runner() {
                 call()
             }
         },
-        several_workers,
+        inline_allowed,
     );
 }
 

@@ -6,6 +6,10 @@
 //! time: a token that stalls (a network HSM, a link cut) holds one worker, for one `C_Sign`,
 //! and its slow answer sends the next calls back to blocking threads. Waiting for a session,
 //! opening one and logging in again are always blocking calls.
+//!
+//! The agent's server keeps it off for now (`server/mod.rs`: a worker blocked in a call that
+//! did not go through `block_in_place` strands the task in its LIFO slot while the token
+//! stalls); what is here is the mechanism, tested, for when that is solved.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -116,7 +120,9 @@ impl CallTimes {
         };
         average.ns = new;
         let quick = self.quick.load(Ordering::Relaxed);
-        if !quick && new < QUICK.as_nanos() as u64 {
+        // Where calls may not run inline (the agent's server: see `server/mod.rs`), the mode
+        // never changes, and the log never says they do.
+        if !quick && inline_allowed() && new < QUICK.as_nanos() as u64 {
             self.switch(true, &format!("their recent average is {} us", new / 1000));
         } else if quick && new > SLOW.as_nanos() as u64 {
             self.switch(false, &format!("their recent average is {} us", new / 1000));
